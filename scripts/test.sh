@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The one test command: every test of the workspace in debug and in release, and the
+# allocator's tests again with its invariant checks (feature `validate`).
+# Exits non-zero as soon as any step fails.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# SACS_* settings in the caller's environment would change what the tests see.
+while read -r var; do
+    unset "$var"
+done < <(compgen -e | grep '^SACS_' || true)
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+
+start=$SECONDS
+section() {
+    printf '\n==================== %s ====================\n' "$*"
+}
+step_done() {
+    printf -- '---- %s: ok (%d s so far)\n' "$1" "$((SECONDS - start))"
+}
+
+section "1/3 debug: cargo test --workspace"
+cargo test --workspace
+step_done "debug"
+
+section "2/3 release: cargo test --workspace --release"
+cargo test --workspace --release
+step_done "release"
+
+section "3/3 invariant checks: cargo test -p sacs --features validate"
+cargo test -p sacs --features validate
+step_done "validate"
+
+section "all tests passed in $((SECONDS - start)) s"
