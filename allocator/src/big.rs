@@ -1,0 +1,306 @@
+//! BigCache: requests above 32 KiB and below 2 MiB (classes 80 – 127).
+//!
+//! A big block is a span of 64 KiB slices in a segment owned by one of [`ARENAS`] big arenas;
+//! a thread uses the arena its heap index picks, and a free goes to the arena that owns the
+//! block, so threads spread over arenas and a cross-thread free takes one arena lock, never a
+//! global one. Each arena keeps the blocks freed to it in a cache, one list per class, newest
+//! first, and applies the Hot / Warm / Cold policy to them:
+//!
+//! - **hot**: freed less than `SACS_HOT_MS` ago; committed, reused at no cost;
+//! - **warm**: older; released with `MADV_FREE` (the kernel takes the pages only under memory
+//!   pressure, and reuse costs nothing when it has not);
+//! - **cold**: older than `SACS_WARM_MS`, or beyond `SACS_BIG_CACHE_MIB`; decommitted and its
+//!   slices given back to the segment, which goes to the segment cache once empty.
+//!
+//! A fresh or decommitted span is known to be zero, so `calloc` skips the memset for it.
+
+use core::ptr;
+
+use crate::lock::{Guard, Lock};
+use crate::options::{self, Opt};
+use crate::os;
+use crate::page::{Page, PageKind, PageList, WARM, ZERO};
+use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
+use crate::size_class::{class_size, BIG_FIRST, CLASSES};
+use crate::stats::{Tier, GLOBAL};
+
+/// Number of big arenas.
+pub const ARENAS: usize = 4;
+/// Number of big classes.
+const BIG_CLASSES: usize = CLASSES - BIG_FIRST;
+
+/// One big arena: its segments and its cache of freed blocks.
+pub struct Arena {
+    segments: SegmentList,
+    cache: [PageList; BIG_CLASSES],
+    cached_bytes: usize,
+    next_purge: u64,
+}
+
+// SAFETY: an arena is only reached through its lock.
+unsafe impl Send for Arena {}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_LIST: PageList = PageList::new();
+#[allow(clippy::declare_interior_mutable_const)]
+const NEW_ARENA: Lock<Arena> =
+    Lock::new(Arena { segments: SegmentList::new(), cache: [EMPTY_LIST; BIG_CLASSES], cached_bytes: 0, next_purge: 0 });
+
+/// The big arenas.
+pub static ARENA_LOCKS: [Lock<Arena>; ARENAS] = [NEW_ARENA; ARENAS];
+
+/// Slices a block of `class` spans.
+#[inline]
+fn slices_for(class: usize) -> usize {
+    class_size(class).div_ceil(SLICE)
+}
+
+/// Allocates a block of big class `class` from arena `arena`; zeroed if `zero`.
+pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
+    debug_assert!((BIG_FIRST..CLASSES).contains(&class));
+    let now = os::now_ms();
+    let mut a = ARENA_LOCKS[arena % ARENAS].lock();
+    if now >= a.next_purge {
+        a.purge(now, false);
+    }
+    let size = class_size(class);
+    let page = match a.cache[class - BIG_FIRST].pop_front() {
+        Some(page) => {
+            GLOBAL.big_cache_hits.add(1);
+            a.cached_bytes -= size;
+            page
+        }
+        None => {
+            GLOBAL.big_cache_misses.add(1);
+            match a.carve(class, arena % ARENAS, now) {
+                Some(page) => page,
+                None => return ptr::null_mut(),
+            }
+        }
+    };
+    // SAFETY: the page is a span of this arena, not in use, guarded by the arena lock.
+    let (start, is_zero) = unsafe {
+        let p = &mut *page;
+        p.used = 1;
+        p.flags &= !WARM;
+        (p.start, p.flags & ZERO != 0)
+    };
+    drop(a);
+    GLOBAL.tier_allocs[Tier::Big as usize].add(1);
+    if zero && !is_zero {
+        // SAFETY: the block is ours and `size` bytes long.
+        unsafe { ptr::write_bytes(start, 0, size) };
+    }
+    start
+}
+
+/// Frees the big block at `p` (a span head of an arena segment). Returns false if the block is
+/// not in use (a double free), leaving the heap untouched.
+///
+/// # Safety
+/// - `page` is the page entry of `p`, and `p` is its start.
+pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
+    let seg = Segment::of(p);
+    // SAFETY: `p` lies in a live arena segment.
+    let arena = unsafe { (*seg).arena as usize };
+    let now = os::now_ms();
+    let mut a = ARENA_LOCKS[arena].lock();
+    // SAFETY: the page belongs to this arena; the lock guards it.
+    unsafe {
+        let pg = &mut *page;
+        if pg.used != 1 || pg.kind != PageKind::Big as u8 {
+            return false;
+        }
+        pg.used = 0;
+        pg.flags &= !(ZERO | WARM);
+        pg.retired_at = now;
+        let class = pg.class as usize;
+        a.cache[class - BIG_FIRST].push_front(page);
+        a.cached_bytes += class_size(class);
+    }
+    GLOBAL.tier_frees[Tier::Big as usize].add(1);
+    let cap = options::get(Opt::BigCacheMib) << 20;
+    while a.cached_bytes > cap {
+        if !a.evict_oldest(now) {
+            break;
+        }
+    }
+    if now >= a.next_purge {
+        a.purge(now, false);
+    }
+    true
+}
+
+impl Arena {
+    /// Carves a new span for `class`, flushing the cache or adding a segment when needed.
+    fn carve(&mut self, class: usize, index: usize, now: u64) -> Option<*mut Page> {
+        let n = slices_for(class);
+        let page = self.take_span(n).or_else(|| {
+            // Cached blocks of other classes may be what fragments the segments.
+            if self.cached_bytes > 0 {
+                while self.evict_oldest(now) {}
+                self.take_span(n)
+            } else {
+                None
+            }
+        });
+        let page = match page {
+            Some(p) => p,
+            None => {
+                let seg = segment::cache::take(SegmentKind::Arena).or_else(|| segment::map_new(SegmentKind::Arena))?;
+                // SAFETY: an empty segment, ours alone.
+                unsafe {
+                    (*seg).arena = index as u8;
+                    self.segments.push_front(seg);
+                    (*seg).take_span(n)?
+                }
+            }
+        };
+        // SAFETY: a new span of our segment.
+        unsafe {
+            let p = &mut *page;
+            p.init(PageKind::Big, class, p.start, n * SLICE, 0);
+        }
+        Some(page)
+    }
+
+    /// First fit over the arena's segments.
+    fn take_span(&mut self, n: usize) -> Option<*mut Page> {
+        let mut seg = self.segments.head;
+        while !seg.is_null() {
+            // SAFETY: the arena's segments are valid while we hold its lock.
+            unsafe {
+                if let Some(page) = (*seg).take_span(n) {
+                    return Some(page);
+                }
+                seg = (*seg).next;
+            }
+        }
+        None
+    }
+
+    /// Turns the oldest cached block (over all classes) cold. Returns false if none is cached.
+    fn evict_oldest(&mut self, now: u64) -> bool {
+        let mut oldest: Option<usize> = None;
+        for (i, list) in self.cache.iter().enumerate() {
+            if !list.tail.is_null() {
+                // SAFETY: cached pages are valid while we hold the arena lock.
+                let age = unsafe { (*list.tail).retired_at };
+                // SAFETY: as above.
+                if oldest.is_none_or(|o| age < unsafe { (*self.cache[o].tail).retired_at }) {
+                    oldest = Some(i);
+                }
+            }
+        }
+        let Some(i) = oldest else { return false };
+        let page = self.cache[i].pop_back().expect("non-empty list");
+        self.cool(page, now);
+        true
+    }
+
+    /// Decommits a cached block and gives its span back to the segment.
+    fn cool(&mut self, page: *mut Page, now: u64) {
+        // SAFETY: `page` is a cached block of this arena, just taken off its list.
+        unsafe {
+            let p = &mut *page;
+            let bytes = p.slices as usize * SLICE;
+            self.cached_bytes -= class_size(p.class as usize);
+            let decommitted = os::decommit(p.start, bytes);
+            let seg = Segment::of(p.start);
+            (*seg).give_span(page, !decommitted, now);
+            GLOBAL.big_cache_cooled.add(1);
+            if (*seg).is_empty() {
+                self.segments.remove(seg);
+                segment::cache::put(seg, now);
+            }
+        }
+    }
+
+    /// Applies the Hot / Warm / Cold policy to the cache (everything goes cold with `force`).
+    fn purge(&mut self, now: u64, force: bool) {
+        let hot = options::get(Opt::HotMs) as u64;
+        let warm = options::get(Opt::WarmMs) as u64;
+        for i in 0..BIG_CLASSES {
+            // Oldest first: from the tail toward the head, until a block is still hot.
+            let mut page = self.cache[i].tail;
+            while !page.is_null() {
+                // SAFETY: cached pages are valid while we hold the arena lock.
+                let (age, prev, flags) = unsafe { (now.saturating_sub((*page).retired_at), (*page).prev, (*page).flags) };
+                if force || age >= warm {
+                    // SAFETY: `page` is on this list.
+                    unsafe { self.cache[i].remove(page) };
+                    self.cool(page, now);
+                } else if age >= hot {
+                    if flags & WARM == 0 {
+                        // SAFETY: a cached block: its contents are dead.
+                        unsafe {
+                            os::release_lazily((*page).start, (*page).slices as usize * SLICE);
+                            (*page).flags |= WARM;
+                        }
+                        GLOBAL.big_cache_warmed.add(1);
+                    }
+                } else {
+                    break;
+                }
+                page = prev;
+            }
+        }
+        let mut seg = self.segments.head;
+        while !seg.is_null() {
+            // SAFETY: the arena's segments are valid while we hold its lock.
+            unsafe {
+                (*seg).purge_if_due(now, force);
+                seg = (*seg).next;
+            }
+        }
+        self.next_purge = now + (hot.min(warm) / 2).max(1);
+    }
+}
+
+/// Purges every arena whose lock is free (all of them, waiting, with `force`).
+pub fn purge_all(now: u64, force: bool) {
+    for lock in ARENA_LOCKS.iter() {
+        let guard: Option<Guard<'_, Arena>> = if force { Some(lock.lock()) } else { lock.try_lock() };
+        if let Some(mut a) = guard {
+            if force || now >= a.next_purge {
+                a.purge(now, force);
+            }
+        }
+    }
+}
+
+/// Bytes of freed blocks cached over all arenas.
+pub fn cached_bytes() -> usize {
+    ARENA_LOCKS.iter().map(|l| l.lock().cached_bytes).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size_class::class_of;
+
+    #[test]
+    fn freed_blocks_are_reused_hot_and_zeroed_when_fresh() {
+        let class = class_of(100_000);
+        let arena = 3;
+        let a = alloc(class, true, arena);
+        assert!(!a.is_null());
+        // SAFETY: a fresh block of class_size(class) bytes.
+        unsafe {
+            assert!(core::slice::from_raw_parts(a, class_size(class)).iter().all(|&b| b == 0));
+            ptr::write_bytes(a, 0xAB, class_size(class));
+            let page = Segment::page_of(a);
+            assert!(free(page, a));
+            assert!(!free(page, a), "a double free is refused");
+        }
+        let hits = GLOBAL.big_cache_hits.get();
+        let b = alloc(class, true, arena);
+        assert_eq!(b, a, "the hot block comes back");
+        assert!(GLOBAL.big_cache_hits.get() > hits);
+        // SAFETY: reused block, zero requested.
+        unsafe {
+            assert!(core::slice::from_raw_parts(b, class_size(class)).iter().all(|&x| x == 0));
+            assert!(free(Segment::page_of(b), b));
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The entry points: allocate, free, reallocate, ask a block's size. Read top to bottom.
+//!
+//! ```text
+//! alloc(size, align)
+//!  ├─ size <= 32 KiB, align <= 8 ── HOT: class by table, pop current page's free list ─ return
+//!  │                                  └ empty list → heap::refill (WARM / COLD)      [cold]
+//!  └─ alloc_slow: aligned requests, big (BigCache), whale                            [cold]
+//!
+//! free(p)
+//!  ├─ not in a segment → whale registry, else a bad pointer                          [cold]
+//!  ├─ page owned by this thread ── HOT: push onto the page's free list ───────────── return
+//!  │                                  └ page emptied or was full → heap::page_freed_slow
+//!  └─ other thread's page → lock-free push on its remote list; big block → its arena [cold]
+//! ```
+//!
+//! The HOT paths take no lock, make no atomic read-modify-write and no system call. C
+//! semantics (errno, overflow checks of `calloc`) are layered on these by the callers.
+
+use core::ptr;
+
+use crate::error::{self, Misuse};
+use crate::heap::{self, Heap};
+use crate::page::{Block, Page, PageKind, IN_FULL};
+use crate::segment::Segment;
+use crate::segment_map;
+use crate::size_class::{self, MID_MAX, SMALL_CLASSES, WHALE_MIN};
+use crate::{big, whale};
+
+/// Largest alignment every small class gives without rounding the size (blocks are at least
+/// 8-aligned, and a size that is a multiple of 16 gets 16).
+const NATURAL_ALIGN: usize = 8;
+
+/// Allocates `size` bytes aligned to `align` (a power of two). Returns null when the system has
+/// no memory or the request cannot be met (size above `isize::MAX`). `size == 0` gives a unique
+/// minimal block.
+#[inline(always)]
+pub fn alloc(size: usize, align: usize) -> *mut u8 {
+    if size <= MID_MAX && align <= NATURAL_ALIGN {
+        let heap = heap::current();
+        let class = size_class::class_of(size);
+        // SAFETY: `heap` is the calling thread's heap or a sentinel, whose `current` pages are
+        // all EMPTY (free == null), so nothing below writes to a sentinel; `class` is a small
+        // class, in bounds of `current`.
+        unsafe {
+            let page = *(*heap).current.get_unchecked(class);
+            let block = (*page).free;
+            if !block.is_null() {
+                (*page).free = (*block).next;
+                (*page).used += 1;
+                (*heap).allocs.get_unchecked(class).add(1);
+                return block as *mut u8;
+            }
+            return alloc_refill(heap, class);
+        }
+    }
+    alloc_slow(size, align, false)
+}
+
+/// Allocates like [`alloc`], with the block's first `size` bytes zeroed. Memory fresh from the
+/// system is not written again.
+pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    if size <= MID_MAX {
+        let p = alloc(size, align);
+        if !p.is_null() {
+            // SAFETY: `p` is a new block of at least `size` bytes.
+            unsafe { ptr::write_bytes(p, 0, size) };
+        }
+        return p;
+    }
+    alloc_slow(size, align, true)
+}
+
+/// The current page of `class` had no free block: the WARM / COLD path.
+#[cold]
+#[inline(never)]
+fn alloc_refill(heap: *mut Heap, class: usize) -> *mut u8 {
+    heap::with_heap(
+        heap,
+        |h| {
+            // SAFETY: `with_heap` gives the calling thread's heap (or the locked backstop).
+            unsafe {
+                // The heap may differ from the one the HOT path saw (first use, backstop): pop
+                // from its current page first.
+                let page = (*h).current[class];
+                let block = (*page).free;
+                if !block.is_null() {
+                    (*page).free = (*block).next;
+                    (*page).used += 1;
+                    (*h).allocs[class].add(1);
+                    return block as *mut u8;
+                }
+                heap::refill(h, class)
+            }
+        },
+        ptr::null_mut(),
+    )
+}
+
+/// Aligned small requests, big blocks and whales.
+#[cold]
+#[inline(never)]
+fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
+    debug_assert!(align.is_power_of_two());
+    if size > isize::MAX as usize {
+        return ptr::null_mut();
+    }
+    let class = if align <= NATURAL_ALIGN {
+        (size < WHALE_MIN).then(|| size_class::class_of(size))
+    } else {
+        size_class::class_for_aligned(size, align)
+    };
+    let Some(class) = class else {
+        return whale::alloc(size, align, zero);
+    };
+    if class < SMALL_CLASSES {
+        let p = alloc_refill(heap::current(), class);
+        if zero && !p.is_null() {
+            // SAFETY: a new block of `class_size(class) >= size` bytes.
+            unsafe { ptr::write_bytes(p, 0, size) };
+        }
+        return p;
+    }
+    let heap = heap::current();
+    // SAFETY: reading a heap's (or sentinel's) index is always valid.
+    let arena = unsafe { (*heap).index };
+    big::alloc(class, zero, arena)
+}
+
+/// Frees a block. Null is ignored; a pointer SACS did not hand out, or a detected double free,
+/// is reported (see [`error`]) and the heap left untouched.
+///
+/// # Safety
+/// - `p` is null or was returned by this allocator and is not used afterwards (a violation is
+///   detected where cheap, never guaranteed).
+#[inline(always)]
+pub unsafe fn free(p: *mut u8) {
+    if p.is_null() {
+        return;
+    }
+    if !segment_map::contains(p as usize) {
+        return free_outside_segments(p, "free");
+    }
+    // SAFETY: `p` lies in a live segment, so its page entry is valid to read.
+    unsafe {
+        let page = Segment::page_of(p);
+        let heap = heap::current();
+        if (*page).owner.load(core::sync::atomic::Ordering::Relaxed) == heap as usize {
+            let pg = &mut *page;
+            if !pg.is_block_start(p) || p as *mut Block == pg.free {
+                return free_misuse(page, p, "free");
+            }
+            let block = p as *mut Block;
+            (*block).next = pg.free;
+            pg.free = block;
+            pg.used -= 1;
+            (*heap).frees.get_unchecked(pg.class as usize).add(1);
+            if pg.used == 0 || pg.flags & IN_FULL != 0 {
+                page_freed_slow(heap, page);
+            }
+            return;
+        }
+        free_other(heap, page, p, "free")
+    }
+}
+
+/// A local free emptied its page or hit a full page.
+#[cold]
+#[inline(never)]
+unsafe fn page_freed_slow(heap: *mut Heap, page: *mut Page) {
+    // SAFETY: `page` is one of the calling thread's pages (owner checked by the caller).
+    unsafe {
+        let class = (*page).class as usize;
+        if (*heap).current[class] == page {
+            // The current page carries a pin, so its count reached zero only by freeing more
+            // blocks than it handed out.
+            (*page).used += 1;
+            let b = (*page).free;
+            (*page).free = (*b).next;
+            return error::report("free", Misuse::DoubleFree, b as *const u8);
+        }
+        heap::page_freed_slow(heap, page)
+    }
+}
+
+/// A free of a block on a page the calling thread does not own: a small block of another (or
+/// an exited) thread, a big block, or a bad pointer.
+#[cold]
+#[inline(never)]
+unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
+    // SAFETY: `page` is the valid page entry of `p` (the caller checked the segment map).
+    unsafe {
+        let kind = (*page).kind;
+        if kind == PageKind::Small as u8 && (*page).is_block_start(p) {
+            heap::free_remote(heap, page, p);
+        } else if kind == PageKind::Big as u8 && (*page).start == p {
+            if !big::free(page, p) {
+                error::report(func, Misuse::DoubleFree, p);
+            }
+        } else {
+            error::report(func, Misuse::InvalidPointer, p);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn free_misuse(page: *mut Page, p: *mut u8, func: &str) {
+    // SAFETY: `page` is the page entry of `p`.
+    let on_free_list = unsafe { (*page).free } as *mut u8 == p;
+    error::report(func, if on_free_list { Misuse::DoubleFree } else { Misuse::InvalidPointer }, p);
+}
+
+/// A pointer outside every segment: a whale, or not ours.
+#[cold]
+#[inline(never)]
+fn free_outside_segments(p: *mut u8, func: &str) {
+    if !whale::free(p) {
+        error::report(func, Misuse::InvalidPointer, p);
+    }
+}
+
+/// The block size behind `p` if SACS handed it out and it is live, else `None`.
+fn block_size(p: *const u8) -> Option<usize> {
+    if p.is_null() {
+        return None;
+    }
+    if !segment_map::contains(p as usize) {
+        return whale::usable_size(p);
+    }
+    // SAFETY: `p` lies in a live segment.
+    unsafe {
+        let page = &*Segment::page_of(p);
+        match page.kind {
+            k if k == PageKind::Small as u8 && page.is_block_start(p) => Some(page.block_size as usize),
+            k if k == PageKind::Big as u8 && page.start as *const u8 == p && page.used == 1 => Some(page.block_size as usize),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes usable at `p` (at least what was asked for); 0 for null or a pointer SACS did not
+/// hand out.
+///
+/// # Safety
+/// - `p` is null or any address; a live SACS block gives its size.
+pub unsafe fn usable_size(p: *const u8) -> usize {
+    block_size(p).unwrap_or(0)
+}
+
+/// Whether `p` is the start of a block SACS handed out (live or, for small blocks, possibly freed:
+/// freed small blocks are not distinguished without walking lists).
+pub fn owns(p: *const u8) -> bool {
+    block_size(p).is_some()
+}
+
+/// Resizes the block at `p` to `new_size` bytes aligned to `align`, keeping its contents up to
+/// the smaller size. In place when the block still fits (and is not more than twice too big);
+/// whales grow and shrink with `mremap`. Null `p` allocates. Returns null on failure, leaving
+/// the old block intact, or when `p` is a bad pointer (reported).
+///
+/// # Safety
+/// - as for [`free`]; `align` is the alignment `p` was allocated with.
+pub unsafe fn realloc(p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+    if p.is_null() {
+        return alloc(new_size, align);
+    }
+    let Some(old) = block_size(p) else {
+        error::report("realloc", Misuse::InvalidPointer, p);
+        return ptr::null_mut();
+    };
+    if new_size <= old && (new_size >= old / 2 || old <= 64) {
+        return p;
+    }
+    if old >= WHALE_MIN && new_size >= WHALE_MIN && align <= whale::LARGE_PAGE {
+        if let Some(q) = whale::realloc(p, new_size) {
+            return q;
+        }
+    }
+    if new_size > isize::MAX as usize {
+        return ptr::null_mut();
+    }
+    let q = alloc(new_size, align);
+    if !q.is_null() {
+        // SAFETY: both blocks are live, distinct, and at least min(old, new_size) long.
+        unsafe {
+            ptr::copy_nonoverlapping(p, q, old.min(new_size));
+            free(p);
+        }
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size_class::class_size;
+
+    #[test]
+    fn small_blocks_round_trip() {
+        let mut ptrs = std::vec::Vec::new();
+        for size in [0usize, 1, 8, 24, 100, 1024, 1025, 5000, 32768] {
+            let p = alloc(size, 8);
+            assert!(!p.is_null());
+            // SAFETY: fresh block of >= size bytes.
+            unsafe {
+                assert!(usable_size(p) >= size);
+                ptr::write_bytes(p, 0x5A, size);
+            }
+            ptrs.push(p);
+        }
+        for p in ptrs {
+            // SAFETY: blocks from alloc, freed once.
+            unsafe { free(p) };
+        }
+    }
+
+    #[test]
+    fn class_sizes_are_usable() {
+        for class in 0..size_class::CLASSES {
+            let size = class_size(class);
+            let p = alloc(size, 8);
+            // SAFETY: fresh block.
+            unsafe {
+                assert_eq!(usable_size(p), size);
+                *p.add(size - 1) = 1;
+                free(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! `#[global_allocator]` support: [`Sacs`] implements `GlobalAlloc` over the entry points of
+//! [`crate::fast_path`].
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static GLOBAL: sacs::Sacs = sacs::Sacs;
+//! ```
+
+use core::alloc::{GlobalAlloc, Layout};
+
+use crate::fast_path;
+
+/// The SACS allocator, for `#[global_allocator]`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sacs;
+
+// SAFETY: every method returns blocks that satisfy the layout's size and alignment, or null;
+// blocks stay valid until deallocated; `realloc` keeps contents up to the smaller size.
+unsafe impl GlobalAlloc for Sacs {
+    #[inline(always)]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        fast_path::alloc(layout.size(), layout.align())
+    }
+
+    #[inline(always)]
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        // SAFETY: the caller passes a block this allocator returned.
+        unsafe { fast_path::free(ptr) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        fast_path::alloc_zeroed(layout.size(), layout.align())
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller passes a live block of `layout`.
+        unsafe { fast_path::realloc(ptr, new_size, layout.align()) }
+    }
+}

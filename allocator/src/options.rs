@@ -1,0 +1,225 @@
+//! Configuration: one table of `SACS_*` environment variables, read once from the raw `environ`.
+//!
+//! The table [`OPTIONS`] is the single source of every setting's name, default and meaning;
+//! `docs/configuration.md` is written from it. Reading happens at the allocator's first use,
+//! without allocating and without `std::env` (which would allocate, and may run before the Rust
+//! runtime is up when SACS is preloaded). Values are plain decimal integers; `SACS_ON_ERROR`
+//! also accepts the words `abort` and `continue`, and boolean options accept `yes/no/on/off`.
+
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// Index of each option in [`OPTIONS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Opt {
+    PurgeDelayMs = 0,
+    HotMs,
+    WarmMs,
+    WarmPoolPages,
+    PrefillPages,
+    BigCacheMib,
+    SegmentCache,
+    WhaleRing,
+    WhaleWastePercent,
+    WhaleHugePages,
+    Stats,
+    OnError,
+    Verbose,
+}
+
+/// Number of options.
+pub const OPTION_COUNT: usize = 13;
+
+/// One configurable setting.
+pub struct OptionDesc {
+    /// The environment variable.
+    pub name: &'static str,
+    /// Value when the variable is unset or unreadable.
+    pub default: usize,
+    /// One line for the documentation.
+    pub doc: &'static str,
+}
+
+/// Every setting SACS reads, in [`Opt`] order.
+pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
+    OptionDesc {
+        name: "SACS_PURGE_DELAY_MS",
+        default: 250,
+        doc: "Milliseconds an empty small/mid page or an empty segment stays committed before its memory is given back (MADV_DONTNEED). 0 purges at once.",
+    },
+    OptionDesc {
+        name: "SACS_HOT_MS",
+        default: 100,
+        doc: "BigCache: milliseconds a freed block stays hot (committed, reusable at no cost) before it is released with MADV_FREE (warm).",
+    },
+    OptionDesc {
+        name: "SACS_WARM_MS",
+        default: 1000,
+        doc: "BigCache and whale ring: milliseconds a freed block or mapping may stay cached before it turns cold: decommitted (big) or unmapped (whale).",
+    },
+    OptionDesc {
+        name: "SACS_WARM_POOL_PAGES",
+        default: 8,
+        doc: "Empty small/mid pages each thread keeps ready for its next page refill (the warm pool).",
+    },
+    OptionDesc {
+        name: "SACS_PREFILL_PAGES",
+        default: 4,
+        doc: "Pages carved at once when a thread's warm pool is empty (secondary prefill).",
+    },
+    OptionDesc {
+        name: "SACS_BIG_CACHE_MIB",
+        default: 64,
+        doc: "BigCache: most MiB of freed blocks each arena keeps cached; the oldest are released beyond it.",
+    },
+    OptionDesc {
+        name: "SACS_SEGMENT_CACHE",
+        default: 8,
+        doc: "Empty 4 MiB segments kept mapped process-wide for reuse before they are unmapped.",
+    },
+    OptionDesc {
+        name: "SACS_WHALE_RING",
+        default: 8,
+        doc: "Whale: freed mappings (>= 2 MiB) kept in the FIFO ring for reuse; 0 unmaps at once. At most 64.",
+    },
+    OptionDesc {
+        name: "SACS_WHALE_WASTE_PERCENT",
+        default: 25,
+        doc: "Whale: W_MAX, how much larger (in percent of the request) a cached mapping may be and still be reused.",
+    },
+    OptionDesc {
+        name: "SACS_WHALE_HUGE_PAGES",
+        default: 1,
+        doc: "Whale: advise transparent huge pages (MADV_HUGEPAGE) on whale mappings (1) or not (0).",
+    },
+    OptionDesc {
+        name: "SACS_STATS",
+        default: 0,
+        doc: "1 prints the statistics table on standard error at exit (read by the preload library).",
+    },
+    OptionDesc {
+        name: "SACS_ON_ERROR",
+        default: 0,
+        doc: "What a bad pointer does after its message: `abort` (0, default) or `continue` (1: the block is leaked, the heap untouched).",
+    },
+    OptionDesc {
+        name: "SACS_VERBOSE",
+        default: 0,
+        doc: "1 prints a line on standard error when SACS cannot get memory from the system.",
+    },
+];
+
+const UNSET: usize = usize::MAX;
+
+struct Values([AtomicUsize; OPTION_COUNT]);
+
+#[allow(clippy::declare_interior_mutable_const)]
+const UNSET_SLOT: AtomicUsize = AtomicUsize::new(UNSET);
+static VALUES: Values = Values([UNSET_SLOT; OPTION_COUNT]);
+static LOADED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+extern "C" {
+    static environ: *const *const libc::c_char;
+}
+
+/// The value of `opt` (loading the environment on first use).
+#[inline]
+pub fn get(opt: Opt) -> usize {
+    let v = VALUES.0[opt as usize].load(Relaxed);
+    if v != UNSET {
+        return v;
+    }
+    load();
+    VALUES.0[opt as usize].load(Relaxed)
+}
+
+/// Overrides `opt` for the rest of the process (tests and embedding programs use it).
+pub fn set(opt: Opt, value: usize) {
+    load();
+    VALUES.0[opt as usize].store(value, Relaxed);
+}
+
+/// Reads every option from `environ`. Racing callers may both parse; they store the same values.
+pub fn load() {
+    if LOADED.load(Relaxed) {
+        return;
+    }
+    for (i, desc) in OPTIONS.iter().enumerate() {
+        // SAFETY: `environ` is the process environment, NUL-terminated strings ending in NULL.
+        let value = unsafe { lookup(desc.name.as_bytes()) }.and_then(parse).unwrap_or(desc.default);
+        let value = if i == Opt::WhaleRing as usize { value.min(crate::whale::RING_MAX) } else { value };
+        // Only the first loader sets values, so `set` made after loading is never overwritten.
+        let _ = VALUES.0[i].compare_exchange(UNSET, value, Relaxed, Relaxed);
+    }
+    LOADED.store(true, Relaxed);
+}
+
+/// Finds `name=` in `environ` and returns the bytes after `=`.
+///
+/// # Safety
+/// - `environ` is either null or a valid NULL-terminated array of NUL-terminated strings that no
+///   one modifies meanwhile.
+unsafe fn lookup(name: &[u8]) -> Option<&'static [u8]> {
+    // SAFETY: reading the `environ` pointer itself is always allowed.
+    let mut entry = unsafe { environ };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: per the contract, each entry is a NUL-terminated string and the array ends in NULL.
+    unsafe {
+        while !(*entry).is_null() {
+            let s = *entry as *const u8;
+            let len = libc::strlen(*entry);
+            let bytes = core::slice::from_raw_parts(s, len);
+            if bytes.len() > name.len() && bytes.starts_with(name) && bytes[name.len()] == b'=' {
+                return Some(&bytes[name.len() + 1..]);
+            }
+            entry = entry.add(1);
+        }
+    }
+    None
+}
+
+/// Parses a decimal number or one of the words SACS understands.
+pub fn parse(text: &[u8]) -> Option<usize> {
+    match text {
+        b"abort" | b"no" | b"off" | b"false" => Some(0),
+        b"continue" | b"yes" | b"on" | b"true" => Some(1),
+        _ if !text.is_empty() && text.iter().all(u8::is_ascii_digit) => Some(crate::os::parse_decimal(text)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_numbers_and_words() {
+        assert_eq!(parse(b"250"), Some(250));
+        assert_eq!(parse(b"continue"), Some(1));
+        assert_eq!(parse(b"abort"), Some(0));
+        assert_eq!(parse(b"12x"), None);
+        assert_eq!(parse(b""), None);
+    }
+
+    #[test]
+    fn table_is_in_enum_order() {
+        assert_eq!(OPTIONS[Opt::Verbose as usize].name, "SACS_VERBOSE");
+        assert_eq!(OPTIONS[Opt::WhaleRing as usize].name, "SACS_WHALE_RING");
+        assert_eq!(OPTIONS[Opt::PurgeDelayMs as usize].name, "SACS_PURGE_DELAY_MS");
+        for o in OPTIONS.iter() {
+            assert!(o.name.starts_with("SACS_"));
+        }
+    }
+
+    #[test]
+    fn reads_the_raw_environment() {
+        // The test runner's environment always has PATH.
+        // SAFETY: no thread modifies the environment during the tests.
+        let path = unsafe { lookup(b"PATH") };
+        assert!(path.is_some_and(|p| !p.is_empty()));
+        // SAFETY: as above.
+        assert!(unsafe { lookup(b"SACS_SURELY_NOT_SET_ANYWHERE") }.is_none());
+    }
+}

@@ -1,0 +1,384 @@
+//! The platform layer: the only module that calls `mmap`, `munmap`, `madvise` and `mremap`.
+//!
+//! Every call is counted per kind together with the cycles it took (read from the time-stamp
+//! counter where there is one), and every call saves and restores `errno`, so that a caller of
+//! `malloc` never sees an `errno` that SACS's own bookkeeping produced. Failures are reported as
+//! `None` / `false`; nothing here panics or allocates.
+//!
+//! The rest of the allocator asks for memory in three shapes: [`map`] (fresh, zeroed, readable and
+//! writable), [`map_aligned`] (the same, with its start aligned to a power of two), and the
+//! advice calls [`decommit`] (give the physical pages back; the range reads as zero afterwards)
+//! and [`release_lazily`] (MADV_FREE: the kernel may take the pages when it needs them).
+
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The system page size SACS assumes for rounding (checked against `sysconf` in debug builds).
+pub const OS_PAGE: usize = 4096;
+
+/// Kinds of system call, indexes into [`SYSCALLS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Syscall {
+    Mmap = 0,
+    Munmap = 1,
+    MadviseFree = 2,
+    MadviseDontneed = 3,
+    MadviseHuge = 4,
+    Mremap = 5,
+}
+
+/// Number of [`Syscall`] kinds.
+pub const SYSCALL_KINDS: usize = 6;
+
+/// Names in [`Syscall`] order, for the statistics table.
+pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] =
+    ["mmap", "munmap", "madvise(FREE)", "madvise(DONTNEED)", "madvise(HUGEPAGE)", "mremap"];
+
+/// Count and cycles of one kind of system call.
+pub struct SyscallCounter {
+    pub calls: AtomicU64,
+    pub cycles: AtomicU64,
+    pub failures: AtomicU64,
+}
+
+impl SyscallCounter {
+    const fn new() -> Self {
+        Self { calls: AtomicU64::new(0), cycles: AtomicU64::new(0), failures: AtomicU64::new(0) }
+    }
+}
+
+/// Per-kind system call counters, read by `stats`.
+pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
+    SyscallCounter::new(),
+    SyscallCounter::new(),
+    SyscallCounter::new(),
+    SyscallCounter::new(),
+    SyscallCounter::new(),
+    SyscallCounter::new(),
+];
+
+/// Reads the cycle counter (or a monotonic nanosecond clock where there is none).
+#[inline]
+pub fn cycles() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `rdtsc` has no preconditions on x86_64.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        now_ns()
+    }
+}
+
+/// Saves `errno` on creation and restores it on drop.
+struct KeepErrno(i32);
+
+impl KeepErrno {
+    #[inline]
+    fn new() -> Self {
+        // SAFETY: `__errno_location` returns the calling thread's errno slot, always valid.
+        Self(unsafe { *libc::__errno_location() })
+    }
+}
+
+impl Drop for KeepErrno {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: as in `new`; writing the thread's own errno slot is always allowed.
+        unsafe { *libc::__errno_location() = self.0 };
+    }
+}
+
+/// Runs `call`, counting it under `kind`; `ok` says whether the result is a success.
+#[inline]
+fn counted<T>(kind: Syscall, call: impl FnOnce() -> T, ok: impl FnOnce(&T) -> bool) -> T {
+    let _errno = KeepErrno::new();
+    let start = cycles();
+    let result = call();
+    let spent = cycles().wrapping_sub(start);
+    let counter = &SYSCALLS[kind as usize];
+    counter.calls.fetch_add(1, Relaxed);
+    counter.cycles.fetch_add(spent, Relaxed);
+    if !ok(&result) {
+        counter.failures.fetch_add(1, Relaxed);
+    }
+    result
+}
+
+/// Maps `len` bytes of fresh zeroed read-write memory anywhere.
+///
+/// `len` must be a multiple of [`OS_PAGE`]. With `reserve_only`, the range is mapped with
+/// `MAP_NORESERVE` (used for large sparse tables that are touched lazily).
+pub fn map(len: usize, reserve_only: bool) -> Option<NonNull<u8>> {
+    debug_assert!(len % OS_PAGE == 0 && len > 0);
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | if reserve_only { libc::MAP_NORESERVE } else { 0 };
+    let p = counted(
+        Syscall::Mmap,
+        // SAFETY: an anonymous private mapping at a kernel-chosen address has no preconditions.
+        || unsafe { libc::mmap(ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) },
+        |p| *p != libc::MAP_FAILED,
+    );
+    if p == libc::MAP_FAILED {
+        None
+    } else {
+        NonNull::new(p.cast())
+    }
+}
+
+/// Maps `len` bytes of fresh zeroed memory whose start is a multiple of `align`.
+///
+/// Maps `len + align` bytes and unmaps the unaligned head and the tail, so the result is an
+/// ordinary mapping of exactly `len` bytes. `align` is a power of two >= [`OS_PAGE`].
+pub fn map_aligned(len: usize, align: usize) -> Option<NonNull<u8>> {
+    debug_assert!(align.is_power_of_two() && align >= OS_PAGE && len % OS_PAGE == 0);
+    let over = len.checked_add(align)?;
+    let raw = map(over, false)?.as_ptr() as usize;
+    let start = (raw + align - 1) & !(align - 1);
+    let head = start - raw;
+    let tail = over - head - len;
+    // SAFETY: both ranges lie inside the mapping just made and are not used by anyone.
+    unsafe {
+        if head > 0 {
+            unmap(raw as *mut u8, head);
+        }
+        if tail > 0 {
+            unmap((start + len) as *mut u8, tail);
+        }
+    }
+    NonNull::new(start as *mut u8)
+}
+
+/// Unmaps `len` bytes at `p`.
+///
+/// # Safety
+/// - `[p, p + len)` was mapped by this module and nothing uses it any more.
+pub unsafe fn unmap(p: *mut u8, len: usize) {
+    debug_assert!(p as usize % OS_PAGE == 0 && len % OS_PAGE == 0);
+    counted(
+        Syscall::Munmap,
+        // SAFETY: the caller guarantees the range is ours and unused.
+        || unsafe { libc::munmap(p.cast(), len) },
+        |r| *r == 0,
+    );
+}
+
+/// Gives the physical pages of `[p, p + len)` back to the system now; the range stays mapped and
+/// reads as zero afterwards. Returns false if the kernel refused.
+///
+/// # Safety
+/// - the range lies inside a mapping of this module and its contents are no longer needed.
+pub unsafe fn decommit(p: *mut u8, len: usize) -> bool {
+    debug_assert!(p as usize % OS_PAGE == 0 && len % OS_PAGE == 0);
+    counted(
+        Syscall::MadviseDontneed,
+        // SAFETY: the caller guarantees the range is ours and its contents are dead.
+        || unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) },
+        |r| *r == 0,
+    ) == 0
+}
+
+/// Lets the kernel take the physical pages of `[p, p + len)` when it is short of memory
+/// (`MADV_FREE`); until then they stay resident and keep or lose their contents. Falls back to
+/// [`decommit`] on kernels without `MADV_FREE`.
+///
+/// # Safety
+/// - as for [`decommit`].
+pub unsafe fn release_lazily(p: *mut u8, len: usize) {
+    let ok = counted(
+        Syscall::MadviseFree,
+        // SAFETY: the caller guarantees the range is ours and its contents are dead.
+        || unsafe { libc::madvise(p.cast(), len, libc::MADV_FREE) },
+        |r| *r == 0,
+    ) == 0;
+    if !ok {
+        // SAFETY: same contract as ours.
+        unsafe { decommit(p, len) };
+    }
+}
+
+/// Asks for transparent huge pages on `[p, p + len)`; a refusal is harmless.
+///
+/// # Safety
+/// - the range lies inside a mapping of this module.
+pub unsafe fn advise_huge(p: *mut u8, len: usize) {
+    counted(
+        Syscall::MadviseHuge,
+        // SAFETY: the caller guarantees the range is ours; the advice does not change contents.
+        || unsafe { libc::madvise(p.cast(), len, libc::MADV_HUGEPAGE) },
+        |r| *r == 0,
+    );
+}
+
+/// Resizes the mapping `[p, p + old_len)` to `new_len`, in place when `may_move` is false.
+/// Returns the (possibly new) start, or `None` when the kernel could not do it.
+///
+/// # Safety
+/// - `[p, p + old_len)` is a whole mapping made by this module, owned by the caller.
+pub unsafe fn remap(p: *mut u8, old_len: usize, new_len: usize, may_move: bool) -> Option<NonNull<u8>> {
+    let flags = if may_move { libc::MREMAP_MAYMOVE } else { 0 };
+    let q = counted(
+        Syscall::Mremap,
+        // SAFETY: the caller owns the whole mapping.
+        || unsafe { libc::mremap(p.cast(), old_len, new_len, flags) },
+        |q| *q != libc::MAP_FAILED,
+    );
+    if q == libc::MAP_FAILED {
+        None
+    } else {
+        NonNull::new(q.cast())
+    }
+}
+
+/// Moves the mapping `[p, p + old_len)` to `dest`, resized to `new_len`, replacing whatever
+/// was mapped at `[dest, dest + new_len)`. The page tables move; no data is copied.
+///
+/// # Safety
+/// - `[p, p + old_len)` is a whole mapping of this module owned by the caller, and
+///   `[dest, dest + new_len)` is a reservation of the caller's that nothing uses.
+pub unsafe fn remap_fixed(p: *mut u8, old_len: usize, new_len: usize, dest: *mut u8) -> Option<NonNull<u8>> {
+    let q = counted(
+        Syscall::Mremap,
+        // SAFETY: the caller owns both ranges.
+        || unsafe { libc::mremap(p.cast(), old_len, new_len, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, dest) },
+        |q| *q != libc::MAP_FAILED,
+    );
+    if q == libc::MAP_FAILED {
+        None
+    } else {
+        NonNull::new(q.cast())
+    }
+}
+
+/// Monotonic time in nanoseconds (vDSO, no system call on Linux).
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-parameter; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Monotonic time in milliseconds.
+#[inline]
+pub fn now_ms() -> u64 {
+    now_ns() / 1_000_000
+}
+
+/// Resident set size of the process in bytes, read from `/proc/self/statm` into a stack buffer.
+/// Returns 0 when it cannot be read.
+pub fn resident_bytes() -> usize {
+    let _errno = KeepErrno::new();
+    let mut buf = [0u8; 128];
+    // SAFETY: the path is a NUL-terminated literal; the buffer is ours and its length is passed.
+    let n = unsafe {
+        let fd = libc::open(c"/proc/self/statm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return 0;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    if n <= 0 {
+        return 0;
+    }
+    // statm: "size resident shared ..." in pages; take the second number.
+    let text = &buf[..n as usize];
+    let mut fields = text.split(|&b| b == b' ');
+    fields.next();
+    let pages = fields.next().map(parse_decimal).unwrap_or(0);
+    pages * OS_PAGE
+}
+
+/// Parses leading ASCII digits; stops at the first non-digit.
+pub fn parse_decimal(s: &[u8]) -> usize {
+    let mut v: usize = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v.saturating_mul(10).saturating_add((b - b'0') as usize);
+    }
+    v
+}
+
+/// Writes `bytes` to standard error, ignoring failures (used for messages and the stats table).
+pub fn write_stderr(bytes: &[u8]) {
+    let _errno = KeepErrno::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: `rest` is a valid readable buffer of the given length.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            break;
+        }
+        rest = &rest[n as usize..];
+    }
+}
+
+/// Yields the processor to another thread (used by the lock's back-off).
+pub fn yield_now() {
+    let _errno = KeepErrno::new();
+    // SAFETY: sched_yield has no preconditions.
+    unsafe { libc::sched_yield() };
+}
+
+/// Aborts the process without unwinding and without allocating.
+pub fn abort() -> ! {
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_map_is_aligned_and_zeroed() {
+        let before = SYSCALLS[Syscall::Mmap as usize].calls.load(Relaxed);
+        let p = map_aligned(1 << 20, 4 << 20).unwrap().as_ptr();
+        assert_eq!(p as usize % (4 << 20), 0);
+        // SAFETY: the mapping is 1 MiB long and ours.
+        unsafe {
+            assert_eq!(*p.add(12345), 0);
+            *p.add(12345) = 7;
+            unmap(p, 1 << 20);
+        }
+        assert!(SYSCALLS[Syscall::Mmap as usize].calls.load(Relaxed) > before);
+    }
+
+    #[test]
+    fn errno_is_preserved() {
+        // SAFETY: writing our own errno.
+        unsafe { *libc::__errno_location() = 1234 };
+        let p = map(OS_PAGE, false).unwrap();
+        // SAFETY: the page was just mapped.
+        unsafe { unmap(p.as_ptr(), OS_PAGE) };
+        // Failing call: unaligned madvise gives EINVAL inside, which must not leak out.
+        // SAFETY: the (unaligned) range is rejected by the kernel before touching anything.
+        unsafe { libc::madvise(1 as *mut _, 1, libc::MADV_DONTNEED) };
+        // SAFETY: reading our own errno.
+        unsafe { *libc::__errno_location() = 1234 };
+        assert!(remap_fails_cleanly());
+        // SAFETY: reading our own errno.
+        assert_eq!(unsafe { *libc::__errno_location() }, 1234);
+    }
+
+    fn remap_fails_cleanly() -> bool {
+        // SAFETY: remapping address 0 fails with EINVAL without side effects.
+        unsafe { remap(OS_PAGE as *mut u8, OS_PAGE, 2 * OS_PAGE, false).is_none() }
+    }
+
+    #[test]
+    fn page_size_matches() {
+        // SAFETY: sysconf has no preconditions.
+        assert_eq!(unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize, OS_PAGE);
+    }
+
+    #[test]
+    fn resident_is_plausible() {
+        let r = resident_bytes();
+        assert!(r > 0 && r < (64usize << 30));
+    }
+}

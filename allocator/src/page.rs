@@ -1,0 +1,448 @@
+//! Pages: a span of segment slices serving blocks of one size class, and their free lists.
+//!
+//! A small page (tiny: one 64 KiB slice; mid: eight slices) hands out blocks from `free`, a
+//! singly linked list threaded through the free blocks themselves (no header per block). Blocks
+//! freed by the owning thread go straight back onto `free`; blocks freed by any other thread are
+//! pushed onto `thread_free`, an atomic list, with one compare-and-swap and no lock; the owner
+//! takes that whole list in one swap when its `free` runs dry ([`Page::collect_remote`]). Blocks
+//! that were never handed out are carved lazily, a few KiB at a time ([`Page::extend`]), so a page
+//! touches only the memory it uses.
+//!
+//! A big page is a span holding one block (BigCache); it uses the same metadata.
+//!
+//! `used` counts blocks out of the page (handed out and not yet back on `free`); while a page is
+//! its heap's current page for its class it carries one extra count (the pin) so that the free
+//! path's `used == 0` test never fires for it.
+
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::{Acquire, Relaxed, Release}};
+
+use crate::size_class;
+
+/// A free block: its first word links to the next free block.
+#[repr(C)]
+pub struct Block {
+    pub next: *mut Block,
+}
+
+/// What a page's span is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PageKind {
+    /// Not a span head (free slices, interior slices, the segment header).
+    None = 0,
+    /// Tiny or mid blocks of one class, owned by a thread heap.
+    Small = 1,
+    /// One BigCache block, owned by a big arena.
+    Big = 2,
+}
+
+/// `flags`: the page is on its heap's full list.
+pub const IN_FULL: u8 = 1;
+/// `flags`: the page is in a warm pool (empty, kept committed).
+pub const IN_WARM_POOL: u8 = 2;
+/// `flags` (big): the block is cached and was released with MADV_FREE (warm).
+pub const WARM: u8 = 4;
+/// `flags` (big): the block's memory is known to be zero (fresh or decommitted).
+pub const ZERO: u8 = 8;
+
+/// Bytes carved into the free list at a time.
+const EXTEND_BYTES: usize = 4096;
+
+/// Metadata of one page; lives in the segment header, indexed by the span's first slice.
+#[repr(C)]
+pub struct Page {
+    /// Free blocks the owner may pop (owner thread only).
+    pub free: *mut Block,
+    /// Blocks out of the page, plus one while the page is current (owner thread only).
+    pub used: u32,
+    /// `IN_FULL`, `IN_WARM_POOL`, `WARM`, `ZERO`.
+    pub flags: u8,
+    /// Size class of the blocks.
+    pub class: u8,
+    /// Span length in slices; 0 when this entry is not a span head.
+    pub slices: u8,
+    /// [`PageKind`] as a byte.
+    pub kind: u8,
+    /// Size of each block in bytes.
+    pub block_size: u32,
+    /// Blocks that fit in the span.
+    pub capacity: u32,
+    /// Blocks carved so far (the rest of the span was never touched by this page).
+    pub extended: u32,
+    /// `ceil(2^40 / block_size)`, for the division-free interior-pointer check.
+    pub reciprocal: u64,
+    /// Address of the owning heap (small pages); 0 when abandoned or not in use.
+    pub owner: AtomicUsize,
+    /// Blocks freed by other threads, waiting for the owner.
+    pub thread_free: AtomicPtr<Block>,
+    /// First byte of the span.
+    pub start: *mut u8,
+    /// Links in the list the page is on (a heap's partial / full / warm list, an arena's cache).
+    pub next: *mut Page,
+    pub prev: *mut Page,
+    /// Milliseconds when the page entered a warm pool or a cache.
+    pub retired_at: u64,
+}
+
+/// A page that never has free blocks: the initial current page of every class, so that the
+/// HOT path needs no null test on the heap or the page.
+pub static EMPTY: EmptyPage = EmptyPage(Page::zeroed());
+
+/// Wrapper that lets the read-only [`EMPTY`] page live in a `static`.
+pub struct EmptyPage(pub Page);
+// SAFETY: nothing ever writes to EMPTY: its `free` is null, so the HOT path never pops it, and the
+// refill path recognises it by address before touching any field.
+unsafe impl Sync for EmptyPage {}
+
+impl EmptyPage {
+    /// The empty page's address, as stored in heaps' current-page tables.
+    #[inline(always)]
+    pub fn ptr(&'static self) -> *mut Page {
+        &self.0 as *const Page as *mut Page
+    }
+}
+
+impl Page {
+    /// An unused page entry.
+    pub const fn zeroed() -> Self {
+        Self {
+            free: ptr::null_mut(),
+            used: 0,
+            flags: 0,
+            class: 0,
+            slices: 0,
+            kind: PageKind::None as u8,
+            block_size: 0,
+            capacity: 0,
+            extended: 0,
+            reciprocal: 0,
+            owner: AtomicUsize::new(0),
+            thread_free: AtomicPtr::new(ptr::null_mut()),
+            start: ptr::null_mut(),
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
+            retired_at: 0,
+        }
+    }
+
+    /// Prepares a span of `slices` slices at `start` to serve `class`.
+    pub fn init(&mut self, kind: PageKind, class: usize, start: *mut u8, span_bytes: usize, owner: usize) {
+        let block_size = size_class::class_size(class);
+        self.free = ptr::null_mut();
+        self.used = 0;
+        self.flags &= ZERO;
+        self.class = class as u8;
+        self.kind = kind as u8;
+        self.block_size = block_size as u32;
+        self.capacity = (span_bytes / block_size) as u32;
+        self.extended = 0;
+        self.reciprocal = (1u64 << 40).div_ceil(block_size as u64);
+        self.owner.store(owner, Relaxed);
+        self.thread_free.store(ptr::null_mut(), Relaxed);
+        self.start = start;
+        self.next = ptr::null_mut();
+        self.prev = ptr::null_mut();
+        debug_assert!(self.capacity >= 1);
+    }
+
+    /// Whether blocks not yet carved remain.
+    #[inline]
+    pub fn can_extend(&self) -> bool {
+        self.extended < self.capacity
+    }
+
+    /// Carves up to [`EXTEND_BYTES`] worth of never-used blocks onto the (empty) free list.
+    /// Returns false when the page has no uncarved blocks left.
+    pub fn extend(&mut self) -> bool {
+        debug_assert!(self.free.is_null());
+        let left = self.capacity - self.extended;
+        if left == 0 {
+            return false;
+        }
+        let size = self.block_size as usize;
+        let count = ((EXTEND_BYTES / size).max(1) as u32).min(left) as usize;
+        // SAFETY: blocks `extended .. extended + count` lie inside the span (count <= left), are
+        // not handed out, and are writable memory of this page.
+        unsafe {
+            let first = self.start.add(self.extended as usize * size);
+            let mut block = first;
+            for _ in 1..count {
+                let next = block.add(size);
+                (*(block as *mut Block)).next = next as *mut Block;
+                block = next;
+            }
+            (*(block as *mut Block)).next = ptr::null_mut();
+            self.free = first as *mut Block;
+        }
+        self.extended += count as u32;
+        true
+    }
+
+    /// Moves the blocks other threads freed onto `free`; returns how many there were.
+    /// Owner thread only.
+    pub fn collect_remote(&mut self) -> u32 {
+        if self.thread_free.load(Relaxed).is_null() {
+            return 0;
+        }
+        // Acquire pairs with the Release of `push_remote`: the blocks' links are visible.
+        let head = self.thread_free.swap(ptr::null_mut(), Acquire);
+        if head.is_null() {
+            return 0;
+        }
+        let mut count = 1;
+        let mut tail = head;
+        // SAFETY: every block on the list was a block of this page, pushed by `push_remote`, and
+        // now belongs to the owner alone.
+        unsafe {
+            while !(*tail).next.is_null() {
+                tail = (*tail).next;
+                count += 1;
+            }
+            (*tail).next = self.free;
+        }
+        self.free = head;
+        debug_assert!(self.used >= count);
+        self.used -= count;
+        count
+    }
+
+    /// Pushes `block` onto the page's remote-free list (any thread, lock-free).
+    ///
+    /// # Safety
+    /// - `block` is a block of this page that the caller owns and no longer uses.
+    #[inline]
+    pub unsafe fn push_remote(&self, block: *mut Block) {
+        let mut head = self.thread_free.load(Relaxed);
+        loop {
+            // SAFETY: the caller owns `block`; writing its link is ours to do.
+            unsafe { (*block).next = head };
+            match self.thread_free.compare_exchange_weak(head, block, Release, Relaxed) {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Whether `p` is the start of a block of this page (an interior or foreign pointer is not).
+    #[inline(always)]
+    pub fn is_block_start(&self, p: *const u8) -> bool {
+        let offset = (p as usize).wrapping_sub(self.start as usize) as u64;
+        // For an offset inside a small page's span (< 2^19 bytes, blocks <= 2^15 bytes) the
+        // product fits in 64 bits and its error is below 2^-21 < 1 / block_size, so `index` is
+        // the exact quotient. Any other offset (a pointer below `start` wraps to a huge value)
+        // gives some index whose product with the block size cannot equal the offset.
+        let index = offset.wrapping_mul(self.reciprocal) >> 40;
+        index < self.extended as u64 && index.wrapping_mul(self.block_size as u64) == offset
+    }
+
+    /// Whether the page has free blocks now or can carve more.
+    #[inline]
+    pub fn has_room(&self) -> bool {
+        !self.free.is_null() || self.can_extend() || !self.thread_free.load(Relaxed).is_null()
+    }
+}
+
+/// An intrusive doubly linked list of pages.
+pub struct PageList {
+    pub head: *mut Page,
+    pub tail: *mut Page,
+    pub len: usize,
+}
+
+impl PageList {
+    pub const fn new() -> Self {
+        Self { head: ptr::null_mut(), tail: ptr::null_mut(), len: 0 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Pushes `page` at the front.
+    ///
+    /// # Safety
+    /// - `page` is valid and on no list.
+    pub unsafe fn push_front(&mut self, page: *mut Page) {
+        // SAFETY: `page` and the current head are valid pages owned by this list's owner.
+        unsafe {
+            (*page).prev = ptr::null_mut();
+            (*page).next = self.head;
+            if self.head.is_null() {
+                self.tail = page;
+            } else {
+                (*self.head).prev = page;
+            }
+        }
+        self.head = page;
+        self.len += 1;
+    }
+
+    /// Pushes `page` at the back.
+    ///
+    /// # Safety
+    /// - `page` is valid and on no list.
+    pub unsafe fn push_back(&mut self, page: *mut Page) {
+        // SAFETY: `page` and the current tail are valid pages owned by this list's owner.
+        unsafe {
+            (*page).next = ptr::null_mut();
+            (*page).prev = self.tail;
+            if self.tail.is_null() {
+                self.head = page;
+            } else {
+                (*self.tail).next = page;
+            }
+        }
+        self.tail = page;
+        self.len += 1;
+    }
+
+    /// Unlinks `page`.
+    ///
+    /// # Safety
+    /// - `page` is on this list.
+    pub unsafe fn remove(&mut self, page: *mut Page) {
+        // SAFETY: `page` is on this list, so its neighbours are valid pages of the list.
+        unsafe {
+            let (prev, next) = ((*page).prev, (*page).next);
+            if prev.is_null() {
+                self.head = next;
+            } else {
+                (*prev).next = next;
+            }
+            if next.is_null() {
+                self.tail = prev;
+            } else {
+                (*next).prev = prev;
+            }
+            (*page).next = ptr::null_mut();
+            (*page).prev = ptr::null_mut();
+        }
+        self.len -= 1;
+    }
+
+    /// Unlinks and returns the front page.
+    pub fn pop_front(&mut self) -> Option<*mut Page> {
+        let page = self.head;
+        if page.is_null() {
+            return None;
+        }
+        // SAFETY: `page` is the head of this list.
+        unsafe { self.remove(page) };
+        Some(page)
+    }
+
+    /// Unlinks and returns the back page (the oldest, for lists pushed at the front).
+    pub fn pop_back(&mut self) -> Option<*mut Page> {
+        let page = self.tail;
+        if page.is_null() {
+            return None;
+        }
+        // SAFETY: `page` is the tail of this list.
+        unsafe { self.remove(page) };
+        Some(page)
+    }
+}
+
+impl Default for PageList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+
+    fn page_over(buf: &mut [u8], class: usize) -> Page {
+        let mut p = Page::zeroed();
+        let len = buf.len();
+        p.init(PageKind::Small, class, buf.as_mut_ptr(), len, 1);
+        p
+    }
+
+    #[test]
+    fn extend_carves_lazily_and_in_order() {
+        let mut buf = vec![0u8; 65536];
+        let mut p = page_over(&mut buf, 3); // 32-byte blocks
+        assert_eq!(p.capacity, 2048);
+        assert!(p.extend());
+        assert_eq!(p.extended, 128);
+        let mut n = 0;
+        let mut b = p.free;
+        let mut last = ptr::null_mut::<Block>();
+        while !b.is_null() {
+            assert!(b > last);
+            last = b;
+            // SAFETY: b is a carved block.
+            b = unsafe { (*b).next };
+            n += 1;
+        }
+        assert_eq!(n, 128);
+    }
+
+    #[test]
+    fn block_start_check_rejects_interior_pointers() {
+        let mut buf = vec![0u8; 65536 * 8];
+        for class in [0usize, 5, 16, 39, 40, 60, 79] {
+            let mut p = page_over(&mut buf, class);
+            while p.can_extend() {
+                p.free = ptr::null_mut();
+                p.extend();
+            }
+            let size = size_class::class_size(class);
+            for i in [0usize, 1, 7, (p.capacity - 1) as usize] {
+                // SAFETY: in bounds of the buffer.
+                let b = unsafe { p.start.add(i * size) };
+                assert!(p.is_block_start(b), "class {class} block {i}");
+                // SAFETY: in bounds of the buffer.
+                assert!(!p.is_block_start(unsafe { b.add(size.min(16) / 2) }), "class {class} interior");
+            }
+            // SAFETY: one past the last block is still inside the buffer or one past it.
+            assert!(!p.is_block_start(unsafe { p.start.add(p.capacity as usize * size) }));
+            assert!(!p.is_block_start(buf.as_ptr().wrapping_sub(64)));
+        }
+    }
+
+    #[test]
+    fn remote_frees_are_collected() {
+        let mut buf = vec![0u8; 65536];
+        let mut p = page_over(&mut buf, 1);
+        p.extend();
+        let a = p.free;
+        // SAFETY: a is a carved block.
+        p.free = unsafe { (*a).next };
+        p.used = 1;
+        let (pr, a_addr) = (&p as *const Page as usize, a as usize);
+        std::thread::scope(|s| {
+            // SAFETY: the block is handed to the other thread, which frees it; the page
+            // outlives the scope and `push_remote` only touches its atomic list.
+            s.spawn(move || unsafe { (*(pr as *const Page)).push_remote(a_addr as *mut Block) });
+        });
+        assert_eq!(p.collect_remote(), 1);
+        assert_eq!(p.used, 0);
+        assert_eq!(p.free, a);
+    }
+
+    #[test]
+    fn list_operations() {
+        let mut pages = [Page::zeroed(), Page::zeroed(), Page::zeroed()];
+        let [a, b, c] = pages.each_mut().map(|p| p as *mut Page);
+        let mut l = PageList::new();
+        // SAFETY: the pages are valid and on no list.
+        unsafe {
+            l.push_front(a);
+            l.push_front(b);
+            l.push_back(c);
+        }
+        assert_eq!(l.len, 3);
+        assert_eq!(l.head, b);
+        // SAFETY: a is on the list.
+        unsafe { l.remove(a) };
+        assert_eq!(l.pop_back(), Some(c));
+        assert_eq!(l.pop_front(), Some(b));
+        assert!(l.is_empty());
+        assert_eq!(l.pop_front(), None);
+    }
+}

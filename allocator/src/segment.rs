@@ -1,0 +1,503 @@
+//! Segments: 4 MiB regions aligned to 4 MiB, cut into 64 slices of 64 KiB.
+//!
+//! Slice 0 holds the segment header ([`Segment`]): the slice bitmaps and one [`Page`] entry per
+//! slice. The other 63 slices are handed out as spans: one slice for a tiny page, eight for a mid
+//! page, up to 32 for a big block. Because segments are aligned, the metadata of any address in
+//! one is found with no search and no per-object header:
+//!
+//! ```text
+//!   segment = addr & !(SEGMENT - 1)
+//!   slice   = (addr - segment) >> SLICE_SHIFT
+//!   page    = &segment.pages[segment.span_head[slice]]
+//! ```
+//!
+//! A segment belongs either to one thread heap (tiny and mid pages) or to one big arena. Free
+//! slices are tracked in `free_slices`; those whose memory may still be resident are also in
+//! `dirty_slices` and are decommitted by [`Segment::purge`] once `purge_at` has passed. Empty
+//! segments go to the process-wide [`cache`] and are unmapped after a delay or when it is full.
+
+use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use crate::lock::Lock;
+use crate::options::{self, Opt};
+use crate::os;
+use crate::page::{Page, PageKind};
+use crate::segment_map;
+use crate::stats::GLOBAL;
+
+pub const SEGMENT_SHIFT: usize = 22;
+/// Size and alignment of a segment.
+pub const SEGMENT: usize = 1 << SEGMENT_SHIFT;
+pub const SLICE_SHIFT: usize = 16;
+/// Size of a slice.
+pub const SLICE: usize = 1 << SLICE_SHIFT;
+/// Slices per segment.
+pub const SLICES: usize = SEGMENT / SLICE;
+/// `free_slices` of an empty segment: every slice but the header.
+pub const ALL_FREE: u64 = !1u64;
+
+/// Who owns a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SegmentKind {
+    /// Tiny and mid pages of one thread heap.
+    Heap = 1,
+    /// Big blocks of one big arena.
+    Arena = 2,
+}
+
+/// The header in slice 0 of every segment.
+#[repr(C)]
+pub struct Segment {
+    /// [`SegmentKind`] as a byte.
+    pub kind: u8,
+    /// Index of the owning arena (arena segments).
+    pub arena: u8,
+    /// Owning heap's address (heap segments); 0 while abandoned.
+    pub owner: AtomicUsize,
+    /// Bit `i`: slice `i` belongs to no span.
+    pub free_slices: u64,
+    /// Free slices whose memory may be resident.
+    pub dirty_slices: u64,
+    /// Milliseconds after which dirty slices are decommitted (0: nothing pending).
+    pub purge_at: u64,
+    /// When the segment entered the segment cache.
+    pub cached_at: u64,
+    /// Links in the owner's segment list, the abandoned list or the cache.
+    pub next: *mut Segment,
+    pub prev: *mut Segment,
+    /// For each slice inside a span, the span's first slice.
+    pub span_head: [u8; SLICES],
+    /// Page metadata, by first slice of the span.
+    pub pages: [Page; SLICES],
+}
+
+const _: () = assert!(core::mem::size_of::<Segment>() <= SLICE);
+
+impl Segment {
+    /// The segment containing `addr` (which must be inside a segment).
+    #[inline(always)]
+    pub fn of(addr: *const u8) -> *mut Segment {
+        (addr as usize & !(SEGMENT - 1)) as *mut Segment
+    }
+
+    /// The page entry of the span containing `addr`.
+    ///
+    /// # Safety
+    /// - `addr` lies inside a live segment.
+    #[inline(always)]
+    pub unsafe fn page_of(addr: *const u8) -> *mut Page {
+        let seg = Self::of(addr);
+        let slice = (addr as usize - seg as usize) >> SLICE_SHIFT;
+        // SAFETY: the caller guarantees `seg` is a live segment; `slice < SLICES`.
+        unsafe {
+            let head = *(*seg).span_head.get_unchecked(slice) as usize;
+            (*seg).pages.as_mut_ptr().add(head)
+        }
+    }
+
+    /// Start address of slice `index`.
+    #[inline]
+    pub fn slice_start(&self, index: usize) -> *mut u8 {
+        (self as *const Segment as usize + index * SLICE) as *mut u8
+    }
+
+    /// Index of `page` in `pages`.
+    #[inline]
+    pub fn page_index(&self, page: *const Page) -> usize {
+        (page as usize - self.pages.as_ptr() as usize) / core::mem::size_of::<Page>()
+    }
+
+    /// Whether every slice but the header is free.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.free_slices == ALL_FREE
+    }
+
+    /// Takes the first run of `n` free slices; returns the page entry of the new span, whose
+    /// `ZERO` flag says whether all of its memory is known to be zero. The page is not yet
+    /// initialised for a class.
+    pub fn take_span(&mut self, n: usize) -> Option<*mut Page> {
+        debug_assert!((1..SLICES).contains(&n));
+        let head = first_run(self.free_slices, n)?;
+        let mask = run_mask(head, n);
+        let dirty = self.dirty_slices & mask;
+        let clean = mask & !dirty;
+        self.free_slices &= !mask;
+        self.dirty_slices &= !mask;
+        if self.dirty_slices == 0 {
+            self.purge_at = 0;
+        }
+        // Clean slices were fresh or decommitted: using them commits them again.
+        GLOBAL.committed(clean.count_ones() as usize * SLICE);
+        for s in head..head + n {
+            self.span_head[s] = head as u8;
+        }
+        let start = self.slice_start(head);
+        let page = &mut self.pages[head];
+        page.slices = n as u8;
+        page.flags = if dirty == 0 { crate::page::ZERO } else { 0 };
+        page.start = start;
+        Some(page as *mut Page)
+    }
+
+    /// Returns the span of `page` to the free slices. With `dirty`, its memory may be resident
+    /// and will be decommitted after the purge delay (`now` in milliseconds); without, the
+    /// caller has decommitted it already.
+    ///
+    /// Committed-bytes accounting: a segment counts its header slice, its spans and its dirty
+    /// free slices as committed.
+    pub fn give_span(&mut self, page: *mut Page, dirty: bool, now: u64) {
+        let head = self.page_index(page);
+        // SAFETY: `page` is a span head of this segment.
+        let n = unsafe { (*page).slices as usize };
+        debug_assert!(n > 0 && head + n <= SLICES);
+        let mask = run_mask(head, n);
+        debug_assert!(self.free_slices & mask == 0, "span given back twice");
+        self.free_slices |= mask;
+        if dirty {
+            self.dirty_slices |= mask;
+            if self.purge_at == 0 {
+                self.purge_at = now + options::get(Opt::PurgeDelayMs) as u64;
+            }
+        } else {
+            // The caller decommitted the span.
+            GLOBAL.decommitted(n * SLICE);
+        }
+        for s in head..head + n {
+            self.span_head[s] = 0;
+        }
+        // SAFETY: `page` is ours; clearing it marks the entry as no span.
+        unsafe {
+            (*page).slices = 0;
+            (*page).kind = PageKind::None as u8;
+            (*page).block_size = 0;
+            (*page).extended = 0;
+            (*page).owner.store(0, Relaxed);
+        }
+    }
+
+    /// Decommits the dirty free slices, one madvise per contiguous run. Returns bytes given back.
+    pub fn purge(&mut self) -> usize {
+        let mut dirty = self.dirty_slices & self.free_slices;
+        let mut bytes = 0;
+        while dirty != 0 {
+            let start = dirty.trailing_zeros() as usize;
+            let len = (!(dirty >> start)).trailing_zeros() as usize;
+            let run = len * SLICE;
+            // SAFETY: free slices of our own segment: no one uses their contents.
+            if unsafe { os::decommit(self.slice_start(start), run) } {
+                bytes += run;
+                GLOBAL.purged_runs.add(1);
+            }
+            dirty &= !run_mask(start, len);
+        }
+        GLOBAL.purged_bytes.add(bytes as u64);
+        GLOBAL.decommitted(bytes);
+        self.dirty_slices = 0;
+        self.purge_at = 0;
+        bytes
+    }
+
+    /// Purges if the purge deadline has passed (or `force`).
+    #[inline]
+    pub fn purge_if_due(&mut self, now: u64, force: bool) {
+        if self.dirty_slices != 0 && (force || (self.purge_at != 0 && now >= self.purge_at)) {
+            self.purge();
+        }
+    }
+}
+
+/// Mask of `n` bits starting at `start`.
+#[inline]
+fn run_mask(start: usize, n: usize) -> u64 {
+    (if n >= 64 { !0u64 } else { (1u64 << n) - 1 }) << start
+}
+
+/// Start of the lowest run of `n` set bits in `bits`.
+fn first_run(bits: u64, n: usize) -> Option<usize> {
+    // After folding, bit i of `m` is set iff bits i .. i + n are all set.
+    let mut m = bits;
+    let mut have = 1;
+    while have < n {
+        let step = have.min(n - have);
+        m &= m >> step;
+        have += step;
+    }
+    if m == 0 {
+        None
+    } else {
+        Some(m.trailing_zeros() as usize)
+    }
+}
+
+/// Maps a new segment and initialises its header for `kind`.
+pub fn map_new(kind: SegmentKind) -> Option<*mut Segment> {
+    let base = os::map_aligned(SEGMENT, SEGMENT)?.as_ptr();
+    GLOBAL.mapped(SEGMENT);
+    // Only the header slice counts as committed until spans are taken.
+    GLOBAL.decommitted(SEGMENT - SLICE);
+    GLOBAL.segments_mapped.add(1);
+    let seg = base as *mut Segment;
+    // SAFETY: fresh zeroed memory of SEGMENT bytes, aligned; the all-zero header is valid except
+    // for the fields set here (the Page entries are all-zero = `Page::zeroed`).
+    unsafe {
+        (*seg).kind = kind as u8;
+        (*seg).free_slices = ALL_FREE;
+    }
+    segment_map::insert(base as usize);
+    Some(seg)
+}
+
+/// Unmaps an empty segment.
+///
+/// # Safety
+/// - `seg` is an empty segment on no list, and nothing refers to it.
+pub unsafe fn unmap(seg: *mut Segment) {
+    // SAFETY: per the contract the segment is ours and unused.
+    unsafe {
+        debug_assert!((*seg).is_empty());
+        let dirty = (*seg).dirty_slices.count_ones() as usize;
+        segment_map::remove(seg as usize);
+        // The header slice and the dirty slices were counted as committed.
+        GLOBAL.unmapped(SEGMENT, (dirty + 1) * SLICE);
+        GLOBAL.segments_unmapped.add(1);
+        os::unmap(seg as *mut u8, SEGMENT);
+    }
+}
+
+/// A doubly linked list of segments.
+pub struct SegmentList {
+    pub head: *mut Segment,
+    pub tail: *mut Segment,
+    pub len: usize,
+}
+
+// SAFETY: the list is only reached through a lock or its owning heap.
+unsafe impl Send for SegmentList {}
+
+impl SegmentList {
+    pub const fn new() -> Self {
+        Self { head: ptr::null_mut(), tail: ptr::null_mut(), len: 0 }
+    }
+
+    /// # Safety
+    /// - `seg` is valid and on no list.
+    pub unsafe fn push_front(&mut self, seg: *mut Segment) {
+        // SAFETY: `seg` and the head are valid segments of this list's owner.
+        unsafe {
+            (*seg).prev = ptr::null_mut();
+            (*seg).next = self.head;
+            if self.head.is_null() {
+                self.tail = seg;
+            } else {
+                (*self.head).prev = seg;
+            }
+        }
+        self.head = seg;
+        self.len += 1;
+    }
+
+    /// # Safety
+    /// - `seg` is valid and on no list.
+    pub unsafe fn push_back(&mut self, seg: *mut Segment) {
+        // SAFETY: `seg` and the tail are valid segments of this list's owner.
+        unsafe {
+            (*seg).next = ptr::null_mut();
+            (*seg).prev = self.tail;
+            if self.tail.is_null() {
+                self.head = seg;
+            } else {
+                (*self.tail).next = seg;
+            }
+        }
+        self.tail = seg;
+        self.len += 1;
+    }
+
+    /// # Safety
+    /// - `seg` is on this list.
+    pub unsafe fn remove(&mut self, seg: *mut Segment) {
+        // SAFETY: `seg` is on this list, so its neighbours are too.
+        unsafe {
+            let (prev, next) = ((*seg).prev, (*seg).next);
+            if prev.is_null() {
+                self.head = next;
+            } else {
+                (*prev).next = next;
+            }
+            if next.is_null() {
+                self.tail = prev;
+            } else {
+                (*next).prev = prev;
+            }
+            (*seg).next = ptr::null_mut();
+            (*seg).prev = ptr::null_mut();
+        }
+        self.len -= 1;
+    }
+
+    pub fn pop_front(&mut self) -> Option<*mut Segment> {
+        let seg = self.head;
+        if seg.is_null() {
+            return None;
+        }
+        // SAFETY: `seg` is the head of this list.
+        unsafe { self.remove(seg) };
+        Some(seg)
+    }
+
+    pub fn pop_back(&mut self) -> Option<*mut Segment> {
+        let seg = self.tail;
+        if seg.is_null() {
+            return None;
+        }
+        // SAFETY: `seg` is the tail of this list.
+        unsafe { self.remove(seg) };
+        Some(seg)
+    }
+}
+
+impl Default for SegmentList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The process-wide cache of empty segments.
+pub mod cache {
+    use super::*;
+
+    static CACHE: Lock<SegmentList> = Lock::new(SegmentList::new());
+
+    /// Takes an empty segment from the cache, re-initialised for `kind`.
+    pub fn take(kind: SegmentKind) -> Option<*mut Segment> {
+        let seg = CACHE.lock().pop_front()?;
+        GLOBAL.segments_reused.add(1);
+        // SAFETY: a cached segment is empty and now ours alone.
+        unsafe {
+            (*seg).kind = kind as u8;
+            (*seg).owner.store(0, Relaxed);
+        }
+        Some(seg)
+    }
+
+    /// Puts an empty segment into the cache; unmaps the oldest cached segment when the cache is
+    /// full (or the segment itself when the cache has no room at all).
+    ///
+    /// # Safety
+    /// - `seg` is an empty segment on no list that the caller owns.
+    pub unsafe fn put(seg: *mut Segment, now: u64) {
+        let capacity = options::get(Opt::SegmentCache);
+        let evicted = {
+            let mut cache = CACHE.lock();
+            if capacity == 0 {
+                Some(seg)
+            } else {
+                // SAFETY: `seg` is ours and on no list.
+                unsafe {
+                    (*seg).cached_at = now;
+                    (*seg).owner.store(0, Relaxed);
+                    cache.push_front(seg);
+                }
+                if cache.len > capacity {
+                    cache.pop_back()
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(old) = evicted {
+            // SAFETY: taken off the cache, empty, referenced by no one.
+            unsafe { super::unmap(old) };
+        }
+    }
+
+    /// Decommits cached segments whose purge deadline passed and unmaps those cached longer than
+    /// `SACS_WARM_MS` (all of them with `force`).
+    pub fn purge(now: u64, force: bool) {
+        let warm = options::get(Opt::WarmMs) as u64;
+        loop {
+            let old = {
+                let mut cache = CACHE.lock();
+                let mut seg = cache.head;
+                // SAFETY: segments on the cache list are valid and guarded by the lock.
+                unsafe {
+                    while !seg.is_null() {
+                        (*seg).purge_if_due(now, force);
+                        seg = (*seg).next;
+                    }
+                    match cache.tail {
+                        t if !t.is_null() && (force || now.saturating_sub((*t).cached_at) >= warm) => cache.pop_back(),
+                        _ => None,
+                    }
+                }
+            };
+            match old {
+                // SAFETY: taken off the cache, empty, referenced by no one.
+                Some(seg) => unsafe { super::unmap(seg) },
+                None => break,
+            }
+        }
+    }
+
+    /// Segments in the cache (for tests and statistics).
+    pub fn len() -> usize {
+        CACHE.lock().len
+    }
+
+    /// The cache's lock, for the fork handlers.
+    pub fn lock_for_fork() -> &'static Lock<SegmentList> {
+        &CACHE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_found() {
+        assert_eq!(first_run(ALL_FREE, 1), Some(1));
+        assert_eq!(first_run(ALL_FREE, 63), Some(1));
+        assert_eq!(first_run(ALL_FREE, 64), None);
+        assert_eq!(first_run(0b1011_0110, 2), Some(1));
+        assert_eq!(first_run(0b1011_0110, 3), None);
+        assert_eq!(first_run(0b1111_0110, 4), Some(4));
+        assert_eq!(first_run(0xFF00_0000_0000_0000, 8), Some(56));
+        assert_eq!(first_run(0, 1), None);
+        for n in 1..40 {
+            let bits = run_mask(10, n);
+            assert_eq!(first_run(bits, n), Some(10));
+            assert_eq!(first_run(bits, n + 1), None);
+        }
+    }
+
+    #[test]
+    fn spans_map_back_to_their_page() {
+        let seg = map_new(SegmentKind::Arena).unwrap();
+        // SAFETY: the segment is fresh and ours.
+        unsafe {
+            let s = &mut *seg;
+            let a = s.take_span(1).unwrap();
+            let b = s.take_span(8).unwrap();
+            assert_ne!((*a).flags & crate::page::ZERO, 0, "fresh memory is zero");
+            assert_eq!(s.page_index(a), 1);
+            assert_eq!(s.page_index(b), 2);
+            let inside_b = (*b).start.add(5 * SLICE + 100);
+            assert_eq!(Segment::page_of(inside_b), b);
+            assert_eq!(Segment::page_of((*a).start.add(SLICE - 1)), a);
+            assert!(segment_map::contains(inside_b as usize));
+            s.give_span(a, true, 0);
+            s.give_span(b, true, 0);
+            assert!(s.is_empty());
+            assert!(s.purge() >= 9 * SLICE);
+            let c = s.take_span(9).unwrap();
+            assert_ne!((*c).flags & crate::page::ZERO, 0, "decommitted memory is zero");
+            s.give_span(c, false, 0);
+            unmap(seg);
+        }
+        assert!(!segment_map::contains(seg as usize));
+    }
+}

@@ -1,0 +1,469 @@
+//! Statistics: what SACS did, per tier, per system call, and how much memory it holds.
+//!
+//! Counters live where the work happens: each thread heap counts its own allocations and frees
+//! with plain (relaxed load + store) updates, the shared tiers count with relaxed atomics, and the
+//! platform layer counts system calls. [`stats`] adds them up into a [`Stats`] value without
+//! allocating; [`Stats::write_table`] renders it into a caller's fixed buffer.
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crate::os::{self, SYSCALL_KINDS, SYSCALL_NAMES};
+
+/// The four tiers, as indexes into [`Stats::tiers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Tier {
+    Tiny = 0,
+    Mid = 1,
+    Big = 2,
+    Whale = 3,
+}
+
+/// Number of tiers.
+pub const TIERS: usize = 4;
+/// Tier names in [`Tier`] order.
+pub const TIER_NAMES: [&str; TIERS] = ["tiny", "mid", "big", "whale"];
+
+/// Counters of one tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TierStats {
+    /// Allocations served by the tier.
+    pub allocs: u64,
+    /// Frees returned to the tier (by any thread).
+    pub frees: u64,
+}
+
+/// One kind of system call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallStats {
+    pub calls: u64,
+    pub cycles: u64,
+    pub failures: u64,
+}
+
+/// A snapshot of every counter SACS keeps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Per tier, indexed by [`Tier`].
+    pub tiers: [TierStats; TIERS],
+    /// Page refills served from a thread's warm pool.
+    pub warm_pool_hits: u64,
+    /// Prefills of a warm pool (each carves several pages at once).
+    pub warm_pool_prefills: u64,
+    /// Page refills that found remote frees on the current or a full page.
+    pub remote_collects: u64,
+    /// BigCache allocations served from its cache of freed blocks.
+    pub big_cache_hits: u64,
+    /// BigCache allocations that had to carve a new span.
+    pub big_cache_misses: u64,
+    /// Freed big blocks turned warm (MADV_FREE) or cold (decommitted, given back to a segment).
+    pub big_cache_warmed: u64,
+    pub big_cache_cooled: u64,
+    /// Whale allocations served from the ring of freed mappings.
+    pub whale_ring_hits: u64,
+    /// Whale allocations that had to map.
+    pub whale_ring_misses: u64,
+    /// Mappings pushed out of the full ring (unmapped).
+    pub whale_ring_evictions: u64,
+    /// Mappings unmapped because they aged past `SACS_WARM_MS`.
+    pub whale_ring_expired: u64,
+    /// Slice runs given back to the system by purging (each is one madvise).
+    pub purged_runs: u64,
+    /// Bytes given back by purging.
+    pub purged_bytes: u64,
+    /// Segments mapped, unmapped, reused from the segment cache, adopted from exited threads.
+    pub segments_mapped: u64,
+    pub segments_unmapped: u64,
+    pub segments_reused: u64,
+    pub segments_abandoned: u64,
+    pub segments_adopted: u64,
+    /// Thread heaps created and retired (thread exits).
+    pub heaps_created: u64,
+    pub heaps_retired: u64,
+    /// Bad pointers reported.
+    pub invalid_frees: u64,
+    /// System calls per kind, indexed by [`os::Syscall`].
+    pub syscalls: [SyscallStats; SYSCALL_KINDS],
+    /// Bytes currently mapped by SACS and not decommitted (an upper bound of what it holds resident).
+    pub committed_bytes: usize,
+    /// Highest `committed_bytes` seen.
+    pub peak_committed_bytes: usize,
+    /// Bytes currently mapped (committed or not).
+    pub mapped_bytes: usize,
+    /// The process's resident set size when the snapshot was taken (from /proc/self/statm).
+    pub resident_bytes: usize,
+}
+
+impl Stats {
+    /// Total allocations over all tiers.
+    pub fn allocs(&self) -> u64 {
+        self.tiers.iter().map(|t| t.allocs).sum()
+    }
+
+    /// Total frees over all tiers.
+    pub fn frees(&self) -> u64 {
+        self.tiers.iter().map(|t| t.frees).sum()
+    }
+
+    /// Total system calls of every kind.
+    pub fn syscall_calls(&self) -> u64 {
+        self.syscalls.iter().map(|s| s.calls).sum()
+    }
+
+    /// Writes the statistics as a readable table into `buf` and returns the number of bytes
+    /// written (the table is cut short if `buf` is too small; 4 KiB is always enough).
+    pub fn write_table(&self, buf: &mut [u8]) -> usize {
+        let mut w = Writer { buf, len: 0 };
+        w.s("sacs statistics\n");
+        w.s("  tier        allocs          frees\n");
+        for (i, t) in self.tiers.iter().enumerate() {
+            w.s("  ");
+            w.pad(TIER_NAMES[i], 6);
+            w.num_w(t.allocs, 14);
+            w.num_w(t.frees, 15);
+            w.s("\n");
+        }
+        w.s("  warm pool   hits ");
+        w.num(self.warm_pool_hits);
+        w.s(", prefills ");
+        w.num(self.warm_pool_prefills);
+        w.s(", hit rate ");
+        w.percent(self.warm_pool_hits, self.warm_pool_hits + self.warm_pool_prefills);
+        w.s(", remote collects ");
+        w.num(self.remote_collects);
+        w.s("\n  big cache   hits ");
+        w.num(self.big_cache_hits);
+        w.s(", misses ");
+        w.num(self.big_cache_misses);
+        w.s(", hit rate ");
+        w.percent(self.big_cache_hits, self.big_cache_hits + self.big_cache_misses);
+        w.s(", warmed ");
+        w.num(self.big_cache_warmed);
+        w.s(", cooled ");
+        w.num(self.big_cache_cooled);
+        w.s("\n  whale ring  hits ");
+        w.num(self.whale_ring_hits);
+        w.s(", misses ");
+        w.num(self.whale_ring_misses);
+        w.s(", hit rate ");
+        w.percent(self.whale_ring_hits, self.whale_ring_hits + self.whale_ring_misses);
+        w.s(", evictions ");
+        w.num(self.whale_ring_evictions);
+        w.s(", expired ");
+        w.num(self.whale_ring_expired);
+        w.s("\n  segments    mapped ");
+        w.num(self.segments_mapped);
+        w.s(", unmapped ");
+        w.num(self.segments_unmapped);
+        w.s(", reused ");
+        w.num(self.segments_reused);
+        w.s(", abandoned ");
+        w.num(self.segments_abandoned);
+        w.s(", adopted ");
+        w.num(self.segments_adopted);
+        w.s("\n  purge       runs ");
+        w.num(self.purged_runs);
+        w.s(", bytes ");
+        w.bytes(self.purged_bytes as usize);
+        w.s("\n  threads     heaps created ");
+        w.num(self.heaps_created);
+        w.s(", retired ");
+        w.num(self.heaps_retired);
+        w.s(", invalid frees ");
+        w.num(self.invalid_frees);
+        w.s("\n  syscall                 calls        cycles   failures\n");
+        for (i, s) in self.syscalls.iter().enumerate() {
+            w.s("  ");
+            w.pad(SYSCALL_NAMES[i], 18);
+            w.num_w(s.calls, 11);
+            w.num_w(s.cycles, 14);
+            w.num_w(s.failures, 11);
+            w.s("\n");
+        }
+        w.s("  memory      committed ");
+        w.bytes(self.committed_bytes);
+        w.s(", peak ");
+        w.bytes(self.peak_committed_bytes);
+        w.s(", mapped ");
+        w.bytes(self.mapped_bytes);
+        w.s(", resident (process) ");
+        w.bytes(self.resident_bytes);
+        w.s("\n");
+        w.len
+    }
+}
+
+/// Appends text to a fixed buffer, dropping what does not fit.
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn s(&mut self, text: &str) {
+        for &b in text.as_bytes() {
+            if self.len == self.buf.len() {
+                return;
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+    }
+
+    fn pad(&mut self, text: &str, width: usize) {
+        self.s(text);
+        for _ in text.len()..width {
+            self.s(" ");
+        }
+    }
+
+    fn num(&mut self, v: u64) {
+        let mut digits = [0u8; 20];
+        let text = format_decimal(v, &mut digits);
+        self.s(text);
+    }
+
+    fn num_w(&mut self, v: u64, width: usize) {
+        let mut digits = [0u8; 20];
+        let text = format_decimal(v, &mut digits);
+        for _ in text.len()..width {
+            self.s(" ");
+        }
+        self.s(text);
+    }
+
+    fn percent(&mut self, part: u64, whole: u64) {
+        if whole == 0 {
+            self.s("-");
+            return;
+        }
+        let tenths = part * 1000 / whole;
+        self.num(tenths / 10);
+        self.s(".");
+        self.num(tenths % 10);
+        self.s("%");
+    }
+
+    fn bytes(&mut self, v: usize) {
+        const UNITS: [&str; 4] = [" B", " KiB", " MiB", " GiB"];
+        let mut unit = 0;
+        let mut scaled = v as u64 * 10;
+        while scaled >= 10 * 1024 && unit < UNITS.len() - 1 {
+            scaled /= 1024;
+            unit += 1;
+        }
+        self.num(scaled / 10);
+        if unit > 0 {
+            self.s(".");
+            self.num(scaled % 10);
+        }
+        self.s(UNITS[unit]);
+    }
+}
+
+/// Formats `v` in decimal into `digits`, returning the used tail as text.
+pub fn format_decimal(mut v: u64, digits: &mut [u8; 20]) -> &str {
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // SAFETY: only ASCII digits were written to `digits[i..]`.
+    unsafe { core::str::from_utf8_unchecked(&digits[i..]) }
+}
+
+/// A counter updated by one thread (its owner) and read by any: relaxed load + store, so the
+/// update is an ordinary add on the owner's cache line, never a locked instruction.
+#[derive(Default)]
+pub struct LocalCounter(AtomicU64);
+
+impl LocalCounter {
+    pub const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+    /// Adds `n`; only the owning thread may call it.
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+    pub fn reset(&self) {
+        self.0.store(0, Relaxed);
+    }
+}
+
+/// A counter shared between threads (relaxed atomic add).
+pub struct SharedCounter(AtomicU64);
+
+impl SharedCounter {
+    pub const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// Process-wide counters of the shared tiers and of memory.
+pub struct GlobalCounters {
+    pub tier_allocs: [SharedCounter; TIERS],
+    pub tier_frees: [SharedCounter; TIERS],
+    pub warm_pool_hits: SharedCounter,
+    pub warm_pool_prefills: SharedCounter,
+    pub remote_collects: SharedCounter,
+    pub big_cache_hits: SharedCounter,
+    pub big_cache_misses: SharedCounter,
+    pub big_cache_warmed: SharedCounter,
+    pub big_cache_cooled: SharedCounter,
+    pub whale_ring_hits: SharedCounter,
+    pub whale_ring_misses: SharedCounter,
+    pub whale_ring_evictions: SharedCounter,
+    pub whale_ring_expired: SharedCounter,
+    pub purged_runs: SharedCounter,
+    pub purged_bytes: SharedCounter,
+    pub segments_mapped: SharedCounter,
+    pub segments_unmapped: SharedCounter,
+    pub segments_reused: SharedCounter,
+    pub segments_abandoned: SharedCounter,
+    pub segments_adopted: SharedCounter,
+    pub heaps_created: SharedCounter,
+    pub heaps_retired: SharedCounter,
+    pub invalid_frees: SharedCounter,
+    committed: AtomicUsize,
+    peak_committed: AtomicUsize,
+    mapped: AtomicUsize,
+}
+
+macro_rules! counters {
+    ($($f:ident),*) => {
+        GlobalCounters {
+            tier_allocs: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
+            tier_frees: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
+            $($f: SharedCounter::new(),)*
+            committed: AtomicUsize::new(0),
+            peak_committed: AtomicUsize::new(0),
+            mapped: AtomicUsize::new(0),
+        }
+    };
+}
+
+/// The process-wide counters.
+pub static GLOBAL: GlobalCounters = counters!(
+    warm_pool_hits, warm_pool_prefills, remote_collects, big_cache_hits, big_cache_misses,
+    big_cache_warmed, big_cache_cooled, whale_ring_hits, whale_ring_misses, whale_ring_evictions,
+    whale_ring_expired, purged_runs, purged_bytes, segments_mapped, segments_unmapped,
+    segments_reused, segments_abandoned, segments_adopted, heaps_created, heaps_retired,
+    invalid_frees
+);
+
+impl GlobalCounters {
+    /// Records `bytes` newly mapped (and committed).
+    pub fn mapped(&self, bytes: usize) {
+        self.mapped.fetch_add(bytes, Relaxed);
+        self.committed(bytes);
+    }
+    /// Records `bytes` unmapped, of which `committed` were still committed.
+    pub fn unmapped(&self, bytes: usize, committed: usize) {
+        self.mapped.fetch_sub(bytes, Relaxed);
+        self.decommitted(committed);
+    }
+    /// Records `bytes` committed again (a decommitted range taken back into use).
+    pub fn committed(&self, bytes: usize) {
+        let now = self.committed.fetch_add(bytes, Relaxed) + bytes;
+        self.peak_committed.fetch_max(now, Relaxed);
+    }
+    /// Records `bytes` decommitted.
+    pub fn decommitted(&self, bytes: usize) {
+        self.committed.fetch_sub(bytes, Relaxed);
+    }
+}
+
+/// A snapshot of every counter, with the calling process's resident size.
+pub fn stats() -> Stats {
+    let g = &GLOBAL;
+    let mut s = Stats::default();
+    for t in 0..TIERS {
+        s.tiers[t].allocs = g.tier_allocs[t].get();
+        s.tiers[t].frees = g.tier_frees[t].get();
+    }
+    crate::heap::add_live_heap_counters(&mut s);
+    s.warm_pool_hits = g.warm_pool_hits.get();
+    s.warm_pool_prefills = g.warm_pool_prefills.get();
+    s.remote_collects = g.remote_collects.get();
+    s.big_cache_hits = g.big_cache_hits.get();
+    s.big_cache_misses = g.big_cache_misses.get();
+    s.big_cache_warmed = g.big_cache_warmed.get();
+    s.big_cache_cooled = g.big_cache_cooled.get();
+    s.whale_ring_hits = g.whale_ring_hits.get();
+    s.whale_ring_misses = g.whale_ring_misses.get();
+    s.whale_ring_evictions = g.whale_ring_evictions.get();
+    s.whale_ring_expired = g.whale_ring_expired.get();
+    s.purged_runs = g.purged_runs.get();
+    s.purged_bytes = g.purged_bytes.get();
+    s.segments_mapped = g.segments_mapped.get();
+    s.segments_unmapped = g.segments_unmapped.get();
+    s.segments_reused = g.segments_reused.get();
+    s.segments_abandoned = g.segments_abandoned.get();
+    s.segments_adopted = g.segments_adopted.get();
+    s.heaps_created = g.heaps_created.get();
+    s.heaps_retired = g.heaps_retired.get();
+    s.invalid_frees = g.invalid_frees.get();
+    for (i, c) in os::SYSCALLS.iter().enumerate() {
+        s.syscalls[i] = SyscallStats {
+            calls: c.calls.load(Relaxed),
+            cycles: c.cycles.load(Relaxed),
+            failures: c.failures.load(Relaxed),
+        };
+    }
+    s.committed_bytes = g.committed.load(Relaxed);
+    s.peak_committed_bytes = g.peak_committed.load(Relaxed);
+    s.mapped_bytes = g.mapped.load(Relaxed);
+    s.resident_bytes = os::resident_bytes();
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_formatting() {
+        let mut d = [0u8; 20];
+        assert_eq!(format_decimal(0, &mut d), "0");
+        assert_eq!(format_decimal(1234567890, &mut d), "1234567890");
+        assert_eq!(format_decimal(u64::MAX, &mut d), "18446744073709551615");
+    }
+
+    #[test]
+    fn table_fits_and_names_things() {
+        let mut s = Stats::default();
+        s.tiers[0].allocs = 42;
+        s.whale_ring_hits = 3;
+        s.whale_ring_misses = 1;
+        s.committed_bytes = 3 << 20;
+        let mut buf = [0u8; 4096];
+        let n = s.write_table(&mut buf);
+        let text = core::str::from_utf8(&buf[..n]).unwrap();
+        assert!(text.contains("tiny"));
+        assert!(text.contains("42"));
+        assert!(text.contains("75.0%"));
+        assert!(text.contains("3.0 MiB"));
+        assert!(text.contains("mremap"));
+        assert!(n < 4096, "the table must fit 4 KiB");
+        // A small buffer is cut, never overrun.
+        let mut small = [0u8; 10];
+        assert_eq!(s.write_table(&mut small), 10);
+    }
+}

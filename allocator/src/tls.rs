@@ -1,0 +1,180 @@
+//! The thread-local heap slot, without `std`.
+//!
+//! `#![no_std]` code on stable Rust cannot declare `#[thread_local]` statics, and `std`'s
+//! `thread_local!` is not available (nor wanted: with a destructor it registers through the Rust
+//! runtime, which allocates). So the slot is one word of `.tbss` declared in assembly and read
+//! with the initial-exec TLS model: one load from the GOT and one `fs`-relative load on x86_64,
+//! `tpidr_el0` plus a load on aarch64. In an executable the linker relaxes it to a constant
+//! offset. Initial-exec is what the C library itself uses; a library using it must be loaded at
+//! start-up (LD_PRELOAD, a link dependency) or fit into the static TLS surplus when dlopen'ed.
+//! Other architectures fall back to a `pthread_getspecific` key.
+//!
+//! The slot holds the heap address XOR the address of [`heap::UNINIT`], so that the zero every
+//! thread starts with reads as "no heap yet" without a branch on the HOT path.
+
+use crate::heap::{Heap, UNINIT};
+
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".pushsection .tbss,\"awT\",@nobits",
+    ".p2align 3",
+    ".globl __sacs_tls_heap",
+    ".hidden __sacs_tls_heap",
+    ".type __sacs_tls_heap, @object",
+    ".size __sacs_tls_heap, 8",
+    "__sacs_tls_heap:",
+    ".zero 8",
+    ".popsection",
+);
+
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".pushsection .tbss,\"awT\",%nobits",
+    ".p2align 3",
+    ".globl __sacs_tls_heap",
+    ".hidden __sacs_tls_heap",
+    ".type __sacs_tls_heap, %object",
+    ".size __sacs_tls_heap, 8",
+    "__sacs_tls_heap:",
+    ".zero 8",
+    ".popsection",
+);
+
+/// The raw value of the calling thread's slot.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn read_slot() -> usize {
+    let value: usize;
+    // SAFETY: loads the slot's offset from the thread pointer out of the GOT, then the slot
+    // itself relative to `fs`; the slot belongs to the calling thread.
+    unsafe {
+        core::arch::asm!(
+            "mov {v}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
+            "mov {v}, qword ptr fs:[{v}]",
+            v = out(reg) value,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    value
+}
+
+/// Writes the calling thread's slot.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn write_slot(value: usize) {
+    // SAFETY: as in `read_slot`; writing the calling thread's own slot.
+    unsafe {
+        core::arch::asm!(
+            "mov {t}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
+            "mov qword ptr fs:[{t}], {v}",
+            t = out(reg) _,
+            v = in(reg) value,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// Address of the calling thread's slot.
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn slot() -> *mut usize {
+    let tp: usize;
+    let offset: usize;
+    // SAFETY: reads the thread pointer and the GOT entry holding the slot's offset from it.
+    unsafe {
+        core::arch::asm!(
+            "mrs {tp}, tpidr_el0",
+            "adrp {off}, :gottprel:__sacs_tls_heap",
+            "ldr {off}, [{off}, :gottprel_lo12:__sacs_tls_heap]",
+            tp = out(reg) tp,
+            off = out(reg) offset,
+            options(nostack, readonly, preserves_flags, pure),
+        );
+    }
+    tp.wrapping_add(offset) as *mut usize
+}
+
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn read_slot() -> usize {
+    // SAFETY: the slot is this thread's own TLS word.
+    unsafe { *slot() }
+}
+
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn write_slot(value: usize) {
+    // SAFETY: the slot is this thread's own TLS word.
+    unsafe { *slot() = value }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod fallback {
+    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    static KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
+    static INIT: spin::Once<()> = spin::Once::new();
+
+    pub fn key() -> libc::pthread_key_t {
+        INIT.call_once(|| {
+            let mut k: libc::pthread_key_t = 0;
+            // SAFETY: `k` is a valid out-parameter; no destructor.
+            unsafe { libc::pthread_key_create(&mut k, None) };
+            KEY.store(k as usize, Relaxed);
+        });
+        KEY.load(Relaxed) as libc::pthread_key_t
+    }
+}
+
+#[inline(always)]
+fn uninit_addr() -> usize {
+    UNINIT.ptr() as usize
+}
+
+/// The calling thread's heap: its own, or the [`UNINIT`] / [`crate::heap::DEAD`] sentinel.
+#[inline(always)]
+pub fn get() -> *mut Heap {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        (read_slot() ^ uninit_addr()) as *mut Heap
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        // SAFETY: the key exists; a missing value reads as null = 0.
+        (unsafe { libc::pthread_getspecific(fallback::key()) } as usize ^ uninit_addr()) as *mut Heap
+    }
+}
+
+/// Sets the calling thread's heap.
+#[inline]
+pub fn set(heap: *mut Heap) {
+    let value = heap as usize ^ uninit_addr();
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        write_slot(value);
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        // SAFETY: the key exists.
+        unsafe { libc::pthread_setspecific(fallback::key(), value as *const libc::c_void) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_threads_start_uninitialised_and_slots_are_per_thread() {
+        let here = get();
+        std::thread::spawn(|| {
+            assert_eq!(get(), UNINIT.ptr());
+            let fake = 0x1000 as *mut Heap;
+            set(fake);
+            assert_eq!(get(), fake);
+            set(UNINIT.ptr());
+        })
+        .join()
+        .unwrap();
+        assert_eq!(get(), here);
+    }
+}

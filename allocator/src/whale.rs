@@ -1,0 +1,433 @@
+//! Whale: requests of 2 MiB and more, each in a dedicated mapping aligned to 2 MiB (transparent
+//! huge pages advised), and the FIFO ring that keeps freed mappings for reuse.
+//!
+//! Unmapping a large mapping is expensive (the kernel tears down its page tables and flushes
+//! TLBs), so a freed whale is not unmapped: it enters the ring, and the next whale whose size it
+//! fits — at least the request, at most `SACS_WHALE_WASTE_PERCENT` (W_MAX) more — takes it with
+//! no system call. The ring holds at most `SACS_WHALE_RING` mappings; when full, the oldest is
+//! unmapped (FIFO). Mappings idle in the ring for `SACS_HOT_MS` are released with MADV_FREE,
+//! for `SACS_WARM_MS` unmapped.
+//!
+//! Live whales are recorded in the registry, an open-addressing hash table from start address
+//! to length, so `free` and `usable_size` can tell a whale from a pointer SACS never handed out.
+//! `realloc` of a whale uses `mremap`: in place when the address space after it is free, else
+//! moved into a fresh 2 MiB-aligned reservation, never copied.
+
+use core::ptr;
+
+use arrayvec::ArrayVec;
+
+use crate::lock::Lock;
+use crate::options::{self, Opt};
+use crate::os::{self, OS_PAGE};
+use crate::stats::{Tier, GLOBAL};
+
+/// Alignment of every whale mapping (the x86_64 and aarch64 huge-page size).
+pub const LARGE_PAGE: usize = 2 << 20;
+/// Most mappings the ring can hold.
+pub const RING_MAX: usize = 64;
+/// log2 of the registry's slots.
+const REGISTRY_BITS: usize = 20;
+const REGISTRY_SLOTS: usize = 1 << REGISTRY_BITS;
+
+/// A freed mapping in the ring.
+#[derive(Clone, Copy)]
+struct Cached {
+    base: usize,
+    len: usize,
+    freed_at: u64,
+    warm: bool,
+}
+
+/// A registry slot: a live whale (`base == 0`: empty).
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Slot {
+    base: usize,
+    len: usize,
+}
+
+struct Whales {
+    /// Oldest first.
+    ring: ArrayVec<Cached, RING_MAX>,
+    /// `REGISTRY_SLOTS` slots, mapped on first use.
+    registry: *mut Slot,
+    live: usize,
+    next_purge: u64,
+}
+
+// SAFETY: only reached through its lock.
+unsafe impl Send for Whales {}
+
+static WHALES: Lock<Whales> =
+    Lock::new(Whales { ring: ArrayVec::new_const(), registry: ptr::null_mut(), live: 0, next_purge: 0 });
+
+#[inline]
+fn slot_of(base: usize) -> usize {
+    ((base >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - REGISTRY_BITS)) as usize
+}
+
+impl Whales {
+    /// Records a live whale. Returns false if the registry cannot be had or is too full.
+    fn register(&mut self, base: usize, len: usize) -> bool {
+        if self.registry.is_null() {
+            let bytes = REGISTRY_SLOTS * core::mem::size_of::<Slot>();
+            match os::map(bytes, true) {
+                Some(p) => self.registry = p.as_ptr() as *mut Slot,
+                None => return false,
+            }
+        }
+        if self.live >= REGISTRY_SLOTS / 4 * 3 {
+            return false;
+        }
+        let mut i = slot_of(base);
+        // SAFETY: `i` stays below REGISTRY_SLOTS; the table is ours under the lock.
+        unsafe {
+            while (*self.registry.add(i)).base != 0 {
+                i = (i + 1) & (REGISTRY_SLOTS - 1);
+            }
+            *self.registry.add(i) = Slot { base, len };
+        }
+        self.live += 1;
+        true
+    }
+
+    /// Index of `base`'s slot, if it is a live whale.
+    fn find(&self, base: usize) -> Option<usize> {
+        if self.registry.is_null() || base == 0 {
+            return None;
+        }
+        let mut i = slot_of(base);
+        loop {
+            // SAFETY: `i` stays below REGISTRY_SLOTS.
+            let s = unsafe { *self.registry.add(i) };
+            if s.base == base {
+                return Some(i);
+            }
+            if s.base == 0 {
+                return None;
+            }
+            i = (i + 1) & (REGISTRY_SLOTS - 1);
+        }
+    }
+
+    fn len_at(&self, i: usize) -> usize {
+        // SAFETY: `i` is a slot index from `find`.
+        unsafe { (*self.registry.add(i)).len }
+    }
+
+    fn set_len(&mut self, i: usize, len: usize) {
+        // SAFETY: `i` is a slot index from `find`.
+        unsafe { (*self.registry.add(i)).len = len };
+    }
+
+    /// Removes slot `i`, shifting later entries of its probe run back (no tombstones).
+    fn unregister_at(&mut self, mut i: usize) {
+        let mask = REGISTRY_SLOTS - 1;
+        // SAFETY: all indexes are masked into the table.
+        unsafe {
+            let mut j = i;
+            loop {
+                *self.registry.add(i) = Slot { base: 0, len: 0 };
+                loop {
+                    j = (j + 1) & mask;
+                    let s = *self.registry.add(j);
+                    if s.base == 0 {
+                        self.live -= 1;
+                        return;
+                    }
+                    let home = slot_of(s.base);
+                    // Move `s` into the hole unless its home lies cyclically in (i, j].
+                    let stays = if i <= j { i < home && home <= j } else { i < home || home <= j };
+                    if !stays {
+                        *self.registry.add(i) = s;
+                        i = j;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the newest ring entry of at least `len` bytes and at most W_MAX more, aligned to
+    /// `align`.
+    fn take_cached(&mut self, len: usize, align: usize) -> Option<Cached> {
+        let waste = options::get(Opt::WhaleWastePercent);
+        let limit = len.saturating_add(len / 100 * waste);
+        let i = self.ring.iter().rposition(|c| c.len >= len && c.len <= limit && c.base % align == 0)?;
+        Some(self.ring.remove(i))
+    }
+
+    /// Puts a freed mapping into the ring; returns the mapping pushed out, if any.
+    fn cache(&mut self, base: usize, len: usize, now: u64) -> Option<(usize, usize)> {
+        let capacity = options::get(Opt::WhaleRing).min(RING_MAX);
+        if capacity == 0 {
+            return Some((base, len));
+        }
+        let evicted = if self.ring.len() >= capacity {
+            GLOBAL.whale_ring_evictions.add(1);
+            let old = self.ring.remove(0);
+            Some((old.base, old.len))
+        } else {
+            None
+        };
+        self.ring.push(Cached { base, len, freed_at: now, warm: false });
+        evicted
+    }
+
+    /// Ages the ring: MADV_FREE after `SACS_HOT_MS`, out of the ring after `SACS_WARM_MS` (or
+    /// everything with `force`). Returns the mappings to unmap.
+    fn age(&mut self, now: u64, force: bool) -> ArrayVec<(usize, usize), RING_MAX> {
+        let hot = options::get(Opt::HotMs) as u64;
+        let warm = options::get(Opt::WarmMs) as u64;
+        let mut out = ArrayVec::new();
+        while let Some(c) = self.ring.first() {
+            if force || now.saturating_sub(c.freed_at) >= warm {
+                let c = self.ring.remove(0);
+                GLOBAL.whale_ring_expired.add(1);
+                out.push((c.base, c.len));
+            } else {
+                break;
+            }
+        }
+        for c in self.ring.iter_mut() {
+            if !c.warm && now.saturating_sub(c.freed_at) >= hot {
+                // SAFETY: a cached mapping: its contents are dead.
+                unsafe { os::release_lazily(c.base as *mut u8, c.len) };
+                c.warm = true;
+            }
+        }
+        self.next_purge = now + (hot.min(warm) / 2).max(1);
+        out
+    }
+}
+
+/// Unmaps mappings taken out of the ring (outside the lock).
+fn unmap_all(list: &[(usize, usize)]) {
+    for &(base, len) in list {
+        GLOBAL.unmapped(len, len);
+        // SAFETY: the mapping left the ring; no one else knows it.
+        unsafe { os::unmap(base as *mut u8, len) };
+    }
+}
+
+/// Bytes of a mapping serving `size` bytes, or `None` when too large.
+#[inline]
+fn mapping_len(size: usize) -> Option<usize> {
+    if size > isize::MAX as usize - LARGE_PAGE {
+        return None;
+    }
+    Some((size.max(1) + OS_PAGE - 1) & !(OS_PAGE - 1))
+}
+
+/// Maps a fresh whale mapping of `len` bytes aligned to `align` (>= LARGE_PAGE).
+fn map_fresh(len: usize, align: usize) -> Option<usize> {
+    let p = os::map_aligned(len, align)?.as_ptr();
+    GLOBAL.mapped(len);
+    if len >= LARGE_PAGE && options::get(Opt::WhaleHugePages) != 0 {
+        // SAFETY: the mapping is ours.
+        unsafe { os::advise_huge(p, len) };
+    }
+    Some(p as usize)
+}
+
+/// Obtains a mapping of at least `len` bytes aligned to `align` from the ring or the system.
+/// Returns (base, mapping length, whether it is known zero).
+fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, bool)> {
+    let align = align.max(LARGE_PAGE);
+    let now = os::now_ms();
+    let (hit, expired) = {
+        let mut w = WHALES.lock();
+        let expired = if now >= w.next_purge { w.age(now, false) } else { ArrayVec::new() };
+        let hit = w.take_cached(len, align);
+        if let Some(c) = hit {
+            if register && !w.register(c.base, c.len) {
+                let evicted = w.cache(c.base, c.len, c.freed_at);
+                drop(w);
+                unmap_all(&expired);
+                unmap_all(evicted.as_slice());
+                return None;
+            }
+        }
+        (hit, expired)
+    };
+    unmap_all(&expired);
+    if let Some(c) = hit {
+        GLOBAL.whale_ring_hits.add(1);
+        return Some((c.base, c.len, false));
+    }
+    GLOBAL.whale_ring_misses.add(1);
+    let base = map_fresh(len, align)?;
+    if register && !WHALES.lock().register(base, len) {
+        unmap_all(&[(base, len)]);
+        return None;
+    }
+    Some((base, len, true))
+}
+
+/// Returns a mapping to the ring (or unmaps it when the ring is off).
+fn give_back(base: usize, len: usize) {
+    let now = os::now_ms();
+    let (evicted, expired) = {
+        let mut w = WHALES.lock();
+        let expired = if now >= w.next_purge { w.age(now, false) } else { ArrayVec::new() };
+        (w.cache(base, len, now), expired)
+    };
+    unmap_all(&expired);
+    unmap_all(evicted.as_slice());
+}
+
+/// Allocates a whale of `size` bytes aligned to `align`; zeroed if `zero`.
+pub fn alloc(size: usize, align: usize, zero: bool) -> *mut u8 {
+    let Some(len) = mapping_len(size) else { return ptr::null_mut() };
+    match obtain(len, align, true) {
+        Some((base, _, is_zero)) => {
+            GLOBAL.tier_allocs[Tier::Whale as usize].add(1);
+            if zero && !is_zero {
+                // SAFETY: the mapping is ours and at least `size` bytes long.
+                unsafe { ptr::write_bytes(base as *mut u8, 0, size) };
+            }
+            base as *mut u8
+        }
+        None => ptr::null_mut(),
+    }
+}
+
+/// Frees the whale at `p`. Returns false if `p` is not a live whale.
+pub fn free(p: *mut u8) -> bool {
+    let len = {
+        let mut w = WHALES.lock();
+        let Some(i) = w.find(p as usize) else { return false };
+        let len = w.len_at(i);
+        w.unregister_at(i);
+        len
+    };
+    GLOBAL.tier_frees[Tier::Whale as usize].add(1);
+    give_back(p as usize, len);
+    true
+}
+
+/// Usable bytes of the whale at `p`, if it is one.
+pub fn usable_size(p: *const u8) -> Option<usize> {
+    let w = WHALES.lock();
+    w.find(p as usize).map(|i| w.len_at(i))
+}
+
+/// Resizes the whale at `p` to `new_size` (>= 2 MiB) without copying. Returns the new address,
+/// `Some(null)` when the system refused (the old block is intact), or `None` if `p` is not a
+/// whale.
+pub fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
+    let base = p as usize;
+    let Some(new_len) = mapping_len(new_size) else {
+        return usable_size(p).map(|_| ptr::null_mut());
+    };
+    let mut w = WHALES.lock();
+    let i = w.find(base)?;
+    let len = w.len_at(i);
+    if new_len <= len {
+        if new_len < len / 2 {
+            // Give the tail back: one munmap, same address.
+            w.set_len(i, new_len);
+            drop(w);
+            GLOBAL.unmapped(len - new_len, len - new_len);
+            // SAFETY: the tail of our mapping past the new length is no longer used.
+            unsafe { os::unmap((base + new_len) as *mut u8, len - new_len) };
+        }
+        return Some(p);
+    }
+    // SAFETY: the whole mapping is ours (registered and we hold the lock).
+    if unsafe { os::remap(p, len, new_len, false) }.is_some() {
+        w.set_len(i, new_len);
+        GLOBAL.mapped(new_len - len);
+        return Some(p);
+    }
+    // Move it into a fresh aligned reservation: the kernel moves the page tables, no copy.
+    let Some(dest) = os::map_aligned(new_len, LARGE_PAGE) else { return Some(ptr::null_mut()) };
+    // SAFETY: `p..p+len` is our mapping; `dest` is our reservation of `new_len` bytes, which
+    // MREMAP_FIXED replaces.
+    let moved = unsafe { os::remap_fixed(p, len, new_len, dest.as_ptr()) };
+    if moved.is_none() {
+        // SAFETY: the reservation is ours and unused.
+        unsafe { os::unmap(dest.as_ptr(), new_len) };
+        return Some(ptr::null_mut());
+    }
+    w.unregister_at(i);
+    let ok = w.register(dest.as_ptr() as usize, new_len);
+    debug_assert!(ok, "a slot was just freed");
+    GLOBAL.mapped(new_len - len);
+    Some(dest.as_ptr())
+}
+
+/// Purges the ring (everything with `force`).
+pub fn purge(now: u64, force: bool) {
+    let expired = {
+        let Some(mut w) = (if force { Some(WHALES.lock()) } else { WHALES.try_lock() }) else { return };
+        if !force && now < w.next_purge {
+            return;
+        }
+        w.age(now, force)
+    };
+    unmap_all(&expired);
+}
+
+/// Mappings in the ring (for tests).
+pub fn ring_len() -> usize {
+    WHALES.lock().ring.len()
+}
+
+/// Obtains a region of `len` bytes (rounded up to 2 MiB) aligned to 2 MiB, for the large-page
+/// API: the ring first, else a fresh mapping. Not registered as a whale allocation.
+pub fn obtain_region(len: usize) -> *mut u8 {
+    let Some(len) = len.checked_add(LARGE_PAGE - 1).map(|l| l & !(LARGE_PAGE - 1)) else { return ptr::null_mut() };
+    if len == 0 || len > isize::MAX as usize {
+        return ptr::null_mut();
+    }
+    match obtain(len, LARGE_PAGE, false) {
+        Some((base, _, _)) => base as *mut u8,
+        None => ptr::null_mut(),
+    }
+}
+
+/// Returns a region from [`obtain_region`] of `len` bytes (as passed there).
+///
+/// # Safety
+/// - `p` came from `obtain_region(len)` and is no longer used.
+pub unsafe fn release_region(p: *mut u8, len: usize) {
+    let len = (len + LARGE_PAGE - 1) & !(LARGE_PAGE - 1);
+    give_back(p as usize, len);
+}
+
+/// The whale lock, for the fork handlers.
+pub fn lock_for_fork() -> &'static Lock<impl Sized> {
+    &WHALES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_insert_find_remove_with_collisions() {
+        let mut w = Whales { ring: ArrayVec::new(), registry: ptr::null_mut(), live: 0, next_purge: 0 };
+        // Many bases, some sharing home slots, removed in an order that exercises backward shift.
+        let bases: std::vec::Vec<usize> = (1..5000usize).map(|i| i << 21).collect();
+        for &b in &bases {
+            assert!(w.register(b, b / 2));
+        }
+        for &b in &bases {
+            let i = w.find(b).expect("registered");
+            assert_eq!(w.len_at(i), b / 2);
+        }
+        for &b in bases.iter().step_by(3) {
+            let i = w.find(b).unwrap();
+            w.unregister_at(i);
+            assert!(w.find(b).is_none());
+        }
+        for (k, &b) in bases.iter().enumerate() {
+            assert_eq!(w.find(b).is_some(), k % 3 != 0, "base {b:#x}");
+        }
+        assert_eq!(w.live, bases.len() - bases.len().div_ceil(3));
+        // SAFETY: the registry mapping is ours.
+        unsafe { os::unmap(w.registry as *mut u8, REGISTRY_SLOTS * core::mem::size_of::<Slot>()) };
+    }
+}
