@@ -7,6 +7,8 @@
 #   SACS_BENCH_RUNS=3 scripts/bench.sh  # three runs; the table takes the median of the medians
 #   scripts/bench.sh --callgrind [SIZE]  # instructions per malloc/free pair (default 64 B) under
 #                                        # valgrind's callgrind, for sacs, mimalloc and glibc
+#   scripts/bench.sh --interleaved [ROUNDS] [SLICE_MS]  # cross-check: contenders take turns in
+#                                        # short slices; ratios per round (robust to noisy neighbours)
 #
 # Each run keeps criterion's raw output in bench-results/runs/<stamp>-<n>/ (CRITERION_HOME).
 # Works from a fresh clone: cargo fetches criterion, mimalloc and serde_json itself.
@@ -20,6 +22,13 @@ stamp="$(date +%Y%m%d-%H%M%S)"
 out_root="bench-results"
 mkdir -p "$out_root/runs"
 target_dir="${CARGO_TARGET_DIR:-target}"
+
+if [ "${1:-}" = "--interleaved" ]; then
+    shift
+    cargo build --profile bench -p sacs-bench-harness --bin interleaved
+    "$target_dir/release/interleaved" "$@" | tee "$out_root/interleaved-latest.md"
+    exit 0
+fi
 
 if [ "${1:-}" = "--callgrind" ]; then
     # Instructions per pair: total instructions of N2 pairs minus those of N1 pairs, over N2 - N1,
