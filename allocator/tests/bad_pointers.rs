@@ -124,8 +124,9 @@ fn run_child(mode: &str, on_error: Option<&str>) -> (std::process::ExitStatus, S
 }
 
 fn reported_address(stdout: &str) -> String {
-    let line = stdout.lines().find(|l| l.starts_with("BAD=0x")).unwrap_or_else(|| panic!("child printed no address:\n{stdout}"));
-    line["BAD=0x".len()..].trim().to_ascii_lowercase()
+    let at = stdout.find("BAD=0x").unwrap_or_else(|| panic!("child printed no address:\n{stdout}"));
+    let hex = &stdout[at + "BAD=0x".len()..];
+    hex.split(|c: char| !c.is_ascii_hexdigit()).next().unwrap().to_ascii_lowercase()
 }
 
 fn assert_message(stderr: &str, addr: &str) {

@@ -35,6 +35,10 @@ fn churn(seed: u64, stop: &AtomicBool) {
         live.push((p as usize, size, tag));
         let s: String = format!("{seed}-{n}");
         std::hint::black_box(s);
+        if n % 64 == 0 {
+            // Leave the other threads (the forking one, and the children) some processor time.
+            thread::sleep(Duration::from_micros(50));
+        }
         if live.len() > 200 {
             let (p, size, tag) = live.swap_remove(r.below(live.len()));
             // SAFETY: live block.
@@ -65,8 +69,8 @@ fn child_body(inherited: &[(usize, usize, u64)]) -> i32 {
         }
     }
     let mut live = Vec::new();
-    for i in 0..5000u64 {
-        let size = if i % 500 == 0 { 3 * MIB } else { r.range(1, 40 * KIB) };
+    for i in 0..3000u64 {
+        let size = if i % 1000 == 0 { 3 * MIB } else if i % 10 == 0 { r.range(1025, 40 * KIB) } else { r.range(1, 1024) };
         let p = sacs::alloc(size, 8);
         if p.is_null() {
             return 2;
@@ -80,7 +84,7 @@ fn child_body(inherited: &[(usize, usize, u64)]) -> i32 {
         return 3;
     }
     // A thread in the child, freeing what the child's main thread made.
-    let handed: Vec<(usize, usize, u64)> = live.drain(..2500).map(|(p, s, t)| (p as usize, s, t)).collect();
+    let handed: Vec<(usize, usize, u64)> = live.drain(..1500).map(|(p, s, t)| (p as usize, s, t)).collect();
     let t = thread::spawn(move || {
         for (p, size, tag) in handed {
             // SAFETY: live blocks, handed to this thread.
@@ -128,7 +132,7 @@ fn fork_while_threads_allocate() {
     .join()
     .unwrap();
 
-    let forks = scale(40, 15);
+    let forks = scale(25, 10);
     let mut failures = Vec::new();
     for k in 0..forks {
         thread::sleep(Duration::from_millis(5));
