@@ -167,3 +167,5 @@ pub fn scale(release: usize, debug: usize) -> usize {
         release
     }
 }
+
+pub mod rss;
