@@ -65,11 +65,14 @@ cargo build --profile bench -p sacs-bench-harness --bin bench_table
 table_bin="$target_dir/release/bench_table"
 
 dirs=()
+loads=()
 for i in $(seq 1 "$runs"); do
     dir="$out_root/runs/$stamp-$i"
     mkdir -p "$dir"
     echo "== run $i of $runs -> $dir" >&2
+    load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
     CRITERION_HOME="$PWD/$dir" cargo bench -p sacs-bench-harness --bench compare -- "$@"
+    loads+=("run $i: ${load_before} -> $(cut -d' ' -f1-3 /proc/loadavg)")
     dirs+=("$dir")
 done
 
@@ -81,6 +84,8 @@ args_q=""
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)"
     echo "- rustc: $(rustc --version)"
+    echo "- sacs at: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- allocator 2>/dev/null || echo ' + uncommitted changes in allocator/')"
+    echo "- load average (1/5/15 min) before -> after: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g')"
     echo "- command: \`SACS_BENCH_RUNS=$runs scripts/bench.sh$args_q\`"
     echo "- raw results: ${dirs[*]}"
     echo
