@@ -50,6 +50,8 @@ pub enum HeapState {
 /// Warm-pool index of tiny pages and mid pages.
 const WARM_TINY: usize = 0;
 const WARM_MID: usize = 1;
+/// Abandoned segments one COLD path may adopt before it maps a new segment.
+const MAX_ADOPT_PER_REFILL: usize = 4;
 /// Full pages looked at per refill for blocks freed by other threads.
 const SWEEP_PER_REFILL: usize = 4;
 
@@ -162,6 +164,7 @@ static ABANDONED: Lock<SegmentList> = Lock::new(SegmentList::new());
 fn init_process() {
     PROCESS_INIT.call_once(|| {
         options::load();
+        crate::fork::register();
         let mut key: libc::pthread_key_t = 0;
         // SAFETY: `key` is a valid out-parameter and `thread_exit` has the destructor signature.
         if unsafe { libc::pthread_key_create(&mut key, Some(thread_exit)) } == 0 {
@@ -211,7 +214,8 @@ fn make_heap() -> *mut Heap {
     // SAFETY: `h` is a fresh heap structure that only this thread knows.
     unsafe {
         (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
-        (*h).next_purge = os::now_ms() + options::get(Opt::PurgeDelayMs) as u64;
+        // Look at purging on the first refill: short-lived threads do their share too.
+        (*h).next_purge = 0;
     }
     GLOBAL.heaps_created.add(1);
     // Set the thread-local first: pthread_setspecific may allocate for high key numbers, and that
@@ -465,10 +469,7 @@ unsafe fn new_page(h: &mut Heap, class: usize, now: u64) -> Option<*mut Page> {
     let (pool, slices) = page_shape(class);
     if h.warm[pool].is_empty() && !prefill(h, pool, slices, now) {
         // SAFETY: `h` is the caller's heap.
-        unsafe { cold(h) };
-        if !prefill(h, pool, slices, now) {
-            return None;
-        }
+        unsafe { cold(h, pool, slices, now)? };
     }
     let page = h.warm[pool].pop_front()?;
     GLOBAL.warm_pool_hits.add(1);
@@ -511,24 +512,35 @@ fn prefill(h: &mut Heap, pool: usize, slices: usize, now: u64) -> bool {
     got > 0
 }
 
-/// The COLD path: gets the heap a segment with free slices — after sweeping every full page,
-/// by adopting an abandoned segment, taking one from the segment cache, or mapping one.
-unsafe fn cold(h: &mut Heap) {
+/// The COLD path: fills warm pool `pool` after sweeping every full page (which may free whole
+/// pages), by adopting abandoned segments, taking one from the segment cache, or mapping one.
+/// Returns `None` when the system has no memory.
+unsafe fn cold(h: &mut Heap, pool: usize, slices: usize, now: u64) -> Option<()> {
     // SAFETY: `h` is the caller's heap.
     unsafe { sweep_all_full(h) };
-    // SAFETY: as above.
-    if unsafe { adopt_one(h) } {
-        return;
-    }
-    let seg = segment::cache::take(SegmentKind::Heap).or_else(|| segment::map_new(SegmentKind::Heap));
-    if let Some(seg) = seg {
+    let mut adopted = 0;
+    loop {
+        if !h.warm[pool].is_empty() || prefill(h, pool, slices, now) {
+            return Some(());
+        }
+        // Adopt a few abandoned segments, but do not take over every fragmented one in search
+        // of a long free run: after that, map.
+        // SAFETY: as above.
+        if adopted < MAX_ADOPT_PER_REFILL && unsafe { adopt_one(h) } {
+            adopted += 1;
+            continue;
+        }
+        let Some(seg) = segment::cache::take(SegmentKind::Heap).or_else(|| segment::map_new(SegmentKind::Heap)) else {
+            if options::get(Opt::Verbose) != 0 {
+                os::write_stderr(b"sacs: out of memory: could not map a segment\n");
+            }
+            return None;
+        };
         // SAFETY: the segment is empty and ours alone.
         unsafe {
             (*seg).owner.store(h as *mut Heap as usize, Relaxed);
             h.segments.push_front(seg);
         }
-    } else if options::get(Opt::Verbose) != 0 {
-        os::write_stderr(b"sacs: out of memory: could not map a segment\n");
     }
 }
 
@@ -552,8 +564,10 @@ unsafe fn adopt_one(h: &mut Heap) -> bool {
                 p.collect_remote();
                 let class = p.class as usize;
                 if p.used == 0 {
+                    // Back to the segment, which stays ours (releasing the segment here could
+                    // unmap it under this loop).
                     p.flags = 0;
-                    release_span(h, page, os::now_ms());
+                    s.give_span(page, true, os::now_ms());
                 } else if !p.free.is_null() || p.can_extend() {
                     p.flags = 0;
                     h.partial[class].push_back(page);
@@ -611,6 +625,7 @@ pub unsafe fn abandon(heap: *mut Heap) {
             if (*seg).is_empty() {
                 segment::cache::put(seg, now);
             } else {
+                (*seg).purge_if_due(now, false);
                 (*seg).owner.store(0, Relaxed);
                 ABANDONED.lock().push_back(seg);
                 abandoned += 1;
@@ -618,6 +633,7 @@ pub unsafe fn abandon(heap: *mut Heap) {
         }
         GLOBAL.segments_abandoned.add(abandoned);
     }
+    purge::global_tick(now, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -752,14 +768,38 @@ pub unsafe fn adopt_all(h: &mut Heap) {
     while unsafe { adopt_one(h) } {}
 }
 
+/// Decommits the dirty free slices of abandoned segments whose purge deadline passed (all of
+/// them with `force`): their owners are gone, so no heap tick would reach them.
+pub fn purge_abandoned(now: u64, force: bool) {
+    let list = ABANDONED.lock();
+    let mut seg = list.head;
+    while !seg.is_null() {
+        // SAFETY: abandoned segments are only touched under the lock (adopters pop them first).
+        unsafe {
+            (*seg).purge_if_due(now, force);
+            seg = (*seg).next;
+        }
+    }
+}
+
 /// Abandoned segments waiting for adoption.
 pub fn abandoned_segments() -> usize {
     ABANDONED.lock().len
 }
 
-/// The global locks of this module, for the fork handlers.
+/// The backstop's lock, for the fork handlers.
 pub fn locks_for_fork() -> [&'static Lock<()>; 1] {
     [&BACKSTOP_LOCK]
+}
+
+/// The registry's lock, for the fork handlers.
+pub fn registry_lock_for_fork() -> &'static Lock<impl Sized> {
+    &REGISTRY
+}
+
+/// The abandoned list's lock, for the fork handlers.
+pub fn abandoned_lock_for_fork() -> &'static Lock<impl Sized> {
+    &ABANDONED
 }
 
 /// Counts blocks on a free list (validation only).

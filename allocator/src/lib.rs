@@ -35,6 +35,7 @@ extern crate std;
 pub mod big;
 pub mod error;
 pub mod fast_path;
+pub mod fork;
 pub mod global;
 pub mod heap;
 pub mod large_pages;

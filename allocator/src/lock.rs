@@ -65,6 +65,12 @@ impl<T> Lock<T> {
         }
     }
 
+    /// Takes the lock and keeps it until [`Lock::force_unlock`] (the fork handlers hold every
+    /// lock across `fork()` this way).
+    pub fn lock_and_keep(&self) {
+        core::mem::forget(self.lock());
+    }
+
     /// Whether someone holds the lock (for assertions).
     pub fn is_locked(&self) -> bool {
         self.locked.load(Relaxed)

@@ -44,7 +44,7 @@ pub struct OptionDesc {
 pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_PURGE_DELAY_MS",
-        default: 250,
+        default: 10,
         doc: "Milliseconds an empty small/mid page or an empty segment stays committed before its memory is given back (MADV_DONTNEED). 0 purges at once.",
     },
     OptionDesc {

@@ -39,6 +39,7 @@ pub fn global_tick(now: u64, force: bool) {
         return; // another thread is doing it
     }
     segment::cache::purge(now, force);
+    heap::purge_abandoned(now, force);
     big::purge_all(now, force);
     whale::purge(now, force);
 }
