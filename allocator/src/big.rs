@@ -59,6 +59,8 @@ fn slices_for(class: usize) -> usize {
 pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     debug_assert!((BIG_FIRST..CLASSES).contains(&class));
     let now = os::now_ms();
+    // Big requests are slow enough to carry the shared structures' periodic purge.
+    crate::purge::global_tick(now, false);
     let mut a = ARENA_LOCKS[arena % ARENAS].lock();
     if now >= a.next_purge {
         a.purge(now, false);

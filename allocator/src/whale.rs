@@ -236,6 +236,7 @@ fn map_fresh(len: usize, align: usize) -> Option<usize> {
 fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, bool)> {
     let align = align.max(LARGE_PAGE);
     let now = os::now_ms();
+    crate::purge::global_tick(now, false);
     let (hit, expired) = {
         let mut w = WHALES.lock();
         let expired = if now >= w.next_purge { w.age(now, false) } else { ArrayVec::new() };
