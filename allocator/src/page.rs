@@ -50,7 +50,9 @@ pub const ZERO: u8 = 8;
 const EXTEND_BYTES: usize = 4096;
 
 /// Metadata of one page; lives in the segment header, indexed by the span's first slice.
-#[repr(C)]
+/// 128 bytes, so that finding a page from its index is a shift, and no two pages share a
+/// cache line.
+#[repr(C, align(128))]
 pub struct Page {
     /// Free blocks the owner may pop (owner thread only).
     pub free: *mut Block,
@@ -349,6 +351,8 @@ impl Default for PageList {
         Self::new()
     }
 }
+
+const _: () = assert!(core::mem::size_of::<Page>() == 128);
 
 #[cfg(test)]
 mod tests {
