@@ -23,10 +23,15 @@ fn rss_falls_after_the_purge_delay() {
     let mut now;
     loop {
         std::thread::sleep(Duration::from_millis(100));
-        let p = sacs::alloc(64, 8);
-        assert!(!p.is_null());
-        // SAFETY: from sacs::alloc.
-        unsafe { sacs::free(p) };
+        // Purging runs on the allocator's slow paths (page refills, big and whale requests,
+        // thread exits), never in the background: a 64 KiB request is such activity, a 64 B
+        // one served from the current page is not.
+        for size in [64, 64 * KIB] {
+            let p = sacs::alloc(size, 8);
+            assert!(!p.is_null());
+            // SAFETY: from sacs::alloc.
+            unsafe { sacs::free(p) };
+        }
         now = rss();
         if fell_enough(&m, now) || start.elapsed() > Duration::from_secs(5) {
             break;
