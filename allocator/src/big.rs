@@ -43,8 +43,12 @@ unsafe impl Send for Arena {}
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY_LIST: PageList = PageList::new();
 #[allow(clippy::declare_interior_mutable_const)]
-const NEW_ARENA: Lock<Arena> =
-    Lock::new(Arena { segments: SegmentList::new(), cache: [EMPTY_LIST; BIG_CLASSES], cached_bytes: 0, next_purge: 0 });
+const NEW_ARENA: Lock<Arena> = Lock::new(Arena {
+    segments: SegmentList::new(),
+    cache: [EMPTY_LIST; BIG_CLASSES],
+    cached_bytes: 0,
+    next_purge: 0,
+});
 
 /// The big arenas.
 pub static ARENA_LOCKS: [Lock<Arena>; ARENAS] = [NEW_ARENA; ARENAS];
@@ -149,7 +153,8 @@ impl Arena {
         let page = match page {
             Some(p) => p,
             None => {
-                let seg = segment::cache::take(SegmentKind::Arena).or_else(|| segment::map_new(SegmentKind::Arena))?;
+                let seg = segment::cache::take(SegmentKind::Arena)
+                    .or_else(|| segment::map_new(SegmentKind::Arena))?;
                 // SAFETY: an empty segment, ours alone.
                 unsafe {
                     (*seg).arena = index as u8;
@@ -227,7 +232,13 @@ impl Arena {
             let mut page = self.cache[i].tail;
             while !page.is_null() {
                 // SAFETY: cached pages are valid while we hold the arena lock.
-                let (age, prev, flags) = unsafe { (now.saturating_sub((*page).retired_at), (*page).prev, (*page).flags) };
+                let (age, prev, flags) = unsafe {
+                    (
+                        now.saturating_sub((*page).retired_at),
+                        (*page).prev,
+                        (*page).flags,
+                    )
+                };
                 if force || age >= warm {
                     // SAFETY: `page` is on this list.
                     unsafe { self.cache[i].remove(page) };
@@ -262,7 +273,11 @@ impl Arena {
 /// Purges every arena whose lock is free (all of them, waiting, with `force`).
 pub fn purge_all(now: u64, force: bool) {
     for lock in ARENA_LOCKS.iter() {
-        let guard: Option<Guard<'_, Arena>> = if force { Some(lock.lock()) } else { lock.try_lock() };
+        let guard: Option<Guard<'_, Arena>> = if force {
+            Some(lock.lock())
+        } else {
+            lock.try_lock()
+        };
         if let Some(mut a) = guard {
             if force || now >= a.next_purge {
                 a.purge(now, force);
@@ -289,7 +304,9 @@ mod tests {
         assert!(!a.is_null());
         // SAFETY: a fresh block of class_size(class) bytes.
         unsafe {
-            assert!(core::slice::from_raw_parts(a, class_size(class)).iter().all(|&b| b == 0));
+            assert!(core::slice::from_raw_parts(a, class_size(class))
+                .iter()
+                .all(|&b| b == 0));
             ptr::write_bytes(a, 0xAB, class_size(class));
             let page = Segment::page_of(a);
             assert!(free(page, a));
@@ -301,7 +318,9 @@ mod tests {
         assert!(GLOBAL.big_cache_hits.get() > hits);
         // SAFETY: reused block, zero requested.
         unsafe {
-            assert!(core::slice::from_raw_parts(b, class_size(class)).iter().all(|&x| x == 0));
+            assert!(core::slice::from_raw_parts(b, class_size(class))
+                .iter()
+                .all(|&x| x == 0));
             assert!(free(Segment::page_of(b), b));
         }
     }

@@ -74,26 +74,24 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 fn alloc_refill(heap: *mut Heap, class: usize) -> *mut u8 {
-    heap::with_heap(
-        heap,
-        |h| {
-            // SAFETY: `with_heap` gives the calling thread's heap (or the locked backstop).
-            unsafe {
-                // The heap may differ from the one the HOT path saw (first use, backstop): pop
-                // from its current page first.
-                let page = (*h).current[class];
-                let block = (*page).free;
-                if !block.is_null() {
-                    (*page).free = (*block).next;
-                    (*page).used += 1;
-                    (*h).allocs[class].add(1);
-                    return block as *mut u8;
-                }
-                heap::refill(h, class)
+    let pop_or_refill = |h: *mut Heap| {
+        // SAFETY: `with_heap` gives the calling thread's heap (or the locked backstop).
+        unsafe {
+            // The heap may differ from the one the HOT path saw (first use, backstop): pop
+            // from its current page first.
+            let page = (*h).current[class];
+            let block = (*page).free;
+            if !block.is_null() {
+                (*page).free = (*block).next;
+                (*page).used += 1;
+                (*h).allocs[class].add(1);
+                return block as *mut u8;
             }
-        },
-        ptr::null_mut(),
-    )
+            heap::refill(h, class)
+        }
+    };
+    // SAFETY: callers pass the value of the thread's heap slot.
+    unsafe { heap::with_heap(heap, pop_or_refill, ptr::null_mut()) }
 }
 
 /// Aligned small requests, big blocks and whales.
@@ -207,7 +205,15 @@ unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
 fn free_misuse(page: *mut Page, p: *mut u8, func: &str) {
     // SAFETY: `page` is the page entry of `p`.
     let on_free_list = unsafe { (*page).free } as *mut u8 == p;
-    error::report(func, if on_free_list { Misuse::DoubleFree } else { Misuse::InvalidPointer }, p);
+    error::report(
+        func,
+        if on_free_list {
+            Misuse::DoubleFree
+        } else {
+            Misuse::InvalidPointer
+        },
+        p,
+    );
 }
 
 /// A pointer outside every segment: a whale, or not ours.
@@ -231,8 +237,12 @@ fn block_size(p: *const u8) -> Option<usize> {
     unsafe {
         let page = &*Segment::page_of(p);
         match page.kind {
-            k if k == PageKind::Small as u8 && page.is_block_start(p) => Some(page.block_size as usize),
-            k if k == PageKind::Big as u8 && page.start as *const u8 == p && page.used == 1 => Some(page.block_size as usize),
+            k if k == PageKind::Small as u8 && page.is_block_start(p) => {
+                Some(page.block_size as usize)
+            }
+            k if k == PageKind::Big as u8 && page.start as *const u8 == p && page.used == 1 => {
+                Some(page.block_size as usize)
+            }
             _ => None,
         }
     }
@@ -272,7 +282,8 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
         return p;
     }
     if old >= WHALE_MIN && new_size >= WHALE_MIN && align <= whale::LARGE_PAGE {
-        if let Some(q) = whale::realloc(p, new_size) {
+        // SAFETY: the caller owns the block.
+        if let Some(q) = unsafe { whale::realloc(p, new_size) } {
             return q;
         }
     }

@@ -129,11 +129,13 @@ impl StaticHeap {
 }
 
 /// The thread-local value before a thread has a heap.
-pub static UNINIT: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Uninit)));
+pub static UNINIT: StaticHeap =
+    StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Uninit)));
 /// The thread-local value after a thread's heap retired.
 pub static DEAD: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Dead)));
 /// The heap exiting threads share (under [`BACKSTOP_LOCK`]).
-static BACKSTOP: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Backstop)));
+static BACKSTOP: StaticHeap =
+    StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Backstop)));
 static BACKSTOP_LOCK: Lock<()> = Lock::new(());
 
 /// The calling thread's heap (possibly a sentinel).
@@ -156,7 +158,10 @@ struct Registry {
 }
 // SAFETY: only accessed under its lock.
 unsafe impl Send for Registry {}
-static REGISTRY: Lock<Registry> = Lock::new(Registry { live: ptr::null_mut(), pool: ptr::null_mut() });
+static REGISTRY: Lock<Registry> = Lock::new(Registry {
+    live: ptr::null_mut(),
+    pool: ptr::null_mut(),
+});
 
 /// Segments of exited threads that still hold live blocks.
 static ABANDONED: Lock<SegmentList> = Lock::new(SegmentList::new());
@@ -210,7 +215,9 @@ fn new_heap_struct() -> Option<*mut Heap> {
 #[cold]
 fn make_heap() -> *mut Heap {
     init_process();
-    let Some(h) = new_heap_struct() else { return ptr::null_mut() };
+    let Some(h) = new_heap_struct() else {
+        return ptr::null_mut();
+    };
     // SAFETY: `h` is a fresh heap structure that only this thread knows.
     unsafe {
         (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
@@ -231,8 +238,11 @@ fn make_heap() -> *mut Heap {
 
 /// Runs `f` with a real heap for the calling thread: its own (made on first use) or, for a
 /// thread whose heap already retired, the shared backstop under its lock.
+///
+/// # Safety
+/// - `heap` is the value of the calling thread's heap slot.
 #[inline]
-pub fn with_heap<R>(heap: *mut Heap, f: impl FnOnce(*mut Heap) -> R, fail: R) -> R {
+pub unsafe fn with_heap<R>(heap: *mut Heap, f: impl FnOnce(*mut Heap) -> R, fail: R) -> R {
     // SAFETY: the sentinels and live heaps are valid to read.
     let state = unsafe { (*heap).state };
     match state {
@@ -294,7 +304,11 @@ unsafe fn retire_struct(heap: *mut Heap) {
 
 fn flush_counters(h: &Heap) {
     for class in 0..SMALL_CLASSES {
-        let tier = if tiny::is_tiny(class) { Tier::Tiny } else { Tier::Mid } as usize;
+        let tier = if tiny::is_tiny(class) {
+            Tier::Tiny
+        } else {
+            Tier::Mid
+        } as usize;
         GLOBAL.tier_allocs[tier].add(h.allocs[class].get());
         GLOBAL.tier_frees[tier].add(h.frees[class].get());
         h.allocs[class].reset();
@@ -310,7 +324,11 @@ fn flush_counters(h: &Heap) {
 pub fn add_live_heap_counters(s: &mut Stats) {
     let add = |s: &mut Stats, h: &Heap| {
         for class in 0..SMALL_CLASSES {
-            let tier = if tiny::is_tiny(class) { Tier::Tiny } else { Tier::Mid } as usize;
+            let tier = if tiny::is_tiny(class) {
+                Tier::Tiny
+            } else {
+                Tier::Mid
+            } as usize;
             s.tiers[tier].allocs += h.allocs[class].get();
             s.tiers[tier].frees += h.frees[class].get();
         }
@@ -381,8 +399,12 @@ unsafe fn find_page(h: &mut Heap, class: usize) -> *mut Page {
     }
     // SAFETY: every page reached here belongs to `h`.
     unsafe {
-        let page = take_partial(h, class).or_else(|| sweep_full(h, class, SWEEP_PER_REFILL)).or_else(|| new_page(h, class, now));
-        let Some(page) = page else { return ptr::null_mut() };
+        let page = take_partial(h, class)
+            .or_else(|| sweep_full(h, class, SWEEP_PER_REFILL))
+            .or_else(|| new_page(h, class, now));
+        let Some(page) = page else {
+            return ptr::null_mut();
+        };
         let p = &mut *page;
         if p.free.is_null() && p.collect_remote() == 0 {
             p.extend();
@@ -431,6 +453,9 @@ unsafe fn sweep_full(h: &mut Heap, class: usize, limit: usize) -> Option<*mut Pa
 
 /// Collects remote frees on every full page of every class: pages that came back entirely
 /// are retired, pages with room move to the partial lists. Done before mapping new memory.
+///
+/// # Safety
+/// - `h` is the calling thread's heap (or the backstop under its lock).
 pub unsafe fn sweep_all_full(h: &mut Heap) {
     for class in 0..SMALL_CLASSES {
         let mut page = h.full[class].head;
@@ -476,7 +501,13 @@ unsafe fn new_page(h: &mut Heap, class: usize, now: u64) -> Option<*mut Page> {
     // SAFETY: warm-pool pages are empty spans of `h`'s segments.
     unsafe {
         let p = &mut *page;
-        p.init(PageKind::Small, class, p.start, slices * SLICE, h as *mut Heap as usize);
+        p.init(
+            PageKind::Small,
+            class,
+            p.start,
+            slices * SLICE,
+            h as *mut Heap as usize,
+        );
     }
     Some(page)
 }
@@ -530,7 +561,9 @@ unsafe fn cold(h: &mut Heap, pool: usize, slices: usize, now: u64) -> Option<()>
             adopted += 1;
             continue;
         }
-        let Some(seg) = segment::cache::take(SegmentKind::Heap).or_else(|| segment::map_new(SegmentKind::Heap)) else {
+        let Some(seg) =
+            segment::cache::take(SegmentKind::Heap).or_else(|| segment::map_new(SegmentKind::Heap))
+        else {
             if options::get(Opt::Verbose) != 0 {
                 os::write_stderr(b"sacs: out of memory: could not map a segment\n");
             }
@@ -546,7 +579,9 @@ unsafe fn cold(h: &mut Heap, pool: usize, slices: usize, now: u64) -> Option<()>
 
 /// Adopts one abandoned segment (if any) into `h`. Returns whether it did.
 unsafe fn adopt_one(h: &mut Heap) -> bool {
-    let Some(seg) = ABANDONED.lock().pop_front() else { return false };
+    let Some(seg) = ABANDONED.lock().pop_front() else {
+        return false;
+    };
     GLOBAL.segments_adopted.add(1);
     let me = h as *mut Heap as usize;
     // SAFETY: an abandoned segment has no owner; taking it off the list makes it ours.
@@ -601,7 +636,11 @@ pub unsafe fn abandon(heap: *mut Heap) {
             }
             for list in [0, 1] {
                 loop {
-                    let page = if list == 0 { h.partial[class].pop_front() } else { h.full[class].pop_front() };
+                    let page = if list == 0 {
+                        h.partial[class].pop_front()
+                    } else {
+                        h.full[class].pop_front()
+                    };
                     let Some(page) = page else { break };
                     let p = &mut *page;
                     p.collect_remote();
@@ -714,7 +753,11 @@ pub unsafe fn free_remote(heap: *mut Heap, page: *mut Page, block: *mut u8) {
     // SAFETY: per the contract.
     unsafe {
         (*page).push_remote(block as *mut page::Block);
-        let tier = if tiny::is_tiny((*page).class as usize) { 0 } else { 1 };
+        let tier = if tiny::is_tiny((*page).class as usize) {
+            0
+        } else {
+            1
+        };
         if (*heap).state == HeapState::Live {
             (*heap).remote_frees[tier].add(1);
         } else {
@@ -736,8 +779,12 @@ pub unsafe fn purge_heap(h: &mut Heap, now: u64, force: bool) {
     for pool in [WARM_TINY, WARM_MID] {
         loop {
             let old = h.warm[pool].tail;
+            if old.is_null() {
+                break;
+            }
             // SAFETY: warm pages are ours.
-            if old.is_null() || !(force || now.saturating_sub(unsafe { (*old).retired_at }) >= delay) {
+            let retired_at = unsafe { (*old).retired_at };
+            if !(force || now.saturating_sub(retired_at) >= delay) {
                 break;
             }
             h.warm[pool].pop_back();
@@ -830,15 +877,25 @@ pub fn validate_current() {
             let check = |page: *mut Page, pinned: bool| {
                 let p = &*page;
                 assert_eq!(p.class as usize, class, "page on the wrong class list");
-                assert_eq!(p.owner.load(Relaxed), heap as usize, "page not owned by its heap");
+                assert_eq!(
+                    p.owner.load(Relaxed),
+                    heap as usize,
+                    "page not owned by its heap"
+                );
                 let free = list_len(p.free, p.capacity);
                 let mut b = p.free;
                 while !b.is_null() {
-                    assert!(p.is_block_start(b as *const u8), "free block off a block boundary");
+                    assert!(
+                        p.is_block_start(b as *const u8),
+                        "free block off a block boundary"
+                    );
                     b = (*b).next;
                 }
                 let out = p.used - pinned as u32;
-                assert!(free + out <= p.extended, "more blocks than carved: free {free} out {out}");
+                assert!(
+                    free + out <= p.extended,
+                    "more blocks than carved: free {free} out {out}"
+                );
             };
             if h.current[class] != EMPTY.ptr() {
                 check(h.current[class], true);
@@ -847,7 +904,11 @@ pub fn validate_current() {
                 let mut page = list.head;
                 let mut n = 0;
                 while !page.is_null() {
-                    assert_eq!((*page).flags & IN_FULL != 0, full, "IN_FULL flag disagrees with the list");
+                    assert_eq!(
+                        (*page).flags & IN_FULL != 0,
+                        full,
+                        "IN_FULL flag disagrees with the list"
+                    );
                     check(page, false);
                     page = (*page).next;
                     n += 1;

@@ -6,7 +6,10 @@
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering::{Acquire, Relaxed, Release}};
+use core::sync::atomic::{
+    AtomicBool,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 /// Spins before the first yield.
 const SPINS_BEFORE_YIELD: u32 = 64;
@@ -25,13 +28,20 @@ unsafe impl<T: Send> Send for Lock<T> {}
 impl<T> Lock<T> {
     /// A new, unlocked lock.
     pub const fn new(value: T) -> Self {
-        Self { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
+        Self {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// Takes the lock, spinning and then yielding until it is free.
     #[inline]
     pub fn lock(&self) -> Guard<'_, T> {
-        if self.locked.compare_exchange_weak(false, true, Acquire, Relaxed).is_err() {
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
             self.lock_contended();
         }
         Guard { lock: self }
@@ -40,7 +50,12 @@ impl<T> Lock<T> {
     /// Takes the lock if it is free.
     #[inline]
     pub fn try_lock(&self) -> Option<Guard<'_, T>> {
-        if !self.locked.load(Relaxed) && self.locked.compare_exchange(false, true, Acquire, Relaxed).is_ok() {
+        if !self.locked.load(Relaxed)
+            && self
+                .locked
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+        {
             Some(Guard { lock: self })
         } else {
             None
@@ -59,7 +74,11 @@ impl<T> Lock<T> {
                     crate::os::yield_now();
                 }
             }
-            if self.locked.compare_exchange_weak(false, true, Acquire, Relaxed).is_ok() {
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Acquire, Relaxed)
+                .is_ok()
+            {
                 return;
             }
         }

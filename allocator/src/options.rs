@@ -146,8 +146,14 @@ pub fn load() {
     }
     for (i, desc) in OPTIONS.iter().enumerate() {
         // SAFETY: `environ` is the process environment, NUL-terminated strings ending in NULL.
-        let value = unsafe { lookup(desc.name.as_bytes()) }.and_then(parse).unwrap_or(desc.default);
-        let value = if i == Opt::WhaleRing as usize { value.min(crate::whale::RING_MAX) } else { value };
+        let value = unsafe { lookup(desc.name.as_bytes()) }
+            .and_then(parse)
+            .unwrap_or(desc.default);
+        let value = if i == Opt::WhaleRing as usize {
+            value.min(crate::whale::RING_MAX)
+        } else {
+            value
+        };
         // Only the first loader sets values, so `set` made after loading is never overwritten.
         let _ = VALUES.0[i].compare_exchange(UNSET, value, Relaxed, Relaxed);
     }
@@ -185,7 +191,9 @@ pub fn parse(text: &[u8]) -> Option<usize> {
     match text {
         b"abort" | b"no" | b"off" | b"false" => Some(0),
         b"continue" | b"yes" | b"on" | b"true" => Some(1),
-        _ if !text.is_empty() && text.iter().all(u8::is_ascii_digit) => Some(crate::os::parse_decimal(text)),
+        _ if !text.is_empty() && text.iter().all(u8::is_ascii_digit) => {
+            Some(crate::os::parse_decimal(text))
+        }
         _ => None,
     }
 }
@@ -207,7 +215,10 @@ mod tests {
     fn table_is_in_enum_order() {
         assert_eq!(OPTIONS[Opt::Verbose as usize].name, "SACS_VERBOSE");
         assert_eq!(OPTIONS[Opt::WhaleRing as usize].name, "SACS_WHALE_RING");
-        assert_eq!(OPTIONS[Opt::PurgeDelayMs as usize].name, "SACS_PURGE_DELAY_MS");
+        assert_eq!(
+            OPTIONS[Opt::PurgeDelayMs as usize].name,
+            "SACS_PURGE_DELAY_MS"
+        );
         for o in OPTIONS.iter() {
             assert!(o.name.starts_with("SACS_"));
         }

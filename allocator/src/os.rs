@@ -32,8 +32,14 @@ pub enum Syscall {
 pub const SYSCALL_KINDS: usize = 6;
 
 /// Names in [`Syscall`] order, for the statistics table.
-pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] =
-    ["mmap", "munmap", "madvise(FREE)", "madvise(DONTNEED)", "madvise(HUGEPAGE)", "mremap"];
+pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
+    "mmap",
+    "munmap",
+    "madvise(FREE)",
+    "madvise(DONTNEED)",
+    "madvise(HUGEPAGE)",
+    "mremap",
+];
 
 /// Count and cycles of one kind of system call.
 pub struct SyscallCounter {
@@ -44,7 +50,11 @@ pub struct SyscallCounter {
 
 impl SyscallCounter {
     const fn new() -> Self {
-        Self { calls: AtomicU64::new(0), cycles: AtomicU64::new(0), failures: AtomicU64::new(0) }
+        Self {
+            calls: AtomicU64::new(0),
+            cycles: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
     }
 }
 
@@ -113,11 +123,22 @@ fn counted<T>(kind: Syscall, call: impl FnOnce() -> T, ok: impl FnOnce(&T) -> bo
 /// `MAP_NORESERVE` (used for large sparse tables that are touched lazily).
 pub fn map(len: usize, reserve_only: bool) -> Option<NonNull<u8>> {
     debug_assert!(len % OS_PAGE == 0 && len > 0);
-    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | if reserve_only { libc::MAP_NORESERVE } else { 0 };
+    let flags = libc::MAP_PRIVATE
+        | libc::MAP_ANONYMOUS
+        | if reserve_only { libc::MAP_NORESERVE } else { 0 };
     let p = counted(
         Syscall::Mmap,
         // SAFETY: an anonymous private mapping at a kernel-chosen address has no preconditions.
-        || unsafe { libc::mmap(ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) },
+        || unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            )
+        },
         |p| *p != libc::MAP_FAILED,
     );
     if p == libc::MAP_FAILED {
@@ -216,7 +237,12 @@ pub unsafe fn advise_huge(p: *mut u8, len: usize) {
 ///
 /// # Safety
 /// - `[p, p + old_len)` is a whole mapping made by this module, owned by the caller.
-pub unsafe fn remap(p: *mut u8, old_len: usize, new_len: usize, may_move: bool) -> Option<NonNull<u8>> {
+pub unsafe fn remap(
+    p: *mut u8,
+    old_len: usize,
+    new_len: usize,
+    may_move: bool,
+) -> Option<NonNull<u8>> {
     let flags = if may_move { libc::MREMAP_MAYMOVE } else { 0 };
     let q = counted(
         Syscall::Mremap,
@@ -237,11 +263,24 @@ pub unsafe fn remap(p: *mut u8, old_len: usize, new_len: usize, may_move: bool) 
 /// # Safety
 /// - `[p, p + old_len)` is a whole mapping of this module owned by the caller, and
 ///   `[dest, dest + new_len)` is a reservation of the caller's that nothing uses.
-pub unsafe fn remap_fixed(p: *mut u8, old_len: usize, new_len: usize, dest: *mut u8) -> Option<NonNull<u8>> {
+pub unsafe fn remap_fixed(
+    p: *mut u8,
+    old_len: usize,
+    new_len: usize,
+    dest: *mut u8,
+) -> Option<NonNull<u8>> {
     let q = counted(
         Syscall::Mremap,
         // SAFETY: the caller owns both ranges.
-        || unsafe { libc::mremap(p.cast(), old_len, new_len, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, dest) },
+        || unsafe {
+            libc::mremap(
+                p.cast(),
+                old_len,
+                new_len,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                dest,
+            )
+        },
         |q| *q != libc::MAP_FAILED,
     );
     if q == libc::MAP_FAILED {
@@ -253,7 +292,10 @@ pub unsafe fn remap_fixed(p: *mut u8, old_len: usize, new_len: usize, dest: *mut
 
 /// Monotonic time in nanoseconds (vDSO, no system call on Linux).
 pub fn now_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-parameter; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -272,7 +314,10 @@ pub fn resident_bytes() -> usize {
     let mut buf = [0u8; 128];
     // SAFETY: the path is a NUL-terminated literal; the buffer is ours and its length is passed.
     let n = unsafe {
-        let fd = libc::open(c"/proc/self/statm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        let fd = libc::open(
+            c"/proc/self/statm".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
         if fd < 0 {
             return 0;
         }
@@ -373,7 +418,10 @@ mod tests {
     #[test]
     fn page_size_matches() {
         // SAFETY: sysconf has no preconditions.
-        assert_eq!(unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize, OS_PAGE);
+        assert_eq!(
+            unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize,
+            OS_PAGE
+        );
     }
 
     #[test]

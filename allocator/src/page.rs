@@ -15,7 +15,10 @@
 //! path's `used == 0` test never fires for it.
 
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::{Acquire, Relaxed, Release}};
+use core::sync::atomic::{
+    AtomicPtr, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 use crate::size_class;
 
@@ -129,7 +132,14 @@ impl Page {
     }
 
     /// Prepares a span of `slices` slices at `start` to serve `class`.
-    pub fn init(&mut self, kind: PageKind, class: usize, start: *mut u8, span_bytes: usize, owner: usize) {
+    pub fn init(
+        &mut self,
+        kind: PageKind,
+        class: usize,
+        start: *mut u8,
+        span_bytes: usize,
+        owner: usize,
+    ) {
         let block_size = size_class::class_size(class);
         self.free = ptr::null_mut();
         self.used = 0;
@@ -219,7 +229,10 @@ impl Page {
         loop {
             // SAFETY: the caller owns `block`; writing its link is ours to do.
             unsafe { (*block).next = head };
-            match self.thread_free.compare_exchange_weak(head, block, Release, Relaxed) {
+            match self
+                .thread_free
+                .compare_exchange_weak(head, block, Release, Relaxed)
+            {
                 Ok(_) => return,
                 Err(now) => head = now,
             }
@@ -254,7 +267,11 @@ pub struct PageList {
 
 impl PageList {
     pub const fn new() -> Self {
-        Self { head: ptr::null_mut(), tail: ptr::null_mut(), len: 0 }
+        Self {
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+            len: 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -401,7 +418,10 @@ mod tests {
                 let b = unsafe { p.start.add(i * size) };
                 assert!(p.is_block_start(b), "class {class} block {i}");
                 // SAFETY: in bounds of the buffer.
-                assert!(!p.is_block_start(unsafe { b.add(size.min(16) / 2) }), "class {class} interior");
+                assert!(
+                    !p.is_block_start(unsafe { b.add(size.min(16) / 2) }),
+                    "class {class} interior"
+                );
             }
             // SAFETY: one past the last block is still inside the buffer or one past it.
             assert!(!p.is_block_start(unsafe { p.start.add(p.capacity as usize * size) }));

@@ -35,7 +35,11 @@ pub fn global_tick(now: u64, force: bool) {
     if !force && now < next {
         return;
     }
-    if !force && NEXT_GLOBAL.compare_exchange(next, now + interval(), Relaxed, Relaxed).is_err() {
+    if !force
+        && NEXT_GLOBAL
+            .compare_exchange(next, now + interval(), Relaxed, Relaxed)
+            .is_err()
+    {
         return; // another thread is doing it
     }
     segment::cache::purge(now, force);

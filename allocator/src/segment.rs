@@ -148,7 +148,10 @@ impl Segment {
     ///
     /// Committed-bytes accounting: a segment counts its header slice, its spans and its dirty
     /// free slices as committed.
-    pub fn give_span(&mut self, page: *mut Page, dirty: bool, now: u64) {
+    ///
+    /// # Safety
+    /// - `page` is a span head of this segment whose blocks are all free.
+    pub unsafe fn give_span(&mut self, page: *mut Page, dirty: bool, now: u64) {
         let head = self.page_index(page);
         // SAFETY: `page` is a span head of this segment.
         let n = unsafe { (*page).slices as usize };
@@ -279,7 +282,11 @@ unsafe impl Send for SegmentList {}
 
 impl SegmentList {
     pub const fn new() -> Self {
-        Self { head: ptr::null_mut(), tail: ptr::null_mut(), len: 0 }
+        Self {
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+            len: 0,
+        }
     }
 
     /// # Safety
@@ -429,7 +436,11 @@ pub mod cache {
                         seg = (*seg).next;
                     }
                     match cache.tail {
-                        t if !t.is_null() && (force || now.saturating_sub((*t).cached_at) >= warm) => cache.pop_back(),
+                        t if !t.is_null()
+                            && (force || now.saturating_sub((*t).cached_at) >= warm) =>
+                        {
+                            cache.pop_back()
+                        }
                         _ => None,
                     }
                 }
@@ -494,7 +505,11 @@ mod tests {
             assert!(s.is_empty());
             assert!(s.purge() >= 9 * SLICE);
             let c = s.take_span(9).unwrap();
-            assert_ne!((*c).flags & crate::page::ZERO, 0, "decommitted memory is zero");
+            assert_ne!(
+                (*c).flags & crate::page::ZERO,
+                0,
+                "decommitted memory is zero"
+            );
             s.give_span(c, false, 0);
             unmap(seg);
         }

@@ -6,7 +6,10 @@
 //!
 //! Whales are not in the map (their mappings are looked up in the whale registry instead).
 
-use core::sync::atomic::{AtomicU64, Ordering::{Acquire, Release}};
+use core::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Release},
+};
 
 use crate::segment::SEGMENT_SHIFT;
 

@@ -46,7 +46,11 @@ const fn build_tiny_table() -> [u8; TINY_MAX / 8 + 1] {
     let mut i = 0;
     while i < t.len() {
         let size = if i == 0 { 1 } else { i * 8 };
-        t[i] = if size <= 128 { ((size + 7) / 8 - 1) as u8 } else { class_above_128(size) as u8 };
+        t[i] = if size <= 128 {
+            ((size + 7) / 8 - 1) as u8
+        } else {
+            class_above_128(size) as u8
+        };
         i += 1;
     }
     t
@@ -164,7 +168,11 @@ mod tests {
             let c = class_of(size);
             assert!(class_size(c) >= size, "size {size} class {c}");
             if c > 0 {
-                assert!(class_size(c - 1) < size, "size {size} could use class {}", c - 1);
+                assert!(
+                    class_size(c - 1) < size,
+                    "size {size} could use class {}",
+                    c - 1
+                );
             }
             size += if size < 70000 { 1 } else { 997 };
         }
@@ -192,7 +200,21 @@ mod tests {
     fn aligned_classes_are_aligned() {
         let mut align = 1;
         while align <= crate::segment::SLICE {
-            for size in [0usize, 1, 7, 8, 9, 24, 40, 100, 1000, 5000, 40000, 300000, 1 << 20] {
+            for size in [
+                0usize,
+                1,
+                7,
+                8,
+                9,
+                24,
+                40,
+                100,
+                1000,
+                5000,
+                40000,
+                300000,
+                1 << 20,
+            ] {
                 if let Some(c) = class_for_aligned(size, align) {
                     let s = class_size(c);
                     assert!(s >= size);

@@ -128,7 +128,10 @@ impl Stats {
         w.s(", prefills ");
         w.num(self.warm_pool_prefills);
         w.s(", hit rate ");
-        w.percent(self.warm_pool_hits, self.warm_pool_hits + self.warm_pool_prefills);
+        w.percent(
+            self.warm_pool_hits,
+            self.warm_pool_hits + self.warm_pool_prefills,
+        );
         w.s(", remote collects ");
         w.num(self.remote_collects);
         w.s("\n  big cache   hits ");
@@ -136,7 +139,10 @@ impl Stats {
         w.s(", misses ");
         w.num(self.big_cache_misses);
         w.s(", hit rate ");
-        w.percent(self.big_cache_hits, self.big_cache_hits + self.big_cache_misses);
+        w.percent(
+            self.big_cache_hits,
+            self.big_cache_hits + self.big_cache_misses,
+        );
         w.s(", warmed ");
         w.num(self.big_cache_warmed);
         w.s(", cooled ");
@@ -146,7 +152,10 @@ impl Stats {
         w.s(", misses ");
         w.num(self.whale_ring_misses);
         w.s(", hit rate ");
-        w.percent(self.whale_ring_hits, self.whale_ring_hits + self.whale_ring_misses);
+        w.percent(
+            self.whale_ring_hits,
+            self.whale_ring_hits + self.whale_ring_misses,
+        );
         w.s(", evictions ");
         w.num(self.whale_ring_evictions);
         w.s(", expired ");
@@ -361,10 +370,26 @@ macro_rules! counters {
 
 /// The process-wide counters.
 pub static GLOBAL: GlobalCounters = counters!(
-    warm_pool_hits, warm_pool_prefills, remote_collects, big_cache_hits, big_cache_misses,
-    big_cache_warmed, big_cache_cooled, whale_ring_hits, whale_ring_misses, whale_ring_evictions,
-    whale_ring_expired, purged_runs, purged_bytes, segments_mapped, segments_unmapped,
-    segments_reused, segments_abandoned, segments_adopted, heaps_created, heaps_retired,
+    warm_pool_hits,
+    warm_pool_prefills,
+    remote_collects,
+    big_cache_hits,
+    big_cache_misses,
+    big_cache_warmed,
+    big_cache_cooled,
+    whale_ring_hits,
+    whale_ring_misses,
+    whale_ring_evictions,
+    whale_ring_expired,
+    purged_runs,
+    purged_bytes,
+    segments_mapped,
+    segments_unmapped,
+    segments_reused,
+    segments_abandoned,
+    segments_adopted,
+    heaps_created,
+    heaps_retired,
     invalid_frees
 );
 

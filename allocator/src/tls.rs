@@ -140,7 +140,8 @@ pub fn get() -> *mut Heap {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
         // SAFETY: the key exists; a missing value reads as null = 0.
-        (unsafe { libc::pthread_getspecific(fallback::key()) } as usize ^ uninit_addr()) as *mut Heap
+        (unsafe { libc::pthread_getspecific(fallback::key()) } as usize ^ uninit_addr())
+            as *mut Heap
     }
 }
 

@@ -59,8 +59,12 @@ struct Whales {
 // SAFETY: only reached through its lock.
 unsafe impl Send for Whales {}
 
-static WHALES: Lock<Whales> =
-    Lock::new(Whales { ring: ArrayVec::new_const(), registry: ptr::null_mut(), live: 0, next_purge: 0 });
+static WHALES: Lock<Whales> = Lock::new(Whales {
+    ring: ArrayVec::new_const(),
+    registry: ptr::null_mut(),
+    live: 0,
+    next_purge: 0,
+});
 
 #[inline]
 fn slot_of(base: usize) -> usize {
@@ -138,7 +142,11 @@ impl Whales {
                     }
                     let home = slot_of(s.base);
                     // Move `s` into the hole unless its home lies cyclically in (i, j].
-                    let stays = if i <= j { i < home && home <= j } else { i < home || home <= j };
+                    let stays = if i <= j {
+                        i < home && home <= j
+                    } else {
+                        i < home || home <= j
+                    };
                     if !stays {
                         *self.registry.add(i) = s;
                         i = j;
@@ -154,7 +162,10 @@ impl Whales {
     fn take_cached(&mut self, len: usize, align: usize) -> Option<Cached> {
         let waste = options::get(Opt::WhaleWastePercent);
         let limit = len.saturating_add(len / 100 * waste);
-        let i = self.ring.iter().rposition(|c| c.len >= len && c.len <= limit && c.base % align == 0)?;
+        let i = self
+            .ring
+            .iter()
+            .rposition(|c| c.len >= len && c.len <= limit && c.base % align == 0)?;
         Some(self.ring.remove(i))
     }
 
@@ -171,7 +182,12 @@ impl Whales {
         } else {
             None
         };
-        self.ring.push(Cached { base, len, freed_at: now, warm: false });
+        self.ring.push(Cached {
+            base,
+            len,
+            freed_at: now,
+            warm: false,
+        });
         evicted
     }
 
@@ -239,7 +255,11 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
     crate::purge::global_tick(now, false);
     let (hit, expired) = {
         let mut w = WHALES.lock();
-        let expired = if now >= w.next_purge { w.age(now, false) } else { ArrayVec::new() };
+        let expired = if now >= w.next_purge {
+            w.age(now, false)
+        } else {
+            ArrayVec::new()
+        };
         let hit = w.take_cached(len, align);
         if let Some(c) = hit {
             if register && !w.register(c.base, c.len) {
@@ -271,7 +291,11 @@ fn give_back(base: usize, len: usize) {
     let now = os::now_ms();
     let (evicted, expired) = {
         let mut w = WHALES.lock();
-        let expired = if now >= w.next_purge { w.age(now, false) } else { ArrayVec::new() };
+        let expired = if now >= w.next_purge {
+            w.age(now, false)
+        } else {
+            ArrayVec::new()
+        };
         (w.cache(base, len, now), expired)
     };
     unmap_all(&expired);
@@ -280,7 +304,9 @@ fn give_back(base: usize, len: usize) {
 
 /// Allocates a whale of `size` bytes aligned to `align`; zeroed if `zero`.
 pub fn alloc(size: usize, align: usize, zero: bool) -> *mut u8 {
-    let Some(len) = mapping_len(size) else { return ptr::null_mut() };
+    let Some(len) = mapping_len(size) else {
+        return ptr::null_mut();
+    };
     match obtain(len, align, true) {
         Some((base, _, is_zero)) => {
             GLOBAL.tier_allocs[Tier::Whale as usize].add(1);
@@ -298,7 +324,9 @@ pub fn alloc(size: usize, align: usize, zero: bool) -> *mut u8 {
 pub fn free(p: *mut u8) -> bool {
     let len = {
         let mut w = WHALES.lock();
-        let Some(i) = w.find(p as usize) else { return false };
+        let Some(i) = w.find(p as usize) else {
+            return false;
+        };
         let len = w.len_at(i);
         w.unregister_at(i);
         len
@@ -317,7 +345,11 @@ pub fn usable_size(p: *const u8) -> Option<usize> {
 /// Resizes the whale at `p` to `new_size` (>= 2 MiB) without copying. Returns the new address,
 /// `Some(null)` when the system refused (the old block is intact), or `None` if `p` is not a
 /// whale.
-pub fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
+///
+/// # Safety
+/// - if `p` is a live whale, the caller owns it: no one else uses it during the call, and only
+///   the returned address is used afterwards.
+pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
     let base = p as usize;
     let Some(new_len) = mapping_len(new_size) else {
         return usable_size(p).map(|_| ptr::null_mut());
@@ -343,7 +375,9 @@ pub fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
         return Some(p);
     }
     // Move it into a fresh aligned reservation: the kernel moves the page tables, no copy.
-    let Some(dest) = os::map_aligned(new_len, LARGE_PAGE) else { return Some(ptr::null_mut()) };
+    let Some(dest) = os::map_aligned(new_len, LARGE_PAGE) else {
+        return Some(ptr::null_mut());
+    };
     // SAFETY: `p..p+len` is our mapping; `dest` is our reservation of `new_len` bytes, which
     // MREMAP_FIXED replaces.
     let moved = unsafe { os::remap_fixed(p, len, new_len, dest.as_ptr()) };
@@ -362,7 +396,13 @@ pub fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
 /// Purges the ring (everything with `force`).
 pub fn purge(now: u64, force: bool) {
     let expired = {
-        let Some(mut w) = (if force { Some(WHALES.lock()) } else { WHALES.try_lock() }) else { return };
+        let Some(mut w) = (if force {
+            Some(WHALES.lock())
+        } else {
+            WHALES.try_lock()
+        }) else {
+            return;
+        };
         if !force && now < w.next_purge {
             return;
         }
@@ -379,7 +419,12 @@ pub fn ring_len() -> usize {
 /// Obtains a region of `len` bytes (rounded up to 2 MiB) aligned to 2 MiB, for the large-page
 /// API: the ring first, else a fresh mapping. Not registered as a whale allocation.
 pub fn obtain_region(len: usize) -> *mut u8 {
-    let Some(len) = len.checked_add(LARGE_PAGE - 1).map(|l| l & !(LARGE_PAGE - 1)) else { return ptr::null_mut() };
+    let Some(len) = len
+        .checked_add(LARGE_PAGE - 1)
+        .map(|l| l & !(LARGE_PAGE - 1))
+    else {
+        return ptr::null_mut();
+    };
     if len == 0 || len > isize::MAX as usize {
         return ptr::null_mut();
     }
@@ -409,7 +454,12 @@ mod tests {
 
     #[test]
     fn registry_insert_find_remove_with_collisions() {
-        let mut w = Whales { ring: ArrayVec::new(), registry: ptr::null_mut(), live: 0, next_purge: 0 };
+        let mut w = Whales {
+            ring: ArrayVec::new(),
+            registry: ptr::null_mut(),
+            live: 0,
+            next_purge: 0,
+        };
         // Many bases, some sharing home slots, removed in an order that exercises backward shift.
         let bases: std::vec::Vec<usize> = (1..5000usize).map(|i| i << 21).collect();
         for &b in &bases {
@@ -429,6 +479,11 @@ mod tests {
         }
         assert_eq!(w.live, bases.len() - bases.len().div_ceil(3));
         // SAFETY: the registry mapping is ours.
-        unsafe { os::unmap(w.registry as *mut u8, REGISTRY_SLOTS * core::mem::size_of::<Slot>()) };
+        unsafe {
+            os::unmap(
+                w.registry as *mut u8,
+                REGISTRY_SLOTS * core::mem::size_of::<Slot>(),
+            )
+        };
     }
 }
