@@ -364,7 +364,7 @@ pub unsafe fn refill(heap: *mut Heap, class: usize) -> *mut u8 {
         let mut page = h.current[class];
         if page != EMPTY.ptr() {
             let p = &mut *page;
-            if p.free.is_null() && p.collect_remote() == 0 && !p.extend() {
+            if p.free.is_null() && collect(p) == 0 && !p.extend() {
                 // Exhausted: unpin and park it with the full pages.
                 p.used -= 1;
                 p.flags |= IN_FULL;
@@ -406,7 +406,7 @@ unsafe fn find_page(h: &mut Heap, class: usize) -> *mut Page {
             return ptr::null_mut();
         };
         let p = &mut *page;
-        if p.free.is_null() && p.collect_remote() == 0 {
+        if p.free.is_null() && collect(p) == 0 {
             p.extend();
         }
         debug_assert!(!p.free.is_null());
@@ -416,12 +416,22 @@ unsafe fn find_page(h: &mut Heap, class: usize) -> *mut Page {
     }
 }
 
+/// Takes the blocks other threads freed onto `p`'s free list, counting the collection.
+#[inline]
+fn collect(p: &mut Page) -> u32 {
+    let n = p.collect_remote();
+    if n > 0 {
+        GLOBAL.remote_collects.add(1);
+    }
+    n
+}
+
 /// A partial page of `class` with room, if any.
 unsafe fn take_partial(h: &mut Heap, class: usize) -> Option<*mut Page> {
     while let Some(page) = h.partial[class].pop_front() {
         // SAFETY: partial pages belong to `h`.
         let p = unsafe { &mut *page };
-        p.collect_remote();
+        collect(p);
         if !p.free.is_null() || p.can_extend() {
             return Some(page);
         }
@@ -440,8 +450,7 @@ unsafe fn sweep_full(h: &mut Heap, class: usize, limit: usize) -> Option<*mut Pa
         let page = list.pop_front()?;
         // SAFETY: full pages belong to `h`.
         let p = unsafe { &mut *page };
-        if p.collect_remote() > 0 {
-            GLOBAL.remote_collects.add(1);
+        if collect(p) > 0 {
             p.flags &= !IN_FULL;
             return Some(page);
         }
@@ -463,8 +472,7 @@ pub unsafe fn sweep_all_full(h: &mut Heap) {
             // SAFETY: full pages belong to `h`; `next` is read before the page is relinked.
             unsafe {
                 let next = (*page).next;
-                if (*page).collect_remote() > 0 {
-                    GLOBAL.remote_collects.add(1);
+                if collect(&mut *page) > 0 {
                     h.full[class].remove(page);
                     (*page).flags &= !IN_FULL;
                     if (*page).used == 0 {

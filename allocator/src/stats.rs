@@ -50,7 +50,8 @@ pub struct Stats {
     pub warm_pool_hits: u64,
     /// Prefills of a warm pool (each carves several pages at once).
     pub warm_pool_prefills: u64,
-    /// Page refills that found remote frees on the current or a full page.
+    /// Refills that took blocks other threads had freed (from the current, a partial or a
+    /// full page).
     pub remote_collects: u64,
     /// BigCache allocations served from its cache of freed blocks.
     pub big_cache_hits: u64,
