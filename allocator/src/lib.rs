@@ -33,6 +33,7 @@
 extern crate std;
 
 pub mod big;
+pub mod c_api;
 pub mod error;
 pub mod fast_path;
 pub mod fork;

@@ -1,0 +1,274 @@
+//! The C allocation API's semantics, on top of [`crate::fast_path`]: what `malloc`, `calloc`,
+//! `realloc`, `reallocarray`, `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`,
+//! `pvalloc` and `malloc_usable_size` promise a C program on glibc. The `preload` crate only
+//! forwards to these, so unit tests reach every rule here.
+//!
+//! - `malloc(0)` returns a unique pointer (a minimal block); `free(NULL)` does nothing.
+//! - Failure returns NULL with `errno = ENOMEM`; `calloc` and `reallocarray` check `n * size`
+//!   for overflow.
+//! - `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)` frees `p` and returns NULL, as glibc does.
+//! - `posix_memalign` returns `EINVAL` for an alignment that is not a power of two multiple of
+//!   `sizeof(void *)`, leaving `*out` untouched; `aligned_alloc` returns NULL with `EINVAL` for
+//!   one that is not a power of two; `memalign` rounds such an alignment up, like glibc.
+//! - Blocks are at least 8-byte aligned, and 16-byte aligned whenever the size is a multiple of
+//!   16 (so every object type that fits is suitably aligned).
+
+use core::ffi::c_void;
+use core::ptr;
+
+use crate::error::{self, Misuse};
+use crate::fast_path;
+use crate::os::OS_PAGE;
+
+#[inline(always)]
+fn set_errno(e: i32) {
+    // SAFETY: the calling thread's errno slot is always valid.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// `malloc`.
+#[inline(always)]
+pub fn malloc(size: usize) -> *mut c_void {
+    let p = fast_path::alloc(size, 1);
+    if p.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    p.cast()
+}
+
+/// `free`.
+///
+/// # Safety
+/// - `p` is null or a live block of this allocator (a bad pointer is reported, not trusted).
+#[inline(always)]
+pub unsafe fn free(p: *mut c_void) {
+    // SAFETY: the caller's contract.
+    unsafe { fast_path::free(p.cast()) }
+}
+
+/// `calloc`: zeroed, with the product checked for overflow.
+pub fn calloc(n: usize, size: usize) -> *mut c_void {
+    let Some(total) = n.checked_mul(size) else {
+        set_errno(libc::ENOMEM);
+        return ptr::null_mut();
+    };
+    let p = fast_path::alloc_zeroed(total, 1);
+    if p.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    p.cast()
+}
+
+/// `realloc`.
+///
+/// # Safety
+/// - `p` is null or a live block of this allocator.
+pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    if !p.is_null() && size == 0 {
+        // SAFETY: the caller's contract.
+        unsafe { fast_path::free(p.cast()) };
+        return ptr::null_mut();
+    }
+    // SAFETY: the caller's contract.
+    let q = unsafe { fast_path::realloc(p.cast(), size, 1) };
+    if q.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    q.cast()
+}
+
+/// `reallocarray`: `realloc(p, n * size)` with the product checked for overflow.
+///
+/// # Safety
+/// - as for [`realloc`].
+pub unsafe fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
+    match n.checked_mul(size) {
+        // SAFETY: the caller's contract.
+        Some(total) => unsafe { realloc(p, total) },
+        None => {
+            set_errno(libc::ENOMEM);
+            ptr::null_mut()
+        }
+    }
+}
+
+/// `posix_memalign`: 0 and the block in `*out`, or `EINVAL` / `ENOMEM` (errno untouched).
+///
+/// # Safety
+/// - `out` is valid for a pointer write.
+pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32 {
+    if !align.is_power_of_two() || align % core::mem::size_of::<*mut c_void>() != 0 {
+        return libc::EINVAL;
+    }
+    let p = fast_path::alloc(size, align);
+    if p.is_null() {
+        return libc::ENOMEM;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { *out = p.cast() };
+    0
+}
+
+/// `aligned_alloc`: NULL with `EINVAL` unless `align` is a power of two.
+pub fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
+    if !align.is_power_of_two() {
+        set_errno(libc::EINVAL);
+        return ptr::null_mut();
+    }
+    let p = fast_path::alloc(size, align);
+    if p.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    p.cast()
+}
+
+/// `memalign`: an alignment that is not a power of two is rounded up to one (glibc does the
+/// same); one too large to round gives NULL with `EINVAL`.
+pub fn memalign(align: usize, size: usize) -> *mut c_void {
+    let Some(align) = align.max(1).checked_next_power_of_two() else {
+        set_errno(libc::EINVAL);
+        return ptr::null_mut();
+    };
+    let p = fast_path::alloc(size, align);
+    if p.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    p.cast()
+}
+
+/// `valloc`: page-aligned.
+pub fn valloc(size: usize) -> *mut c_void {
+    memalign(OS_PAGE, size)
+}
+
+/// `pvalloc`: page-aligned, size rounded up to whole pages.
+pub fn pvalloc(size: usize) -> *mut c_void {
+    let Some(rounded) = size.max(1).checked_add(OS_PAGE - 1) else {
+        set_errno(libc::ENOMEM);
+        return ptr::null_mut();
+    };
+    memalign(OS_PAGE, rounded & !(OS_PAGE - 1))
+}
+
+/// `malloc_usable_size`: 0 for NULL; a pointer SACS never handed out is reported.
+///
+/// # Safety
+/// - `p` is null or a live block of this allocator.
+pub unsafe fn malloc_usable_size(p: *mut c_void) -> usize {
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: any address may be asked about.
+    let n = unsafe { fast_path::usable_size(p.cast()) };
+    if n == 0 {
+        error::report("malloc_usable_size", Misuse::InvalidPointer, p.cast());
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errno() -> i32 {
+        // SAFETY: reading our own errno.
+        unsafe { *libc::__errno_location() }
+    }
+
+    #[test]
+    fn malloc_zero_is_unique_and_free_null_is_harmless() {
+        let a = malloc(0);
+        let b = malloc(0);
+        assert!(!a.is_null() && !b.is_null() && a != b);
+        // SAFETY: blocks from malloc; NULL.
+        unsafe {
+            free(a);
+            free(b);
+            free(ptr::null_mut());
+        }
+    }
+
+    #[test]
+    fn overflow_gives_enomem() {
+        set_errno(0);
+        assert!(calloc(usize::MAX / 2, 3).is_null());
+        assert_eq!(errno(), libc::ENOMEM);
+        set_errno(0);
+        // SAFETY: NULL is a valid realloc argument.
+        assert!(unsafe { reallocarray(ptr::null_mut(), 1 << 40, 1 << 40) }.is_null());
+        assert_eq!(errno(), libc::ENOMEM);
+        set_errno(0);
+        assert!(malloc(usize::MAX - 100).is_null());
+        assert_eq!(errno(), libc::ENOMEM);
+        set_errno(0);
+        assert!(malloc(isize::MAX as usize).is_null());
+        assert_eq!(errno(), libc::ENOMEM);
+    }
+
+    #[test]
+    fn calloc_zeroes_reused_memory() {
+        for size in [24usize, 1000, 20000, 100_000, 3 << 20] {
+            let p = malloc(size) as *mut u8;
+            // SAFETY: size bytes.
+            unsafe {
+                ptr::write_bytes(p, 0xEE, size);
+                free(p.cast());
+            }
+            let q = calloc(1, size) as *mut u8;
+            // SAFETY: size bytes.
+            assert!(unsafe { core::slice::from_raw_parts(q, size) }.iter().all(|&b| b == 0), "size {size}");
+            // SAFETY: from calloc.
+            unsafe { free(q.cast()) };
+        }
+    }
+
+    #[test]
+    fn alignment_rules() {
+        let mut out = ptr::null_mut();
+        // SAFETY: `out` is a valid pointer slot.
+        unsafe {
+            assert_eq!(posix_memalign(&mut out, 3, 10), libc::EINVAL);
+            assert_eq!(posix_memalign(&mut out, 4, 10), libc::EINVAL, "not a multiple of sizeof(void*)");
+            assert!(out.is_null(), "untouched on error");
+            for align in [8usize, 16, 64, 4096, 1 << 16, 1 << 20, 4 << 20] {
+                assert_eq!(posix_memalign(&mut out, align, 100), 0);
+                assert_eq!(out as usize % align, 0, "align {align}");
+                free(out);
+            }
+        }
+        set_errno(0);
+        assert!(aligned_alloc(48, 100).is_null());
+        assert_eq!(errno(), libc::EINVAL);
+        let p = memalign(48, 100);
+        assert_eq!(p as usize % 64, 0, "rounded up to 64");
+        let v = valloc(10);
+        let pv = pvalloc(5000);
+        assert_eq!(v as usize % OS_PAGE, 0);
+        assert_eq!(pv as usize % OS_PAGE, 0);
+        // SAFETY: live blocks.
+        unsafe {
+            assert!(malloc_usable_size(pv) >= 2 * OS_PAGE);
+            free(p);
+            free(v);
+            free(pv);
+        }
+    }
+
+    #[test]
+    fn realloc_rules() {
+        // SAFETY: NULL and live blocks only.
+        unsafe {
+            let p = realloc(ptr::null_mut(), 100) as *mut u8;
+            assert!(!p.is_null());
+            for i in 0..100 {
+                *p.add(i) = i as u8;
+            }
+            let q = realloc(p.cast(), 100_000) as *mut u8;
+            for i in 0..100 {
+                assert_eq!(*q.add(i), i as u8);
+            }
+            assert!(realloc(q.cast(), 0).is_null(), "realloc(p, 0) frees and returns NULL");
+            assert_eq!(malloc_usable_size(ptr::null_mut()), 0);
+        }
+    }
+}
