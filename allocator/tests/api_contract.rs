@@ -15,11 +15,21 @@ static GLOBAL: Sacs = Sacs;
 fn alloc_checked(size: usize, align: usize) -> *mut u8 {
     let p = sacs::alloc(size, align);
     assert!(!p.is_null(), "alloc({size}, {align}) returned null");
-    assert_eq!(p as usize % align, 0, "alloc({size}, {align}) = {p:p} is not aligned");
-    assert!(sacs::owns(p), "owns({p:p}) is false for alloc({size}, {align})");
+    assert_eq!(
+        p as usize % align,
+        0,
+        "alloc({size}, {align}) = {p:p} is not aligned"
+    );
+    assert!(
+        sacs::owns(p),
+        "owns({p:p}) is false for alloc({size}, {align})"
+    );
     // SAFETY: `p` came from sacs::alloc.
     let usable = unsafe { sacs::usable_size(p) };
-    assert!(usable >= size, "usable_size({p:p}) = {usable} < requested {size} (align {align})");
+    assert!(
+        usable >= size,
+        "usable_size({p:p}) = {usable} < requested {size} (align {align})"
+    );
     p
 }
 
@@ -36,7 +46,12 @@ fn allocate_fill_verify(sizes: &[usize], align: usize) {
         unsafe { fill(p, usable, tag) };
         live.push((p, usable, tag));
     }
-    assert_disjoint(live.iter().map(|&(p, u, _)| (p as usize, u.max(1))).collect(), "usable ranges");
+    assert_disjoint(
+        live.iter()
+            .map(|&(p, u, _)| (p as usize, u.max(1)))
+            .collect(),
+        "usable ranges",
+    );
     for &(p, usable, tag) in &live {
         // SAFETY: the block is live with `usable` bytes.
         unsafe { check(p, usable, tag, &format!("align {align}")) };
@@ -48,7 +63,11 @@ fn allocate_fill_verify(sizes: &[usize], align: usize) {
 #[test]
 fn every_class_boundary_up_to_8_mib() {
     let sizes = boundary_sizes(8 * MIB);
-    assert!(sizes.len() > 300, "boundary list too short: {}", sizes.len());
+    assert!(
+        sizes.len() > 300,
+        "boundary list too short: {}",
+        sizes.len()
+    );
     for align in [1, 8, 16] {
         allocate_fill_verify(&sizes, align);
     }
@@ -58,7 +77,15 @@ fn every_class_boundary_up_to_8_mib() {
 fn every_alignment_up_to_4_mib() {
     // All sizes up to 64 KiB at every alignment, and the boundaries of the big and whale tiers.
     let mut sizes = boundary_sizes(64 * KIB);
-    for s in [128 * KIB, 512 * KIB, MIB, 2 * MIB, 3 * MIB, 4 * MIB, 8 * MIB] {
+    for s in [
+        128 * KIB,
+        512 * KIB,
+        MIB,
+        2 * MIB,
+        3 * MIB,
+        4 * MIB,
+        8 * MIB,
+    ] {
         sizes.extend([s - 1, s, s + 1]);
     }
     for align in alignments(4 * MIB) {
@@ -115,7 +142,11 @@ fn alloc_zeroed_is_zero_even_after_dirty_reuse() {
             assert_eq!(z as usize % align, 0);
             // SAFETY: z holds at least `size` bytes.
             assert!(unsafe { sacs::usable_size(z) } >= size);
-            assert!(all_zero(z, size), "alloc_zeroed({size}, {align}) = {z:p} (reused: {}) is not zero", z == p);
+            assert!(
+                all_zero(z, size),
+                "alloc_zeroed({size}, {align}) = {z:p} (reused: {}) is not zero",
+                z == p
+            );
             if z == p {
                 reused += 1;
             }
@@ -124,7 +155,10 @@ fn alloc_zeroed_is_zero_even_after_dirty_reuse() {
         }
     }
     // The point of the test is dirty reuse; a thread-local free list hands the block straight back.
-    assert!(reused > 100, "alloc_zeroed reused the just-freed block only {reused} times");
+    assert!(
+        reused > 100,
+        "alloc_zeroed reused the just-freed block only {reused} times"
+    );
 
     // The same through GlobalAlloc.
     for &size in &boundary_sizes(4 * MIB) {
@@ -139,15 +173,40 @@ fn alloc_zeroed_is_zero_even_after_dirty_reuse() {
             let z = GLOBAL.alloc_zeroed(layout);
             assert!(!z.is_null());
             assert_eq!(z as usize % 64, 0);
-            assert!(all_zero(z, size), "GlobalAlloc::alloc_zeroed({size}) is not zero");
+            assert!(
+                all_zero(z, size),
+                "GlobalAlloc::alloc_zeroed({size}) is not zero"
+            );
             GLOBAL.dealloc(z, layout);
         }
     }
 }
 
 const REALLOC_CHAIN: &[usize] = &[
-    1, 24, 100, 1000, 1024, 1025, 5000, 32 * KIB, 32 * KIB + 1, 100_000, 2 * MIB - 1, 2 * MIB,
-    3 * MIB, 9 * MIB, 2 * MIB + 1, MIB, 40_000, 30_000, 1024, 1000, 17, 1, 6 * MIB, 64,
+    1,
+    24,
+    100,
+    1000,
+    1024,
+    1025,
+    5000,
+    32 * KIB,
+    32 * KIB + 1,
+    100_000,
+    2 * MIB - 1,
+    2 * MIB,
+    3 * MIB,
+    9 * MIB,
+    2 * MIB + 1,
+    MIB,
+    40_000,
+    30_000,
+    1024,
+    1000,
+    17,
+    1,
+    6 * MIB,
+    64,
 ];
 
 #[test]
@@ -161,12 +220,26 @@ fn realloc_across_tiers_preserves_contents() {
         for &new in &REALLOC_CHAIN[1..] {
             // SAFETY: p is a live sacs block.
             let q = unsafe { sacs::realloc(p, new, align) };
-            assert!(!q.is_null(), "realloc({size} -> {new}, align {align}) returned null");
-            assert_eq!(q as usize % align, 0, "realloc({size} -> {new}) lost alignment {align}");
+            assert!(
+                !q.is_null(),
+                "realloc({size} -> {new}, align {align}) returned null"
+            );
+            assert_eq!(
+                q as usize % align,
+                0,
+                "realloc({size} -> {new}) lost alignment {align}"
+            );
             // SAFETY: q is live.
             assert!(unsafe { sacs::usable_size(q) } >= new);
             // SAFETY: q holds min(size, new) preserved bytes; the pattern is prefix-consistent.
-            unsafe { check(q, size.min(new), tag, &format!("realloc {size} -> {new} align {align}")) };
+            unsafe {
+                check(
+                    q,
+                    size.min(new),
+                    tag,
+                    &format!("realloc {size} -> {new} align {align}"),
+                )
+            };
             // SAFETY: q holds `new` bytes.
             unsafe { fill(q, new, tag) };
             p = q;
@@ -201,7 +274,14 @@ fn realloc_of_null_allocates_and_global_realloc_preserves() {
             assert!(!q.is_null(), "GlobalAlloc::realloc to {new} failed");
             assert_eq!(q as usize % align, 0);
             // SAFETY: q holds min(old, new) preserved bytes.
-            unsafe { check(q, layout.size().min(new), tag, &format!("GlobalAlloc realloc to {new}")) };
+            unsafe {
+                check(
+                    q,
+                    layout.size().min(new),
+                    tag,
+                    &format!("GlobalAlloc realloc to {new}"),
+                )
+            };
             // SAFETY: q holds new bytes.
             unsafe { fill(q, new, tag) };
             layout = Layout::from_size_align(new, align).unwrap();
@@ -222,7 +302,14 @@ fn foreign_pointers_are_not_ours() {
     let libc_large = unsafe { libc::malloc(8 << 20) } as *const u8;
     // SAFETY: an anonymous private mapping of our own.
     let mapped = unsafe {
-        libc::mmap(ptr::null_mut(), 1 << 20, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        libc::mmap(
+            ptr::null_mut(),
+            1 << 20,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
     };
     assert_ne!(mapped, libc::MAP_FAILED);
     let libc_text = libc::malloc as *const u8;
@@ -233,7 +320,10 @@ fn foreign_pointers_are_not_ours() {
         ("libc malloc small", libc_small),
         ("libc malloc large", libc_large),
         ("own mmap", mapped as *const u8),
-        ("own mmap + 512 KiB", (mapped as *const u8).wrapping_add(512 << 10)),
+        (
+            "own mmap + 512 KiB",
+            (mapped as *const u8).wrapping_add(512 << 10),
+        ),
         ("libc text", libc_text),
         ("address 1", 1 as *const u8),
         ("address 4096", 4096 as *const u8),
@@ -245,7 +335,11 @@ fn foreign_pointers_are_not_ours() {
     for (what, p) in candidates {
         assert!(!sacs::owns(p), "owns({what} {p:p}) is true");
         // SAFETY: usable_size must accept any address and answer 0 for foreign ones.
-        assert_eq!(unsafe { sacs::usable_size(p) }, 0, "usable_size({what} {p:p}) is not 0");
+        assert_eq!(
+            unsafe { sacs::usable_size(p) },
+            0,
+            "usable_size({what} {p:p}) is not 0"
+        );
     }
     // And ours are ours, including memory the Rust runtime got through the global allocator.
     let boxed = Box::new([0u64; 4]);
@@ -276,7 +370,10 @@ fn impossible_sizes_return_null() {
             let p = sacs::alloc(size, align);
             assert!(p.is_null(), "alloc({size:#x}, {align}) = {p:p}, want null");
             let z = sacs::alloc_zeroed(size, align);
-            assert!(z.is_null(), "alloc_zeroed({size:#x}, {align}) = {z:p}, want null");
+            assert!(
+                z.is_null(),
+                "alloc_zeroed({size:#x}, {align}) = {z:p}, want null"
+            );
         }
     }
     // A failed realloc leaves the block as it was.
@@ -287,7 +384,10 @@ fn impossible_sizes_return_null() {
         for &size in &huge {
             // SAFETY: p is live.
             let q = unsafe { sacs::realloc(p, size, 16) };
-            assert!(q.is_null(), "realloc({start} -> {size:#x}) = {q:p}, want null");
+            assert!(
+                q.is_null(),
+                "realloc({start} -> {size:#x}) = {q:p}, want null"
+            );
             // SAFETY: p is still live after a failed realloc.
             unsafe { check(p, start, 4242, "block after failed realloc") };
         }
@@ -299,7 +399,10 @@ fn impossible_sizes_return_null() {
         let layout = Layout::from_size_align(isize::MAX as usize - (align - 1), align).unwrap();
         // SAFETY: non-zero layout.
         let p = unsafe { GLOBAL.alloc(layout) };
-        assert!(p.is_null(), "GlobalAlloc::alloc({layout:?}) = {p:p}, want null");
+        assert!(
+            p.is_null(),
+            "GlobalAlloc::alloc({layout:?}) = {p:p}, want null"
+        );
         // SAFETY: as above.
         let p = unsafe { GLOBAL.alloc_zeroed(layout) };
         assert!(p.is_null());
@@ -327,7 +430,11 @@ fn size_zero_gives_unique_pointers() {
         let mut addrs: Vec<usize> = ptrs.iter().map(|&p| p as usize).collect();
         addrs.sort_unstable();
         addrs.dedup();
-        assert_eq!(addrs.len(), ptrs.len(), "size-0 allocations at align {align} are not unique");
+        assert_eq!(
+            addrs.len(),
+            ptrs.len(),
+            "size-0 allocations at align {align} are not unique"
+        );
         for p in ptrs {
             // SAFETY: from sacs::alloc.
             unsafe { sacs::free(p) };
@@ -347,12 +454,19 @@ fn large_pages_api() {
         let len = pages * LARGE_PAGE;
         let p = obtain(len);
         assert!(!p.is_null(), "obtain({len}) failed");
-        assert_eq!(p as usize % LARGE_PAGE, 0, "obtain({len}) = {p:p} not 2 MiB aligned");
+        assert_eq!(
+            p as usize % LARGE_PAGE,
+            0,
+            "obtain({len}) = {p:p} not 2 MiB aligned"
+        );
         // SAFETY: the region is ours for len bytes.
         unsafe { fill(p, len, pages as u64) };
         regions.push((p, len));
     }
-    assert_disjoint(regions.iter().map(|&(p, l)| (p as usize, l)).collect(), "large pages");
+    assert_disjoint(
+        regions.iter().map(|&(p, l)| (p as usize, l)).collect(),
+        "large pages",
+    );
     for &(p, len) in &regions {
         // SAFETY: obtained above with this length.
         unsafe {
@@ -374,7 +488,10 @@ fn many_small_blocks_of_one_class_are_disjoint() {
             // SAFETY: size bytes.
             unsafe { fill(p, size, i as u64) };
         }
-        assert_disjoint(ptrs.iter().map(|&p| (p as usize, size)).collect(), "same-class blocks");
+        assert_disjoint(
+            ptrs.iter().map(|&p| (p as usize, size)).collect(),
+            "same-class blocks",
+        );
         for (i, &p) in ptrs.iter().enumerate() {
             // SAFETY: live block.
             unsafe {

@@ -21,7 +21,14 @@ fn invalid_frees_are_reported_counted_and_survived() {
     let libc_block = unsafe { libc::malloc(256) } as *mut u8;
     // SAFETY: an anonymous mapping of our own, unmapped at the end.
     let mapping = unsafe {
-        libc::mmap(ptr::null_mut(), 1 << 20, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        libc::mmap(
+            ptr::null_mut(),
+            1 << 20,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
     } as *mut u8;
     assert_ne!(mapping as *mut libc::c_void, libc::MAP_FAILED);
     // SAFETY: writing our own memory.
@@ -68,7 +75,11 @@ fn invalid_frees_are_reported_counted_and_survived() {
         // OnError = continue, where SACS must only report it.
         unsafe { sacs::free(p) };
         let after = sacs::stats().invalid_frees;
-        assert_eq!(after, before + 1, "free({what} {p:p}) was not counted as invalid");
+        assert_eq!(
+            after,
+            before + 1,
+            "free({what} {p:p}) was not counted as invalid"
+        );
     }
 
     // Nothing was corrupted: the real blocks, libc's block and the mapping are intact.
@@ -79,12 +90,20 @@ fn invalid_frees_are_reported_counted_and_survived() {
     }
     // SAFETY: our own memory.
     unsafe {
-        assert!(std::slice::from_raw_parts(libc_block, 256).iter().all(|&b| b == 0x3C));
-        assert!(std::slice::from_raw_parts(mapping, 1 << 20).iter().all(|&b| b == 0x4D));
+        assert!(std::slice::from_raw_parts(libc_block, 256)
+            .iter()
+            .all(|&b| b == 0x3C));
+        assert!(std::slice::from_raw_parts(mapping, 1 << 20)
+            .iter()
+            .all(|&b| b == 0x4D));
     }
     // And the blocks were not put on any free list: allocating the same sizes many times
     // never returns memory overlapping a live block.
-    let live: Vec<(usize, usize)> = real.iter().zip(&sizes).map(|(&p, &s)| (p as usize, s)).collect();
+    let live: Vec<(usize, usize)> = real
+        .iter()
+        .zip(&sizes)
+        .map(|(&p, &s)| (p as usize, s))
+        .collect();
     let mut fresh = Vec::new();
     for &size in &sizes {
         for _ in 0..if size < MIB { 200 } else { 4 } {
@@ -92,7 +111,10 @@ fn invalid_frees_are_reported_counted_and_survived() {
             assert!(!p.is_null());
             for &(q, qs) in &live {
                 let a = p as usize;
-                assert!(a + size <= q || q + qs <= a, "new block {p:p} overlaps a live block at {q:#x}");
+                assert!(
+                    a + size <= q || q + qs <= a,
+                    "new block {p:p} overlaps a live block at {q:#x}"
+                );
             }
             fresh.push(p);
         }
@@ -113,20 +135,35 @@ fn invalid_frees_are_reported_counted_and_survived() {
 fn run_child(mode: &str, on_error: Option<&str>) -> (std::process::ExitStatus, String, String) {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
-    cmd.args(["--exact", "child_entry", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, mode)
-        .env_remove("SACS_ON_ERROR");
+    cmd.args([
+        "--exact",
+        "child_entry",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, mode)
+    .env_remove("SACS_ON_ERROR");
     if let Some(v) = on_error {
         cmd.env("SACS_ON_ERROR", v);
     }
     let out = cmd.output().expect("spawn child");
-    (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn reported_address(stdout: &str) -> String {
-    let at = stdout.find("BAD=0x").unwrap_or_else(|| panic!("child printed no address:\n{stdout}"));
+    let at = stdout
+        .find("BAD=0x")
+        .unwrap_or_else(|| panic!("child printed no address:\n{stdout}"));
     let hex = &stdout[at + "BAD=0x".len()..];
-    hex.split(|c: char| !c.is_ascii_hexdigit()).next().unwrap().to_ascii_lowercase()
+    hex.split(|c: char| !c.is_ascii_hexdigit())
+        .next()
+        .unwrap()
+        .to_ascii_lowercase()
 }
 
 fn assert_message(stderr: &str, addr: &str) {
@@ -134,8 +171,14 @@ fn assert_message(stderr: &str, addr: &str) {
         .lines()
         .find(|l| l.contains("invalid pointer 0x"))
         .unwrap_or_else(|| panic!("no 'invalid pointer 0x' message on stderr:\n{stderr}"));
-    assert!(line.starts_with("sacs: "), "message does not name SACS: {line}");
-    assert!(line.to_ascii_lowercase().contains(addr), "message {line:?} does not name the address 0x{addr}");
+    assert!(
+        line.starts_with("sacs: "),
+        "message does not name SACS: {line}"
+    );
+    assert!(
+        line.to_ascii_lowercase().contains(addr),
+        "message {line:?} does not name the address 0x{addr}"
+    );
 }
 
 #[test]
@@ -146,7 +189,10 @@ fn default_mode_aborts_with_message() {
         Some(libc::SIGABRT),
         "child was not killed by SIGABRT: {status:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    assert!(!stdout.contains("CHILD SURVIVED"), "child went on after the bad free");
+    assert!(
+        !stdout.contains("CHILD SURVIVED"),
+        "child went on after the bad free"
+    );
     assert_message(&stderr, &reported_address(&stdout));
 }
 
@@ -154,14 +200,21 @@ fn default_mode_aborts_with_message() {
 fn continue_by_environment() {
     let (status, stdout, stderr) = run_child("free_stack", Some("continue"));
     assert!(status.success(), "child failed with SACS_ON_ERROR=continue: {status:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("CHILD SURVIVED invalid_frees=1"), "child output:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("CHILD SURVIVED invalid_frees=1"),
+        "child output:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert_message(&stderr, &reported_address(&stdout));
 }
 
 #[test]
 fn interior_pointer_aborts_by_default() {
     let (status, stdout, stderr) = run_child("free_interior", None);
-    assert_eq!(status.signal(), Some(libc::SIGABRT), "child: {status:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGABRT),
+        "child: {status:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert_message(&stderr, &reported_address(&stdout));
 }
 
@@ -169,7 +222,9 @@ fn interior_pointer_aborts_by_default() {
 #[test]
 #[ignore = "run only as the child process of the bad-pointer subprocess tests"]
 fn child_entry() {
-    let Ok(mode) = std::env::var(CHILD_ENV) else { return };
+    let Ok(mode) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let stack = [0u64; 4];
     let bad = match mode.as_str() {
         "free_stack" => stack.as_ptr() as *mut u8,
@@ -181,6 +236,9 @@ fn child_entry() {
     std::io::stdout().flush().unwrap();
     // SAFETY: deliberately invalid: the misuse under test.
     unsafe { sacs::free(bad) };
-    println!("CHILD SURVIVED invalid_frees={}", sacs::stats().invalid_frees);
+    println!(
+        "CHILD SURVIVED invalid_frees={}",
+        sacs::stats().invalid_frees
+    );
     std::hint::black_box(&stack);
 }

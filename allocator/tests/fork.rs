@@ -70,7 +70,13 @@ fn child_body(inherited: &[(usize, usize, u64)]) -> i32 {
     }
     let mut live = Vec::new();
     for i in 0..3000u64 {
-        let size = if i % 1000 == 0 { 3 * MIB } else if i % 10 == 0 { r.range(1025, 40 * KIB) } else { r.range(1, 1024) };
+        let size = if i % 1000 == 0 {
+            3 * MIB
+        } else if i % 10 == 0 {
+            r.range(1025, 40 * KIB)
+        } else {
+            r.range(1, 1024)
+        };
         let p = sacs::alloc(size, 8);
         if p.is_null() {
             return 2;
@@ -84,7 +90,10 @@ fn child_body(inherited: &[(usize, usize, u64)]) -> i32 {
         return 3;
     }
     // A thread in the child, freeing what the child's main thread made.
-    let handed: Vec<(usize, usize, u64)> = live.drain(..1500).map(|(p, s, t)| (p as usize, s, t)).collect();
+    let handed: Vec<(usize, usize, u64)> = live
+        .drain(..1500)
+        .map(|(p, s, t)| (p as usize, s, t))
+        .collect();
     let t = thread::spawn(move || {
         for (p, size, tag) in handed {
             // SAFETY: live blocks, handed to this thread.
@@ -109,6 +118,7 @@ fn child_body(inherited: &[(usize, usize, u64)]) -> i32 {
 
 #[test]
 fn fork_while_threads_allocate() {
+    watchdog(600, "fork_while_threads_allocate");
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..4)
         .map(|i| {
@@ -179,7 +189,11 @@ fn fork_while_threads_allocate() {
     for w in workers {
         w.join().expect("worker panicked");
     }
-    assert!(failures.is_empty(), "children failed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "children failed:\n{}",
+        failures.join("\n")
+    );
     // The parent still owns its inherited blocks (the children freed only their copies).
     for (p, size, tag) in inherited {
         // SAFETY: live in the parent.

@@ -49,5 +49,9 @@ fn rss_falls_after_the_purge_delay() {
         committed / MIB,
         stats_table()
     );
-    assert!(committed < bytes / 5, "stats: {} MiB still committed after the delay", committed / MIB);
+    assert!(
+        committed < bytes / 5,
+        "stats: {} MiB still committed after the delay",
+        committed / MIB
+    );
 }

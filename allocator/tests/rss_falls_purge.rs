@@ -33,10 +33,20 @@ fn rss_falls_at_once_with_purge() {
         committed / MIB,
         stats_table()
     );
-    assert!(committed < bytes / 5, "stats: {} MiB still committed after purge()", committed / MIB);
+    assert!(
+        committed < bytes / 5,
+        "stats: {} MiB still committed after purge()",
+        committed / MIB
+    );
     // The allocator works as before after a purge, and a second round falls just the same.
     let (m2, _) = allocate_and_free(3);
     sacs::purge();
     let now2 = rss();
-    assert!(fell_enough(&m2, now2), "second round: RSS {} MiB after purge() (base {} MiB, peak {} MiB)", now2 / MIB, m2.base / MIB, m2.peak / MIB);
+    assert!(
+        fell_enough(&m2, now2),
+        "second round: RSS {} MiB after purge() (base {} MiB, peak {} MiB)",
+        now2 / MIB,
+        m2.base / MIB,
+        m2.peak / MIB
+    );
 }

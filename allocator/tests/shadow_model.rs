@@ -51,9 +51,9 @@ fn random_size(r: &mut Rng, boundaries: &[usize]) -> usize {
 
 fn random_align(r: &mut Rng) -> usize {
     match r.below(1000) {
-        0..=699 => 1 << r.below(5), // 1..=16: the natural alignments
+        0..=699 => 1 << r.below(5),       // 1..=16: the natural alignments
         700..=994 => 1 << r.range(5, 16), // 32 B ..= 64 KiB
-        _ => 1 << r.range(17, 22),   // 128 KiB ..= 4 MiB
+        _ => 1 << r.range(17, 22),        // 128 KiB ..= 4 MiB
     }
 }
 
@@ -76,10 +76,17 @@ fn allocate(r: &mut Rng, size: usize, align: usize, zeroed: bool) -> (*mut u8, A
 
 fn check_new(p: *mut u8, size: usize, align: usize, what: &str) {
     assert!(!p.is_null(), "{what}({size}, {align}) returned null");
-    assert_eq!(p as usize % align, 0, "{what}({size}, {align}) = {p:p} misaligned");
+    assert_eq!(
+        p as usize % align,
+        0,
+        "{what}({size}, {align}) = {p:p} misaligned"
+    );
     // SAFETY: p is a live SACS block.
     let usable = unsafe { sacs::usable_size(p) };
-    assert!(usable >= size, "{what}({size}, {align}): usable_size {usable} < size");
+    assert!(
+        usable >= size,
+        "{what}({size}, {align}): usable_size {usable} < size"
+    );
 }
 
 fn release(b: &Block) {
@@ -124,7 +131,9 @@ fn run_sequence(seed: u64, ops: usize, boundaries: &[usize]) {
             let i = r.below(live.len());
             let new = if r.chance(30) {
                 let s = live[i].size;
-                (s + r.below(s / 8 + 2)).saturating_sub(r.below(s / 8 + 2)).max(1)
+                (s + r.below(s / 8 + 2))
+                    .saturating_sub(r.below(s / 8 + 2))
+                    .max(1)
             } else {
                 random_size(&mut r, boundaries)
             };
@@ -141,7 +150,14 @@ fn run_sequence(seed: u64, ops: usize, boundaries: &[usize]) {
             };
             check_new(q, new, b.align, "realloc");
             // SAFETY: q holds the preserved prefix (patterns are prefix-consistent per tag).
-            unsafe { check(q, b.size.min(new), b.tag, &format!("realloc {} -> {new} (seed {seed}, op {op})", b.size)) };
+            unsafe {
+                check(
+                    q,
+                    b.size.min(new),
+                    b.tag,
+                    &format!("realloc {} -> {new} (seed {seed}, op {op})", b.size),
+                )
+            };
             // SAFETY: q holds `new` bytes.
             unsafe { fill(q, new, b.tag) };
             live_bytes = live_bytes - b.size + new;
@@ -152,8 +168,17 @@ fn run_sequence(seed: u64, ops: usize, boundaries: &[usize]) {
             let align = random_align(&mut r);
             let zeroed = r.chance(15);
             let (p, api) = allocate(&mut r, size, align, zeroed);
-            let size = if api == Api::Global { size.max(1) } else { size };
-            check_new(p, size, align, if zeroed { "alloc_zeroed" } else { "alloc" });
+            let size = if api == Api::Global {
+                size.max(1)
+            } else {
+                size
+            };
+            check_new(
+                p,
+                size,
+                align,
+                if zeroed { "alloc_zeroed" } else { "alloc" },
+            );
             if zeroed {
                 // SAFETY: p holds `size` bytes.
                 let bytes = unsafe { std::slice::from_raw_parts(p, size) };
@@ -165,7 +190,13 @@ fn run_sequence(seed: u64, ops: usize, boundaries: &[usize]) {
             // SAFETY: p holds `size` bytes.
             unsafe { fill(p, size, next_tag) };
             live_bytes += size;
-            live.push(Block { ptr: p, size, align, tag: next_tag, api });
+            live.push(Block {
+                ptr: p,
+                size,
+                align,
+                tag: next_tag,
+                api,
+            });
         }
         if op % 250 == 0 {
             check_disjoint(&live);
@@ -182,6 +213,7 @@ fn run_sequence(seed: u64, ops: usize, boundaries: &[usize]) {
 }
 
 fn run_seeds(first: u64, count: usize) {
+    watchdog(600, "run_seeds");
     let boundaries = boundary_sizes(8 * MIB);
     let ops = 2000;
     for seed in first..first + count as u64 {

@@ -35,8 +35,14 @@ fn tiers_count_at_their_boundaries() {
             let allocs = mid.tiers[t].allocs - before.tiers[t].allocs;
             let frees = after.tiers[t].frees - mid.tiers[t].frees;
             let want = if t == tier { n as u64 } else { 0 };
-            assert_eq!(allocs, want, "size {size}: tier {t} allocs grew by {allocs}, want {want}");
-            assert_eq!(frees, want, "size {size}: tier {t} frees grew by {frees}, want {want}");
+            assert_eq!(
+                allocs, want,
+                "size {size}: tier {t} allocs grew by {allocs}, want {want}"
+            );
+            assert_eq!(
+                frees, want,
+                "size {size}: tier {t} frees grew by {frees}, want {want}"
+            );
         }
         assert_eq!(mid.allocs() - before.allocs(), n as u64);
         assert_eq!(after.frees() - mid.frees(), n as u64);
@@ -45,9 +51,18 @@ fn tiers_count_at_their_boundaries() {
     let s = sacs::stats();
     assert!(s.heaps_created >= 1, "no heap was counted");
     assert!(s.syscalls[0].calls >= 1, "no mmap was counted");
-    assert!(s.mapped_bytes >= s.committed_bytes, "committed {} > mapped {}", s.committed_bytes, s.mapped_bytes);
+    assert!(
+        s.mapped_bytes >= s.committed_bytes,
+        "committed {} > mapped {}",
+        s.committed_bytes,
+        s.mapped_bytes
+    );
     assert!(s.peak_committed_bytes >= s.committed_bytes);
-    assert!(s.peak_committed_bytes >= 5 * MIB, "peak committed {} below the 5 MiB whale", s.peak_committed_bytes);
+    assert!(
+        s.peak_committed_bytes >= 5 * MIB,
+        "peak committed {} below the 5 MiB whale",
+        s.peak_committed_bytes
+    );
     assert!(s.resident_bytes > 0);
     let mut buf = [0u8; 4096];
     let n = s.write_table(&mut buf);

@@ -46,7 +46,10 @@ fn consume(m: Msg, stats: &Counts) {
     // SAFETY: the sender allocated `size` bytes at `p`, filled them with `tag`'s pattern and
     // gave up the block when it sent the message.
     unsafe {
-        assert!(sacs::usable_size(p) >= m.size, "usable_size shrank in transit");
+        assert!(
+            sacs::usable_size(p) >= m.size,
+            "usable_size shrank in transit"
+        );
         check(p, m.size, m.tag, "received block");
         sacs::free(p);
     }
@@ -64,6 +67,7 @@ struct Counts {
 
 #[test]
 fn blocks_cross_threads_through_queues() {
+    watchdog(600, "blocks_cross_threads_through_queues");
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const THREADS: usize = 8;
     let per_thread = scale(50_000, 10_000);
@@ -80,8 +84,12 @@ fn blocks_cross_threads_through_queues() {
     let start = Arc::new(Barrier::new(THREADS));
     let mut handles = Vec::new();
     for (me, rx) in receivers.into_iter().enumerate() {
-        let txs: Vec<(usize, SyncSender<Msg>)> =
-            senders.iter().enumerate().filter(|&(i, _)| i != me).map(|(i, s)| (i, s.clone())).collect();
+        let txs: Vec<(usize, SyncSender<Msg>)> = senders
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != me)
+            .map(|(i, s)| (i, s.clone()))
+            .collect();
         let counts = counts.clone();
         let start = start.clone();
         handles.push(thread::spawn(move || {
@@ -97,7 +105,11 @@ fn blocks_cross_threads_through_queues() {
                 let tag = tag_of(me, seq);
                 // SAFETY: p holds `size` bytes.
                 unsafe { fill(p, size, tag) };
-                let mut msg = Msg { ptr: p as usize, size, tag };
+                let mut msg = Msg {
+                    ptr: p as usize,
+                    size,
+                    tag,
+                };
                 if r.chance(10) {
                     // Some blocks stay and are freed later by their own thread.
                     kept.push_back(msg);
@@ -157,11 +169,23 @@ fn blocks_cross_threads_through_queues() {
     let after = sacs::stats();
     let total = (THREADS * per_thread) as u64;
     for t in 0..4 {
-        assert!(after.tiers[t].allocs > before.tiers[t].allocs, "tier {t} saw no allocation");
+        assert!(
+            after.tiers[t].allocs > before.tiers[t].allocs,
+            "tier {t} saw no allocation"
+        );
     }
-    assert!(after.frees() - before.frees() >= total, "frees grew by less than the {total} blocks freed");
-    assert!(after.remote_collects > before.remote_collects, "cross-thread frees were never collected for reuse");
-    assert!(after.heaps_retired >= before.heaps_retired + THREADS as u64 - 1, "exited threads' heaps were not retired");
+    assert!(
+        after.frees() - before.frees() >= total,
+        "frees grew by less than the {total} blocks freed"
+    );
+    assert!(
+        after.remote_collects > before.remote_collects,
+        "cross-thread frees were never collected for reuse"
+    );
+    assert!(
+        after.heaps_retired >= before.heaps_retired + THREADS as u64 - 1,
+        "exited threads' heaps were not retired"
+    );
     #[cfg(feature = "validate")]
     sacs::validate();
 }
@@ -172,6 +196,7 @@ fn blocks_cross_threads_through_queues() {
 /// volume in flight.
 #[test]
 fn producer_consumer_memory_is_reused() {
+    watchdog(600, "producer_consumer_memory_is_reused");
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const PAIRS: usize = 4;
     const CAP: usize = 1000;
@@ -184,7 +209,12 @@ fn producer_consumer_memory_is_reused() {
     }
     let queues: Vec<Arc<Queue>> = (0..PAIRS)
         .map(|_| {
-            Arc::new(Queue { q: Mutex::new(VecDeque::new()), not_full: Condvar::new(), not_empty: Condvar::new(), done: AtomicBool::new(false) })
+            Arc::new(Queue {
+                q: Mutex::new(VecDeque::new()),
+                not_full: Condvar::new(),
+                not_empty: Condvar::new(),
+                done: AtomicBool::new(false),
+            })
         })
         .collect();
     let rss_before = rss();
@@ -211,7 +241,11 @@ fn producer_consumer_memory_is_reused() {
                 while g.len() >= CAP {
                     g = q.not_full.wait(g).unwrap();
                 }
-                g.push_back(Msg { ptr: p as usize, size, tag });
+                g.push_back(Msg {
+                    ptr: p as usize,
+                    size,
+                    tag,
+                });
                 drop(g);
                 q.not_empty.notify_one();
                 if seq % 10_000 == 0 {
@@ -245,7 +279,10 @@ fn producer_consumer_memory_is_reused() {
     assert_eq!(counts.received.load(Ordering::Relaxed), produced);
     let volume = volume.load(Ordering::Relaxed) as usize;
     let growth = (peak_rss.load(Ordering::Relaxed) as usize).saturating_sub(rss_before);
-    assert!(volume > 100 * MIB, "volume {volume} too small to mean anything");
+    assert!(
+        volume > 100 * MIB,
+        "volume {volume} too small to mean anything"
+    );
     assert!(
         growth < 48 * MIB,
         "RSS grew by {} MiB while only ~{} MiB were ever in flight (total volume {} MiB): remote frees not reused?",

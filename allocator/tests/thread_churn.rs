@@ -63,6 +63,7 @@ fn free_held(held: Vec<Held>) {
 
 #[test]
 fn thousands_of_short_lived_threads() {
+    watchdog(600, "thousands_of_short_lived_threads");
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const WAVES: usize = 30;
     const PER_WAVE: usize = 100;
@@ -77,10 +78,16 @@ fn thousands_of_short_lived_threads() {
             .map(|_| {
                 id += 1;
                 let my = id;
-                thread::Builder::new().stack_size(64 * KIB).spawn(move || worker(my)).expect("spawn")
+                thread::Builder::new()
+                    .stack_size(64 * KIB)
+                    .spawn(move || worker(my))
+                    .expect("spawn")
             })
             .collect();
-        let held: Vec<Held> = handles.into_iter().map(|h| h.join().expect("worker panicked")).collect();
+        let held: Vec<Held> = handles
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .collect();
         // Every thread of this wave has exited. What the wave before left behind stayed live
         // while this wave ran (so its pages were abandoned with live blocks, for adoption);
         // free it now from the main thread.
@@ -100,8 +107,14 @@ fn thousands_of_short_lived_threads() {
     let threads = (WAVES * PER_WAVE) as u64;
     let retired = after.heaps_retired - before.heaps_retired;
     let created = after.heaps_created - before.heaps_created;
-    assert!(created >= threads, "only {created} heaps created for {threads} allocating threads");
-    assert!(retired >= threads, "only {retired} heaps retired after {threads} threads exited");
+    assert!(
+        created >= threads,
+        "only {created} heaps created for {threads} allocating threads"
+    );
+    assert!(
+        retired >= threads,
+        "only {retired} heaps retired after {threads} threads exited"
+    );
     let growth = max_rss.saturating_sub(rss_after_warmup);
     assert!(
         growth < 32 * MIB,
@@ -114,13 +127,17 @@ fn thousands_of_short_lived_threads() {
     // What exited threads abandoned was taken over by the ones that came after.
     let abandoned = after.segments_abandoned - before.segments_abandoned;
     let adopted = after.segments_adopted - before.segments_adopted;
-    assert!(abandoned == 0 || adopted > 0, "{abandoned} segments were abandoned but none adopted");
+    assert!(
+        abandoned == 0 || adopted > 0,
+        "{abandoned} segments were abandoned but none adopted"
+    );
 }
 
 /// A thread that exits while other threads still free into its pages: the frees must land
 /// correctly, and the pages must be reusable afterwards.
 #[test]
 fn frees_into_pages_of_an_exited_thread() {
+    watchdog(600, "frees_into_pages_of_an_exited_thread");
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for round in 0..scale(20, 5) {
         let blocks: Vec<(usize, usize, u64)> = thread::spawn(move || {

@@ -50,7 +50,12 @@ impl Rng {
 /// Process resident set size in bytes, from /proc/self/statm (independent of SACS's own reading).
 pub fn rss() -> usize {
     let text = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
-    let pages: usize = text.split_whitespace().nth(1).expect("statm has a resident field").parse().expect("statm number");
+    let pages: usize = text
+        .split_whitespace()
+        .nth(1)
+        .expect("statm has a resident field")
+        .parse()
+        .expect("statm number");
     pages * page_size()
 }
 
@@ -143,7 +148,10 @@ pub fn boundary_sizes(max: usize) -> Vec<usize> {
 
 /// Every power of two from 1 to `max` inclusive.
 pub fn alignments(max: usize) -> Vec<usize> {
-    (0..usize::BITS).map(|b| 1usize << b).take_while(|&a| a <= max).collect()
+    (0..usize::BITS)
+        .map(|b| 1usize << b)
+        .take_while(|&a| a <= max)
+        .collect()
 }
 
 /// Panics if any two of the half-open intervals `[start, start + len)` overlap.
@@ -169,3 +177,13 @@ pub fn scale(release: usize, debug: usize) -> usize {
 }
 
 pub mod rss;
+
+/// Aborts the whole test process with a message if it is still running after `secs` seconds,
+/// so that a deadlock in the allocator fails the test run instead of hanging it.
+pub fn watchdog(secs: u64, what: &'static str) {
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        eprintln!("\nWATCHDOG: {what} still running after {secs} s: presumed hung (deadlock?); aborting");
+        std::process::abort();
+    });
+}

@@ -63,7 +63,12 @@ pub fn allocate_and_free(seed: u64) -> (Measure, usize) {
         bytes / MIB
     );
     let committed = sacs::stats().committed_bytes;
-    assert!(committed >= bytes, "stats: committed {} MiB < {} MiB live", committed / MIB, bytes / MIB);
+    assert!(
+        committed >= bytes,
+        "stats: committed {} MiB < {} MiB live",
+        committed / MIB,
+        bytes / MIB
+    );
     free_all(a);
     (Measure { base, peak }, bytes)
 }
@@ -72,7 +77,6 @@ pub fn allocate_and_free(seed: u64) -> (Measure, usize) {
 pub fn fell_enough(m: &Measure, now: usize) -> bool {
     now <= m.base + (m.peak - m.base) / 5
 }
-
 
 /// SACS's statistics table, for failure messages.
 pub fn stats_table() -> String {

@@ -116,7 +116,10 @@ fn word_frequencies(text: &str) -> (usize, usize, Vec<(String, usize)>, u64) {
             }
         }
     }
-    let mut all: Vec<String> = text.split_ascii_whitespace().filter_map(normalize).collect();
+    let mut all: Vec<String> = text
+        .split_ascii_whitespace()
+        .filter_map(normalize)
+        .collect();
     all.sort_unstable();
     let mut counted: Vec<(String, usize)> = Vec::new();
     for w in all {
@@ -128,7 +131,10 @@ fn word_frequencies(text: &str) -> (usize, usize, Vec<(String, usize)>, u64) {
     let from_hm: BTreeMap<String, usize> = hm.into_iter().collect();
     assert_eq!(from_hm, bt, "HashMap and BTreeMap word counts differ");
     let from_sort: BTreeMap<String, usize> = counted.into_iter().collect();
-    assert_eq!(from_sort, bt, "sort-and-count and BTreeMap word counts differ");
+    assert_eq!(
+        from_sort, bt,
+        "sort-and-count and BTreeMap word counts differ"
+    );
 
     let total: usize = bt.values().sum();
     let mut by_count: Vec<(String, usize)> = bt.iter().map(|(w, &n)| (w.clone(), n)).collect();
@@ -204,7 +210,10 @@ fn channel_exchange(seed: u64, per_producer: usize) -> u64 {
             reference.push(s);
         }
     }
-    assert_eq!(sum, expect, "threads computed a different result than the sequential run");
+    assert_eq!(
+        sum, expect,
+        "threads computed a different result than the sequential run"
+    );
     strings.sort();
     reference.sort();
     assert!(strings == reference, "strings changed in transit");
@@ -213,7 +222,9 @@ fn channel_exchange(seed: u64, per_producer: usize) -> u64 {
 
 /// Sort random strings two ways; they must agree and be sorted.
 fn sorting(r: &mut Rng, n: usize) -> u64 {
-    let v: Vec<String> = (0..n).map(|_| format!("{}{}", make_word(r), r.below(1000))).collect();
+    let v: Vec<String> = (0..n)
+        .map(|_| format!("{}{}", make_word(r), r.below(1000)))
+        .collect();
     let mut a = v.clone();
     a.sort();
     let mut b = v;
@@ -236,7 +247,11 @@ fn map_churn(r: &mut Rng, ops: usize) -> u64 {
         let key = r.below(5000) as u64;
         match r.below(10) {
             0..=4 => {
-                let len = if r.chance(2) { r.range(2000, 100_000) } else { r.range(0, 300) };
+                let len = if r.chance(2) {
+                    r.range(2000, 100_000)
+                } else {
+                    r.range(0, 300)
+                };
                 let v: Vec<u8> = (0..len).map(|j| (key as usize + j) as u8).collect();
                 bt.insert(key, v.clone());
                 model.insert(key, v);
@@ -299,5 +314,15 @@ pub fn run() -> Results {
     assert!(s.contains(";123456;"));
     let string_len = s.len();
 
-    Results { words: total, distinct, top, freq_hash, channel_hash, sort_hash, map_hash, vec_sum, string_len }
+    Results {
+        words: total,
+        distinct,
+        top,
+        freq_hash,
+        channel_hash,
+        sort_hash,
+        map_hash,
+        vec_sum,
+        string_len,
+    }
 }
