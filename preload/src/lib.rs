@@ -1,0 +1,215 @@
+//! `libsacs.so`: the C allocation API for `LD_PRELOAD=libsacs.so program`.
+//!
+//! Every export is a one-line forwarder to `sacs::c_api` (C semantics live in the core, where
+//! unit tests reach them). C++ `operator new` / `delete` in all their forms are exported too, so
+//! C++ programs reach SACS without going through `malloc`. A non-`nothrow` `operator new` that
+//! cannot get memory prints a line and aborts: Rust cannot throw `std::bad_alloc`.
+//!
+//! At load time a constructor reads the `SACS_*` options and, with `SACS_STATS=1`, registers
+//! the printing of the statistics table at exit.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![allow(clippy::missing_safety_doc)] // the C API's contracts are the C standard's
+
+use core::ffi::c_void;
+use core_sacs::c_api as c;
+use core_sacs::options::{self, Opt};
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core_sacs::os::write_stderr(b"sacs: internal error (panic)\n");
+    core_sacs::os::abort()
+}
+
+#[no_mangle]
+pub extern "C" fn malloc(size: usize) -> *mut c_void {
+    c::malloc(size)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn free(p: *mut c_void) {
+    // SAFETY: the C contract of free.
+    unsafe { c::free(p) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn cfree(p: *mut c_void) {
+    // SAFETY: the C contract of free.
+    unsafe { c::free(p) }
+}
+
+#[no_mangle]
+pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+    c::calloc(n, size)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY: the C contract of realloc.
+    unsafe { c::realloc(p, size) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
+    // SAFETY: the C contract of reallocarray.
+    unsafe { c::reallocarray(p, n, size) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32 {
+    // SAFETY: the C contract of posix_memalign.
+    unsafe { c::posix_memalign(out, align, size) }
+}
+
+#[no_mangle]
+pub extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
+    c::aligned_alloc(align, size)
+}
+
+#[no_mangle]
+pub extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
+    c::memalign(align, size)
+}
+
+#[no_mangle]
+pub extern "C" fn valloc(size: usize) -> *mut c_void {
+    c::valloc(size)
+}
+
+#[no_mangle]
+pub extern "C" fn pvalloc(size: usize) -> *mut c_void {
+    c::pvalloc(size)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
+    // SAFETY: the contract of malloc_usable_size.
+    unsafe { c::malloc_usable_size(p) }
+}
+
+/// `malloc_trim`: gives back everything SACS holds free, now. Returns 1 (memory was released
+/// or could have been), as glibc does when it released any.
+#[no_mangle]
+pub extern "C" fn malloc_trim(_pad: usize) -> i32 {
+    core_sacs::purge();
+    1
+}
+
+/// `malloc_stats`: prints SACS's statistics table on standard error.
+#[no_mangle]
+pub extern "C" fn malloc_stats() {
+    print_stats();
+}
+
+fn print_stats() {
+    let mut buf = [0u8; 4096];
+    let n = core_sacs::stats().write_table(&mut buf);
+    core_sacs::os::write_stderr(&buf[..n]);
+}
+
+extern "C" fn print_stats_at_exit() {
+    print_stats();
+}
+
+#[ctor::ctor]
+fn load() {
+    options::load();
+    if options::get(Opt::Stats) != 0 {
+        // SAFETY: registering a plain extern "C" function.
+        unsafe { libc::atexit(print_stats_at_exit) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// C++ operators (Itanium ABI names, 64-bit size_t).
+
+#[cold]
+fn new_failed() -> ! {
+    core_sacs::os::write_stderr(b"sacs: operator new: out of memory\n");
+    core_sacs::os::abort()
+}
+
+#[inline(always)]
+fn new_or_abort(p: *mut c_void) -> *mut c_void {
+    if p.is_null() {
+        new_failed();
+    }
+    p
+}
+
+/// `operator new(size_t)`
+#[no_mangle]
+pub extern "C" fn _Znwm(size: usize) -> *mut c_void {
+    new_or_abort(c::malloc(size))
+}
+
+/// `operator new[](size_t)`
+#[no_mangle]
+pub extern "C" fn _Znam(size: usize) -> *mut c_void {
+    new_or_abort(c::malloc(size))
+}
+
+/// `operator new(size_t, const std::nothrow_t&)`
+#[no_mangle]
+pub extern "C" fn _ZnwmRKSt9nothrow_t(size: usize, _: *const c_void) -> *mut c_void {
+    c::malloc(size)
+}
+
+/// `operator new[](size_t, const std::nothrow_t&)`
+#[no_mangle]
+pub extern "C" fn _ZnamRKSt9nothrow_t(size: usize, _: *const c_void) -> *mut c_void {
+    c::malloc(size)
+}
+
+/// `operator new(size_t, std::align_val_t)`
+#[no_mangle]
+pub extern "C" fn _ZnwmSt11align_val_t(size: usize, align: usize) -> *mut c_void {
+    new_or_abort(c::aligned_alloc(align, size))
+}
+
+/// `operator new[](size_t, std::align_val_t)`
+#[no_mangle]
+pub extern "C" fn _ZnamSt11align_val_t(size: usize, align: usize) -> *mut c_void {
+    new_or_abort(c::aligned_alloc(align, size))
+}
+
+/// `operator new(size_t, std::align_val_t, const std::nothrow_t&)`
+#[no_mangle]
+pub extern "C" fn _ZnwmSt11align_val_tRKSt9nothrow_t(size: usize, align: usize, _: *const c_void) -> *mut c_void {
+    c::aligned_alloc(align, size)
+}
+
+/// `operator new[](size_t, std::align_val_t, const std::nothrow_t&)`
+#[no_mangle]
+pub extern "C" fn _ZnamSt11align_val_tRKSt9nothrow_t(size: usize, align: usize, _: *const c_void) -> *mut c_void {
+    c::aligned_alloc(align, size)
+}
+
+macro_rules! deletes {
+    ($($name:ident ( $($arg:ident : $ty:ty),* ) ;)*) => {
+        $(
+            #[no_mangle]
+            pub unsafe extern "C" fn $name(p: *mut c_void $(, $arg: $ty)*) {
+                $( let _ = $arg; )*
+                // SAFETY: the C++ contract of operator delete: `p` is null or from operator new.
+                unsafe { c::free(p) }
+            }
+        )*
+    };
+}
+
+deletes! {
+    _ZdlPv();
+    _ZdaPv();
+    _ZdlPvm(size: usize);
+    _ZdaPvm(size: usize);
+    _ZdlPvRKSt9nothrow_t(nothrow: *const c_void);
+    _ZdaPvRKSt9nothrow_t(nothrow: *const c_void);
+    _ZdlPvSt11align_val_t(align: usize);
+    _ZdaPvSt11align_val_t(align: usize);
+    _ZdlPvmSt11align_val_t(size: usize, align: usize);
+    _ZdaPvmSt11align_val_t(size: usize, align: usize);
+    _ZdlPvSt11align_val_tRKSt9nothrow_t(align: usize, nothrow: *const c_void);
+    _ZdaPvSt11align_val_tRKSt9nothrow_t(align: usize, nothrow: *const c_void);
+}
