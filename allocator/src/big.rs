@@ -62,6 +62,7 @@ fn slices_for(class: usize) -> usize {
 /// Allocates a block of big class `class` from arena `arena`; zeroed if `zero`.
 pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     debug_assert!((BIG_FIRST..CLASSES).contains(&class));
+    crate::heap::init_process();
     let now = os::now_ms();
     // Big requests are slow enough to carry the shared structures' periodic purge.
     crate::purge::global_tick(now, false);
@@ -125,7 +126,7 @@ pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
         a.cached_bytes += class_size(class);
     }
     GLOBAL.tier_frees[Tier::Big as usize].add(1);
-    let cap = options::get(Opt::BigCacheMib) << 20;
+    let cap = options::get(Opt::BigCacheMib).saturating_mul(1 << 20);
     while a.cached_bytes > cap {
         if !a.evict_oldest(now) {
             break;
@@ -141,15 +142,12 @@ impl Arena {
     /// Carves a new span for `class`, flushing the cache or adding a segment when needed.
     fn carve(&mut self, class: usize, index: usize, now: u64) -> Option<*mut Page> {
         let n = slices_for(class);
-        let page = self.take_span(n).or_else(|| {
-            // Cached blocks of other classes may be what fragments the segments.
-            if self.cached_bytes > 0 {
-                while self.evict_oldest(now) {}
-                self.take_span(n)
-            } else {
-                None
-            }
-        });
+        // Cached blocks of other classes may be what fragments the segments: turn the oldest
+        // cold, one at a time, until a run of `n` slices appears.
+        let mut page = self.take_span(n);
+        while page.is_none() && self.evict_oldest(now) {
+            page = self.take_span(n);
+        }
         let page = match page {
             Some(p) => p,
             None => {
@@ -194,7 +192,7 @@ impl Arena {
                 // SAFETY: cached pages are valid while we hold the arena lock.
                 let age = unsafe { (*list.tail).retired_at };
                 // SAFETY: as above.
-                if oldest.is_none_or(|o| age < unsafe { (*self.cache[o].tail).retired_at }) {
+                if oldest.map_or(true, |o| age < unsafe { (*self.cache[o].tail).retired_at }) {
                     oldest = Some(i);
                 }
             }

@@ -216,7 +216,12 @@ mod tests {
             }
             let q = calloc(1, size) as *mut u8;
             // SAFETY: size bytes.
-            assert!(unsafe { core::slice::from_raw_parts(q, size) }.iter().all(|&b| b == 0), "size {size}");
+            assert!(
+                unsafe { core::slice::from_raw_parts(q, size) }
+                    .iter()
+                    .all(|&b| b == 0),
+                "size {size}"
+            );
             // SAFETY: from calloc.
             unsafe { free(q.cast()) };
         }
@@ -228,7 +233,11 @@ mod tests {
         // SAFETY: `out` is a valid pointer slot.
         unsafe {
             assert_eq!(posix_memalign(&mut out, 3, 10), libc::EINVAL);
-            assert_eq!(posix_memalign(&mut out, 4, 10), libc::EINVAL, "not a multiple of sizeof(void*)");
+            assert_eq!(
+                posix_memalign(&mut out, 4, 10),
+                libc::EINVAL,
+                "not a multiple of sizeof(void*)"
+            );
             assert!(out.is_null(), "untouched on error");
             for align in [8usize, 16, 64, 4096, 1 << 16, 1 << 20, 4 << 20] {
                 assert_eq!(posix_memalign(&mut out, align, 100), 0);
@@ -267,7 +276,10 @@ mod tests {
             for i in 0..100 {
                 assert_eq!(*q.add(i), i as u8);
             }
-            assert!(realloc(q.cast(), 0).is_null(), "realloc(p, 0) frees and returns NULL");
+            assert!(
+                realloc(q.cast(), 0).is_null(),
+                "realloc(p, 0) frees and returns NULL"
+            );
             assert_eq!(malloc_usable_size(ptr::null_mut()), 0);
         }
     }

@@ -166,7 +166,10 @@ static REGISTRY: Lock<Registry> = Lock::new(Registry {
 /// Segments of exited threads that still hold live blocks.
 static ABANDONED: Lock<SegmentList> = Lock::new(SegmentList::new());
 
-fn init_process() {
+/// Process-wide set-up, once: options, fork handlers, the thread-exit key. Every path that
+/// takes a shared lock (heaps, big arenas, whales) passes here first, so the fork handlers are
+/// registered before any lock can be held across a `fork()`.
+pub fn init_process() {
     PROCESS_INIT.call_once(|| {
         options::load();
         crate::fork::register();
@@ -500,12 +503,16 @@ fn page_shape(class: usize) -> (usize, usize) {
 /// A fresh page for `class`: from the warm pool, after a prefill, or after the COLD path.
 unsafe fn new_page(h: &mut Heap, class: usize, now: u64) -> Option<*mut Page> {
     let (pool, slices) = page_shape(class);
-    if h.warm[pool].is_empty() && !prefill(h, pool, slices, now) {
-        // SAFETY: `h` is the caller's heap.
-        unsafe { cold(h, pool, slices, now)? };
+    if h.warm[pool].is_empty() {
+        if !prefill(h, pool, slices, now) {
+            // SAFETY: `h` is the caller's heap.
+            unsafe { cold(h, pool, slices, now)? };
+        }
+    } else {
+        // Only a page that was waiting in the pool is a hit; one just prefilled is not.
+        GLOBAL.warm_pool_hits.add(1);
     }
     let page = h.warm[pool].pop_front()?;
-    GLOBAL.warm_pool_hits.add(1);
     // SAFETY: warm-pool pages are empty spans of `h`'s segments.
     unsafe {
         let p = &mut *page;

@@ -59,10 +59,6 @@ pub use global::Sacs;
 pub use purge::purge;
 pub use stats::{stats, Stats};
 
-/// Alignment every allocation gets at least (as glibc's malloc on 64-bit targets), except
-/// requests smaller than it, which get their size rounded to a multiple of 8.
-pub const MIN_ALIGN: usize = 16;
-
 /// Checks every invariant SACS can check of the calling thread's heap and the shared tiers;
 /// panics with a description on the first violation. Only with the `validate` feature.
 #[cfg(feature = "validate")]

@@ -3,8 +3,8 @@
 //! The table [`OPTIONS`] is the single source of every setting's name, default and meaning;
 //! `docs/configuration.md` is written from it. Reading happens at the allocator's first use,
 //! without allocating and without `std::env` (which would allocate, and may run before the Rust
-//! runtime is up when SACS is preloaded). Values are plain decimal integers; `SACS_ON_ERROR`
-//! also accepts the words `abort` and `continue`, and boolean options accept `yes/no/on/off`.
+//! runtime is up when SACS is preloaded). Values are plain decimal integers; every option also
+//! accepts the words `abort`, `no`, `off`, `false` (0) and `continue`, `yes`, `on`, `true` (1).
 
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -45,7 +45,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_PURGE_DELAY_MS",
         default: 10,
-        doc: "Milliseconds an empty small/mid page or an empty segment stays committed before its memory is given back (MADV_DONTNEED). 0 purges at once.",
+        doc: "Milliseconds an empty small/mid page or an empty segment stays committed before its memory is given back (MADV_DONTNEED). Purging runs on the allocator's slow paths, never in the background; 0 purges at the next one.",
     },
     OptionDesc {
         name: "SACS_HOT_MS",
@@ -55,7 +55,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_WARM_MS",
         default: 1000,
-        doc: "BigCache and whale ring: milliseconds a freed block or mapping may stay cached before it turns cold: decommitted (big) or unmapped (whale).",
+        doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment).",
     },
     OptionDesc {
         name: "SACS_WARM_POOL_PAGES",

@@ -189,17 +189,21 @@ impl Segment {
             let start = dirty.trailing_zeros() as usize;
             let len = (!(dirty >> start)).trailing_zeros() as usize;
             let run = len * SLICE;
+            let mask = run_mask(start, len);
             // SAFETY: free slices of our own segment: no one uses their contents.
             if unsafe { os::decommit(self.slice_start(start), run) } {
                 bytes += run;
                 GLOBAL.purged_runs.add(1);
+                self.dirty_slices &= !mask;
             }
-            dirty &= !run_mask(start, len);
+            dirty &= !mask;
         }
         GLOBAL.purged_bytes.add(bytes as u64);
         GLOBAL.decommitted(bytes);
-        self.dirty_slices = 0;
-        self.purge_at = 0;
+        // Runs the kernel refused stay dirty and are tried again at the next look.
+        if self.dirty_slices == 0 {
+            self.purge_at = 0;
+        }
         bytes
     }
 

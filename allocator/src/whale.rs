@@ -250,6 +250,7 @@ fn map_fresh(len: usize, align: usize) -> Option<usize> {
 /// Obtains a mapping of at least `len` bytes aligned to `align` from the ring or the system.
 /// Returns (base, mapping length, whether it is known zero).
 fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, bool)> {
+    crate::heap::init_process();
     let align = align.max(LARGE_PAGE);
     let now = os::now_ms();
     crate::purge::global_tick(now, false);
@@ -429,7 +430,14 @@ pub fn obtain_region(len: usize) -> *mut u8 {
         return ptr::null_mut();
     }
     match obtain(len, LARGE_PAGE, false) {
-        Some((base, _, _)) => base as *mut u8,
+        Some((base, got, _)) => {
+            // The caller will release exactly `len` bytes: give back a larger cached mapping's
+            // tail now, so none of it is forgotten.
+            if got > len {
+                unmap_all(&[(base + len, got - len)]);
+            }
+            base as *mut u8
+        }
         None => ptr::null_mut(),
     }
 }
