@@ -19,10 +19,10 @@ use core::ptr;
 use crate::lock::{Guard, Lock};
 use crate::options::{self, Opt};
 use crate::os;
-use crate::page::{Page, PageKind, PageList, WARM, ZERO};
+use crate::page::{Page, PageKind, PageList, LOCAL, WARM, ZERO};
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::{class_size, BIG_FIRST, CLASSES};
-use crate::stats::{Tier, GLOBAL};
+use crate::stats::{LocalCounter, Tier, GLOBAL};
 
 /// Number of big arenas.
 pub const ARENAS: usize = 4;
@@ -52,6 +52,112 @@ const NEW_ARENA: Lock<Arena> = Lock::new(Arena {
 
 /// The big arenas.
 pub static ARENA_LOCKS: [Lock<Arena>; ARENAS] = [NEW_ARENA; ARENAS];
+
+/// Blocks of one class a thread keeps in its own cache.
+const LOCAL_PER_CLASS: usize = 4;
+/// Bytes a thread keeps in its own cache at most.
+const LOCAL_MAX_BYTES: usize = 4 << 20;
+
+/// A thread's own few freed big blocks, in front of the arenas: a block freed by a thread is
+/// kept here (still counted as in use by its arena) and the thread's next request of the same
+/// class takes it back with no lock and no atomic. Blocks older than `SACS_HOT_MS` go to their
+/// arena at the heap's next purge look, and all of them when the thread exits.
+pub struct LocalCache {
+    lists: [PageList; BIG_CLASSES],
+    bytes: usize,
+    /// Allocations served here, frees kept here, and all big allocations / frees of the thread
+    /// that did not go through an arena (counted with the arena's in the statistics).
+    pub hits: LocalCounter,
+    pub allocs: LocalCounter,
+    pub frees: LocalCounter,
+}
+
+impl LocalCache {
+    pub const fn new() -> Self {
+        Self {
+            lists: [EMPTY_LIST; BIG_CLASSES],
+            bytes: 0,
+            hits: LocalCounter::new(),
+            allocs: LocalCounter::new(),
+            frees: LocalCounter::new(),
+        }
+    }
+
+    /// A cached block of `class`, zeroed if `zero`.
+    #[inline]
+    pub fn alloc(&mut self, class: usize, zero: bool) -> Option<*mut u8> {
+        let page = self.lists[class - BIG_FIRST].pop_front()?;
+        let size = class_size(class);
+        self.bytes -= size;
+        self.hits.add(1);
+        self.allocs.add(1);
+        // SAFETY: a cached page is a live (arena-wise) big block this thread holds.
+        let start = unsafe {
+            (*page).flags &= !LOCAL;
+            (*page).start
+        };
+        if zero {
+            // SAFETY: the block is ours and `size` bytes long.
+            unsafe { ptr::write_bytes(start, 0, size) };
+        }
+        Some(start)
+    }
+
+    /// Keeps the freed block `page` if there is room. Returns false (block untouched) if not,
+    /// and the caller frees it to its arena.
+    ///
+    /// # Safety
+    /// - `page` is a live big block being freed by the calling thread, whose cache this is.
+    #[inline]
+    pub unsafe fn free(&mut self, page: *mut Page) -> bool {
+        // SAFETY: per the contract.
+        let p = unsafe { &mut *page };
+        let class = p.class as usize;
+        let size = class_size(class);
+        let list = &mut self.lists[class - BIG_FIRST];
+        if list.len >= LOCAL_PER_CLASS || self.bytes + size > LOCAL_MAX_BYTES {
+            return false;
+        }
+        p.flags = (p.flags & !ZERO) | LOCAL;
+        p.retired_at = os::now_ms();
+        // SAFETY: a live block is on no list.
+        unsafe { list.push_front(page) };
+        self.bytes += size;
+        self.frees.add(1);
+        true
+    }
+
+    /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas.
+    pub fn flush(&mut self, now: u64, force: bool) {
+        let hot = options::get(Opt::HotMs) as u64;
+        for i in 0..BIG_CLASSES {
+            loop {
+                let page = self.lists[i].tail;
+                // SAFETY: cached pages are valid blocks this thread holds.
+                if page.is_null()
+                    || !(force || now.saturating_sub(unsafe { (*page).retired_at }) >= hot)
+                {
+                    break;
+                }
+                self.lists[i].pop_back();
+                self.bytes -= class_size(BIG_FIRST + i);
+                // SAFETY: the block is live (arena-wise) and now on no list.
+                // It was counted as freed when it entered this cache.
+                unsafe {
+                    (*page).flags &= !LOCAL;
+                    let ok = release(page, (*page).start);
+                    debug_assert!(ok);
+                }
+            }
+        }
+    }
+}
+
+impl Default for LocalCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// Slices a block of `class` spans.
 #[inline]
@@ -101,12 +207,25 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     start
 }
 
-/// Frees the big block at `p` (a span head of an arena segment). Returns false if the block is
-/// not in use (a double free), leaving the heap untouched.
+/// Frees the big block at `p` (a span head of an arena segment) to its arena. Returns false if
+/// the block is not in use (a double free), leaving the heap untouched.
 ///
 /// # Safety
 /// - `page` is the page entry of `p`, and `p` is its start.
 pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
+    // SAFETY: the caller's contract.
+    let ok = unsafe { release(page, p) };
+    if ok {
+        GLOBAL.tier_frees[Tier::Big as usize].add(1);
+    }
+    ok
+}
+
+/// [`free`] without counting (for blocks counted when a thread cache took them).
+///
+/// # Safety
+/// - as for [`free`].
+unsafe fn release(page: *mut Page, p: *mut u8) -> bool {
     let seg = Segment::of(p);
     // SAFETY: `p` lies in a live arena segment.
     let arena = unsafe { (*seg).arena as usize };
@@ -115,7 +234,7 @@ pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
     // SAFETY: the page belongs to this arena; the lock guards it.
     unsafe {
         let pg = &mut *page;
-        if pg.used != 1 || pg.kind != PageKind::Big as u8 {
+        if pg.used != 1 || pg.kind != PageKind::Big as u8 || pg.flags & LOCAL != 0 {
             return false;
         }
         pg.used = 0;
@@ -125,7 +244,6 @@ pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
         a.cache[class - BIG_FIRST].push_front(page);
         a.cached_bytes += class_size(class);
     }
-    GLOBAL.tier_frees[Tier::Big as usize].add(1);
     let cap = options::get(Opt::BigCacheMib).saturating_mul(1 << 20);
     while a.cached_bytes > cap {
         if !a.evict_oldest(now) {

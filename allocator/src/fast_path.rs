@@ -19,8 +19,8 @@
 use core::ptr;
 
 use crate::error::{self, Misuse};
-use crate::heap::{self, Heap};
-use crate::page::{Block, Page, PageKind, IN_FULL};
+use crate::heap::{self, Heap, HeapState};
+use crate::page::{Block, Page, PageKind, IN_FULL, LOCAL};
 use crate::segment::Segment;
 use crate::segment_map;
 use crate::size_class::{self, MID_MAX, SMALL_CLASSES, WHALE_MIN};
@@ -118,10 +118,19 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
         }
         return p;
     }
-    let heap = heap::current();
-    // SAFETY: reading a heap's (or sentinel's) index is always valid.
-    let arena = unsafe { (*heap).index };
-    big::alloc(class, zero, arena)
+    let from_heap = |h: *mut Heap| {
+        // SAFETY: `with_heap` gives the calling thread's heap (or the locked backstop).
+        unsafe {
+            if (*h).state == HeapState::Live {
+                if let Some(p) = (*h).big.alloc(class, zero) {
+                    return p;
+                }
+            }
+            big::alloc(class, zero, (*h).index)
+        }
+    };
+    // SAFETY: the value of the thread's heap slot.
+    unsafe { heap::with_heap(heap::current(), from_heap, ptr::null_mut()) }
 }
 
 /// Frees a block. Null is ignored; a pointer SACS did not hand out, or a detected double free,
@@ -191,6 +200,13 @@ unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
         if kind == PageKind::Small as u8 && (*page).is_block_start(p) {
             heap::free_remote(heap, page, p);
         } else if kind == PageKind::Big as u8 && (*page).start == p {
+            if (*page).used == 1
+                && (*page).flags & LOCAL == 0
+                && (*heap).state == HeapState::Live
+                && (*heap).big.free(page)
+            {
+                return;
+            }
             if !big::free(page, p) {
                 error::report(func, Misuse::DoubleFree, p);
             }

@@ -74,6 +74,8 @@ pub struct Heap {
     pub warm: [PageList; 2],
     /// Segments whose slices this heap owns.
     pub segments: SegmentList,
+    /// The thread's own cache of freed big blocks.
+    pub big: crate::big::LocalCache,
     /// Next time (ms) this heap looks for memory to purge.
     pub next_purge: u64,
     /// Small number identifying the heap (picks its big arena).
@@ -100,6 +102,7 @@ impl Heap {
             full: [EMPTY_LIST; SMALL_CLASSES],
             warm: [EMPTY_LIST; 2],
             segments: SegmentList::new(),
+            big: crate::big::LocalCache::new(),
             next_purge: 0,
             index: 0,
             state,
@@ -321,6 +324,12 @@ fn flush_counters(h: &Heap) {
         GLOBAL.tier_frees[tier].add(h.remote_frees[tier].get());
         h.remote_frees[tier].reset();
     }
+    GLOBAL.tier_allocs[Tier::Big as usize].add(h.big.allocs.get());
+    GLOBAL.tier_frees[Tier::Big as usize].add(h.big.frees.get());
+    GLOBAL.big_cache_hits.add(h.big.hits.get());
+    h.big.allocs.reset();
+    h.big.frees.reset();
+    h.big.hits.reset();
 }
 
 /// Adds the counters of live heaps (and the backstop) to `s`.
@@ -338,6 +347,9 @@ pub fn add_live_heap_counters(s: &mut Stats) {
         for tier in 0..2 {
             s.tiers[tier].frees += h.remote_frees[tier].get();
         }
+        s.tiers[Tier::Big as usize].allocs += h.big.allocs.get();
+        s.tiers[Tier::Big as usize].frees += h.big.frees.get();
+        s.big_cache_hits += h.big.hits.get();
     };
     let reg = REGISTRY.lock();
     let mut h = reg.live;
@@ -642,6 +654,7 @@ pub unsafe fn abandon(heap: *mut Heap) {
     // SAFETY: per the contract, `heap` and everything it owns are ours.
     unsafe {
         let h = &mut *heap;
+        h.big.flush(now, true);
         for class in 0..SMALL_CLASSES {
             let cur = h.current[class];
             if cur != EMPTY.ptr() {
@@ -790,6 +803,7 @@ pub unsafe fn free_remote(heap: *mut Heap, page: *mut Page, block: *mut u8) {
 /// # Safety
 /// - `h` is the calling thread's heap.
 pub unsafe fn purge_heap(h: &mut Heap, now: u64, force: bool) {
+    h.big.flush(now, force);
     let delay = options::get(Opt::PurgeDelayMs) as u64;
     for pool in [WARM_TINY, WARM_MID] {
         loop {

@@ -48,6 +48,8 @@ pub const IN_WARM_POOL: u8 = 2;
 pub const WARM: u8 = 4;
 /// `flags` (big): the block's memory is known to be zero (fresh or decommitted).
 pub const ZERO: u8 = 8;
+/// `flags` (big): the block is freed and kept in a thread's own cache.
+pub const LOCAL: u8 = 16;
 
 /// Bytes carved into the free list at a time.
 const EXTEND_BYTES: usize = 4096;

@@ -424,7 +424,6 @@ pub fn stats() -> Stats {
         s.tiers[t].allocs = g.tier_allocs[t].get();
         s.tiers[t].frees = g.tier_frees[t].get();
     }
-    crate::heap::add_live_heap_counters(&mut s);
     s.warm_pool_hits = g.warm_pool_hits.get();
     s.warm_pool_prefills = g.warm_pool_prefills.get();
     s.remote_collects = g.remote_collects.get();
@@ -446,6 +445,8 @@ pub fn stats() -> Stats {
     s.heaps_created = g.heaps_created.get();
     s.heaps_retired = g.heaps_retired.get();
     s.invalid_frees = g.invalid_frees.get();
+    // Live heaps' own counters (after the globals they add to).
+    crate::heap::add_live_heap_counters(&mut s);
     for (i, c) in os::SYSCALLS.iter().enumerate() {
         s.syscalls[i] = SyscallStats {
             calls: c.calls.load(Relaxed),
