@@ -29,7 +29,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
-#[cfg(any(test, feature = "std"))]
+#[cfg(any(test, feature = "std", feature = "tls-std"))]
 extern crate std;
 
 pub mod big;

@@ -14,7 +14,7 @@
 
 use crate::heap::{Heap, UNINIT};
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std")))]
 core::arch::global_asm!(
     ".pushsection .tbss,\"awT\",@nobits",
     ".p2align 3",
@@ -27,7 +27,7 @@ core::arch::global_asm!(
     ".popsection",
 );
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", not(feature = "tls-std")))]
 core::arch::global_asm!(
     ".pushsection .tbss,\"awT\",%nobits",
     ".p2align 3",
@@ -41,7 +41,7 @@ core::arch::global_asm!(
 );
 
 /// The raw value of the calling thread's slot.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std")))]
 #[inline(always)]
 fn read_slot() -> usize {
     let value: usize;
@@ -59,7 +59,7 @@ fn read_slot() -> usize {
 }
 
 /// Writes the calling thread's slot.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std")))]
 #[inline(always)]
 fn write_slot(value: usize) {
     // SAFETY: as in `read_slot`; writing the calling thread's own slot.
@@ -75,7 +75,7 @@ fn write_slot(value: usize) {
 }
 
 /// Address of the calling thread's slot.
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", not(feature = "tls-std")))]
 #[inline(always)]
 fn slot() -> *mut usize {
     let tp: usize;
@@ -94,21 +94,40 @@ fn slot() -> *mut usize {
     tp.wrapping_add(offset) as *mut usize
 }
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", not(feature = "tls-std")))]
 #[inline(always)]
 fn read_slot() -> usize {
     // SAFETY: the slot is this thread's own TLS word.
     unsafe { *slot() }
 }
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", not(feature = "tls-std")))]
 #[inline(always)]
 fn write_slot(value: usize) {
     // SAFETY: the slot is this thread's own TLS word.
     unsafe { *slot() = value }
 }
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+// The measured alternative (feature `tls-std`): std's `thread_local!`, which in a shared
+// library compiles to a `__tls_get_addr` call per access (docs/benchmarks.md has the numbers).
+#[cfg(feature = "tls-std")]
+std::thread_local! {
+    static SLOT: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+#[cfg(feature = "tls-std")]
+#[inline(always)]
+fn read_slot() -> usize {
+    SLOT.with(|s| s.get())
+}
+
+#[cfg(feature = "tls-std")]
+#[inline(always)]
+fn write_slot(value: usize) {
+    SLOT.with(|s| s.set(value))
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")))]
 mod fallback {
     use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     static KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
@@ -133,11 +152,11 @@ fn uninit_addr() -> usize {
 /// The calling thread's heap: its own, or the [`UNINIT`] / [`crate::heap::DEAD`] sentinel.
 #[inline(always)]
 pub fn get() -> *mut Heap {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std"))]
     {
         (read_slot() ^ uninit_addr()) as *mut Heap
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")))]
     {
         // SAFETY: the key exists; a missing value reads as null = 0.
         (unsafe { libc::pthread_getspecific(fallback::key()) } as usize ^ uninit_addr())
@@ -149,11 +168,11 @@ pub fn get() -> *mut Heap {
 #[inline]
 pub fn set(heap: *mut Heap) {
     let value = heap as usize ^ uninit_addr();
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std"))]
     {
         write_slot(value);
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")))]
     {
         // SAFETY: the key exists.
         unsafe { libc::pthread_setspecific(fallback::key(), value as *const libc::c_void) };

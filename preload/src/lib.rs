@@ -16,6 +16,7 @@ use core::ffi::c_void;
 use core_sacs::c_api as c;
 use core_sacs::options::{self, Opt};
 
+#[cfg(not(feature = "tls-std"))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core_sacs::os::write_stderr(b"sacs: internal error (panic)\n");
@@ -25,7 +26,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 /// `malloc`: a naked entry that passes its caller's return address (the allocation site) to
 /// the core as a second argument. The address is at the top of the stack on entry (x86_64) or
 /// in the link register (aarch64); capturing it costs one load or one move.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(feature = "no-site")))]
 #[unsafe(naked)]
 #[no_mangle]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
@@ -35,13 +36,14 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
     core::arch::naked_asm!("mov x1, x30", "b {at}", at = sym malloc_at);
 }
 
-/// `malloc` where the return address cannot be captured: the site is unknown (0).
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+/// `malloc` where the return address cannot be captured (or `no-site`): the site is 0.
+#[cfg(any(not(any(target_arch = "x86_64", target_arch = "aarch64")), feature = "no-site"))]
 #[no_mangle]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
     c::malloc_at(size, 0)
 }
 
+#[cfg_attr(feature = "no-site", allow(dead_code))]
 extern "C" fn malloc_at(size: usize, site: usize) -> *mut c_void {
     c::malloc_at(size, site)
 }

@@ -183,7 +183,9 @@ pub mod rss;
 pub fn watchdog(secs: u64, what: &'static str) {
     std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(secs));
-        eprintln!("\nWATCHDOG: {what} still running after {secs} s: presumed hung (deadlock?); aborting");
+        eprintln!(
+            "\nWATCHDOG: {what} still running after {secs} s: presumed hung (deadlock?); aborting"
+        );
         std::process::abort();
     });
 }
