@@ -33,4 +33,6 @@ section "3/3 invariant checks: cargo test -p sacs --features validate"
 cargo test -p sacs --features validate
 step_done "validate"
 
+section "4/4 real programs under LD_PRELOAD: scripts/preload-tests.sh"; scripts/preload-tests.sh; step_done "preload"
+
 section "all tests passed in $((SECONDS - start)) s"

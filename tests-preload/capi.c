@@ -1,0 +1,300 @@
+/* The C allocation API's contract, checked from a C program running under
+ * LD_PRELOAD=libsacs.so (scripts/preload-tests.sh). Prints one line per failed check and,
+ * at the end, "capi: N checks, M failed"; exits 1 if any check failed.
+ *
+ * Built with -O1 -fno-builtin so that the compiler neither folds nor removes the calls. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int checks, failed;
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        checks++;                                                                          \
+        if (!(cond)) {                                                                     \
+            failed++;                                                                      \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
+            printf(__VA_ARGS__);                                                           \
+            printf("\n");                                                                  \
+        }                                                                                  \
+    } while (0)
+
+/* Keeps sizes opaque to the optimiser. */
+static volatile size_t vz = 0;
+static size_t opaque(size_t n) { return n + vz; }
+
+static void check_symbol(const char *name, void *addr) {
+    Dl_info info;
+    memset(&info, 0, sizeof info);
+    int ok = dladdr(addr, &info);
+    CHECK(ok && info.dli_fname && strstr(info.dli_fname, "libsacs"),
+          "%s at %p resolves to %s, not libsacs", name, addr,
+          ok && info.dli_fname ? info.dli_fname : "(unknown)");
+}
+
+static void fill(unsigned char *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(seed + i * 31u);
+}
+
+static int holds(const unsigned char *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (unsigned char)(seed + i * 31u)) return 0;
+    return 1;
+}
+
+int main(void) {
+    const size_t huge = SIZE_MAX / 2 + 2; /* huge * 2 overflows */
+
+    /* Every entry point comes from libsacs. */
+    check_symbol("malloc", (void *)&malloc);
+    check_symbol("free", (void *)&free);
+    check_symbol("calloc", (void *)&calloc);
+    check_symbol("realloc", (void *)&realloc);
+    check_symbol("reallocarray", (void *)&reallocarray);
+    check_symbol("posix_memalign", (void *)&posix_memalign);
+    check_symbol("aligned_alloc", (void *)&aligned_alloc);
+    check_symbol("memalign", (void *)&memalign);
+    check_symbol("valloc", (void *)&valloc);
+    check_symbol("pvalloc", (void *)&pvalloc);
+    check_symbol("malloc_usable_size", (void *)&malloc_usable_size);
+    check_symbol("malloc_trim", (void *)&malloc_trim);
+    {
+        void *h = dlopen(NULL, RTLD_NOW);
+        void *m = h ? dlsym(h, "malloc") : NULL;
+        CHECK(m != NULL, "dlsym(malloc) failed");
+        if (m) check_symbol("dlsym(malloc)", m);
+        if (h) dlclose(h);
+    }
+
+    /* malloc(0): a unique, freeable pointer. */
+    {
+        void *a = malloc(opaque(0)), *b = malloc(opaque(0));
+        CHECK(a != NULL && b != NULL, "malloc(0) returned NULL (%p, %p)", a, b);
+        CHECK(a != b, "malloc(0) twice returned the same pointer %p", a);
+        free(a);
+        free(b);
+    }
+
+    /* free(NULL) does nothing. */
+    free(NULL);
+    checks++;
+
+    /* realloc(NULL, n) allocates; realloc(p, 0) frees and returns NULL. */
+    {
+        char *p = realloc(NULL, opaque(100));
+        CHECK(p != NULL, "realloc(NULL, 100) returned NULL");
+        if (p) {
+            memset(p, 0x5a, 100);
+            CHECK(malloc_usable_size(p) >= 100, "usable %zu < 100", malloc_usable_size(p));
+            void *q = realloc(p, opaque(0));
+            CHECK(q == NULL, "realloc(p, 0) returned %p, not NULL", q);
+        }
+    }
+
+    /* calloc overflow: NULL and ENOMEM. */
+    {
+        errno = 0;
+        void *p = calloc(opaque(huge), opaque(2));
+        CHECK(p == NULL && errno == ENOMEM, "calloc(huge, 2) = %p errno %d", p, errno);
+        errno = 0;
+        p = calloc(opaque(SIZE_MAX), opaque(SIZE_MAX));
+        CHECK(p == NULL && errno == ENOMEM, "calloc(MAX, MAX) = %p errno %d", p, errno);
+    }
+
+    /* reallocarray overflow: NULL and ENOMEM, the block untouched. */
+    {
+        unsigned char *p = malloc(opaque(64));
+        CHECK(p != NULL, "malloc(64)");
+        fill(p, 64, 7);
+        errno = 0;
+        void *q = reallocarray(p, opaque(huge), opaque(2));
+        CHECK(q == NULL && errno == ENOMEM, "reallocarray(p, huge, 2) = %p errno %d", q, errno);
+        CHECK(holds(p, 64, 7), "reallocarray failure changed the block");
+        q = reallocarray(p, opaque(100), opaque(3));
+        CHECK(q != NULL && holds(q, 64, 7), "reallocarray(p, 100, 3) = %p lost contents", q);
+        free(q ? q : p);
+        errno = 0;
+        q = reallocarray(NULL, opaque(SIZE_MAX), opaque(SIZE_MAX));
+        CHECK(q == NULL && errno == ENOMEM, "reallocarray(NULL, MAX, MAX) = %p errno %d", q, errno);
+    }
+
+    /* malloc of an impossible size: NULL and ENOMEM. */
+    {
+        errno = 0;
+        void *p = malloc(opaque(SIZE_MAX));
+        CHECK(p == NULL && errno == ENOMEM, "malloc(SIZE_MAX) = %p errno %d", p, errno);
+        errno = 0;
+        p = malloc(opaque((size_t)PTRDIFF_MAX + 1));
+        CHECK(p == NULL && errno == ENOMEM, "malloc(PTRDIFF_MAX+1) = %p errno %d", p, errno);
+    }
+
+    /* posix_memalign with bad alignments: EINVAL, *out untouched. */
+    {
+        static const size_t bad[] = {0, 1, 2, 4, 24, 48, 100, 3 * 4096};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            void *out = (void *)0x1234;
+            int rc = posix_memalign(&out, opaque(bad[i]), opaque(64));
+            CHECK(rc == EINVAL, "posix_memalign(align %zu) returned %d, not EINVAL", bad[i], rc);
+            CHECK(out == (void *)0x1234, "posix_memalign(align %zu) changed *out to %p", bad[i], out);
+        }
+        void *out = NULL;
+        int rc = posix_memalign(&out, opaque(64), opaque(SIZE_MAX - 10));
+        CHECK(rc == ENOMEM, "posix_memalign(64, SIZE_MAX-10) returned %d, not ENOMEM", rc);
+    }
+
+    /* aligned_alloc with an alignment that is not a power of two: NULL and EINVAL. */
+    {
+        errno = 0;
+        void *p = aligned_alloc(opaque(48), opaque(96));
+        CHECK(p == NULL && errno == EINVAL, "aligned_alloc(48, 96) = %p errno %d", p, errno);
+        if (p) free(p);
+        p = aligned_alloc(opaque(64), opaque(128));
+        CHECK(p != NULL && ((uintptr_t)p & 63) == 0, "aligned_alloc(64, 128) = %p", p);
+        free(p);
+    }
+
+    /* posix_memalign / aligned_alloc / memalign results are aligned, for 16 .. 1 MiB, at
+     * sizes below, at and above the alignment, and the whole block is writable. */
+    for (size_t a = 16; a <= (1u << 20); a <<= 1) {
+        size_t sizes[] = {1, a / 2, a, a + 1, 3 * a, 100000};
+        for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
+            size_t n = sizes[j];
+            void *p = NULL;
+            int rc = posix_memalign(&p, opaque(a), opaque(n));
+            CHECK(rc == 0 && p != NULL, "posix_memalign(%zu, %zu) rc %d", a, n, rc);
+            if (rc == 0 && p) {
+                CHECK(((uintptr_t)p & (a - 1)) == 0, "posix_memalign(%zu, %zu) = %p misaligned", a, n, p);
+                CHECK(malloc_usable_size(p) >= n, "posix_memalign(%zu, %zu): usable %zu", a, n,
+                      malloc_usable_size(p));
+                memset(p, 0xa5, n);
+                free(p);
+            }
+            p = aligned_alloc(opaque(a), opaque(n));
+            CHECK(p != NULL && ((uintptr_t)p & (a - 1)) == 0, "aligned_alloc(%zu, %zu) = %p", a, n, p);
+            if (p) {
+                memset(p, 0x3c, n);
+                free(p);
+            }
+            p = memalign(opaque(a), opaque(n));
+            CHECK(p != NULL && ((uintptr_t)p & (a - 1)) == 0, "memalign(%zu, %zu) = %p", a, n, p);
+            if (p) {
+                memset(p, 0x3c, n);
+                free(p);
+            }
+        }
+    }
+
+    /* malloc_usable_size >= size, across every tier and around many class boundaries;
+     * blocks are at least 8-aligned and 16-aligned when the size is a multiple of 16. */
+    {
+        for (size_t n = 0; n <= (8u << 20); n = n < 2048 ? n + 1 : n + n / 7 + 1) {
+            unsigned char *p = malloc(opaque(n));
+            CHECK(p != NULL, "malloc(%zu) returned NULL", n);
+            if (!p) continue;
+            size_t u = malloc_usable_size(p);
+            CHECK(u >= n, "malloc_usable_size(malloc(%zu)) = %zu", n, u);
+            CHECK(((uintptr_t)p & 7) == 0, "malloc(%zu) = %p not 8-aligned", n, p);
+            if (n != 0 && n % 16 == 0)
+                CHECK(((uintptr_t)p & 15) == 0, "malloc(%zu) = %p not 16-aligned", n, p);
+            if (u) {
+                p[0] = 1;
+                p[u - 1] = 2; /* the whole usable size is ours */
+            }
+            free(p);
+        }
+        CHECK(malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL) = %zu", malloc_usable_size(NULL));
+    }
+
+    /* calloc zeroes, also memory that was used and freed before. */
+    {
+        size_t sizes[] = {8, 100, 1000, 5000, 40000, 300000, 3u << 20};
+        for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
+            size_t n = sizes[j];
+            unsigned char *d = malloc(opaque(n));
+            if (d) memset(d, 0xff, n);
+            free(d);
+            unsigned char *p = calloc(opaque(n), opaque(1));
+            CHECK(p != NULL, "calloc(%zu, 1)", n);
+            if (!p) continue;
+            size_t bad = 0;
+            for (size_t i = 0; i < n; i++) bad += p[i] != 0;
+            CHECK(bad == 0, "calloc(%zu, 1): %zu non-zero bytes", n, bad);
+            free(p);
+        }
+    }
+
+    /* realloc keeps the contents while growing through every tier, and while shrinking. */
+    {
+        size_t n = 1;
+        unsigned char *p = malloc(opaque(n));
+        fill(p, n, 3);
+        while (n < (6u << 20)) {
+            size_t m = n * 3 / 2 + 7;
+            unsigned char *q = realloc(p, opaque(m));
+            CHECK(q != NULL, "realloc(%zu -> %zu)", n, m);
+            if (!q) break;
+            CHECK(holds(q, n, 3), "realloc(%zu -> %zu) lost contents", n, m);
+            p = q;
+            n = m;
+            fill(p, n, 3);
+        }
+        while (n > 4) {
+            size_t m = n / 3;
+            unsigned char *q = realloc(p, opaque(m));
+            CHECK(q != NULL && holds(q, m, 3), "realloc shrink %zu -> %zu", n, m);
+            if (!q) break;
+            p = q;
+            n = m;
+        }
+        free(p);
+    }
+
+    /* valloc / pvalloc: page aligned; pvalloc rounds the size up to a page. */
+    {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t sizes[] = {1, 100, page, page + 1, 100000, 3u << 20};
+        for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
+            size_t n = sizes[j];
+            void *p = valloc(opaque(n));
+            CHECK(p != NULL && ((uintptr_t)p & (page - 1)) == 0, "valloc(%zu) = %p", n, p);
+            if (p) {
+                CHECK(malloc_usable_size(p) >= n, "valloc(%zu): usable %zu", n, malloc_usable_size(p));
+                memset(p, 1, n);
+                free(p);
+            }
+            p = pvalloc(opaque(n));
+            CHECK(p != NULL && ((uintptr_t)p & (page - 1)) == 0, "pvalloc(%zu) = %p", n, p);
+            if (p) {
+                size_t want = (n + page - 1) / page * page;
+                CHECK(malloc_usable_size(p) >= want, "pvalloc(%zu): usable %zu < %zu", n,
+                      malloc_usable_size(p), want);
+                size_t u = malloc_usable_size(p);
+                memset(p, 1, u < want ? u : want);
+                free(p);
+            }
+        }
+    }
+
+    /* malloc_trim returns (0 or 1), and the heap works afterwards. */
+    {
+        void *keep[64];
+        for (int i = 0; i < 64; i++) keep[i] = malloc(opaque((size_t)(i + 1) * 1000));
+        for (int i = 0; i < 64; i += 2) free(keep[i]);
+        int rc = malloc_trim(0);
+        CHECK(rc == 0 || rc == 1, "malloc_trim returned %d", rc);
+        for (int i = 1; i < 64; i += 2) free(keep[i]);
+        void *p = malloc(opaque(1000));
+        CHECK(p != NULL, "malloc after malloc_trim");
+        free(p);
+    }
+
+    printf("capi: %d checks, %d failed\n", checks, failed);
+    return failed ? 1 : 0;
+}
