@@ -357,11 +357,24 @@ pub fn parse_decimal(s: &[u8]) -> usize {
 
 /// Writes `bytes` to standard error, ignoring failures (used for messages and the stats table).
 pub fn write_stderr(bytes: &[u8]) {
+    write_fd(2, bytes);
+}
+
+/// A private copy of standard error (close-on-exec, numbered 100 or above), for output at
+/// exit: many programs close descriptor 2 in their own exit handlers. Returns -1 on failure.
+pub fn dup_stderr() -> i32 {
+    let _errno = KeepErrno::new();
+    // SAFETY: fcntl on a descriptor number has no memory-safety preconditions.
+    unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 100) }
+}
+
+/// Writes `bytes` to descriptor `fd`, ignoring failures.
+pub fn write_fd(fd: i32, bytes: &[u8]) {
     let _errno = KeepErrno::new();
     let mut rest = bytes;
     while !rest.is_empty() {
         // SAFETY: `rest` is a valid readable buffer of the given length.
-        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
         if n <= 0 {
             break;
         }

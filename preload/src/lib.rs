@@ -13,6 +13,7 @@
 #![allow(clippy::missing_safety_doc)] // the C API's contracts are the C standard's
 
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use core_sacs::c_api as c;
 use core_sacs::options::{self, Opt};
 
@@ -124,19 +125,31 @@ pub extern "C" fn malloc_stats() {
 }
 
 fn print_stats() {
-    let mut buf = [0u8; 4096];
-    let n = core_sacs::stats().write_table(&mut buf);
-    core_sacs::os::write_stderr(&buf[..n]);
+    print_stats_to(2);
 }
 
+fn print_stats_to(fd: i32) {
+    let mut buf = [0u8; 4096];
+    let n = core_sacs::stats().write_table(&mut buf);
+    core_sacs::os::write_fd(fd, &buf[..n]);
+}
+
+/// Where the table goes at exit: a copy of standard error made at load time, because many
+/// programs (coreutils, mawk) close descriptor 2 in exit handlers that run before this one.
+static STATS_FD: AtomicI32 = AtomicI32::new(2);
+
 extern "C" fn print_stats_at_exit() {
-    print_stats();
+    print_stats_to(STATS_FD.load(Relaxed));
 }
 
 #[ctor::ctor]
 fn load() {
     options::load();
     if options::get(Opt::Stats) != 0 {
+        let fd = core_sacs::os::dup_stderr();
+        if fd >= 0 {
+            STATS_FD.store(fd, Relaxed);
+        }
         // SAFETY: registering a plain extern "C" function.
         unsafe { libc::atexit(print_stats_at_exit) };
     }
