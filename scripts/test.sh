@@ -21,15 +21,15 @@ step_done() {
     printf -- '---- %s: ok (%d s so far)\n' "$1" "$((SECONDS - start))"
 }
 
-section "1/3 debug: cargo test --workspace"
+section "1/4 debug: cargo test --workspace"
 cargo test --workspace
 step_done "debug"
 
-section "2/3 release: cargo test --workspace --release"
+section "2/4 release: cargo test --workspace --release"
 cargo test --workspace --release
 step_done "release"
 
-section "3/3 invariant checks: cargo test -p sacs --features validate"
+section "3/4 invariant checks: cargo test -p sacs --features validate"
 cargo test -p sacs --features validate
 step_done "validate"
 
