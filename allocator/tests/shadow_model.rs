@@ -225,20 +225,20 @@ fn run_seeds(first: u64, count: usize) {
 // harness runs on concurrent threads.
 #[test]
 fn shadow_model_seeds_0() {
-    run_seeds(0, scale(50, 12));
+    run_seeds(0, scale(50, 25));
 }
 
 #[test]
 fn shadow_model_seeds_1() {
-    run_seeds(1000, scale(50, 12));
+    run_seeds(1000, scale(50, 25));
 }
 
 #[test]
 fn shadow_model_seeds_2() {
-    run_seeds(2000, scale(50, 12));
+    run_seeds(2000, scale(50, 25));
 }
 
 #[test]
 fn shadow_model_seeds_3() {
-    run_seeds(3000, scale(50, 12));
+    run_seeds(3000, scale(50, 25));
 }

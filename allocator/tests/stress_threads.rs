@@ -70,7 +70,7 @@ fn blocks_cross_threads_through_queues() {
     watchdog(600, "blocks_cross_threads_through_queues");
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const THREADS: usize = 8;
-    let per_thread = scale(50_000, 10_000);
+    let per_thread = scale(50_000, 25_000);
     let before = sacs::stats();
 
     let mut senders: Vec<SyncSender<Msg>> = Vec::new();
@@ -200,7 +200,7 @@ fn producer_consumer_memory_is_reused() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const PAIRS: usize = 4;
     const CAP: usize = 1000;
-    let per_producer = scale(250_000, 60_000);
+    let per_producer = scale(250_000, 120_000);
     struct Queue {
         q: Mutex<VecDeque<Msg>>,
         not_full: Condvar,
