@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: every test of the workspace in debug and in release, and the
-# allocator's tests again with its invariant checks (feature `validate`).
+# The one test command: every test of the workspace in debug and in release, the
+# allocator's tests again with its invariant checks (feature `validate`), and real programs
+# under LD_PRELOAD=libsacs.so (scripts/preload-tests.sh).
 # Exits non-zero as soon as any step fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
