@@ -66,7 +66,7 @@ fn random_mixed(c: &mut Criterion) {
 fn scenarios(c: &mut Criterion) {
     for &(name, size) in &SCENARIOS {
         let mut group = c.benchmark_group(format!("scenario_{name}_{}", size_label(size)));
-        group.throughput(Throughput::Bytes(size as u64));
+        group.throughput(Throughput::Elements(1));
         for contender in Contender::ALL {
             with_contender!(contender, |a| {
                 group.bench_function(BenchmarkId::from_parameter(contender.name()), |b| {
