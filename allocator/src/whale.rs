@@ -192,11 +192,11 @@ impl Whales {
     }
 
     /// Ages the ring: MADV_FREE after `SACS_HOT_MS`, out of the ring after `SACS_WARM_MS` (or
-    /// everything with `force`). Returns the mappings to unmap.
-    fn age(&mut self, now: u64, force: bool) -> ArrayVec<(usize, usize), RING_MAX> {
+    /// everything with `force`). Adds the mappings to unmap to `out`, which the caller keeps in
+    /// place on its stack (no 1 KiB list is moved on every whale operation).
+    fn age(&mut self, now: u64, force: bool, out: &mut Expired) {
         let hot = options::get(Opt::HotMs) as u64;
         let warm = options::get(Opt::WarmMs) as u64;
-        let mut out = ArrayVec::new();
         while let Some(c) = self.ring.first() {
             if force || now.saturating_sub(c.freed_at) >= warm {
                 let c = self.ring.remove(0);
@@ -214,9 +214,11 @@ impl Whales {
             }
         }
         self.next_purge = now + (hot.min(warm) / 2).max(1);
-        out
     }
 }
+
+/// Mappings taken out of the ring, to unmap once the lock is released.
+type Expired = ArrayVec<(usize, usize), RING_MAX>;
 
 /// Unmaps mappings taken out of the ring (outside the lock).
 fn unmap_all(list: &[(usize, usize)]) {
@@ -254,13 +256,12 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
     let align = align.max(LARGE_PAGE);
     let now = os::now_ms();
     crate::purge::global_tick(now, false);
-    let (hit, expired) = {
+    let mut expired = Expired::new();
+    let hit = {
         let mut w = WHALES.lock();
-        let expired = if now >= w.next_purge {
-            w.age(now, false)
-        } else {
-            ArrayVec::new()
-        };
+        if now >= w.next_purge {
+            w.age(now, false, &mut expired);
+        }
         let hit = w.take_cached(len, align);
         if let Some(c) = hit {
             if register && !w.register(c.base, c.len) {
@@ -271,7 +272,7 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
                 return None;
             }
         }
-        (hit, expired)
+        hit
     };
     unmap_all(&expired);
     if let Some(c) = hit {
@@ -290,14 +291,13 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
 /// Returns a mapping to the ring (or unmaps it when the ring is off).
 fn give_back(base: usize, len: usize) {
     let now = os::now_ms();
-    let (evicted, expired) = {
+    let mut expired = Expired::new();
+    let evicted = {
         let mut w = WHALES.lock();
-        let expired = if now >= w.next_purge {
-            w.age(now, false)
-        } else {
-            ArrayVec::new()
-        };
-        (w.cache(base, len, now), expired)
+        if now >= w.next_purge {
+            w.age(now, false, &mut expired);
+        }
+        w.cache(base, len, now)
     };
     unmap_all(&expired);
     unmap_all(evicted.as_slice());
@@ -396,7 +396,8 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
 
 /// Purges the ring (everything with `force`).
 pub fn purge(now: u64, force: bool) {
-    let expired = {
+    let mut expired = Expired::new();
+    {
         let Some(mut w) = (if force {
             Some(WHALES.lock())
         } else {
@@ -407,8 +408,8 @@ pub fn purge(now: u64, force: bool) {
         if !force && now < w.next_purge {
             return;
         }
-        w.age(now, force)
-    };
+        w.age(now, force, &mut expired);
+    }
     unmap_all(&expired);
 }
 
