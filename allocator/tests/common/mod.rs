@@ -182,7 +182,9 @@ pub mod rss;
 /// so that a deadlock in the allocator fails the test run instead of hanging it.
 pub fn watchdog(secs: u64, what: &'static str) {
     // Formatted now: when it fires, the allocator may be the thing that is stuck.
-    let msg = format!("\nWATCHDOG: {what} still running after {secs} s: presumed hung (deadlock?); aborting\n");
+    let msg = format!(
+        "\nWATCHDOG: {what} still running after {secs} s: presumed hung (deadlock?); aborting\n"
+    );
     std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(secs));
         // No eprintln!: its locks (and the test harness's output capture) may be held by the
