@@ -14,6 +14,9 @@ done < <(compgen -e | grep '^SACS_' || true)
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
+# What the tests need from Debian's packages (a no-op when it is all there).
+scripts/install-deps.sh
+
 start=$SECONDS
 section() {
     printf '\n==================== %s ====================\n' "$*"
