@@ -958,3 +958,92 @@ pub fn validate_current() {
 
 /// Global counter of refills, for tests that check the WARM path is taken.
 pub static REFILLS: AtomicU64 = AtomicU64::new(0);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fast_path;
+    use std::vec::Vec;
+
+    #[test]
+    fn a_thread_gets_a_heap_on_first_use_and_retires_it_at_exit() {
+        let retired = GLOBAL.heaps_retired.get();
+        let (heap, state) = std::thread::spawn(|| {
+            assert_eq!(current(), UNINIT.ptr());
+            let p = fast_path::alloc(40, 8);
+            let h = current();
+            // SAFETY: from alloc; the heap is this thread's.
+            unsafe {
+                fast_path::free(p);
+                (h as usize, (*h).state)
+            }
+        })
+        .join()
+        .unwrap();
+        assert_ne!(heap, UNINIT.ptr() as usize);
+        assert_eq!(state, HeapState::Live);
+        assert!(
+            GLOBAL.heaps_retired.get() > retired,
+            "the pthread key destructor retired it"
+        );
+    }
+
+    #[test]
+    fn pages_of_an_exited_thread_are_adopted_and_their_blocks_freed() {
+        // Read first: another test's thread may adopt the segments before this one does.
+        let adopted = GLOBAL.segments_adopted.get();
+        // The thread exits holding blocks: its segments are abandoned with live blocks.
+        let blocks: Vec<usize> = std::thread::spawn(|| {
+            (0..2000)
+                .map(|i| fast_path::alloc(16 + i % 700, 8) as usize)
+                .collect()
+        })
+        .join()
+        .unwrap();
+        for &b in &blocks {
+            // SAFETY: live blocks of the exited thread, freed once (remote frees).
+            unsafe { fast_path::free(b as *mut u8) };
+        }
+        // `adopt_all` (what `purge()` does) takes over whatever is still abandoned.
+        std::thread::spawn(|| {
+            let h = current();
+            let p = fast_path::alloc(64, 8);
+            // SAFETY: the heap is this thread's own; `p` from alloc.
+            unsafe {
+                adopt_all(&mut *current());
+                fast_path::free(p);
+                let _ = h;
+            }
+        })
+        .join()
+        .unwrap();
+        assert!(GLOBAL.segments_adopted.get() > adopted);
+    }
+
+    #[test]
+    fn refill_moves_through_pages_and_counts_allocations() {
+        std::thread::spawn(|| {
+            // More 1 KiB blocks than one 64 KiB page holds: the current page is exhausted, parked
+            // as full, and a new page comes from the warm pool.
+            let blocks: Vec<*mut u8> = (0..300).map(|_| fast_path::alloc(1024, 8)).collect();
+            let h = current();
+            let class = crate::size_class::class_of(1024);
+            // SAFETY: this thread's heap.
+            unsafe {
+                assert!((*h).full[class].len >= 3, "pages were filled and parked");
+                assert_eq!((*h).allocs[class].get(), 300);
+                for &b in &blocks {
+                    fast_path::free(b);
+                }
+                assert_eq!(
+                    (*h).full[class].len,
+                    0,
+                    "a local free takes a page off the full list"
+                );
+                assert_eq!((*h).frees[class].get(), 300);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+}
