@@ -202,6 +202,20 @@ case_capi() {
     expect_allocs sacs.err 2000
 }
 
+# The first allocations of a process (a library constructor, the executable's .preinit_array)
+# come from SACS: main frees them with SACS's free, which would abort on a foreign pointer.
+case_early() {
+    need gcc
+    gcc -O1 -Wall -shared -fPIC -DEARLY_LIB -o libearly.so "$SRC/early.c" 2>early.cc.err ||
+        die "gcc early.c (library) failed: $(first_lines early.cc.err)"
+    cc_plain early "$SRC/early.c" -L. -learly -Wl,-rpath,"$PWD"
+    run_sacs sacs ./early
+    expect_rc0 sacs "early allocations under preload"
+    grep -qx 'early: ok' sacs.out || die "early: $(first_lines sacs.out)"
+    grep -q 'invalid pointer' sacs.err && die "a pre-main block was not SACS's: $(first_lines sacs.err)"
+    note "constructor and preinit blocks freed by SACS"
+}
+
 case_bad_pointer() {
     need gcc
     cc_plain badptr "$SRC/badptr.c"
@@ -449,6 +463,7 @@ redis_session() {
 
 t_all=$SECONDS
 run_case capi case_capi
+run_case early case_early
 run_case bad-pointer case_bad_pointer
 run_case fork case_fork
 run_case python case_python
