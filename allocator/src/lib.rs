@@ -40,6 +40,7 @@ pub mod fork;
 pub mod global;
 pub mod heap;
 pub mod large_pages;
+pub mod list;
 pub mod lock;
 pub mod mid;
 pub mod options;

@@ -16,7 +16,6 @@
 //! `dirty_slices` and are decommitted by [`Segment::purge`] once `purge_at` has passed. Empty
 //! segments go to the process-wide [`cache`] and are unmapped after a delay or when it is full.
 
-use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::lock::Lock;
@@ -274,107 +273,10 @@ pub unsafe fn unmap(seg: *mut Segment) {
     }
 }
 
-/// A doubly linked list of segments.
-pub struct SegmentList {
-    pub head: *mut Segment,
-    pub tail: *mut Segment,
-    pub len: usize,
-}
+crate::list::linked_by_fields!(Segment);
 
-// SAFETY: the list is only reached through a lock or its owning heap.
-unsafe impl Send for SegmentList {}
-
-impl SegmentList {
-    pub const fn new() -> Self {
-        Self {
-            head: ptr::null_mut(),
-            tail: ptr::null_mut(),
-            len: 0,
-        }
-    }
-
-    /// # Safety
-    /// - `seg` is valid and on no list.
-    pub unsafe fn push_front(&mut self, seg: *mut Segment) {
-        // SAFETY: `seg` and the head are valid segments of this list's owner.
-        unsafe {
-            (*seg).prev = ptr::null_mut();
-            (*seg).next = self.head;
-            if self.head.is_null() {
-                self.tail = seg;
-            } else {
-                (*self.head).prev = seg;
-            }
-        }
-        self.head = seg;
-        self.len += 1;
-    }
-
-    /// # Safety
-    /// - `seg` is valid and on no list.
-    pub unsafe fn push_back(&mut self, seg: *mut Segment) {
-        // SAFETY: `seg` and the tail are valid segments of this list's owner.
-        unsafe {
-            (*seg).next = ptr::null_mut();
-            (*seg).prev = self.tail;
-            if self.tail.is_null() {
-                self.head = seg;
-            } else {
-                (*self.tail).next = seg;
-            }
-        }
-        self.tail = seg;
-        self.len += 1;
-    }
-
-    /// # Safety
-    /// - `seg` is on this list.
-    pub unsafe fn remove(&mut self, seg: *mut Segment) {
-        // SAFETY: `seg` is on this list, so its neighbours are too.
-        unsafe {
-            let (prev, next) = ((*seg).prev, (*seg).next);
-            if prev.is_null() {
-                self.head = next;
-            } else {
-                (*prev).next = next;
-            }
-            if next.is_null() {
-                self.tail = prev;
-            } else {
-                (*next).prev = prev;
-            }
-            (*seg).next = ptr::null_mut();
-            (*seg).prev = ptr::null_mut();
-        }
-        self.len -= 1;
-    }
-
-    pub fn pop_front(&mut self) -> Option<*mut Segment> {
-        let seg = self.head;
-        if seg.is_null() {
-            return None;
-        }
-        // SAFETY: `seg` is the head of this list.
-        unsafe { self.remove(seg) };
-        Some(seg)
-    }
-
-    pub fn pop_back(&mut self) -> Option<*mut Segment> {
-        let seg = self.tail;
-        if seg.is_null() {
-            return None;
-        }
-        // SAFETY: `seg` is the tail of this list.
-        unsafe { self.remove(seg) };
-        Some(seg)
-    }
-}
-
-impl Default for SegmentList {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// A list of segments (see [`crate::list`]).
+pub type SegmentList = crate::list::List<Segment>;
 
 /// The process-wide cache of empty segments.
 pub mod cache {

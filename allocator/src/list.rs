@@ -1,0 +1,154 @@
+//! An intrusive doubly linked list: the links live in the listed objects themselves (pages and
+//! segments, which sit in memory SACS maps), so putting an object on a list never allocates.
+//! One object is on at most one list at a time; who may touch a list (its owning heap, or the
+//! holder of a lock) is the owner's rule, written where the list is declared.
+
+use core::marker::PhantomData;
+use core::ptr;
+
+/// An object with a `next` and a `prev` link for [`List`].
+pub trait Linked {
+    /// The object's `next` link.
+    ///
+    /// # Safety
+    /// - `this` points to a valid object.
+    unsafe fn next(this: *mut Self) -> *mut *mut Self;
+    /// The object's `prev` link.
+    ///
+    /// # Safety
+    /// - `this` points to a valid object.
+    unsafe fn prev(this: *mut Self) -> *mut *mut Self;
+}
+
+/// Implements [`Linked`] for a type with `next` and `prev` fields.
+macro_rules! linked_by_fields {
+    ($t:ty) => {
+        impl $crate::list::Linked for $t {
+            unsafe fn next(this: *mut Self) -> *mut *mut Self {
+                // SAFETY: the caller guarantees `this` is valid.
+                unsafe { ::core::ptr::addr_of_mut!((*this).next) }
+            }
+            unsafe fn prev(this: *mut Self) -> *mut *mut Self {
+                // SAFETY: the caller guarantees `this` is valid.
+                unsafe { ::core::ptr::addr_of_mut!((*this).prev) }
+            }
+        }
+    };
+}
+pub(crate) use linked_by_fields;
+
+/// A list of `T`, newest first for lists pushed at the front.
+pub struct List<T: Linked> {
+    pub head: *mut T,
+    pub tail: *mut T,
+    pub len: usize,
+    _t: PhantomData<*mut T>,
+}
+
+// SAFETY: a list is only reached through a lock or by its owning thread (see the module doc).
+unsafe impl<T: Linked> Send for List<T> {}
+
+impl<T: Linked> List<T> {
+    pub const fn new() -> Self {
+        Self {
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+            len: 0,
+            _t: PhantomData,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Pushes `item` at the front.
+    ///
+    /// # Safety
+    /// - `item` is valid and on no list.
+    pub unsafe fn push_front(&mut self, item: *mut T) {
+        // SAFETY: `item` and the current head are valid objects of this list's owner.
+        unsafe {
+            *T::prev(item) = ptr::null_mut();
+            *T::next(item) = self.head;
+            if self.head.is_null() {
+                self.tail = item;
+            } else {
+                *T::prev(self.head) = item;
+            }
+        }
+        self.head = item;
+        self.len += 1;
+    }
+
+    /// Pushes `item` at the back.
+    ///
+    /// # Safety
+    /// - `item` is valid and on no list.
+    pub unsafe fn push_back(&mut self, item: *mut T) {
+        // SAFETY: `item` and the current tail are valid objects of this list's owner.
+        unsafe {
+            *T::next(item) = ptr::null_mut();
+            *T::prev(item) = self.tail;
+            if self.tail.is_null() {
+                self.head = item;
+            } else {
+                *T::next(self.tail) = item;
+            }
+        }
+        self.tail = item;
+        self.len += 1;
+    }
+
+    /// Unlinks `item`.
+    ///
+    /// # Safety
+    /// - `item` is on this list.
+    pub unsafe fn remove(&mut self, item: *mut T) {
+        // SAFETY: `item` is on this list, so its neighbours are valid objects of the list.
+        unsafe {
+            let (prev, next) = (*T::prev(item), *T::next(item));
+            if prev.is_null() {
+                self.head = next;
+            } else {
+                *T::next(prev) = next;
+            }
+            if next.is_null() {
+                self.tail = prev;
+            } else {
+                *T::prev(next) = prev;
+            }
+            *T::next(item) = ptr::null_mut();
+            *T::prev(item) = ptr::null_mut();
+        }
+        self.len -= 1;
+    }
+
+    /// Unlinks and returns the front item.
+    pub fn pop_front(&mut self) -> Option<*mut T> {
+        let item = self.head;
+        if item.is_null() {
+            return None;
+        }
+        // SAFETY: `item` is the head of this list.
+        unsafe { self.remove(item) };
+        Some(item)
+    }
+
+    /// Unlinks and returns the back item (the oldest, for lists pushed at the front).
+    pub fn pop_back(&mut self) -> Option<*mut T> {
+        let item = self.tail;
+        if item.is_null() {
+            return None;
+        }
+        // SAFETY: `item` is the tail of this list.
+        unsafe { self.remove(item) };
+        Some(item)
+    }
+}
+
+impl<T: Linked> Default for List<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
