@@ -32,6 +32,16 @@ fn c_size(size: usize) -> usize {
     }
 }
 
+/// Allocates, setting `errno` to `ENOMEM` on failure.
+#[inline(always)]
+fn alloc_or_enomem(size: usize, align: usize) -> *mut c_void {
+    let p = fast_path::alloc(size, align);
+    if p.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    p.cast()
+}
+
 #[inline(always)]
 fn set_errno(e: i32) {
     // SAFETY: the calling thread's errno slot is always valid.
@@ -50,11 +60,7 @@ pub fn malloc(size: usize) -> *mut c_void {
 #[inline(always)]
 pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
     let _ = site;
-    let p = fast_path::alloc(c_size(size), 1);
-    if p.is_null() {
-        set_errno(libc::ENOMEM);
-    }
-    p.cast()
+    alloc_or_enomem(c_size(size), 1)
 }
 
 /// `free`.
@@ -136,11 +142,7 @@ pub fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
         set_errno(libc::EINVAL);
         return ptr::null_mut();
     }
-    let p = fast_path::alloc(size, align);
-    if p.is_null() {
-        set_errno(libc::ENOMEM);
-    }
-    p.cast()
+    alloc_or_enomem(size, align)
 }
 
 /// `memalign`: an alignment that is not a power of two is rounded up to one (glibc does the
@@ -150,11 +152,7 @@ pub fn memalign(align: usize, size: usize) -> *mut c_void {
         set_errno(libc::EINVAL);
         return ptr::null_mut();
     };
-    let p = fast_path::alloc(size, align);
-    if p.is_null() {
-        set_errno(libc::ENOMEM);
-    }
-    p.cast()
+    alloc_or_enomem(size, align)
 }
 
 /// `valloc`: page-aligned.

@@ -30,7 +30,7 @@ use crate::page::{self, Page, PageKind, PageList, EMPTY, IN_FULL, IN_WARM_POOL};
 use crate::purge;
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::SMALL_CLASSES;
-use crate::stats::{LocalCounter, Stats, Tier, GLOBAL};
+use crate::stats::{LocalCounter, Stats, Tier, TierStats, GLOBAL};
 use crate::{mid, tiny, tls};
 
 /// Which kind of heap a [`Heap`] is.
@@ -308,48 +308,54 @@ unsafe fn retire_struct(heap: *mut Heap) {
     GLOBAL.heaps_retired.add(1);
 }
 
-fn flush_counters(h: &Heap) {
+/// The heap's own counters: allocations and frees of the tiny, mid and big tiers, and big
+/// blocks served from its own cache.
+fn own_counts(h: &Heap) -> ([TierStats; 3], u64) {
+    let mut t = [TierStats::default(); 3];
     for class in 0..SMALL_CLASSES {
         let tier = if tiny::is_tiny(class) {
             Tier::Tiny
         } else {
             Tier::Mid
         } as usize;
-        GLOBAL.tier_allocs[tier].add(h.allocs[class].get());
-        GLOBAL.tier_frees[tier].add(h.frees[class].get());
-        h.allocs[class].reset();
-        h.frees[class].reset();
+        t[tier].allocs += h.allocs[class].get();
+        t[tier].frees += h.frees[class].get();
     }
-    for tier in 0..2 {
-        GLOBAL.tier_frees[tier].add(h.remote_frees[tier].get());
-        h.remote_frees[tier].reset();
+    for (tier, remote) in h.remote_frees.iter().enumerate() {
+        t[tier].frees += remote.get();
     }
-    GLOBAL.tier_allocs[Tier::Big as usize].add(h.big.allocs.get());
-    GLOBAL.tier_frees[Tier::Big as usize].add(h.big.frees.get());
-    GLOBAL.big_cache_hits.add(h.big.hits.get());
-    h.big.allocs.reset();
-    h.big.frees.reset();
-    h.big.hits.reset();
+    t[Tier::Big as usize].allocs += h.big.allocs.get();
+    t[Tier::Big as usize].frees += h.big.frees.get();
+    (t, h.big.hits.get())
+}
+
+/// Moves a retiring heap's counters into the global ones.
+fn flush_counters(h: &Heap) {
+    let (tiers, big_hits) = own_counts(h);
+    for (i, t) in tiers.iter().enumerate() {
+        GLOBAL.tier_allocs[i].add(t.allocs);
+        GLOBAL.tier_frees[i].add(t.frees);
+    }
+    GLOBAL.big_cache_hits.add(big_hits);
+    let counters = h
+        .allocs
+        .iter()
+        .chain(h.frees.iter())
+        .chain(h.remote_frees.iter());
+    for c in counters.chain([&h.big.allocs, &h.big.frees, &h.big.hits]) {
+        c.reset();
+    }
 }
 
 /// Adds the counters of live heaps (and the backstop) to `s`.
 pub fn add_live_heap_counters(s: &mut Stats) {
     let add = |s: &mut Stats, h: &Heap| {
-        for class in 0..SMALL_CLASSES {
-            let tier = if tiny::is_tiny(class) {
-                Tier::Tiny
-            } else {
-                Tier::Mid
-            } as usize;
-            s.tiers[tier].allocs += h.allocs[class].get();
-            s.tiers[tier].frees += h.frees[class].get();
+        let (tiers, big_hits) = own_counts(h);
+        for (i, t) in tiers.iter().enumerate() {
+            s.tiers[i].allocs += t.allocs;
+            s.tiers[i].frees += t.frees;
         }
-        for tier in 0..2 {
-            s.tiers[tier].frees += h.remote_frees[tier].get();
-        }
-        s.tiers[Tier::Big as usize].allocs += h.big.allocs.get();
-        s.tiers[Tier::Big as usize].frees += h.big.frees.get();
-        s.big_cache_hits += h.big.hits.get();
+        s.big_cache_hits += big_hits;
     };
     let reg = REGISTRY.lock();
     let mut h = reg.live;
