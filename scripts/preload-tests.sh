@@ -27,6 +27,9 @@ echo "preload-tests: building libsacs.so (release)"
 cargo build --release -p sacs-preload
 LIB=$ROOT/target/release/libsacs.so
 [[ -f $LIB ]] || { echo "preload-tests: $LIB was not built" >&2; exit 1; }
+echo "preload-tests: building libsacs.so with the core's invariant checks (feature validate)"
+cargo build --release -p sacs-preload --features validate --target-dir "$ROOT/target/validate"
+LIB_VALIDATE=$ROOT/target/validate/release/libsacs.so
 
 WORK=$ROOT/target/preload-tests
 rm -rf "$WORK"
@@ -214,6 +217,29 @@ case_early() {
     grep -qx 'early: ok' sacs.out || die "early: $(first_lines sacs.out)"
     grep -q 'invalid pointer' sacs.err && die "a pre-main block was not SACS's: $(first_lines sacs.err)"
     note "constructor and preinit blocks freed by SACS"
+}
+
+# SACS never allocates: under the validation build every entry point checks that its thread is
+# not already inside SACS (`tls::Reentry`), and a re-entry aborts with "sacs: re-entered".
+case_reentry() {
+    need gcc g++
+    [[ -n $PY ]] || die "python3 is not installed"
+    cc_plain capi "$SRC/capi.c" -fno-builtin -ldl
+    cc_plain forktest "$SRC/forktest.c" -pthread
+    g++ -std=c++17 -O2 -pthread -o containers "$SRC/containers.cpp" 2>cxx.cc.err ||
+        die "g++ containers.cpp failed: $(first_lines cxx.cc.err)"
+    local prog rc
+    for prog in capi forktest containers python; do
+        rc=0
+        case $prog in
+            python) cmd=(env PYTHONMALLOC=malloc "$PY" "$SRC/threaded.py") ;;
+            *) cmd=("./$prog") ;;
+        esac
+        timeout -k 5 120 env LD_PRELOAD="$LIB_VALIDATE" "${cmd[@]}" >"$prog.out" 2>"$prog.err" || rc=$?
+        grep -q 're-entered' "$prog.err" && die "$prog: $(grep -m1 're-entered' "$prog.err")"
+        ((rc == 0)) || die "$prog under the validation build: exit $rc; $(first_lines "$prog.err")"
+    done
+    note "capi, fork, c++, python under the validation build: no re-entry"
 }
 
 case_bad_pointer() {
@@ -464,6 +490,7 @@ redis_session() {
 t_all=$SECONDS
 run_case capi case_capi
 run_case early case_early
+run_case reentry case_reentry
 run_case bad-pointer case_bad_pointer
 run_case fork case_fork
 run_case python case_python

@@ -10,6 +10,8 @@
 //! - `posix_memalign` returns `EINVAL` for an alignment that is not a power of two multiple of
 //!   `sizeof(void *)`, leaving `*out` untouched; `aligned_alloc` returns NULL with `EINVAL` for
 //!   one that is not a power of two; `memalign` rounds such an alignment up, like glibc.
+//! - In validation builds every entry point checks that the thread is not already inside SACS
+//!   ([`Reentry`]): SACS never allocates, so that would mean it called itself.
 //! - Every block of more than 8 bytes is 16-byte aligned, as glibc's are: the size is rounded
 //!   up to a multiple of 16 before the class lookup (a class of such a size is 16-aligned). C
 //!   code relies on this beyond what the size alone requires, e.g. `malloc(sizeof(struct with
@@ -21,6 +23,7 @@ use core::ptr;
 use crate::error::{self, Misuse};
 use crate::fast_path;
 use crate::os::OS_PAGE;
+use crate::tls::Reentry;
 
 /// The size to ask the core for so that the block is 16-byte aligned (see the module doc).
 #[inline(always)]
@@ -59,6 +62,7 @@ pub fn malloc(size: usize) -> *mut c_void {
 /// carried to this point and not yet used.
 #[inline(always)]
 pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
+    let _guard = Reentry::enter("malloc");
     let _ = site;
     alloc_or_enomem(c_size(size), 1)
 }
@@ -69,12 +73,14 @@ pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
 /// - `p` is null or a live block of this allocator (a bad pointer is reported, not trusted).
 #[inline(always)]
 pub unsafe fn free(p: *mut c_void) {
+    let _guard = Reentry::enter("free");
     // SAFETY: the caller's contract.
     unsafe { fast_path::free(p.cast()) }
 }
 
 /// `calloc`: zeroed, with the product checked for overflow.
 pub fn calloc(n: usize, size: usize) -> *mut c_void {
+    let _guard = Reentry::enter("calloc");
     let Some(total) = n.checked_mul(size) else {
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
@@ -91,6 +97,7 @@ pub fn calloc(n: usize, size: usize) -> *mut c_void {
 /// # Safety
 /// - `p` is null or a live block of this allocator.
 pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    let _guard = Reentry::enter("realloc");
     if !p.is_null() && size == 0 {
         // SAFETY: the caller's contract.
         unsafe { fast_path::free(p.cast()) };
@@ -124,6 +131,7 @@ pub unsafe fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void
 /// # Safety
 /// - `out` is valid for a pointer write.
 pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32 {
+    let _guard = Reentry::enter("posix_memalign");
     if !align.is_power_of_two() || align % core::mem::size_of::<*mut c_void>() != 0 {
         return libc::EINVAL;
     }
@@ -138,6 +146,7 @@ pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -
 
 /// `aligned_alloc`: NULL with `EINVAL` unless `align` is a power of two.
 pub fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
+    let _guard = Reentry::enter("aligned_alloc");
     if !align.is_power_of_two() {
         set_errno(libc::EINVAL);
         return ptr::null_mut();
@@ -148,6 +157,7 @@ pub fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
 /// `memalign`: an alignment that is not a power of two is rounded up to one (glibc does the
 /// same); one too large to round gives NULL with `EINVAL`.
 pub fn memalign(align: usize, size: usize) -> *mut c_void {
+    let _guard = Reentry::enter("memalign");
     let Some(align) = align.max(1).checked_next_power_of_two() else {
         set_errno(libc::EINVAL);
         return ptr::null_mut();
@@ -174,6 +184,7 @@ pub fn pvalloc(size: usize) -> *mut c_void {
 /// # Safety
 /// - `p` is null or a live block of this allocator.
 pub unsafe fn malloc_usable_size(p: *mut c_void) -> usize {
+    let _guard = Reentry::enter("malloc_usable_size");
     if p.is_null() {
         return 0;
     }

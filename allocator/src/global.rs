@@ -9,6 +9,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 
 use crate::fast_path;
+use crate::tls::Reentry;
 
 /// The SACS allocator, for `#[global_allocator]`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -19,22 +20,26 @@ pub struct Sacs;
 unsafe impl GlobalAlloc for Sacs {
     #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _guard = Reentry::enter("alloc");
         fast_path::alloc(layout.size(), layout.align())
     }
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        let _guard = Reentry::enter("dealloc");
         // SAFETY: the caller passes a block this allocator returned.
         unsafe { fast_path::free(ptr) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let _guard = Reentry::enter("alloc_zeroed");
         fast_path::alloc_zeroed(layout.size(), layout.align())
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _guard = Reentry::enter("realloc");
         // SAFETY: the caller passes a live block of `layout`.
         unsafe { fast_path::realloc(ptr, new_size, layout.align()) }
     }

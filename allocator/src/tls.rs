@@ -21,9 +21,9 @@ core::arch::global_asm!(
     ".globl __sacs_tls_heap",
     ".hidden __sacs_tls_heap",
     ".type __sacs_tls_heap, @object",
-    ".size __sacs_tls_heap, 8",
+    ".size __sacs_tls_heap, 16",
     "__sacs_tls_heap:",
-    ".zero 8",
+    ".zero 16",
     ".popsection",
 );
 
@@ -34,9 +34,9 @@ core::arch::global_asm!(
     ".globl __sacs_tls_heap",
     ".hidden __sacs_tls_heap",
     ".type __sacs_tls_heap, %object",
-    ".size __sacs_tls_heap, 8",
+    ".size __sacs_tls_heap, 16",
     "__sacs_tls_heap:",
-    ".zero 8",
+    ".zero 16",
     ".popsection",
 );
 
@@ -56,6 +56,36 @@ fn read_slot() -> usize {
         );
     }
     value
+}
+
+/// The calling thread's re-entry guard: the word after the heap slot (validation builds).
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
+fn read_guard() -> usize {
+    let value: usize;
+    // SAFETY: as in `read_slot`, eight bytes further into the same 16-byte TLS object.
+    unsafe {
+        core::arch::asm!(
+            "mov {v}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
+            "mov {v}, qword ptr fs:[{v} + 8]",
+            v = out(reg) value,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    value
+}
+
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
+fn write_guard(value: usize) {
+    // SAFETY: as in `write_slot`, eight bytes further into the same 16-byte TLS object.
+    unsafe {
+        core::arch::asm!(
+            "mov {t}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
+            "mov qword ptr fs:[{t} + 8], {v}",
+            t = out(reg) _,
+            v = in(reg) value,
+            options(nostack, preserves_flags),
+        );
+    }
 }
 
 /// Writes the calling thread's slot.
@@ -108,11 +138,46 @@ fn write_slot(value: usize) {
     unsafe { *slot() = value }
 }
 
+#[cfg(all(
+    target_arch = "aarch64",
+    not(feature = "tls-std"),
+    feature = "validate"
+))]
+fn read_guard() -> usize {
+    // SAFETY: the word after the slot, in the same 16-byte TLS object.
+    unsafe { *slot().add(1) }
+}
+
+#[cfg(all(
+    target_arch = "aarch64",
+    not(feature = "tls-std"),
+    feature = "validate"
+))]
+fn write_guard(value: usize) {
+    // SAFETY: the word after the slot, in the same 16-byte TLS object.
+    unsafe { *slot().add(1) = value }
+}
+
 // The measured alternative (feature `tls-std`): std's `thread_local!`, which in a shared
 // library compiles to a `__tls_get_addr` call per access (docs/benchmarks.md has the numbers).
 #[cfg(feature = "tls-std")]
 std::thread_local! {
     static SLOT: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+std::thread_local! {
+    static GUARD: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+fn read_guard() -> usize {
+    GUARD.with(|s| s.get())
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+fn write_guard(value: usize) {
+    GUARD.with(|s| s.set(value))
 }
 
 #[cfg(feature = "tls-std")]
@@ -179,6 +244,68 @@ pub fn set(heap: *mut Heap) {
     }
 }
 
+/// Marks the calling thread as inside a SACS entry point (validation builds) and checks it was
+/// not already: SACS never allocates, so an entry point reached from inside another means the
+/// allocator called itself (through a libc function that allocates, say). The guard is dropped
+/// at the end of the entry point.
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+pub struct Reentry(());
+
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+impl Reentry {
+    /// Enters `what`; reports and aborts if the thread is already inside SACS.
+    #[inline]
+    pub fn enter(what: &str) -> Self {
+        if read_guard() != 0 {
+            crate::os::write_stderr(b"sacs: re-entered: ");
+            crate::os::write_stderr(what.as_bytes());
+            crate::os::write_stderr(b" called from inside the allocator\n");
+            crate::os::abort();
+        }
+        write_guard(1);
+        Reentry(())
+    }
+
+    /// Whether the calling thread is inside a SACS entry point.
+    pub fn inside() -> bool {
+        read_guard() != 0
+    }
+}
+
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+impl Drop for Reentry {
+    fn drop(&mut self) {
+        write_guard(0);
+    }
+}
+
+/// Without validation (or a TLS word for it) the guard is nothing.
+#[cfg(not(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+)))]
+pub struct Reentry(());
+
+#[cfg(not(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+)))]
+impl Reentry {
+    #[inline(always)]
+    pub fn enter(_what: &str) -> Self {
+        Reentry(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +323,19 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(get(), here);
+    }
+
+    #[cfg(feature = "validate")]
+    #[test]
+    fn the_guard_is_per_thread_and_released() {
+        assert!(!Reentry::inside());
+        {
+            let _g = Reentry::enter("test");
+            assert!(Reentry::inside());
+            std::thread::spawn(|| assert!(!Reentry::inside()))
+                .join()
+                .unwrap();
+        }
+        assert!(!Reentry::inside());
     }
 }
