@@ -17,7 +17,8 @@ use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use core_sacs::c_api as c;
 use core_sacs::options::{self, Opt};
 
-#[cfg(not(feature = "tls-std"))]
+// std brings its own panic handler when it is linked (the `tls-std` variant, a test build).
+#[cfg(not(any(test, feature = "tls-std")))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core_sacs::os::write_stderr(b"sacs: internal error (panic)\n");
