@@ -17,20 +17,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sacs_bench_harness::{
-    layout, pair, scenario, tiny_hot, with_contender, Contender, Ring, BURST, BURST_SIZE,
-    PAIR_SIZES, SCENARIOS,
+    layout, pair, scenario, size_label, tiny_hot, with_contender, Contender, Ring, BURST,
+    BURST_SIZE, PAIR_SIZES, SCENARIOS,
 };
-
-/// `1024` -> `1KiB`, `2097152` -> `2MiB`, `16` -> `16B`.
-fn size_label(size: usize) -> String {
-    if size >= 1 << 20 && size & ((1 << 20) - 1) == 0 {
-        format!("{}MiB", size >> 20)
-    } else if size >= 1 << 10 && size & ((1 << 10) - 1) == 0 {
-        format!("{}KiB", size >> 10)
-    } else {
-        format!("{size}B")
-    }
-}
 
 fn pairs(c: &mut Criterion) {
     for &(size, _tier) in &PAIR_SIZES {

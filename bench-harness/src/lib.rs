@@ -308,6 +308,28 @@ pub fn tiny_hot<A: GlobalAlloc>(a: &A) {
     }
 }
 
+/// A benchmark name's size part: `1024` -> `1KiB`, `2097152` -> `2MiB`, `16` -> `16B`.
+pub fn size_label(size: usize) -> String {
+    if size >= 1 << 20 && size & ((1 << 20) - 1) == 0 {
+        format!("{}MiB", size >> 20)
+    } else if size >= 1 << 10 && size & ((1 << 10) - 1) == 0 {
+        format!("{}KiB", size >> 10)
+    } else {
+        format!("{size}B")
+    }
+}
+
+/// Nanoseconds for a results table: more decimals for smaller numbers.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns < 100.0 {
+        format!("{ns:.2}")
+    } else if ns < 10_000.0 {
+        format!("{ns:.1}")
+    } else {
+        format!("{ns:.0}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

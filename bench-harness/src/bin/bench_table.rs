@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use sacs_bench_harness::fmt_ns;
 use serde_json::Value;
 
 const ALLOCATORS: [&str; 3] = ["sacs", "mimalloc", "glibc"];
@@ -96,16 +97,6 @@ fn row_key(name: &str) -> (u8, u64, String) {
         })
         .unwrap_or(0);
     (rank, size, name.to_string())
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns < 100.0 {
-        format!("{ns:.2}")
-    } else if ns < 10_000.0 {
-        format!("{ns:.1}")
-    } else {
-        format!("{ns:.0}")
-    }
 }
 
 fn main() -> ExitCode {

@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use sacs_bench_harness::{
-    layout, pair, scenario, tiny_hot, Contender, Ring, BURST, BURST_SIZE, MIMALLOC, PAIR_SIZES,
-    SACS, SCENARIOS, SYSTEM,
+    fmt_ns, layout, pair, scenario, size_label, tiny_hot, Contender, Ring, BURST, BURST_SIZE,
+    MIMALLOC, PAIR_SIZES, SACS, SCENARIOS, SYSTEM,
 };
 
 #[derive(Clone, Copy)]
@@ -68,26 +68,6 @@ fn median(v: &mut [f64]) -> f64 {
         v[n / 2]
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns < 100.0 {
-        format!("{ns:.2}")
-    } else if ns < 10_000.0 {
-        format!("{ns:.1}")
-    } else {
-        format!("{ns:.0}")
-    }
-}
-
-fn size_label(size: usize) -> String {
-    if size >= 1 << 20 && size & ((1 << 20) - 1) == 0 {
-        format!("{}MiB", size >> 20)
-    } else if size >= 1 << 10 && size & ((1 << 10) - 1) == 0 {
-        format!("{}KiB", size >> 10)
-    } else {
-        format!("{size}B")
     }
 }
 
