@@ -300,18 +300,7 @@ fn foreign_pointers_are_not_ours() {
     let libc_small = unsafe { libc::malloc(100) } as *const u8;
     // SAFETY: as above; large enough to be a separate glibc mapping.
     let libc_large = unsafe { libc::malloc(8 << 20) } as *const u8;
-    // SAFETY: an anonymous private mapping of our own.
-    let mapped = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            1 << 20,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(mapped, libc::MAP_FAILED);
+    let mapped = foreign_mapping(1 << 20) as *mut libc::c_void;
     let libc_text = libc::malloc as *const u8;
     let candidates: Vec<(&str, *const u8)> = vec![
         ("null", ptr::null()),

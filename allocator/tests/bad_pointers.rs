@@ -19,18 +19,8 @@ fn invalid_frees_are_reported_counted_and_survived() {
     let stack = [0u64; 8];
     // SAFETY: a libc allocation, freed with libc::free at the end.
     let libc_block = unsafe { libc::malloc(256) } as *mut u8;
-    // SAFETY: an anonymous mapping of our own, unmapped at the end.
-    let mapping = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            1 << 20,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    } as *mut u8;
-    assert_ne!(mapping as *mut libc::c_void, libc::MAP_FAILED);
+    // Unmapped at the end.
+    let mapping = foreign_mapping(1 << 20);
     // SAFETY: writing our own memory.
     unsafe {
         ptr::write_bytes(libc_block, 0x3C, 256);

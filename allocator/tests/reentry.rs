@@ -19,13 +19,25 @@ fn an_entry_point_inside_another_aborts_with_a_message() {
         return;
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "an_entry_point_inside_another_aborts_with_a_message", "--nocapture"])
+        .args([
+            "--exact",
+            "an_entry_point_inside_another_aborts_with_a_message",
+            "--nocapture",
+        ])
         .env(CHILD, "1")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "status {:?}, stderr: {stderr}", out.status);
-    assert!(stderr.contains("sacs: re-entered: malloc called from inside the allocator"), "stderr: {stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "status {:?}, stderr: {stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("sacs: re-entered: malloc called from inside the allocator"),
+        "stderr: {stderr}"
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("not reached"));
 }
 

@@ -195,3 +195,21 @@ pub fn watchdog(secs: u64, what: &'static str) {
         unsafe { libc::abort() };
     });
 }
+
+/// An anonymous mapping made directly with `mmap`, not through SACS: memory SACS must not call
+/// its own. Unmap it with `libc::munmap(p.cast(), len)`.
+pub fn foreign_mapping(len: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping at a kernel-chosen address has no preconditions.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED, "mmap failed");
+    p.cast()
+}
