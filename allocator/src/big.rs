@@ -402,11 +402,6 @@ pub fn purge_all(now: u64, force: bool) {
     }
 }
 
-/// Bytes of freed blocks cached over all arenas.
-pub fn cached_bytes() -> usize {
-    ARENA_LOCKS.iter().map(|l| l.lock().cached_bytes).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@
 //! abandoned list, from which the next thread that runs out of pages adopts them.
 
 use core::ptr;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
@@ -109,12 +109,6 @@ impl Heap {
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
         }
-    }
-
-    /// Whether this is a real heap (live or backstop), not a thread-local sentinel.
-    #[inline]
-    pub fn is_real(&self) -> bool {
-        matches!(self.state, HeapState::Live | HeapState::Backstop)
     }
 }
 
@@ -864,11 +858,6 @@ pub fn purge_abandoned(now: u64, force: bool) {
     }
 }
 
-/// Abandoned segments waiting for adoption.
-pub fn abandoned_segments() -> usize {
-    ABANDONED.lock().len
-}
-
 /// The backstop's lock, for the fork handlers.
 pub fn locks_for_fork() -> [&'static Lock<()>; 1] {
     [&BACKSTOP_LOCK]
@@ -961,9 +950,6 @@ pub fn validate_current() {
         }
     }
 }
-
-/// Global counter of refills, for tests that check the WARM path is taken.
-pub static REFILLS: AtomicU64 = AtomicU64::new(0);
 
 #[cfg(test)]
 mod tests {

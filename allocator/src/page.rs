@@ -252,12 +252,6 @@ impl Page {
         let index = offset.wrapping_mul(self.reciprocal) >> 40;
         index < self.extended as u64 && index.wrapping_mul(self.block_size as u64) == offset
     }
-
-    /// Whether the page has free blocks now or can carve more.
-    #[inline]
-    pub fn has_room(&self) -> bool {
-        !self.free.is_null() || self.can_extend() || !self.thread_free.load(Relaxed).is_null()
-    }
 }
 
 crate::list::linked_by_fields!(Page);

@@ -359,11 +359,6 @@ pub mod cache {
         }
     }
 
-    /// Segments in the cache (for tests and statistics).
-    pub fn len() -> usize {
-        CACHE.lock().len
-    }
-
     /// The cache's lock, for the fork handlers.
     pub fn lock_for_fork() -> &'static Lock<SegmentList> {
         &CACHE

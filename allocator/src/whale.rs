@@ -413,11 +413,6 @@ pub fn purge(now: u64, force: bool) {
     unmap_all(&expired);
 }
 
-/// Mappings in the ring (for tests).
-pub fn ring_len() -> usize {
-    WHALES.lock().ring.len()
-}
-
 /// Obtains a region of `len` bytes (rounded up to 2 MiB) aligned to 2 MiB, for the large-page
 /// API: the ring first, else a fresh mapping. Not registered as a whale allocation.
 pub fn obtain_region(len: usize) -> *mut u8 {
