@@ -1,12 +1,270 @@
-//! Single-threaded workloads. (Being written: every function is still a placeholder.)
+//! Single-threaded workloads: the shapes of allocation one thread makes on its own, from tiny
+//! hot bursts to buffers of megabytes grown by `realloc`.
+//!
+//! Every workload goes through a [`Tally`], which owns the calls to `malloc`, `realloc` and
+//! `free`: it fills each block it hands out with the pattern of a fresh tag, checks the pattern
+//! before the block is freed or resized, folds the check into the checksum and counts the
+//! operations. A [`Block`] is the handle it hands out; freeing one consumes it, so no
+//! workload can free a block twice. Every workload is deterministic (fixed seeds and counts),
+//! so the checksum is the same under every allocator.
+//!
+//! `final_rss_kib` is read by `main` after the workload returned (everything freed), except in
+//! [`fragmentation`], which reads it while its long-lived objects are still live.
 
-use crate::common::{Config, Outcome};
+use crate::common::{check, fill, free, malloc, realloc, rss_kib, Config, Outcome, Rng};
 
-pub fn tiny_hot(_: &Config) -> Outcome { Outcome::default() }
-pub fn random_mixed(_: &Config) -> Outcome { Outcome::default() }
-pub fn json(_: &Config) -> Outcome { Outcome::default() }
-pub fn mir(_: &Config) -> Outcome { Outcome::default() }
-pub fn vm(_: &Config) -> Outcome { Outcome::default() }
-pub fn realloc_growth(_: &Config) -> Outcome { Outcome::default() }
-pub fn fragmentation(_: &Config) -> Outcome { Outcome::default() }
-pub fn big_mix(_: &Config) -> Outcome { Outcome::default() }
+/// A live block: its address and the length and tag its pattern was written with.
+///
+/// Not `Copy` or `Clone`: [`Tally::free`] takes it by value, so each block is given back exactly
+/// once ([`Tally::grow`] replaces it with the block realloc returned).
+struct Block {
+    ptr: *mut u8,
+    len: usize,
+    tag: u64,
+}
+
+/// One workload's running totals, and the only place its blocks are allocated and freed.
+struct Tally {
+    /// The workload's name, for the message of a failed check.
+    workload: &'static str,
+    ops: u64,
+    checksum: u64,
+}
+
+impl Tally {
+    fn new(workload: &'static str) -> Tally {
+        Tally { workload, ops: 0, checksum: 0 }
+    }
+
+    /// `malloc(len)`, filled with a fresh tag (the operation count, so no two blocks share one).
+    ///
+    /// Inlined, so each place that calls it is a call site of `malloc` of its own, as it would
+    /// be in a real program (an allocator that tells call sites apart sees them apart).
+    #[inline(always)]
+    fn alloc(&mut self, len: usize) -> Block {
+        assert!(len > 0);
+        let ptr = malloc(len);
+        let tag = self.ops;
+        // SAFETY: `ptr` is a live block of `len >= 1` bytes, just returned by malloc.
+        unsafe { fill(ptr, len, tag) };
+        self.ops += 1;
+        Block { ptr, len, tag }
+    }
+
+    /// Checks `block`'s pattern and frees it.
+    #[inline(always)]
+    fn free(&mut self, block: Block) {
+        self.check(&block);
+        // SAFETY: `block` is live (a `Block` is given back once, and this consumes it) and came
+        // from this allocator's malloc or realloc.
+        unsafe { free(block.ptr) };
+        self.ops += 1;
+    }
+
+    /// Checks `block`'s pattern, reallocates it to `len` bytes, checks that the old contents
+    /// survived the move, and fills the whole new length with a fresh tag; `block` then names
+    /// the new block.
+    fn grow(&mut self, block: &mut Block, len: usize) {
+        assert!(len > 0);
+        self.check(block);
+        // SAFETY: `block` is live and from this allocator; it is overwritten below, so its old
+        // address is not used again.
+        let ptr = unsafe { realloc(block.ptr, len) };
+        self.ops += 1;
+        // realloc keeps the first `min(old, new)` bytes: the old pattern must still be there.
+        *block = Block { ptr, len: block.len.min(len), tag: block.tag };
+        self.check(block);
+        let tag = self.ops;
+        // SAFETY: `ptr` is a live block of `len >= 1` bytes, just returned by realloc.
+        unsafe { fill(ptr, len, tag) };
+        *block = Block { ptr, len, tag };
+    }
+
+    /// Checks `block`'s pattern (exiting the process if it changed) and folds it into the checksum.
+    #[inline(always)]
+    fn check(&mut self, block: &Block) {
+        // SAFETY: every `Block` is live for `len >= 1` bytes and was filled with (`len`, `tag`)
+        // when it was made ([`Tally::alloc`], [`Tally::grow`]).
+        let word = unsafe { check(block.ptr, block.len, block.tag, self.workload) };
+        self.checksum = self.checksum.wrapping_add(word);
+    }
+
+    /// The outcome of a single-threaded workload.
+    fn outcome(self, final_rss_kib: Option<u64>) -> Outcome {
+        Outcome { ops: self.ops, threads: 1, checksum: self.checksum, final_rss_kib }
+    }
+}
+
+/// Keeps `slots` blocks live, with sizes drawn by `size`; `steps` times checks and frees a
+/// random one and puts a new block in its place; frees them all at the end.
+fn replace_random(
+    tally: &mut Tally,
+    seed: u64,
+    slots: usize,
+    steps: u64,
+    size: impl Fn(&mut Rng) -> usize,
+) {
+    let mut rng = Rng::new(seed);
+    let mut live: Vec<Block> = (0..slots).map(|_| tally.alloc(size(&mut rng))).collect();
+    for _ in 0..steps {
+        let slot = rng.range(0, slots - 1);
+        let len = size(&mut rng);
+        let old = std::mem::replace(&mut live[slot], tally.alloc(len));
+        tally.free(old);
+    }
+    for block in live {
+        tally.free(block);
+    }
+}
+
+/// Blocks per burst in [`tiny_hot`].
+const BURST: usize = 100;
+
+/// The seed's "tiny hot": `scaled(200_000)` rounds of allocating 100 blocks of 32 B (each
+/// filled), then checking and freeing them all, last allocated first. 200 operations a round.
+pub fn tiny_hot(config: &Config) -> Outcome {
+    let mut tally = Tally::new("tiny-hot");
+    let mut burst = Vec::with_capacity(BURST);
+    for _ in 0..config.scaled(200_000) {
+        for _ in 0..BURST {
+            burst.push(tally.alloc(32));
+        }
+        while let Some(block) = burst.pop() {
+            tally.free(block);
+        }
+    }
+    tally.outcome(None)
+}
+
+/// 1024 live blocks of uniformly random sizes in 16..=1024 B; `scaled(8_000_000)` steps each
+/// check and free a random one and allocate its replacement (a new random size). All are
+/// freed at the end.
+pub fn random_mixed(config: &Config) -> Outcome {
+    let mut tally = Tally::new("random-mixed");
+    replace_random(&mut tally, 0x5EED_0002, 1024, config.scaled(8_000_000), |rng| {
+        rng.range(16, 1024)
+    });
+    tally.outcome(None)
+}
+
+/// The seed's scenarios: `rounds` times allocate a buffer of `size` bytes, fill it (a word in
+/// every 4 KiB page), check it and free it.
+fn scenario(config: &Config, workload: &'static str, size: usize, rounds: u64) -> Outcome {
+    let mut tally = Tally::new(workload);
+    for _ in 0..config.scaled(rounds) {
+        let block = tally.alloc(size);
+        tally.free(block);
+    }
+    tally.outcome(None)
+}
+
+/// The seed's "json" scenario: `scaled(400_000)` rounds of a 64 KiB buffer allocated, every
+/// page written, checked, freed.
+pub fn json(config: &Config) -> Outcome {
+    scenario(config, "json", 64 << 10, 400_000)
+}
+
+/// The seed's "mir" scenario: `scaled(100_000)` rounds of a 256 KiB buffer allocated, every
+/// page written, checked, freed.
+pub fn mir(config: &Config) -> Outcome {
+    scenario(config, "mir", 256 << 10, 100_000)
+}
+
+/// The seed's "vm" scenario: `scaled(12_000)` rounds of a 2 MiB buffer allocated, every page
+/// written, checked, freed.
+pub fn vm(config: &Config) -> Outcome {
+    scenario(config, "vm", 2 << 20, 12_000)
+}
+
+/// Buffers in [`realloc_growth`].
+const GROWN: usize = 8;
+
+/// `scaled(4)` rounds of: 8 buffers start at 16 B and are grown in turn by `realloc`, each by
+/// half its length (plus 16 B) a step, until buffer `i` reaches `64 MiB >> i` (64 MiB down to
+/// 512 KiB, 127.5 MiB together); then all are freed. Before each realloc the buffer's pattern
+/// is checked, after it the old prefix is checked again (the contents must move with it), and
+/// the new length is filled (every page written).
+pub fn realloc_growth(config: &Config) -> Outcome {
+    let mut tally = Tally::new("realloc-growth");
+    for _ in 0..config.scaled(4) {
+        let mut buffers: Vec<Block> = (0..GROWN).map(|_| tally.alloc(16)).collect();
+        let mut growing = true;
+        while growing {
+            growing = false;
+            for (i, block) in buffers.iter_mut().enumerate() {
+                let limit = (64 << 20) >> i;
+                if block.len < limit {
+                    let len = (block.len + block.len / 2 + 16).min(limit);
+                    tally.grow(block, len);
+                    growing = true;
+                }
+            }
+        }
+        for block in buffers {
+            tally.free(block);
+        }
+    }
+    tally.outcome(None)
+}
+
+/// Phases in [`fragmentation`].
+const PHASES: usize = 20;
+
+/// A short-lived object (a temporary), from a call site of its own: 85 % of 16..=512 B,
+/// 15 % of 2..=8 KiB.
+#[inline(never)]
+fn short_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
+    let len = if rng.range(0, 99) < 85 { rng.range(16, 512) } else { rng.range(2 << 10, 8 << 10) };
+    tally.alloc(len)
+}
+
+/// A long-lived object (kept to the end), from a call site of its own: 99 % of 64..=256 B,
+/// 1 % of 32 KiB.
+#[inline(never)]
+fn long_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
+    let len = if rng.range(0, 99) < 99 { rng.range(64, 256) } else { 32 << 10 };
+    tally.alloc(len)
+}
+
+/// Long- and short-lived objects interleaved, as a program that keeps a few results of each
+/// piece of work: 20 phases, each allocating `scaled(200_000)` short-lived objects (see
+/// [`short_lived`], ~190 MiB at scale 1) with one long-lived object (see [`long_lived`]) after
+/// every 32 of them, then checking and freeing the short-lived ones. The long-lived survive to
+/// the end (~15 % of the peak once all phases ran).
+///
+/// `final_rss_kib` is read when only the long-lived objects remain, before they are freed: it
+/// shows how much of the memory scattered between survivors the allocator gave back.
+pub fn fragmentation(config: &Config) -> Outcome {
+    let mut tally = Tally::new("fragmentation");
+    let mut rng = Rng::new(0x5EED_0007);
+    let shorts = config.scaled(200_000) as usize;
+    let mut short = Vec::with_capacity(shorts);
+    let mut long = Vec::with_capacity(PHASES * (shorts / 32 + 1));
+    for _ in 0..PHASES {
+        for i in 0..shorts {
+            short.push(short_lived(&mut tally, &mut rng));
+            if i % 32 == 31 {
+                long.push(long_lived(&mut tally, &mut rng));
+            }
+        }
+        for block in short.drain(..) {
+            tally.free(block);
+        }
+    }
+    let final_rss = rss_kib();
+    for block in long {
+        tally.free(block);
+    }
+    tally.outcome(Some(final_rss))
+}
+
+/// 64 live blocks of log-uniform random sizes in 32 KiB..=2 MiB (mean ~480 KiB); each of
+/// `scaled(200_000)` steps checks and frees a random one and allocates its replacement (a new
+/// size), writing every page of it. All are freed at the end.
+pub fn big_mix(config: &Config) -> Outcome {
+    let mut tally = Tally::new("big-mix");
+    replace_random(&mut tally, 0x5EED_0008, 64, config.scaled(200_000), |rng| {
+        rng.log_range(32 << 10, 2 << 20)
+    });
+    tally.outcome(None)
+}

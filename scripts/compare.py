@@ -1,0 +1,565 @@
+#!/usr/bin/env python3
+"""The side-by-side comparison behind scripts/compare.sh (run that; it installs and builds first).
+
+Runs every bench-harness workload and a few real programs under each allocator -- glibc (no
+preload), SACS, mimalloc, jemalloc and tcmalloc, the last four through LD_PRELOAD -- alternating
+the allocators' order from one run to the next, for several repetitions. Each run's wall time and
+peak resident set come from the kernel (wait4's rusage); workloads also report their own elapsed
+time, which excludes process start-up. Every run's output is checked: a workload fails on a
+corrupted block, and a program's output digest must equal the one under glibc. A failed run is a
+failed comparison (exit status 1), never a fast one.
+
+Writes into OUT (bench-results/compare/<stamp>/): results.csv (one row per run), summary.md
+(medians, ratios to mimalloc, geometric means, SACS's statistics per workload, the largest
+losses), and time.png / rss.png (ratios to mimalloc per workload).
+"""
+import argparse
+import csv
+import hashlib
+import math
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ---------------------------------------------------------------------------------------------
+# Allocators
+# ---------------------------------------------------------------------------------------------
+
+# name -> shared library file name under the multiarch library directory. glibc's own libc is
+# preloaded too: a no-op for most programs, but it makes programs linked against another malloc
+# (Debian's redis-server links libjemalloc) use glibc's malloc in the glibc column.
+CONTENDER_LIBS = {
+    "glibc": "libc.so.6",
+    "sacs": None,  # target/release/libsacs.so, set in main()
+    "mimalloc": "libmimalloc.so.2",
+    "jemalloc": "libjemalloc.so.2",
+    "tcmalloc": "libtcmalloc_minimal.so.4",
+}
+BASELINE = "mimalloc"
+
+
+def find_lib(name):
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"):
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return p
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs: what runs under each allocator
+# ---------------------------------------------------------------------------------------------
+
+
+class Job:
+    """One thing to run under every allocator.
+
+    kind "workload": argv of the workload binary; its key=value line is parsed and its
+    checksum must be the same for every allocator.
+    kind "program": argv of a real program; the sha256 of its standard output must be the same
+    for every allocator. `server` jobs (redis) are special-cased in run_redis().
+    """
+
+    def __init__(self, name, kind, argv=None, stdin=None, cwd=None, timeout=600):
+        self.name, self.kind, self.argv = name, kind, argv
+        self.stdin, self.cwd, self.timeout = stdin, cwd, timeout
+
+
+def workload_jobs(binary, scale):
+    out = subprocess.run([binary, "list"], check=True, capture_output=True, text=True).stdout
+    jobs = []
+    for line in out.splitlines():
+        name = line.split()[0]
+        if name == "scaling":
+            for t in (1, 2, 4, 8):
+                jobs.append(Job("scaling-%dt" % t, "workload",
+                                [binary, name, "--scale", str(scale), "--threads", str(t)]))
+        else:
+            jobs.append(Job(name, "workload", [binary, name, "--scale", str(scale)]))
+    return jobs
+
+
+def program_jobs(work, quick):
+    """The real programs: python3, sqlite3, a gcc build, redis-server with redis-benchmark."""
+    jobs = []
+    py = shutil.which("python3", path="/usr/bin") or shutil.which("python3")
+    jobs.append(Job("python3", "program",
+                    [py, os.path.join(ROOT, "bench-harness/programs/objects.py"), "2" if quick else "12"]))
+
+    sql = os.path.join(work, "bench.sql")
+    with open(sql, "w") as f:
+        f.write(sqlite_script(20000 if quick else 200000))
+    jobs.append(Job("sqlite3", "program", ["sqlite3", ":memory:"], stdin=sql))
+
+    build = c_sources(work, 2 if quick else 6, 40 if quick else 50)
+    jobs.append(Job("gcc", "program", ["sh", "-c", build], cwd=work))
+
+    jobs.append(Job("redis", "server", timeout=300))
+    return jobs
+
+
+def sqlite_script(rows):
+    """An in-memory database: bulk insert, indexes, joins, grouping, updates and deletes."""
+    return """
+CREATE TABLE item(id INTEGER PRIMARY KEY, name TEXT, grp INTEGER, body TEXT);
+CREATE TABLE grp(id INTEGER PRIMARY KEY, label TEXT);
+BEGIN;
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows})
+INSERT INTO item SELECT x, printf('item-%08d-%s', (x * 2654435761) % 1000003, substr('abcdefghij', 1 + x % 10)),
+    x % 997, printf('%.*c', (x * 7919) % 700, 'z') FROM c;
+WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < 996)
+INSERT INTO grp SELECT x, printf('group-%d', x * x) FROM c;
+COMMIT;
+CREATE INDEX item_name ON item(name);
+CREATE INDEX item_grp ON item(grp, name);
+SELECT count(*), sum(length(body)), max(name) FROM item;
+SELECT g.label, count(*), sum(length(i.body)) FROM item i JOIN grp g ON g.id = i.grp
+    GROUP BY g.label ORDER BY 3 DESC, 1 LIMIT 5;
+SELECT name FROM item WHERE name > 'item-00500000' ORDER BY name LIMIT 3;
+UPDATE item SET body = body || body WHERE id % 5 = 0;
+DELETE FROM item WHERE id % 3 = 0;
+SELECT count(*), sum(length(body)) FROM item;
+SELECT grp, group_concat(substr(name, 6, 8), ',') FROM (SELECT * FROM item ORDER BY name)
+    WHERE grp < 3 GROUP BY grp;
+""".format(rows=rows)
+
+
+def c_sources(work, units, functions):
+    """Writes a C program of `units` translation units of `functions` functions each, and
+    returns the shell command that builds it unit by unit with gcc -O2 and runs it."""
+    names = []
+    for u in range(units):
+        parts = ["#include <string.h>\n"]
+        for i in range(functions):
+            parts.append("""
+unsigned long f{u}_{i}(unsigned long x) {{
+    unsigned long a[16];
+    for (int k = 0; k < 16; k++) a[k] = x * {m}u + k;
+    for (int r = 0; r < {r}; r++) {{
+        switch ((x + r) % 5) {{
+        case 0: x ^= a[r % 16] << 3; break;
+        case 1: x += a[(r * 7) % 16] >> 2; break;
+        case 2: x = x * 31 + {i}; break;
+        case 3: {{ char s[32]; memset(s, (int)(x & 63), sizeof s); x += (unsigned long)s[r % 32]; }} break;
+        default: x -= a[x % 16];
+        }}
+    }}
+    return x;
+}}
+""".format(u=u, i=i, m=2 * i + 1, r=3 + i % 13))
+        name = "unit%d.c" % u
+        with open(os.path.join(work, name), "w") as f:
+            f.write("".join(parts))
+        names.append(name)
+    main = ["#include <stdio.h>\n"]
+    calls = []
+    for u in range(units):
+        for i in range(functions):
+            main.append("unsigned long f%d_%d(unsigned long);\n" % (u, i))
+            calls.append("    s = f%d_%d(s);\n" % (u, i))
+    main.append("int main(void) {\n    unsigned long s = 1;\n" + "".join(calls))
+    main.append('    printf("%lu\\n", s);\n    return 0;\n}\n')
+    with open(os.path.join(work, "main.c"), "w") as f:
+        f.write("".join(main))
+    names.append("main.c")
+    objs = " ".join(n[:-2] + ".o" for n in names)
+    return ("set -e; for f in %s; do gcc -O2 -c \"$f\"; done; gcc -o generated %s; ./generated"
+            % (" ".join(names), objs))
+
+
+# ---------------------------------------------------------------------------------------------
+# Running one job under one allocator
+# ---------------------------------------------------------------------------------------------
+
+STAT_PATTERNS = {
+    "warm_pool_hits": r"warm pool\s+hits (\d+)",
+    "warm_pool_prefills": r"warm pool\s+hits \d+, prefills (\d+)",
+    "big_cache_hits": r"big cache\s+hits (\d+)",
+    "big_cache_misses": r"big cache\s+hits \d+, misses (\d+)",
+    "whale_ring_hits": r"whale ring\s+hits (\d+)",
+    "whale_ring_misses": r"whale ring\s+hits \d+, misses (\d+)",
+    "remote_collects": r"remote collects (\d+)",
+}
+STAT_KEYS = list(STAT_PATTERNS) + ["syscalls", "stat_tables"]
+
+
+def sacs_stats(stderr):
+    """Adds up every SACS statistics table in a run's stderr (one per process that exited)."""
+    totals = dict.fromkeys(STAT_KEYS, 0)
+    tables = stderr.split("sacs statistics")[1:]
+    for table in tables:
+        totals["stat_tables"] += 1
+        for key, pattern in STAT_PATTERNS.items():
+            m = re.search(pattern, table)
+            if m:
+                totals[key] += int(m.group(1))
+        section = table.split("syscall", 1)[1].split("memory", 1)[0] if "syscall" in table else ""
+        for line in section.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 4 and fields[1].isdigit():
+                totals["syscalls"] += int(fields[1])
+    return totals
+
+
+def spawn_env(alloc, libs):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if libs[alloc]:
+        env["LD_PRELOAD"] = libs[alloc]
+    if alloc == "sacs":
+        env["SACS_STATS"] = "1"
+    return env
+
+
+def wait_rusage(proc, timeout):
+    """Waits for `proc` with wait4; returns (status, rusage). Kills it after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage
+        if time.monotonic() > deadline:
+            proc.kill()
+        time.sleep(0.002)
+
+
+def run_command(job, alloc, libs):
+    """Runs a workload or program job; returns a result dict."""
+    stdin = open(job.stdin) if job.stdin else subprocess.DEVNULL
+    out = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()
+    start = time.perf_counter()
+    proc = subprocess.Popen(job.argv, stdin=stdin, stdout=out, stderr=err, cwd=job.cwd,
+                            env=spawn_env(alloc, libs))
+    code, usage = wait_rusage(proc, job.timeout)
+    wall = time.perf_counter() - start
+    if job.stdin:
+        stdin.close()
+    out.seek(0)
+    err.seek(0)
+    stdout = out.read().decode(errors="replace")
+    stderr = err.read().decode(errors="replace")
+    result = {"wall_s": wall, "peak_rss_kib": usage.ru_maxrss, "exit": code, "stderr": stderr}
+    if code != 0:
+        result["error"] = "exit status %d: %s" % (code, stderr.strip()[-300:])
+        return result
+    if job.kind == "workload":
+        fields = dict(f.split("=", 1) for f in stdout.split() if "=" in f)
+        result["time_s"] = float(fields["elapsed_s"])
+        result["final_rss_kib"] = int(fields["final_rss_kib"])
+        result["digest"] = fields["checksum"]
+        result["ops_per_s"] = float(fields["ops_per_s"])
+    else:
+        result["time_s"] = wall
+        result["digest"] = hashlib.sha256(stdout.encode()).hexdigest()[:16]
+    return result
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_cli(port, *args, data=None):
+    return subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "--raw", *args],
+                          input=data, capture_output=True, timeout=60).stdout
+
+
+def run_redis(job, alloc, libs, quick):
+    """redis-server under the allocator, redis-benchmark (not preloaded) against it on
+    127.0.0.1; time is the benchmark's wall time, peak RSS the server's. The server must then
+    still hold and return what the benchmark and a few checks wrote."""
+    port = free_port()
+    work = tempfile.mkdtemp(prefix="sacs-redis-")
+    err = tempfile.TemporaryFile()
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
+         "no", "--daemonize", "no", "--dir", work],
+        stdout=subprocess.DEVNULL, stderr=err, env=spawn_env(alloc, libs))
+    try:
+        for _ in range(200):
+            if redis_cli(port, "ping").strip() == b"PONG":
+                break
+            if server.poll() is not None:
+                break
+            time.sleep(0.05)
+        else:
+            return {"exit": 1, "error": "redis-server did not answer PING"}
+        n = "20000" if quick else "200000"
+        bench = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q", "-n", n, "-r", "100000",
+                 "-d", "400", "-P", "16", "-t", "set,get,lpush,lpop,hset,sadd"]
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)
+        start = time.perf_counter()
+        b = subprocess.run(bench, capture_output=True, timeout=job.timeout, env=env)
+        wall = time.perf_counter() - start
+        if b.returncode != 0:
+            return {"exit": b.returncode, "error": "redis-benchmark failed: %r" % b.stderr[-300:]}
+        value = bytes((97 + (i * 7 + i // 26) % 26) for i in range(300000))
+        checks = [redis_cli(port, "-x", "SET", "check:v", data=value),
+                  hashlib.sha256(redis_cli(port, "GET", "check:v")).hexdigest(),
+                  redis_cli(port, "RPUSH", "check:l", *[str(i) for i in range(500)]),
+                  redis_cli(port, "LRANGE", "check:l", "100", "104"),
+                  str(int(redis_cli(port, "DBSIZE")) > 1000)]
+        digest = hashlib.sha256(repr(checks).encode()).hexdigest()[:16]
+        redis_cli(port, "SHUTDOWN", "NOSAVE")
+        code, usage = wait_rusage(server, 60)
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+        return {"wall_s": wall, "time_s": wall, "peak_rss_kib": usage.ru_maxrss, "exit": code,
+                "digest": digest, "stderr": stderr}
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries
+# ---------------------------------------------------------------------------------------------
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def medians(rows, key):
+    """{(job, alloc): median of `key` over the successful runs}."""
+    groups = {}
+    for r in rows:
+        if r.get(key) not in (None, ""):
+            groups.setdefault((r["job"], r["alloc"]), []).append(float(r[key]))
+    return {k: statistics.median(v) for k, v in groups.items()}
+
+
+def ratio_table(title, unit, fmt, med, jobs, allocs):
+    lines = ["### " + title, "",
+             "Median %s per allocator, then each allocator's ratio to %s (lower is better)." % (unit, BASELINE), "",
+             "| workload | " + " | ".join(allocs) + " | " + " | ".join("%s/%s" % (a, BASELINE[:2]) for a in allocs if a != BASELINE) + " |",
+             "| --- |" + " ---: |" * (2 * len(allocs) - 1)]
+    ratios = {a: [] for a in allocs}
+    for j in jobs:
+        base = med.get((j, BASELINE))
+        cells = [fmt(med[(j, a)]) if (j, a) in med else "fail" for a in allocs]
+        rcells = []
+        for a in allocs:
+            if a == BASELINE:
+                continue
+            if base and (j, a) in med:
+                r = med[(j, a)] / base
+                ratios[a].append(r)
+                rcells.append("%.2f" % r)
+            else:
+                rcells.append("–")
+        lines.append("| %s | %s | %s |" % (j, " | ".join(cells), " | ".join(rcells)))
+    gm = ["**%.2f**" % geomean(ratios[a]) for a in allocs if a != BASELINE]
+    lines.append("| **geometric mean** |" + " |" * len(allocs) + " " + " | ".join(gm) + " |")
+    return "\n".join(lines) + "\n", {a: geomean(ratios[a]) for a in allocs if a != BASELINE}
+
+
+def losses(med, jobs, allocs):
+    """SACS's ratio to the best other contender, per job, worst first."""
+    out = []
+    for j in jobs:
+        if (j, "sacs") not in med:
+            continue
+        others = [(med[(j, a)], a) for a in allocs if a != "sacs" and (j, a) in med]
+        if others:
+            best, who = min(others)
+            out.append((med[(j, "sacs")] / best, j, who))
+    return sorted(out, reverse=True)
+
+
+def pct(a, b):
+    return "%.1f %%" % (100.0 * a / (a + b)) if a + b else "–"
+
+
+def write_summary(path, rows, jobs, allocs, meta):
+    tmed = medians(rows, "time_s")
+    rmed = medians(rows, "peak_rss_kib")
+    fmed = medians([r for r in rows if r["kind"] == "workload"], "final_rss_kib")
+    parts = ["# SACS beside glibc, mimalloc, jemalloc and tcmalloc", "",
+             "- command: `%s`" % meta["command"],
+             "- date: %s; machine: %s; %s" % (meta["date"], meta["machine"], meta["sacs_commit"]),
+             "- %d repetitions, allocators alternated (the order rotates every run); %s" % (meta["reps"], meta["mode"]),
+             "- time: a workload's own elapsed time (start-up excluded); a program's wall time "
+             "(redis: redis-benchmark's). Peak RSS: the kernel's high-water mark of the process "
+             "(for gcc, of the largest process; for redis, of the server).", ""]
+    t, tg = ratio_table("Time", "seconds", lambda v: "%.3f" % v, tmed, jobs, allocs)
+    r, rg = ratio_table("Peak RSS", "MiB", lambda v: "%.1f" % (v / 1024), rmed, jobs, allocs)
+    parts += [t, r]
+    wl = [j for j in jobs if any((j, a) in fmed for a in allocs)]
+    f, _ = ratio_table("Final RSS (workloads; fragmentation: while only its long-lived objects remain)",
+                       "MiB", lambda v: "%.1f" % (v / 1024), fmed, wl, allocs)
+    parts.append(f)
+
+    parts += ["### SACS's statistics per workload", "",
+              "From `SACS_STATS=1` (medians over runs; summed over a run's processes). A loss can "
+              "be traced to the tier whose counters move.", "",
+              "| workload | time vs best other | warm-pool hits (rate) | big-cache hits (rate) | whale-ring hits / misses | remote collects | system calls |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    smed = {k: medians([r for r in rows if r["alloc"] == "sacs"], k) for k in STAT_KEYS}
+    loss = {j: (x, who) for x, j, who in losses(tmed, jobs, allocs)}
+    for j in jobs:
+        g = lambda k: int(smed[k].get((j, "sacs"), 0))
+        x, who = loss.get(j, (float("nan"), "–"))
+        parts.append("| %s | %.2f (%s) | %d (%s) | %d (%s) | %d / %d | %d | %d |" % (
+            j, x, who, g("warm_pool_hits"), pct(g("warm_pool_hits"), g("warm_pool_prefills")),
+            g("big_cache_hits"), pct(g("big_cache_hits"), g("big_cache_misses")),
+            g("whale_ring_hits"), g("whale_ring_misses"), g("remote_collects"), g("syscalls")))
+    parts.append("")
+    parts += ["### Largest losses of SACS (time, against the best other allocator)", ""]
+    for x, j, who in losses(tmed, jobs, allocs)[:3]:
+        parts.append("- %s: %.2fx %s" % (j, x, who))
+    parts += ["", "### Goal check", "",
+              "- time geometric mean sacs/mimalloc: %.2f (goal ≤ 0.95)" % tg.get("sacs", float("nan")),
+              "- peak RSS geometric mean sacs/mimalloc: %.2f (goal ≤ 1.00)" % rg.get("sacs", float("nan")),
+              "- workloads more than 10 %% slower than the best other: %s" % (
+                  ", ".join("%s (%.2fx)" % (j, x) for x, j, _ in losses(tmed, jobs, allocs) if x > 1.10) or "none"),
+              ""]
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+    return tg, rg
+
+
+def charts(out, rows, jobs, allocs):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for key, label, fname in (("time_s", "time", "time.png"), ("peak_rss_kib", "peak RSS", "rss.png")):
+        med = medians(rows, key)
+        shown = [a for a in allocs if a != BASELINE]
+        fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(jobs) + 2), 4.8))
+        width = 0.8 / len(shown)
+        for i, a in enumerate(shown):
+            ys = [med[(j, a)] / med[(j, BASELINE)] if (j, a) in med and med.get((j, BASELINE)) else float("nan")
+                  for j in jobs]
+            ax.bar([k + (i - (len(shown) - 1) / 2) * width for k in range(len(jobs))], ys, width, label=a)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(jobs)))
+        ax.set_xticklabels(jobs, rotation=60, ha="right", fontsize=8)
+        ax.set_ylabel("%s / mimalloc's (log scale, lower is better)" % label)
+        ax.set_title("%s relative to mimalloc (median of runs)" % label)
+        ax.legend(fontsize=8, ncol=len(shown))
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, fname), dpi=110)
+        plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+CSV_FIELDS = ["job", "kind", "alloc", "rep", "order", "time_s", "wall_s", "peak_rss_kib", "final_rss_kib",
+              "ops_per_s", "digest", "exit", "error"] + STAT_KEYS
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="scale 0.1, 1 repetition, small programs")
+    ap.add_argument("--reps", type=int, help="repetitions (default 5, quick 1)")
+    ap.add_argument("--scale", type=float, help="workload scale (default 1, quick 0.1)")
+    ap.add_argument("--only", help="regular expression: run only the jobs whose name matches")
+    ap.add_argument("--allocators", default=",".join(CONTENDER_LIBS), help="comma-separated subset")
+    ap.add_argument("--no-charts", action="store_true")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--workload-bin", required=True)
+    ap.add_argument("--sacs-lib", required=True)
+    ap.add_argument("--command", default="scripts/compare.sh")
+    args = ap.parse_args()
+
+    reps = args.reps or (1 if args.quick else 5)
+    scale = args.scale or (0.1 if args.quick else 1.0)
+    libs = dict(CONTENDER_LIBS)
+    libs["sacs"] = os.path.abspath(args.sacs_lib)
+    allocs = [a for a in args.allocators.split(",") if a]
+    for a in allocs:
+        if a not in libs:
+            sys.exit("compare: unknown allocator %r" % a)
+        if a != "sacs":
+            libs[a] = find_lib(CONTENDER_LIBS[a])
+            if not libs[a]:
+                sys.exit("compare: %s is not installed (%s)" % (a, CONTENDER_LIBS[a]))
+    global BASELINE
+    if BASELINE not in allocs:
+        BASELINE = allocs[0]
+
+    os.makedirs(args.out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="sacs-compare-")
+    jobs = workload_jobs(args.workload_bin, scale) + program_jobs(work, args.quick)
+    if args.only:
+        jobs = [j for j in jobs if re.search(args.only, j.name)]
+    total = reps * len(jobs) * len(allocs)
+    rows, failures, expected = [], [], {}
+    n = 0
+    t0 = time.monotonic()
+    with open(os.path.join(args.out, "results.csv"), "w", newline="") as fcsv:
+        w = csv.DictWriter(fcsv, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for rep in range(reps):
+            for ji, job in enumerate(jobs):
+                k = (rep + ji) % len(allocs)
+                for oi, alloc in enumerate(allocs[k:] + allocs[:k]):
+                    n += 1
+                    if job.kind == "server":
+                        res = run_redis(job, alloc, libs, args.quick)
+                    else:
+                        res = run_command(job, alloc, libs)
+                    if "error" not in res:
+                        want = expected.setdefault(job.name, (res["digest"], alloc))
+                        if res["digest"] != want[0]:
+                            res["error"] = "output differs from the run under %s" % want[1]
+                    row = {"job": job.name, "kind": job.kind, "alloc": alloc, "rep": rep + 1, "order": oi + 1}
+                    row.update({k2: v for k2, v in res.items() if k2 != "stderr"})
+                    if alloc == "sacs":
+                        row.update(sacs_stats(res.get("stderr", "")))
+                    if "error" in res:
+                        failures.append("%s under %s (run %d): %s" % (job.name, alloc, rep + 1, res["error"]))
+                        row.pop("time_s", None)
+                        row.pop("peak_rss_kib", None)
+                        row.pop("final_rss_kib", None)
+                    w.writerow(row)
+                    fcsv.flush()
+                    rows.append(row)
+                    el = time.monotonic() - t0
+                    status = ("%.3f s, %.1f MiB" % (res["time_s"], res["peak_rss_kib"] / 1024)
+                              if "error" not in res else "FAILED")
+                    print("[%d/%d %3.0f s] %-18s %-9s run %d: %s" % (n, total, el, job.name, alloc, rep + 1, status),
+                          file=sys.stderr, flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+    meta = {"command": args.command, "reps": reps,
+            "mode": "quick mode (scale %g)" % scale if args.quick else "full mode (scale %g)" % scale,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": "%s, %d cores, %s" % (os.uname().machine, os.cpu_count(), os.uname().release),
+            "sacs_commit": "SACS at " + subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                                                       capture_output=True, text=True).stdout.strip()}
+    names = [j.name for j in jobs]
+    tg, rg = write_summary(os.path.join(args.out, "summary.md"), rows, names, allocs, meta)
+    if not args.no_charts:
+        charts(args.out, rows, names, allocs)
+    with open(os.path.join(args.out, "summary.md")) as f:
+        print(f.read())
+    if failures:
+        print("compare: %d failed runs:" % len(failures), file=sys.stderr)
+        for f in failures:
+            print("  " + f, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
