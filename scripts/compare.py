@@ -3,8 +3,8 @@
 
 Runs every bench-harness workload and a few real programs under each allocator -- glibc (no
 preload), SACS, mimalloc, jemalloc and tcmalloc, the last four through LD_PRELOAD -- alternating
-the allocators' order from one run to the next, for several repetitions. Each run's wall time and
-peak resident set come from the kernel (wait4's rusage); workloads also report their own elapsed
+the allocators' order from one run to the next, for several repetitions. Each run's wall time is
+measured here and its peak resident set by GNU time; workloads also report their own elapsed
 time, which excludes process start-up. Every run's output is checked: a workload fails on a
 corrupted block, and a program's output digest must equal the one under glibc. A failed run is a
 failed comparison (exit status 1), never a fast one.
@@ -209,27 +209,40 @@ def sacs_stats(stderr):
     return totals
 
 
-def spawn_env(alloc, libs):
+def clean_env():
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
-    if libs[alloc]:
-        env["LD_PRELOAD"] = libs[alloc]
-    if alloc == "sacs":
-        env["SACS_STATS"] = "1"
     return env
 
 
-def wait_rusage(proc, timeout):
-    """Waits for `proc` with wait4; returns (status, rusage). Kills it after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage
-        if time.monotonic() > deadline:
-            proc.kill()
-        time.sleep(0.002)
+def under(alloc, libs, argv, rss_file):
+    """`argv` run under `alloc`, through GNU time, which writes the peak resident set (KiB) of
+    the process tree into `rss_file`. Not wait4's own figure: ru_maxrss carries the high-water
+    mark of the image before exec, which for a child of this runner is the runner's ~18 MiB.
+    LD_PRELOAD is set by `env`, after time, so time itself runs under no preload."""
+    pre = ["LD_PRELOAD=" + libs[alloc]] if libs[alloc] else []
+    if alloc == "sacs":
+        pre.append("SACS_STATS=1")
+    return ["/usr/bin/time", "-f", "%M", "-o", rss_file, "env"] + pre + list(argv)
+
+
+def read_rss(rss_file):
+    """The KiB figure GNU time wrote (its last line), or None."""
+    try:
+        with open(rss_file) as f:
+            last = f.read().strip().splitlines()[-1]
+        return int(last)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_for(proc, timeout):
+    """Waits for `proc`; kills it after `timeout` seconds. Returns its exit status."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def run_command(job, alloc, libs):
@@ -237,18 +250,24 @@ def run_command(job, alloc, libs):
     stdin = open(job.stdin) if job.stdin else subprocess.DEVNULL
     out = tempfile.TemporaryFile()
     err = tempfile.TemporaryFile()
+    rss_file = tempfile.mktemp(prefix="sacs-rss-")
     start = time.perf_counter()
-    proc = subprocess.Popen(job.argv, stdin=stdin, stdout=out, stderr=err, cwd=job.cwd,
-                            env=spawn_env(alloc, libs))
-    code, usage = wait_rusage(proc, job.timeout)
+    proc = subprocess.Popen(under(alloc, libs, job.argv, rss_file), stdin=stdin, stdout=out,
+                            stderr=err, cwd=job.cwd, env=clean_env())
+    code = wait_for(proc, job.timeout)
     wall = time.perf_counter() - start
+    rss = read_rss(rss_file)
+    if os.path.exists(rss_file):
+        os.unlink(rss_file)
     if job.stdin:
         stdin.close()
     out.seek(0)
     err.seek(0)
     stdout = out.read().decode(errors="replace")
     stderr = err.read().decode(errors="replace")
-    result = {"wall_s": wall, "peak_rss_kib": usage.ru_maxrss, "exit": code, "stderr": stderr}
+    result = {"wall_s": wall, "peak_rss_kib": rss, "exit": code, "stderr": stderr}
+    if code == 0 and rss is None:
+        code, stderr = 1, "GNU time wrote no peak resident set\n" + stderr
     if code != 0:
         result["error"] = "exit status %d: %s" % (code, stderr.strip()[-300:])
         return result
@@ -282,10 +301,11 @@ def run_redis(job, alloc, libs, quick):
     port = free_port()
     work = tempfile.mkdtemp(prefix="sacs-redis-")
     err = tempfile.TemporaryFile()
+    rss_file = os.path.join(work, "rss")
     server = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
-         "no", "--daemonize", "no", "--dir", work],
-        stdout=subprocess.DEVNULL, stderr=err, env=spawn_env(alloc, libs))
+        under(alloc, libs, ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                            "--appendonly", "no", "--daemonize", "no", "--dir", work], rss_file),
+        stdout=subprocess.DEVNULL, stderr=err, env=clean_env())
     try:
         for _ in range(200):
             if redis_cli(port, "ping").strip() == b"PONG":
@@ -298,10 +318,8 @@ def run_redis(job, alloc, libs, quick):
         n = "20000" if quick else "200000"
         bench = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q", "-n", n, "-r", "100000",
                  "-d", "400", "-P", "16", "-t", "set,get,lpush,lpop,hset,sadd"]
-        env = dict(os.environ)
-        env.pop("LD_PRELOAD", None)
         start = time.perf_counter()
-        b = subprocess.run(bench, capture_output=True, timeout=job.timeout, env=env)
+        b = subprocess.run(bench, capture_output=True, timeout=job.timeout, env=clean_env())
         wall = time.perf_counter() - start
         if b.returncode != 0:
             return {"exit": b.returncode, "error": "redis-benchmark failed: %r" % b.stderr[-300:]}
@@ -313,11 +331,14 @@ def run_redis(job, alloc, libs, quick):
                   str(int(redis_cli(port, "DBSIZE")) > 1000)]
         digest = hashlib.sha256(repr(checks).encode()).hexdigest()[:16]
         redis_cli(port, "SHUTDOWN", "NOSAVE")
-        code, usage = wait_rusage(server, 60)
+        code = wait_for(server, 60)
         err.seek(0)
         stderr = err.read().decode(errors="replace")
-        return {"wall_s": wall, "time_s": wall, "peak_rss_kib": usage.ru_maxrss, "exit": code,
-                "digest": digest, "stderr": stderr}
+        res = {"wall_s": wall, "time_s": wall, "peak_rss_kib": read_rss(rss_file), "exit": code,
+               "digest": digest, "stderr": stderr}
+        if code != 0 or res["peak_rss_kib"] is None:
+            res["error"] = "redis-server: exit status %d: %s" % (code, stderr.strip()[-300:])
+        return res
     finally:
         if server.poll() is None:
             server.kill()
@@ -395,8 +416,8 @@ def write_summary(path, rows, jobs, allocs, meta):
              "- date: %s; machine: %s; %s" % (meta["date"], meta["machine"], meta["sacs_commit"]),
              "- %d repetitions, allocators alternated (the order rotates every run); %s" % (meta["reps"], meta["mode"]),
              "- time: a workload's own elapsed time (start-up excluded); a program's wall time "
-             "(redis: redis-benchmark's). Peak RSS: the kernel's high-water mark of the process "
-             "(for gcc, of the largest process; for redis, of the server).", ""]
+             "(redis: redis-benchmark's). Peak RSS: GNU time's maximum resident set of the "
+             "process (for gcc, of the largest process of the build; for redis, of the server).", ""]
     t, tg = ratio_table("Time", "seconds", lambda v: "%.3f" % v, tmed, jobs, allocs)
     r, rg = ratio_table("Peak RSS", "MiB", lambda v: "%.1f" % (v / 1024), rmed, jobs, allocs)
     parts += [t, r]
@@ -438,6 +459,7 @@ def charts(out, rows, jobs, allocs):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     for key, label, fname in (("time_s", "time", "time.png"), ("peak_rss_kib", "peak RSS", "rss.png")):
         med = medians(rows, key)
@@ -450,6 +472,10 @@ def charts(out, rows, jobs, allocs):
             ax.bar([k + (i - (len(shown) - 1) / 2) * width for k in range(len(jobs))], ys, width, label=a)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(FixedLocator([0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2, 3, 5, 10]))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "%gx" % v))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.grid(axis="y", linewidth=0.3)
         ax.set_xticks(range(len(jobs)))
         ax.set_xticklabels(jobs, rotation=60, ha="right", fontsize=8)
         ax.set_ylabel("%s / mimalloc's (log scale, lower is better)" % label)

@@ -8,8 +8,8 @@
 #   scripts/compare.sh --quick         # a few minutes: scale 0.1, 1 repetition, small programs
 #   scripts/compare.sh --reps 3 --only 'larson|redis' --allocators sacs,mimalloc,glibc
 #
-# Installs what is missing from Debian's packages (the contenders, python3-matplotlib, the real
-# programs), builds SACS and the workloads, and writes bench-results/compare/<stamp>/:
+# Installs what is missing from Debian's packages (the contenders, python3-matplotlib, GNU time,
+# the real programs), builds SACS and the workloads, and writes bench-results/compare/<stamp>/:
 # results.csv (every run), summary.md (the tables), time.png and rss.png; the newest summary is
 # also copied to bench-results/compare-latest.md. Exit status 1 if any run failed its checks.
 set -euo pipefail
@@ -23,6 +23,7 @@ install_missing() {
     [[ -e $lib/libjemalloc.so.2 ]] || pkgs+=(libjemalloc2)
     [[ -e $lib/libtcmalloc_minimal.so.4 ]] || pkgs+=(libtcmalloc-minimal4)
     /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || pkgs+=(python3-matplotlib)
+    [[ -x /usr/bin/time ]] || pkgs+=(time)
     [[ ${#pkgs[@]} -eq 0 ]] && return 0
     echo "compare: installing ${pkgs[*]}" >&2
     local sudo=

@@ -88,8 +88,9 @@ fn pattern(tag: u64, len: usize) -> u64 {
 /// blocks have every page touched (and committed), as a real program that uses its memory would.
 pub const STRIDE: usize = 4096;
 
-/// Writes the pattern of (`tag`, `len`) into the block at `p` of `len` bytes: its first and last
-/// 8 bytes and one word every [`STRIDE`] bytes (for blocks under 8 bytes, every byte).
+/// Writes the pattern of (`tag`, `len`) into the block at `p` of `len` bytes: its last 8 bytes
+/// and one word every [`STRIDE`] bytes from the start, except a word that would overlap the last
+/// one (for blocks under 8 bytes, every byte).
 ///
 /// # Safety
 /// `p` is a live block of at least `len` bytes, `len >= 1`.
@@ -104,8 +105,8 @@ pub unsafe fn fill(p: *mut u8, len: usize, tag: u64) {
         return;
     }
     let mut off = 0;
-    while off + 8 <= len {
-        // SAFETY: `off + 8 <= len`, inside the block; unaligned writes are allowed.
+    while off + 16 <= len {
+        // SAFETY: `off + 16 <= len`, inside the block; unaligned writes are allowed.
         unsafe { ptr::write_unaligned(p.add(off).cast::<u64>(), word ^ off as u64) };
         off += STRIDE;
     }
@@ -131,8 +132,8 @@ pub unsafe fn check(p: *const u8, len: usize, tag: u64, workload: &str) -> u64 {
         return word;
     }
     let mut off = 0;
-    while off + 8 <= len {
-        // SAFETY: `off + 8 <= len`, inside the block.
+    while off + 16 <= len {
+        // SAFETY: `off + 16 <= len`, inside the block.
         if unsafe { ptr::read_unaligned(p.add(off).cast::<u64>()) } != word ^ off as u64 {
             corrupted(workload, p, len, off);
         }
@@ -196,11 +197,34 @@ pub fn rss_kib() -> u64 {
     pages * page / 1024
 }
 
-/// The process's peak resident set so far, in KiB (`getrusage`).
+/// The process's peak resident set so far, in KiB (`VmHWM` of `/proc/self/status`). Not
+/// `getrusage`: its `ru_maxrss` keeps the high-water mark of the image before `exec`, so a
+/// workload started by a large parent (the Python runner) would report the parent's size.
 pub fn peak_rss_kib() -> u64 {
-    // SAFETY: an all-zero rusage is a valid value to be overwritten.
-    let mut usage: libc::rusage = unsafe { core::mem::zeroed() };
-    // SAFETY: `usage` is a valid, writable rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    usage.ru_maxrss as u64
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Idle time the workloads spent in [`settle`], in nanoseconds; `main` leaves it out of
+/// `elapsed_s`.
+pub static IDLE_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How long [`settle`] stays idle: longer than the delay after which SACS (10 ms) and mimalloc
+/// (100 ms) give freed memory back, much shorter than jemalloc's default decay (10 s), which is
+/// what those allocators' users get.
+pub const SETTLE: core::time::Duration = core::time::Duration::from_millis(250);
+
+/// Lets the allocator settle before a resident-set reading, as a program idle between requests
+/// would: [`SETTLE`] of sleep (not counted in the workload's time), then one small allocation
+/// and free, so an allocator that purges on its next call gets that call.
+pub fn settle() {
+    std::thread::sleep(SETTLE);
+    IDLE_NS.fetch_add(SETTLE.as_nanos() as u64, core::sync::atomic::Ordering::Relaxed);
+    let p = malloc(16);
+    // SAFETY: `p` is a live block of 16 bytes, freed once.
+    unsafe { free(p) };
 }

@@ -19,9 +19,11 @@
 //! workload=larson threads=2 ops=4000000 elapsed_s=0.912 ops_per_s=4385964 peak_rss_kib=9120 final_rss_kib=3012 checksum=…
 //! ```
 //!
-//! `elapsed_s` is the wall time of the workload itself (not the process start-up), `peak_rss_kib`
+//! `elapsed_s` is the wall time of the workload itself (not the process start-up, nor the idle
+//! pauses of `common::settle` before a resident-set reading), `peak_rss_kib`
 //! the process's high-water resident set (`getrusage`), and `final_rss_kib` the resident set at the
-//! moment the workload chose (after it freed what it frees; see each workload).
+//! moment the workload chose (fragmentation: while its long-lived objects remain), or else after
+//! it freed everything; either way after `common::settle`'s idle pause.
 
 mod common;
 mod single;
@@ -30,7 +32,7 @@ mod threads;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use common::{peak_rss_kib, rss_kib, Config, Outcome};
+use common::{peak_rss_kib, rss_kib, Config, Outcome, IDLE_NS};
 
 /// One workload: its name on the command line, a description, and the function that runs it.
 struct Workload {
@@ -87,8 +89,15 @@ fn main() -> ExitCode {
 
     let start = Instant::now();
     let outcome = (workload.run)(&config);
-    let elapsed = start.elapsed().as_secs_f64();
-    let final_rss = outcome.final_rss_kib.unwrap_or_else(rss_kib);
+    let idle = IDLE_NS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
+    let elapsed = start.elapsed().as_secs_f64() - idle;
+    let final_rss = match outcome.final_rss_kib {
+        Some(kib) => kib,
+        None => {
+            common::settle();
+            rss_kib()
+        }
+    };
     println!(
         "workload={} threads={} ops={} elapsed_s={:.4} ops_per_s={:.0} peak_rss_kib={} final_rss_kib={} checksum={:x}",
         workload.name,

@@ -11,7 +11,7 @@
 //! `final_rss_kib` is read by `main` after the workload returned (everything freed), except in
 //! [`fragmentation`], which reads it while its long-lived objects are still live.
 
-use crate::common::{check, fill, free, malloc, realloc, rss_kib, Config, Outcome, Rng};
+use crate::common::{check, fill, free, malloc, realloc, rss_kib, settle, Config, Outcome, Rng};
 
 /// A live block: its address and the length and tag its pattern was written with.
 ///
@@ -27,7 +27,9 @@ struct Block {
 struct Tally {
     /// The workload's name, for the message of a failed check.
     workload: &'static str,
+    /// Calls to malloc, realloc and free so far.
     ops: u64,
+    /// The sum of every check's word.
     checksum: u64,
 }
 
@@ -52,7 +54,6 @@ impl Tally {
     }
 
     /// Checks `block`'s pattern and frees it.
-    #[inline(always)]
     fn free(&mut self, block: Block) {
         self.check(&block);
         // SAFETY: `block` is live (a `Block` is given back once, and this consumes it) and came
@@ -81,7 +82,6 @@ impl Tally {
     }
 
     /// Checks `block`'s pattern (exiting the process if it changed) and folds it into the checksum.
-    #[inline(always)]
     fn check(&mut self, block: &Block) {
         // SAFETY: every `Block` is live for `len >= 1` bytes and was filled with (`len`, `tag`)
         // when it was made ([`Tally::alloc`], [`Tally::grow`]).
@@ -95,8 +95,8 @@ impl Tally {
     }
 }
 
-/// Keeps `slots` blocks live, with sizes drawn by `size`; `steps` times checks and frees a
-/// random one and puts a new block in its place; frees them all at the end.
+/// Keeps `slots` blocks live, with sizes drawn by `size`; each of `steps` steps checks and frees
+/// a random one, then allocates its replacement; frees them all at the end.
 fn replace_random(
     tally: &mut Tally,
     seed: u64,
@@ -107,10 +107,9 @@ fn replace_random(
     let mut rng = Rng::new(seed);
     let mut live: Vec<Block> = (0..slots).map(|_| tally.alloc(size(&mut rng))).collect();
     for _ in 0..steps {
-        let slot = rng.range(0, slots - 1);
-        let len = size(&mut rng);
-        let old = std::mem::replace(&mut live[slot], tally.alloc(len));
+        let old = live.swap_remove(rng.range(0, slots - 1));
         tally.free(old);
+        live.push(tally.alloc(size(&mut rng)));
     }
     for block in live {
         tally.free(block);
@@ -136,12 +135,12 @@ pub fn tiny_hot(config: &Config) -> Outcome {
     tally.outcome(None)
 }
 
-/// 1024 live blocks of uniformly random sizes in 16..=1024 B; `scaled(8_000_000)` steps each
+/// 1024 live blocks of uniformly random sizes in 16..=1024 B; `scaled(16_000_000)` steps each
 /// check and free a random one and allocate its replacement (a new random size). All are
 /// freed at the end.
 pub fn random_mixed(config: &Config) -> Outcome {
     let mut tally = Tally::new("random-mixed");
-    replace_random(&mut tally, 0x5EED_0002, 1024, config.scaled(8_000_000), |rng| {
+    replace_random(&mut tally, 0x5EED_0002, 1024, config.scaled(16_000_000), |rng| {
         rng.range(16, 1024)
     });
     tally.outcome(None)
@@ -158,35 +157,35 @@ fn scenario(config: &Config, workload: &'static str, size: usize, rounds: u64) -
     tally.outcome(None)
 }
 
-/// The seed's "json" scenario: `scaled(400_000)` rounds of a 64 KiB buffer allocated, every
+/// The seed's "json" scenario: `scaled(6_000_000)` rounds of a 64 KiB buffer allocated, every
 /// page written, checked, freed.
 pub fn json(config: &Config) -> Outcome {
-    scenario(config, "json", 64 << 10, 400_000)
+    scenario(config, "json", 64 << 10, 6_000_000)
 }
 
-/// The seed's "mir" scenario: `scaled(100_000)` rounds of a 256 KiB buffer allocated, every
+/// The seed's "mir" scenario: `scaled(1_500_000)` rounds of a 256 KiB buffer allocated, every
 /// page written, checked, freed.
 pub fn mir(config: &Config) -> Outcome {
-    scenario(config, "mir", 256 << 10, 100_000)
+    scenario(config, "mir", 256 << 10, 1_500_000)
 }
 
-/// The seed's "vm" scenario: `scaled(12_000)` rounds of a 2 MiB buffer allocated, every page
+/// The seed's "vm" scenario: `scaled(80_000)` rounds of a 2 MiB buffer allocated, every page
 /// written, checked, freed.
 pub fn vm(config: &Config) -> Outcome {
-    scenario(config, "vm", 2 << 20, 12_000)
+    scenario(config, "vm", 2 << 20, 80_000)
 }
 
 /// Buffers in [`realloc_growth`].
 const GROWN: usize = 8;
 
-/// `scaled(4)` rounds of: 8 buffers start at 16 B and are grown in turn by `realloc`, each by
+/// `scaled(8)` rounds of: 8 buffers start at 16 B and are grown in turn by `realloc`, each by
 /// half its length (plus 16 B) a step, until buffer `i` reaches `64 MiB >> i` (64 MiB down to
 /// 512 KiB, 127.5 MiB together); then all are freed. Before each realloc the buffer's pattern
 /// is checked, after it the old prefix is checked again (the contents must move with it), and
 /// the new length is filled (every page written).
 pub fn realloc_growth(config: &Config) -> Outcome {
     let mut tally = Tally::new("realloc-growth");
-    for _ in 0..config.scaled(4) {
+    for _ in 0..config.scaled(8) {
         let mut buffers: Vec<Block> = (0..GROWN).map(|_| tally.alloc(16)).collect();
         let mut growing = true;
         while growing {
@@ -208,42 +207,46 @@ pub fn realloc_growth(config: &Config) -> Outcome {
 }
 
 /// Phases in [`fragmentation`].
-const PHASES: usize = 20;
+const PHASES: usize = 12;
+
+/// Short-lived objects allocated in [`fragmentation`] for each long-lived one.
+const SHORT_PER_LONG: usize = 24;
 
 /// A short-lived object (a temporary), from a call site of its own: 85 % of 16..=512 B,
-/// 15 % of 2..=8 KiB.
+/// 15 % of 2..=8 KiB (~1 KiB on average).
 #[inline(never)]
 fn short_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
     let len = if rng.range(0, 99) < 85 { rng.range(16, 512) } else { rng.range(2 << 10, 8 << 10) };
     tally.alloc(len)
 }
 
-/// A long-lived object (kept to the end), from a call site of its own: 99 % of 64..=256 B,
-/// 1 % of 32 KiB.
+/// A long-lived object (kept to the end), from a call site of its own: 127 in 128 of
+/// 64..=256 B, 1 in 128 of 32 KiB (~400 B on average).
 #[inline(never)]
 fn long_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
-    let len = if rng.range(0, 99) < 99 { rng.range(64, 256) } else { 32 << 10 };
+    let len = if rng.range(0, 127) > 0 { rng.range(64, 256) } else { 32 << 10 };
     tally.alloc(len)
 }
 
 /// Long- and short-lived objects interleaved, as a program that keeps a few results of each
-/// piece of work: 20 phases, each allocating `scaled(200_000)` short-lived objects (see
-/// [`short_lived`], ~190 MiB at scale 1) with one long-lived object (see [`long_lived`]) after
-/// every 32 of them, then checking and freeing the short-lived ones. The long-lived survive to
-/// the end (~15 % of the peak once all phases ran).
+/// piece of work: 12 phases, each allocating `scaled(120_000)` short-lived objects (see
+/// [`short_lived`], ~115 MiB at scale 1) with one long-lived object (see [`long_lived`]) after
+/// every 24 of them, then checking and freeing the short-lived ones, in the order they were
+/// allocated. The long-lived survive to the end: ~23 MiB at scale 1, ~17 % of the peak.
 ///
-/// `final_rss_kib` is read when only the long-lived objects remain, before they are freed: it
-/// shows how much of the memory scattered between survivors the allocator gave back.
+/// `final_rss_kib` is read when only the long-lived objects remain, before they are freed, after
+/// [`settle`]: it shows how much of the memory scattered between survivors the allocator gave
+/// back once idle for a moment.
 pub fn fragmentation(config: &Config) -> Outcome {
     let mut tally = Tally::new("fragmentation");
     let mut rng = Rng::new(0x5EED_0007);
-    let shorts = config.scaled(200_000) as usize;
+    let shorts = config.scaled(120_000) as usize;
     let mut short = Vec::with_capacity(shorts);
-    let mut long = Vec::with_capacity(PHASES * (shorts / 32 + 1));
+    let mut long = Vec::with_capacity(PHASES * (shorts / SHORT_PER_LONG + 1));
     for _ in 0..PHASES {
-        for i in 0..shorts {
+        for i in 1..=shorts {
             short.push(short_lived(&mut tally, &mut rng));
-            if i % 32 == 31 {
+            if i % SHORT_PER_LONG == 0 {
                 long.push(long_lived(&mut tally, &mut rng));
             }
         }
@@ -251,6 +254,7 @@ pub fn fragmentation(config: &Config) -> Outcome {
             tally.free(block);
         }
     }
+    settle();
     let final_rss = rss_kib();
     for block in long {
         tally.free(block);
@@ -258,12 +262,12 @@ pub fn fragmentation(config: &Config) -> Outcome {
     tally.outcome(Some(final_rss))
 }
 
-/// 64 live blocks of log-uniform random sizes in 32 KiB..=2 MiB (mean ~480 KiB); each of
-/// `scaled(200_000)` steps checks and frees a random one and allocates its replacement (a new
+/// 64 live blocks of log-uniform random sizes in 32 KiB..=2 MiB (mean ~485 KiB); each of
+/// `scaled(50_000)` steps checks and frees a random one and allocates its replacement (a new
 /// size), writing every page of it. All are freed at the end.
 pub fn big_mix(config: &Config) -> Outcome {
     let mut tally = Tally::new("big-mix");
-    replace_random(&mut tally, 0x5EED_0008, 64, config.scaled(200_000), |rng| {
+    replace_random(&mut tally, 0x5EED_0008, 64, config.scaled(50_000), |rng| {
         rng.log_range(32 << 10, 2 << 20)
     });
     tally.outcome(None)
