@@ -31,9 +31,18 @@ bench_args=()
 for c in "${contenders[@]}"; do bench_args+=(--bench "global_$c"); done
 
 echo "== building (bench profile)" >&2
-cargo bench -p sacs-bench-harness "${bench_args[@]}" --no-run
 cargo build --profile bench -p sacs-bench-harness --bin global_table
 table_bin="$target_dir/release/global_table"
+# Build the four targets once and run their executables directly: every round then measures the
+# same binaries, and `cargo bench` does not rebuild the package's binaries between contenders.
+build_log="$(cargo bench -p sacs-bench-harness "${bench_args[@]}" --no-run \
+    --message-format=json-render-diagnostics)"
+declare -A exe
+for c in "${contenders[@]}"; do
+    exe[$c]="$(grep -F "\"name\":\"global_$c\"" <<<"$build_log" \
+        | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)"
+    [ -x "${exe[$c]}" ] || { echo "no executable for bench target global_$c" >&2; exit 1; }
+done
 
 start="$(date +%s)"
 dirs=()
@@ -45,7 +54,7 @@ for r in $(seq 1 "$runs"); do
         mkdir -p "$dir/$c"
         echo "== round $r of $runs: $c -> $dir/$c" >&2
         load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-        CRITERION_HOME="$PWD/$dir/$c" cargo bench -p sacs-bench-harness --bench "global_$c" -- "$@"
+        CRITERION_HOME="$PWD/$dir/$c" "${exe[$c]}" --bench "$@"
         loads+=("$r/$c: ${load_before} -> $(cut -d' ' -f1-3 /proc/loadavg)")
     done
 done
@@ -64,7 +73,8 @@ args_q=""
     fi
     echo "- contenders: sacs (\`sacs::Sacs\`), mimalloc (\`mimalloc::MiMalloc\`), jemalloc (\`tikv_jemallocator::Jemalloc\`), system (\`std::alloc::System\`, glibc)"
     echo "- measuring time: ${elapsed} s for ${runs} round(s) of ${#contenders[@]} contenders (build not included)"
-    echo "- load average (1/5/15 min) before -> after each run: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g')"
+    load_list="$(printf '%s; ' "${loads[@]}")"
+    echo "- load average (1/5/15 min) before -> after each run: ${load_list%; }"
     echo "- command: \`SACS_BENCH_RUNS=$runs scripts/bench-global.sh$args_q\`"
     echo "- raw results: ${dirs[*]}"
     echo
