@@ -33,17 +33,17 @@ const PC_BATCH: usize = 256;
 /// `producer_consumer`: batches a producer may have in flight before it waits for its consumer.
 const PC_DEPTH: usize = 4;
 /// `producer_consumer`: blocks at scale 1, over all pairs.
-const PC_BLOCKS: u64 = 6_000_000;
+const PC_BLOCKS: u64 = 2_000_000;
 
 /// `thread_churn`: threads started at scale 1.
-const CHURN_THREADS: u64 = 2000;
+const CHURN_THREADS: u64 = 3000;
 /// `thread_churn`: blocks each thread allocates (half freed by itself, half by its successor).
-const CHURN_BLOCKS: usize = 400;
+const CHURN_BLOCKS: usize = 500;
 
 /// `false_sharing`: the size of every object (cache-scratch's default).
 const SCRATCH_SIZE: usize = 8;
 /// `false_sharing`: allocate-write-free rounds at scale 1, over all workers.
-const SCRATCH_ROUNDS: u64 = 200_000;
+const SCRATCH_ROUNDS: u64 = 800_000;
 /// `false_sharing`: how many times every byte of an object is incremented per round. A multiple
 /// of 256, so the byte wraps round to what [`fill`] wrote and [`check`] still holds.
 const SCRATCH_PASSES: usize = 256;
@@ -51,7 +51,7 @@ const SCRATCH_PASSES: usize = 256;
 /// `scaling`: blocks each thread keeps live.
 const RING: usize = 1024;
 /// `scaling`: replacements at scale 1, per thread.
-const SCALING_STEPS: u64 = 5_000_000;
+const SCALING_STEPS: u64 = 10_000_000;
 
 /// A live block from [`malloc`] of `len` bytes, filled with the pattern of (`len`, `tag`). The
 /// value is the block's only handle (neither `Copy` nor `Clone`); [`Local::free`] consumes it.
@@ -98,8 +98,14 @@ impl std::iter::Sum for Tally {
 }
 
 impl Tally {
+    /// The tally as `main` reports it, for a workload that ran on `threads` threads.
     fn outcome(self, threads: usize) -> Outcome {
-        Outcome { ops: self.ops, threads, checksum: self.checksum, final_rss_kib: None }
+        Outcome {
+            ops: self.ops,
+            threads,
+            checksum: self.checksum,
+            final_rss_kib: None,
+        }
     }
 }
 
@@ -114,7 +120,12 @@ struct Local {
 impl Local {
     /// The side of thread `thread` (an index unique within the run) of `workload`.
     fn new(workload: &'static str, thread: usize) -> Local {
-        Local { workload, rng: Rng::new(thread as u64), next_tag: (thread as u64) << 40, tally: Tally::default() }
+        Local {
+            workload,
+            rng: Rng::new(thread as u64),
+            next_tag: (thread as u64) << 40,
+            tally: Tally::default(),
+        }
     }
 
     /// Allocates a block of a random size in `lo..=hi` (`lo >= 1`) and fills it.
@@ -146,18 +157,22 @@ impl Local {
     }
 }
 
-/// Ends the process when a workload thread panicked (the release profile aborts first anyway).
-fn panicked<E>(_: E) -> ! {
-    fail(format_args!("a workload thread panicked"))
+/// What a joined workload thread returned; ends the process if it panicked (the release profile
+/// aborts first anyway).
+fn joined<T>(result: thread::Result<T>) -> T {
+    result.unwrap_or_else(|_| fail(format_args!("a workload thread panicked")))
 }
 
 /// Runs `work(i, input)` for every input, each on its own thread, all at once; sums their tallies.
 fn spawn_all<T: Send>(inputs: Vec<T>, work: impl Fn(usize, T) -> Tally + Sync) -> Tally {
     let work = &work;
     thread::scope(|s| {
-        let handles: Vec<_> =
-            inputs.into_iter().enumerate().map(|(i, input)| s.spawn(move || work(i, input))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(panicked)).sum()
+        let handles: Vec<_> = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, input)| s.spawn(move || work(i, input)))
+            .collect();
+        handles.into_iter().map(|h| joined(h.join())).sum()
     })
 }
 
@@ -196,9 +211,14 @@ impl Record {
     /// - The calling thread holds this record's index.
     unsafe fn take(&self) -> Block {
         // SAFETY: the caller owns the record, so nothing else reads or writes it now.
-        let cell = unsafe { &mut *self.0.get() };
-        cell.take().unwrap_or_else(|| fail(format_args!("larson: a table record was empty")))
+        taken(unsafe { &mut *self.0.get() })
     }
+}
+
+/// The block out of a record's cell, which is never empty while its index is in the table.
+fn taken(cell: &mut Option<Block>) -> Block {
+    cell.take()
+        .unwrap_or_else(|| fail(format_args!("larson: a table record was empty")))
 }
 
 /// Larson-like server simulation. `config.threads` threads share a table of
@@ -212,31 +232,41 @@ pub fn larson(config: &Config) -> Outcome {
     let threads = config.threads;
     let slots = LARSON_SLOTS * threads;
     // Slot `i` starts out holding record `i`; record `slots + t` starts as thread `t`'s spare.
-    let mut records: Vec<Record> = (0..slots + threads).map(|_| Record(UnsafeCell::new(None))).collect();
+    let mut records: Vec<Record> = (0..slots + threads)
+        .map(|_| Record(UnsafeCell::new(None)))
+        .collect();
     let table: Vec<AtomicUsize> = (0..slots).map(AtomicUsize::new).collect();
     let steps = config.scaled(LARSON_STEPS) / threads as u64;
     let start = Barrier::new(threads);
-    let mut tally = on_threads(threads, |t| larson_thread(t, steps, &table, &records, &start));
+    let tally = on_threads(threads, |t| {
+        larson_thread(t, steps, &table, &records, &start)
+    });
 
     let mut main = Local::new("larson", threads);
     for slot in table {
-        let record = records[slot.into_inner()].0.get_mut();
-        main.free(record.take().unwrap_or_else(|| fail(format_args!("larson: a table record was empty"))));
+        main.free(taken(records[slot.into_inner()].0.get_mut()));
     }
-    tally.ops += main.tally.ops;
-    tally.checksum = tally.checksum.wrapping_add(main.tally.checksum);
-    tally.outcome(threads)
+    [tally, main.tally]
+        .into_iter()
+        .sum::<Tally>()
+        .outcome(threads)
 }
 
 /// Thread `t` of [`larson`]: fills its own slots, waits for the others, then does `steps`
 /// replacements anywhere in the table.
-fn larson_thread(t: usize, steps: u64, table: &[AtomicUsize], records: &[Record], start: &Barrier) -> Tally {
+fn larson_thread(
+    t: usize,
+    steps: u64,
+    table: &[AtomicUsize],
+    records: &[Record],
+    start: &Barrier,
+) -> Tally {
     let mut local = Local::new("larson", t);
-    for slot in t * LARSON_SLOTS..(t + 1) * LARSON_SLOTS {
+    for record in &records[t * LARSON_SLOTS..(t + 1) * LARSON_SLOTS] {
         let block = local.alloc(16, 512);
         // SAFETY: until the barrier, only this thread touches its own slots' records (slot `i`
         // holds record `i`), and they start empty.
-        unsafe { records[slot].put(block) };
+        unsafe { record.put(block) };
     }
     start.wait();
 
@@ -262,23 +292,37 @@ fn larson_thread(t: usize, steps: u64, table: &[AtomicUsize], records: &[Record]
 /// One thread of a [`producer_consumer`] pair, with its ends of the pair's two channels: full
 /// batches go from producer to consumer, emptied batches (their `Vec`s, for reuse) come back.
 enum End {
-    Producer { to: SyncSender<Vec<Block>>, back: Receiver<Vec<Block>> },
-    Consumer { from: Receiver<Vec<Block>>, back: SyncSender<Vec<Block>> },
+    Producer {
+        to: SyncSender<Vec<Block>>,
+        back: Receiver<Vec<Block>>,
+    },
+    Consumer {
+        from: Receiver<Vec<Block>>,
+        back: SyncSender<Vec<Block>>,
+    },
 }
 
 /// Blocks allocated on one thread and freed on another. `config.threads / 2` pairs (at least
 /// one) of a producer and a consumer: the producer allocates and fills batches of 256 blocks of
 /// random size 16–2048 B and sends each through a bounded channel (4 batches deep); the consumer
-/// checks and frees every block. Every free is cross-thread. 6 million blocks at scale 1, split
-/// between the pairs.
+/// checks and frees every block. Every free is cross-thread. 2 million blocks at scale 1
+/// (rounded to whole batches), split between the pairs.
 pub fn producer_consumer(config: &Config) -> Outcome {
     let pairs = (config.threads / 2).max(1);
-    let batches = config.scaled(PC_BLOCKS / PC_BATCH as u64).div_ceil(pairs as u64);
+    let batches = config
+        .scaled(PC_BLOCKS / PC_BATCH as u64)
+        .div_ceil(pairs as u64);
     let ends: Vec<End> = (0..pairs)
         .flat_map(|_| {
             let (to, from) = sync_channel(PC_DEPTH);
             let (back_to, back) = sync_channel(PC_DEPTH);
-            [End::Producer { to, back }, End::Consumer { from, back: back_to }]
+            [
+                End::Producer { to, back },
+                End::Consumer {
+                    from,
+                    back: back_to,
+                },
+            ]
         })
         .collect();
     let tally = spawn_all(ends, |i, end| match end {
@@ -290,14 +334,22 @@ pub fn producer_consumer(config: &Config) -> Outcome {
 
 /// A producer: sends `batches` batches of [`PC_BATCH`] new blocks, reusing the `Vec`s that come
 /// back.
-fn produce(i: usize, batches: u64, to: SyncSender<Vec<Block>>, back: Receiver<Vec<Block>>) -> Tally {
+fn produce(
+    i: usize,
+    batches: u64,
+    to: SyncSender<Vec<Block>>,
+    back: Receiver<Vec<Block>>,
+) -> Tally {
     let mut local = Local::new("producer-consumer", i);
     for _ in 0..batches {
-        let mut batch = back.try_recv().unwrap_or_else(|_| Vec::with_capacity(PC_BATCH));
+        let mut batch = back
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(PC_BATCH));
         for _ in 0..PC_BATCH {
             batch.push(local.alloc(16, 2048));
         }
-        to.send(batch).unwrap_or_else(|_| fail(format_args!("producer-consumer: consumer gone")));
+        to.send(batch)
+            .unwrap_or_else(|_| fail(format_args!("producer-consumer: consumer gone")));
     }
     local.tally
 }
@@ -318,23 +370,26 @@ fn consume(i: usize, from: Receiver<Vec<Block>>, back: SyncSender<Vec<Block>>) -
 // ---------------------------------------------------------------------------------------------
 // thread_churn
 
-/// Short-lived threads. 2000 threads at scale 1, `config.threads` alive at a time, in as many
+/// Short-lived threads. 3000 threads at scale 1, `config.threads` alive at a time, in as many
 /// lanes; the main thread starts a lane's next thread as soon as it has joined its previous one.
-/// Each thread allocates and fills 400 blocks of 16–4096 B (log-uniform), checks and frees the
+/// Each thread allocates and fills 500 blocks of 16–4096 B (log-uniform), checks and frees the
 /// blocks its predecessor in the lane handed on (allocated by a thread that has since exited),
-/// frees every other block of its own, and hands the other 200 on through its return value. The
+/// frees every other block of its own, and hands the other 250 on through its return value. The
 /// main thread checks and frees what the last threads hand on.
 pub fn thread_churn(config: &Config) -> Outcome {
     let lanes = config.threads;
     let total = config.scaled(CHURN_THREADS) as usize;
-    let mut running: VecDeque<thread::JoinHandle<(Vec<Block>, Tally)>> = VecDeque::with_capacity(lanes);
+    let mut running: VecDeque<thread::JoinHandle<(Vec<Block>, Tally)>> =
+        VecDeque::with_capacity(lanes);
     let mut tallies = Vec::with_capacity(total + 1);
     for id in 0..total {
         let inherited = if id < lanes {
             Vec::new()
         } else {
-            let previous = running.pop_front().unwrap_or_else(|| fail(format_args!("thread-churn: no thread to join")));
-            let (blocks, tally) = previous.join().unwrap_or_else(panicked);
+            let previous = running
+                .pop_front()
+                .unwrap_or_else(|| fail(format_args!("thread-churn: no thread to join")));
+            let (blocks, tally) = joined(previous.join());
             tallies.push(tally);
             blocks
         };
@@ -342,7 +397,7 @@ pub fn thread_churn(config: &Config) -> Outcome {
     }
     let mut main = Local::new("thread-churn", total);
     for handle in running {
-        let (blocks, tally) = handle.join().unwrap_or_else(panicked);
+        let (blocks, tally) = joined(handle.join());
         tallies.push(tally);
         blocks.into_iter().for_each(|block| main.free(block));
     }
@@ -379,7 +434,7 @@ fn churn_thread(id: usize, inherited: Vec<Block>) -> (Vec<Block>, Tally) {
 /// one 8-byte object per worker (`config.threads` workers), back to back, and hands one to each.
 /// Each worker checks and frees the object it was given, then repeats: allocate an 8-byte object
 /// and fill it, increment each of its bytes 256 times (2048 volatile read-and-writes, which leave
-/// the content as filled), check it and free it. 200,000 rounds at scale 1, split between the
+/// the content as filled), check it and free it. 800,000 rounds at scale 1, split between the
 /// workers. An allocator that hands neighbouring objects to different threads (e.g. by giving a
 /// worker back the freed object of its neighbour's cache line) makes the writes ping-pong the
 /// line between cores.
@@ -389,7 +444,10 @@ pub fn false_sharing(config: &Config) -> Outcome {
     let mut main = Local::new("false-sharing", workers);
     let objects: Vec<Block> = (0..workers).map(|_| main.alloc_len(SCRATCH_SIZE)).collect();
     let tally = spawn_all(objects, |w, given| scratch_worker(w, given, rounds));
-    [tally, main.tally].into_iter().sum::<Tally>().outcome(workers)
+    [tally, main.tally]
+        .into_iter()
+        .sum::<Tally>()
+        .outcome(workers)
 }
 
 /// Worker `w` of [`false_sharing`]: frees the object it was `given`, then does `rounds` rounds
@@ -410,7 +468,7 @@ fn scratch_worker(w: usize, given: Block, rounds: u64) -> Tally {
 
 /// Random mixed on `config.threads` threads. Each thread keeps a ring of 1024 live blocks of
 /// random size 16–1024 B and, each step, checks and frees a random one and allocates and fills a
-/// replacement of random size; at the end it frees its ring. 5 million steps per thread at scale
+/// replacement of random size; at the end it frees its ring. 10 million steps per thread at scale
 /// 1, so the total work grows with the thread count.
 pub fn scaling(config: &Config) -> Outcome {
     let steps = config.scaled(SCALING_STEPS);
