@@ -37,7 +37,9 @@ scripts/install-deps.sh
 install_missing
 
 echo "compare: building SACS and the workloads" >&2
-cargo build --release -q -p sacs-preload -p sacs-bench-harness --bin workload
+# Two commands: a `--bin` filter would apply to both packages and skip libsacs.so.
+cargo build --release -q -p sacs-preload
+cargo build --release -q -p sacs-bench-harness --bin workload
 target_dir="${CARGO_TARGET_DIR:-target}"
 
 out="bench-results/compare/$(date +%Y%m%d-%H%M%S)"
