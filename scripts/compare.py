@@ -223,17 +223,18 @@ def under(alloc, libs, argv, rss_file):
     pre = ["LD_PRELOAD=" + libs[alloc]] if libs[alloc] else []
     if alloc == "sacs":
         pre.append("SACS_STATS=1")
-    return ["/usr/bin/time", "-f", "%M", "-o", rss_file, "env"] + pre + list(argv)
+    return ["/usr/bin/time", "-f", "%M %R", "-o", rss_file, "env"] + pre + list(argv)
 
 
 def read_rss(rss_file):
-    """The KiB figure GNU time wrote (its last line), or None."""
+    """(peak RSS in KiB, minor page faults) as GNU time wrote them (its last line), or
+    (None, None)."""
     try:
         with open(rss_file) as f:
-            last = f.read().strip().splitlines()[-1]
-        return int(last)
+            rss, faults = f.read().strip().splitlines()[-1].split()
+        return int(rss), int(faults)
     except (OSError, IndexError, ValueError):
-        return None
+        return None, None
 
 
 def wait_for(proc, timeout):
@@ -256,7 +257,7 @@ def run_command(job, alloc, libs):
                             stderr=err, cwd=job.cwd, env=clean_env())
     code = wait_for(proc, job.timeout)
     wall = time.perf_counter() - start
-    rss = read_rss(rss_file)
+    rss, faults = read_rss(rss_file)
     if os.path.exists(rss_file):
         os.unlink(rss_file)
     if job.stdin:
@@ -265,7 +266,8 @@ def run_command(job, alloc, libs):
     err.seek(0)
     stdout = out.read().decode(errors="replace")
     stderr = err.read().decode(errors="replace")
-    result = {"wall_s": wall, "peak_rss_kib": rss, "exit": code, "stderr": stderr}
+    result = {"wall_s": wall, "peak_rss_kib": rss, "minor_faults": faults, "exit": code,
+              "stderr": stderr}
     if code == 0 and rss is None:
         code, stderr = 1, "GNU time wrote no peak resident set\n" + stderr
     if code != 0:
@@ -334,8 +336,9 @@ def run_redis(job, alloc, libs, quick):
         code = wait_for(server, 60)
         err.seek(0)
         stderr = err.read().decode(errors="replace")
-        res = {"wall_s": wall, "time_s": wall, "peak_rss_kib": read_rss(rss_file), "exit": code,
-               "digest": digest, "stderr": stderr}
+        rss, faults = read_rss(rss_file)
+        res = {"wall_s": wall, "time_s": wall, "peak_rss_kib": rss, "minor_faults": faults,
+               "exit": code, "digest": digest, "stderr": stderr}
         if code != 0 or res["peak_rss_kib"] is None:
             res["error"] = "redis-server: exit status %d: %s" % (code, stderr.strip()[-300:])
         return res
@@ -429,15 +432,16 @@ def write_summary(path, rows, jobs, allocs, meta):
     parts += ["### SACS's statistics per workload", "",
               "From `SACS_STATS=1` (medians over runs; summed over a run's processes). A loss can "
               "be traced to the tier whose counters move.", "",
-              "| workload | time vs best other | warm-pool hits (rate) | big-cache hits (rate) | whale-ring hits / misses | remote collects | system calls |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| workload | time vs best other | page faults (best other's) | warm-pool hits (rate) | big-cache hits (rate) | whale-ring hits / misses | remote collects | system calls |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    faults = medians(rows, "minor_faults")
     smed = {k: medians([r for r in rows if r["alloc"] == "sacs"], k) for k in STAT_KEYS}
     loss = {j: (x, who) for x, j, who in losses(tmed, jobs, allocs)}
     for j in jobs:
         g = lambda k: int(smed[k].get((j, "sacs"), 0))
         x, who = loss.get(j, (float("nan"), "–"))
-        parts.append("| %s | %.2f (%s) | %d (%s) | %d (%s) | %d / %d | %d | %d |" % (
-            j, x, who, g("warm_pool_hits"), pct(g("warm_pool_hits"), g("warm_pool_prefills")),
+        parts.append("| %s | %.2f (%s) | %d (%d) | %d (%s) | %d (%s) | %d / %d | %d | %d |" % (
+            j, x, who, faults.get((j, "sacs"), 0), faults.get((j, who), 0), g("warm_pool_hits"), pct(g("warm_pool_hits"), g("warm_pool_prefills")),
             g("big_cache_hits"), pct(g("big_cache_hits"), g("big_cache_misses")),
             g("whale_ring_hits"), g("whale_ring_misses"), g("remote_collects"), g("syscalls")))
     parts.append("")
@@ -491,6 +495,7 @@ def charts(out, rows, jobs, allocs):
 # ---------------------------------------------------------------------------------------------
 
 CSV_FIELDS = ["job", "kind", "alloc", "rep", "order", "time_s", "wall_s", "peak_rss_kib", "final_rss_kib",
+              "minor_faults",
               "ops_per_s", "digest", "exit", "error"] + STAT_KEYS
 
 
