@@ -12,6 +12,12 @@
 //! - **cold**: older than `SACS_WARM_MS`, or beyond `SACS_BIG_CACHE_MIB`; decommitted and its
 //!   slices given back to the segment, which goes to the segment cache once empty.
 //!
+//! A request that misses the cache takes a span from the arena's free slices, dirty (committed)
+//! runs first so that reusing them costs no page fault. When no run fits, the oldest cached
+//! blocks give their spans back to their segments still committed (no system call) until one
+//! does: the memory of a freed block of one size serves the next block of another, and the
+//! segment decommits it only once it has stayed unused for `SACS_PURGE_DELAY_MS`.
+//!
 //! A fresh or decommitted span is known to be zero, so `calloc` skips the memset for it.
 
 use core::ptr;
@@ -20,6 +26,7 @@ use crate::lock::{Guard, Lock};
 use crate::options::{self, Opt};
 use crate::os;
 use crate::page::{Page, PageKind, PageList, LOCAL, WARM, ZERO};
+use crate::purge;
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::{class_size, BIG_FIRST, CLASSES};
 use crate::stats::{LocalCounter, Tier, GLOBAL};
@@ -133,10 +140,12 @@ impl LocalCache {
         for i in 0..BIG_CLASSES {
             loop {
                 let page = self.lists[i].tail;
+                if page.is_null() {
+                    break;
+                }
                 // SAFETY: cached pages are valid blocks this thread holds.
-                if page.is_null()
-                    || !(force || now.saturating_sub(unsafe { (*page).retired_at }) >= hot)
-                {
+                let retired_at = unsafe { (*page).retired_at };
+                if !(force || now.saturating_sub(retired_at) >= hot) {
                     break;
                 }
                 self.lists[i].pop_back();
@@ -145,7 +154,7 @@ impl LocalCache {
                 // It was counted as freed when it entered this cache.
                 unsafe {
                     (*page).flags &= !LOCAL;
-                    let ok = release(page, (*page).start);
+                    let ok = release(page, (*page).start, (*page).retired_at);
                     debug_assert!(ok);
                 }
             }
@@ -185,7 +194,7 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
         }
         None => {
             GLOBAL.big_cache_misses.add(1);
-            match a.carve(class, arena % ARENAS, now) {
+            match a.carve(class, arena % ARENAS) {
                 Some(page) => page,
                 None => return ptr::null_mut(),
             }
@@ -214,18 +223,19 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
 /// - `page` is the page entry of `p`, and `p` is its start.
 pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
     // SAFETY: the caller's contract.
-    let ok = unsafe { release(page, p) };
+    let ok = unsafe { release(page, p, os::now_ms()) };
     if ok {
         GLOBAL.tier_frees[Tier::Big as usize].add(1);
     }
     ok
 }
 
-/// [`free`] without counting (for blocks counted when a thread cache took them).
+/// [`free`] without counting (for blocks counted when a thread cache took them). `since` is
+/// when the block was freed by its program (its age in the cache counts from there).
 ///
 /// # Safety
 /// - as for [`free`].
-unsafe fn release(page: *mut Page, p: *mut u8) -> bool {
+unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
     let seg = Segment::of(p);
     // SAFETY: `p` lies in a live arena segment.
     let arena = unsafe { (*seg).arena as usize };
@@ -239,11 +249,18 @@ unsafe fn release(page: *mut Page, p: *mut u8) -> bool {
         }
         pg.used = 0;
         pg.flags &= !(ZERO | WARM);
-        pg.retired_at = now;
+        pg.retired_at = since.min(now);
         let class = pg.class as usize;
-        a.cache[class - BIG_FIRST].push_front(page);
+        // Newest first: a block handed back late by a thread cache goes behind younger ones.
+        let list = &mut a.cache[class - BIG_FIRST];
+        if list.head.is_null() || (*list.head).retired_at <= pg.retired_at {
+            list.push_front(page);
+        } else {
+            list.push_back(page);
+        }
         a.cached_bytes += class_size(class);
     }
+    purge::note_deferred();
     let cap = options::get(Opt::BigCacheMib).saturating_mul(1 << 20);
     while a.cached_bytes > cap {
         if !a.evict_oldest(now) {
@@ -257,13 +274,32 @@ unsafe fn release(page: *mut Page, p: *mut u8) -> bool {
 }
 
 impl Arena {
+    /// Whether the arena holds memory that a later look may purge.
+    fn holds_any(&self) -> bool {
+        if self.cached_bytes != 0 {
+            return true;
+        }
+        let mut seg = self.segments.head;
+        while !seg.is_null() {
+            // SAFETY: the arena's segments are valid while we hold its lock.
+            unsafe {
+                if (*seg).dirty_slices != 0 {
+                    return true;
+                }
+                seg = (*seg).next;
+            }
+        }
+        false
+    }
+
     /// Carves a new span for `class`, flushing the cache or adding a segment when needed.
-    fn carve(&mut self, class: usize, index: usize, now: u64) -> Option<*mut Page> {
+    fn carve(&mut self, class: usize, index: usize) -> Option<*mut Page> {
         let n = slices_for(class);
-        // Cached blocks of other classes may be what fragments the segments: turn the oldest
-        // cold, one at a time, until a run of `n` slices appears.
+        // Cached blocks of other classes may be what fragments the segments: give the oldest
+        // back to their segments, still committed, one at a time, until a run of `n` slices
+        // appears. Their memory then serves this block with no page fault.
         let mut page = self.take_span(n);
-        while page.is_none() && self.evict_oldest(now) {
+        while page.is_none() && self.uncache_oldest() {
             page = self.take_span(n);
         }
         let page = match page {
@@ -287,37 +323,71 @@ impl Arena {
         Some(page)
     }
 
-    /// First fit over the arena's segments.
+    /// First fit over the arena's segments: a run of committed (dirty) slices if there is one,
+    /// else any free run.
     fn take_span(&mut self, n: usize) -> Option<*mut Page> {
-        let mut seg = self.segments.head;
-        while !seg.is_null() {
-            // SAFETY: the arena's segments are valid while we hold its lock.
-            unsafe {
-                if let Some(page) = (*seg).take_span(n) {
-                    return Some(page);
+        for dirty_only in [true, false] {
+            let mut seg = self.segments.head;
+            while !seg.is_null() {
+                // SAFETY: the arena's segments are valid while we hold its lock.
+                unsafe {
+                    let s = &mut *seg;
+                    let page = if dirty_only {
+                        s.take_dirty_span(n)
+                    } else {
+                        s.take_span(n)
+                    };
+                    if page.is_some() {
+                        return page;
+                    }
+                    seg = s.next;
                 }
-                seg = (*seg).next;
             }
         }
         None
     }
 
-    /// Turns the oldest cached block (over all classes) cold. Returns false if none is cached.
-    fn evict_oldest(&mut self, now: u64) -> bool {
+    /// The class list holding the oldest cached block, if any block is cached.
+    fn oldest_list(&self) -> Option<usize> {
         let mut oldest: Option<usize> = None;
         for (i, list) in self.cache.iter().enumerate() {
             if !list.tail.is_null() {
                 // SAFETY: cached pages are valid while we hold the arena lock.
                 let age = unsafe { (*list.tail).retired_at };
                 // SAFETY: as above.
-                if oldest.map_or(true, |o| age < unsafe { (*self.cache[o].tail).retired_at }) {
+                if oldest.is_none_or(|o| age < unsafe { (*self.cache[o].tail).retired_at }) {
                     oldest = Some(i);
                 }
             }
         }
-        let Some(i) = oldest else { return false };
+        oldest
+    }
+
+    /// Turns the oldest cached block (over all classes) cold. Returns false if none is cached.
+    fn evict_oldest(&mut self, now: u64) -> bool {
+        let Some(i) = self.oldest_list() else {
+            return false;
+        };
         let page = self.cache[i].pop_back().expect("non-empty list");
         self.cool(page, now);
+        true
+    }
+
+    /// Gives the oldest cached block's span back to its segment without decommitting it (dirty
+    /// since the block was freed). Returns false if none is cached.
+    fn uncache_oldest(&mut self) -> bool {
+        let Some(i) = self.oldest_list() else {
+            return false;
+        };
+        let page = self.cache[i].pop_back().expect("non-empty list");
+        // SAFETY: `page` is a cached block of this arena, just taken off its list.
+        unsafe {
+            let p = &mut *page;
+            self.cached_bytes -= class_size(p.class as usize);
+            let since = p.retired_at;
+            (*Segment::of(p.start)).give_span(page, true, since);
+        }
+        GLOBAL.big_cache_uncached.add(1);
         true
     }
 
@@ -378,28 +448,44 @@ impl Arena {
         while !seg.is_null() {
             // SAFETY: the arena's segments are valid while we hold its lock.
             unsafe {
+                let next = (*seg).next;
                 (*seg).purge_if_due(now, force);
-                seg = (*seg).next;
+                // A segment emptied by `uncache_oldest` goes to the segment cache once clean.
+                if (*seg).is_empty() && (*seg).dirty_slices == 0 {
+                    self.segments.remove(seg);
+                    segment::cache::put(seg, now);
+                }
+                seg = next;
             }
         }
-        self.next_purge = now + (hot.min(warm) / 2).max(1);
+        // Dirty slices are looked at every purge delay, cached blocks every half hot period.
+        let delay = (options::get(Opt::PurgeDelayMs) as u64).max(1);
+        self.next_purge = now + (hot.min(warm) / 2).clamp(1, delay);
     }
 }
 
-/// Purges every arena whose lock is free (all of them, waiting, with `force`).
-pub fn purge_all(now: u64, force: bool) {
+/// Purges every arena whose lock is free (all of them, waiting, with `force`). Returns whether
+/// an arena still holds memory to purge later (cached blocks or dirty slices), or could not be
+/// looked at.
+pub fn purge_all(now: u64, force: bool) -> bool {
+    let mut left = false;
     for lock in ARENA_LOCKS.iter() {
         let guard: Option<Guard<'_, Arena>> = if force {
             Some(lock.lock())
         } else {
             lock.try_lock()
         };
-        if let Some(mut a) = guard {
-            if force || now >= a.next_purge {
-                a.purge(now, force);
+        match guard {
+            Some(mut a) => {
+                if force || now >= a.next_purge {
+                    a.purge(now, force);
+                }
+                left |= a.holds_any();
             }
+            None => left = true,
         }
     }
+    left
 }
 
 #[cfg(test)]

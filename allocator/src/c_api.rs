@@ -132,7 +132,7 @@ pub unsafe fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void
 /// - `out` is valid for a pointer write.
 pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32 {
     let _guard = Reentry::enter("posix_memalign");
-    if !align.is_power_of_two() || align % core::mem::size_of::<*mut c_void>() != 0 {
+    if !align.is_power_of_two() || !align.is_multiple_of(core::mem::size_of::<*mut c_void>()) {
         return libc::EINVAL;
     }
     let p = fast_path::alloc(size, align);
@@ -263,12 +263,8 @@ mod tests {
             }
             let q = calloc(1, size) as *mut u8;
             // SAFETY: size bytes.
-            assert!(
-                unsafe { core::slice::from_raw_parts(q, size) }
-                    .iter()
-                    .all(|&b| b == 0),
-                "size {size}"
-            );
+            let bytes = unsafe { core::slice::from_raw_parts(q, size) };
+            assert!(bytes.iter().all(|&b| b == 0), "size {size}");
             // SAFETY: from calloc.
             unsafe { free(q.cast()) };
         }

@@ -152,21 +152,32 @@ pub unsafe fn free(p: *mut u8) {
         let page = Segment::page_of(p);
         let heap = heap::current();
         if (*page).owner.load(core::sync::atomic::Ordering::Relaxed) == heap as usize {
-            let pg = &mut *page;
-            if !pg.is_block_start(p) || p as *mut Block == pg.free {
-                return free_misuse(page, p, "free");
-            }
-            let block = p as *mut Block;
-            (*block).next = pg.free;
-            pg.free = block;
-            pg.used -= 1;
-            (*heap).frees.get_unchecked(pg.class as usize).add(1);
-            if pg.used == 0 || pg.flags & IN_FULL != 0 {
-                page_freed_slow(heap, page);
-            }
-            return;
+            return free_local(heap, page, p);
         }
         free_other(heap, page, p, "free")
+    }
+}
+
+/// The HOT free: push `p` onto its page's free list.
+///
+/// # Safety
+/// - `heap` is the calling thread's live heap and owns `page`, the page entry of `p`.
+#[inline(always)]
+unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
+    // SAFETY: per the contract the page is ours and valid.
+    unsafe {
+        let pg = &mut *page;
+        if !pg.is_block_start(p) || p as *mut Block == pg.free {
+            return free_misuse(page, p, "free");
+        }
+        let block = p as *mut Block;
+        (*block).next = pg.free;
+        pg.free = block;
+        pg.used -= 1;
+        (*heap).frees.get_unchecked(pg.class as usize).add(1);
+        if pg.used == 0 || pg.flags & IN_FULL != 0 {
+            page_freed_slow(heap, page);
+        }
     }
 }
 
@@ -196,6 +207,16 @@ unsafe fn page_freed_slow(heap: *mut Heap, page: *mut Page) {
 unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
     // SAFETY: `page` is the valid page entry of `p` (the caller checked the segment map).
     unsafe {
+        if (*heap).state == HeapState::Parked {
+            // The thread's first call since it was parked: its real heap, and a purge look.
+            let h = heap::unpark();
+            if (*page).owner.load(core::sync::atomic::Ordering::Relaxed) == h as usize {
+                free_local(h, page, p);
+            } else {
+                free_other(h, page, p, func);
+            }
+            return heap::repark(h);
+        }
         let kind = (*page).kind;
         if kind == PageKind::Small as u8 && (*page).is_block_start(p) {
             heap::free_remote(heap, page, p);
@@ -205,11 +226,13 @@ unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
                 && (*heap).state == HeapState::Live
                 && (*heap).big.free(page)
             {
-                return;
+                // The block waits in the thread's cache: look at purging on the next call.
+                return heap::park(heap);
             }
             if !big::free(page, p) {
-                error::report(func, Misuse::DoubleFree, p);
+                return error::report(func, Misuse::DoubleFree, p);
             }
+            heap::park(heap);
         } else {
             error::report(func, Misuse::InvalidPointer, p);
         }
@@ -237,8 +260,10 @@ fn free_misuse(page: *mut Page, p: *mut u8, func: &str) {
 #[inline(never)]
 fn free_outside_segments(p: *mut u8, func: &str) {
     if !whale::free(p) {
-        error::report(func, Misuse::InvalidPointer, p);
+        return error::report(func, Misuse::InvalidPointer, p);
     }
+    // SAFETY: the calling thread's heap slot value.
+    unsafe { heap::park(heap::current()) };
 }
 
 /// The block size behind `p` if SACS handed it out and it is live, else `None`.
@@ -256,7 +281,7 @@ fn block_size(p: *const u8) -> Option<usize> {
             k if k == PageKind::Small as u8 && page.is_block_start(p) => {
                 Some(page.block_size as usize)
             }
-            k if k == PageKind::Big as u8 && page.start as *const u8 == p && page.used == 1 => {
+            k if k == PageKind::Big as u8 && core::ptr::eq(page.start, p) && page.used == 1 => {
                 Some(page.block_size as usize)
             }
             _ => None,

@@ -45,7 +45,13 @@ pub enum HeapState {
     Live = 2,
     /// The shared heap, used under a lock by exiting threads.
     Backstop = 3,
+    /// The thread-local value of a live heap whose next call should look at purging (see
+    /// [`park`]): every HOT path misses on it, and the slow path finds the real heap.
+    Parked = 4,
 }
+
+/// Calls of a parked thread that re-park it while purging still has work (see [`park`]).
+const PARK_CALLS: u8 = 8;
 
 /// Warm-pool index of tiny pages and mid pages.
 const WARM_TINY: usize = 0;
@@ -81,6 +87,8 @@ pub struct Heap {
     /// Small number identifying the heap (picks its big arena).
     pub index: usize,
     pub state: HeapState,
+    /// Calls left that re-park the heap while purging has work pending (see [`park`]).
+    pub park_calls: u8,
     /// Links in the registry of live heaps, or the pool of unused heap structures.
     pub next: *mut Heap,
     pub prev: *mut Heap,
@@ -106,6 +114,7 @@ impl Heap {
             next_purge: 0,
             index: 0,
             state,
+            park_calls: 0,
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
         }
@@ -134,6 +143,9 @@ pub static DEAD: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(H
 static BACKSTOP: StaticHeap =
     StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Backstop)));
 static BACKSTOP_LOCK: Lock<()> = Lock::new(());
+/// The thread-local value of a parked live heap (see [`park`]).
+pub static PARKED: StaticHeap =
+    StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Parked)));
 
 /// The calling thread's heap (possibly a sentinel).
 #[inline(always)]
@@ -259,6 +271,96 @@ pub unsafe fn with_heap<R>(heap: *mut Heap, f: impl FnOnce(*mut Heap) -> R, fail
             let _g = BACKSTOP_LOCK.lock();
             f(BACKSTOP.ptr())
         }
+        HeapState::Parked => {
+            // SAFETY: the slot holds PARKED, so the thread has a live heap in the key.
+            let h = unsafe { unpark() };
+            let r = f(h);
+            // SAFETY: `h` is the calling thread's live heap.
+            unsafe { repark(h) };
+            r
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parking: purging on the next call of an idle thread.
+//
+// SACS has no background thread, so memory freed and then left alone is given back on a later
+// call. Slow paths look at the clock; the HOT paths must not (they would pay for it on every
+// call). A thread that has just deferred a purge (freed a big block or a whale) is *parked*:
+// its slot holds the `PARKED` sentinel, whose current pages are all EMPTY and which owns no
+// page, so its next allocation or free misses the HOT path at no cost to it. That slow call
+// puts the real heap back, reads the coarse clock and runs the purge looks that are due. While
+// purging still has work pending it parks the thread again, for at most `PARK_CALLS` calls
+// after the free that parked it: a program that goes idle right after freeing is caught on its
+// first call after the pause, and a busy one pays at most that many slow calls per big free.
+
+/// Parks the calling thread's heap `h` (see above) if it is live and a key can find it again.
+///
+/// # Safety
+/// - `h` is the calling thread's heap as [`current`] returns it (a live heap or a sentinel).
+#[inline]
+pub unsafe fn park(h: *mut Heap) {
+    // SAFETY: sentinels and live heaps are valid to read; a live heap is only ours.
+    unsafe {
+        if (*h).state == HeapState::Live && KEY.load(Relaxed) != usize::MAX {
+            (*h).park_calls = PARK_CALLS;
+            tls::set(PARKED.ptr());
+        }
+    }
+}
+
+/// The calling thread's live heap while its slot holds `PARKED`.
+fn parked_heap() -> *mut Heap {
+    // SAFETY: the key exists (`park` checked) and holds this thread's live heap.
+    unsafe { libc::pthread_getspecific(KEY.load(Relaxed) as libc::pthread_key_t) as *mut Heap }
+}
+
+/// Un-parks the calling thread and runs the purge looks that are due. Returns its live heap.
+///
+/// # Safety
+/// - the calling thread's slot holds `PARKED`.
+#[cold]
+#[inline(never)]
+pub unsafe fn unpark() -> *mut Heap {
+    let h = parked_heap();
+    tls::set(h);
+    let now = os::now_ms();
+    // SAFETY: `h` is the calling thread's live heap.
+    unsafe {
+        if now >= (*h).next_purge {
+            purge::heap_tick(&mut *h, now, false);
+        } else {
+            purge::global_tick(now, false);
+        }
+    }
+    h
+}
+
+/// Parks `h` again if purging still has work and the calls allowed since the last big free
+/// are not used up.
+///
+/// # Safety
+/// - `h` is the calling thread's live heap.
+#[inline]
+pub unsafe fn repark(h: *mut Heap) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*h).park_calls > 0 && purge::deferred() {
+            (*h).park_calls -= 1;
+            tls::set(PARKED.ptr());
+        }
+    }
+}
+
+/// The calling thread's heap with a parked heap resolved to the live one (without un-parking).
+pub fn resolved() -> *mut Heap {
+    let h = current();
+    // SAFETY: sentinels and live heaps are valid to read.
+    if unsafe { (*h).state } == HeapState::Parked {
+        parked_heap()
+    } else {
+        h
     }
 }
 
@@ -890,7 +992,7 @@ unsafe fn list_len(mut b: *mut page::Block, limit: u32) -> u32 {
 /// list their flags say, every free block lies on a block boundary of its page.
 #[cfg(feature = "validate")]
 pub fn validate_current() {
-    let heap = current();
+    let heap = resolved();
     // SAFETY: the calling thread's heap is only touched by this thread.
     unsafe {
         if (*heap).state != HeapState::Live {

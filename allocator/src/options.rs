@@ -20,6 +20,7 @@ pub enum Opt {
     BigCacheMib,
     SegmentCache,
     WhaleRing,
+    WhaleRingMib,
     WhaleWastePercent,
     WhaleHugePages,
     Stats,
@@ -28,7 +29,7 @@ pub enum Opt {
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 13;
+pub const OPTION_COUNT: usize = 14;
 
 /// One configurable setting.
 pub struct OptionDesc {
@@ -54,7 +55,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_WARM_MS",
-        default: 1000,
+        default: 200,
         doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment).",
     },
     OptionDesc {
@@ -81,6 +82,11 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         name: "SACS_WHALE_RING",
         default: 8,
         doc: "Whale: freed mappings (>= 2 MiB) kept in the FIFO ring for reuse; 0 unmaps at once. At most 64.",
+    },
+    OptionDesc {
+        name: "SACS_WHALE_RING_MIB",
+        default: 32,
+        doc: "Whale: most MiB of freed mappings the ring keeps; the oldest are unmapped beyond it, and a larger mapping is unmapped at once.",
     },
     OptionDesc {
         name: "SACS_WHALE_WASTE_PERCENT",

@@ -122,7 +122,7 @@ fn counted<T>(kind: Syscall, call: impl FnOnce() -> T, ok: impl FnOnce(&T) -> bo
 /// `len` must be a multiple of [`OS_PAGE`]. With `reserve_only`, the range is mapped with
 /// `MAP_NORESERVE` (used for large sparse tables that are touched lazily).
 pub fn map(len: usize, reserve_only: bool) -> Option<NonNull<u8>> {
-    debug_assert!(len % OS_PAGE == 0 && len > 0);
+    debug_assert!(len.is_multiple_of(OS_PAGE) && len > 0);
     let flags = libc::MAP_PRIVATE
         | libc::MAP_ANONYMOUS
         | if reserve_only { libc::MAP_NORESERVE } else { 0 };
@@ -153,7 +153,7 @@ pub fn map(len: usize, reserve_only: bool) -> Option<NonNull<u8>> {
 /// Maps `len + align` bytes and unmaps the unaligned head and the tail, so the result is an
 /// ordinary mapping of exactly `len` bytes. `align` is a power of two >= [`OS_PAGE`].
 pub fn map_aligned(len: usize, align: usize) -> Option<NonNull<u8>> {
-    debug_assert!(align.is_power_of_two() && align >= OS_PAGE && len % OS_PAGE == 0);
+    debug_assert!(align.is_power_of_two() && align >= OS_PAGE && len.is_multiple_of(OS_PAGE));
     let over = len.checked_add(align)?;
     let raw = map(over, false)?.as_ptr() as usize;
     let start = (raw + align - 1) & !(align - 1);
@@ -176,7 +176,7 @@ pub fn map_aligned(len: usize, align: usize) -> Option<NonNull<u8>> {
 /// # Safety
 /// - `[p, p + len)` was mapped by this module and nothing uses it any more.
 pub unsafe fn unmap(p: *mut u8, len: usize) {
-    debug_assert!(p as usize % OS_PAGE == 0 && len % OS_PAGE == 0);
+    debug_assert!((p as usize).is_multiple_of(OS_PAGE) && len.is_multiple_of(OS_PAGE));
     counted(
         Syscall::Munmap,
         // SAFETY: the caller guarantees the range is ours and unused.
@@ -191,7 +191,7 @@ pub unsafe fn unmap(p: *mut u8, len: usize) {
 /// # Safety
 /// - the range lies inside a mapping of this module and its contents are no longer needed.
 pub unsafe fn decommit(p: *mut u8, len: usize) -> bool {
-    debug_assert!(p as usize % OS_PAGE == 0 && len % OS_PAGE == 0);
+    debug_assert!((p as usize).is_multiple_of(OS_PAGE) && len.is_multiple_of(OS_PAGE));
     counted(
         Syscall::MadviseDontneed,
         // SAFETY: the caller guarantees the range is ours and its contents are dead.
@@ -422,7 +422,7 @@ mod tests {
         unsafe { unmap(p.as_ptr(), OS_PAGE) };
         // Failing call: unaligned madvise gives EINVAL inside, which must not leak out.
         // SAFETY: the (unaligned) range is rejected by the kernel before touching anything.
-        unsafe { libc::madvise(1 as *mut _, 1, libc::MADV_DONTNEED) };
+        unsafe { libc::madvise(core::ptr::dangling_mut(), 1, libc::MADV_DONTNEED) };
         // SAFETY: reading our own errno.
         unsafe { *libc::__errno_location() = 1234 };
         assert!(remap_fails_cleanly());
@@ -438,10 +438,8 @@ mod tests {
     #[test]
     fn page_size_matches() {
         // SAFETY: sysconf has no preconditions.
-        assert_eq!(
-            unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize,
-            OS_PAGE
-        );
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        assert_eq!(page, OS_PAGE);
     }
 
     #[test]

@@ -308,10 +308,8 @@ mod tests {
                 let b = unsafe { p.start.add(i * size) };
                 assert!(p.is_block_start(b), "class {class} block {i}");
                 // SAFETY: in bounds of the buffer.
-                assert!(
-                    !p.is_block_start(unsafe { b.add(size.min(16) / 2) }),
-                    "class {class} interior"
-                );
+                let inside = unsafe { b.add(size.min(16) / 2) };
+                assert!(!p.is_block_start(inside), "class {class} interior");
             }
             // SAFETY: one past the last block is still inside the buffer or one past it.
             assert!(!p.is_block_start(unsafe { p.start.add(p.capacity as usize * size) }));

@@ -4,16 +4,35 @@
 //! heap looks at its warm pool and segments when it refills a page and its purge deadline has
 //! passed ([`heap_tick`]); the shared structures (segment cache, big arenas, whale ring) are
 //! looked at by whichever thread passes a global deadline first; big arenas and the whale ring
-//! also age their caches on their own operations. [`purge`] does all of it at once (the
-//! `malloc_trim` of SACS). Delays are `SACS_PURGE_DELAY_MS`, `SACS_HOT_MS`, `SACS_WARM_MS`.
+//! also age their caches on their own operations. A thread that frees a big block or a whale
+//! is parked (see [`crate::heap::park`]), so that its next call, however small, also looks.
+//! [`purge`] does all of it at once (the `malloc_trim` of SACS). Delays are
+//! `SACS_PURGE_DELAY_MS`, `SACS_HOT_MS`, `SACS_WARM_MS`.
 
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use crate::heap::{self, Heap, HeapState};
 use crate::options::{self, Opt};
 use crate::{big, os, segment, whale};
 
 static NEXT_GLOBAL: AtomicU64 = AtomicU64::new(0);
+/// Whether the shared structures (big arenas, whale ring, segment cache) hold memory that a
+/// later global look may give back. Set by big and whale frees, recomputed by each global look.
+static DEFERRED: AtomicBool = AtomicBool::new(false);
+
+/// Records that a shared structure now holds memory to purge later.
+#[inline]
+pub fn note_deferred() {
+    if !DEFERRED.load(Relaxed) {
+        DEFERRED.store(true, Relaxed);
+    }
+}
+
+/// Whether a later global look may have memory to give back.
+#[inline]
+pub fn deferred() -> bool {
+    DEFERRED.load(Relaxed)
+}
 
 /// How often (ms) purging is looked at: half the shortest delay, at least 1 ms.
 fn interval() -> u64 {
@@ -42,10 +61,11 @@ pub fn global_tick(now: u64, force: bool) {
     {
         return; // another thread is doing it
     }
-    segment::cache::purge(now, force);
+    let cached = segment::cache::purge(now, force);
     heap::purge_abandoned(now, force);
-    big::purge_all(now, force);
-    whale::purge(now, force);
+    let big = big::purge_all(now, force);
+    let whales = whale::purge(now, force);
+    DEFERRED.store(cached || big || whales, Relaxed);
 }
 
 /// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty
@@ -53,7 +73,7 @@ pub fn global_tick(now: u64, force: bool) {
 /// whale ring. Live blocks are untouched.
 pub fn purge() {
     let now = os::now_ms();
-    let h = heap::current();
+    let h = heap::resolved();
     // SAFETY: the calling thread's heap is only used by this thread (a sentinel is skipped).
     unsafe {
         if (*h).state == HeapState::Live {

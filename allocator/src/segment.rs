@@ -13,8 +13,12 @@
 //!
 //! A segment belongs either to one thread heap (tiny and mid pages) or to one big arena. Free
 //! slices are tracked in `free_slices`; those whose memory may still be resident are also in
-//! `dirty_slices` and are decommitted by [`Segment::purge`] once `purge_at` has passed. Empty
-//! segments go to the process-wide [`cache`] and are unmapped after a delay or when it is full.
+//! `dirty_slices`, each with the time it became dirty (`dirty_at`). In a big arena's segment
+//! [`Segment::purge_if_due`] decommits only the slices that have been dirty for
+//! `SACS_PURGE_DELAY_MS`, so a span freed a moment ago stays committed for the next big block,
+//! which takes dirty runs first ([`Segment::take_dirty_span`], no page faults); in a heap
+//! segment it decommits every dirty slice once the oldest is due. Empty segments go to the
+//! process-wide [`cache`] and are unmapped after a delay or when it is full.
 
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -59,7 +63,8 @@ pub struct Segment {
     pub free_slices: u64,
     /// Free slices whose memory may be resident.
     pub dirty_slices: u64,
-    /// Milliseconds after which dirty slices are decommitted (0: nothing pending).
+    /// Milliseconds after which the oldest dirty slice is due for decommit (0: nothing dirty).
+    /// Never later than the true earliest deadline; a look may find nothing due and move it on.
     pub purge_at: u64,
     /// When the segment entered the segment cache.
     pub cached_at: u64,
@@ -70,6 +75,8 @@ pub struct Segment {
     pub span_head: [u8; SLICES],
     /// Page metadata, by first slice of the span.
     pub pages: [Page; SLICES],
+    /// For each dirty free slice, when (ms) it became dirty.
+    pub dirty_at: [u64; SLICES],
 }
 
 const _: () = assert!(core::mem::size_of::<Segment>() <= SLICE);
@@ -120,7 +127,26 @@ impl Segment {
     pub fn take_span(&mut self, n: usize) -> Option<*mut Page> {
         debug_assert!((1..SLICES).contains(&n));
         let head = first_run(self.free_slices, n)?;
+        // SAFETY: `head` starts a run of `n` free slices.
+        Some(unsafe { self.take_span_at(head, n) })
+    }
+
+    /// Takes the first run of `n` free slices that are all dirty (committed, no page faults on
+    /// reuse), if there is one.
+    pub fn take_dirty_span(&mut self, n: usize) -> Option<*mut Page> {
+        debug_assert!((1..SLICES).contains(&n));
+        let head = first_run(self.free_slices & self.dirty_slices, n)?;
+        // SAFETY: `head` starts a run of `n` free slices.
+        Some(unsafe { self.take_span_at(head, n) })
+    }
+
+    /// Takes the `n` free slices from `head` as a span.
+    ///
+    /// # Safety
+    /// - slices `head .. head + n` are free and inside the segment.
+    unsafe fn take_span_at(&mut self, head: usize, n: usize) -> *mut Page {
         let mask = run_mask(head, n);
+        debug_assert_eq!(self.free_slices & mask, mask);
         let dirty = self.dirty_slices & mask;
         let clean = mask & !dirty;
         self.free_slices &= !mask;
@@ -138,19 +164,20 @@ impl Segment {
         page.slices = n as u8;
         page.flags = if dirty == 0 { crate::page::ZERO } else { 0 };
         page.start = start;
-        Some(page as *mut Page)
+        page as *mut Page
     }
 
     /// Returns the span of `page` to the free slices. With `dirty`, its memory may be resident
-    /// and will be decommitted after the purge delay (`now` in milliseconds); without, the
-    /// caller has decommitted it already.
+    /// and will be decommitted once it has been dirty for the purge delay, counted from `since`
+    /// (milliseconds: when the span's memory was last used); without, the caller has
+    /// decommitted it already.
     ///
     /// Committed-bytes accounting: a segment counts its header slice, its spans and its dirty
     /// free slices as committed.
     ///
     /// # Safety
     /// - `page` is a span head of this segment whose blocks are all free.
-    pub unsafe fn give_span(&mut self, page: *mut Page, dirty: bool, now: u64) {
+    pub unsafe fn give_span(&mut self, page: *mut Page, dirty: bool, since: u64) {
         let head = self.page_index(page);
         // SAFETY: `page` is a span head of this segment.
         let n = unsafe { (*page).slices as usize };
@@ -160,8 +187,12 @@ impl Segment {
         self.free_slices |= mask;
         if dirty {
             self.dirty_slices |= mask;
-            if self.purge_at == 0 {
-                self.purge_at = now + options::get(Opt::PurgeDelayMs) as u64;
+            for t in &mut self.dirty_at[head..head + n] {
+                *t = since;
+            }
+            let due = since + options::get(Opt::PurgeDelayMs) as u64;
+            if self.purge_at == 0 || due < self.purge_at {
+                self.purge_at = due.max(1);
             }
         } else {
             // The caller decommitted the span.
@@ -180,9 +211,29 @@ impl Segment {
         }
     }
 
-    /// Decommits the dirty free slices, one madvise per contiguous run. Returns bytes given back.
+    /// Decommits every dirty free slice, one madvise per contiguous run. Returns bytes given
+    /// back.
     pub fn purge(&mut self) -> usize {
-        let mut dirty = self.dirty_slices & self.free_slices;
+        self.purge_older(u64::MAX)
+    }
+
+    /// Decommits the dirty free slices that became dirty at or before `limit` (ms), one madvise
+    /// per contiguous run, and moves `purge_at` to the next slice's deadline. Returns bytes
+    /// given back.
+    fn purge_older(&mut self, limit: u64) -> usize {
+        let mut old = 0u64;
+        let mut next_since = u64::MAX;
+        let mut bits = self.dirty_slices & self.free_slices;
+        while bits != 0 {
+            let s = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if self.dirty_at[s] <= limit {
+                old |= 1 << s;
+            } else {
+                next_since = next_since.min(self.dirty_at[s]);
+            }
+        }
+        let mut dirty = old;
         let mut bytes = 0;
         while dirty != 0 {
             let start = dirty.trailing_zeros() as usize;
@@ -202,15 +253,33 @@ impl Segment {
         // Runs the kernel refused stay dirty and are tried again at the next look.
         if self.dirty_slices == 0 {
             self.purge_at = 0;
+        } else if self.dirty_slices & old != 0 || next_since == u64::MAX {
+            // Something was refused: look again after another delay.
+            self.purge_at = self.purge_at.max(1) + options::get(Opt::PurgeDelayMs).max(1) as u64;
+        } else {
+            self.purge_at = (next_since + options::get(Opt::PurgeDelayMs) as u64).max(1);
         }
         bytes
     }
 
-    /// Purges if the purge deadline has passed (or `force`).
+    /// Once the earliest deadline has passed: in a big arena's segment, decommits the slices
+    /// dirty for at least `SACS_PURGE_DELAY_MS` (spans freed a moment ago stay committed for the
+    /// next big block); in a heap segment, every dirty slice (they come from pages that already
+    /// waited out the delay in the warm pool). Every dirty slice with `force`.
     #[inline]
     pub fn purge_if_due(&mut self, now: u64, force: bool) {
-        if self.dirty_slices != 0 && (force || (self.purge_at != 0 && now >= self.purge_at)) {
+        if self.dirty_slices == 0 {
+            return;
+        }
+        if force {
             self.purge();
+        } else if self.purge_at != 0 && now >= self.purge_at {
+            if self.kind == SegmentKind::Arena as u8 {
+                let delay = options::get(Opt::PurgeDelayMs) as u64;
+                self.purge_older(now.saturating_sub(delay));
+            } else {
+                self.purge();
+            }
         }
     }
 }
@@ -328,8 +397,8 @@ pub mod cache {
     }
 
     /// Decommits cached segments whose purge deadline passed and unmaps those cached longer than
-    /// `SACS_WARM_MS` (all of them with `force`).
-    pub fn purge(now: u64, force: bool) {
+    /// `SACS_WARM_MS` (all of them with `force`). Returns whether segments are left cached.
+    pub fn purge(now: u64, force: bool) -> bool {
         let warm = options::get(Opt::WarmMs) as u64;
         loop {
             let old = {
@@ -357,6 +426,7 @@ pub mod cache {
                 None => break,
             }
         }
+        !CACHE.lock().is_empty()
     }
 
     /// The cache's lock, for the fork handlers.

@@ -47,7 +47,7 @@ const fn build_tiny_table() -> [u8; TINY_MAX / 8 + 1] {
     while i < t.len() {
         let size = if i == 0 { 1 } else { i * 8 };
         t[i] = if size <= 128 {
-            ((size + 7) / 8 - 1) as u8
+            (size.div_ceil(8) - 1) as u8
         } else {
             class_above_128(size) as u8
         };
@@ -134,7 +134,7 @@ pub fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
         return None;
     }
     let class = class_of(rounded);
-    debug_assert!(class_size(class) % align == 0);
+    debug_assert!(class_size(class).is_multiple_of(align));
     Some(class)
 }
 

@@ -60,6 +60,9 @@ pub struct Stats {
     /// Freed big blocks turned warm (MADV_FREE) or cold (decommitted, given back to a segment).
     pub big_cache_warmed: u64,
     pub big_cache_cooled: u64,
+    /// Cached big blocks whose span went back to its segment still committed, to make room for
+    /// a block of another class (no system call).
+    pub big_cache_uncached: u64,
     /// Whale allocations served from the ring of freed mappings.
     pub whale_ring_hits: u64,
     /// Whale allocations that had to map.
@@ -148,6 +151,8 @@ impl Stats {
         w.num(self.big_cache_warmed);
         w.s(", cooled ");
         w.num(self.big_cache_cooled);
+        w.s(", uncached ");
+        w.num(self.big_cache_uncached);
         w.s("\n  whale ring  hits ");
         w.num(self.whale_ring_hits);
         w.s(", misses ");
@@ -312,6 +317,12 @@ impl LocalCounter {
 /// A counter shared between threads (relaxed atomic add).
 pub struct SharedCounter(AtomicU64);
 
+impl Default for SharedCounter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SharedCounter {
     pub const fn new() -> Self {
         Self(AtomicU64::new(0))
@@ -337,6 +348,7 @@ pub struct GlobalCounters {
     pub big_cache_misses: SharedCounter,
     pub big_cache_warmed: SharedCounter,
     pub big_cache_cooled: SharedCounter,
+    pub big_cache_uncached: SharedCounter,
     pub whale_ring_hits: SharedCounter,
     pub whale_ring_misses: SharedCounter,
     pub whale_ring_evictions: SharedCounter,
@@ -378,6 +390,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     big_cache_misses,
     big_cache_warmed,
     big_cache_cooled,
+    big_cache_uncached,
     whale_ring_hits,
     whale_ring_misses,
     whale_ring_evictions,
@@ -431,6 +444,7 @@ pub fn stats() -> Stats {
     s.big_cache_misses = g.big_cache_misses.get();
     s.big_cache_warmed = g.big_cache_warmed.get();
     s.big_cache_cooled = g.big_cache_cooled.get();
+    s.big_cache_uncached = g.big_cache_uncached.get();
     s.whale_ring_hits = g.whale_ring_hits.get();
     s.whale_ring_misses = g.whale_ring_misses.get();
     s.whale_ring_evictions = g.whale_ring_evictions.get();

@@ -4,9 +4,10 @@
 //! Unmapping a large mapping is expensive (the kernel tears down its page tables and flushes
 //! TLBs), so a freed whale is not unmapped: it enters the ring, and the next whale whose size it
 //! fits — at least the request, at most `SACS_WHALE_WASTE_PERCENT` (W_MAX) more — takes it with
-//! no system call. The ring holds at most `SACS_WHALE_RING` mappings; when full, the oldest is
-//! unmapped (FIFO). Mappings idle in the ring for `SACS_HOT_MS` are released with MADV_FREE,
-//! for `SACS_WARM_MS` unmapped.
+//! no system call. The ring holds at most `SACS_WHALE_RING` mappings and `SACS_WHALE_RING_MIB`
+//! of them; beyond either the oldest are unmapped (FIFO), and a mapping larger than the byte
+//! budget is unmapped at once. Mappings idle in the ring for `SACS_HOT_MS` are released with
+//! MADV_FREE, for `SACS_WARM_MS` unmapped, at the next whale operation or purge look.
 //!
 //! Live whales are recorded in the registry, an open-addressing hash table from start address
 //! to length, so `free` and `usable_size` can tell a whale from a pointer SACS never handed out.
@@ -50,6 +51,8 @@ struct Slot {
 struct Whales {
     /// Oldest first.
     ring: ArrayVec<Cached, RING_MAX>,
+    /// Bytes of the mappings in the ring.
+    ring_bytes: usize,
     /// `REGISTRY_SLOTS` slots, mapped on first use.
     registry: *mut Slot,
     live: usize,
@@ -61,6 +64,7 @@ unsafe impl Send for Whales {}
 
 static WHALES: Lock<Whales> = Lock::new(Whales {
     ring: ArrayVec::new_const(),
+    ring_bytes: 0,
     registry: ptr::null_mut(),
     live: 0,
     next_purge: 0,
@@ -68,7 +72,7 @@ static WHALES: Lock<Whales> = Lock::new(Whales {
 
 #[inline]
 fn slot_of(base: usize) -> usize {
-    ((base >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - REGISTRY_BITS)) as usize
+    (base >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - REGISTRY_BITS)
 }
 
 impl Whales {
@@ -166,29 +170,39 @@ impl Whales {
             .ring
             .iter()
             .rposition(|c| c.len >= len && c.len <= limit && c.base % align == 0)?;
-        Some(self.ring.remove(i))
+        let c = self.ring.remove(i);
+        self.ring_bytes -= c.len;
+        Some(c)
     }
 
-    /// Puts a freed mapping into the ring; returns the mapping pushed out, if any.
-    fn cache(&mut self, base: usize, len: usize, now: u64) -> Option<(usize, usize)> {
+    /// Puts a freed mapping into the ring, pushing the oldest out while the ring is over its
+    /// count (`SACS_WHALE_RING`) or byte (`SACS_WHALE_RING_MIB`) budget. A mapping larger than
+    /// the byte budget does not enter. Adds what is to be unmapped to `out`.
+    fn cache(&mut self, base: usize, len: usize, now: u64, out: &mut Expired) {
         let capacity = options::get(Opt::WhaleRing).min(RING_MAX);
-        if capacity == 0 {
-            return Some((base, len));
+        let budget = options::get(Opt::WhaleRingMib).saturating_mul(1 << 20);
+        if capacity == 0 || len > budget {
+            out.push((base, len));
+            return;
         }
-        let evicted = if self.ring.len() >= capacity {
+        while self.ring.len() >= capacity || self.ring_bytes + len > budget {
             GLOBAL.whale_ring_evictions.add(1);
             let old = self.ring.remove(0);
-            Some((old.base, old.len))
-        } else {
-            None
-        };
+            self.ring_bytes -= old.len;
+            out.push((old.base, old.len));
+        }
         self.ring.push(Cached {
             base,
             len,
             freed_at: now,
             warm: false,
         });
-        evicted
+        self.ring_bytes += len;
+    }
+
+    /// Whether the ring holds any mapping (purging has work left).
+    fn holds_any(&self) -> bool {
+        !self.ring.is_empty()
     }
 
     /// Ages the ring: MADV_FREE after `SACS_HOT_MS`, out of the ring after `SACS_WARM_MS` (or
@@ -200,6 +214,7 @@ impl Whales {
         while let Some(c) = self.ring.first() {
             if force || now.saturating_sub(c.freed_at) >= warm {
                 let c = self.ring.remove(0);
+                self.ring_bytes -= c.len;
                 GLOBAL.whale_ring_expired.add(1);
                 out.push((c.base, c.len));
             } else {
@@ -217,8 +232,9 @@ impl Whales {
     }
 }
 
-/// Mappings taken out of the ring, to unmap once the lock is released.
-type Expired = ArrayVec<(usize, usize), RING_MAX>;
+/// Mappings taken out of the ring, to unmap once the lock is released: at most the whole ring
+/// and the mapping being freed.
+type Expired = ArrayVec<(usize, usize), { RING_MAX + 1 }>;
 
 /// Unmaps mappings taken out of the ring (outside the lock).
 fn unmap_all(list: &[(usize, usize)]) {
@@ -265,10 +281,9 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
         let hit = w.take_cached(len, align);
         if let Some(c) = hit {
             if register && !w.register(c.base, c.len) {
-                let evicted = w.cache(c.base, c.len, c.freed_at);
+                w.cache(c.base, c.len, c.freed_at, &mut expired);
                 drop(w);
                 unmap_all(&expired);
-                unmap_all(evicted.as_slice());
                 return None;
             }
         }
@@ -292,15 +307,18 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
 fn give_back(base: usize, len: usize) {
     let now = os::now_ms();
     let mut expired = Expired::new();
-    let evicted = {
+    let held = {
         let mut w = WHALES.lock();
         if now >= w.next_purge {
             w.age(now, false, &mut expired);
         }
-        w.cache(base, len, now)
+        w.cache(base, len, now, &mut expired);
+        w.holds_any()
     };
     unmap_all(&expired);
-    unmap_all(evicted.as_slice());
+    if held {
+        crate::purge::note_deferred();
+    }
 }
 
 /// Allocates a whale of `size` bytes aligned to `align`; zeroed if `zero`.
@@ -394,23 +412,26 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
     Some(dest.as_ptr())
 }
 
-/// Purges the ring (everything with `force`).
-pub fn purge(now: u64, force: bool) {
+/// Purges the ring (everything with `force`). Returns whether mappings are left in it (or it
+/// could not be looked at).
+pub fn purge(now: u64, force: bool) -> bool {
     let mut expired = Expired::new();
-    {
+    let held = {
         let Some(mut w) = (if force {
             Some(WHALES.lock())
         } else {
             WHALES.try_lock()
         }) else {
-            return;
+            return true;
         };
         if !force && now < w.next_purge {
-            return;
+            return w.holds_any();
         }
         w.age(now, force, &mut expired);
-    }
+        w.holds_any()
+    };
     unmap_all(&expired);
+    held
 }
 
 /// Obtains a region of `len` bytes (rounded up to 2 MiB) aligned to 2 MiB, for the large-page
@@ -460,6 +481,7 @@ mod tests {
     fn registry_insert_find_remove_with_collisions() {
         let mut w = Whales {
             ring: ArrayVec::new(),
+            ring_bytes: 0,
             registry: ptr::null_mut(),
             live: 0,
             next_purge: 0,

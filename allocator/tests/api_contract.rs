@@ -254,7 +254,7 @@ fn realloc_across_tiers_preserves_contents() {
 fn realloc_of_null_allocates_and_global_realloc_preserves() {
     // SAFETY: null is allowed and means allocate.
     let p = unsafe { sacs::realloc(ptr::null_mut(), 300, 16) };
-    assert!(!p.is_null() && p as usize % 16 == 0);
+    assert!(!p.is_null() && (p as usize).is_multiple_of(16));
     // SAFETY: p has >= 300 bytes.
     assert!(unsafe { sacs::usable_size(p) } >= 300);
     // SAFETY: live block.
@@ -314,7 +314,7 @@ fn foreign_pointers_are_not_ours() {
             (mapped as *const u8).wrapping_add(512 << 10),
         ),
         ("libc text", libc_text),
-        ("address 1", 1 as *const u8),
+        ("address 1", std::ptr::dangling::<u8>()),
         ("address 4096", 4096 as *const u8),
         ("top of user space", ((1usize << 47) - 16) as *const u8),
         ("non-canonical", (1usize << 47) as *const u8),

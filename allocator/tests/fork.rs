@@ -35,7 +35,7 @@ fn churn(seed: u64, stop: &AtomicBool) {
         live.push((p as usize, size, tag));
         let s: String = format!("{seed}-{n}");
         std::hint::black_box(s);
-        if n % 64 == 0 {
+        if n.is_multiple_of(64) {
             // Leave the other threads (the forking one, and the children) some processor time.
             thread::sleep(Duration::from_micros(50));
         }

@@ -15,6 +15,8 @@ static GLOBAL: Sacs = Sacs;
 fn realistic_workload_with_sacs_as_global_allocator() {
     common::watchdog(600, "realistic_workload_with_sacs_as_global_allocator");
     let before = sacs::stats();
+    // A heap block on purpose: the question is who allocated it.
+    #[allow(clippy::useless_vec)]
     let probe = vec![1u8; 100];
     assert!(
         sacs::owns(probe.as_ptr()),

@@ -37,7 +37,11 @@ fn worker(id: usize) -> Held {
     let words: Vec<String> = (0..100).map(|i| format!("thread {id} word {i}")).collect();
     assert_eq!(words[99], format!("thread {id} word 99"));
     // Free most of it here; hand the rest (every third thread: a third of its blocks) to main.
-    let keep = if id % 3 == 0 { mine.len() / 3 } else { 0 };
+    let keep = if id.is_multiple_of(3) {
+        mine.len() / 3
+    } else {
+        0
+    };
     let held = mine.split_off(mine.len() - keep);
     for (p, size, tag) in mine {
         // SAFETY: live block of `size` bytes with its pattern.

@@ -224,7 +224,12 @@ pub const SETTLE: core::time::Duration = core::time::Duration::from_millis(250);
 pub fn settle() {
     std::thread::sleep(SETTLE);
     IDLE_NS.fetch_add(SETTLE.as_nanos() as u64, core::sync::atomic::Ordering::Relaxed);
-    let p = malloc(16);
-    // SAFETY: `p` is a live block of 16 bytes, freed once.
-    unsafe { free(p) };
+    // The write and `black_box` keep the compiler from removing the pair (it may drop a
+    // malloc/free pair whose block is never used, and then the allocator gets no call).
+    let p = core::hint::black_box(malloc(16));
+    // SAFETY: `p` is a live block of 16 bytes, written once and freed once.
+    unsafe {
+        p.write_volatile(1);
+        free(p);
+    }
 }
