@@ -226,8 +226,11 @@ unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
                 && (*heap).state == HeapState::Live
                 && (*heap).big.free(page)
             {
-                // The block waits in the thread's cache: look at purging on the next call.
-                return heap::park(heap);
+                // The block waits in the thread's own cache (at most `big::LOCAL_MAX_BYTES`), where
+                // the next allocation of its size takes it back. Not parked: a park here would
+                // send every alloc/free pair of a big size through the slow path and a clock
+                // read; the cache is flushed by the heap's regular purge looks.
+                return;
             }
             if !big::free(page, p) {
                 return error::report(func, Misuse::DoubleFree, p);
