@@ -65,12 +65,7 @@ args_q=""
 {
     echo "# SACS vs mimalloc vs jemalloc vs system, as \`#[global_allocator]\`"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)"
-    echo "- rustc: $(rustc --version)"
-    if git rev-parse --git-dir >/dev/null 2>&1; then
-        echo "- sacs at: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- allocator || echo ' + uncommitted changes in allocator/')"
-    fi
+    scripts/run-info.sh
     echo "- contenders: sacs (\`sacs::Sacs\`), mimalloc (\`mimalloc::MiMalloc\`), jemalloc (\`tikv_jemallocator::Jemalloc\`), system (\`std::alloc::System\`, glibc)"
     echo "- measuring time: ${elapsed} s for ${runs} round(s) of ${#contenders[@]} contenders (build not included)"
     load_list="$(printf '%s; ' "${loads[@]}")"

@@ -81,12 +81,7 @@ args_q=""
 {
     echo "# SACS vs mimalloc vs glibc"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)"
-    echo "- rustc: $(rustc --version)"
-    if git rev-parse --git-dir >/dev/null 2>&1; then
-        echo "- sacs at: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- allocator || echo ' + uncommitted changes in allocator/')"
-    fi
+    scripts/run-info.sh
     echo "- load average (1/5/15 min) before -> after: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g')"
     echo "- command: \`SACS_BENCH_RUNS=$runs scripts/bench.sh$args_q\`"
     echo "- raw results: ${dirs[*]}"

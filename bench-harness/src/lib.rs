@@ -10,6 +10,8 @@
 //! The process's own `#[global_allocator]` is left alone (glibc), so criterion's bookkeeping never
 //! touches the allocator being measured.
 
+pub mod criterion_results;
+
 use core::alloc::{GlobalAlloc, Layout};
 use core::hint::black_box;
 

@@ -8,72 +8,17 @@
 //! column gives the lowest and highest sacs / mimalloc ratio seen in a single run.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use sacs_bench_harness::criterion_results::{self, median};
 use sacs_bench_harness::fmt_ns;
-use serde_json::Value;
 
 const ALLOCATORS: [&str; 3] = ["sacs", "mimalloc", "glibc"];
 
 /// workload -> allocator -> one median per run.
 type Results = BTreeMap<String, BTreeMap<String, Vec<f64>>>;
-
-fn find_benchmarks(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.is_dir() {
-            continue;
-        }
-        if path.file_name().is_some_and(|n| n == "new") {
-            if path.join("estimates.json").is_file() && path.join("benchmark.json").is_file() {
-                out.push(path);
-            }
-        } else if path
-            .file_name()
-            .is_some_and(|n| n != "base" && n != "change" && n != "report")
-        {
-            find_benchmarks(&path, out);
-        }
-    }
-}
-
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// (workload, allocator, median ns) of one criterion benchmark directory (`.../new`).
-fn read_one(new_dir: &Path) -> Result<(String, String, f64), String> {
-    let bench = read_json(&new_dir.join("benchmark.json"))?;
-    let est = read_json(&new_dir.join("estimates.json"))?;
-    let group = bench["group_id"]
-        .as_str()
-        .ok_or("benchmark.json without group_id")?;
-    let allocator = bench["value_str"]
-        .as_str()
-        .or_else(|| bench["function_id"].as_str())
-        .ok_or("benchmark.json without value_str or function_id")?;
-    let median = est["median"]["point_estimate"]
-        .as_f64()
-        .ok_or("estimates.json without median.point_estimate")?;
-    Ok((group.to_string(), allocator.to_string(), median))
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// Sort key: pairs, random mixed, scenarios, tiny hot, anything else; then by the size in the
 /// name (`pair_256KiB` after `pair_4KiB`).
@@ -109,16 +54,19 @@ fn main() -> ExitCode {
     // Per run: workload -> allocator -> median, for the per-run ratio range.
     let mut per_run: Vec<BTreeMap<(String, String), f64>> = Vec::new();
     for dir in &dirs {
-        let mut found = Vec::new();
-        find_benchmarks(dir, &mut found);
+        let found = criterion_results::find(dir);
         if found.is_empty() {
             eprintln!("bench_table: no criterion results under {}", dir.display());
             return ExitCode::FAILURE;
         }
         let mut run = BTreeMap::new();
         for new_dir in found {
-            match read_one(&new_dir) {
-                Ok((workload, allocator, ns)) => {
+            match criterion_results::read(&new_dir) {
+                Ok(criterion_results::Estimate {
+                    group: workload,
+                    function: allocator,
+                    median_ns: ns,
+                }) => {
                     results
                         .entry(workload.clone())
                         .or_default()

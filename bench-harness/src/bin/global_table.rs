@@ -9,12 +9,12 @@
 //! three (below 1.00 means SACS is faster). Geometric means of the ratios close the table.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use sacs_bench_harness::criterion_results::{self, median};
 use sacs_bench_harness::fmt_ns;
-use serde_json::Value;
 
 const CONTENDERS: [&str; 4] = ["sacs", "mimalloc", "jemalloc", "system"];
 /// The contenders SACS is divided by, in column order.
@@ -32,65 +32,6 @@ const COLLECTIONS: [&str; 5] = [
 
 /// workload -> contender -> one median per round.
 type Results = BTreeMap<String, BTreeMap<String, Vec<f64>>>;
-
-fn find_benchmarks(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.is_dir() {
-            continue;
-        }
-        if path.file_name().is_some_and(|n| n == "new") {
-            if path.join("estimates.json").is_file() && path.join("benchmark.json").is_file() {
-                out.push(path);
-            }
-        } else if path
-            .file_name()
-            .is_some_and(|n| n != "base" && n != "change" && n != "report")
-        {
-            find_benchmarks(&path, out);
-        }
-    }
-}
-
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// (workload, contender, median ns) of one criterion benchmark directory (`.../new`), or `None`
-/// for a benchmark that is not one of the `global/` groups.
-fn read_one(new_dir: &Path) -> Result<Option<(String, String, f64)>, String> {
-    let bench = read_json(&new_dir.join("benchmark.json"))?;
-    let group = bench["group_id"]
-        .as_str()
-        .ok_or("benchmark.json without group_id")?;
-    let Some(workload) = group.strip_prefix(GROUP_PREFIX) else {
-        return Ok(None);
-    };
-    let contender = bench["function_id"]
-        .as_str()
-        .or_else(|| bench["value_str"].as_str())
-        .ok_or("benchmark.json without function_id or value_str")?;
-    let est = read_json(&new_dir.join("estimates.json"))?;
-    let median = est["median"]["point_estimate"]
-        .as_f64()
-        .ok_or("estimates.json without median.point_estimate")?;
-    Ok(Some((workload.to_string(), contender.to_string(), median)))
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// Bytes of a `size_label` such as `16B`, `4KiB` or `1MiB`.
 fn parse_size(label: &str) -> Option<u64> {
@@ -142,21 +83,24 @@ fn main() -> ExitCode {
     }
     let mut results = Results::new();
     for dir in &dirs {
-        let mut found = Vec::new();
-        find_benchmarks(dir, &mut found);
+        let found = criterion_results::find(dir);
         if found.is_empty() {
             eprintln!("global_table: no criterion results under {}", dir.display());
             return ExitCode::FAILURE;
         }
         for new_dir in found {
-            match read_one(&new_dir) {
-                Ok(Some((workload, contender, ns))) => results
-                    .entry(workload)
-                    .or_default()
-                    .entry(contender)
-                    .or_default()
-                    .push(ns),
-                Ok(None) => {}
+            match criterion_results::read(&new_dir) {
+                Ok(est) => {
+                    // Only the `global/` groups of benches/global/body.rs.
+                    if let Some(workload) = est.group.strip_prefix(GROUP_PREFIX) {
+                        results
+                            .entry(workload.to_string())
+                            .or_default()
+                            .entry(est.function)
+                            .or_default()
+                            .push(est.median_ns);
+                    }
+                }
                 Err(e) => eprintln!("global_table: skipping {}: {e}", new_dir.display()),
             }
         }

@@ -154,29 +154,25 @@ fn corrupted(workload: &str, p: *const u8, len: usize, off: usize) -> ! {
     ))
 }
 
-/// A xorshift64 generator: deterministic, so every allocator sees the same sequence.
+/// The bench harness's xorshift64 generator, with the workloads' seeding and a log-uniform
+/// draw: deterministic, so every allocator sees the same sequence.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(sacs_bench_harness::XorShift);
 
 impl Rng {
     /// A generator from a seed (any value).
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Rng(sacs_bench_harness::XorShift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
     }
 
     /// The next value.
     pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
+        self.0.next_u64()
     }
 
     /// A value in `lo..=hi`.
     pub fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+        self.0.range(lo, hi)
     }
 
     /// A value in `lo..=hi` with a log-uniform distribution (as many requests in 32–64 KiB as
@@ -191,7 +187,11 @@ impl Rng {
 /// The process's resident set now, in KiB (`/proc/self/statm`).
 pub fn rss_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
     pages * page / 1024
@@ -223,7 +223,10 @@ pub const SETTLE: core::time::Duration = core::time::Duration::from_millis(250);
 /// and free, so an allocator that purges on its next call gets that call.
 pub fn settle() {
     std::thread::sleep(SETTLE);
-    IDLE_NS.fetch_add(SETTLE.as_nanos() as u64, core::sync::atomic::Ordering::Relaxed);
+    IDLE_NS.fetch_add(
+        SETTLE.as_nanos() as u64,
+        core::sync::atomic::Ordering::Relaxed,
+    );
     // The write and `black_box` keep the compiler from removing the pair (it may drop a
     // malloc/free pair whose block is never used, and then the allocator gets no call).
     let p = core::hint::black_box(malloc(16));

@@ -43,19 +43,71 @@ struct Workload {
 
 /// Every workload, in the order `scripts/compare.sh` runs them.
 const WORKLOADS: &[Workload] = &[
-    Workload { name: "tiny-hot", about: "bursts of 100 x 32 B allocated, then freed", run: single::tiny_hot },
-    Workload { name: "random-mixed", about: "1024 live blocks of 16-1024 B, one replaced per step", run: single::random_mixed },
-    Workload { name: "json", about: "64 KiB buffers allocated, every page touched, freed", run: single::json },
-    Workload { name: "mir", about: "256 KiB buffers allocated, every page touched, freed", run: single::mir },
-    Workload { name: "vm", about: "2 MiB buffers allocated, every page touched, freed", run: single::vm },
-    Workload { name: "realloc-growth", about: "buffers grown by realloc to many MiB", run: single::realloc_growth },
-    Workload { name: "fragmentation", about: "long- and short-lived objects interleaved; peak and final RSS", run: single::fragmentation },
-    Workload { name: "big-mix", about: "live blocks of 32 KiB-2 MiB, one replaced per step, pages touched", run: single::big_mix },
-    Workload { name: "larson", about: "threads replacing each other's objects in a shared table", run: threads::larson },
-    Workload { name: "producer-consumer", about: "blocks allocated on one thread, freed on another", run: threads::producer_consumer },
-    Workload { name: "thread-churn", about: "short-lived threads allocating and handing blocks on", run: threads::thread_churn },
-    Workload { name: "false-sharing", about: "small objects written hard by different threads (cache-scratch)", run: threads::false_sharing },
-    Workload { name: "scaling", about: "random mixed on --threads N threads (1, 2, 4, 8)", run: threads::scaling },
+    Workload {
+        name: "tiny-hot",
+        about: "bursts of 100 x 32 B allocated, then freed",
+        run: single::tiny_hot,
+    },
+    Workload {
+        name: "random-mixed",
+        about: "1024 live blocks of 16-1024 B, one replaced per step",
+        run: single::random_mixed,
+    },
+    Workload {
+        name: "json",
+        about: "64 KiB buffers allocated, every page touched, freed",
+        run: single::json,
+    },
+    Workload {
+        name: "mir",
+        about: "256 KiB buffers allocated, every page touched, freed",
+        run: single::mir,
+    },
+    Workload {
+        name: "vm",
+        about: "2 MiB buffers allocated, every page touched, freed",
+        run: single::vm,
+    },
+    Workload {
+        name: "realloc-growth",
+        about: "buffers grown by realloc to many MiB",
+        run: single::realloc_growth,
+    },
+    Workload {
+        name: "fragmentation",
+        about: "long- and short-lived objects interleaved; peak and final RSS",
+        run: single::fragmentation,
+    },
+    Workload {
+        name: "big-mix",
+        about: "live blocks of 32 KiB-2 MiB, one replaced per step, pages touched",
+        run: single::big_mix,
+    },
+    Workload {
+        name: "larson",
+        about: "threads replacing each other's objects in a shared table",
+        run: threads::larson,
+    },
+    Workload {
+        name: "producer-consumer",
+        about: "blocks allocated on one thread, freed on another",
+        run: threads::producer_consumer,
+    },
+    Workload {
+        name: "thread-churn",
+        about: "short-lived threads allocating and handing blocks on",
+        run: threads::thread_churn,
+    },
+    Workload {
+        name: "false-sharing",
+        about: "small objects written hard by different threads (cache-scratch)",
+        run: threads::false_sharing,
+    },
+    Workload {
+        name: "scaling",
+        about: "random mixed on --threads N threads (1, 2, 4, 8)",
+        run: threads::scaling,
+    },
 ];
 
 fn usage() -> ExitCode {
@@ -65,7 +117,9 @@ fn usage() -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(name) = args.first() else { return usage() };
+    let Some(name) = args.first() else {
+        return usage();
+    };
     if name == "list" {
         for w in WORKLOADS {
             println!("{:<18} {}", w.name, w.about);
@@ -76,7 +130,10 @@ fn main() -> ExitCode {
         eprintln!("workload: no workload named {name:?} (try `workload list`)");
         return ExitCode::from(2);
     };
-    let mut config = Config { scale: 1.0, threads: 2 };
+    let mut config = Config {
+        scale: 1.0,
+        threads: 2,
+    };
     let mut rest = args[1..].iter();
     while let Some(flag) = rest.next() {
         let value = rest.next();

@@ -35,7 +35,11 @@ struct Tally {
 
 impl Tally {
     fn new(workload: &'static str) -> Tally {
-        Tally { workload, ops: 0, checksum: 0 }
+        Tally {
+            workload,
+            ops: 0,
+            checksum: 0,
+        }
     }
 
     /// `malloc(len)`, filled with a fresh tag (the operation count, so no two blocks share one).
@@ -73,7 +77,11 @@ impl Tally {
         let ptr = unsafe { realloc(block.ptr, len) };
         self.ops += 1;
         // realloc keeps the first `min(old, new)` bytes: the old pattern must still be there.
-        *block = Block { ptr, len: block.len.min(len), tag: block.tag };
+        *block = Block {
+            ptr,
+            len: block.len.min(len),
+            tag: block.tag,
+        };
         self.check(block);
         let tag = self.ops;
         // SAFETY: `ptr` is a live block of `len >= 1` bytes, just returned by realloc.
@@ -91,7 +99,12 @@ impl Tally {
 
     /// The outcome of a single-threaded workload.
     fn outcome(self, final_rss_kib: Option<u64>) -> Outcome {
-        Outcome { ops: self.ops, threads: 1, checksum: self.checksum, final_rss_kib }
+        Outcome {
+            ops: self.ops,
+            threads: 1,
+            checksum: self.checksum,
+            final_rss_kib,
+        }
     }
 }
 
@@ -140,9 +153,13 @@ pub fn tiny_hot(config: &Config) -> Outcome {
 /// freed at the end.
 pub fn random_mixed(config: &Config) -> Outcome {
     let mut tally = Tally::new("random-mixed");
-    replace_random(&mut tally, 0x5EED_0002, 1024, config.scaled(16_000_000), |rng| {
-        rng.range(16, 1024)
-    });
+    replace_random(
+        &mut tally,
+        0x5EED_0002,
+        1024,
+        config.scaled(16_000_000),
+        |rng| rng.range(16, 1024),
+    );
     tally.outcome(None)
 }
 
@@ -216,7 +233,11 @@ const SHORT_PER_LONG: usize = 24;
 /// 15 % of 2..=8 KiB (~1 KiB on average).
 #[inline(never)]
 fn short_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
-    let len = if rng.range(0, 99) < 85 { rng.range(16, 512) } else { rng.range(2 << 10, 8 << 10) };
+    let len = if rng.range(0, 99) < 85 {
+        rng.range(16, 512)
+    } else {
+        rng.range(2 << 10, 8 << 10)
+    };
     tally.alloc(len)
 }
 
@@ -224,7 +245,11 @@ fn short_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
 /// 64..=256 B, 1 in 128 of 32 KiB (~400 B on average).
 #[inline(never)]
 fn long_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
-    let len = if rng.range(0, 127) > 0 { rng.range(64, 256) } else { 32 << 10 };
+    let len = if rng.range(0, 127) > 0 {
+        rng.range(64, 256)
+    } else {
+        32 << 10
+    };
     tally.alloc(len)
 }
 
