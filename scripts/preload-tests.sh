@@ -7,7 +7,7 @@
 # standard error (one per process) must show that SACS served a meaningful number of
 # allocations. Each case prints PASS or FAIL with a reason; the last line is
 # `N passed, M failed`, and the exit status is non-zero when any case failed.
-# Files of each case stay in target/preload-tests/<case>/ for inspection.
+# Files of each case stay in target/preload-tests/<case>/ (under CARGO_TARGET_DIR when set) for inspection.
 #
 # Needs: gcc, g++, python3, sqlite3, git, redis-server, redis-cli, redis-benchmark, coreutils
 # (.ci/run installs the Debian packages).
@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 SRC=$ROOT/tests-preload
+# Cargo builds into CARGO_TARGET_DIR when it is set (a worktree's own target directory).
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
 # SACS_* settings and a preload in the caller's environment would change what the cases see.
 while read -r var; do
@@ -25,13 +27,13 @@ export LC_ALL=C
 
 echo "preload-tests: building libsacs.so (release)"
 cargo build --release -p sacs-preload
-LIB=$ROOT/target/release/libsacs.so
+LIB=$TARGET/release/libsacs.so
 [[ -f $LIB ]] || { echo "preload-tests: $LIB was not built" >&2; exit 1; }
 echo "preload-tests: building libsacs.so with the core's invariant checks (feature validate)"
-cargo build --release -p sacs-preload --features validate --target-dir "$ROOT/target/validate"
-LIB_VALIDATE=$ROOT/target/validate/release/libsacs.so
+cargo build --release -p sacs-preload --features validate --target-dir "$TARGET/validate"
+LIB_VALIDATE=$TARGET/validate/release/libsacs.so
 
-WORK=$ROOT/target/preload-tests
+WORK=$TARGET/preload-tests
 rm -rf "$WORK"
 mkdir -p "$WORK"
 PIDS_FILE=$WORK/background.pids

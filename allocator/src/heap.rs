@@ -840,7 +840,7 @@ unsafe fn retire_page(h: &mut Heap, page: *mut Page) {
     // SAFETY: the page is ours and on no list.
     unsafe {
         let p = &mut *page;
-        debug_assert!(p.used == 0 && p.thread_free.load(Relaxed).is_null());
+        debug_assert!(p.used == 0 && !p.has_remote());
         let (pool, _) = page_shape(p.class as usize);
         p.flags = IN_WARM_POOL;
         // No block of a retired page is live: a late free of one is caught as a bad pointer.

@@ -4,7 +4,9 @@
 //! singly linked list threaded through the free blocks themselves (no header per block). Blocks
 //! freed by the owning thread go straight back onto `free`; blocks freed by any other thread are
 //! pushed onto `thread_free`, an atomic list, with one compare-and-swap and no lock; the owner
-//! takes that whole list in one swap when its `free` runs dry ([`Page::collect_remote`]). Blocks
+//! takes that whole list in one swap when its `free` runs dry ([`Page::collect_remote`]). The
+//! list's word carries its length beside the head pointer ([`remote`]), so taking it needs no
+//! walk over blocks another thread just wrote (a cache miss each). Blocks
 //! that were never handed out are carved lazily, a few KiB at a time ([`Page::extend`]), so a page
 //! touches only the memory it uses.
 //!
@@ -16,7 +18,7 @@
 
 use core::ptr;
 use core::sync::atomic::{
-    AtomicPtr, AtomicUsize,
+    AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -81,8 +83,8 @@ pub struct Page {
     pub reciprocal: u64,
     /// Address of the owning heap (small pages); 0 when abandoned or not in use.
     pub owner: AtomicUsize,
-    /// Blocks freed by other threads, waiting for the owner.
-    pub thread_free: AtomicPtr<Block>,
+    /// Blocks freed by other threads, waiting for the owner: a [`remote`] word (head and count).
+    pub thread_free: AtomicUsize,
     /// First byte of the span.
     pub start: *mut u8,
     /// Links in the list the page is on (a heap's partial / full / warm list, an arena's cache).
@@ -125,7 +127,7 @@ impl Page {
             extended: 0,
             reciprocal: 0,
             owner: AtomicUsize::new(0),
-            thread_free: AtomicPtr::new(ptr::null_mut()),
+            thread_free: AtomicUsize::new(remote::EMPTY),
             start: ptr::null_mut(),
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
@@ -153,7 +155,7 @@ impl Page {
         self.extended = 0;
         self.reciprocal = (1u64 << 40).div_ceil(block_size as u64);
         self.owner.store(owner, Relaxed);
-        self.thread_free.store(ptr::null_mut(), Relaxed);
+        self.thread_free.store(remote::EMPTY, Relaxed);
         self.start = start;
         self.next = ptr::null_mut();
         self.prev = ptr::null_mut();
@@ -193,21 +195,92 @@ impl Page {
         true
     }
 
+    /// Whether other threads freed blocks that the owner has not collected yet.
+    #[inline]
+    pub fn has_remote(&self) -> bool {
+        self.thread_free.load(Relaxed) != remote::EMPTY
+    }
+
     /// Moves the blocks other threads freed onto `free`; returns how many there were.
     /// Owner thread only.
+    ///
+    /// The count comes from the list's word, so when `free` is empty (the refill case) the list
+    /// simply becomes `free` without touching a block. Otherwise the shorter of the two lists is
+    /// walked to its tail (both walks run side by side, so their misses overlap). A list whose
+    /// word carries no count (see [`remote`]) is walked as a whole.
     pub fn collect_remote(&mut self) -> u32 {
-        if self.thread_free.load(Relaxed).is_null() {
+        if !self.has_remote() {
             return 0;
         }
         // Acquire pairs with the Release of `push_remote`: the blocks' links are visible.
-        let head = self.thread_free.swap(ptr::null_mut(), Acquire);
-        if head.is_null() {
+        let word = self.thread_free.swap(remote::EMPTY, Acquire);
+        if word == remote::EMPTY {
             return 0;
         }
+        let head = remote::head(word);
+        debug_assert!(!head.is_null());
+        let count = match remote::count(word) {
+            // SAFETY: every block on the list was a block of this page, pushed by `push_remote`,
+            // and now belongs to the owner alone; `free` holds the owner's free blocks.
+            Some(count) => unsafe { self.splice_counted(head, count) },
+            // SAFETY: as above.
+            None => unsafe { self.splice_walked(head) },
+        };
+        debug_assert!(self.used >= count);
+        self.used -= count;
+        count
+    }
+
+    /// Splices a remote list of `count` blocks onto `free`; returns `count`.
+    ///
+    /// # Safety
+    /// - `head` starts a null-terminated list of `count` blocks of this page that the owner
+    ///   alone holds, disjoint from `free`.
+    #[inline]
+    unsafe fn splice_counted(&mut self, head: *mut Block, count: u32) -> u32 {
+        #[cfg(feature = "validate")]
+        {
+            // SAFETY: per the contract the list is ours and null-terminated.
+            let walked = unsafe { list_len(head, remote::MAX_COUNT) };
+            assert_eq!(walked, count, "sacs: remote list count disagrees with its blocks");
+        }
+        if self.free.is_null() {
+            self.free = head;
+            return count;
+        }
+        // Walk both lists side by side until one ends; link that one's tail to the other.
+        let (mut r, mut l) = (head, self.free);
+        // SAFETY: per the contract both lists are ours, null-terminated and disjoint; a walk
+        // only reads links, and the one write goes to the tail of a list that ends there.
+        unsafe {
+            loop {
+                let (rn, ln) = ((*r).next, (*l).next);
+                if rn.is_null() {
+                    (*r).next = self.free;
+                    self.free = head;
+                    break;
+                }
+                if ln.is_null() {
+                    (*l).next = head;
+                    break;
+                }
+                r = rn;
+                l = ln;
+            }
+        }
+        count
+    }
+
+    /// Walks a remote list with no count to its tail, splices it in front of `free` and returns
+    /// its length.
+    ///
+    /// # Safety
+    /// - as for [`Page::splice_counted`], with any length.
+    #[cold]
+    unsafe fn splice_walked(&mut self, head: *mut Block) -> u32 {
         let mut count = 1;
         let mut tail = head;
-        // SAFETY: every block on the list was a block of this page, pushed by `push_remote`, and
-        // now belongs to the owner alone.
+        // SAFETY: per the contract the list is ours and null-terminated.
         unsafe {
             while !(*tail).next.is_null() {
                 tail = (*tail).next;
@@ -216,27 +289,29 @@ impl Page {
             (*tail).next = self.free;
         }
         self.free = head;
-        debug_assert!(self.used >= count);
-        self.used -= count;
         count
     }
 
-    /// Pushes `block` onto the page's remote-free list (any thread, lock-free).
+    /// Pushes `block` onto the page's remote-free list (any thread, lock-free). The head and the
+    /// count change in the one compare-and-swap, so no reader sees one without the other, and the
+    /// owner only ever takes the whole list, so a recycled head (ABA) cannot mislink it.
     ///
     /// # Safety
     /// - `block` is a block of this page that the caller owns and no longer uses.
     #[inline]
     pub unsafe fn push_remote(&self, block: *mut Block) {
-        let mut head = self.thread_free.load(Relaxed);
+        let mut word = self.thread_free.load(Relaxed);
         loop {
             // SAFETY: the caller owns `block`; writing its link is ours to do.
-            unsafe { (*block).next = head };
-            match self
-                .thread_free
-                .compare_exchange_weak(head, block, Release, Relaxed)
-            {
+            unsafe { (*block).next = remote::head(word) };
+            match self.thread_free.compare_exchange_weak(
+                word,
+                remote::push(word, block),
+                Release,
+                Relaxed,
+            ) {
                 Ok(_) => return,
-                Err(now) => head = now,
+                Err(now) => word = now,
             }
         }
     }
@@ -252,6 +327,99 @@ impl Page {
         let index = offset.wrapping_mul(self.reciprocal) >> 40;
         index < self.extended as u64 && index.wrapping_mul(self.block_size as u64) == offset
     }
+}
+
+/// The word of a page's remote-free list (`Page::thread_free`): its head and, when it fits, its
+/// length, changed together by one compare-and-swap.
+///
+/// ```text
+///  bits 63..48   bits 47..1                  bit 0
+/// +-----------+---------------------------+---+
+/// |   count   | head address              | 1 |   counted
+/// +-----------+---------------------------+---+
+/// |   head address (any value)            | 0 |   no count (0: the empty list)
+/// +---------------------------------------+---+
+/// ```
+///
+/// A counted word holds a head below 2^48 (every user-space address on x86_64 and on 48-bit
+/// AArch64) and a count of 1 to [`MAX_COUNT`]. A push of a block that does not fit, onto a list
+/// that has no count, or past `MAX_COUNT` (a page has at most 8192 blocks, so only remote double
+/// frees get there) stores the plain address instead: the list is then counted by walking it.
+/// Block addresses are 8-aligned, so bit 0 of an address is always 0.
+pub mod remote {
+    use super::Block;
+
+    /// The empty list.
+    pub const EMPTY: usize = 0;
+    /// Bit 0: the word carries a count.
+    const COUNTED: usize = 1;
+    const COUNT_SHIFT: u32 = 48;
+    const ADDR_MASK: usize = (1 << COUNT_SHIFT) - 1;
+    /// The largest count a word holds.
+    pub const MAX_COUNT: u32 = (1 << (usize::BITS - COUNT_SHIFT)) - 1;
+
+    const _: () = assert!(usize::BITS == 64);
+    const _: () = assert!(core::mem::align_of::<Block>() > COUNTED);
+
+    /// The first block of the list (null when empty).
+    #[inline(always)]
+    pub fn head(word: usize) -> *mut Block {
+        if word & COUNTED != 0 {
+            (word & ADDR_MASK & !COUNTED) as *mut Block
+        } else {
+            word as *mut Block
+        }
+    }
+
+    /// The number of blocks on a non-empty list, if the word carries it.
+    #[inline(always)]
+    pub fn count(word: usize) -> Option<u32> {
+        if word & COUNTED != 0 {
+            Some((word >> COUNT_SHIFT) as u32)
+        } else {
+            None
+        }
+    }
+
+    /// The word after pushing `block` onto the list `word`.
+    #[inline(always)]
+    pub fn push(word: usize, block: *mut Block) -> usize {
+        let addr = block as usize;
+        debug_assert!(addr != 0 && addr & COUNTED == 0);
+        // User-space addresses on x86_64 fit in 47 bits (57 only with 5-level paging and a
+        // high mmap hint, which SACS never gives); elsewhere the plain word is the fallback.
+        #[cfg(target_arch = "x86_64")]
+        debug_assert!(addr <= ADDR_MASK, "sacs: block address above 2^48");
+        let n = if word == EMPTY {
+            0
+        } else {
+            match count(word) {
+                Some(n) => n,
+                None => MAX_COUNT,
+            }
+        };
+        if addr <= ADDR_MASK && n < MAX_COUNT {
+            (((n + 1) as usize) << COUNT_SHIFT) | addr | COUNTED
+        } else {
+            addr
+        }
+    }
+}
+
+/// Counts the blocks of a null-terminated list, failing past `limit` (validation only).
+///
+/// # Safety
+/// - `b` starts a null-terminated list of valid blocks.
+#[cfg(feature = "validate")]
+unsafe fn list_len(mut b: *mut Block, limit: u32) -> u32 {
+    let mut n = 0;
+    while !b.is_null() {
+        n += 1;
+        assert!(n <= limit, "sacs: free list longer than the page (cycle?)");
+        // SAFETY: per the contract.
+        b = unsafe { (*b).next };
+    }
+    n
 }
 
 crate::list::linked_by_fields!(Page);
@@ -335,6 +503,83 @@ mod tests {
         assert_eq!(p.collect_remote(), 1);
         assert_eq!(p.used, 0);
         assert_eq!(p.free, a);
+    }
+
+    #[test]
+    fn remote_word_carries_head_and_count() {
+        let mut w = remote::EMPTY;
+        assert!(remote::head(w).is_null());
+        for i in 1..=5usize {
+            let b = (0x7f00_0000_0000usize + i * 64) as *mut Block;
+            w = remote::push(w, b);
+            assert_eq!(remote::head(w), b);
+            assert_eq!(remote::count(w), Some(i as u32));
+        }
+        // A word with no count (a plain address) stays uncounted until taken.
+        let plain = 0x1000usize;
+        assert_eq!(remote::count(plain), None);
+        assert_eq!(remote::head(plain), plain as *mut Block);
+        let b = 0x2000 as *mut Block;
+        let w = remote::push(plain, b);
+        assert_eq!((remote::head(w), remote::count(w)), (b, None));
+        // Past the largest count the word falls back to a plain address.
+        let mut w = remote::EMPTY;
+        for _ in 0..remote::MAX_COUNT {
+            w = remote::push(w, b);
+        }
+        assert_eq!(remote::count(w), Some(remote::MAX_COUNT));
+        let w = remote::push(w, b);
+        assert_eq!((remote::head(w), remote::count(w)), (b, None));
+    }
+
+    /// Takes `n` blocks off a fresh page's free list, then pushes `remote` of them back as remote
+    /// frees (optionally as an uncounted word) and collects; checks counts and list contents.
+    fn collect_case(local_left: usize, remote_n: usize, counted: bool) {
+        let mut buf = vec![0u8; 65536];
+        let mut p = page_over(&mut buf, 3); // 32-byte blocks, 128 carved
+        p.extend();
+        let take = 128 - local_left;
+        let mut out = vec::Vec::new();
+        for _ in 0..take {
+            let b = p.free;
+            // SAFETY: b is a carved free block.
+            p.free = unsafe { (*b).next };
+            out.push(b);
+        }
+        p.used = take as u32;
+        for &b in &out[..remote_n] {
+            // SAFETY: b is a block of p, out of the page.
+            unsafe { p.push_remote(b) };
+        }
+        if !counted {
+            let w = p.thread_free.load(Relaxed);
+            p.thread_free.store(remote::head(w) as usize, Relaxed);
+        }
+        assert_eq!(p.collect_remote(), remote_n as u32);
+        assert!(!p.has_remote());
+        assert_eq!(p.used as usize, take - remote_n);
+        let mut seen = std::collections::BTreeSet::new();
+        let mut b = p.free;
+        while !b.is_null() {
+            assert!(seen.insert(b as usize), "block twice on the free list");
+            assert!(p.is_block_start(b as *const u8));
+            // SAFETY: b is on the free list.
+            b = unsafe { (*b).next };
+        }
+        assert_eq!(seen.len(), local_left + remote_n);
+        for &b in &out[..remote_n] {
+            assert!(seen.contains(&(b as usize)));
+        }
+    }
+
+    #[test]
+    fn collect_splices_either_list_onto_the_other() {
+        for counted in [true, false] {
+            for (local, remote_n) in [(0, 1), (0, 50), (1, 1), (1, 60), (60, 1), (30, 30), (20, 40)]
+            {
+                collect_case(local, remote_n, counted);
+            }
+        }
     }
 
     #[test]
