@@ -975,19 +975,6 @@ pub fn abandoned_lock_for_fork() -> &'static Lock<impl Sized> {
     &ABANDONED
 }
 
-/// Counts blocks on a free list (validation only).
-#[cfg(feature = "validate")]
-unsafe fn list_len(mut b: *mut page::Block, limit: u32) -> u32 {
-    let mut n = 0;
-    while !b.is_null() {
-        n += 1;
-        assert!(n <= limit, "sacs: free list longer than the page (cycle?)");
-        // SAFETY: blocks on a page's free list are valid.
-        b = unsafe { (*b).next };
-    }
-    n
-}
-
 /// Checks the calling thread's heap: every page's counts agree with its lists, pages are on the
 /// list their flags say, every free block lies on a block boundary of its page.
 #[cfg(feature = "validate")]
@@ -1008,7 +995,7 @@ pub fn validate_current() {
                     heap as usize,
                     "page not owned by its heap"
                 );
-                let free = list_len(p.free, p.capacity);
+                let free = page::list_len(p.free, p.capacity);
                 let mut b = p.free;
                 while !b.is_null() {
                     assert!(

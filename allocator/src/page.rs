@@ -411,7 +411,7 @@ pub mod remote {
 /// # Safety
 /// - `b` starts a null-terminated list of valid blocks.
 #[cfg(feature = "validate")]
-unsafe fn list_len(mut b: *mut Block, limit: u32) -> u32 {
+pub unsafe fn list_len(mut b: *mut Block, limit: u32) -> u32 {
     let mut n = 0;
     while !b.is_null() {
         n += 1;
