@@ -25,13 +25,15 @@ export LC_ALL=C
 
 echo "preload-tests: building libsacs.so (release)"
 cargo build --release -p sacs-preload
-LIB=$ROOT/target/release/libsacs.so
+# cargo's target directory: CARGO_TARGET_DIR when set (a worktree building elsewhere), else target/.
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+LIB=$TARGET/release/libsacs.so
 [[ -f $LIB ]] || { echo "preload-tests: $LIB was not built" >&2; exit 1; }
 echo "preload-tests: building libsacs.so with the core's invariant checks (feature validate)"
-cargo build --release -p sacs-preload --features validate --target-dir "$ROOT/target/validate"
-LIB_VALIDATE=$ROOT/target/validate/release/libsacs.so
+cargo build --release -p sacs-preload --features validate --target-dir "$TARGET/validate"
+LIB_VALIDATE=$TARGET/validate/release/libsacs.so
 
-WORK=$ROOT/target/preload-tests
+WORK=$TARGET/preload-tests
 rm -rf "$WORK"
 mkdir -p "$WORK"
 PIDS_FILE=$WORK/background.pids
