@@ -184,8 +184,8 @@ unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
         let block = p as *mut Block;
         (*block).next = head;
         pg.free = block;
-        pg.used -= 1;
         (*heap).frees.get_unchecked(pg.class as usize).add(1);
+        pg.used -= 1;
         if pg.used == 0 || pg.flags & IN_FULL != 0 {
             page_freed_slow(heap, page);
         }
