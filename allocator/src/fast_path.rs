@@ -36,24 +36,32 @@ const NATURAL_ALIGN: usize = 8;
 #[inline(always)]
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
     if size <= MID_MAX && align <= NATURAL_ALIGN {
-        let heap = heap::current();
-        let class = size_class::class_of(size);
-        // SAFETY: `heap` is the calling thread's heap or a sentinel, whose `current` pages are
-        // all EMPTY (free == null), so nothing below writes to a sentinel; `class` is a small
-        // class, in bounds of `current`.
-        unsafe {
-            let page = *(*heap).current.get_unchecked(class);
-            let block = (*page).free;
-            if !block.is_null() {
-                (*page).free = (*block).next;
-                (*page).used += 1;
-                (*heap).allocs.get_unchecked(class).add(1);
-                return block as *mut u8;
-            }
-            return alloc_refill(heap, class);
-        }
+        return alloc_small(size_class::class_of(size), alloc_refill);
     }
     alloc_slow(size, align, false)
+}
+
+/// The HOT allocation of a block of small class `class`: pops the current page's free list,
+/// or hands the heap and the class to `miss` (a `#[cold]` function: [`alloc_refill`], or a
+/// caller's wrapper of it) when the list is empty.
+#[inline(always)]
+pub fn alloc_small(class: usize, miss: fn(*mut Heap, usize) -> *mut u8) -> *mut u8 {
+    debug_assert!(class < SMALL_CLASSES);
+    let heap = heap::current();
+    // SAFETY: `heap` is the calling thread's heap or a sentinel, whose `current` pages are
+    // all EMPTY (free == null), so nothing below writes to a sentinel; `class` is a small
+    // class, in bounds of `current`.
+    unsafe {
+        let page = *(*heap).current.get_unchecked(class);
+        let block = (*page).free;
+        if !block.is_null() {
+            (*page).free = (*block).next;
+            (*page).used += 1;
+            (*heap).allocs.get_unchecked(class).add(1);
+            return block as *mut u8;
+        }
+    }
+    miss(heap, class)
 }
 
 /// Allocates like [`alloc`], with the block's first `size` bytes zeroed. Memory fresh from the
@@ -73,7 +81,7 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
 /// The current page of `class` had no free block: the WARM / COLD path.
 #[cold]
 #[inline(never)]
-fn alloc_refill(heap: *mut Heap, class: usize) -> *mut u8 {
+pub(crate) fn alloc_refill(heap: *mut Heap, class: usize) -> *mut u8 {
     let pop_or_refill = |h: *mut Heap| {
         // SAFETY: `with_heap` gives the calling thread's heap (or the locked backstop).
         unsafe {
@@ -141,9 +149,8 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
 ///   detected where cheap, never guaranteed).
 #[inline(always)]
 pub unsafe fn free(p: *mut u8) {
-    if p.is_null() {
-        return;
-    }
+    // Null is never inside a segment (no segment starts at address 0): it takes the cold
+    // branch, which ignores it.
     if !segment_map::contains(p as usize) {
         return free_outside_segments(p, "free");
     }
@@ -167,14 +174,18 @@ unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
     // SAFETY: per the contract the page is ours and valid.
     unsafe {
         let pg = &mut *page;
-        if !pg.is_block_start(p) || p as *mut Block == pg.free {
+        if !pg.is_block_start(p) {
+            return free_misuse(page, p, "free");
+        }
+        let head = pg.free;
+        if p as *mut Block == head {
             return free_misuse(page, p, "free");
         }
         let block = p as *mut Block;
-        (*block).next = pg.free;
+        (*block).next = head;
         pg.free = block;
-        pg.used -= 1;
         (*heap).frees.get_unchecked(pg.class as usize).add(1);
+        pg.used -= 1;
         if pg.used == 0 || pg.flags & IN_FULL != 0 {
             page_freed_slow(heap, page);
         }
@@ -262,6 +273,9 @@ fn free_misuse(page: *mut Page, p: *mut u8, func: &str) {
 #[cold]
 #[inline(never)]
 fn free_outside_segments(p: *mut u8, func: &str) {
+    if p.is_null() {
+        return;
+    }
     if !whale::free(p) {
         return error::report(func, Misuse::InvalidPointer, p);
     }

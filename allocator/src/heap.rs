@@ -846,6 +846,7 @@ unsafe fn retire_page(h: &mut Heap, page: *mut Page) {
         // No block of a retired page is live: a late free of one is caught as a bad pointer.
         p.free = ptr::null_mut();
         p.extended = 0;
+        p.carved_bytes = 0;
         let now = os::now_ms();
         p.retired_at = now;
         h.warm[pool].push_front(page);

@@ -79,6 +79,8 @@ pub struct Page {
     pub capacity: u32,
     /// Blocks carved so far (the rest of the span was never touched by this page).
     pub extended: u32,
+    /// `extended * block_size`: the bytes of the span carved so far (read by the HOT free).
+    pub carved_bytes: u32,
     /// `ceil(2^40 / block_size)`, for the division-free interior-pointer check.
     pub reciprocal: u64,
     /// Address of the owning heap (small pages); 0 when abandoned or not in use.
@@ -125,6 +127,7 @@ impl Page {
             block_size: 0,
             capacity: 0,
             extended: 0,
+            carved_bytes: 0,
             reciprocal: 0,
             owner: AtomicUsize::new(0),
             thread_free: AtomicUsize::new(remote::EMPTY),
@@ -153,6 +156,7 @@ impl Page {
         self.block_size = block_size as u32;
         self.capacity = (span_bytes / block_size) as u32;
         self.extended = 0;
+        self.carved_bytes = 0;
         self.reciprocal = (1u64 << 40).div_ceil(block_size as u64);
         self.owner.store(owner, Relaxed);
         self.thread_free.store(remote::EMPTY, Relaxed);
@@ -192,6 +196,7 @@ impl Page {
             self.free = first as *mut Block;
         }
         self.extended += count as u32;
+        self.carved_bytes = self.extended * self.block_size;
         true
     }
 
@@ -316,16 +321,25 @@ impl Page {
         }
     }
 
-    /// Whether `p` is the start of a block of this page (an interior or foreign pointer is not).
+    /// Whether `p` is the start of a carved block of this small page (an interior or foreign
+    /// pointer is not). `p` must lie within 2 GiB of the page (callers pass a pointer of the
+    /// page's own segment).
     #[inline(always)]
     pub fn is_block_start(&self, p: *const u8) -> bool {
-        let offset = (p as usize).wrapping_sub(self.start as usize) as u64;
-        // For an offset inside a small page's span (< 2^19 bytes, blocks <= 2^15 bytes) the
-        // product fits in 64 bits and its error is below 2^-21 < 1 / block_size, so `index` is
-        // the exact quotient. Any other offset (a pointer below `start` wraps to a huge value)
-        // gives some index whose product with the block size cannot equal the offset.
-        let index = offset.wrapping_mul(self.reciprocal) >> 40;
-        index < self.extended as u64 && index.wrapping_mul(self.block_size as u64) == offset
+        // `p` lies in the page's segment (its entry was found from `p`'s address), so it is
+        // within 4 MiB of `start`: the 32-bit difference is exact, and a pointer below `start`
+        // wraps to at least 2^32 - 4 MiB, above any `carved_bytes` (< 2^19).
+        let offset = (p as usize as u32).wrapping_sub(self.start as usize as u32);
+        if offset >= self.carved_bytes {
+            return false;
+        }
+        // offset = q * block_size + r (r < block_size) and block_size * reciprocal = 2^40 + e
+        // (0 <= e < block_size <= 2^15), so offset * reciprocal = q * 2^40 + q * e + r *
+        // reciprocal. With offset < 2^19: q * e < 2^19, and for r >= 1, r * reciprocal >=
+        // 2^40 / 2^15 = 2^25 while staying below 2^40 - (q + 1) * e (so bit 40 is not reached).
+        // Hence bits 24 – 39 of the product are all zero exactly when r = 0.
+        let product = (offset as u64).wrapping_mul(self.reciprocal);
+        (product >> 24) as u16 == 0
     }
 }
 

@@ -8,7 +8,7 @@
 //! ```text
 //!   segment = addr & !(SEGMENT - 1)
 //!   slice   = (addr - segment) >> SLICE_SHIFT
-//!   page    = &segment.pages[segment.span_head[slice]]
+//!   page    = &segment.pages[0] + segment.span_page[slice]    (a byte offset)
 //! ```
 //!
 //! A segment belongs either to one thread heap (tiny and mid pages) or to one big arena. Free
@@ -71,8 +71,10 @@ pub struct Segment {
     /// Links in the owner's segment list, the abandoned list or the cache.
     pub next: *mut Segment,
     pub prev: *mut Segment,
-    /// For each slice inside a span, the span's first slice.
-    pub span_head: [u8; SLICES],
+    /// For each slice inside a span, the byte offset of the span's page entry from `pages[0]`
+    /// (`first slice * size_of::<Page>()`); 0, the header slice's never-used entry, for a slice
+    /// in no span. Kept as an offset so the HOT free finds the entry with no multiplication.
+    pub span_page: [u16; SLICES],
     /// Page metadata, by first slice of the span.
     pub pages: [Page; SLICES],
     /// For each dirty free slice, when (ms) it became dirty.
@@ -80,6 +82,7 @@ pub struct Segment {
 }
 
 const _: () = assert!(core::mem::size_of::<Segment>() <= SLICE);
+const _: () = assert!(SLICES * core::mem::size_of::<Page>() <= u16::MAX as usize);
 
 impl Segment {
     /// The segment containing `addr` (which must be inside a segment).
@@ -98,8 +101,8 @@ impl Segment {
         let slice = (addr as usize - seg as usize) >> SLICE_SHIFT;
         // SAFETY: the caller guarantees `seg` is a live segment; `slice < SLICES`.
         unsafe {
-            let head = *(*seg).span_head.get_unchecked(slice) as usize;
-            (*seg).pages.as_mut_ptr().add(head)
+            let offset = *(*seg).span_page.get_unchecked(slice) as usize;
+            (*seg).pages.as_mut_ptr().byte_add(offset)
         }
     }
 
@@ -157,7 +160,7 @@ impl Segment {
         // Clean slices were fresh or decommitted: using them commits them again.
         GLOBAL.committed(clean.count_ones() as usize * SLICE);
         for s in head..head + n {
-            self.span_head[s] = head as u8;
+            self.span_page[s] = (head * core::mem::size_of::<Page>()) as u16;
         }
         let start = self.slice_start(head);
         let page = &mut self.pages[head];
@@ -199,7 +202,7 @@ impl Segment {
             GLOBAL.decommitted(n * SLICE);
         }
         for s in head..head + n {
-            self.span_head[s] = 0;
+            self.span_page[s] = 0;
         }
         // SAFETY: `page` is ours; clearing it marks the entry as no span.
         unsafe {
@@ -207,6 +210,7 @@ impl Segment {
             (*page).kind = PageKind::None as u8;
             (*page).block_size = 0;
             (*page).extended = 0;
+            (*page).carved_bytes = 0;
             (*page).owner.store(0, Relaxed);
         }
     }

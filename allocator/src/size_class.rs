@@ -69,6 +69,20 @@ const fn build_mid_table() -> [u8; MID_MAX / 128 + 1] {
 
 /// Class of `size` for size <= 1 KiB, indexed by `(size + 7) / 8`.
 static TINY_TABLE: [u8; TINY_MAX / 8 + 1] = build_tiny_table();
+/// The C API's tiny table: the class of `size` rounded as C requires (1 – 8 bytes as they are,
+/// larger sizes up to a multiple of 16), indexed by `(size + 7) / 8` like [`TINY_TABLE`]: an
+/// odd index `i >= 3` (sizes `8i - 7 ..= 8i`) takes the entry of `i + 1`.
+static C_TINY_TABLE: [u8; TINY_MAX / 8 + 1] = {
+    let plain = build_tiny_table();
+    let mut t = [0u8; TINY_MAX / 8 + 1];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = plain[if i <= 1 { i } else { (i + 1) & !1 }];
+        i += 1;
+    }
+    t
+};
+
 /// Class of `size` for 1 KiB < size <= 32 KiB, indexed by `(size + 127) / 128`
 /// (every mid class size is a multiple of 128).
 static MID_TABLE: [u8; MID_MAX / 128 + 1] = build_mid_table();
@@ -97,6 +111,22 @@ pub static CLASS_SIZES: [u32; CLASSES] = build_sizes();
 pub fn tiny_class(size: usize) -> usize {
     debug_assert!(size <= TINY_MAX);
     TINY_TABLE[(size + 7) >> 3] as usize
+}
+
+/// The class of a C request of `size <= TINY_MAX` bytes: the class of `size` rounded up to a
+/// multiple of 16 when above 8 (see `c_api`), with no rounding done at run time.
+#[inline(always)]
+pub fn c_tiny_class(size: usize) -> usize {
+    debug_assert!(size <= TINY_MAX);
+    C_TINY_TABLE[(size + 7) >> 3] as usize
+}
+
+/// The class of a request of `TINY_MAX < size <= MID_MAX` bytes. Every mid class size is a
+/// multiple of 128, so a C request rounded up to 16 first gets the same class.
+#[inline(always)]
+pub fn mid_class(size: usize) -> usize {
+    debug_assert!(size > TINY_MAX && size <= MID_MAX);
+    MID_TABLE[(size + 127) >> 7] as usize
 }
 
 /// The class of a request of `size` < [`WHALE_MIN`] bytes.
