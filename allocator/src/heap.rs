@@ -84,6 +84,13 @@ pub struct Heap {
     pub big: crate::big::LocalCache,
     /// Next time (ms) this heap looks for memory to purge.
     pub next_purge: u64,
+    /// This heap's purge delay (ms) as last adapted; read through [`purge_delay`], which keeps
+    /// it between `SACS_PURGE_DELAY_MS` and `SACS_WARM_MS` (0: not adapted yet).
+    pub purge_delay: u64,
+    /// When (ms) the oldest purge not yet judged gave memory back (0: none).
+    pub purged_at: u64,
+    /// The decommit time (ms) of the latest purged memory that this heap took back soon after.
+    pub refaulted: u64,
     /// Small number identifying the heap (picks its big arena).
     pub index: usize,
     pub state: HeapState,
@@ -112,6 +119,9 @@ impl Heap {
             segments: SegmentList::new(),
             big: crate::big::LocalCache::new(),
             next_purge: 0,
+            purge_delay: 0,
+            purged_at: 0,
+            refaulted: 0,
             index: 0,
             state,
             park_calls: 0,
@@ -235,6 +245,9 @@ fn make_heap() -> *mut Heap {
         (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
         // Look at purging on the first refill: short-lived threads do their share too.
         (*h).next_purge = 0;
+        (*h).purge_delay = 0;
+        (*h).purged_at = 0;
+        (*h).refaulted = 0;
     }
     GLOBAL.heaps_created.add(1);
     // Set the thread-local first: pthread_setspecific may allocate for high key numbers, and that
@@ -650,8 +663,9 @@ fn prefill(h: &mut Heap, pool: usize, slices: usize, now: u64) -> bool {
     while got < want && !seg.is_null() {
         // SAFETY: the heap's segments are valid and owned by this thread.
         let s = unsafe { &mut *seg };
-        match s.take_span(slices) {
-            Some(page) => {
+        match s.take_span_purged(slices) {
+            Some((page, purged)) => {
+                note_refault(h, purged, now);
                 // SAFETY: a new span of our own segment.
                 unsafe {
                     (*page).kind = PageKind::Small as u8;
@@ -900,14 +914,82 @@ pub unsafe fn free_remote(heap: *mut Heap, page: *mut Page, block: *mut u8) {
 // ---------------------------------------------------------------------------------------------
 // Purging (called by `purge`).
 
-/// Releases warm-pool pages older than the purge delay (all with `force`) and decommits the
-/// heap's segments whose purge deadline passed.
+// The adaptive purge delay. Purging memory that is needed again soon after costs a page fault
+// per 4 KiB on the way back (a program that builds and drops a large working set in phases
+// a few tens of milliseconds apart pays this on every phase), while keeping it costs only
+// resident memory. So each heap adapts its delay, on slow paths only: when `prefill` takes
+// back slices that were decommitted less than `SACS_WARM_MS` ago, the heap's delay doubles
+// (at most once per purge, up to `SACS_WARM_MS`); when a purge of this heap's has gone
+// `SACS_WARM_MS` without any of its memory being taken back, the delay halves (down to
+// `SACS_PURGE_DELAY_MS`). The delay applies to the heap's warm pool and to its segments' dirty
+// slices. Abandoned and cached segments keep `SACS_PURGE_DELAY_MS`.
+
+/// Upper bound of a heap's purge delay, and the window (ms) in which a re-commit counts as a
+/// re-fault of purged memory.
+fn purge_delay_cap(base: u64) -> u64 {
+    (options::get(Opt::WarmMs) as u64).max(base)
+}
+
+/// The heap's current purge delay (ms): `SACS_PURGE_DELAY_MS`, lengthened while its purges are
+/// faulted back soon after.
+pub fn purge_delay(h: &Heap) -> u64 {
+    let base = options::get(Opt::PurgeDelayMs) as u64;
+    h.purge_delay.clamp(base, purge_delay_cap(base))
+}
+
+/// A span `prefill` just took had slices decommitted at `purged` (ms; 0: none): if that was
+/// less than the window ago, and this purge has not lengthened the delay already, lengthens the
+/// heap's delay: doubles it, or more if the memory's idle time was longer.
+fn note_refault(h: &mut Heap, purged: u64, now: u64) {
+    if purged == 0 || purged <= h.refaulted {
+        return;
+    }
+    let cap = purge_delay_cap(options::get(Opt::PurgeDelayMs) as u64);
+    if now.saturating_sub(purged) >= cap {
+        return;
+    }
+    h.refaulted = purged;
+    // Had the delay been longer than the memory's whole idle time (the delay it waited, then
+    // `now - purged`), it would have stayed committed: jump there at once when that is more
+    // than doubling.
+    let delay = purge_delay(h);
+    // `purged` may be a little later than `now` (another thread stamped it after our clock read).
+    let raised = (delay.max(1) * 2)
+        .max(delay + now.saturating_sub(purged))
+        .min(cap);
+    if raised > h.purge_delay {
+        h.purge_delay = raised;
+        GLOBAL.purge_delay_raised.add(1);
+    }
+}
+
+/// After a purge look that gave back `bytes`: halves the delay when the oldest purge not yet
+/// judged is a window old and none of its memory was taken back, then starts judging this one.
+fn judge_purges(h: &mut Heap, now: u64, bytes: usize) {
+    if h.purged_at != 0 {
+        let base = options::get(Opt::PurgeDelayMs) as u64;
+        if now.saturating_sub(h.purged_at) >= purge_delay_cap(base) {
+            if h.refaulted < h.purged_at && h.purge_delay > base {
+                h.purge_delay = (purge_delay(h) / 2).max(base);
+                GLOBAL.purge_delay_lowered.add(1);
+            }
+            h.purged_at = 0;
+        }
+    }
+    if bytes > 0 && h.purged_at == 0 {
+        h.purged_at = now.max(1);
+    }
+}
+
+/// Releases warm-pool pages older than the heap's purge delay (all with `force`) and decommits
+/// the heap's segments whose purge deadline, lengthened as [`purge_delay`] says, passed.
 ///
 /// # Safety
 /// - `h` is the calling thread's heap.
 pub unsafe fn purge_heap(h: &mut Heap, now: u64, force: bool) {
     h.big.flush(now, force);
-    let delay = options::get(Opt::PurgeDelayMs) as u64;
+    let delay = purge_delay(h);
+    let extra = delay.saturating_sub(options::get(Opt::PurgeDelayMs) as u64);
     for pool in [WARM_TINY, WARM_MID] {
         loop {
             let old = h.warm[pool].tail;
@@ -927,13 +1009,17 @@ pub unsafe fn purge_heap(h: &mut Heap, now: u64, force: bool) {
             }
         }
     }
+    let mut bytes = 0;
     let mut seg = h.segments.head;
     while !seg.is_null() {
         // SAFETY: the heap's segments are ours.
         unsafe {
-            (*seg).purge_if_due(now, force);
+            bytes += (*seg).purge_if_due_after(now, force, extra);
             seg = (*seg).next;
         }
+    }
+    if !force {
+        judge_purges(h, now, bytes);
     }
 }
 

@@ -46,7 +46,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_PURGE_DELAY_MS",
         default: 10,
-        doc: "Milliseconds an empty small/mid page or an empty segment stays committed before its memory is given back (MADV_DONTNEED). Purging runs on the allocator's slow paths, never in the background; 0 purges at the next one.",
+        doc: "Milliseconds an empty small/mid page or an empty segment stays committed before its memory is given back (MADV_DONTNEED). Purging runs on the allocator's slow paths, never in the background; 0 purges at the next one. The shortest delay: a thread heap whose purged memory comes back soon lengthens its own (up to SACS_WARM_MS).",
     },
     OptionDesc {
         name: "SACS_HOT_MS",
@@ -56,7 +56,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_WARM_MS",
         default: 200,
-        doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment).",
+        doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment). Also the longest adaptive purge delay of a thread heap.",
     },
     OptionDesc {
         name: "SACS_WARM_POOL_PAGES",

@@ -7,7 +7,8 @@
 //! also age their caches on their own operations. A thread that frees a big block or a whale
 //! is parked (see [`crate::heap::park`]), so that its next call, however small, also looks.
 //! [`purge`] does all of it at once (the `malloc_trim` of SACS). Delays are
-//! `SACS_PURGE_DELAY_MS`, `SACS_HOT_MS`, `SACS_WARM_MS`.
+//! `SACS_PURGE_DELAY_MS`, `SACS_HOT_MS`, `SACS_WARM_MS`; a thread heap lengthens its own purge
+//! delay while its purged memory is faulted back soon after (see [`crate::heap::purge_delay`]).
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 

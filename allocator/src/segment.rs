@@ -77,7 +77,9 @@ pub struct Segment {
     pub span_page: [u16; SLICES],
     /// Page metadata, by first slice of the span.
     pub pages: [Page; SLICES],
-    /// For each dirty free slice, when (ms) it became dirty.
+    /// For each dirty free slice, when (ms) its memory was last used; for each clean free slice,
+    /// when (ms) it was decommitted (0: never, the slice is fresh). Taking a span reports the
+    /// latter, so that an owner can tell memory it purged a moment ago from fresh memory.
     pub dirty_at: [u64; SLICES],
 }
 
@@ -128,6 +130,12 @@ impl Segment {
     /// `ZERO` flag says whether all of its memory is known to be zero. The page is not yet
     /// initialised for a class.
     pub fn take_span(&mut self, n: usize) -> Option<*mut Page> {
+        self.take_span_purged(n).map(|(page, _)| page)
+    }
+
+    /// [`take_span`](Self::take_span), also returning when (ms) the most recently decommitted
+    /// slice of the span was decommitted: 0 when every slice was dirty or fresh.
+    pub fn take_span_purged(&mut self, n: usize) -> Option<(*mut Page, u64)> {
         debug_assert!((1..SLICES).contains(&n));
         let head = first_run(self.free_slices, n)?;
         // SAFETY: `head` starts a run of `n` free slices.
@@ -140,14 +148,15 @@ impl Segment {
         debug_assert!((1..SLICES).contains(&n));
         let head = first_run(self.free_slices & self.dirty_slices, n)?;
         // SAFETY: `head` starts a run of `n` free slices.
-        Some(unsafe { self.take_span_at(head, n) })
+        Some(unsafe { self.take_span_at(head, n) }.0)
     }
 
-    /// Takes the `n` free slices from `head` as a span.
+    /// Takes the `n` free slices from `head` as a span. Returns its page entry and when its most
+    /// recently decommitted slice was decommitted (0: none was).
     ///
     /// # Safety
     /// - slices `head .. head + n` are free and inside the segment.
-    unsafe fn take_span_at(&mut self, head: usize, n: usize) -> *mut Page {
+    unsafe fn take_span_at(&mut self, head: usize, n: usize) -> (*mut Page, u64) {
         let mask = run_mask(head, n);
         debug_assert_eq!(self.free_slices & mask, mask);
         let dirty = self.dirty_slices & mask;
@@ -159,6 +168,12 @@ impl Segment {
         }
         // Clean slices were fresh or decommitted: using them commits them again.
         GLOBAL.committed(clean.count_ones() as usize * SLICE);
+        let mut purged = 0;
+        let mut bits = clean;
+        while bits != 0 {
+            purged = purged.max(self.dirty_at[bits.trailing_zeros() as usize]);
+            bits &= bits - 1;
+        }
         for s in head..head + n {
             self.span_page[s] = (head * core::mem::size_of::<Page>()) as u16;
         }
@@ -167,7 +182,7 @@ impl Segment {
         page.slices = n as u8;
         page.flags = if dirty == 0 { crate::page::ZERO } else { 0 };
         page.start = start;
-        page as *mut Page
+        (page as *mut Page, purged)
     }
 
     /// Returns the span of `page` to the free slices. With `dirty`, its memory may be resident
@@ -239,6 +254,9 @@ impl Segment {
         }
         let mut dirty = old;
         let mut bytes = 0;
+        // Decommitted slices remember when, for `take_span_purged` (a clock read per purge look
+        // that gives memory back; the madvise costs far more).
+        let now = if old != 0 { os::now_ms().max(1) } else { 0 };
         while dirty != 0 {
             let start = dirty.trailing_zeros() as usize;
             let len = (!(dirty >> start)).trailing_zeros() as usize;
@@ -249,6 +267,9 @@ impl Segment {
                 bytes += run;
                 GLOBAL.purged_runs.add(1);
                 self.dirty_slices &= !mask;
+                for t in &mut self.dirty_at[start..start + len] {
+                    *t = now;
+                }
             }
             dirty &= !mask;
         }
@@ -269,21 +290,31 @@ impl Segment {
     /// Once the earliest deadline has passed: in a big arena's segment, decommits the slices
     /// dirty for at least `SACS_PURGE_DELAY_MS` (spans freed a moment ago stay committed for the
     /// next big block); in a heap segment, every dirty slice (they come from pages that already
-    /// waited out the delay in the warm pool). Every dirty slice with `force`.
+    /// waited out the delay in the warm pool). Every dirty slice with `force`. Returns bytes
+    /// given back.
     #[inline]
-    pub fn purge_if_due(&mut self, now: u64, force: bool) {
+    pub fn purge_if_due(&mut self, now: u64, force: bool) -> usize {
+        self.purge_if_due_after(now, force, 0)
+    }
+
+    /// [`purge_if_due`](Self::purge_if_due) for an owner that waits `extra` ms longer than
+    /// `SACS_PURGE_DELAY_MS` (a heap whose purges were faulted back soon: see
+    /// `heap::purge_delay`).
+    pub fn purge_if_due_after(&mut self, now: u64, force: bool, extra: u64) -> usize {
         if self.dirty_slices == 0 {
-            return;
+            return 0;
         }
         if force {
-            self.purge();
-        } else if self.purge_at != 0 && now >= self.purge_at {
+            self.purge()
+        } else if self.purge_at != 0 && now >= self.purge_at.saturating_add(extra) {
             if self.kind == SegmentKind::Arena as u8 {
-                let delay = options::get(Opt::PurgeDelayMs) as u64;
-                self.purge_older(now.saturating_sub(delay));
+                let delay = options::get(Opt::PurgeDelayMs) as u64 + extra;
+                self.purge_older(now.saturating_sub(delay))
             } else {
-                self.purge();
+                self.purge()
             }
+        } else {
+            0
         }
     }
 }

@@ -75,6 +75,10 @@ pub struct Stats {
     pub purged_runs: u64,
     /// Bytes given back by purging.
     pub purged_bytes: u64,
+    /// Times a heap lengthened (doubled) its purge delay because memory it had purged was
+    /// needed again soon after, and times it shortened (halved) it after a purge went unreused.
+    pub purge_delay_raised: u64,
+    pub purge_delay_lowered: u64,
     /// Segments mapped, unmapped, reused from the segment cache, adopted from exited threads.
     pub segments_mapped: u64,
     pub segments_unmapped: u64,
@@ -180,6 +184,10 @@ impl Stats {
         w.num(self.purged_runs);
         w.s(", bytes ");
         w.bytes(self.purged_bytes as usize);
+        w.s(", delay raised ");
+        w.num(self.purge_delay_raised);
+        w.s(", lowered ");
+        w.num(self.purge_delay_lowered);
         w.s("\n  threads     heaps created ");
         w.num(self.heaps_created);
         w.s(", retired ");
@@ -355,6 +363,8 @@ pub struct GlobalCounters {
     pub whale_ring_expired: SharedCounter,
     pub purged_runs: SharedCounter,
     pub purged_bytes: SharedCounter,
+    pub purge_delay_raised: SharedCounter,
+    pub purge_delay_lowered: SharedCounter,
     pub segments_mapped: SharedCounter,
     pub segments_unmapped: SharedCounter,
     pub segments_reused: SharedCounter,
@@ -397,6 +407,8 @@ pub static GLOBAL: GlobalCounters = counters!(
     whale_ring_expired,
     purged_runs,
     purged_bytes,
+    purge_delay_raised,
+    purge_delay_lowered,
     segments_mapped,
     segments_unmapped,
     segments_reused,
@@ -451,6 +463,8 @@ pub fn stats() -> Stats {
     s.whale_ring_expired = g.whale_ring_expired.get();
     s.purged_runs = g.purged_runs.get();
     s.purged_bytes = g.purged_bytes.get();
+    s.purge_delay_raised = g.purge_delay_raised.get();
+    s.purge_delay_lowered = g.purge_delay_lowered.get();
     s.segments_mapped = g.segments_mapped.get();
     s.segments_unmapped = g.segments_unmapped.get();
     s.segments_reused = g.segments_reused.get();
