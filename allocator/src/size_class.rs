@@ -134,9 +134,9 @@ pub fn mid_class(size: usize) -> usize {
 pub fn class_of(size: usize) -> usize {
     debug_assert!(size < WHALE_MIN);
     if size <= TINY_MAX {
-        TINY_TABLE[(size + 7) >> 3] as usize
+        tiny_class(size)
     } else if size <= MID_MAX {
-        MID_TABLE[(size + 127) >> 7] as usize
+        mid_class(size)
     } else {
         class_above_128(size)
     }
