@@ -24,12 +24,12 @@ use core::ptr;
 
 use crate::lock::{Guard, Lock};
 use crate::options::{self, Opt};
-use crate::os;
+use crate::platform;
 use crate::page::{Page, PageKind, PageList, LOCAL, WARM, ZERO};
 use crate::purge;
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::{class_size, BIG_FIRST, CLASSES};
-use crate::stats::{LocalCounter, Tier, GLOBAL};
+use crate::stats::{Tier, GLOBAL};
 
 /// Number of big arenas.
 pub const ARENAS: usize = 4;
@@ -72,11 +72,6 @@ const LOCAL_MAX_BYTES: usize = 4 << 20;
 pub struct LocalCache {
     lists: [PageList; BIG_CLASSES],
     bytes: usize,
-    /// Allocations served here, frees kept here, and all big allocations / frees of the thread
-    /// that did not go through an arena (counted with the arena's in the statistics).
-    pub hits: LocalCounter,
-    pub allocs: LocalCounter,
-    pub frees: LocalCounter,
 }
 
 impl LocalCache {
@@ -84,9 +79,6 @@ impl LocalCache {
         Self {
             lists: [EMPTY_LIST; BIG_CLASSES],
             bytes: 0,
-            hits: LocalCounter::new(),
-            allocs: LocalCounter::new(),
-            frees: LocalCounter::new(),
         }
     }
 
@@ -96,8 +88,6 @@ impl LocalCache {
         let page = self.lists[class - BIG_FIRST].pop_front()?;
         let size = class_size(class);
         self.bytes -= size;
-        self.hits.add(1);
-        self.allocs.add(1);
         // SAFETY: a cached page is a live (arena-wise) big block this thread holds.
         let start = unsafe {
             (*page).flags &= !LOCAL;
@@ -126,11 +116,10 @@ impl LocalCache {
             return false;
         }
         p.flags = (p.flags & !ZERO) | LOCAL;
-        p.retired_at = os::now_ms();
+        p.retired_at = platform::now_ms();
         // SAFETY: a live block is on no list.
         unsafe { list.push_front(page) };
         self.bytes += size;
-        self.frees.add(1);
         true
     }
 
@@ -177,10 +166,7 @@ fn slices_for(class: usize) -> usize {
 /// Allocates a block of big class `class` from arena `arena`; zeroed if `zero`.
 pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     debug_assert!((BIG_FIRST..CLASSES).contains(&class));
-    crate::heap::init_process();
-    let now = os::now_ms();
-    // Big requests are slow enough to carry the shared structures' periodic purge.
-    crate::purge::global_tick(now, false);
+    let now = platform::now_ms();
     let mut a = ARENA_LOCKS[arena % ARENAS].lock();
     if now >= a.next_purge {
         a.purge(now, false);
@@ -223,7 +209,7 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
 /// - `page` is the page entry of `p`, and `p` is its start.
 pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
     // SAFETY: the caller's contract.
-    let ok = unsafe { release(page, p, os::now_ms()) };
+    let ok = unsafe { release(page, p, platform::now_ms()) };
     if ok {
         GLOBAL.tier_frees[Tier::Big as usize].add(1);
     }
@@ -239,7 +225,7 @@ unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
     let seg = Segment::of(p);
     // SAFETY: `p` lies in a live arena segment.
     let arena = unsafe { (*seg).arena as usize };
-    let now = os::now_ms();
+    let now = platform::now_ms();
     let mut a = ARENA_LOCKS[arena].lock();
     // SAFETY: the page belongs to this arena; the lock guards it.
     unsafe {
@@ -398,7 +384,7 @@ impl Arena {
             let p = &mut *page;
             let bytes = p.slices as usize * SLICE;
             self.cached_bytes -= class_size(p.class as usize);
-            let decommitted = os::decommit(p.start, bytes);
+            let decommitted = platform::decommit(p.start, bytes);
             let seg = Segment::of(p.start);
             (*seg).give_span(page, !decommitted, now);
             GLOBAL.big_cache_cooled.add(1);
@@ -433,7 +419,7 @@ impl Arena {
                     if flags & WARM == 0 {
                         // SAFETY: a cached block: its contents are dead.
                         unsafe {
-                            os::release_lazily((*page).start, (*page).slices as usize * SLICE);
+                            platform::release_lazily((*page).start, (*page).slices as usize * SLICE);
                             (*page).flags |= WARM;
                         }
                         GLOBAL.big_cache_warmed.add(1);

@@ -23,34 +23,18 @@ use core::ptr;
 use crate::error::{self, Misuse};
 use crate::fast_path;
 use crate::heap::Heap;
-use crate::size_class::{self, MID_MAX, TINY_MAX};
-use crate::os::OS_PAGE;
-use crate::tls::Reentry;
-
-/// The size to ask the core for so that the block is 16-byte aligned (see the module doc).
-#[inline(always)]
-fn c_size(size: usize) -> usize {
-    if size <= 8 {
-        size
-    } else {
-        size.saturating_add(15) & !15
-    }
-}
+use crate::platform::tls::Reentry;
+use crate::platform::{set_errno, EINVAL, ENOMEM, OS_PAGE};
+use crate::size_class::{self, c_size, MID_MAX, TINY_MAX};
 
 /// Allocates, setting `errno` to `ENOMEM` on failure.
 #[inline(always)]
 fn alloc_or_enomem(size: usize, align: usize) -> *mut c_void {
     let p = fast_path::alloc(size, align);
     if p.is_null() {
-        set_errno(libc::ENOMEM);
+        set_errno(ENOMEM);
     }
     p.cast()
-}
-
-#[inline(always)]
-fn set_errno(e: i32) {
-    // SAFETY: the calling thread's errno slot is always valid.
-    unsafe { *libc::__errno_location() = e };
 }
 
 /// `malloc`.
@@ -82,7 +66,7 @@ pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
 fn refill_or_enomem(heap: *mut Heap, class: usize) -> *mut u8 {
     let p = fast_path::alloc_refill(heap, class);
     if p.is_null() {
-        set_errno(libc::ENOMEM);
+        set_errno(ENOMEM);
     }
     p
 }
@@ -109,12 +93,12 @@ pub unsafe fn free(p: *mut c_void) {
 pub fn calloc(n: usize, size: usize) -> *mut c_void {
     let _guard = Reentry::enter("calloc");
     let Some(total) = n.checked_mul(size) else {
-        set_errno(libc::ENOMEM);
+        set_errno(ENOMEM);
         return ptr::null_mut();
     };
     let p = fast_path::alloc_zeroed(c_size(total), 1);
     if p.is_null() {
-        set_errno(libc::ENOMEM);
+        set_errno(ENOMEM);
     }
     p.cast()
 }
@@ -133,7 +117,7 @@ pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     // SAFETY: the caller's contract.
     let q = unsafe { fast_path::realloc(p.cast(), c_size(size), 1) };
     if q.is_null() {
-        set_errno(libc::ENOMEM);
+        set_errno(ENOMEM);
     }
     q.cast()
 }
@@ -147,7 +131,7 @@ pub unsafe fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void
         // SAFETY: the caller's contract.
         Some(total) => unsafe { realloc(p, total) },
         None => {
-            set_errno(libc::ENOMEM);
+            set_errno(ENOMEM);
             ptr::null_mut()
         }
     }
@@ -160,11 +144,11 @@ pub unsafe fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void
 pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32 {
     let _guard = Reentry::enter("posix_memalign");
     if !align.is_power_of_two() || !align.is_multiple_of(core::mem::size_of::<*mut c_void>()) {
-        return libc::EINVAL;
+        return EINVAL;
     }
     let p = fast_path::alloc(size, align);
     if p.is_null() {
-        return libc::ENOMEM;
+        return ENOMEM;
     }
     // SAFETY: the caller's contract.
     unsafe { *out = p.cast() };
@@ -175,7 +159,7 @@ pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -
 pub fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
     let _guard = Reentry::enter("aligned_alloc");
     if !align.is_power_of_two() {
-        set_errno(libc::EINVAL);
+        set_errno(EINVAL);
         return ptr::null_mut();
     }
     alloc_or_enomem(size, align)
@@ -186,7 +170,7 @@ pub fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
 pub fn memalign(align: usize, size: usize) -> *mut c_void {
     let _guard = Reentry::enter("memalign");
     let Some(align) = align.max(1).checked_next_power_of_two() else {
-        set_errno(libc::EINVAL);
+        set_errno(EINVAL);
         return ptr::null_mut();
     };
     alloc_or_enomem(size, align)
@@ -200,7 +184,7 @@ pub fn valloc(size: usize) -> *mut c_void {
 /// `pvalloc`: page-aligned, size rounded up to whole pages.
 pub fn pvalloc(size: usize) -> *mut c_void {
     let Some(rounded) = size.max(1).checked_add(OS_PAGE - 1) else {
-        set_errno(libc::ENOMEM);
+        set_errno(ENOMEM);
         return ptr::null_mut();
     };
     memalign(OS_PAGE, rounded & !(OS_PAGE - 1))
@@ -223,14 +207,32 @@ pub unsafe fn malloc_usable_size(p: *mut c_void) -> usize {
     n
 }
 
+/// Writes the statistics table ([`crate::Stats::write_table`]) to descriptor `fd`, without
+/// allocating (`malloc_stats`, `SACS_STATS=1` at exit).
+pub fn write_stats(fd: i32) {
+    let mut buf = [0u8; 4096];
+    let n = crate::stats().write_table(&mut buf);
+    crate::platform::write_fd(fd, &buf[..n]);
+}
+
+/// A private copy of standard error (close-on-exec, numbered 100 or above) for output at exit,
+/// when many programs have closed descriptor 2 already; -1 if it cannot be made.
+pub fn stderr_copy() -> i32 {
+    crate::platform::dup_stderr()
+}
+
+/// Writes `message` to standard error and aborts, without allocating or unwinding (a panic in
+/// the preload library, `operator new` out of memory).
+pub fn fatal(message: &[u8]) -> ! {
+    crate::platform::write_stderr(message);
+    crate::platform::abort()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn errno() -> i32 {
-        // SAFETY: reading our own errno.
-        unsafe { *libc::__errno_location() }
-    }
+    use crate::platform::errno;
 
     #[test]
     fn malloc_zero_is_unique_and_free_null_is_harmless() {
@@ -282,17 +284,17 @@ mod tests {
     fn overflow_gives_enomem() {
         set_errno(0);
         assert!(calloc(usize::MAX / 2, 3).is_null());
-        assert_eq!(errno(), libc::ENOMEM);
+        assert_eq!(errno(), ENOMEM);
         set_errno(0);
         // SAFETY: NULL is a valid realloc argument.
         assert!(unsafe { reallocarray(ptr::null_mut(), 1 << 40, 1 << 40) }.is_null());
-        assert_eq!(errno(), libc::ENOMEM);
+        assert_eq!(errno(), ENOMEM);
         set_errno(0);
         assert!(malloc(usize::MAX - 100).is_null());
-        assert_eq!(errno(), libc::ENOMEM);
+        assert_eq!(errno(), ENOMEM);
         set_errno(0);
         assert!(malloc(isize::MAX as usize).is_null());
-        assert_eq!(errno(), libc::ENOMEM);
+        assert_eq!(errno(), ENOMEM);
     }
 
     #[test]
@@ -318,10 +320,10 @@ mod tests {
         let mut out = ptr::null_mut();
         // SAFETY: `out` is a valid pointer slot.
         unsafe {
-            assert_eq!(posix_memalign(&mut out, 3, 10), libc::EINVAL);
+            assert_eq!(posix_memalign(&mut out, 3, 10), EINVAL);
             assert_eq!(
                 posix_memalign(&mut out, 4, 10),
-                libc::EINVAL,
+                EINVAL,
                 "not a multiple of sizeof(void*)"
             );
             assert!(out.is_null(), "untouched on error");
@@ -333,7 +335,7 @@ mod tests {
         }
         set_errno(0);
         assert!(aligned_alloc(48, 100).is_null());
-        assert_eq!(errno(), libc::EINVAL);
+        assert_eq!(errno(), EINVAL);
         let p = memalign(48, 100);
         assert_eq!(p as usize % 64, 0, "rounded up to 64");
         let v = valloc(10);

@@ -6,7 +6,7 @@
 //! left untouched.
 
 use crate::options::{self, Opt};
-use crate::os;
+use crate::platform;
 use crate::stats::GLOBAL;
 
 /// What went wrong.
@@ -41,9 +41,9 @@ pub fn report(func: &str, misuse: Misuse, ptr: *const u8) {
     let digits = format_hex(ptr as usize, &mut hex);
     put(digits);
     put(b"\n");
-    os::write_stderr(&buf[..len]);
+    platform::write_stderr(&buf[..len]);
     if options::get(Opt::OnError) == 0 {
-        os::abort();
+        platform::abort();
     }
 }
 

@@ -4,13 +4,14 @@
 //! alloc(size, align)
 //!  ├─ size <= 32 KiB, align <= 8 ── HOT: class by table, pop current page's free list ─ return
 //!  │                                  └ empty list → heap::refill (WARM / COLD)      [cold]
-//!  └─ alloc_slow: aligned requests, big (BigCache), whale                            [cold]
+//!  └─ alloc_slow: aligned requests, big (thread cache, BigCache), whale              [cold]
 //!
 //! free(p)
 //!  ├─ not in a segment → whale registry, else a bad pointer                          [cold]
 //!  ├─ page owned by this thread ── HOT: push onto the page's free list ───────────── return
-//!  │                                  └ page emptied or was full → heap::page_freed_slow
-//!  └─ other thread's page → lock-free push on its remote list; big block → its arena [cold]
+//!  │                                  └ page emptied or was full → heap::free::page_freed
+//!  └─ other thread's page → lock-free push on its remote list; big block → thread
+//!     cache or its arena (heap::free)                                                [cold]
 //! ```
 //!
 //! The HOT paths take no lock, make no atomic read-modify-write and no system call. C
@@ -18,13 +19,15 @@
 
 use core::ptr;
 
+use core::sync::atomic::Ordering::Relaxed;
+
 use crate::error::{self, Misuse};
 use crate::heap::{self, Heap, HeapState};
-use crate::page::{Block, Page, PageKind, IN_FULL, LOCAL};
+use crate::page::{Block, Page, PageKind, IN_FULL};
 use crate::segment::Segment;
 use crate::segment_map;
 use crate::size_class::{self, MID_MAX, SMALL_CLASSES, WHALE_MIN};
-use crate::{big, whale};
+use crate::{big, platform, process, small, whale};
 
 /// Largest alignment every small class gives without rounding the size (blocks are at least
 /// 8-aligned, and a size that is a multiple of 16 gets 16).
@@ -48,17 +51,13 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
 pub fn alloc_small(class: usize, miss: fn(*mut Heap, usize) -> *mut u8) -> *mut u8 {
     debug_assert!(class < SMALL_CLASSES);
     let heap = heap::current();
-    // SAFETY: `heap` is the calling thread's heap or a sentinel, whose `current` pages are
-    // all EMPTY (free == null), so nothing below writes to a sentinel; `class` is a small
-    // class, in bounds of `current`.
+    // SAFETY: `heap` is the calling thread's heap or a sentinel, whose current pages are all
+    // EMPTY (`pop` writes nothing then); `class` is a small class.
     unsafe {
-        let page = *(*heap).current.get_unchecked(class);
-        let block = (*page).free;
+        let block = small::pop(ptr::addr_of_mut!((*heap).small), class);
         if !block.is_null() {
-            (*page).free = (*block).next;
-            (*page).used += 1;
-            (*heap).allocs.get_unchecked(class).add(1);
-            return block as *mut u8;
+            (*heap).counters.allocs.get_unchecked(class).add(1);
+            return block;
         }
     }
     miss(heap, class)
@@ -82,24 +81,11 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 pub(crate) fn alloc_refill(heap: *mut Heap, class: usize) -> *mut u8 {
-    let pop_or_refill = |h: *mut Heap| {
-        // SAFETY: `with_heap` gives the calling thread's heap (or the locked backstop).
-        unsafe {
-            // The heap may differ from the one the HOT path saw (first use, backstop): pop
-            // from its current page first.
-            let page = (*h).current[class];
-            let block = (*page).free;
-            if !block.is_null() {
-                (*page).free = (*block).next;
-                (*page).used += 1;
-                (*h).allocs[class].add(1);
-                return block as *mut u8;
-            }
-            heap::refill(h, class)
-        }
-    };
-    // SAFETY: callers pass the value of the thread's heap slot.
-    unsafe { heap::with_heap(heap, pop_or_refill, ptr::null_mut()) }
+    // A thread's first refill makes its heap, which takes shared locks.
+    process::init();
+    // SAFETY: callers pass the value of the thread's heap slot; `with_heap` gives the calling
+    // thread's heap (or the locked backstop).
+    unsafe { heap::with_heap(heap, |h| heap::refill::refill(h, class), ptr::null_mut()) }
 }
 
 /// Aligned small requests, big blocks and whales.
@@ -115,7 +101,10 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
     } else {
         size_class::class_for_aligned(size, align)
     };
+    process::init();
     let Some(class) = class else {
+        // Whale requests are slow enough to carry the shared structures' periodic purge.
+        heap::tick::global_tick(platform::now_ms(), false);
         return whale::alloc(size, align, zero);
     };
     if class < SMALL_CLASSES {
@@ -129,11 +118,11 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
     let from_heap = |h: *mut Heap| {
         // SAFETY: `with_heap` gives the calling thread's heap (or the locked backstop).
         unsafe {
-            if (*h).state == HeapState::Live {
-                if let Some(p) = (*h).big.alloc(class, zero) {
-                    return p;
-                }
+            if let Some(p) = heap::refill::big_from_cache(h, class, zero) {
+                return p;
             }
+            // Big requests that miss the thread's cache carry the shared structures' purge.
+            heap::tick::global_tick(platform::now_ms(), false);
             big::alloc(class, zero, (*h).index)
         }
     };
@@ -158,7 +147,7 @@ pub unsafe fn free(p: *mut u8) {
     unsafe {
         let page = Segment::page_of(p);
         let heap = heap::current();
-        if (*page).owner.load(core::sync::atomic::Ordering::Relaxed) == heap as usize {
+        if (*page).owner.load(Relaxed) == heap::owner_id(heap) {
             return free_local(heap, page, p);
         }
         free_other(heap, page, p, "free")
@@ -184,30 +173,11 @@ unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
         let block = p as *mut Block;
         (*block).next = head;
         pg.free = block;
-        (*heap).frees.get_unchecked(pg.class as usize).add(1);
+        (*heap).counters.frees.get_unchecked(pg.class as usize).add(1);
         pg.used -= 1;
         if pg.used == 0 || pg.flags & IN_FULL != 0 {
-            page_freed_slow(heap, page);
+            heap::free::page_freed(heap, page);
         }
-    }
-}
-
-/// A local free emptied its page or hit a full page.
-#[cold]
-#[inline(never)]
-unsafe fn page_freed_slow(heap: *mut Heap, page: *mut Page) {
-    // SAFETY: `page` is one of the calling thread's pages (owner checked by the caller).
-    unsafe {
-        let class = (*page).class as usize;
-        if (*heap).current[class] == page {
-            // The current page carries a pin, so its count reached zero only by freeing more
-            // blocks than it handed out.
-            (*page).used += 1;
-            let b = (*page).free;
-            (*page).free = (*b).next;
-            return error::report("free", Misuse::DoubleFree, b as *const u8);
-        }
-        heap::page_freed_slow(heap, page)
     }
 }
 
@@ -216,39 +186,37 @@ unsafe fn page_freed_slow(heap: *mut Heap, page: *mut Page) {
 #[cold]
 #[inline(never)]
 unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
-    // SAFETY: `page` is the valid page entry of `p` (the caller checked the segment map).
+    // SAFETY: `page` is the valid page entry of `p` (the caller checked the segment map);
+    // `heap` is the calling thread's heap slot value.
     unsafe {
         if (*heap).state == HeapState::Parked {
             // The thread's first call since it was parked: its real heap, and a purge look.
-            let h = heap::unpark();
-            if (*page).owner.load(core::sync::atomic::Ordering::Relaxed) == h as usize {
-                free_local(h, page, p);
-            } else {
-                free_other(h, page, p, func);
-            }
-            return heap::repark(h);
+            return heap::with_heap(heap, |h| free_with(h, page, p, func), ());
         }
         let kind = (*page).kind;
         if kind == PageKind::Small as u8 && (*page).is_block_start(p) {
-            heap::free_remote(heap, page, p);
+            heap::free::free_remote(heap, page, p);
         } else if kind == PageKind::Big as u8 && (*page).start == p {
-            if (*page).used == 1
-                && (*page).flags & LOCAL == 0
-                && (*heap).state == HeapState::Live
-                && (*heap).big.free(page)
-            {
-                // The block waits in the thread's own cache (at most `big::LOCAL_MAX_BYTES`), where
-                // the next allocation of its size takes it back. Not parked: a park here would
-                // send every alloc/free pair of a big size through the slow path and a clock
-                // read; the cache is flushed by the heap's regular purge looks.
-                return;
+            if !heap::free::free_big(heap, page, p) {
+                error::report(func, Misuse::DoubleFree, p);
             }
-            if !big::free(page, p) {
-                return error::report(func, Misuse::DoubleFree, p);
-            }
-            heap::park(heap);
         } else {
             error::report(func, Misuse::InvalidPointer, p);
+        }
+    }
+}
+
+/// [`free`] with the calling thread's real heap `h` (after un-parking it).
+///
+/// # Safety
+/// - as for [`free_other`], with `h` the calling thread's live heap.
+unsafe fn free_with(h: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*page).owner.load(Relaxed) == heap::owner_id(h) {
+            free_local(h, page, p);
+        } else {
+            free_other(h, page, p, func);
         }
     }
 }
@@ -280,7 +248,7 @@ fn free_outside_segments(p: *mut u8, func: &str) {
         return error::report(func, Misuse::InvalidPointer, p);
     }
     // SAFETY: the calling thread's heap slot value.
-    unsafe { heap::park(heap::current()) };
+    unsafe { heap::park::park(heap::current()) };
 }
 
 /// The block size behind `p` if SACS handed it out and it is live, else `None`.

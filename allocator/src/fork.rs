@@ -1,27 +1,32 @@
 //! `fork()` safety: every lock SACS has is taken before the fork and released after it, in the
 //! parent and in the child, so the child never inherits a lock held by a thread that does not
-//! exist in it. Registered with `pthread_atfork` when the first heap is made.
+//! exist in it. Registered with `pthread_atfork` at start-up ([`crate::process`]).
 //!
-//! Lock order (the only nesting in SACS): backstop → registry → abandoned list → big arenas →
-//! segment cache → whale ring. `prepare` takes them in that order.
+//! [`locks`] is the one list of SACS's locks, in the order `prepare` takes them, which is the
+//! only nesting order in SACS: a lock is only ever taken while holding locks listed before it.
+//! A module that adds a lock adds one line there.
 //!
 //! In the child, heaps of the parent's other threads stay as they were: their blocks remain
 //! valid (the child may free them; those frees go through the remote lists) and their pages are
 //! simply never refilled: the same as a thread that never runs again.
 
-use crate::{big, heap, segment, whale};
+use crate::lock::Lock;
+use crate::platform::thread;
+use crate::small::abandon;
+use crate::{big, heap, segment, stats, whale};
 
-fn for_each_lock(f: impl Fn(&dyn LockOps)) {
-    for l in heap::locks_for_fork() {
-        f(l);
-    }
-    f(heap::registry_lock_for_fork());
-    f(heap::abandoned_lock_for_fork());
-    for a in big::ARENA_LOCKS.iter() {
-        f(a);
-    }
-    f(segment::cache::lock_for_fork());
-    f(whale::lock_for_fork());
+/// Every lock of SACS, in lock order.
+fn locks() -> [&'static dyn LockOps; 7] {
+    let (backstop, pool) = heap::lifecycle::locks_for_fork();
+    [
+        backstop,                      // held across a backstop heap's whole refill
+        pool,                          // heap structures
+        stats::lock_for_fork(),        // live heaps' counters
+        abandon::lock_for_fork(),      // abandoned segments
+        &big::ARENA_LOCKS,             // big arenas, in index order
+        segment::cache::lock_for_fork(), // empty segments
+        whale::lock_for_fork(),        // whale ring and registry
+    ]
 }
 
 /// The two operations the fork handlers need, over locks of any content.
@@ -32,7 +37,7 @@ trait LockOps {
     unsafe fn release(&self);
 }
 
-impl<T> LockOps for crate::lock::Lock<T> {
+impl<T> LockOps for Lock<T> {
     fn take(&self) {
         self.lock_and_keep();
     }
@@ -42,26 +47,37 @@ impl<T> LockOps for crate::lock::Lock<T> {
     }
 }
 
-/// Before `fork()`: take every lock.
-pub extern "C" fn prepare() {
-    for_each_lock(|l| l.take());
+impl<T, const N: usize> LockOps for [Lock<T>; N] {
+    fn take(&self) {
+        self.iter().for_each(Lock::lock_and_keep);
+    }
+    unsafe fn release(&self) {
+        for l in self {
+            // SAFETY: the caller's contract, for each lock of the array.
+            unsafe { l.force_unlock() }
+        }
+    }
+}
+
+/// Before `fork()`: take every lock, in order.
+extern "C" fn prepare() {
+    locks().iter().for_each(|l| l.take());
 }
 
 /// After `fork()` in the parent: release them.
-pub extern "C" fn parent() {
+extern "C" fn parent() {
     // SAFETY: `prepare` took every lock in this thread.
-    for_each_lock(|l| unsafe { l.release() });
+    locks().iter().rev().for_each(|l| unsafe { l.release() });
 }
 
 /// After `fork()` in the child: release them (the child is a copy of the forking thread, which
 /// held them all).
-pub extern "C" fn child() {
+extern "C" fn child() {
     // SAFETY: as for `parent`; the child has only the forking thread.
-    for_each_lock(|l| unsafe { l.release() });
+    locks().iter().rev().for_each(|l| unsafe { l.release() });
 }
 
-/// Registers the handlers (once per process).
+/// Registers the handlers (once per process: [`crate::process::init`]).
 pub fn register() {
-    // SAFETY: the handlers are `extern "C" fn()` with static lifetime.
-    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    thread::at_fork(prepare, parent, child);
 }

@@ -9,7 +9,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 
 use crate::fast_path;
-use crate::tls::Reentry;
+use crate::platform::tls::Reentry;
 
 /// The SACS allocator, for `#[global_allocator]`.
 #[derive(Clone, Copy, Debug, Default)]

@@ -13,6 +13,8 @@ pub const LARGE_PAGE: usize = crate::whale::LARGE_PAGE;
 /// Obtains a region of `len` bytes rounded up to [`LARGE_PAGE`], aligned to [`LARGE_PAGE`].
 /// Returns null if `len` is 0, too large, or the system has no memory.
 pub fn obtain(len: usize) -> *mut u8 {
+    crate::process::init();
+    crate::heap::tick::global_tick(crate::platform::now_ms(), false);
     crate::whale::obtain_region(len)
 }
 

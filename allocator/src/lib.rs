@@ -1,29 +1,61 @@
 //! SACS, the Site-Aware Adaptive Cache System: a general-purpose memory allocator.
 //!
-//! Use it as `#[global_allocator] static GLOBAL: sacs::Sacs = sacs::Sacs;`, or through the C ABI
-//! of the `preload` crate (`LD_PRELOAD=libsacs.so`). Every size is served by SACS itself:
+//! Use it as a Rust program's global allocator:
+//!
+//! ```
+//! #[global_allocator]
+//! static GLOBAL: sacs::Sacs = sacs::Sacs;
+//!
+//! let v: Vec<u64> = (0..1000).collect();
+//! assert_eq!(v.iter().sum::<u64>(), 499_500);
+//! assert!(sacs::stats().allocs() > 0);
+//! ```
+//!
+//! or under any program through the C ABI of the `preload` crate (`LD_PRELOAD=libsacs.so`),
+//! which forwards to [`c_api`]. Every size is served by SACS itself:
 //!
 //! | tier | sizes | module |
 //! | --- | --- | --- |
-//! | TinySlab | 1 B – 1 KiB | [`tiny`]: 64 KiB thread-local pages, one size class each |
-//! | MidPool | 1 KiB – 32 KiB | [`mid`]: 512 KiB thread-local pages |
-//! | BigCache | 32 KiB – 2 MiB | [`big`]: spans of segment slices, Hot / Warm / Cold cache |
-//! | Whale | >= 2 MiB | [`whale`]: dedicated 2 MiB-aligned mappings and a FIFO ring |
+//! | TinySlab | 1 B – 1 KiB | `small`: 64 KiB thread-local pages, one size class each |
+//! | MidPool | 1 KiB – 32 KiB | `small`: the same machinery, 512 KiB pages |
+//! | BigCache | 32 KiB – 2 MiB | `big`: spans of segment slices, Hot / Warm / Cold cache |
+//! | Whale | >= 2 MiB | `whale`: dedicated 2 MiB-aligned mappings and a FIFO ring ([`large_pages`]) |
 //!
 //! How a request travels (see `docs/architecture.md` for the picture):
 //!
 //! ```text
-//! alloc ─ fast_path::alloc ── HOT: heap.current[class].free pop ─────────────── return
+//! alloc ─ fast_path::alloc ── HOT: small::pop of the current page ──────────── return
 //!            │ (miss)
 //!            └ heap::refill ── WARM: remote frees, partial pages, warm pool, prefill
 //!                 │ (nothing)
-//!                 └ heap::cold ── COLD: abandoned segments, segment cache, mmap
+//!                 └ small::refill ── COLD: abandoned segments, segment cache, mmap
 //! ```
 //!
-//! Module map: [`os`] (every system call, counted) → [`segment_map`] and [`segment`] (4 MiB
-//! aligned segments of 64 KiB slices) → [`page`] (free lists) → [`heap`] (per-thread heap, warm
-//! pool, abandonment) → tiers → [`fast_path`]; beside them [`size_class`], [`options`],
-//! [`stats`], [`purge`], [`lock`], [`error`].
+//! # Layers
+//!
+//! Modules are kept in this order, read row by row and left to right: a module may use only
+//! modules before it (the test `tests/layering.rs` checks every `crate::` path), and only the
+//! platform layer calls the C library.
+//!
+//! | layer | modules |
+//! | --- | --- |
+//! | platform | `platform` |
+//! | support | `list`, `lock`, `size_class`, `options`, `stats`, `error`, `segment_map` |
+//! | memory | `page`, `segment`, `purge` |
+//! | tiers | `small`, `big`, `whale` |
+//! | heap | `heap` |
+//! | process | `fork`, `process` |
+//! | entry points | `fast_path`, `c_api`, `global`, `large_pages` |
+//!
+//! - **platform**: every system and C-library call (memory, clocks, thread keys, `fork()`
+//!   handlers, TLS, `environ`, `errno`), counted where it is a system call.
+//! - **support**: intrusive lists, the spin lock, size classes, options, counters and the
+//!   statistics snapshot, bad-pointer reports, the segment map.
+//! - **memory**: 4 MiB segments of 64 KiB slices, pages and their free lists, purge policy.
+//! - **tiers**: the small-object tier (TinySlab and MidPool), BigCache, whales.
+//! - **heap**: the per-thread heap: lifecycle, refill, slow frees, parking, purge looks.
+//! - **process**: start-up and `fork()` safety.
+//! - **entry points**: the Rust and C allocation APIs and the large-page API.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -32,37 +64,65 @@
 #[cfg(any(test, feature = "std", feature = "tls-std"))]
 extern crate std;
 
-pub mod big;
-pub mod c_api;
-pub mod error;
-pub mod fast_path;
-pub mod fork;
-pub mod global;
-pub mod heap;
-pub mod large_pages;
-pub mod list;
-pub mod lock;
-pub mod mid;
+pub(crate) mod platform;
+
+pub(crate) mod list;
+pub(crate) mod lock;
+pub(crate) mod size_class;
 pub mod options;
-pub mod os;
-pub mod page;
-pub mod purge;
-pub mod segment;
-pub mod segment_map;
-pub mod size_class;
-pub mod stats;
-pub mod tiny;
-pub mod tls;
-pub mod whale;
+pub(crate) mod stats;
+pub(crate) mod error;
+pub(crate) mod segment_map;
+
+pub(crate) mod page;
+pub(crate) mod segment;
+pub(crate) mod purge;
+
+pub(crate) mod small;
+pub(crate) mod big;
+pub(crate) mod whale;
+
+pub(crate) mod heap;
+
+pub(crate) mod fork;
+pub(crate) mod process;
+
+pub(crate) mod fast_path;
+pub mod c_api;
+pub(crate) mod global;
+pub mod large_pages;
 
 pub use fast_path::{alloc, alloc_zeroed, free, owns, realloc, usable_size};
 pub use global::Sacs;
-pub use purge::purge;
-pub use stats::{stats, Stats};
+pub use platform::{Syscall, SYSCALL_KINDS, SYSCALL_NAMES};
+pub use stats::{SyscallStats, Tier, TierStats, TIERS, TIER_NAMES};
 
-/// Checks every invariant SACS can check of the calling thread's heap and the shared tiers;
-/// panics with a description on the first violation. Only with the `validate` feature.
+/// Statistics: what SACS did, per tier and per system call, and how much memory it holds.
+pub use stats::Stats;
+
+/// A snapshot of every counter SACS keeps, with the process's resident size. Never allocates.
+pub fn stats() -> Stats {
+    process::init();
+    stats::stats()
+}
+
+/// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty
+/// pages, pages of exited threads that were freed, cached big blocks, empty segments, and the
+/// whale ring. Live blocks are untouched. (The `malloc_trim` of SACS.)
+pub fn purge() {
+    process::init();
+    heap::tick::purge_now();
+}
+
+/// Checks every invariant SACS can check of the calling thread's heap; panics with a
+/// description on the first violation. Only with the `validate` feature.
 #[cfg(feature = "validate")]
 pub fn validate() {
     heap::validate_current();
+}
+
+/// Internals that the crate's integration tests reach; not part of the API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::platform::tls::Reentry;
 }

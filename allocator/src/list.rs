@@ -147,8 +147,54 @@ impl<T: Linked> List<T> {
     }
 }
 
+impl<T: Linked> List<T> {
+    /// Unlinks and returns the back item (the oldest, for lists pushed at the front) if `due`
+    /// says so: the aging loops of the caches are `while let Some(x) = l.pop_back_if(..)`.
+    pub fn pop_back_if(&mut self, due: impl FnOnce(*mut T) -> bool) -> Option<*mut T> {
+        let item = self.tail;
+        if item.is_null() || !due(item) {
+            return None;
+        }
+        // SAFETY: `item` is the tail of this list.
+        unsafe { self.remove(item) };
+        Some(item)
+    }
+}
+
 impl<T: Linked> Default for List<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Node {
+        age: u64,
+        next: *mut Node,
+        prev: *mut Node,
+    }
+    linked_by_fields!(Node);
+
+    #[test]
+    fn pop_back_if_takes_the_oldest_while_due() {
+        let mut nodes: [Node; 3] = core::array::from_fn(|i| Node {
+            age: i as u64,
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
+        });
+        let mut l = List::new();
+        for n in nodes.iter_mut() {
+            // SAFETY: the nodes outlive the list and are on no other list.
+            unsafe { l.push_front(n as *mut Node) };
+        }
+        // SAFETY: the nodes are valid.
+        let due = |n: *mut Node| unsafe { (*n).age } < 2;
+        assert_eq!(l.pop_back_if(due), Some(&mut nodes[0] as *mut Node));
+        assert_eq!(l.pop_back_if(due), Some(&mut nodes[1] as *mut Node));
+        assert_eq!(l.pop_back_if(due), None);
+        assert_eq!(l.len, 1);
     }
 }

@@ -71,7 +71,7 @@ impl<T> Lock<T> {
                     core::hint::spin_loop();
                     spins += 1;
                 } else {
-                    crate::os::yield_now();
+                    crate::platform::thread::yield_now();
                 }
             }
             if self
@@ -90,11 +90,6 @@ impl<T> Lock<T> {
         core::mem::forget(self.lock());
     }
 
-    /// Whether someone holds the lock (for assertions).
-    pub fn is_locked(&self) -> bool {
-        self.locked.load(Relaxed)
-    }
-
     /// Releases a lock whose guard was forgotten (used by the fork handlers in the child, where
     /// the thread that held it no longer exists).
     ///
@@ -102,16 +97,6 @@ impl<T> Lock<T> {
     /// - no live guard of this lock is used afterwards.
     pub unsafe fn force_unlock(&self) {
         self.locked.store(false, Release);
-    }
-
-    /// Access without locking.
-    ///
-    /// # Safety
-    /// - the caller has exclusive access by other means (e.g. a single-threaded child after fork).
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn get_unlocked(&self) -> &mut T {
-        // SAFETY: the caller guarantees exclusivity.
-        unsafe { &mut *self.value.get() }
     }
 }
 

@@ -8,6 +8,8 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+use crate::platform::{self, env};
+
 /// Index of each option in [`OPTIONS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
@@ -124,9 +126,6 @@ const UNSET_SLOT: AtomicUsize = AtomicUsize::new(UNSET);
 static VALUES: Values = Values([UNSET_SLOT; OPTION_COUNT]);
 static LOADED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-extern "C" {
-    static environ: *const *const libc::c_char;
-}
 
 /// The value of `opt` (loading the environment on first use).
 #[inline]
@@ -151,45 +150,15 @@ pub fn load() {
         return;
     }
     for (i, desc) in OPTIONS.iter().enumerate() {
-        // SAFETY: `environ` is the process environment, NUL-terminated strings ending in NULL.
-        let value = unsafe { lookup(desc.name.as_bytes()) }
+        // SAFETY: SACS reads the environment once, at its first use, before a program's threads
+        // would change it.
+        let value = unsafe { env::lookup(desc.name.as_bytes()) }
             .and_then(parse)
             .unwrap_or(desc.default);
-        let value = if i == Opt::WhaleRing as usize {
-            value.min(crate::whale::RING_MAX)
-        } else {
-            value
-        };
         // Only the first loader sets values, so `set` made after loading is never overwritten.
         let _ = VALUES.0[i].compare_exchange(UNSET, value, Relaxed, Relaxed);
     }
     LOADED.store(true, Relaxed);
-}
-
-/// Finds `name=` in `environ` and returns the bytes after `=`.
-///
-/// # Safety
-/// - `environ` is either null or a valid NULL-terminated array of NUL-terminated strings that no
-///   one modifies meanwhile.
-unsafe fn lookup(name: &[u8]) -> Option<&'static [u8]> {
-    // SAFETY: reading the `environ` pointer itself is always allowed.
-    let mut entry = unsafe { environ };
-    if entry.is_null() {
-        return None;
-    }
-    // SAFETY: per the contract, each entry is a NUL-terminated string and the array ends in NULL.
-    unsafe {
-        while !(*entry).is_null() {
-            let s = *entry as *const u8;
-            let len = libc::strlen(*entry);
-            let bytes = core::slice::from_raw_parts(s, len);
-            if bytes.len() > name.len() && bytes.starts_with(name) && bytes[name.len()] == b'=' {
-                return Some(&bytes[name.len() + 1..]);
-            }
-            entry = entry.add(1);
-        }
-    }
-    None
 }
 
 /// Parses a decimal number or one of the words SACS understands.
@@ -198,7 +167,7 @@ pub fn parse(text: &[u8]) -> Option<usize> {
         b"abort" | b"no" | b"off" | b"false" => Some(0),
         b"continue" | b"yes" | b"on" | b"true" => Some(1),
         _ if !text.is_empty() && text.iter().all(u8::is_ascii_digit) => {
-            Some(crate::os::parse_decimal(text))
+            Some(platform::parse_decimal(text))
         }
         _ => None,
     }
@@ -228,15 +197,5 @@ mod tests {
         for o in OPTIONS.iter() {
             assert!(o.name.starts_with("SACS_"));
         }
-    }
-
-    #[test]
-    fn reads_the_raw_environment() {
-        // The test runner's environment always has PATH.
-        // SAFETY: no thread modifies the environment during the tests.
-        let path = unsafe { lookup(b"PATH") };
-        assert!(path.is_some_and(|p| !p.is_empty()));
-        // SAFETY: as above.
-        assert!(unsafe { lookup(b"SACS_SURELY_NOT_SET_ANYWHERE") }.is_none());
     }
 }

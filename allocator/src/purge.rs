@@ -1,20 +1,22 @@
-//! Purging: giving memory SACS holds but does not use back to the system.
+//! Purging policy: when memory SACS holds but does not use goes back to the system.
 //!
 //! Nothing runs in the background. Purging happens on the allocator's own slow paths: a thread
 //! heap looks at its warm pool and segments when it refills a page and its purge deadline has
-//! passed ([`heap_tick`]); the shared structures (segment cache, big arenas, whale ring) are
-//! looked at by whichever thread passes a global deadline first; big arenas and the whale ring
-//! also age their caches on their own operations. A thread that frees a big block or a whale
-//! is parked (see [`crate::heap::park`]), so that its next call, however small, also looks.
-//! [`purge`] does all of it at once (the `malloc_trim` of SACS). Delays are
-//! `SACS_PURGE_DELAY_MS`, `SACS_HOT_MS`, `SACS_WARM_MS`; a thread heap lengthens its own purge
-//! delay while its purged memory is faulted back soon after (see [`crate::heap::purge_delay`]).
+//! passed; the shared structures (segment cache, abandoned segments, big arenas, whale ring)
+//! are looked at by whichever thread passes the global deadline first ([`claim_global_look`]);
+//! big arenas and the whale ring also age their caches on their own operations. A thread that
+//! frees a big block or a whale is parked (`heap::park`), so that its next call, however small,
+//! also looks. `heap::tick` runs the looks; `sacs::purge()` does all of them at once.
+//!
+//! This module holds the decisions, below the tiers that act on them: the look interval, the
+//! global deadline, the flag saying whether shared structures hold memory to purge later
+//! ([`note_deferred`]), and each heap's adaptive purge delay ([`PurgeDelay`]). Delays are
+//! `SACS_PURGE_DELAY_MS`, `SACS_HOT_MS`, `SACS_WARM_MS`.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-use crate::heap::{self, Heap, HeapState};
 use crate::options::{self, Opt};
-use crate::{big, os, segment, whale};
+use crate::stats::GLOBAL;
 
 static NEXT_GLOBAL: AtomicU64 = AtomicU64::new(0);
 /// Whether the shared structures (big arenas, whale ring, segment cache) hold memory that a
@@ -29,6 +31,11 @@ pub fn note_deferred() {
     }
 }
 
+/// Records what the last global look left behind.
+pub fn set_deferred(left: bool) {
+    DEFERRED.store(left, Relaxed);
+}
+
 /// Whether a later global look may have memory to give back.
 #[inline]
 pub fn deferred() -> bool {
@@ -36,53 +43,177 @@ pub fn deferred() -> bool {
 }
 
 /// How often (ms) purging is looked at: half the shortest delay, at least 1 ms.
-fn interval() -> u64 {
+pub fn interval() -> u64 {
     let delay = options::get(Opt::PurgeDelayMs).min(options::get(Opt::HotMs)) as u64;
     (delay / 2).max(1)
 }
 
-/// A heap's periodic look: its own warm pool and segments, then the shared structures.
-pub fn heap_tick(h: &mut Heap, now: u64, force: bool) {
-    // SAFETY: `h` is the calling thread's heap (the refill path passes its own).
-    unsafe { heap::purge_heap(h, now, force) };
-    h.next_purge = now + interval();
-    global_tick(now, force);
+/// Whether something that became idle at `since` (ms) has waited `delay` ms by `now` (or
+/// `force`): the one aging test of every cache (warm pools, big blocks, whales, segments).
+#[inline]
+pub fn aged(since: u64, now: u64, delay: u64, force: bool) -> bool {
+    force || now.saturating_sub(since) >= delay
 }
 
-/// The shared structures' periodic look.
-pub fn global_tick(now: u64, force: bool) {
-    let next = NEXT_GLOBAL.load(Relaxed);
-    if !force && now < next {
-        return;
+/// Whether the calling thread should make the shared structures' look now: always with `force`,
+/// else if the global deadline passed and no other thread claimed this look first.
+pub fn claim_global_look(now: u64, force: bool) -> bool {
+    if force {
+        return true;
     }
-    if !force
+    let next = NEXT_GLOBAL.load(Relaxed);
+    now >= next
         && NEXT_GLOBAL
             .compare_exchange(next, now + interval(), Relaxed, Relaxed)
-            .is_err()
-    {
-        return; // another thread is doing it
-    }
-    let cached = segment::cache::purge(now, force);
-    heap::purge_abandoned(now, force);
-    let big = big::purge_all(now, force);
-    let whales = whale::purge(now, force);
-    DEFERRED.store(cached || big || whales, Relaxed);
+            .is_ok()
 }
 
-/// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty
-/// pages, pages of exited threads that were freed, cached big blocks, empty segments, and the
-/// whale ring. Live blocks are untouched.
-pub fn purge() {
-    let now = os::now_ms();
-    let h = heap::resolved();
-    // SAFETY: the calling thread's heap is only used by this thread (a sentinel is skipped).
-    unsafe {
-        if (*h).state == HeapState::Live {
-            heap::adopt_all(&mut *h);
-            heap::sweep_all_full(&mut *h);
-            heap_tick(&mut *h, now, true);
-            return;
+/// A thread heap's adaptive purge delay.
+///
+/// Purging memory that is needed again soon after costs a page fault per 4 KiB on the way back
+/// (a program that builds and drops a large working set in phases a few tens of milliseconds
+/// apart pays this on every phase), while keeping it costs only resident memory. So each heap
+/// adapts its delay, on slow paths only: when the heap takes back slices that were decommitted
+/// less than `SACS_WARM_MS` ago ([`note_refault`](Self::note_refault)), its delay doubles (at most
+/// once per purge, up to `SACS_WARM_MS`); when a purge of the heap's has gone `SACS_WARM_MS`
+/// without any of its memory being taken back ([`judge`](Self::judge)), the delay halves (down
+/// to `SACS_PURGE_DELAY_MS`). The delay applies to the heap's warm pool and to its segments'
+/// dirty slices. Abandoned and cached segments keep `SACS_PURGE_DELAY_MS`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PurgeDelay {
+    /// The delay (ms) as last adapted; read through [`current`](Self::current), which keeps it
+    /// between `SACS_PURGE_DELAY_MS` and `SACS_WARM_MS` (0: not adapted yet).
+    delay: u64,
+    /// When (ms) the oldest purge not yet judged gave memory back (0: none).
+    purged_at: u64,
+    /// The decommit time (ms) of the latest purged memory that the heap took back soon after.
+    refaulted: u64,
+}
+
+/// Upper bound of a heap's purge delay, and the window (ms) in which a re-commit counts as a
+/// re-fault of purged memory.
+fn cap(base: u64) -> u64 {
+    (options::get(Opt::WarmMs) as u64).max(base)
+}
+
+fn base() -> u64 {
+    options::get(Opt::PurgeDelayMs) as u64
+}
+
+impl PurgeDelay {
+    /// Not adapted: `SACS_PURGE_DELAY_MS`.
+    pub const fn new() -> Self {
+        Self {
+            delay: 0,
+            purged_at: 0,
+            refaulted: 0,
         }
     }
-    global_tick(now, true);
+
+    /// The current delay (ms): `SACS_PURGE_DELAY_MS`, lengthened while purges are faulted back.
+    pub fn current(&self) -> u64 {
+        let base = base();
+        self.delay.clamp(base, cap(base))
+    }
+
+    /// How much longer (ms) than `SACS_PURGE_DELAY_MS` the heap waits now.
+    pub fn extra(&self) -> u64 {
+        self.current().saturating_sub(base())
+    }
+
+    /// Memory just taken back had been decommitted at `purged` (ms; 0: it was not): if that was
+    /// less than the window ago, and this purge has not lengthened the delay already, lengthens
+    /// it: doubles it, or more if the memory's idle time was longer.
+    pub fn note_refault(&mut self, purged: u64, now: u64) {
+        if purged == 0 || purged <= self.refaulted {
+            return;
+        }
+        let cap = cap(base());
+        if now.saturating_sub(purged) >= cap {
+            return;
+        }
+        self.refaulted = purged;
+        // Had the delay been longer than the memory's whole idle time (the delay it waited,
+        // then `now - purged`), it would have stayed committed: jump there at once when that is
+        // more than doubling. `purged` may be a little later than `now` (another thread stamped
+        // it after our clock read).
+        let delay = self.current();
+        let raised = (delay.max(1) * 2)
+            .max(delay + now.saturating_sub(purged))
+            .min(cap);
+        if raised > self.delay {
+            self.delay = raised;
+            GLOBAL.purge_delay_raised.add(1);
+        }
+    }
+
+    /// After a purge look that gave back `bytes`: halves the delay when the oldest purge not yet
+    /// judged is a window old and none of its memory was taken back, then starts judging this
+    /// one.
+    pub fn judge(&mut self, now: u64, bytes: usize) {
+        if self.purged_at != 0 {
+            let base = base();
+            if now.saturating_sub(self.purged_at) >= cap(base) {
+                if self.refaulted < self.purged_at && self.delay > base {
+                    self.delay = (self.current() / 2).max(base);
+                    GLOBAL.purge_delay_lowered.add(1);
+                }
+                self.purged_at = 0;
+            }
+        }
+        if bytes > 0 && self.purged_at == 0 {
+            self.purged_at = now.max(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults: SACS_PURGE_DELAY_MS 10, SACS_WARM_MS 200 (tests do not change them).
+    const BASE: u64 = 10;
+    const CAP: u64 = 200;
+
+    #[test]
+    fn a_refault_soon_after_a_purge_raises_the_delay_once_per_purge() {
+        let mut d = PurgeDelay::new();
+        assert_eq!(d.current(), BASE);
+        d.note_refault(1000, 1005);
+        assert_eq!(d.current(), 2 * BASE);
+        d.note_refault(1000, 1006);
+        assert_eq!(d.current(), 2 * BASE, "the same purge raises it once");
+        // Memory idle for 150 ms would have stayed with a delay of 20 + 150.
+        d.note_refault(1100, 1250);
+        assert_eq!(d.current(), 170);
+        d.note_refault(2000, 2001);
+        assert_eq!(d.current(), CAP, "never above SACS_WARM_MS");
+        assert_eq!(d.extra(), CAP - BASE);
+    }
+
+    #[test]
+    fn an_old_or_absent_purge_is_not_a_refault() {
+        let mut d = PurgeDelay::new();
+        d.note_refault(0, 5000);
+        d.note_refault(1000, 1000 + CAP);
+        assert_eq!(d.current(), BASE);
+    }
+
+    #[test]
+    fn a_purge_left_alone_for_the_window_halves_the_delay() {
+        let mut d = PurgeDelay::new();
+        d.note_refault(1000, 1001);
+        d.note_refault(1100, 1101);
+        assert_eq!(d.current(), 40);
+        d.judge(2000, 4096); // starts judging the purge made at 2000
+        d.judge(2100, 0);
+        assert_eq!(d.current(), 40, "not a window old yet");
+        d.judge(2000 + CAP, 0);
+        assert_eq!(d.current(), 20);
+        d.judge(3000, 4096);
+        d.judge(3000 + CAP, 0);
+        d.judge(4000, 4096);
+        d.judge(4000 + CAP, 0);
+        assert_eq!(d.current(), BASE, "never below SACS_PURGE_DELAY_MS");
+    }
 }

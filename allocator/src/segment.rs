@@ -24,12 +24,12 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
-use crate::os;
+use crate::platform;
 use crate::page::{Page, PageKind};
 use crate::segment_map;
 use crate::stats::GLOBAL;
 
-pub const SEGMENT_SHIFT: usize = 22;
+pub use crate::segment_map::SEGMENT_SHIFT;
 /// Size and alignment of a segment.
 pub const SEGMENT: usize = 1 << SEGMENT_SHIFT;
 pub const SLICE_SHIFT: usize = 16;
@@ -84,6 +84,7 @@ pub struct Segment {
 }
 
 const _: () = assert!(core::mem::size_of::<Segment>() <= SLICE);
+const _: () = assert!(SLICE == crate::size_class::PAGE_ALIGN);
 const _: () = assert!(SLICES * core::mem::size_of::<Page>() <= u16::MAX as usize);
 
 impl Segment {
@@ -256,14 +257,14 @@ impl Segment {
         let mut bytes = 0;
         // Decommitted slices remember when, for `take_span_purged` (a clock read per purge look
         // that gives memory back; the madvise costs far more).
-        let now = if old != 0 { os::now_ms().max(1) } else { 0 };
+        let now = if old != 0 { platform::now_ms().max(1) } else { 0 };
         while dirty != 0 {
             let start = dirty.trailing_zeros() as usize;
             let len = (!(dirty >> start)).trailing_zeros() as usize;
             let run = len * SLICE;
             let mask = run_mask(start, len);
             // SAFETY: free slices of our own segment: no one uses their contents.
-            if unsafe { os::decommit(self.slice_start(start), run) } {
+            if unsafe { platform::decommit(self.slice_start(start), run) } {
                 bytes += run;
                 GLOBAL.purged_runs.add(1);
                 self.dirty_slices &= !mask;
@@ -287,6 +288,12 @@ impl Segment {
         bytes
     }
 
+    /// Whether [`purge_if_due`](Self::purge_if_due) would decommit anything now.
+    #[inline]
+    pub fn purge_due(&self, now: u64, force: bool) -> bool {
+        self.dirty_slices != 0 && (force || (self.purge_at != 0 && now >= self.purge_at))
+    }
+
     /// Once the earliest deadline has passed: in a big arena's segment, decommits the slices
     /// dirty for at least `SACS_PURGE_DELAY_MS` (spans freed a moment ago stay committed for the
     /// next big block); in a heap segment, every dirty slice (they come from pages that already
@@ -299,7 +306,7 @@ impl Segment {
 
     /// [`purge_if_due`](Self::purge_if_due) for an owner that waits `extra` ms longer than
     /// `SACS_PURGE_DELAY_MS` (a heap whose purges were faulted back soon: see
-    /// `heap::purge_delay`).
+    /// `purge::PurgeDelay`).
     pub fn purge_if_due_after(&mut self, now: u64, force: bool, extra: u64) -> usize {
         if self.dirty_slices == 0 {
             return 0;
@@ -344,7 +351,7 @@ fn first_run(bits: u64, n: usize) -> Option<usize> {
 
 /// Maps a new segment and initialises its header for `kind`.
 pub fn map_new(kind: SegmentKind) -> Option<*mut Segment> {
-    let base = os::map_aligned(SEGMENT, SEGMENT)?.as_ptr();
+    let base = platform::map_aligned(SEGMENT, SEGMENT)?.as_ptr();
     GLOBAL.mapped(SEGMENT);
     // Only the header slice counts as committed until spans are taken.
     GLOBAL.decommitted(SEGMENT - SLICE);
@@ -373,7 +380,7 @@ pub unsafe fn unmap(seg: *mut Segment) {
         // The header slice and the dirty slices were counted as committed.
         GLOBAL.unmapped(SEGMENT, (dirty + 1) * SLICE);
         GLOBAL.segments_unmapped.add(1);
-        os::unmap(seg as *mut u8, SEGMENT);
+        platform::unmap(seg as *mut u8, SEGMENT);
     }
 }
 

@@ -11,7 +11,8 @@ use core::sync::atomic::{
     Ordering::{Acquire, Release},
 };
 
-use crate::segment::SEGMENT_SHIFT;
+/// log2 of the segment size (4 MiB): the map's granularity, and `segment`'s alignment.
+pub const SEGMENT_SHIFT: usize = 22;
 
 /// Address bits covered; higher addresses are never ours.
 const ADDRESS_BITS: usize = 48;

@@ -69,15 +69,27 @@ const fn build_mid_table() -> [u8; MID_MAX / 128 + 1] {
 
 /// Class of `size` for size <= 1 KiB, indexed by `(size + 7) / 8`.
 static TINY_TABLE: [u8; TINY_MAX / 8 + 1] = build_tiny_table();
-/// The C API's tiny table: the class of `size` rounded as C requires (1 – 8 bytes as they are,
-/// larger sizes up to a multiple of 16), indexed by `(size + 7) / 8` like [`TINY_TABLE`]: an
-/// odd index `i >= 3` (sizes `8i - 7 ..= 8i`) takes the entry of `i + 1`.
+/// The size the C API asks for so that the block is 16-byte aligned, as glibc's blocks of
+/// more than 8 bytes are (a class whose size is a multiple of 16 gives 16-aligned blocks; see
+/// `c_api`): 1 – 8 bytes as they are, larger sizes up to a multiple of 16, saturating.
+#[inline(always)]
+pub const fn c_size(size: usize) -> usize {
+    if size <= 8 {
+        size
+    } else {
+        size.saturating_add(15) & !15
+    }
+}
+
+/// The C API's tiny table: the class of [`c_size`]`(size)`, indexed by `(size + 7) / 8` like
+/// [`TINY_TABLE`], so that `malloc` does no rounding at run time. Every size of an index's
+/// bucket (`8i - 7 ..= 8i`) rounds to the class of the bucket's largest size.
 static C_TINY_TABLE: [u8; TINY_MAX / 8 + 1] = {
     let plain = build_tiny_table();
     let mut t = [0u8; TINY_MAX / 8 + 1];
     let mut i = 0;
     while i < t.len() {
-        t[i] = plain[if i <= 1 { i } else { (i + 1) & !1 }];
+        t[i] = plain[(c_size(i * 8) + 7) >> 3];
         i += 1;
     }
     t
@@ -148,12 +160,16 @@ pub fn class_size(class: usize) -> usize {
     CLASS_SIZES[class] as usize
 }
 
+/// The alignment of every page start: pages are spans of 64 KiB segment slices (`segment`
+/// checks that its slice is this size).
+pub const PAGE_ALIGN: usize = 64 * 1024;
+
 /// The class whose blocks, placed on 64 KiB-aligned pages, are all aligned to `align`, for a
 /// request of `size`; `None` when the request must be a whale (too large, or `align` above the
 /// 64 KiB slice). `align` is a power of two.
 #[inline]
 pub fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
-    if align > crate::segment::SLICE {
+    if align > PAGE_ALIGN {
         return None;
     }
     // A class size that is a multiple of `align` exists at or above any multiple of `align`
@@ -229,7 +245,7 @@ mod tests {
     #[test]
     fn aligned_classes_are_aligned() {
         let mut align = 1;
-        while align <= crate::segment::SLICE {
+        while align <= PAGE_ALIGN {
             for size in [
                 0usize,
                 1,

@@ -1,13 +1,18 @@
 //! Statistics: what SACS did, per tier, per system call, and how much memory it holds.
 //!
 //! Counters live where the work happens: each thread heap counts its own allocations and frees
-//! with plain (relaxed load + store) updates, the shared tiers count with relaxed atomics, and the
-//! platform layer counts system calls. [`stats`] adds them up into a [`Stats`] value without
-//! allocating; [`Stats::write_table`] renders it into a caller's fixed buffer.
+//! in its [`HeapCounters`] with plain (relaxed load + store) updates, the shared tiers count in
+//! [`GLOBAL`] with relaxed atomics, and the platform layer counts system calls. Live heaps'
+//! counters are linked here ([`register`]) and folded into [`GLOBAL`] when their thread exits
+//! ([`retire`]), so [`stats`] adds everything up into a [`Stats`] value without allocating and
+//! without knowing what a heap is; [`Stats::write_table`] renders it into a fixed buffer.
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use crate::os::{self, SYSCALL_KINDS, SYSCALL_NAMES};
+use crate::list::List;
+use crate::lock::Lock;
+use crate::platform::{self, SYSCALL_KINDS, SYSCALL_NAMES};
+use crate::size_class::{SMALL_CLASSES, TINY_CLASSES};
 
 /// The four tiers, as indexes into [`Stats::tiers`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +95,7 @@ pub struct Stats {
     pub heaps_retired: u64,
     /// Bad pointers reported.
     pub invalid_frees: u64,
-    /// System calls per kind, indexed by [`os::Syscall`].
+    /// System calls per kind, indexed by [`platform::Syscall`].
     pub syscalls: [SyscallStats; SYSCALL_KINDS],
     /// Bytes currently mapped by SACS and not decommitted (an upper bound of what it holds resident).
     pub committed_bytes: usize,
@@ -322,6 +327,131 @@ impl LocalCounter {
     }
 }
 
+/// The counters of one thread heap, written by its thread only ([`LocalCounter`]s) and read by
+/// [`stats`] from any thread. The HOT paths add to `allocs` and `frees`.
+#[repr(C)]
+pub struct HeapCounters {
+    /// Allocations per small class. HOT.
+    pub allocs: [LocalCounter; SMALL_CLASSES],
+    /// Local frees per small class. HOT.
+    pub frees: [LocalCounter; SMALL_CLASSES],
+    /// Frees of small blocks of other heaps: tiny, mid.
+    pub remote_frees: [LocalCounter; 2],
+    /// Big allocations served, and big frees kept, by the thread's own big-block cache.
+    pub big_cache_allocs: LocalCounter,
+    pub big_cache_frees: LocalCounter,
+    /// Links in the list of live heaps' counters.
+    next: *mut HeapCounters,
+    prev: *mut HeapCounters,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO_COUNTER: LocalCounter = LocalCounter::new();
+
+impl HeapCounters {
+    /// All zero, on no list.
+    pub const fn new() -> Self {
+        Self {
+            allocs: [ZERO_COUNTER; SMALL_CLASSES],
+            frees: [ZERO_COUNTER; SMALL_CLASSES],
+            remote_frees: [ZERO_COUNTER; 2],
+            big_cache_allocs: LocalCounter::new(),
+            big_cache_frees: LocalCounter::new(),
+            next: core::ptr::null_mut(),
+            prev: core::ptr::null_mut(),
+        }
+    }
+
+    /// Counts a free of a small block of another heap.
+    #[inline]
+    pub fn remote_free(&self, class: usize) {
+        self.remote_frees[(class >= TINY_CLASSES) as usize].add(1);
+    }
+
+    /// Adds these counters to `s`: allocations and frees of the tiny, mid and big tiers, and
+    /// big blocks served from the thread's own cache.
+    fn add_to(&self, s: &mut Stats) {
+        for class in 0..SMALL_CLASSES {
+            let tier = if class < TINY_CLASSES { Tier::Tiny } else { Tier::Mid } as usize;
+            s.tiers[tier].allocs += self.allocs[class].get();
+            s.tiers[tier].frees += self.frees[class].get();
+        }
+        for (tier, remote) in self.remote_frees.iter().enumerate() {
+            s.tiers[tier].frees += remote.get();
+        }
+        s.tiers[Tier::Big as usize].allocs += self.big_cache_allocs.get();
+        s.tiers[Tier::Big as usize].frees += self.big_cache_frees.get();
+        s.big_cache_hits += self.big_cache_allocs.get();
+    }
+
+    /// Moves the counters into [`GLOBAL`] and zeroes them.
+    fn flush(&self) {
+        let mut s = Stats::default();
+        self.add_to(&mut s);
+        for (i, t) in s.tiers.iter().enumerate() {
+            GLOBAL.tier_allocs[i].add(t.allocs);
+            GLOBAL.tier_frees[i].add(t.frees);
+        }
+        GLOBAL.big_cache_hits.add(s.big_cache_hits);
+        let per_class = self.allocs.iter().chain(&self.frees).chain(&self.remote_frees);
+        for c in per_class.chain([&self.big_cache_allocs, &self.big_cache_frees]) {
+            c.reset();
+        }
+    }
+}
+
+impl Default for HeapCounters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+crate::list::linked_by_fields!(HeapCounters);
+
+/// Counters of live heaps (and the backstop), which [`stats`] adds to the global ones.
+static LIVE: Lock<List<HeapCounters>> = Lock::new(List::new());
+
+/// Starts adding `counters` to every snapshot.
+///
+/// # Safety
+/// - `counters` stays valid and on no other list until [`retire`].
+pub unsafe fn register(counters: *mut HeapCounters) {
+    // SAFETY: per the contract; the list is guarded by its lock.
+    unsafe { LIVE.lock().push_front(counters) };
+}
+
+/// Folds `counters` into [`GLOBAL`] and stops reading them (their heap retired).
+///
+/// # Safety
+/// - `counters` was registered and is no longer updated by any thread.
+pub unsafe fn retire(counters: *mut HeapCounters) {
+    let mut live = LIVE.lock();
+    // SAFETY: a registered entry is on the list, guarded by the lock; folding under the lock
+    // means a concurrent snapshot sees the counts either here or in GLOBAL, never twice.
+    unsafe {
+        (*counters).flush();
+        live.remove(counters);
+    }
+}
+
+/// Adds the counters of live heaps to `s`.
+fn add_live(s: &mut Stats) {
+    let live = LIVE.lock();
+    let mut c = live.head;
+    while !c.is_null() {
+        // SAFETY: registered counters stay valid while on the list; their fields are atomics.
+        unsafe {
+            (*c).add_to(s);
+            c = (*c).next;
+        }
+    }
+}
+
+/// The live-counters lock, for the fork handlers.
+pub(crate) fn lock_for_fork() -> &'static Lock<impl Sized> {
+    &LIVE
+}
+
 /// A counter shared between threads (relaxed atomic add).
 pub struct SharedCounter(AtomicU64);
 
@@ -474,8 +604,8 @@ pub fn stats() -> Stats {
     s.heaps_retired = g.heaps_retired.get();
     s.invalid_frees = g.invalid_frees.get();
     // Live heaps' own counters (after the globals they add to).
-    crate::heap::add_live_heap_counters(&mut s);
-    for (i, c) in os::SYSCALLS.iter().enumerate() {
+    add_live(&mut s);
+    for (i, c) in platform::SYSCALLS.iter().enumerate() {
         s.syscalls[i] = SyscallStats {
             calls: c.calls.load(Relaxed),
             cycles: c.cycles.load(Relaxed),
@@ -485,7 +615,7 @@ pub fn stats() -> Stats {
     s.committed_bytes = g.committed.load(Relaxed);
     s.peak_committed_bytes = g.peak_committed.load(Relaxed);
     s.mapped_bytes = g.mapped.load(Relaxed);
-    s.resident_bytes = os::resident_bytes();
+    s.resident_bytes = platform::resident_bytes();
     s
 }
 

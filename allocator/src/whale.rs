@@ -20,7 +20,7 @@ use arrayvec::ArrayVec;
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
-use crate::os::{self, OS_PAGE};
+use crate::platform::{self, OS_PAGE};
 use crate::stats::{Tier, GLOBAL};
 
 /// Alignment of every whale mapping (the x86_64 and aarch64 huge-page size).
@@ -80,7 +80,7 @@ impl Whales {
     fn register(&mut self, base: usize, len: usize) -> bool {
         if self.registry.is_null() {
             let bytes = REGISTRY_SLOTS * core::mem::size_of::<Slot>();
-            match os::map(bytes, true) {
+            match platform::map(bytes, true) {
                 Some(p) => self.registry = p.as_ptr() as *mut Slot,
                 None => return false,
             }
@@ -224,7 +224,7 @@ impl Whales {
         for c in self.ring.iter_mut() {
             if !c.warm && now.saturating_sub(c.freed_at) >= hot {
                 // SAFETY: a cached mapping: its contents are dead.
-                unsafe { os::release_lazily(c.base as *mut u8, c.len) };
+                unsafe { platform::release_lazily(c.base as *mut u8, c.len) };
                 c.warm = true;
             }
         }
@@ -241,7 +241,7 @@ fn unmap_all(list: &[(usize, usize)]) {
     for &(base, len) in list {
         GLOBAL.unmapped(len, len);
         // SAFETY: the mapping left the ring; no one else knows it.
-        unsafe { os::unmap(base as *mut u8, len) };
+        unsafe { platform::unmap(base as *mut u8, len) };
     }
 }
 
@@ -256,11 +256,11 @@ fn mapping_len(size: usize) -> Option<usize> {
 
 /// Maps a fresh whale mapping of `len` bytes aligned to `align` (>= LARGE_PAGE).
 fn map_fresh(len: usize, align: usize) -> Option<usize> {
-    let p = os::map_aligned(len, align)?.as_ptr();
+    let p = platform::map_aligned(len, align)?.as_ptr();
     GLOBAL.mapped(len);
     if len >= LARGE_PAGE && options::get(Opt::WhaleHugePages) != 0 {
         // SAFETY: the mapping is ours.
-        unsafe { os::advise_huge(p, len) };
+        unsafe { platform::advise_huge(p, len) };
     }
     Some(p as usize)
 }
@@ -268,10 +268,8 @@ fn map_fresh(len: usize, align: usize) -> Option<usize> {
 /// Obtains a mapping of at least `len` bytes aligned to `align` from the ring or the system.
 /// Returns (base, mapping length, whether it is known zero).
 fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, bool)> {
-    crate::heap::init_process();
     let align = align.max(LARGE_PAGE);
-    let now = os::now_ms();
-    crate::purge::global_tick(now, false);
+    let now = platform::now_ms();
     let mut expired = Expired::new();
     let hit = {
         let mut w = WHALES.lock();
@@ -305,7 +303,7 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
 
 /// Returns a mapping to the ring (or unmaps it when the ring is off).
 fn give_back(base: usize, len: usize) {
-    let now = os::now_ms();
+    let now = platform::now_ms();
     let mut expired = Expired::new();
     let held = {
         let mut w = WHALES.lock();
@@ -383,26 +381,26 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
             drop(w);
             GLOBAL.unmapped(len - new_len, len - new_len);
             // SAFETY: the tail of our mapping past the new length is no longer used.
-            unsafe { os::unmap((base + new_len) as *mut u8, len - new_len) };
+            unsafe { platform::unmap((base + new_len) as *mut u8, len - new_len) };
         }
         return Some(p);
     }
     // SAFETY: the whole mapping is ours (registered and we hold the lock).
-    if unsafe { os::remap(p, len, new_len, false) }.is_some() {
+    if unsafe { platform::remap(p, len, new_len, false) }.is_some() {
         w.set_len(i, new_len);
         GLOBAL.mapped(new_len - len);
         return Some(p);
     }
     // Move it into a fresh aligned reservation: the kernel moves the page tables, no copy.
-    let Some(dest) = os::map_aligned(new_len, LARGE_PAGE) else {
+    let Some(dest) = platform::map_aligned(new_len, LARGE_PAGE) else {
         return Some(ptr::null_mut());
     };
     // SAFETY: `p..p+len` is our mapping; `dest` is our reservation of `new_len` bytes, which
     // MREMAP_FIXED replaces.
-    let moved = unsafe { os::remap_fixed(p, len, new_len, dest.as_ptr()) };
+    let moved = unsafe { platform::remap_fixed(p, len, new_len, dest.as_ptr()) };
     if moved.is_none() {
         // SAFETY: the reservation is ours and unused.
-        unsafe { os::unmap(dest.as_ptr(), new_len) };
+        unsafe { platform::unmap(dest.as_ptr(), new_len) };
         return Some(ptr::null_mut());
     }
     w.unregister_at(i);
@@ -506,7 +504,7 @@ mod tests {
         assert_eq!(w.live, bases.len() - bases.len().div_ceil(3));
         // SAFETY: the registry mapping is ours.
         unsafe {
-            os::unmap(
+            platform::unmap(
                 w.registry as *mut u8,
                 REGISTRY_SLOTS * core::mem::size_of::<Slot>(),
             )

@@ -15,7 +15,7 @@ mod common;
 use common::rss::stats_table;
 use common::*;
 use sacs::options::{self, Opt};
-use sacs::os::Syscall;
+use sacs::Syscall;
 
 fn madvise_calls() -> u64 {
     let s = sacs::stats();

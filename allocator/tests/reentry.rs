@@ -13,7 +13,7 @@ const CHILD: &str = "SACS_TEST_REENTRY_CHILD";
 fn an_entry_point_inside_another_aborts_with_a_message() {
     if std::env::var_os(CHILD).is_some() {
         // The child: pretend to be inside `free`, then call `malloc`.
-        let _inside = sacs::tls::Reentry::enter("free");
+        let _inside = sacs::internals::Reentry::enter("free");
         let p = sacs::c_api::malloc(10);
         println!("not reached {p:?}");
         return;

@@ -21,8 +21,7 @@ use core_sacs::options::{self, Opt};
 #[cfg(not(any(test, feature = "tls-std")))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    core_sacs::os::write_stderr(b"sacs: internal error (panic)\n");
-    core_sacs::os::abort()
+    c::fatal(b"sacs: internal error (panic)\n")
 }
 
 /// `malloc`: a naked entry that passes its caller's return address (the allocation site) to
@@ -126,13 +125,7 @@ pub extern "C" fn malloc_stats() {
 }
 
 fn print_stats() {
-    print_stats_to(2);
-}
-
-fn print_stats_to(fd: i32) {
-    let mut buf = [0u8; 4096];
-    let n = core_sacs::stats().write_table(&mut buf);
-    core_sacs::os::write_fd(fd, &buf[..n]);
+    c::write_stats(2);
 }
 
 /// Where the table goes at exit: a copy of standard error made at load time, because many
@@ -140,14 +133,14 @@ fn print_stats_to(fd: i32) {
 static STATS_FD: AtomicI32 = AtomicI32::new(2);
 
 extern "C" fn print_stats_at_exit() {
-    print_stats_to(STATS_FD.load(Relaxed));
+    c::write_stats(STATS_FD.load(Relaxed));
 }
 
 #[ctor::ctor]
 fn load() {
     options::load();
     if options::get(Opt::Stats) != 0 {
-        let fd = core_sacs::os::dup_stderr();
+        let fd = c::stderr_copy();
         if fd >= 0 {
             STATS_FD.store(fd, Relaxed);
         }
@@ -161,8 +154,7 @@ fn load() {
 
 #[cold]
 fn new_failed() -> ! {
-    core_sacs::os::write_stderr(b"sacs: operator new: out of memory\n");
-    core_sacs::os::abort()
+    c::fatal(b"sacs: operator new: out of memory\n")
 }
 
 #[inline(always)]

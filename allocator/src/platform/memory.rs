@@ -1,4 +1,4 @@
-//! The platform layer: the only module that calls `mmap`, `munmap`, `madvise` and `mremap`.
+//! Memory from the system: the only place that calls `mmap`, `munmap`, `madvise` and `mremap`.
 //!
 //! Every call is counted per kind together with the cycles it took (read from the time-stamp
 //! counter where there is one), and every call saves and restores `errno`, so that a caller of
@@ -12,6 +12,9 @@
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use super::clock::cycles;
+use super::KeepErrno;
 
 /// The system page size SACS assumes for rounding (checked against `sysconf` in debug builds).
 pub const OS_PAGE: usize = 4096;
@@ -67,39 +70,6 @@ pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
     SyscallCounter::new(),
     SyscallCounter::new(),
 ];
-
-/// Reads the cycle counter (or a monotonic nanosecond clock where there is none).
-#[inline]
-pub fn cycles() -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: `rdtsc` has no preconditions on x86_64.
-        unsafe { core::arch::x86_64::_rdtsc() }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        now_ns()
-    }
-}
-
-/// Saves `errno` on creation and restores it on drop.
-struct KeepErrno(i32);
-
-impl KeepErrno {
-    #[inline]
-    fn new() -> Self {
-        // SAFETY: `__errno_location` returns the calling thread's errno slot, always valid.
-        Self(unsafe { *libc::__errno_location() })
-    }
-}
-
-impl Drop for KeepErrno {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: as in `new`; writing the thread's own errno slot is always allowed.
-        unsafe { *libc::__errno_location() = self.0 };
-    }
-}
 
 /// Runs `call`, counting it under `kind`; `ok` says whether the result is a success.
 #[inline]
@@ -290,111 +260,6 @@ pub unsafe fn remap_fixed(
     }
 }
 
-/// Monotonic time in nanoseconds (vDSO, no system call on Linux).
-pub fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-parameter; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// Monotonic time in milliseconds, from the coarse clock (vDSO, a few nanoseconds, resolution
-/// of one scheduler tick: ample for delays counted in milliseconds).
-#[inline]
-pub fn now_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-parameter; CLOCK_MONOTONIC_COARSE exists on Linux >= 2.6.32.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
-}
-
-/// Resident set size of the process in bytes, read from `/proc/self/statm` into a stack buffer.
-/// Returns 0 when it cannot be read.
-pub fn resident_bytes() -> usize {
-    let _errno = KeepErrno::new();
-    let mut buf = [0u8; 128];
-    // SAFETY: the path is a NUL-terminated literal; the buffer is ours and its length is passed.
-    let n = unsafe {
-        let fd = libc::open(
-            c"/proc/self/statm".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        );
-        if fd < 0 {
-            return 0;
-        }
-        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-        libc::close(fd);
-        n
-    };
-    if n <= 0 {
-        return 0;
-    }
-    // statm: "size resident shared ..." in pages; take the second number.
-    let text = &buf[..n as usize];
-    let mut fields = text.split(|&b| b == b' ');
-    fields.next();
-    let pages = fields.next().map(parse_decimal).unwrap_or(0);
-    pages * OS_PAGE
-}
-
-/// Parses leading ASCII digits; stops at the first non-digit.
-pub fn parse_decimal(s: &[u8]) -> usize {
-    let mut v: usize = 0;
-    for &b in s {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        v = v.saturating_mul(10).saturating_add((b - b'0') as usize);
-    }
-    v
-}
-
-/// Writes `bytes` to standard error, ignoring failures (used for messages and the stats table).
-pub fn write_stderr(bytes: &[u8]) {
-    write_fd(2, bytes);
-}
-
-/// A private copy of standard error (close-on-exec, numbered 100 or above), for output at
-/// exit: many programs close descriptor 2 in their own exit handlers. Returns -1 on failure.
-pub fn dup_stderr() -> i32 {
-    let _errno = KeepErrno::new();
-    // SAFETY: fcntl on a descriptor number has no memory-safety preconditions.
-    unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 100) }
-}
-
-/// Writes `bytes` to descriptor `fd`, ignoring failures.
-pub fn write_fd(fd: i32, bytes: &[u8]) {
-    let _errno = KeepErrno::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        // SAFETY: `rest` is a valid readable buffer of the given length.
-        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
-        if n <= 0 {
-            break;
-        }
-        rest = &rest[n as usize..];
-    }
-}
-
-/// Yields the processor to another thread (used by the lock's back-off).
-pub fn yield_now() {
-    let _errno = KeepErrno::new();
-    // SAFETY: sched_yield has no preconditions.
-    unsafe { libc::sched_yield() };
-}
-
-/// Aborts the process without unwinding and without allocating.
-pub fn abort() -> ! {
-    // SAFETY: abort has no preconditions and does not return.
-    unsafe { libc::abort() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,11 +305,5 @@ mod tests {
         // SAFETY: sysconf has no preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
         assert_eq!(page, OS_PAGE);
-    }
-
-    #[test]
-    fn resident_is_plausible() {
-        let r = resident_bytes();
-        assert!(r > 0 && r < (64usize << 30));
     }
 }

@@ -9,10 +9,9 @@
 //! start-up (LD_PRELOAD, a link dependency) or fit into the static TLS surplus when dlopen'ed.
 //! Other architectures fall back to a `pthread_getspecific` key.
 //!
-//! The slot holds the heap address XOR the address of [`heap::UNINIT`], so that the zero every
-//! thread starts with reads as "no heap yet" without a branch on the HOT path.
-
-use crate::heap::{Heap, UNINIT};
+//! The slot is one word that every thread starts with as zero; what it means is the heap's
+//! business (`heap::current` stores the heap address XOR a sentinel's, so that the zero reads as
+//! "no heap yet" without a branch on the HOT path).
 
 #[cfg(all(target_arch = "x86_64", not(feature = "tls-std")))]
 core::arch::global_asm!(
@@ -209,38 +208,29 @@ mod fallback {
     }
 }
 
+/// The calling thread's slot: zero until [`set`] stores something else.
 #[inline(always)]
-fn uninit_addr() -> usize {
-    UNINIT.ptr() as usize
-}
-
-/// The calling thread's heap: its own, or the [`UNINIT`] / [`crate::heap::DEAD`] sentinel.
-#[inline(always)]
-pub fn get() -> *mut Heap {
+pub fn get() -> usize {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std"))]
     {
-        (read_slot() ^ uninit_addr()) as *mut Heap
+        read_slot()
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")))]
     {
-        // SAFETY: the key exists; a missing value reads as null = 0.
-        (unsafe { libc::pthread_getspecific(fallback::key()) } as usize ^ uninit_addr())
-            as *mut Heap
+        super::thread::key_get(fallback::key()) as usize
     }
 }
 
-/// Sets the calling thread's heap.
+/// Sets the calling thread's slot.
 #[inline]
-pub fn set(heap: *mut Heap) {
-    let value = heap as usize ^ uninit_addr();
+pub fn set(value: usize) {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std"))]
     {
         write_slot(value);
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")))]
     {
-        // SAFETY: the key exists.
-        unsafe { libc::pthread_setspecific(fallback::key(), value as *const libc::c_void) };
+        super::thread::key_set(fallback::key(), value as *mut libc::c_void);
     }
 }
 
@@ -263,10 +253,10 @@ impl Reentry {
     #[inline]
     pub fn enter(what: &str) -> Self {
         if read_guard() != 0 {
-            crate::os::write_stderr(b"sacs: re-entered: ");
-            crate::os::write_stderr(what.as_bytes());
-            crate::os::write_stderr(b" called from inside the allocator\n");
-            crate::os::abort();
+            super::write_stderr(b"sacs: re-entered: ");
+            super::write_stderr(what.as_bytes());
+            super::write_stderr(b" called from inside the allocator\n");
+            super::abort();
         }
         write_guard(1);
         Reentry(())
@@ -311,14 +301,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn new_threads_start_uninitialised_and_slots_are_per_thread() {
+    fn new_threads_start_at_zero_and_slots_are_per_thread() {
         let here = get();
         std::thread::spawn(|| {
-            assert_eq!(get(), UNINIT.ptr());
-            let fake = 0x1000 as *mut Heap;
-            set(fake);
-            assert_eq!(get(), fake);
-            set(UNINIT.ptr());
+            assert_eq!(get(), 0);
+            set(0x1000);
+            assert_eq!(get(), 0x1000);
+            set(0);
         })
         .join()
         .unwrap();

@@ -1,0 +1,84 @@
+//! Frees that need more than the HOT push: a local free that empties its page or takes a page
+//! off the full list, a free of another heap's small block, and a free of a big block.
+
+use super::{park, Heap, HeapState};
+use crate::big;
+use crate::error::{self, Misuse};
+use crate::page::{Block, Page, LOCAL};
+use crate::small::{is_tiny, retire};
+use crate::stats::{Tier, GLOBAL};
+
+/// A local free left `page` with no blocks out, or hit a page on the full list.
+///
+/// # Safety
+/// - `page` belongs to `heap`, the calling thread's live heap.
+#[cold]
+#[inline(never)]
+pub unsafe fn page_freed(heap: *mut Heap, page: *mut Page) {
+    // SAFETY: per the contract the page and the heap are ours.
+    unsafe {
+        let h = &mut *heap;
+        let class = (*page).class as usize;
+        if h.small.current[class] == page {
+            // The current page carries a pin, so its count reached zero only by freeing more
+            // blocks than it handed out.
+            (*page).used += 1;
+            let b = (*page).free;
+            (*page).free = (*b).next;
+            return error::report("free", Misuse::DoubleFree, b as *const u8);
+        }
+        retire::page_freed(&mut h.small, page)
+    }
+}
+
+/// Pushes `block` onto its page's remote list and counts the free for the calling thread.
+///
+/// # Safety
+/// - `block` is a live block of `page`, a small page that `heap` (the calling thread's heap,
+///   not parked) does not own.
+#[inline(never)]
+pub unsafe fn free_remote(heap: *mut Heap, page: *mut Page, block: *mut u8) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*page).push_remote(block as *mut Block);
+        let class = (*page).class as usize;
+        if (*heap).state == HeapState::Live {
+            (*heap).counters.remote_free(class);
+        } else {
+            let tier = if is_tiny(class) { Tier::Tiny } else { Tier::Mid };
+            GLOBAL.tier_frees[tier as usize].add(1);
+        }
+    }
+}
+
+/// Frees the big block at `p`: into the thread's own cache when it has room, else to its
+/// arena, after which the thread is parked so that a later call purges. Returns false (heap
+/// untouched) if the block is not in use: a double free.
+///
+/// # Safety
+/// - `page` is the page entry of `p`, a big span whose start is `p`; `heap` is the calling
+///   thread's heap (not parked).
+pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
+    // SAFETY: per the contract; `used` and `flags` of a live block are only written by the
+    // thread that frees it (the arena writes them under its lock once the block is given back).
+    unsafe {
+        let h = &mut *heap;
+        if (*page).used == 1
+            && (*page).flags & LOCAL == 0
+            && h.state == HeapState::Live
+            && h.big.free(page)
+        {
+            // The block waits in the thread's own cache (at most `big::LOCAL_MAX_BYTES`), where
+            // the next allocation of its size takes it back. Not parked: a park here would send
+            // every alloc/free pair of a big size through the slow path and a clock read; the
+            // cache is flushed by the heap's regular purge looks.
+            h.counters.big_cache_frees.add(1);
+            return true;
+        }
+        if !big::free(page, p) {
+            return false;
+        }
+        park::park(heap);
+    }
+    true
+}

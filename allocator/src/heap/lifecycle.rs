@@ -1,0 +1,177 @@
+//! How heaps are born and retire: the thread-exit key, the pool of heap structures, giving a
+//! thread its heap on first use, retiring it at thread exit, and the backstop heap that threads
+//! use after their own heap retired (allocations from other keys' destructors).
+
+use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use super::{park, set_current, Heap, HeapState, StaticHeap, DEAD};
+use crate::lock::Lock;
+use crate::platform::{self, thread};
+use crate::small;
+use crate::stats::{self, GLOBAL};
+
+/// The thread-exit key (`usize::MAX`: none), whose value is each thread's live heap.
+static KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
+static INIT: spin::Once<()> = spin::Once::new();
+static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
+
+/// Retired heap structures, linked through `next`, for reuse.
+struct Pool(*mut Heap);
+// SAFETY: only accessed under its lock.
+unsafe impl Send for Pool {}
+static POOL: Lock<Pool> = Lock::new(Pool(ptr::null_mut()));
+
+/// The heap exiting threads share (under [`BACKSTOP_LOCK`]).
+static BACKSTOP: StaticHeap =
+    StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Backstop)));
+static BACKSTOP_LOCK: Lock<()> = Lock::new(());
+
+/// The heap layer's set-up, once: the thread-exit key, and the backstop's counters in the
+/// statistics.
+pub fn init() {
+    INIT.call_once(|| {
+        if let Some(key) = thread::key_create(thread_exit) {
+            KEY.store(key as usize, Relaxed);
+        }
+        // SAFETY: the backstop is a static, never retired.
+        unsafe { stats::register(ptr::addr_of_mut!((*BACKSTOP.ptr()).counters)) };
+    });
+}
+
+/// The thread-exit key, if it could be created.
+#[inline]
+pub(super) fn key() -> Option<thread::Key> {
+    let key = KEY.load(Relaxed);
+    (key != usize::MAX).then_some(key as thread::Key)
+}
+
+/// Takes a heap structure from the pool, mapping a chunk of them (outside the lock) when it is
+/// empty.
+fn new_heap_struct() -> Option<*mut Heap> {
+    loop {
+        {
+            let mut pool = POOL.lock();
+            let h = pool.0;
+            if !h.is_null() {
+                // SAFETY: `h` is a pooled heap structure, unused, guarded by the lock.
+                pool.0 = unsafe { (*h).next };
+                return Some(h);
+            }
+        }
+        const CHUNK: usize = 256 * 1024;
+        let per_chunk = CHUNK / core::mem::size_of::<Heap>();
+        let base = platform::map(CHUNK, false)?.as_ptr() as *mut Heap;
+        GLOBAL.mapped(CHUNK);
+        let mut pool = POOL.lock();
+        for i in 0..per_chunk {
+            // SAFETY: `base` holds `per_chunk` heap-sized, suitably aligned slots, ours alone.
+            unsafe {
+                let h = base.add(i);
+                h.write(Heap::new(HeapState::Dead));
+                (*h).next = pool.0;
+                pool.0 = h;
+            }
+        }
+    }
+}
+
+/// Gives the calling thread a heap. Returns null when the system has no memory.
+#[cold]
+fn make_heap() -> *mut Heap {
+    init();
+    let Some(h) = new_heap_struct() else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `h` is a fresh heap structure that only this thread knows.
+    unsafe {
+        h.write(Heap::new(HeapState::Live));
+        (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
+        // `next_purge` 0: look at purging on the first refill; short-lived threads do their
+        // share too.
+        stats::register(ptr::addr_of_mut!((*h).counters));
+    }
+    GLOBAL.heaps_created.add(1);
+    // Set the thread-local first: pthread_setspecific may allocate for high key numbers, and that
+    // allocation must find this heap.
+    set_current(h);
+    if let Some(key) = key() {
+        thread::key_set(key, h.cast());
+    }
+    h
+}
+
+/// Runs `f` with a real heap for the calling thread: its own (made on first use, un-parked if
+/// parked) or, for a thread whose heap already retired, the shared backstop under its lock.
+/// Returns `fail` when no heap can be made.
+///
+/// # Safety
+/// - `heap` is the value of the calling thread's heap slot.
+#[inline]
+pub unsafe fn with_heap<R>(heap: *mut Heap, f: impl FnOnce(*mut Heap) -> R, fail: R) -> R {
+    // SAFETY: the sentinels and live heaps are valid to read.
+    let state = unsafe { (*heap).state };
+    match state {
+        HeapState::Live => f(heap),
+        HeapState::Uninit => {
+            let h = make_heap();
+            if h.is_null() {
+                fail
+            } else {
+                f(h)
+            }
+        }
+        HeapState::Dead | HeapState::Backstop => {
+            let _g = BACKSTOP_LOCK.lock();
+            f(BACKSTOP.ptr())
+        }
+        HeapState::Parked => {
+            // SAFETY: the slot holds PARKED, so the thread has a live heap in the key.
+            let h = unsafe { park::unpark() };
+            let r = f(h);
+            // SAFETY: `h` is the calling thread's live heap.
+            unsafe { park::repark(h) };
+            r
+        }
+    }
+}
+
+/// The pthread key destructor: retires the exiting thread's heap.
+unsafe extern "C" fn thread_exit(arg: *mut core::ffi::c_void) {
+    let heap = arg as *mut Heap;
+    if heap.is_null() {
+        return;
+    }
+    set_current(DEAD.ptr());
+    let now = platform::now_ms();
+    // SAFETY: `heap` is this thread's live heap; the thread-local no longer points to it, so no
+    // allocation of this thread reaches it again.
+    unsafe {
+        let h = &mut *heap;
+        h.big.flush(now, true);
+        small::abandon::abandon(&mut h.small, now);
+        super::tick::global_tick(now, false);
+        retire_struct(heap);
+    }
+}
+
+/// Folds the heap's counters into the global ones and returns its structure to the pool.
+///
+/// # Safety
+/// - `heap` is a live heap that no thread uses any more.
+unsafe fn retire_struct(heap: *mut Heap) {
+    // SAFETY: per the contract.
+    unsafe {
+        stats::retire(ptr::addr_of_mut!((*heap).counters));
+        (*heap).state = HeapState::Dead;
+        let mut pool = POOL.lock();
+        (*heap).next = pool.0;
+        pool.0 = heap;
+    }
+    GLOBAL.heaps_retired.add(1);
+}
+
+/// The locks of this file, in the fork handlers' order: the backstop, then the pool.
+pub(crate) fn locks_for_fork() -> (&'static Lock<()>, &'static Lock<impl Sized>) {
+    (&BACKSTOP_LOCK, &POOL)
+}

@@ -1,0 +1,144 @@
+//! The per-thread heap: what a thread allocates from, and how a thread gets one and gives it up.
+//!
+//! A [`Heap`] holds a thread's small-object pages ([`crate::small::Pages`], first, so that the
+//! HOT path's `current[class]` is at the heap's own address), its counters, its cache of freed
+//! big blocks, and its purge deadline. The work on pages is the small tier's; the heap decides
+//! when it happens and for whom:
+//!
+//! | file | what it does |
+//! | --- | --- |
+//! | this file | the heap type, its sentinels, the thread-local slot |
+//! | [`lifecycle`] | start-up, the pool of heap structures, thread exit, the backstop heap |
+//! | [`refill`] | the WARM path of a small class and the thread's big-block cache |
+//! | [`free`] | frees that need more than a push: pages that empty, other heaps' blocks, big blocks |
+//! | [`park`] | parking: purging on the next call of a thread that freed a big block |
+//! | [`tick`] | the purge looks of a heap and of the shared structures, and `sacs::purge()` |
+//!
+//! A thread's heap lives in the initial-exec TLS slot ([`crate::platform::tls`]; no destructor
+//! is registered with the Rust runtime, which could allocate); its retirement runs from a
+//! `pthread_key` destructor ([`lifecycle`]).
+
+pub mod free;
+pub mod lifecycle;
+pub mod park;
+pub mod refill;
+pub mod tick;
+
+use core::cell::UnsafeCell;
+use core::ptr;
+
+use crate::big::LocalCache;
+use crate::platform::tls;
+use crate::small::Pages;
+use crate::stats::HeapCounters;
+
+pub use lifecycle::with_heap;
+
+/// Which kind of heap a [`Heap`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum HeapState {
+    /// The thread-local initial value: the thread has no heap yet.
+    Uninit = 0,
+    /// The thread-local value after the thread's heap retired (the thread is exiting).
+    Dead = 1,
+    /// A thread's heap.
+    Live = 2,
+    /// The shared heap, used under a lock by exiting threads.
+    Backstop = 3,
+    /// The thread-local value of a live heap whose next call should look at purging (see
+    /// [`park`]): every HOT path misses on it, and the slow path finds the real heap.
+    Parked = 4,
+}
+
+/// All data for a thread-local heap.
+#[repr(C)]
+pub struct Heap {
+    /// The thread's small-object pages; first, so that a page's owner word (the address of its
+    /// `Pages`) is the heap's address. HOT (`small.current`).
+    pub small: Pages,
+    /// Allocations and frees, read by `sacs::stats()`. HOT (`allocs`, `frees`).
+    pub counters: HeapCounters,
+    /// The thread's own cache of freed big blocks.
+    pub big: LocalCache,
+    /// Next time (ms) this heap looks for memory to purge.
+    pub next_purge: u64,
+    /// Small number identifying the heap (picks its big arena).
+    pub index: usize,
+    pub state: HeapState,
+    /// Calls left that re-park the heap while purging has work pending (see [`park`]).
+    pub park_calls: u8,
+    /// Link in the pool of unused heap structures.
+    next: *mut Heap,
+}
+
+const _: () = assert!(core::mem::offset_of!(Heap, small) == 0);
+
+impl Heap {
+    const fn new(state: HeapState) -> Self {
+        Self {
+            small: Pages::new(),
+            counters: HeapCounters::new(),
+            big: LocalCache::new(),
+            next_purge: 0,
+            index: 0,
+            state,
+            park_calls: 0,
+            next: ptr::null_mut(),
+        }
+    }
+}
+
+/// A heap in a `static`.
+pub struct StaticHeap(UnsafeCell<Heap>);
+// SAFETY: the sentinels are never written (their pages are EMPTY, which the refill path handles
+// before touching the heap, and their state sends every slow path elsewhere); the backstop is
+// only used under its lock.
+unsafe impl Sync for StaticHeap {}
+
+impl StaticHeap {
+    #[inline(always)]
+    pub const fn ptr(&'static self) -> *mut Heap {
+        self.0.get()
+    }
+}
+
+/// The thread-local value before a thread has a heap.
+pub static UNINIT: StaticHeap = StaticHeap(UnsafeCell::new(Heap::new(HeapState::Uninit)));
+/// The thread-local value after a thread's heap retired.
+pub static DEAD: StaticHeap = StaticHeap(UnsafeCell::new(Heap::new(HeapState::Dead)));
+/// The thread-local value of a parked live heap (see [`park`]).
+pub static PARKED: StaticHeap = StaticHeap(UnsafeCell::new(Heap::new(HeapState::Parked)));
+
+/// The calling thread's heap (possibly a sentinel). The slot holds the heap address XOR
+/// [`UNINIT`]'s, so the zero every thread starts with reads as `UNINIT` with no branch.
+#[inline(always)]
+pub fn current() -> *mut Heap {
+    (tls::get() ^ UNINIT.ptr() as usize) as *mut Heap
+}
+
+/// Sets the calling thread's heap.
+#[inline]
+fn set_current(heap: *mut Heap) {
+    tls::set(heap as usize ^ UNINIT.ptr() as usize);
+}
+
+/// The owner word of `heap`'s pages: what a page's `owner` holds when the heap owns it.
+#[inline(always)]
+pub fn owner_id(heap: *mut Heap) -> usize {
+    // `small` is at offset 0 (asserted above): the id is the heap's address, no arithmetic.
+    heap as usize
+}
+
+/// Checks the calling thread's heap: every page's counts agree with its lists, pages are on the
+/// list their flags say, every free block lies on a block boundary of its page.
+#[cfg(feature = "validate")]
+pub fn validate_current() {
+    let heap = park::resolved();
+    // SAFETY: the calling thread's heap is only touched by this thread.
+    unsafe {
+        if (*heap).state == HeapState::Live {
+            crate::small::validate(&(*heap).small);
+        }
+    }
+}

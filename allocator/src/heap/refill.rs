@@ -1,0 +1,47 @@
+//! The heap's slow allocation paths: the WARM path of a small class (with the heap's purge look
+//! between refilling the current page and finding a new one) and the thread's big-block cache.
+
+use super::{tick, Heap, HeapState};
+use crate::platform;
+use crate::small::refill;
+
+/// The current page of `class` had no free block: refills it or finds another page, and pops a
+/// block. Returns null only when the system has no memory.
+///
+/// # Safety
+/// - `heap` is the calling thread's real heap (or the backstop with its lock held).
+pub unsafe fn refill(heap: *mut Heap, class: usize) -> *mut u8 {
+    // SAFETY: per the contract, `heap` and its pages are ours.
+    let h = unsafe { &mut *heap };
+    // SAFETY: as above.
+    let mut block = unsafe { refill::refill_current(&mut h.small, class) };
+    if block.is_null() {
+        let now = platform::now_ms();
+        if now >= h.next_purge {
+            tick::heap_tick(h, now, false);
+        }
+        // SAFETY: as above; `refill_current` left the class with no current page.
+        block = unsafe { refill::refill_new_page(&mut h.small, class, now) };
+        if block.is_null() {
+            return block;
+        }
+    }
+    h.counters.allocs[class].add(1);
+    block
+}
+
+/// A big block of `class` from the thread's own cache (zeroed if `zero`), if it holds one.
+///
+/// # Safety
+/// - `heap` is the calling thread's real heap (or the backstop with its lock held).
+#[inline]
+pub unsafe fn big_from_cache(heap: *mut Heap, class: usize, zero: bool) -> Option<*mut u8> {
+    // SAFETY: per the contract.
+    let h = unsafe { &mut *heap };
+    if h.state != HeapState::Live {
+        return None;
+    }
+    let p = h.big.alloc(class, zero)?;
+    h.counters.big_cache_allocs.add(1);
+    Some(p)
+}

@@ -1,0 +1,48 @@
+//! The purge looks (see [`crate::purge`] for when and why): a heap's own look at its big-block
+//! cache, warm pool and segments; the shared structures' look (segment cache, abandoned
+//! segments, big arenas, whale ring); and [`purge`], all of it at once.
+
+use super::{park, Heap, HeapState};
+use crate::platform;
+use crate::small::{abandon, refill, retire};
+use crate::{big, purge, segment, whale};
+
+/// A heap's periodic look: its own caches and pages, then the shared structures.
+pub fn heap_tick(h: &mut Heap, now: u64, force: bool) {
+    h.big.flush(now, force);
+    // SAFETY: `h` is the calling thread's heap (or the backstop under its lock).
+    unsafe { retire::purge_idle(&mut h.small, now, force) };
+    h.next_purge = now + purge::interval();
+    global_tick(now, force);
+}
+
+/// The shared structures' periodic look, made by whichever thread claims it first.
+pub fn global_tick(now: u64, force: bool) {
+    if !purge::claim_global_look(now, force) {
+        return;
+    }
+    let cached = segment::cache::purge(now, force);
+    abandon::purge_abandoned(now, force);
+    let big = big::purge_all(now, force);
+    let whales = whale::purge(now, force);
+    purge::set_deferred(cached || big || whales);
+}
+
+/// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty
+/// pages, pages of exited threads that were freed, cached big blocks, empty segments, and the
+/// whale ring. Live blocks are untouched.
+pub fn purge_now() {
+    let now = platform::now_ms();
+    let h = park::resolved();
+    // SAFETY: the calling thread's heap is only used by this thread (a sentinel is skipped).
+    unsafe {
+        if (*h).state == HeapState::Live {
+            let h = &mut *h;
+            abandon::adopt_all(&mut h.small);
+            refill::sweep_all_full(&mut h.small);
+            heap_tick(h, now, true);
+            return;
+        }
+    }
+    global_tick(now, true);
+}

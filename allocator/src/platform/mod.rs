@@ -1,0 +1,165 @@
+//! The platform layer: every call SACS makes into the C library or the kernel goes through
+//! here, and nothing above this layer names `libc` (the layering test checks it).
+//!
+//! | file | what it wraps |
+//! | --- | --- |
+//! | [`memory`] | `mmap`, `munmap`, `madvise`, `mremap`: counted, with their cycles |
+//! | [`clock`] | the cycle counter and the monotonic clocks |
+//! | [`thread`] | the thread-exit key, the `fork()` handlers, `sched_yield` |
+//! | [`tls`] | the thread-local heap slot (initial-exec TLS in assembly) |
+//! | [`env`] | the raw `environ` |
+//! | this file | `errno`, standard error, the process's resident size, `abort` |
+//!
+//! Every call that can change `errno` saves and restores it ([`KeepErrno`]), so that a caller
+//! of `malloc` never sees an `errno` that SACS's own bookkeeping produced; failures come back as
+//! `None` / `false`. Nothing here panics or allocates.
+
+pub mod clock;
+pub mod env;
+pub mod memory;
+pub mod thread;
+pub mod tls;
+
+pub use clock::now_ms;
+pub use memory::{
+    advise_huge, decommit, map, map_aligned, release_lazily, remap, remap_fixed, unmap, Syscall,
+    OS_PAGE, SYSCALLS, SYSCALL_KINDS, SYSCALL_NAMES,
+};
+
+/// Saves `errno` on creation and restores it on drop.
+pub(crate) struct KeepErrno(i32);
+
+impl KeepErrno {
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Self(errno())
+    }
+}
+
+impl Drop for KeepErrno {
+    #[inline]
+    fn drop(&mut self) {
+        set_errno(self.0);
+    }
+}
+
+/// The calling thread's `errno`.
+#[inline]
+pub fn errno() -> i32 {
+    // SAFETY: `__errno_location` returns the calling thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets the calling thread's `errno` (the C API's `ENOMEM` / `EINVAL`).
+#[inline(always)]
+pub fn set_errno(value: i32) {
+    // SAFETY: as in `errno`; writing the thread's own errno slot is always allowed.
+    unsafe { *libc::__errno_location() = value };
+}
+
+/// `ENOMEM`, for the C API's failures.
+pub const ENOMEM: i32 = libc::ENOMEM;
+/// `EINVAL`, for the C API's argument checks.
+pub const EINVAL: i32 = libc::EINVAL;
+
+/// Resident set size of the process in bytes, read from `/proc/self/statm` into a stack buffer.
+/// Returns 0 when it cannot be read.
+pub fn resident_bytes() -> usize {
+    let _errno = KeepErrno::new();
+    let mut buf = [0u8; 128];
+    // SAFETY: the path is a NUL-terminated literal; the buffer is ours and its length is passed.
+    let n = unsafe {
+        let fd = libc::open(
+            c"/proc/self/statm".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return 0;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    if n <= 0 {
+        return 0;
+    }
+    // statm: "size resident shared ..." in pages; take the second number.
+    let text = &buf[..n as usize];
+    let mut fields = text.split(|&b| b == b' ');
+    fields.next();
+    let pages = fields.next().map(parse_decimal).unwrap_or(0);
+    pages * OS_PAGE
+}
+
+/// Parses leading ASCII digits; stops at the first non-digit; saturates.
+pub fn parse_decimal(s: &[u8]) -> usize {
+    let mut v: usize = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v.saturating_mul(10).saturating_add((b - b'0') as usize);
+    }
+    v
+}
+
+/// Writes `bytes` to standard error, ignoring failures (used for messages and the stats table).
+pub fn write_stderr(bytes: &[u8]) {
+    write_fd(2, bytes);
+}
+
+/// A private copy of standard error (close-on-exec, numbered 100 or above), for output at
+/// exit: many programs close descriptor 2 in their own exit handlers. Returns -1 on failure.
+pub fn dup_stderr() -> i32 {
+    let _errno = KeepErrno::new();
+    // SAFETY: fcntl on a descriptor number has no memory-safety preconditions.
+    unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 100) }
+}
+
+/// Writes `bytes` to descriptor `fd`, ignoring failures.
+pub fn write_fd(fd: i32, bytes: &[u8]) {
+    let _errno = KeepErrno::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: `rest` is a valid readable buffer of the given length.
+        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            break;
+        }
+        rest = &rest[n as usize..];
+    }
+}
+
+/// Aborts the process without unwinding and without allocating.
+pub fn abort() -> ! {
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_is_plausible() {
+        let r = resident_bytes();
+        assert!(r > 0 && r < (64usize << 30));
+    }
+
+    #[test]
+    fn decimals_saturate_and_stop_at_the_first_non_digit() {
+        assert_eq!(parse_decimal(b"123 456"), 123);
+        assert_eq!(parse_decimal(b"x"), 0);
+        assert_eq!(parse_decimal(b"99999999999999999999999"), usize::MAX);
+    }
+
+    #[test]
+    fn errno_round_trips() {
+        set_errno(1234);
+        {
+            let _keep = KeepErrno::new();
+            set_errno(5);
+        }
+        assert_eq!(errno(), 1234);
+    }
+}

@@ -1,0 +1,174 @@
+//! Segments of exited threads. A thread that exits gives its empty pages back to their segments
+//! and its empty segments to the segment cache; segments that still hold live blocks go to the
+//! process-wide abandoned list with no owner. Blocks on them stay valid: other threads free
+//! them through the pages' remote lists. The next thread whose COLD path finds no page adopts a
+//! few of them ([`adopt_one`]); `sacs::purge()` adopts them all ([`adopt_all`]); and the shared
+//! purge look decommits their dirty free slices meanwhile ([`purge_abandoned`]).
+
+use core::sync::atomic::Ordering::Relaxed;
+
+use arrayvec::ArrayVec;
+
+use super::{retire, Pages, WARM_MID, WARM_TINY};
+use crate::lock::Lock;
+use crate::page::{PageKind, EMPTY, IN_FULL};
+use crate::platform;
+use crate::segment::{self, Segment, SegmentList};
+use crate::size_class::SMALL_CLASSES;
+use crate::stats::GLOBAL;
+
+/// Segments of exited threads that still hold live blocks.
+static ABANDONED: Lock<SegmentList> = Lock::new(SegmentList::new());
+
+/// Abandons every page of `pages`: free pages go back to their segments, empty segments to the
+/// cache, the rest to the abandoned list.
+///
+/// # Safety
+/// - `pages` belongs to a heap that no thread will use again.
+pub unsafe fn abandon(pages: &mut Pages, now: u64) {
+    // SAFETY: per the contract, `pages` and everything it owns are ours.
+    unsafe {
+        for class in 0..SMALL_CLASSES {
+            let cur = pages.current[class];
+            if cur != EMPTY.ptr() {
+                (*cur).used -= 1; // the pin
+                pages.partial[class].push_front(cur);
+                pages.current[class] = EMPTY.ptr();
+            }
+            while let Some(page) = pages.partial[class]
+                .pop_front()
+                .or_else(|| pages.full[class].pop_front())
+            {
+                let p = &mut *page;
+                p.collect_remote();
+                p.flags = 0;
+                if p.used == 0 {
+                    retire::release_span(pages, page, now);
+                } else {
+                    p.owner.store(0, Relaxed);
+                }
+            }
+        }
+        for pool in [WARM_TINY, WARM_MID] {
+            while let Some(page) = pages.warm[pool].pop_front() {
+                (*page).flags = 0;
+                retire::release_span(pages, page, now);
+            }
+        }
+        let mut abandoned = 0;
+        while let Some(seg) = pages.segments.pop_front() {
+            if (*seg).is_empty() {
+                segment::cache::put(seg, now);
+            } else {
+                (*seg).purge_if_due(now, false);
+                (*seg).owner.store(0, Relaxed);
+                ABANDONED.lock().push_back(seg);
+                abandoned += 1;
+            }
+        }
+        GLOBAL.segments_abandoned.add(abandoned);
+    }
+}
+
+/// Adopts one abandoned segment (if any) into `pages`: its empty pages go back to the segment,
+/// the others onto the partial or full lists. Returns whether it adopted one.
+///
+/// # Safety
+/// - `pages` is the calling thread's page set (or the backstop's under its lock).
+pub unsafe fn adopt_one(pages: &mut Pages) -> bool {
+    let Some(seg) = ABANDONED.lock().pop_front() else {
+        return false;
+    };
+    GLOBAL.segments_adopted.add(1);
+    let me = pages.id();
+    // SAFETY: an abandoned segment has no owner; taking it off the list made it ours.
+    unsafe {
+        let s = &mut *seg;
+        s.owner.store(me, Relaxed);
+        pages.segments.push_front(seg);
+        let mut i = 1;
+        while i < segment::SLICES {
+            let page = s.pages.as_mut_ptr().add(i);
+            let p = &mut *page;
+            let n = p.slices.max(1) as usize;
+            if p.slices > 0 && p.kind == PageKind::Small as u8 {
+                p.owner.store(me, Relaxed);
+                p.collect_remote();
+                let class = p.class as usize;
+                if p.used == 0 {
+                    // Back to the segment, which stays ours (releasing the segment here could
+                    // unmap it under this loop).
+                    p.flags = 0;
+                    s.give_span(page, true, platform::now_ms());
+                } else if !p.free.is_null() || p.can_extend() {
+                    p.flags = 0;
+                    pages.partial[class].push_back(page);
+                } else {
+                    p.flags = IN_FULL;
+                    pages.full[class].push_back(page);
+                }
+            }
+            i += n;
+        }
+    }
+    true
+}
+
+/// Adopts every abandoned segment into `pages`, so that their free pages can be released (what
+/// `sacs::purge()` does).
+///
+/// # Safety
+/// - as for [`adopt_one`].
+pub unsafe fn adopt_all(pages: &mut Pages) {
+    // SAFETY: per the contract.
+    while unsafe { adopt_one(pages) } {}
+}
+
+/// Segments taken off the abandoned list at a time to be purged.
+const PURGE_BATCH: usize = 16;
+
+/// Decommits the dirty free slices of abandoned segments whose purge deadline passed (all of
+/// them with `force`): their owners are gone, so no thread's look would reach them. The
+/// segments are taken off the list while their memory is given back, so no lock is held across
+/// the `madvise` calls; an adopter meanwhile simply does not see them.
+pub fn purge_abandoned(now: u64, force: bool) {
+    // Each segment is looked at once per call, even when the kernel refuses and it stays due.
+    let mut budget = ABANDONED.lock().len;
+    while budget > 0 {
+        let mut batch = ArrayVec::<*mut Segment, PURGE_BATCH>::new();
+        {
+            let mut list = ABANDONED.lock();
+            let mut seg = list.head;
+            while !seg.is_null() && !batch.is_full() && budget > 0 {
+                // SAFETY: abandoned segments are only touched under the lock (adopters pop them
+                // first); `next` is read before the segment is unlinked.
+                unsafe {
+                    let next = (*seg).next;
+                    if (*seg).purge_due(now, force) {
+                        list.remove(seg);
+                        batch.push(seg);
+                        budget -= 1;
+                    }
+                    seg = next;
+                }
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        for &seg in &batch {
+            // SAFETY: off the list, the segment is ours alone until it goes back.
+            unsafe { (*seg).purge_if_due(now, force) };
+        }
+        let mut list = ABANDONED.lock();
+        for seg in batch {
+            // SAFETY: taken off this list above, on no other.
+            unsafe { list.push_back(seg) };
+        }
+    }
+}
+
+/// The abandoned list's lock, for the fork handlers.
+pub(crate) fn lock_for_fork() -> &'static Lock<impl Sized> {
+    &ABANDONED
+}

@@ -1,0 +1,209 @@
+//! The small-object tier: TinySlab (1 B – 1 KiB, classes 0 – 39) and MidPool (1 KiB – 32 KiB,
+//! classes 40 – 79) share one page machinery and differ only in page size.
+//!
+//! A thread's small objects live in its [`Pages`]: for each class a current page that the HOT
+//! path pops from, partial pages (blocks came back while not current), full pages (none free at
+//! the last look), a warm pool of empty pages kept committed, and the segments the pages are
+//! carved from. Tiny pages are one 64 KiB slice, mid pages eight (512 KiB, so even the 32 KiB
+//! class has 16 blocks per page and a page refill is rare). The seed's 64 MidPool shards become
+//! per-site shards once Site Rules land; for now each thread's `Pages` is its own shard.
+//!
+//! | file | what it does |
+//! | --- | --- |
+//! | this file | the per-thread page set, the tier geometry, the one HOT pop |
+//! | [`refill`] | WARM and COLD: finding a page with a free block |
+//! | [`retire`] | pages that empty: the warm pool, spans back to segments, purging them |
+//! | [`abandon`] | segments of exited threads: abandoning, adopting, purging them |
+//!
+//! The owner of a small page or a heap segment is the address of a `Pages` (its heap's, since a
+//! heap begins with its `Pages`). Everything here runs on the owning thread, with no lock,
+//! except the abandoned list.
+
+pub mod abandon;
+pub mod refill;
+pub mod retire;
+
+use crate::page::{Page, PageList, EMPTY};
+use crate::purge::PurgeDelay;
+use crate::segment::SegmentList;
+use crate::size_class::{SMALL_CLASSES, TINY_CLASSES};
+
+/// Slices in a tiny page (64 KiB).
+pub const TINY_PAGE_SLICES: usize = 1;
+/// Slices in a mid page (512 KiB).
+pub const MID_PAGE_SLICES: usize = 8;
+
+/// Warm-pool index of tiny pages and mid pages.
+const WARM_TINY: usize = 0;
+const WARM_MID: usize = 1;
+
+/// Whether `class` is a tiny class.
+#[inline(always)]
+pub fn is_tiny(class: usize) -> bool {
+    class < TINY_CLASSES
+}
+
+/// Warm-pool index and span length (slices) of the pages of `class`.
+#[inline]
+fn page_shape(class: usize) -> (usize, usize) {
+    if is_tiny(class) {
+        (WARM_TINY, TINY_PAGE_SLICES)
+    } else {
+        (WARM_MID, MID_PAGE_SLICES)
+    }
+}
+
+/// A thread's small-object pages.
+#[repr(C)]
+pub struct Pages {
+    /// The page each class allocates from; [`EMPTY`] when there is none. HOT.
+    pub current: [*mut Page; SMALL_CLASSES],
+    /// Pages with free blocks that are not current.
+    pub partial: [PageList; SMALL_CLASSES],
+    /// Pages with no free blocks at their last look.
+    pub full: [PageList; SMALL_CLASSES],
+    /// Empty pages kept committed for the next refill, tiny and mid.
+    pub warm: [PageList; 2],
+    /// Segments whose slices these pages are carved from.
+    pub segments: SegmentList,
+    /// How long this thread's freed memory waits before it is purged.
+    pub purge_delay: PurgeDelay,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_LIST: PageList = PageList::new();
+
+impl Pages {
+    /// No pages: every class's current page is [`EMPTY`].
+    pub const fn new() -> Self {
+        Self {
+            current: [&EMPTY.0 as *const Page as *mut Page; SMALL_CLASSES],
+            partial: [EMPTY_LIST; SMALL_CLASSES],
+            full: [EMPTY_LIST; SMALL_CLASSES],
+            warm: [EMPTY_LIST; 2],
+            segments: SegmentList::new(),
+            purge_delay: PurgeDelay::new(),
+        }
+    }
+
+    /// The owner word that this page set's pages and segments carry.
+    #[inline(always)]
+    pub fn id(&self) -> usize {
+        self as *const Pages as usize
+    }
+}
+
+impl Default for Pages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The HOT allocation: pops a block off the current page of `class`, or returns null when its
+/// free list is empty (the caller then refills). The one place a small block is handed out.
+///
+/// # Safety
+/// - `pages` is the calling thread's page set or a sentinel heap's, whose current pages are all
+///   [`EMPTY`] (free list null, so nothing is written); `class < SMALL_CLASSES`.
+#[inline(always)]
+pub unsafe fn pop(pages: *mut Pages, class: usize) -> *mut u8 {
+    // SAFETY: per the contract; a current page belongs to this thread.
+    unsafe {
+        let page = *(*pages).current.get_unchecked(class);
+        let block = (*page).free;
+        if !block.is_null() {
+            (*page).free = (*block).next;
+            (*page).used += 1;
+        }
+        block as *mut u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::SLICE;
+    use crate::size_class::{class_of, class_size, TINY_MAX};
+
+    #[test]
+    fn a_tiny_page_holds_many_blocks_of_every_tiny_class() {
+        for class in 0..TINY_CLASSES {
+            let blocks = TINY_PAGE_SLICES * SLICE / class_size(class);
+            assert!(blocks >= 64, "class {class}: {blocks} blocks");
+        }
+        assert!(is_tiny(class_of(TINY_MAX)));
+        assert!(!is_tiny(class_of(TINY_MAX + 1)));
+    }
+
+    #[test]
+    fn a_mid_page_holds_at_least_sixteen_blocks() {
+        for class in TINY_CLASSES..SMALL_CLASSES {
+            let blocks = MID_PAGE_SLICES * SLICE / class_size(class);
+            assert!(blocks >= 16, "class {class}: {blocks} blocks");
+        }
+    }
+
+    #[test]
+    fn an_empty_page_set_pops_nothing() {
+        let mut pages = Pages::new();
+        for class in [0, 39, 40, 79] {
+            // SAFETY: every current page is EMPTY.
+            assert!(unsafe { pop(&mut pages, class) }.is_null());
+        }
+    }
+}
+
+/// Checks a thread's page set: every page's counts agree with its lists, pages are on the list
+/// their flags say and owned by this set, every free block lies on a block boundary of its
+/// page, the segments' bitmaps agree. Panics on the first violation.
+#[cfg(feature = "validate")]
+pub fn validate(pages: &Pages) {
+    use crate::page::{list_len, IN_FULL};
+    let me = pages.id();
+    let check = |class: usize, page: *mut Page, pinned: bool| {
+        // SAFETY: pages reached from the set are valid and only this thread writes them.
+        unsafe {
+            let p = &*page;
+            assert_eq!(p.class as usize, class, "page on the wrong class list");
+            assert_eq!(p.owner.load(core::sync::atomic::Ordering::Relaxed), me, "page not owned by its heap");
+            let free = list_len(p.free, p.capacity);
+            let mut b = p.free;
+            while !b.is_null() {
+                assert!(p.is_block_start(b as *const u8), "free block off a block boundary");
+                b = (*b).next;
+            }
+            let out = p.used - pinned as u32;
+            assert!(free + out <= p.extended, "more blocks than carved: free {free} out {out}");
+        }
+    };
+    for class in 0..SMALL_CLASSES {
+        if pages.current[class] != EMPTY.ptr() {
+            check(class, pages.current[class], true);
+        }
+        for (list, full) in [(&pages.partial[class], false), (&pages.full[class], true)] {
+            let mut page = list.head;
+            let mut n = 0;
+            while !page.is_null() {
+                // SAFETY: as above.
+                unsafe {
+                    assert_eq!((*page).flags & IN_FULL != 0, full, "IN_FULL flag disagrees with the list");
+                    check(class, page, false);
+                    page = (*page).next;
+                }
+                n += 1;
+            }
+            assert_eq!(n, list.len);
+        }
+    }
+    let mut seg = pages.segments.head;
+    while !seg.is_null() {
+        // SAFETY: the set's segments are valid; their bitmaps are only written by this thread.
+        unsafe {
+            let s = &*seg;
+            assert_eq!(s.owner.load(core::sync::atomic::Ordering::Relaxed), me);
+            assert_eq!(s.free_slices & 1, 0, "header slice marked free");
+            assert_eq!(s.dirty_slices & !s.free_slices, 0, "dirty slice in use");
+            seg = s.next;
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! WARM and COLD: finding a page with a free block when the current page's list is empty.
+//!
+//! ```text
+//! refill_current(class)     current page: take remote frees, or carve more never-used blocks
+//! refill_new_page(class)
+//!  ├─ partial pages of the class (pages that got blocks back while not current)
+//!  ├─ a few full pages that other threads freed into (rotating sweep)
+//!  ├─ warm pool: an empty page kept committed ───────── hit
+//!  ├─ prefill: carve SACS_PREFILL_PAGES spans at once from the thread's segments
+//!  └─ COLD: sweep all full pages, adopt an abandoned segment, reuse a cached one, or map
+//! ```
+//!
+//! The heap calls the two halves with its purge look between them (`heap::refill`), so that
+//! the clock is read only when a new page is needed.
+
+use core::ptr;
+use core::sync::atomic::Ordering::Relaxed;
+
+use super::{abandon, page_shape, pop, retire, Pages};
+use crate::options::{self, Opt};
+use crate::page::{Page, PageKind, EMPTY, IN_FULL, IN_WARM_POOL};
+use crate::platform;
+use crate::segment::{self, SegmentKind, SLICE};
+use crate::size_class::SMALL_CLASSES;
+use crate::stats::GLOBAL;
+
+/// Abandoned segments one COLD path may adopt before it maps a new segment.
+const MAX_ADOPT_PER_REFILL: usize = 4;
+/// Full pages looked at per refill for blocks freed by other threads.
+const SWEEP_PER_REFILL: usize = 4;
+
+/// Refills the current page of `class` from its remote frees or its never-carved blocks and
+/// pops a block. Returns null when the page has nothing left (it is then parked with the full
+/// pages, and the caller goes on to [`refill_new_page`]) or there is no current page.
+///
+/// # Safety
+/// - `pages` is the calling thread's page set (or the backstop's with its lock held).
+pub unsafe fn refill_current(pages: &mut Pages, class: usize) -> *mut u8 {
+    let page = pages.current[class];
+    if page == EMPTY.ptr() {
+        return ptr::null_mut();
+    }
+    // SAFETY: the current page belongs to `pages`.
+    let p = unsafe { &mut *page };
+    if p.free.is_null() && collect(p) == 0 && !p.extend() {
+        // Exhausted: unpin it and park it with the full pages.
+        p.used -= 1;
+        p.flags |= IN_FULL;
+        // SAFETY: the current page is on no list.
+        unsafe { pages.full[class].push_back(page) };
+        pages.current[class] = EMPTY.ptr();
+        return ptr::null_mut();
+    }
+    // SAFETY: `page` is current and now has a free block.
+    unsafe { pop(pages, class) }
+}
+
+/// Finds a page for `class` with a free block, makes it current and pops a block. Returns null
+/// only when the system has no memory.
+///
+/// # Safety
+/// - as for [`refill_current`]; the current page of `class` is [`EMPTY`].
+pub unsafe fn refill_new_page(pages: &mut Pages, class: usize, now: u64) -> *mut u8 {
+    debug_assert!(pages.current[class] == EMPTY.ptr());
+    // SAFETY: every page reached here belongs to `pages`.
+    unsafe {
+        let page = take_partial(pages, class)
+            .or_else(|| sweep_full(pages, class, SWEEP_PER_REFILL))
+            .or_else(|| new_page(pages, class, now));
+        let Some(page) = page else {
+            return ptr::null_mut();
+        };
+        let p = &mut *page;
+        if p.free.is_null() && collect(p) == 0 {
+            p.extend();
+        }
+        debug_assert!(!p.free.is_null());
+        p.used += 1; // the pin
+        pages.current[class] = page;
+        pop(pages, class)
+    }
+}
+
+/// Takes the blocks other threads freed onto `p`'s free list, counting the collection.
+#[inline]
+fn collect(p: &mut Page) -> u32 {
+    let n = p.collect_remote();
+    if n > 0 {
+        GLOBAL.remote_collects.add(1);
+    }
+    n
+}
+
+/// A partial page of `class` with room, if any.
+unsafe fn take_partial(pages: &mut Pages, class: usize) -> Option<*mut Page> {
+    while let Some(page) = pages.partial[class].pop_front() {
+        // SAFETY: partial pages belong to `pages`.
+        let p = unsafe { &mut *page };
+        collect(p);
+        if !p.free.is_null() || p.can_extend() {
+            return Some(page);
+        }
+        p.flags |= IN_FULL;
+        // SAFETY: the page was just unlinked.
+        unsafe { pages.full[class].push_back(page) };
+    }
+    None
+}
+
+/// Looks at up to `limit` full pages of `class` (oldest first, rotating) for blocks other
+/// threads freed; returns the first page that got some back.
+unsafe fn sweep_full(pages: &mut Pages, class: usize, limit: usize) -> Option<*mut Page> {
+    let list = &mut pages.full[class];
+    for _ in 0..limit.min(list.len) {
+        let page = list.pop_front()?;
+        // SAFETY: full pages belong to `pages`.
+        let p = unsafe { &mut *page };
+        if collect(p) > 0 {
+            p.flags &= !IN_FULL;
+            return Some(page);
+        }
+        // SAFETY: the page was just unlinked.
+        unsafe { list.push_back(page) };
+    }
+    None
+}
+
+/// Collects remote frees on every full page of every class: pages that came back entirely
+/// are retired, pages with room move to the partial lists. Done before mapping new memory.
+///
+/// # Safety
+/// - `pages` is the calling thread's page set (or the backstop's under its lock).
+pub unsafe fn sweep_all_full(pages: &mut Pages) {
+    for class in 0..SMALL_CLASSES {
+        let mut page = pages.full[class].head;
+        while !page.is_null() {
+            // SAFETY: full pages belong to `pages`; `next` is read before the page is relinked.
+            unsafe {
+                let next = (*page).next;
+                if collect(&mut *page) > 0 {
+                    pages.full[class].remove(page);
+                    (*page).flags &= !IN_FULL;
+                    if (*page).used == 0 {
+                        retire::retire_page(pages, page);
+                    } else {
+                        pages.partial[class].push_back(page);
+                    }
+                }
+                page = next;
+            }
+        }
+    }
+}
+
+/// A fresh page for `class`: from the warm pool, after a prefill, or after the COLD path.
+unsafe fn new_page(pages: &mut Pages, class: usize, now: u64) -> Option<*mut Page> {
+    let (pool, slices) = page_shape(class);
+    if pages.warm[pool].is_empty() {
+        if !prefill(pages, pool, slices, now) {
+            // SAFETY: `pages` is the caller's.
+            unsafe { cold(pages, pool, slices, now)? };
+        }
+    } else {
+        // Only a page that was waiting in the pool is a hit; one just prefilled is not.
+        GLOBAL.warm_pool_hits.add(1);
+    }
+    let page = pages.warm[pool].pop_front()?;
+    let owner = pages.id();
+    // SAFETY: warm-pool pages are empty spans of our segments.
+    unsafe {
+        let p = &mut *page;
+        p.init(PageKind::Small, class, p.start, slices * SLICE, owner);
+    }
+    Some(page)
+}
+
+/// Carves up to `SACS_PREFILL_PAGES` spans of `slices` slices from the thread's segments into
+/// warm pool `pool`. Returns whether it carved any.
+fn prefill(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> bool {
+    let want = options::get(Opt::PrefillPages).max(1);
+    let owner = pages.id();
+    let mut got = 0;
+    let mut seg = pages.segments.head;
+    while got < want && !seg.is_null() {
+        // SAFETY: our segments are valid and owned by this thread.
+        let s = unsafe { &mut *seg };
+        match s.take_span_purged(slices) {
+            Some((page, purged)) => {
+                pages.purge_delay.note_refault(purged, now);
+                // SAFETY: a new span of our own segment.
+                unsafe {
+                    (*page).kind = PageKind::Small as u8;
+                    (*page).class = 0;
+                    (*page).flags |= IN_WARM_POOL;
+                    (*page).retired_at = now;
+                    (*page).owner.store(owner, Relaxed);
+                    pages.warm[pool].push_back(page);
+                }
+                got += 1;
+            }
+            None => seg = s.next,
+        }
+    }
+    if got > 0 {
+        GLOBAL.warm_pool_prefills.add(1);
+    }
+    got > 0
+}
+
+/// The COLD path: fills warm pool `pool` after sweeping every full page (which may free whole
+/// pages), by adopting abandoned segments, taking one from the segment cache, or mapping one.
+/// Returns `None` when the system has no memory.
+unsafe fn cold(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> Option<()> {
+    // SAFETY: `pages` is the caller's.
+    unsafe { sweep_all_full(pages) };
+    let mut adopted = 0;
+    loop {
+        if !pages.warm[pool].is_empty() || prefill(pages, pool, slices, now) {
+            return Some(());
+        }
+        // Adopt a few abandoned segments, but do not take over every fragmented one in search
+        // of a long free run: after that, map.
+        // SAFETY: as above.
+        if adopted < MAX_ADOPT_PER_REFILL && unsafe { abandon::adopt_one(pages) } {
+            adopted += 1;
+            continue;
+        }
+        let Some(seg) =
+            segment::cache::take(SegmentKind::Heap).or_else(|| segment::map_new(SegmentKind::Heap))
+        else {
+            if options::get(Opt::Verbose) != 0 {
+                platform::write_stderr(b"sacs: out of memory: could not map a segment\n");
+            }
+            return None;
+        };
+        // SAFETY: the segment is empty and ours alone.
+        unsafe {
+            (*seg).owner.store(pages.id(), Relaxed);
+            pages.segments.push_front(seg);
+        }
+    }
+}

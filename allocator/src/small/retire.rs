@@ -1,0 +1,114 @@
+//! Pages that empty: a local free that leaves a page with no blocks out (or takes one off the
+//! full list), the warm pool that keeps empty pages committed for a while, spans going back to
+//! their segments, and the thread's purge look over both.
+
+use core::ptr;
+
+use super::{page_shape, Pages, WARM_MID, WARM_TINY};
+use crate::options::{self, Opt};
+use crate::page::{Page, IN_FULL, IN_WARM_POOL};
+use crate::platform;
+use crate::purge;
+use crate::segment::{self, Segment};
+
+/// A local free left `page` with no blocks out, or hit a page on the full list: moves it to
+/// the partial list or, empty, into the warm pool.
+///
+/// # Safety
+/// - `page` belongs to `pages`, the calling thread's page set, and is not current.
+pub unsafe fn page_freed(pages: &mut Pages, page: *mut Page) {
+    // SAFETY: per the contract.
+    unsafe {
+        let p = &mut *page;
+        let class = p.class as usize;
+        if p.flags & IN_FULL != 0 {
+            pages.full[class].remove(page);
+            p.flags &= !IN_FULL;
+            if p.used != 0 {
+                pages.partial[class].push_front(page);
+                return;
+            }
+        } else {
+            pages.partial[class].remove(page);
+        }
+        retire_page(pages, page);
+    }
+}
+
+/// Moves an empty page (on no list) into the warm pool, releasing the oldest warm page when the
+/// pool is over `SACS_WARM_POOL_PAGES`.
+///
+/// # Safety
+/// - `page` is an empty page of `pages`, on no list.
+pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
+    // SAFETY: the page is ours and on no list.
+    unsafe {
+        let p = &mut *page;
+        debug_assert!(p.used == 0 && !p.has_remote());
+        let (pool, _) = page_shape(p.class as usize);
+        p.flags = IN_WARM_POOL;
+        // No block of a retired page is live: a late free of one is caught as a bad pointer.
+        p.free = ptr::null_mut();
+        p.extended = 0;
+        p.carved_bytes = 0;
+        let now = platform::now_ms();
+        p.retired_at = now;
+        pages.warm[pool].push_front(page);
+        if pages.warm[pool].len > options::get(Opt::WarmPoolPages) {
+            if let Some(old) = pages.warm[pool].pop_back() {
+                (*old).flags = 0;
+                release_span(pages, old, now);
+            }
+        }
+    }
+}
+
+/// Gives a page's span back to its segment (dirty); an emptied segment goes to the cache.
+///
+/// # Safety
+/// - `page` is an empty span of one of `pages`'s segments, on no list.
+pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, now: u64) {
+    let seg = Segment::of(page as *const u8);
+    // SAFETY: the segment is one of ours.
+    unsafe {
+        (*seg).give_span(page, true, now);
+        if (*seg).is_empty() {
+            pages.segments.remove(seg);
+            segment::cache::put(seg, now);
+        }
+    }
+}
+
+/// The thread's purge look: releases warm-pool pages older than the purge delay (all with
+/// `force`) and decommits the dirty slices of its segments whose deadline, lengthened as the
+/// delay says, passed; then lets the delay judge the look.
+///
+/// # Safety
+/// - `pages` is the calling thread's page set (or the backstop's under its lock).
+pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) {
+    let delay = pages.purge_delay.current();
+    let extra = pages.purge_delay.extra();
+    for pool in [WARM_TINY, WARM_MID] {
+        // SAFETY: warm pages are ours.
+        let due = |p: *mut Page| purge::aged(unsafe { (*p).retired_at }, now, delay, force);
+        while let Some(old) = pages.warm[pool].pop_back_if(due) {
+            // SAFETY: just unlinked; an empty page of ours.
+            unsafe {
+                (*old).flags = 0;
+                release_span(pages, old, now);
+            }
+        }
+    }
+    let mut bytes = 0;
+    let mut seg = pages.segments.head;
+    while !seg.is_null() {
+        // SAFETY: our segments are ours alone: no other thread touches their slice bitmaps.
+        unsafe {
+            bytes += (*seg).purge_if_due_after(now, force, extra);
+            seg = (*seg).next;
+        }
+    }
+    if !force {
+        pages.purge_delay.judge(now, bytes);
+    }
+}
