@@ -24,8 +24,8 @@ use core::ptr;
 
 use crate::lock::{Guard, Lock};
 use crate::options::{self, Opt};
-use crate::platform;
 use crate::page::{Page, PageKind, PageList, LOCAL, WARM, ZERO};
+use crate::platform;
 use crate::purge;
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::{class_size, BIG_FIRST, CLASSES};
@@ -419,7 +419,10 @@ impl Arena {
                     if flags & WARM == 0 {
                         // SAFETY: a cached block: its contents are dead.
                         unsafe {
-                            platform::release_lazily((*page).start, (*page).slices as usize * SLICE);
+                            platform::release_lazily(
+                                (*page).start,
+                                (*page).slices as usize * SLICE,
+                            );
                             (*page).flags |= WARM;
                         }
                         GLOBAL.big_cache_warmed.add(1);

@@ -1,6 +1,7 @@
-//! The C allocation API's semantics, on top of [`crate::fast_path`]: what `malloc`, `calloc`,
-//! `realloc`, `reallocarray`, `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`,
-//! `pvalloc` and `malloc_usable_size` promise a C program on glibc. The `preload` crate only
+//! The C allocation API's semantics, on top of the Rust entry points ([`crate::alloc`],
+//! [`crate::free`], …): what `malloc`, `calloc`, `realloc`, `reallocarray`, `posix_memalign`,
+//! `aligned_alloc`, `memalign`, `valloc`, `pvalloc` and `malloc_usable_size` promise a C
+//! program on glibc. The `preload` crate only
 //! forwards to these, so unit tests reach every rule here.
 //!
 //! - `malloc(0)` returns a unique pointer (a minimal block); `free(NULL)` does nothing.
@@ -255,11 +256,7 @@ mod tests {
             } else {
                 size_class::mid_class(size)
             };
-            assert_eq!(
-                class,
-                size_class::class_of(c_size(size)),
-                "size {size}"
-            );
+            assert_eq!(class, size_class::class_of(c_size(size)), "size {size}");
         }
     }
 

@@ -131,7 +131,8 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
 }
 
 /// Frees a block. Null is ignored; a pointer SACS did not hand out, or a detected double free,
-/// is reported (see [`error`]) and the heap left untouched.
+/// is reported (one line on standard error, then an abort unless `SACS_ON_ERROR=continue`) and
+/// the heap left untouched.
 ///
 /// # Safety
 /// - `p` is null or was returned by this allocator and is not used afterwards (a violation is
@@ -173,7 +174,11 @@ unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
         let block = p as *mut Block;
         (*block).next = head;
         pg.free = block;
-        (*heap).counters.frees.get_unchecked(pg.class as usize).add(1);
+        (*heap)
+            .counters
+            .frees
+            .get_unchecked(pg.class as usize)
+            .add(1);
         pg.used -= 1;
         if pg.used == 0 || pg.flags & IN_FULL != 0 {
             heap::free::page_freed(heap, page);

@@ -19,13 +19,13 @@ use crate::{big, heap, segment, stats, whale};
 fn locks() -> [&'static dyn LockOps; 7] {
     let (backstop, pool) = heap::lifecycle::locks_for_fork();
     [
-        backstop,                      // held across a backstop heap's whole refill
-        pool,                          // heap structures
-        stats::lock_for_fork(),        // live heaps' counters
-        abandon::lock_for_fork(),      // abandoned segments
-        &big::ARENA_LOCKS,             // big arenas, in index order
+        backstop,                        // held across a backstop heap's whole refill
+        pool,                            // heap structures
+        stats::lock_for_fork(),          // live heaps' counters
+        abandon::lock_for_fork(),        // abandoned segments
+        &big::ARENA_LOCKS,               // big arenas, in index order
         segment::cache::lock_for_fork(), // empty segments
-        whale::lock_for_fork(),        // whale ring and registry
+        whale::lock_for_fork(),          // whale ring and registry
     ]
 }
 

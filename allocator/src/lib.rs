@@ -66,20 +66,20 @@ extern crate std;
 
 pub(crate) mod platform;
 
+pub(crate) mod error;
 pub(crate) mod list;
 pub(crate) mod lock;
-pub(crate) mod size_class;
 pub mod options;
-pub(crate) mod stats;
-pub(crate) mod error;
 pub(crate) mod segment_map;
+pub(crate) mod size_class;
+pub(crate) mod stats;
 
 pub(crate) mod page;
-pub(crate) mod segment;
 pub(crate) mod purge;
+pub(crate) mod segment;
 
-pub(crate) mod small;
 pub(crate) mod big;
+pub(crate) mod small;
 pub(crate) mod whale;
 
 pub(crate) mod heap;
@@ -87,8 +87,8 @@ pub(crate) mod heap;
 pub(crate) mod fork;
 pub(crate) mod process;
 
-pub(crate) mod fast_path;
 pub mod c_api;
+pub(crate) mod fast_path;
 pub(crate) mod global;
 pub mod large_pages;
 

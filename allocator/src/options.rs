@@ -126,7 +126,6 @@ const UNSET_SLOT: AtomicUsize = AtomicUsize::new(UNSET);
 static VALUES: Values = Values([UNSET_SLOT; OPTION_COUNT]);
 static LOADED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-
 /// The value of `opt` (loading the environment on first use).
 #[inline]
 pub fn get(opt: Opt) -> usize {

@@ -247,7 +247,10 @@ impl Page {
         {
             // SAFETY: per the contract the list is ours and null-terminated.
             let walked = unsafe { list_len(head, remote::MAX_COUNT) };
-            assert_eq!(walked, count, "sacs: remote list count disagrees with its blocks");
+            assert_eq!(
+                walked, count,
+                "sacs: remote list count disagrees with its blocks"
+            );
         }
         if self.free.is_null() {
             self.free = head;
@@ -356,7 +359,7 @@ impl Page {
 /// ```
 ///
 /// A counted word holds a head below 2^48 (every user-space address on x86_64 and on 48-bit
-/// AArch64) and a count of 1 to [`MAX_COUNT`]. A push of a block that does not fit, onto a list
+/// AArch64) and a count of 1 to [`remote::MAX_COUNT`]. A push of a block that does not fit, onto a list
 /// that has no count, or past `MAX_COUNT` (a page has at most 8192 blocks, so only remote double
 /// frees get there) stores the plain address instead: the list is then counted by walking it.
 /// Block addresses are 8-aligned, so bit 0 of an address is always 0.
@@ -589,8 +592,15 @@ mod tests {
     #[test]
     fn collect_splices_either_list_onto_the_other() {
         for counted in [true, false] {
-            for (local, remote_n) in [(0, 1), (0, 50), (1, 1), (1, 60), (60, 1), (30, 30), (20, 40)]
-            {
+            for (local, remote_n) in [
+                (0, 1),
+                (0, 50),
+                (1, 1),
+                (1, 60),
+                (60, 1),
+                (30, 30),
+                (20, 40),
+            ] {
                 collect_case(local, remote_n, counted);
             }
         }

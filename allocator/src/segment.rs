@@ -24,8 +24,8 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
-use crate::platform;
 use crate::page::{Page, PageKind};
+use crate::platform;
 use crate::segment_map;
 use crate::stats::GLOBAL;
 
@@ -257,7 +257,11 @@ impl Segment {
         let mut bytes = 0;
         // Decommitted slices remember when, for `take_span_purged` (a clock read per purge look
         // that gives memory back; the madvise costs far more).
-        let now = if old != 0 { platform::now_ms().max(1) } else { 0 };
+        let now = if old != 0 {
+            platform::now_ms().max(1)
+        } else {
+            0
+        };
         while dirty != 0 {
             let start = dirty.trailing_zeros() as usize;
             let len = (!(dirty >> start)).trailing_zeros() as usize;

@@ -372,7 +372,11 @@ impl HeapCounters {
     /// big blocks served from the thread's own cache.
     fn add_to(&self, s: &mut Stats) {
         for class in 0..SMALL_CLASSES {
-            let tier = if class < TINY_CLASSES { Tier::Tiny } else { Tier::Mid } as usize;
+            let tier = if class < TINY_CLASSES {
+                Tier::Tiny
+            } else {
+                Tier::Mid
+            } as usize;
             s.tiers[tier].allocs += self.allocs[class].get();
             s.tiers[tier].frees += self.frees[class].get();
         }
@@ -393,7 +397,11 @@ impl HeapCounters {
             GLOBAL.tier_frees[i].add(t.frees);
         }
         GLOBAL.big_cache_hits.add(s.big_cache_hits);
-        let per_class = self.allocs.iter().chain(&self.frees).chain(&self.remote_frees);
+        let per_class = self
+            .allocs
+            .iter()
+            .chain(&self.frees)
+            .chain(&self.remote_frees);
         for c in per_class.chain([&self.big_cache_allocs, &self.big_cache_frees]) {
             c.reset();
         }

@@ -27,7 +27,10 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 /// `malloc`: a naked entry that passes its caller's return address (the allocation site) to
 /// the core as a second argument. The address is at the top of the stack on entry (x86_64) or
 /// in the link register (aarch64); capturing it costs one load or one move.
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(feature = "no-site")))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(feature = "no-site")
+))]
 #[unsafe(naked)]
 #[no_mangle]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
@@ -38,7 +41,10 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
 }
 
 /// `malloc` where the return address cannot be captured (or `no-site`): the site is 0.
-#[cfg(any(not(any(target_arch = "x86_64", target_arch = "aarch64")), feature = "no-site"))]
+#[cfg(any(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    feature = "no-site"
+))]
 #[no_mangle]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
     c::malloc_at(size, 0)
@@ -203,13 +209,21 @@ pub extern "C" fn _ZnamSt11align_val_t(size: usize, align: usize) -> *mut c_void
 
 /// `operator new(size_t, std::align_val_t, const std::nothrow_t&)`
 #[no_mangle]
-pub extern "C" fn _ZnwmSt11align_val_tRKSt9nothrow_t(size: usize, align: usize, _: *const c_void) -> *mut c_void {
+pub extern "C" fn _ZnwmSt11align_val_tRKSt9nothrow_t(
+    size: usize,
+    align: usize,
+    _: *const c_void,
+) -> *mut c_void {
     c::aligned_alloc(align, size)
 }
 
 /// `operator new[](size_t, std::align_val_t, const std::nothrow_t&)`
 #[no_mangle]
-pub extern "C" fn _ZnamSt11align_val_tRKSt9nothrow_t(size: usize, align: usize, _: *const c_void) -> *mut c_void {
+pub extern "C" fn _ZnamSt11align_val_tRKSt9nothrow_t(
+    size: usize,
+    align: usize,
+    _: *const c_void,
+) -> *mut c_void {
     c::aligned_alloc(align, size)
 }
 

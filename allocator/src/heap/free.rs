@@ -45,7 +45,11 @@ pub unsafe fn free_remote(heap: *mut Heap, page: *mut Page, block: *mut u8) {
         if (*heap).state == HeapState::Live {
             (*heap).counters.remote_free(class);
         } else {
-            let tier = if is_tiny(class) { Tier::Tiny } else { Tier::Mid };
+            let tier = if is_tiny(class) {
+                Tier::Tiny
+            } else {
+                Tier::Mid
+            };
             GLOBAL.tier_frees[tier as usize].add(1);
         }
     }

@@ -1,6 +1,6 @@
-//! The purge looks (see [`crate::purge`] for when and why): a heap's own look at its big-block
+//! The purge looks (see [`crate::purge`](mod@crate::purge) for when and why): a heap's own look at its big-block
 //! cache, warm pool and segments; the shared structures' look (segment cache, abandoned
-//! segments, big arenas, whale ring); and [`purge`], all of it at once.
+//! segments, big arenas, whale ring); and [`purge_now`], all of it at once.
 
 use super::{park, Heap, HeapState};
 use crate::platform;

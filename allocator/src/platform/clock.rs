@@ -50,7 +50,10 @@ mod tests {
         let (a, b) = (now_ns(), now_ms());
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(now_ns() >= a + 20_000_000);
-        assert!(now_ms() >= b + 10, "the coarse clock ticks at least every few ms");
+        assert!(
+            now_ms() >= b + 10,
+            "the coarse clock ticks at least every few ms"
+        );
         assert!(cycles() != 0);
     }
 }

@@ -19,7 +19,7 @@ use super::KeepErrno;
 /// The system page size SACS assumes for rounding (checked against `sysconf` in debug builds).
 pub const OS_PAGE: usize = 4096;
 
-/// Kinds of system call, indexes into [`SYSCALLS`].
+/// Kinds of system call: indexes into `SYSCALLS` here and into `Stats::syscalls`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Syscall {

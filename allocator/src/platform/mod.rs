@@ -7,7 +7,7 @@
 //! | [`clock`] | the cycle counter and the monotonic clocks |
 //! | [`thread`] | the thread-exit key, the `fork()` handlers, `sched_yield` |
 //! | [`tls`] | the thread-local heap slot (initial-exec TLS in assembly) |
-//! | [`env`] | the raw `environ` |
+//! | [`env`](mod@env) | the raw `environ` |
 //! | this file | `errno`, standard error, the process's resident size, `abort` |
 //!
 //! Every call that can change `errno` saves and restores it ([`KeepErrno`]), so that a caller

@@ -62,6 +62,10 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(key_get(key) as usize, 5);
-        assert_eq!(DESTROYED.load(Relaxed), 7, "the exiting thread's value was destroyed");
+        assert_eq!(
+            DESTROYED.load(Relaxed),
+            7,
+            "the exiting thread's value was destroyed"
+        );
     }
 }

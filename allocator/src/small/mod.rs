@@ -119,6 +119,75 @@ pub unsafe fn pop(pages: *mut Pages, class: usize) -> *mut u8 {
     }
 }
 
+/// Checks a thread's page set: every page's counts agree with its lists, pages are on the list
+/// their flags say and owned by this set, every free block lies on a block boundary of its
+/// page, the segments' bitmaps agree. Panics on the first violation.
+#[cfg(feature = "validate")]
+pub fn validate(pages: &Pages) {
+    use crate::page::{list_len, IN_FULL};
+    let me = pages.id();
+    let check = |class: usize, page: *mut Page, pinned: bool| {
+        // SAFETY: pages reached from the set are valid and only this thread writes them.
+        unsafe {
+            let p = &*page;
+            assert_eq!(p.class as usize, class, "page on the wrong class list");
+            assert_eq!(
+                p.owner.load(core::sync::atomic::Ordering::Relaxed),
+                me,
+                "page not owned by its heap"
+            );
+            let free = list_len(p.free, p.capacity);
+            let mut b = p.free;
+            while !b.is_null() {
+                assert!(
+                    p.is_block_start(b as *const u8),
+                    "free block off a block boundary"
+                );
+                b = (*b).next;
+            }
+            let out = p.used - pinned as u32;
+            assert!(
+                free + out <= p.extended,
+                "more blocks than carved: free {free} out {out}"
+            );
+        }
+    };
+    for class in 0..SMALL_CLASSES {
+        if pages.current[class] != EMPTY.ptr() {
+            check(class, pages.current[class], true);
+        }
+        for (list, full) in [(&pages.partial[class], false), (&pages.full[class], true)] {
+            let mut page = list.head;
+            let mut n = 0;
+            while !page.is_null() {
+                // SAFETY: as above.
+                unsafe {
+                    assert_eq!(
+                        (*page).flags & IN_FULL != 0,
+                        full,
+                        "IN_FULL flag disagrees with the list"
+                    );
+                    check(class, page, false);
+                    page = (*page).next;
+                }
+                n += 1;
+            }
+            assert_eq!(n, list.len);
+        }
+    }
+    let mut seg = pages.segments.head;
+    while !seg.is_null() {
+        // SAFETY: the set's segments are valid; their bitmaps are only written by this thread.
+        unsafe {
+            let s = &*seg;
+            assert_eq!(s.owner.load(core::sync::atomic::Ordering::Relaxed), me);
+            assert_eq!(s.free_slices & 1, 0, "header slice marked free");
+            assert_eq!(s.dirty_slices & !s.free_slices, 0, "dirty slice in use");
+            seg = s.next;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,61 +218,6 @@ mod tests {
         for class in [0, 39, 40, 79] {
             // SAFETY: every current page is EMPTY.
             assert!(unsafe { pop(&mut pages, class) }.is_null());
-        }
-    }
-}
-
-/// Checks a thread's page set: every page's counts agree with its lists, pages are on the list
-/// their flags say and owned by this set, every free block lies on a block boundary of its
-/// page, the segments' bitmaps agree. Panics on the first violation.
-#[cfg(feature = "validate")]
-pub fn validate(pages: &Pages) {
-    use crate::page::{list_len, IN_FULL};
-    let me = pages.id();
-    let check = |class: usize, page: *mut Page, pinned: bool| {
-        // SAFETY: pages reached from the set are valid and only this thread writes them.
-        unsafe {
-            let p = &*page;
-            assert_eq!(p.class as usize, class, "page on the wrong class list");
-            assert_eq!(p.owner.load(core::sync::atomic::Ordering::Relaxed), me, "page not owned by its heap");
-            let free = list_len(p.free, p.capacity);
-            let mut b = p.free;
-            while !b.is_null() {
-                assert!(p.is_block_start(b as *const u8), "free block off a block boundary");
-                b = (*b).next;
-            }
-            let out = p.used - pinned as u32;
-            assert!(free + out <= p.extended, "more blocks than carved: free {free} out {out}");
-        }
-    };
-    for class in 0..SMALL_CLASSES {
-        if pages.current[class] != EMPTY.ptr() {
-            check(class, pages.current[class], true);
-        }
-        for (list, full) in [(&pages.partial[class], false), (&pages.full[class], true)] {
-            let mut page = list.head;
-            let mut n = 0;
-            while !page.is_null() {
-                // SAFETY: as above.
-                unsafe {
-                    assert_eq!((*page).flags & IN_FULL != 0, full, "IN_FULL flag disagrees with the list");
-                    check(class, page, false);
-                    page = (*page).next;
-                }
-                n += 1;
-            }
-            assert_eq!(n, list.len);
-        }
-    }
-    let mut seg = pages.segments.head;
-    while !seg.is_null() {
-        // SAFETY: the set's segments are valid; their bitmaps are only written by this thread.
-        unsafe {
-            let s = &*seg;
-            assert_eq!(s.owner.load(core::sync::atomic::Ordering::Relaxed), me);
-            assert_eq!(s.free_slices & 1, 0, "header slice marked free");
-            assert_eq!(s.dirty_slices & !s.free_slices, 0, "dirty slice in use");
-            seg = s.next;
         }
     }
 }

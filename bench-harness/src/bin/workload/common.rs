@@ -162,7 +162,9 @@ pub struct Rng(sacs_bench_harness::XorShift);
 impl Rng {
     /// A generator from a seed (any value).
     pub fn new(seed: u64) -> Rng {
-        Rng(sacs_bench_harness::XorShift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+        Rng(sacs_bench_harness::XorShift::new(
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ))
     }
 
     /// The next value.
