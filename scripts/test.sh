@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: every test of the workspace in debug and in release, the
+# The one test command: the lints (rustfmt, clippy with warnings as errors, rustdoc with
+# warnings as errors), every test of the workspace in debug and in release (the layer order
+# of allocator/src/lib.rs is one of them: allocator/tests/layering.rs), the
 # allocator's tests again with its invariant checks (feature `validate`), and real programs
 # under LD_PRELOAD=libsacs.so (scripts/preload-tests.sh), and the quick mode of the
 # side-by-side comparison (scripts/compare.sh --quick), whose every run checks its results.
@@ -26,24 +28,32 @@ step_done() {
     printf -- '---- %s: ok (%d s so far)\n' "$1" "$((SECONDS - start))"
 }
 
-section "1/5 debug: cargo test --workspace"
+section "1/6 lints: cargo fmt --check, cargo clippy -D warnings, cargo doc -D warnings"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features sacs/validate -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p sacs --document-private-items
+step_done "lints"
+
+section "2/6 debug: cargo test --workspace"
 cargo test --workspace
 step_done "debug"
 
-section "2/5 release: cargo test --workspace --release"
+section "3/6 release: cargo test --workspace --release"
 cargo test --workspace --release
 step_done "release"
 
-section "3/5 invariant checks: cargo test -p sacs --features validate"
+section "4/6 invariant checks: cargo test -p sacs --features validate"
 cargo test -p sacs --features validate
 step_done "validate"
 
-section "4/5 real programs under LD_PRELOAD: scripts/preload-tests.sh"; scripts/preload-tests.sh; step_done "preload"
+section "5/6 real programs under LD_PRELOAD: scripts/preload-tests.sh"; scripts/preload-tests.sh; step_done "preload"
 
 # Every workload and real program under glibc, SACS, mimalloc, jemalloc and tcmalloc, with
 # the contents of every run checked: a corrupted block or a changed output fails the test. The
 # timings of this quick mode are not what the docs quote (scripts/compare.sh without --quick).
-section "5/5 side-by-side comparison, quick mode: scripts/compare.sh --quick"
+section "6/6 side-by-side comparison, quick mode: scripts/compare.sh --quick"
 scripts/compare.sh --quick
 step_done "compare"
 

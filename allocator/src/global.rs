@@ -1,7 +1,7 @@
 //! `#[global_allocator]` support: [`Sacs`] implements `GlobalAlloc` over the entry points of
 //! [`crate::fast_path`].
 //!
-//! ```ignore
+//! ```
 //! #[global_allocator]
 //! static GLOBAL: sacs::Sacs = sacs::Sacs;
 //! ```

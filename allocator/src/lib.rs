@@ -121,6 +121,11 @@ pub fn validate() {
     heap::validate_current();
 }
 
+/// The README's examples, run as doctests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
+
 /// Internals that the crate's integration tests reach; not part of the API.
 #[doc(hidden)]
 pub mod internals {
