@@ -18,7 +18,7 @@
 
 use core::ptr;
 use core::sync::atomic::{
-    AtomicUsize,
+    AtomicU32, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -59,6 +59,20 @@ const EXTEND_BYTES: usize = 4096;
 /// Metadata of one page; lives in the segment header, indexed by the span's first slice.
 /// 128 bytes, so that finding a page from its index is a shift, and no two pages share a
 /// cache line.
+///
+/// Who writes and who reads what:
+/// - `free`, `used`, `flags`, `extended`, `capacity`, the links and `retired_at` of a small page
+///   are its owner thread's alone (an adopter becomes the owner by taking the segment off the
+///   abandoned list under its lock); a big page's are written under its arena's lock or by the
+///   thread that holds the block.
+/// - `class`, `kind`, `block_size`, `reciprocal`, `start` are written when the span is set up
+///   for a class, before any of its blocks is handed out: a thread that frees or asks about a
+///   block got the block through the program's own synchronisation after that, so its plain
+///   reads are ordered after those writes.
+/// - `carved_bytes` changes while blocks are out (the owner carves more) and other threads read
+///   it to check block starts when they free: an atomic, relaxed (only its own value matters).
+/// - `owner` and `thread_free` are atomics: any thread reads the owner, any thread pushes
+///   remote frees.
 #[repr(C, align(128))]
 pub struct Page {
     /// Free blocks the owner may pop (owner thread only).
@@ -79,8 +93,9 @@ pub struct Page {
     pub capacity: u32,
     /// Blocks carved so far (the rest of the span was never touched by this page).
     pub extended: u32,
-    /// `extended * block_size`: the bytes of the span carved so far (read by the HOT free).
-    pub carved_bytes: u32,
+    /// `extended * block_size`: the bytes of the span carved so far (read by the HOT free, and
+    /// by other threads' frees: see above).
+    pub carved_bytes: AtomicU32,
     /// `ceil(2^40 / block_size)`, for the division-free interior-pointer check.
     pub reciprocal: u64,
     /// Address of the owning heap (small pages); 0 when abandoned or not in use.
@@ -127,7 +142,7 @@ impl Page {
             block_size: 0,
             capacity: 0,
             extended: 0,
-            carved_bytes: 0,
+            carved_bytes: AtomicU32::new(0),
             reciprocal: 0,
             owner: AtomicUsize::new(0),
             thread_free: AtomicUsize::new(remote::EMPTY),
@@ -156,7 +171,7 @@ impl Page {
         self.block_size = block_size as u32;
         self.capacity = (span_bytes / block_size) as u32;
         self.extended = 0;
-        self.carved_bytes = 0;
+        self.carved_bytes.store(0, Relaxed);
         self.reciprocal = (1u64 << 40).div_ceil(block_size as u64);
         self.owner.store(owner, Relaxed);
         self.thread_free.store(remote::EMPTY, Relaxed);
@@ -196,7 +211,8 @@ impl Page {
             self.free = first as *mut Block;
         }
         self.extended += count as u32;
-        self.carved_bytes = self.extended * self.block_size;
+        self.carved_bytes
+            .store(self.extended * self.block_size, Relaxed);
         true
     }
 
@@ -333,7 +349,7 @@ impl Page {
         // within 4 MiB of `start`: the 32-bit difference is exact, and a pointer below `start`
         // wraps to at least 2^32 - 4 MiB, above any `carved_bytes` (< 2^19).
         let offset = (p as usize as u32).wrapping_sub(self.start as usize as u32);
-        if offset >= self.carved_bytes {
+        if offset >= self.carved_bytes.load(Relaxed) {
             return false;
         }
         // offset = q * block_size + r (r < block_size) and block_size * reciprocal = 2^40 + e

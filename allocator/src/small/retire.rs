@@ -3,6 +3,7 @@
 //! their segments, and the thread's purge look over both.
 
 use core::ptr;
+use core::sync::atomic::Ordering::Relaxed;
 
 use super::{page_shape, Pages, WARM_MID, WARM_TINY};
 use crate::options::{self, Opt};
@@ -50,7 +51,7 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
         // No block of a retired page is live: a late free of one is caught as a bad pointer.
         p.free = ptr::null_mut();
         p.extended = 0;
-        p.carved_bytes = 0;
+        p.carved_bytes.store(0, Relaxed);
         let now = platform::now_ms();
         p.retired_at = now;
         pages.warm[pool].push_front(page);
