@@ -164,7 +164,7 @@ unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
     // SAFETY: per the contract the page is ours and valid.
     unsafe {
         let pg = &mut *page;
-        if !pg.is_block_start(p) {
+        if !pg.is_block_start_owned(p) {
             return free_misuse(page, p, "free");
         }
         let head = pg.free;
