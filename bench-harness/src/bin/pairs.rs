@@ -3,8 +3,9 @@
 //!
 //! A tiny program for instruction counts: run it under `valgrind --tool=callgrind` twice with
 //! different N and divide the difference of the totals by the difference of N (start-up cancels
-//! out), or collect only inside the loop with
-//! `--toggle-collect='sacs_bench_harness::pairs*'`. `scripts/callgrind_pairs.sh` does both.
+//! out), or collect only inside the loop with `--toggle-collect='sacs_bench_harness::pairs*'`.
+//! `scripts/hot-path-instructions.sh` does the former for several sizes, through this program and
+//! through the C API under LD_PRELOAD (`bench-harness/c/pairs.c`).
 
 use std::process::ExitCode;
 
