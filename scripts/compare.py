@@ -510,6 +510,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--workload-bin", required=True)
     ap.add_argument("--sacs-lib", required=True)
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=LIB",
+                    help="another preload library as a contender, e.g. an earlier build of SACS "
+                         "(sacs-9f78ade=/tmp/libsacs-old.so); may be repeated")
     ap.add_argument("--command", default="scripts/compare.sh")
     args = ap.parse_args()
 
@@ -518,7 +521,15 @@ def main():
     libs = dict(CONTENDER_LIBS)
     libs["sacs"] = os.path.abspath(args.sacs_lib)
     allocs = [a for a in args.allocators.split(",") if a]
+    for extra in args.extra:
+        name, sep, path = extra.partition("=")
+        if not sep or not name or name in libs or not os.path.exists(path):
+            sys.exit("compare: --extra wants NAME=LIB with a new name and an existing file: %r" % extra)
+        libs[name] = os.path.abspath(path)
+        allocs.append(name)
     for a in allocs:
+        if a in libs and libs[a] and a not in CONTENDER_LIBS:
+            continue
         if a not in libs:
             sys.exit("compare: unknown allocator %r" % a)
         if a != "sacs":

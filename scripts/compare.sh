@@ -7,6 +7,8 @@
 #   scripts/compare.sh                 # full mode: scale 1, 5 repetitions (what docs/benchmarks.md quotes)
 #   scripts/compare.sh --quick         # a few minutes: scale 0.1, 1 repetition, small programs
 #   scripts/compare.sh --reps 3 --only 'larson|redis' --allocators sacs,mimalloc,glibc
+#   scripts/compare.sh --allocators sacs,mimalloc --extra sacs-old=/tmp/libsacs-old.so  # a
+#                                      # regression check against an earlier build of SACS
 #
 # Installs what is missing from Debian's packages (the contenders, python3-matplotlib, GNU time,
 # the real programs), builds SACS and the workloads, and writes bench-results/compare/<stamp>/:
