@@ -3,7 +3,8 @@
 //! Every call is counted per kind together with the cycles it took (read from the time-stamp
 //! counter where there is one), and every call saves and restores `errno`, so that a caller of
 //! `malloc` never sees an `errno` that SACS's own bookkeeping produced. Failures are reported as
-//! `None` / `false`; nothing here panics or allocates.
+//! `None` / `false`; nothing here panics or allocates. Validation builds check that no memory
+//! system call is made while the calling thread holds a SACS spin lock (see `counted`).
 //!
 //! The rest of the allocator asks for memory in three shapes: [`map`] (fresh, zeroed, readable and
 //! writable), [`map_aligned`] (the same, with its start aligned to a power of two), and the
@@ -11,7 +12,7 @@
 //! and [`release_lazily`] (MADV_FREE: the kernel may take the pages when it needs them).
 
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 /// The system page size SACS assumes for rounding (checked against `sysconf` in debug builds).
 pub const OS_PAGE: usize = 4096;
@@ -26,10 +27,12 @@ pub enum Syscall {
     MadviseDontneed = 3,
     MadviseHuge = 4,
     Mremap = 5,
+    /// `futex` wait and wake, for [`crate::lock::SleepLock`].
+    Futex = 6,
 }
 
 /// Number of [`Syscall`] kinds.
-pub const SYSCALL_KINDS: usize = 6;
+pub const SYSCALL_KINDS: usize = 7;
 
 /// Names in [`Syscall`] order, for the statistics table.
 pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
@@ -39,6 +42,7 @@ pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
     "madvise(DONTNEED)",
     "madvise(HUGEPAGE)",
     "mremap",
+    "futex",
 ];
 
 /// Count and cycles of one kind of system call.
@@ -60,6 +64,7 @@ impl SyscallCounter {
 
 /// Per-kind system call counters, read by `stats`.
 pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
+    SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),
@@ -102,8 +107,18 @@ impl Drop for KeepErrno {
 }
 
 /// Runs `call`, counting it under `kind`; `ok` says whether the result is a success.
+///
+/// In validation builds, checks first that the calling thread holds no SACS spin lock
+/// ([`crate::lock::Lock`]): a system call under a spin lock makes every waiter spin for the
+/// whole call. The futex calls are exempt: they are how a [`crate::lock::SleepLock`] waits and
+/// wakes, and the one sleeping lock (the heap's backstop) comes first in the lock order, so a
+/// thread waiting on it holds no spin lock anyway (it is not checked here, not relied upon).
 #[inline]
 fn counted<T>(kind: Syscall, call: impl FnOnce() -> T, ok: impl FnOnce(&T) -> bool) -> T {
+    #[cfg(feature = "validate")]
+    if kind != Syscall::Futex && crate::tls::locks_held() != 0 {
+        spin_lock_held(kind);
+    }
     let _errno = KeepErrno::new();
     let start = cycles();
     let result = call();
@@ -115,6 +130,25 @@ fn counted<T>(kind: Syscall, call: impl FnOnce() -> T, ok: impl FnOnce(&T) -> bo
         counter.failures.fetch_add(1, Relaxed);
     }
     result
+}
+
+/// Reports a system call made while holding a SACS spin lock, without allocating: a panic in
+/// the crate's own unit tests (they check it with `#[should_panic]`), else a message and abort
+/// (a panic would allocate, and with SACS as the allocator re-enter it under the lock).
+#[cfg(feature = "validate")]
+#[cold]
+#[inline(never)]
+fn spin_lock_held(kind: Syscall) -> ! {
+    let name = SYSCALL_NAMES[kind as usize];
+    #[cfg(test)]
+    panic!("sacs: {name} called while holding a SACS spin lock");
+    #[cfg(not(test))]
+    {
+        write_stderr(b"sacs: ");
+        write_stderr(name.as_bytes());
+        write_stderr(b" called while holding a SACS spin lock\n");
+        abort()
+    }
 }
 
 /// Maps `len` bytes of fresh zeroed read-write memory anywhere.
@@ -288,6 +322,48 @@ pub unsafe fn remap_fixed(
     } else {
         NonNull::new(q.cast())
     }
+}
+
+/// Sleeps while `*addr == expected` (`FUTEX_WAIT_PRIVATE`), until a [`futex_wake`] on `addr`,
+/// a signal or a spurious wake-up: the caller re-checks its condition either way. Returns at
+/// once when the value already differs.
+pub fn futex_wait(addr: &AtomicU32, expected: u32) {
+    counted(
+        Syscall::Futex,
+        // SAFETY: `addr` is a valid, aligned 32-bit atomic for the duration of the call; a null
+        // timeout waits without limit.
+        || unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                addr.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                ptr::null::<libc::timespec>(),
+            )
+        },
+        // A changed value (EAGAIN) or a signal (EINTR) is a normal outcome of a wait.
+        |r| {
+            // SAFETY: reading the calling thread's errno slot, set by the call just made.
+            *r == 0 || matches!(unsafe { *libc::__errno_location() }, libc::EAGAIN | libc::EINTR)
+        },
+    );
+}
+
+/// Wakes up to `n` threads sleeping in [`futex_wait`] on `addr` (`FUTEX_WAKE_PRIVATE`).
+pub fn futex_wake(addr: &AtomicU32, n: u32) {
+    counted(
+        Syscall::Futex,
+        // SAFETY: `addr` is a valid, aligned 32-bit atomic; waking touches no memory.
+        || unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                addr.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                n.min(i32::MAX as u32),
+            )
+        },
+        |r| *r >= 0,
+    );
 }
 
 /// Monotonic time in nanoseconds (vDSO, no system call on Linux).

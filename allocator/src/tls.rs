@@ -11,6 +11,10 @@
 //!
 //! The slot holds the heap address XOR the address of [`heap::UNINIT`], so that the zero every
 //! thread starts with reads as "no heap yet" without a branch on the HOT path.
+//!
+//! The TLS object is three words: the heap slot, then two used only by validation builds: the
+//! re-entry guard ([`Reentry`]) and the number of SACS spin locks the thread holds
+//! ([`locks_held`], checked by `os` before every memory system call).
 
 use crate::heap::{Heap, UNINIT};
 
@@ -21,9 +25,9 @@ core::arch::global_asm!(
     ".globl __sacs_tls_heap",
     ".hidden __sacs_tls_heap",
     ".type __sacs_tls_heap, @object",
-    ".size __sacs_tls_heap, 16",
+    ".size __sacs_tls_heap, 24",
     "__sacs_tls_heap:",
-    ".zero 16",
+    ".zero 24",
     ".popsection",
 );
 
@@ -34,9 +38,9 @@ core::arch::global_asm!(
     ".globl __sacs_tls_heap",
     ".hidden __sacs_tls_heap",
     ".type __sacs_tls_heap, %object",
-    ".size __sacs_tls_heap, 16",
+    ".size __sacs_tls_heap, 24",
     "__sacs_tls_heap:",
-    ".zero 16",
+    ".zero 24",
     ".popsection",
 );
 
@@ -62,7 +66,7 @@ fn read_slot() -> usize {
 #[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
 fn read_guard() -> usize {
     let value: usize;
-    // SAFETY: as in `read_slot`, eight bytes further into the same 16-byte TLS object.
+    // SAFETY: as in `read_slot`, eight bytes further into the same 24-byte TLS object.
     unsafe {
         core::arch::asm!(
             "mov {v}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
@@ -76,11 +80,43 @@ fn read_guard() -> usize {
 
 #[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
 fn write_guard(value: usize) {
-    // SAFETY: as in `write_slot`, eight bytes further into the same 16-byte TLS object.
+    // SAFETY: as in `write_slot`, eight bytes further into the same 24-byte TLS object.
     unsafe {
         core::arch::asm!(
             "mov {t}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
             "mov qword ptr fs:[{t} + 8], {v}",
+            t = out(reg) _,
+            v = in(reg) value,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// The calling thread's count of SACS spin locks held: the third word (validation builds).
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
+#[inline]
+fn read_locks() -> usize {
+    let value: usize;
+    // SAFETY: as in `read_slot`, sixteen bytes further into the same 24-byte TLS object.
+    unsafe {
+        core::arch::asm!(
+            "mov {v}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
+            "mov {v}, qword ptr fs:[{v} + 16]",
+            v = out(reg) value,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    value
+}
+
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
+#[inline]
+fn write_locks(value: usize) {
+    // SAFETY: as in `write_slot`, sixteen bytes further into the same 24-byte TLS object.
+    unsafe {
+        core::arch::asm!(
+            "mov {t}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
+            "mov qword ptr fs:[{t} + 16], {v}",
             t = out(reg) _,
             v = in(reg) value,
             options(nostack, preserves_flags),
@@ -144,7 +180,7 @@ fn write_slot(value: usize) {
     feature = "validate"
 ))]
 fn read_guard() -> usize {
-    // SAFETY: the word after the slot, in the same 16-byte TLS object.
+    // SAFETY: the word after the slot, in the same 24-byte TLS object.
     unsafe { *slot().add(1) }
 }
 
@@ -154,8 +190,30 @@ fn read_guard() -> usize {
     feature = "validate"
 ))]
 fn write_guard(value: usize) {
-    // SAFETY: the word after the slot, in the same 16-byte TLS object.
+    // SAFETY: the word after the slot, in the same 24-byte TLS object.
     unsafe { *slot().add(1) = value }
+}
+
+#[cfg(all(
+    target_arch = "aarch64",
+    not(feature = "tls-std"),
+    feature = "validate"
+))]
+#[inline]
+fn read_locks() -> usize {
+    // SAFETY: the third word of the same 24-byte TLS object.
+    unsafe { *slot().add(2) }
+}
+
+#[cfg(all(
+    target_arch = "aarch64",
+    not(feature = "tls-std"),
+    feature = "validate"
+))]
+#[inline]
+fn write_locks(value: usize) {
+    // SAFETY: the third word of the same 24-byte TLS object.
+    unsafe { *slot().add(2) = value }
 }
 
 // The measured alternative (feature `tls-std`): std's `thread_local!`, which in a shared
@@ -178,6 +236,21 @@ fn read_guard() -> usize {
 #[cfg(all(feature = "tls-std", feature = "validate"))]
 fn write_guard(value: usize) {
     GUARD.with(|s| s.set(value))
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+std::thread_local! {
+    static LOCKS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+fn read_locks() -> usize {
+    LOCKS.with(|s| s.get())
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+fn write_locks(value: usize) {
+    LOCKS.with(|s| s.set(value))
 }
 
 #[cfg(feature = "tls-std")]
@@ -286,6 +359,64 @@ impl Drop for Reentry {
     fn drop(&mut self) {
         write_guard(0);
     }
+}
+
+/// Counts a SACS spin lock taken by the calling thread (validation builds; see
+/// [`locks_held`]).
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+#[inline]
+pub fn lock_taken() {
+    write_locks(read_locks().wrapping_add(1));
+}
+
+/// Counts a SACS spin lock released by the calling thread (validation builds).
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+#[inline]
+pub fn lock_released() {
+    write_locks(read_locks().wrapping_sub(1));
+}
+
+/// How many SACS spin locks the calling thread holds (validation builds; always 0 elsewhere).
+/// No memory system call may be made while it is not 0 (checked in `os`).
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+#[inline]
+pub fn locks_held() -> usize {
+    read_locks()
+}
+
+/// Without validation (or a TLS word for it) the count is not kept.
+#[cfg(not(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+)))]
+#[inline(always)]
+pub fn lock_taken() {}
+
+/// Without validation (or a TLS word for it) the count is not kept.
+#[cfg(not(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+)))]
+#[inline(always)]
+pub fn lock_released() {}
+
+/// Without validation (or a TLS word for it) the count is not kept: always 0.
+#[cfg(not(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+)))]
+#[inline(always)]
+pub fn locks_held() -> usize {
+    0
 }
 
 /// Without validation (or a TLS word for it) the guard is nothing.
