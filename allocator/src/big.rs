@@ -343,8 +343,7 @@ fn finish(index: usize, chores: &mut Chores, now: u64) -> bool {
             // SAFETY: a cached block taken off its list under the lock: ours alone, its contents
             // dead, its slices in no free run.
             unsafe {
-                let p = &*page;
-                let ok = os::decommit(p.start, p.slices as usize * SLICE);
+                let ok = os::decommit((*page).start, (*page).slices as usize * SLICE);
                 if ok {
                     cooled.push_back(page);
                 } else {
