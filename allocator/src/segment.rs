@@ -633,6 +633,32 @@ mod tests {
     }
 
     #[test]
+    fn a_reserved_purge_keeps_its_runs_from_carving_and_gives_them_back_clean() {
+        let seg = map_new(SegmentKind::Arena).unwrap();
+        // SAFETY: the segment is fresh and ours.
+        unsafe {
+            let s = &mut *seg;
+            let a = s.take_span(4).unwrap();
+            let b = s.take_span(4).unwrap();
+            s.give_span(a, true, 1);
+            s.give_span(b, true, 1);
+            assert!(s.is_empty());
+            let runs = s.reserve_purge(u64::MAX / 2, true);
+            assert_eq!(runs, run_mask(1, 8));
+            assert!(!s.is_empty(), "reserved runs keep the segment from looking empty");
+            assert_eq!(s.free_slices & runs, 0, "reserved runs cannot be carved");
+            let done = decommit_runs(seg, runs);
+            assert_eq!(done, runs);
+            assert_eq!(s.finish_purge(runs, done), 8 * SLICE);
+            assert!(s.is_empty());
+            assert_eq!(s.dirty_slices, 0);
+            assert_eq!(s.purge_at, 0);
+            assert!(s.dirty_at[1] > 1, "decommitted slices remember when");
+            unmap(seg);
+        }
+    }
+
+    #[test]
     fn spans_map_back_to_their_page() {
         let seg = map_new(SegmentKind::Arena).unwrap();
         // SAFETY: the segment is fresh and ours.

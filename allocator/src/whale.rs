@@ -592,6 +592,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn warmed_mappings_go_back_in_age_order() {
+        let mut w = Whales {
+            ring: ArrayVec::new(),
+            ring_bytes: 0,
+            registry: ptr::null_mut(),
+            live: 0,
+            next_purge: 0,
+        };
+        let entry = |base: usize, freed_at: u64| Cached {
+            base,
+            len: LARGE_PAGE,
+            freed_at,
+            warm: false,
+        };
+        w.ring.push(entry(1 << 30, 10));
+        w.ring.push(entry(2 << 30, 30));
+        w.ring_bytes = 2 * LARGE_PAGE;
+        let mut out = Evicted::new();
+        w.put_back(&[entry(3 << 30, 20)], &mut out);
+        assert!(out.is_empty());
+        let order: std::vec::Vec<u64> = w.ring.iter().map(|c| c.freed_at).collect();
+        assert_eq!(order, [10, 20, 30]);
+        assert!(w.ring[1].warm && !w.ring[0].warm);
+        assert_eq!(w.ring_bytes, 3 * LARGE_PAGE);
+    }
+
+    #[test]
     fn registry_insert_find_remove_with_collisions() {
         let mut w = Whales {
             ring: ArrayVec::new(),
