@@ -22,6 +22,8 @@
 
 use core::ptr;
 
+use arrayvec::ArrayVec;
+
 use crate::lock::{Guard, Lock};
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind, PageList, LOCAL, WARM, ZERO};
@@ -167,24 +169,46 @@ fn slices_for(class: usize) -> usize {
 pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     debug_assert!((BIG_FIRST..CLASSES).contains(&class));
     let now = platform::now_ms();
-    let mut a = ARENA_LOCKS[arena % ARENAS].lock();
+    let index = arena % ARENAS;
+    let mut chores = Chores::new();
+    let mut a = ARENA_LOCKS[index].lock();
     if now >= a.next_purge {
-        a.purge(now, false);
+        a.purge(now, false, &mut chores);
     }
     let size = class_size(class);
-    let page = match a.cache[class - BIG_FIRST].pop_front() {
+    let mut page = match a.cache[class - BIG_FIRST].pop_front() {
         Some(page) => {
             GLOBAL.big_cache_hits.add(1);
             a.cached_bytes -= size;
-            page
+            Some(page)
         }
         None => {
             GLOBAL.big_cache_misses.add(1);
-            match a.carve(class, arena % ARENAS) {
-                Some(page) => page,
-                None => return ptr::null_mut(),
+            a.carve(class)
+        }
+    };
+    if page.is_none() {
+        // No run fits in the arena's segments: add one, from the segment cache or the system,
+        // found with the lock dropped (mapping is a system call).
+        drop(a);
+        let seg = segment::cache::take(SegmentKind::Arena)
+            .or_else(|| segment::map_new(SegmentKind::Arena));
+        a = ARENA_LOCKS[index].lock();
+        if let Some(seg) = seg {
+            // SAFETY: an empty segment, ours alone until it joins the arena here.
+            unsafe {
+                (*seg).arena = index as u8;
+                a.segments.push_front(seg);
+                page = (*seg)
+                    .take_span(slices_for(class))
+                    .map(|page| init_span(page, class));
             }
         }
+    }
+    let Some(page) = page else {
+        drop(a);
+        finish(index, &mut chores, now);
+        return ptr::null_mut();
     };
     // SAFETY: the page is a span of this arena, not in use, guarded by the arena lock.
     let (start, is_zero) = unsafe {
@@ -194,6 +218,7 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
         (p.start, p.flags & ZERO != 0)
     };
     drop(a);
+    finish(index, &mut chores, now);
     GLOBAL.tier_allocs[Tier::Big as usize].add(1);
     if zero && !is_zero {
         // SAFETY: the block is ours and `size` bytes long.
@@ -226,6 +251,7 @@ unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
     // SAFETY: `p` lies in a live arena segment.
     let arena = unsafe { (*seg).arena as usize };
     let now = platform::now_ms();
+    let mut chores = Chores::new();
     let mut a = ARENA_LOCKS[arena].lock();
     // SAFETY: the page belongs to this arena; the lock guards it.
     unsafe {
@@ -249,14 +275,161 @@ unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
     purge::note_deferred();
     let cap = options::get(Opt::BigCacheMib).saturating_mul(1 << 20);
     while a.cached_bytes > cap {
-        if !a.evict_oldest(now) {
+        if !a.evict_oldest(&mut chores) {
             break;
         }
     }
     if now >= a.next_purge {
-        a.purge(now, false);
+        a.purge(now, false, &mut chores);
     }
+    drop(a);
+    finish(arena, &mut chores, now);
     true
+}
+
+/// Bound on the dirty runs one purge look reserves (segments beyond it wait for the next look).
+const RESERVED_MAX: usize = 16;
+
+/// What an arena's purge look or eviction decides under the arena lock and does after it: every
+/// system call of the big tier ([`finish`]). What is in here is on no list and in no free slice,
+/// so no other thread can take it meanwhile.
+struct Chores {
+    /// Cached blocks going cold, taken off the cache: decommit, then give back to the segment.
+    cool: PageList,
+    /// Cached blocks going warm, taken off the cache, newest first per class: MADV_FREE, then
+    /// back into the cache in age order.
+    warm: PageList,
+    /// Dirty runs reserved in arena segments ([`Segment::reserve_purge`]): decommit, then give
+    /// back ([`Segment::finish_purge`]).
+    runs: ArrayVec<(*mut Segment, u64), RESERVED_MAX>,
+    /// Empty segments taken out of the arena, for the segment cache.
+    empty: SegmentList,
+}
+
+impl Chores {
+    fn new() -> Self {
+        Self {
+            cool: PageList::new(),
+            warm: PageList::new(),
+            runs: ArrayVec::new_const(),
+            empty: SegmentList::new(),
+        }
+    }
+}
+
+/// Does the `chores` of arena `index` with its lock released: the system calls first, then,
+/// under the lock again, gives the blocks and runs back (segments they empty leave the arena),
+/// then hands the empty segments to the segment cache (which may unmap) with no lock held.
+/// Returns whether what went back leaves the arena memory to purge later.
+fn finish(index: usize, chores: &mut Chores, now: u64) -> bool {
+    let mut left = false;
+    if !(chores.cool.is_empty() && chores.warm.is_empty() && chores.runs.is_empty()) {
+        // Blocks the kernel would not decommit go back dirty.
+        let mut refused = PageList::new();
+        let mut cooled = PageList::new();
+        while let Some(page) = chores.cool.pop_front() {
+            // SAFETY: a cached block taken off its list under the lock: ours alone, its contents
+            // dead, its slices in no free run.
+            unsafe {
+                let ok = platform::decommit((*page).start, (*page).slices as usize * SLICE);
+                if ok {
+                    cooled.push_back(page);
+                } else {
+                    refused.push_back(page);
+                }
+            }
+        }
+        let mut p = chores.warm.head;
+        while !p.is_null() {
+            // SAFETY: as above.
+            unsafe {
+                platform::release_lazily((*p).start, (*p).slices as usize * SLICE);
+                p = (*p).next;
+            }
+        }
+        let mut done: ArrayVec<u64, RESERVED_MAX> = ArrayVec::new_const();
+        for &(seg, mask) in chores.runs.iter() {
+            // SAFETY: the runs are reserved: out of the free slices, so no one takes or uses
+            // them until `finish_purge`; the segment stays in the arena meanwhile.
+            done.push(unsafe { segment::decommit_runs(seg, mask) });
+        }
+        let mut a = ARENA_LOCKS[index].lock();
+        for (list, decommitted) in [(&mut cooled, true), (&mut refused, false)] {
+            while let Some(page) = list.pop_front() {
+                // SAFETY: a block of this arena taken off the cache, its span still taken.
+                unsafe {
+                    let seg = Segment::of((*page).start);
+                    (*seg).give_span(page, !decommitted, now);
+                    GLOBAL.big_cache_cooled.add(1);
+                    // Only the last give-back into a segment can empty it, so it leaves once.
+                    if (*seg).is_empty() {
+                        a.segments.remove(seg);
+                        chores.empty.push_back(seg);
+                    }
+                }
+            }
+        }
+        while let Some(first) = chores.warm.pop_front() {
+            // The blocks of one class, newest first, back into their list in age order.
+            let mut back = PageList::new();
+            // SAFETY: blocks of this arena taken off the cache (used 0, on no list but ours),
+            // now under the arena lock again.
+            let class = unsafe {
+                let class = (*first).class as usize;
+                back.push_back(first);
+                while !chores.warm.head.is_null() && (*chores.warm.head).class as usize == class {
+                    let page = chores.warm.pop_front().expect("non-empty list");
+                    back.push_back(page);
+                }
+                let mut p = back.head;
+                while !p.is_null() {
+                    (*p).flags |= WARM;
+                    a.cached_bytes += class_size(class);
+                    GLOBAL.big_cache_warmed.add(1);
+                    p = (*p).next;
+                }
+                class
+            };
+            segment::merge_newest_first(&mut a.cache[class - BIG_FIRST], &mut back, |p| {
+                // SAFETY: cached blocks are valid under the arena lock.
+                unsafe { (*p).retired_at }
+            });
+        }
+        for (&(seg, mask), &done) in chores.runs.iter().zip(done.iter()) {
+            // SAFETY: reserved by `reserve_purge` on this segment, `done` from `decommit_runs`.
+            unsafe {
+                (*seg).finish_purge(mask, done);
+                if (*seg).is_empty() && (*seg).dirty_slices == 0 {
+                    a.segments.remove(seg);
+                    chores.empty.push_back(seg);
+                }
+            }
+        }
+        chores.runs.clear();
+        left = a.holds_any();
+        drop(a);
+        if left {
+            purge::note_deferred();
+        }
+    }
+    while let Some(seg) = chores.empty.pop_front() {
+        // SAFETY: an empty segment out of the arena, on no list, ours alone.
+        unsafe { segment::cache::put(seg, now) };
+    }
+    left
+}
+
+/// Initialises a new span of an arena segment for a block of `class`.
+///
+/// # Safety
+/// - `page` is a span just taken from a segment of an arena whose lock the caller holds.
+unsafe fn init_span(page: *mut Page, class: usize) -> *mut Page {
+    // SAFETY: per the contract.
+    unsafe {
+        let p = &mut *page;
+        p.init(PageKind::Big, class, p.start, slices_for(class) * SLICE, 0);
+    }
+    page
 }
 
 impl Arena {
@@ -278,8 +451,9 @@ impl Arena {
         false
     }
 
-    /// Carves a new span for `class`, flushing the cache or adding a segment when needed.
-    fn carve(&mut self, class: usize, index: usize) -> Option<*mut Page> {
+    /// Carves a new span for `class` from the arena's segments, giving cached blocks back to
+    /// them when needed. `None` when no run fits: the caller adds a segment.
+    fn carve(&mut self, class: usize) -> Option<*mut Page> {
         let n = slices_for(class);
         // Cached blocks of other classes may be what fragments the segments: give the oldest
         // back to their segments, still committed, one at a time, until a run of `n` slices
@@ -288,25 +462,8 @@ impl Arena {
         while page.is_none() && self.uncache_oldest() {
             page = self.take_span(n);
         }
-        let page = match page {
-            Some(p) => p,
-            None => {
-                let seg = segment::cache::take(SegmentKind::Arena)
-                    .or_else(|| segment::map_new(SegmentKind::Arena))?;
-                // SAFETY: an empty segment, ours alone.
-                unsafe {
-                    (*seg).arena = index as u8;
-                    self.segments.push_front(seg);
-                    (*seg).take_span(n)?
-                }
-            }
-        };
-        // SAFETY: a new span of our segment.
-        unsafe {
-            let p = &mut *page;
-            p.init(PageKind::Big, class, p.start, n * SLICE, 0);
-        }
-        Some(page)
+        // SAFETY: a new span of our segment, under the arena lock.
+        page.map(|page| unsafe { init_span(page, class) })
     }
 
     /// First fit over the arena's segments: a run of committed (dirty) slices if there is one,
@@ -349,13 +506,14 @@ impl Arena {
         oldest
     }
 
-    /// Turns the oldest cached block (over all classes) cold. Returns false if none is cached.
-    fn evict_oldest(&mut self, now: u64) -> bool {
+    /// Takes the oldest cached block (over all classes) off the cache to go cold (in
+    /// `chores`). Returns false if none is cached.
+    fn evict_oldest(&mut self, chores: &mut Chores) -> bool {
         let Some(i) = self.oldest_list() else {
             return false;
         };
         let page = self.cache[i].pop_back().expect("non-empty list");
-        self.cool(page, now);
+        self.cool(page, chores);
         true
     }
 
@@ -377,30 +535,25 @@ impl Arena {
         true
     }
 
-    /// Decommits a cached block and gives its span back to the segment.
-    fn cool(&mut self, page: *mut Page, now: u64) {
+    /// Sends a cached block, just taken off its list, to be decommitted and given back to its
+    /// segment after the lock ([`finish`]).
+    fn cool(&mut self, page: *mut Page, chores: &mut Chores) {
         // SAFETY: `page` is a cached block of this arena, just taken off its list.
         unsafe {
-            let p = &mut *page;
-            let bytes = p.slices as usize * SLICE;
-            self.cached_bytes -= class_size(p.class as usize);
-            let decommitted = platform::decommit(p.start, bytes);
-            let seg = Segment::of(p.start);
-            (*seg).give_span(page, !decommitted, now);
-            GLOBAL.big_cache_cooled.add(1);
-            if (*seg).is_empty() {
-                self.segments.remove(seg);
-                segment::cache::put(seg, now);
-            }
+            self.cached_bytes -= class_size((*page).class as usize);
+            chores.cool.push_back(page);
         }
     }
 
-    /// Applies the Hot / Warm / Cold policy to the cache (everything goes cold with `force`).
-    fn purge(&mut self, now: u64, force: bool) {
+    /// Applies the Hot / Warm / Cold policy to the cache (everything goes cold with `force`)
+    /// and decommits segments' dirty slices that are due: decides under the lock, puts the
+    /// system calls in `chores` for [`finish`].
+    fn purge(&mut self, now: u64, force: bool, chores: &mut Chores) {
         let hot = options::get(Opt::HotMs) as u64;
         let warm = options::get(Opt::WarmMs) as u64;
         for i in 0..BIG_CLASSES {
             // Oldest first: from the tail toward the head, until a block is still hot.
+            let mut warming = PageList::new();
             let mut page = self.cache[i].tail;
             while !page.is_null() {
                 // SAFETY: cached pages are valid while we hold the arena lock.
@@ -414,23 +567,25 @@ impl Arena {
                 if force || age >= warm {
                     // SAFETY: `page` is on this list.
                     unsafe { self.cache[i].remove(page) };
-                    self.cool(page, now);
+                    self.cool(page, chores);
                 } else if age >= hot {
                     if flags & WARM == 0 {
-                        // SAFETY: a cached block: its contents are dead.
+                        // Off the list while MADV_FREE runs, so no one takes it and writes.
+                        // SAFETY: `page` is on this list; then on none until pushed.
                         unsafe {
-                            platform::release_lazily(
-                                (*page).start,
-                                (*page).slices as usize * SLICE,
-                            );
-                            (*page).flags |= WARM;
+                            self.cache[i].remove(page);
+                            warming.push_front(page);
                         }
-                        GLOBAL.big_cache_warmed.add(1);
+                        self.cached_bytes -= class_size(BIG_FIRST + i);
                     }
                 } else {
                     break;
                 }
                 page = prev;
+            }
+            while let Some(page) = warming.pop_front() {
+                // SAFETY: just taken off `warming`.
+                unsafe { chores.warm.push_back(page) };
             }
         }
         let mut seg = self.segments.head;
@@ -438,11 +593,16 @@ impl Arena {
             // SAFETY: the arena's segments are valid while we hold its lock.
             unsafe {
                 let next = (*seg).next;
-                (*seg).purge_if_due(now, force);
+                if !chores.runs.is_full() {
+                    let runs = (*seg).reserve_purge(now, force);
+                    if runs != 0 {
+                        chores.runs.push((seg, runs));
+                    }
+                }
                 // A segment emptied by `uncache_oldest` goes to the segment cache once clean.
                 if (*seg).is_empty() && (*seg).dirty_slices == 0 {
                     self.segments.remove(seg);
-                    segment::cache::put(seg, now);
+                    chores.empty.push_back(seg);
                 }
                 seg = next;
             }
@@ -458,7 +618,7 @@ impl Arena {
 /// looked at.
 pub fn purge_all(now: u64, force: bool) -> bool {
     let mut left = false;
-    for lock in ARENA_LOCKS.iter() {
+    for (index, lock) in ARENA_LOCKS.iter().enumerate() {
         let guard: Option<Guard<'_, Arena>> = if force {
             Some(lock.lock())
         } else {
@@ -466,10 +626,13 @@ pub fn purge_all(now: u64, force: bool) -> bool {
         };
         match guard {
             Some(mut a) => {
+                let mut chores = Chores::new();
                 if force || now >= a.next_purge {
-                    a.purge(now, force);
+                    a.purge(now, force, &mut chores);
                 }
                 left |= a.holds_any();
+                drop(a);
+                left |= finish(index, &mut chores, now);
             }
             None => left = true,
         }

@@ -10,7 +10,7 @@
 //! valid (the child may free them; those frees go through the remote lists) and their pages are
 //! simply never refilled: the same as a thread that never runs again.
 
-use crate::lock::Lock;
+use crate::lock::{Lock, SleepLock};
 use crate::platform::thread;
 use crate::small::abandon;
 use crate::{big, heap, segment, stats, whale};
@@ -38,6 +38,16 @@ trait LockOps {
 }
 
 impl<T> LockOps for Lock<T> {
+    fn take(&self) {
+        self.lock_and_keep();
+    }
+    unsafe fn release(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { self.force_unlock() }
+    }
+}
+
+impl<T> LockOps for SleepLock<T> {
     fn take(&self) {
         self.lock_and_keep();
     }

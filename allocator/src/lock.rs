@@ -3,11 +3,19 @@
 //! processor after a short spin, so that a preempted holder on a 2-core machine is not starved
 //! by waiters. Never used on the HOT path. `std`'s locks are not an option: they may allocate
 //! and they are not `no_std`.
+//!
+//! No spin lock is held across a system call: code under a [`Lock`] collects what it needs
+//! (mappings to unmap, runs to decommit) and makes the calls after unlocking, so a waiter spins
+//! for a few hundred instructions at most. Validation builds count the spin locks each thread
+//! holds (`tls::locks_held`) and `platform::memory` aborts when a memory system call is made with the count
+//! above zero. The one place that must hold a lock across system calls (the heap's backstop,
+//! held across a whole refill) uses [`SleepLock`], a futex mutex whose waiters sleep; it is not
+//! counted.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{
-    AtomicBool,
+    AtomicBool, AtomicU32,
     Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -44,6 +52,7 @@ impl<T> Lock<T> {
         {
             self.lock_contended();
         }
+        crate::platform::tls::lock_taken();
         Guard { lock: self }
     }
 
@@ -56,6 +65,7 @@ impl<T> Lock<T> {
                 .compare_exchange(false, true, Acquire, Relaxed)
                 .is_ok()
         {
+            crate::platform::tls::lock_taken();
             Some(Guard { lock: self })
         } else {
             None
@@ -96,6 +106,9 @@ impl<T> Lock<T> {
     /// # Safety
     /// - no live guard of this lock is used afterwards.
     pub unsafe fn force_unlock(&self) {
+        // The fork handlers release on the thread that took the lock (in the child, its copy),
+        // so the held-lock count balances.
+        crate::platform::tls::lock_released();
         self.locked.store(false, Release);
     }
 }
@@ -123,6 +136,131 @@ impl<T> DerefMut for Guard<'_, T> {
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         self.lock.locked.store(false, Release);
+        crate::platform::tls::lock_released();
+    }
+}
+
+/// [`SleepLock`] states.
+const UNLOCKED: u32 = 0;
+const LOCKED: u32 = 1;
+/// Locked, and a thread may be sleeping on it: the unlock must wake one.
+const CONTENDED: u32 = 2;
+
+/// A value guarded by a sleeping lock: a futex mutex (mutex 2 of Drepper's "Futexes are
+/// tricky": 0 unlocked, 1 locked, 2 locked with waiters), whose waiters sleep in the kernel
+/// instead of spinning. For the one lock that is held across system calls (the heap's backstop,
+/// held across a whole refill). An uncontended lock and unlock are one atomic each and no system
+/// call. It is not a spin lock: the validation check on system calls does not count it.
+///
+/// Lock order: a `SleepLock` comes before every spin lock, so a thread that sleeps on one holds
+/// no spin lock (the futex calls are exempt from the check, which does not verify this).
+pub struct SleepLock<T> {
+    state: AtomicU32,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `value` to one thread at a time.
+unsafe impl<T: Send> Sync for SleepLock<T> {}
+// SAFETY: moving the lock moves the value; `T: Send` makes that sound.
+unsafe impl<T: Send> Send for SleepLock<T> {}
+
+impl<T> SleepLock<T> {
+    /// A new, unlocked lock.
+    pub const fn new(value: T) -> Self {
+        Self {
+            state: AtomicU32::new(UNLOCKED),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Takes the lock, sleeping until it is free.
+    #[inline]
+    pub fn lock(&self) -> SleepGuard<'_, T> {
+        if let Err(seen) = self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
+        {
+            self.lock_contended(seen);
+        }
+        SleepGuard { lock: self }
+    }
+
+    /// Takes the lock if it is free.
+    #[cfg(test)]
+    pub fn try_lock(&self) -> Option<SleepGuard<'_, T>> {
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
+            .ok()
+            .map(|_| SleepGuard { lock: self })
+    }
+
+    #[cold]
+    fn lock_contended(&self, mut seen: u32) {
+        // Mark the lock contended (unless it was just released), then sleep while it stays so;
+        // whoever takes it from here on leaves it contended, so no wake-up is lost.
+        if seen != CONTENDED {
+            seen = self.state.swap(CONTENDED, Acquire);
+        }
+        while seen != UNLOCKED {
+            crate::platform::thread::futex_wait(&self.state, CONTENDED);
+            seen = self.state.swap(CONTENDED, Acquire);
+        }
+    }
+
+    /// Releases the lock, waking one sleeper if there may be one.
+    #[inline]
+    fn unlock(&self) {
+        if self.state.fetch_sub(1, Release) != LOCKED {
+            self.state.store(UNLOCKED, Release);
+            crate::platform::thread::futex_wake(&self.state, 1);
+        }
+    }
+
+    /// Takes the lock and keeps it until [`SleepLock::force_unlock`] (for the fork handlers).
+    pub fn lock_and_keep(&self) {
+        core::mem::forget(self.lock());
+    }
+
+    /// Whether someone holds the lock (tests).
+    #[cfg(test)]
+    pub fn is_locked(&self) -> bool {
+        self.state.load(Relaxed) != UNLOCKED
+    }
+
+    /// Releases a lock whose guard was forgotten (the fork handlers), waking a sleeper if there
+    /// is one (in the parent).
+    ///
+    /// # Safety
+    /// - the lock is held through [`SleepLock::lock_and_keep`] (or its holder no longer
+    ///   exists), and no live guard of this lock is used afterwards.
+    pub unsafe fn force_unlock(&self) {
+        self.unlock();
+    }
+}
+
+/// Access to a value locked by a [`SleepLock`]; unlocks when dropped.
+pub struct SleepGuard<'a, T> {
+    lock: &'a SleepLock<T>,
+}
+
+impl<T> Deref for SleepGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves we hold the lock.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> DerefMut for SleepGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves we hold the lock, so no one else accesses the value.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for SleepGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.unlock();
     }
 }
 
@@ -151,6 +289,94 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*lock.lock(), 160_000);
+    }
+
+    #[test]
+    fn sleep_lock_excludes_other_threads() {
+        let lock = Arc::new(SleepLock::new(0u64));
+        let threads: std::vec::Vec<_> = (0..8)
+            .map(|_| {
+                let lock = lock.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        let mut g = lock.lock();
+                        let v = *g;
+                        core::hint::black_box(&v);
+                        *g = v + 1;
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*lock.lock(), 160_000);
+        assert!(!lock.is_locked());
+    }
+
+    #[test]
+    fn sleep_lock_try_lock_and_keep() {
+        let lock = SleepLock::new(());
+        let g = lock.lock();
+        assert!(lock.is_locked());
+        assert!(lock.try_lock().is_none());
+        drop(g);
+        assert!(!lock.is_locked());
+        lock.lock_and_keep();
+        assert!(lock.try_lock().is_none());
+        // SAFETY: held through `lock_and_keep` by this thread; no guard is live.
+        unsafe { lock.force_unlock() };
+        assert!(lock.try_lock().is_some());
+    }
+
+    #[cfg(feature = "validate")]
+    #[test]
+    fn held_spin_locks_are_counted_per_thread() {
+        let a = Lock::new(());
+        let b = Lock::new(());
+        let s = SleepLock::new(());
+        let base = crate::platform::tls::locks_held();
+        {
+            let _ga = a.lock();
+            assert_eq!(crate::platform::tls::locks_held(), base + 1);
+            let _gb = b.try_lock().unwrap();
+            assert_eq!(crate::platform::tls::locks_held(), base + 2);
+            let _gs = s.lock();
+            assert_eq!(
+                crate::platform::tls::locks_held(),
+                base + 2,
+                "a sleeping lock is not counted"
+            );
+            std::thread::spawn(|| assert_eq!(crate::platform::tls::locks_held(), 0))
+                .join()
+                .unwrap();
+        }
+        assert_eq!(crate::platform::tls::locks_held(), base);
+        a.lock_and_keep();
+        assert_eq!(crate::platform::tls::locks_held(), base + 1);
+        // SAFETY: held through `lock_and_keep` by this thread; no guard is live.
+        unsafe { a.force_unlock() };
+        assert_eq!(crate::platform::tls::locks_held(), 0);
+    }
+
+    #[cfg(feature = "validate")]
+    #[test]
+    #[should_panic(expected = "mmap called while holding a SACS spin lock")]
+    fn a_system_call_under_a_spin_lock_is_caught() {
+        let lock = Lock::new(());
+        let _g = lock.lock();
+        let _ = crate::platform::map(crate::platform::OS_PAGE, false);
+    }
+
+    #[cfg(feature = "validate")]
+    #[test]
+    fn a_system_call_after_the_guard_drops_is_fine() {
+        let lock = Lock::new(());
+        drop(lock.lock());
+        assert_eq!(crate::platform::tls::locks_held(), 0);
+        let p = crate::platform::map(crate::platform::OS_PAGE, false).unwrap();
+        // SAFETY: the page was just mapped and is unused.
+        unsafe { crate::platform::unmap(p.as_ptr(), crate::platform::OS_PAGE) };
     }
 
     #[test]

@@ -22,6 +22,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+use crate::list::Linked;
 use crate::lock::Lock;
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind};
@@ -233,53 +234,65 @@ impl Segment {
 
     /// Decommits every dirty free slice, one madvise per contiguous run. Returns bytes given
     /// back.
+    #[cfg(test)]
     pub fn purge(&mut self) -> usize {
         self.purge_older(u64::MAX)
     }
 
     /// Decommits the dirty free slices that became dirty at or before `limit` (ms), one madvise
     /// per contiguous run, and moves `purge_at` to the next slice's deadline. Returns bytes
-    /// given back.
+    /// given back. For a segment no one else can carve from meanwhile (a thread's own, or one
+    /// off every shared list); a shared one goes through [`reserve_purge`](Self::reserve_purge).
     fn purge_older(&mut self, limit: u64) -> usize {
+        let old = self.dirty_older(limit);
+        // SAFETY: `old` are free slices of this segment, and no one carves from it meanwhile
+        // (we hold it exclusively), so no one uses their contents.
+        let done = unsafe { decommit_runs(self, old) };
+        self.settle_purge(old, done)
+    }
+
+    /// The dirty free slices that became dirty at or before `limit` (ms).
+    fn dirty_older(&self, limit: u64) -> u64 {
         let mut old = 0u64;
-        let mut next_since = u64::MAX;
         let mut bits = self.dirty_slices & self.free_slices;
         while bits != 0 {
             let s = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             if self.dirty_at[s] <= limit {
                 old |= 1 << s;
-            } else {
-                next_since = next_since.min(self.dirty_at[s]);
             }
         }
-        let mut dirty = old;
-        let mut bytes = 0;
+        old
+    }
+
+    /// The bookkeeping of a purge look, once the system calls are made: `old` are the dirty
+    /// free slices that were due (free and dirty again), `done` those of them the kernel
+    /// decommitted. Marks `done` clean (remembering when, for `take_span_purged`), counts them,
+    /// and moves `purge_at` to the next slice's deadline. Returns bytes given back.
+    fn settle_purge(&mut self, old: u64, done: u64) -> usize {
+        debug_assert_eq!(done & !old, 0);
+        let bytes = done.count_ones() as usize * SLICE;
         // Decommitted slices remember when, for `take_span_purged` (a clock read per purge look
         // that gives memory back; the madvise costs far more).
-        let now = if old != 0 {
+        let now = if done != 0 {
             platform::now_ms().max(1)
         } else {
             0
         };
-        while dirty != 0 {
-            let start = dirty.trailing_zeros() as usize;
-            let len = (!(dirty >> start)).trailing_zeros() as usize;
-            let run = len * SLICE;
-            let mask = run_mask(start, len);
-            // SAFETY: free slices of our own segment: no one uses their contents.
-            if unsafe { platform::decommit(self.slice_start(start), run) } {
-                bytes += run;
-                GLOBAL.purged_runs.add(1);
-                self.dirty_slices &= !mask;
-                for t in &mut self.dirty_at[start..start + len] {
-                    *t = now;
-                }
-            }
-            dirty &= !mask;
+        self.dirty_slices &= !done;
+        let mut bits = done;
+        while bits != 0 {
+            self.dirty_at[bits.trailing_zeros() as usize] = now;
+            bits &= bits - 1;
         }
         GLOBAL.purged_bytes.add(bytes as u64);
         GLOBAL.decommitted(bytes);
+        let mut next_since = u64::MAX;
+        let mut bits = self.dirty_slices & self.free_slices & !old;
+        while bits != 0 {
+            next_since = next_since.min(self.dirty_at[bits.trailing_zeros() as usize]);
+            bits &= bits - 1;
+        }
         // Runs the kernel refused stay dirty and are tried again at the next look.
         if self.dirty_slices == 0 {
             self.purge_at = 0;
@@ -292,17 +305,11 @@ impl Segment {
         bytes
     }
 
-    /// Whether [`purge_if_due`](Self::purge_if_due) would decommit anything now.
-    #[inline]
-    pub fn purge_due(&self, now: u64, force: bool) -> bool {
-        self.dirty_slices != 0 && (force || (self.purge_at != 0 && now >= self.purge_at))
-    }
-
     /// Once the earliest deadline has passed: in a big arena's segment, decommits the slices
     /// dirty for at least `SACS_PURGE_DELAY_MS` (spans freed a moment ago stay committed for the
     /// next big block); in a heap segment, every dirty slice (they come from pages that already
     /// waited out the delay in the warm pool). Every dirty slice with `force`. Returns bytes
-    /// given back.
+    /// given back. The caller holds the segment exclusively (see [`purge_older`](Self::purge_older)).
     #[inline]
     pub fn purge_if_due(&mut self, now: u64, force: bool) -> usize {
         self.purge_if_due_after(now, force, 0)
@@ -312,22 +319,95 @@ impl Segment {
     /// `SACS_PURGE_DELAY_MS` (a heap whose purges were faulted back soon: see
     /// `purge::PurgeDelay`).
     pub fn purge_if_due_after(&mut self, now: u64, force: bool, extra: u64) -> usize {
-        if self.dirty_slices == 0 {
-            return 0;
+        match self.due_limit(now, force, extra) {
+            Some(limit) => self.purge_older(limit),
+            None => 0,
         }
-        if force {
-            self.purge()
+    }
+
+    /// Whether [`purge_if_due`](Self::purge_if_due) would look at any slice now.
+    pub fn purge_due(&self, now: u64, force: bool) -> bool {
+        self.due_limit(now, force, 0).is_some()
+    }
+
+    /// For a purge look at `now`: the time (ms) at or before which dirty slices are decommitted,
+    /// or `None` when the look is not due.
+    fn due_limit(&self, now: u64, force: bool, extra: u64) -> Option<u64> {
+        if self.dirty_slices == 0 {
+            None
+        } else if force {
+            Some(u64::MAX)
         } else if self.purge_at != 0 && now >= self.purge_at.saturating_add(extra) {
             if self.kind == SegmentKind::Arena as u8 {
                 let delay = options::get(Opt::PurgeDelayMs) as u64 + extra;
-                self.purge_older(now.saturating_sub(delay))
+                Some(now.saturating_sub(delay))
             } else {
-                self.purge()
+                Some(u64::MAX)
             }
         } else {
-            0
+            None
         }
     }
+
+    /// The first half of [`purge_if_due`](Self::purge_if_due) for a segment that others carve
+    /// spans from (a big arena's, under its lock): takes the due dirty runs out of the free
+    /// slices, so that no one can carve them and the segment cannot look empty, and returns
+    /// them. The caller drops the lock, calls [`decommit_runs`], retakes the lock and calls
+    /// [`finish_purge`](Self::finish_purge). Returns 0 when there is nothing to decommit (a look
+    /// that found nothing due has moved `purge_at` on).
+    pub fn reserve_purge(&mut self, now: u64, force: bool) -> u64 {
+        let Some(limit) = self.due_limit(now, force, 0) else {
+            return 0;
+        };
+        let old = self.dirty_older(limit);
+        if old == 0 {
+            self.settle_purge(0, 0);
+            return 0;
+        }
+        self.free_slices &= !old;
+        self.dirty_slices &= !old;
+        old
+    }
+
+    /// The second half of [`reserve_purge`](Self::reserve_purge): gives the reserved runs `old`
+    /// back as free slices, clean where the kernel decommitted them (`done`), dirty where it
+    /// refused, with the bookkeeping of [`purge_if_due`](Self::purge_if_due). Returns bytes
+    /// given back.
+    ///
+    /// # Safety
+    /// - `old` was returned by `reserve_purge` on this segment and is not finished yet, and
+    ///   `done` is what [`decommit_runs`] returned for it.
+    pub unsafe fn finish_purge(&mut self, old: u64, done: u64) -> usize {
+        debug_assert_eq!(self.free_slices & old, 0, "reserved runs were carved");
+        self.free_slices |= old;
+        self.dirty_slices |= old;
+        self.settle_purge(old, done)
+    }
+}
+
+/// Decommits the slices `mask` of the segment at `seg`, one madvise per contiguous run, without
+/// reading or writing its header (it may be locked by others meanwhile). Returns the slices the
+/// kernel decommitted; counts the runs.
+///
+/// # Safety
+/// - `seg` is a live segment, and no one uses the contents of the slices in `mask` or takes
+///   them as a span until the caller gives them back.
+pub unsafe fn decommit_runs(seg: *mut Segment, mask: u64) -> u64 {
+    let mut done = 0;
+    let mut rest = mask;
+    while rest != 0 {
+        let start = rest.trailing_zeros() as usize;
+        let len = (!(rest >> start)).trailing_zeros() as usize;
+        let run = run_mask(start, len);
+        let p = (seg as usize + start * SLICE) as *mut u8;
+        // SAFETY: the caller guarantees the run is inside a live segment and unused.
+        if unsafe { platform::decommit(p, len * SLICE) } {
+            GLOBAL.purged_runs.add(1);
+            done |= run;
+        }
+        rest &= !run;
+    }
+    done
 }
 
 /// Mask of `n` bits starting at `start`.
@@ -390,6 +470,37 @@ pub unsafe fn unmap(seg: *mut Segment) {
 
 crate::list::linked_by_fields!(Segment);
 
+/// Merges `back` into `list`, both newest first by `age` (a larger `age` is newer), emptying
+/// `back`: for putting items taken off a list for a system call back where they belong.
+pub fn merge_newest_first<T: Linked>(
+    list: &mut crate::list::List<T>,
+    back: &mut crate::list::List<T>,
+    age: impl Fn(*mut T) -> u64,
+) {
+    if back.is_empty() {
+        return;
+    }
+    let mut merged = crate::list::List::new();
+    loop {
+        let from_back = match (list.head.is_null(), back.head.is_null()) {
+            (true, true) => break,
+            (true, false) => true,
+            (false, true) => false,
+            (false, false) => age(back.head) > age(list.head),
+        };
+        let item = if from_back {
+            back.pop_front()
+        } else {
+            list.pop_front()
+        };
+        if let Some(item) = item {
+            // SAFETY: just taken off its list.
+            unsafe { merged.push_back(item) };
+        }
+    }
+    *list = merged;
+}
+
 /// A list of segments (see [`crate::list`]).
 pub type SegmentList = crate::list::List<Segment>;
 
@@ -444,33 +555,58 @@ pub mod cache {
 
     /// Decommits cached segments whose purge deadline passed and unmaps those cached longer than
     /// `SACS_WARM_MS` (all of them with `force`). Returns whether segments are left cached.
+    ///
+    /// No system call is made under the cache lock: segments to unmap or decommit are taken off
+    /// the cache under it (so no one can take one and use it meanwhile), unmapped or decommitted
+    /// after it, and the decommitted ones put back in their age order under it again.
     pub fn purge(now: u64, force: bool) -> bool {
         let warm = options::get(Opt::WarmMs) as u64;
-        loop {
-            let old = {
-                let mut cache = CACHE.lock();
-                let mut seg = cache.head;
-                // SAFETY: segments on the cache list are valid and guarded by the lock.
-                unsafe {
-                    while !seg.is_null() {
-                        (*seg).purge_if_due(now, force);
-                        seg = (*seg).next;
+        let mut expired = SegmentList::new();
+        let mut due = SegmentList::new();
+        {
+            let mut cache = CACHE.lock();
+            let mut seg = cache.head;
+            // SAFETY: segments on the cache list are valid and guarded by the lock; each one
+            // taken off goes on exactly one of our lists.
+            unsafe {
+                while !seg.is_null() {
+                    let next = (*seg).next;
+                    if force || now.saturating_sub((*seg).cached_at) >= warm {
+                        cache.remove(seg);
+                        expired.push_back(seg);
+                    } else if (*seg).purge_due(now, false) {
+                        cache.remove(seg);
+                        due.push_back(seg);
                     }
-                    match cache.tail {
-                        t if !t.is_null()
-                            && (force || now.saturating_sub((*t).cached_at) >= warm) =>
-                        {
-                            cache.pop_back()
-                        }
-                        _ => None,
-                    }
+                    seg = next;
                 }
-            };
-            match old {
-                // SAFETY: taken off the cache, empty, referenced by no one.
-                Some(seg) => unsafe { super::unmap(seg) },
-                None => break,
             }
+        }
+        if !due.is_empty() {
+            let mut seg = due.head;
+            while !seg.is_null() {
+                // SAFETY: off the cache, empty and ours alone until it goes back.
+                unsafe {
+                    (*seg).purge_if_due(now, false);
+                    seg = (*seg).next;
+                }
+            }
+            let capacity = options::get(Opt::SegmentCache);
+            let mut cache = CACHE.lock();
+            merge_newest_first(&mut cache, &mut due, |seg| {
+                // SAFETY: segments on either list are valid and ours under the lock.
+                unsafe { (*seg).cached_at }
+            });
+            // Segments cached meanwhile may have filled it: the oldest leave.
+            while cache.len > capacity {
+                let Some(old) = cache.pop_back() else { break };
+                // SAFETY: taken off the cache, on no list.
+                unsafe { expired.push_back(old) };
+            }
+        }
+        while let Some(seg) = expired.pop_front() {
+            // SAFETY: taken off the cache, empty, referenced by no one.
+            unsafe { super::unmap(seg) };
         }
         !CACHE.lock().is_empty()
     }
@@ -499,6 +635,35 @@ mod tests {
             let bits = run_mask(10, n);
             assert_eq!(first_run(bits, n), Some(10));
             assert_eq!(first_run(bits, n + 1), None);
+        }
+    }
+
+    #[test]
+    fn a_reserved_purge_keeps_its_runs_from_carving_and_gives_them_back_clean() {
+        let seg = map_new(SegmentKind::Arena).unwrap();
+        // SAFETY: the segment is fresh and ours.
+        unsafe {
+            let s = &mut *seg;
+            let a = s.take_span(4).unwrap();
+            let b = s.take_span(4).unwrap();
+            s.give_span(a, true, 1);
+            s.give_span(b, true, 1);
+            assert!(s.is_empty());
+            let runs = s.reserve_purge(u64::MAX / 2, true);
+            assert_eq!(runs, run_mask(1, 8));
+            assert!(
+                !s.is_empty(),
+                "reserved runs keep the segment from looking empty"
+            );
+            assert_eq!(s.free_slices & runs, 0, "reserved runs cannot be carved");
+            let done = decommit_runs(seg, runs);
+            assert_eq!(done, runs);
+            assert_eq!(s.finish_purge(runs, done), 8 * SLICE);
+            assert!(s.is_empty());
+            assert_eq!(s.dirty_slices, 0);
+            assert_eq!(s.purge_at, 0);
+            assert!(s.dirty_at[1] > 1, "decommitted slices remember when");
+            unmap(seg);
         }
     }
 

@@ -30,6 +30,8 @@ pub const RING_MAX: usize = 64;
 /// log2 of the registry's slots.
 const REGISTRY_BITS: usize = 20;
 const REGISTRY_SLOTS: usize = 1 << REGISTRY_BITS;
+/// Bytes of the registry mapping.
+const REGISTRY_BYTES: usize = REGISTRY_SLOTS * core::mem::size_of::<Slot>();
 
 /// A freed mapping in the ring.
 #[derive(Clone, Copy)]
@@ -76,16 +78,10 @@ fn slot_of(base: usize) -> usize {
 }
 
 impl Whales {
-    /// Records a live whale. Returns false if the registry cannot be had or is too full.
+    /// Records a live whale. Returns false if the registry is not mapped yet (see
+    /// [`map_registry`]) or too full.
     fn register(&mut self, base: usize, len: usize) -> bool {
-        if self.registry.is_null() {
-            let bytes = REGISTRY_SLOTS * core::mem::size_of::<Slot>();
-            match platform::map(bytes, true) {
-                Some(p) => self.registry = p.as_ptr() as *mut Slot,
-                None => return false,
-            }
-        }
-        if self.live >= REGISTRY_SLOTS / 4 * 3 {
+        if self.registry.is_null() || self.live >= REGISTRY_SLOTS / 4 * 3 {
             return false;
         }
         let mut i = slot_of(base);
@@ -175,6 +171,41 @@ impl Whales {
         Some(c)
     }
 
+    /// Puts mappings taken out of the ring for MADV_FREE ([`Whales::age`]) back, as warm, in
+    /// their age order, pushing the oldest out while the ring is over its count or byte budget
+    /// (into `out`, to unmap).
+    fn put_back(&mut self, warmed: &[Cached], out: &mut Evicted) {
+        let capacity = options::get(Opt::WhaleRing).min(RING_MAX);
+        let budget = options::get(Opt::WhaleRingMib).saturating_mul(1 << 20);
+        for &c in warmed {
+            let mut at = self
+                .ring
+                .iter()
+                .position(|r| r.freed_at > c.freed_at)
+                .unwrap_or(self.ring.len());
+            if self.ring.is_full() {
+                // Full (of mappings cached meanwhile): the oldest leaves, which may be this one.
+                GLOBAL.whale_ring_evictions.add(1);
+                if at == 0 {
+                    out.push((c.base, c.len));
+                    continue;
+                }
+                let old = self.ring.remove(0);
+                self.ring_bytes -= old.len;
+                out.push((old.base, old.len));
+                at -= 1;
+            }
+            self.ring.insert(at, Cached { warm: true, ..c });
+            self.ring_bytes += c.len;
+        }
+        while !self.ring.is_empty() && (self.ring.len() > capacity || self.ring_bytes > budget) {
+            GLOBAL.whale_ring_evictions.add(1);
+            let old = self.ring.remove(0);
+            self.ring_bytes -= old.len;
+            out.push((old.base, old.len));
+        }
+    }
+
     /// Puts a freed mapping into the ring, pushing the oldest out while the ring is over its
     /// count (`SACS_WHALE_RING`) or byte (`SACS_WHALE_RING_MIB`) budget. A mapping larger than
     /// the byte budget does not enter. Adds what is to be unmapped to `out`.
@@ -207,8 +238,10 @@ impl Whales {
 
     /// Ages the ring: MADV_FREE after `SACS_HOT_MS`, out of the ring after `SACS_WARM_MS` (or
     /// everything with `force`). Adds the mappings to unmap to `out`, which the caller keeps in
-    /// place on its stack (no 1 KiB list is moved on every whale operation).
-    fn age(&mut self, now: u64, force: bool, out: &mut Expired) {
+    /// place on its stack (no 1 KiB list is moved on every whale operation), and takes those to
+    /// release out of the ring into `warming` (so no one takes one and writes to it while the
+    /// MADV_FREE runs: see [`warm_all`]).
+    fn age(&mut self, now: u64, force: bool, out: &mut Expired, warming: &mut Warming) {
         let hot = options::get(Opt::HotMs) as u64;
         let warm = options::get(Opt::WarmMs) as u64;
         while let Some(c) = self.ring.first() {
@@ -221,11 +254,15 @@ impl Whales {
                 break;
             }
         }
-        for c in self.ring.iter_mut() {
+        let mut i = 0;
+        while i < self.ring.len() {
+            let c = self.ring[i];
             if !c.warm && now.saturating_sub(c.freed_at) >= hot {
-                // SAFETY: a cached mapping: its contents are dead.
-                unsafe { platform::release_lazily(c.base as *mut u8, c.len) };
-                c.warm = true;
+                let c = self.ring.remove(i);
+                self.ring_bytes -= c.len;
+                warming.push(c);
+            } else {
+                i += 1;
             }
         }
         self.next_purge = now + (hot.min(warm) / 2).max(1);
@@ -235,6 +272,59 @@ impl Whales {
 /// Mappings taken out of the ring, to unmap once the lock is released: at most the whole ring
 /// and the mapping being freed.
 type Expired = ArrayVec<(usize, usize), { RING_MAX + 1 }>;
+
+/// Mappings taken out of the ring to be released with MADV_FREE outside the lock, oldest first.
+type Warming = ArrayVec<Cached, RING_MAX>;
+
+/// Mappings pushed out of the ring when warmed ones go back: at most the ring and those.
+type Evicted = ArrayVec<(usize, usize), { 2 * RING_MAX }>;
+
+/// Releases the mappings `age` took out of the ring (outside the lock), puts them back warm,
+/// and unmaps what that pushes out. Returns whether the ring holds any mapping afterwards.
+fn warm_all(warming: &Warming) -> bool {
+    if warming.is_empty() {
+        return false;
+    }
+    for c in warming {
+        // SAFETY: a cached mapping out of the ring: ours alone, its contents dead.
+        unsafe { platform::release_lazily(c.base as *mut u8, c.len) };
+    }
+    let mut evicted = Evicted::new();
+    let held = {
+        let mut w = WHALES.lock();
+        w.put_back(warming, &mut evicted);
+        w.holds_any()
+    };
+    unmap_all(&evicted);
+    if held {
+        crate::purge::note_deferred();
+    }
+    held
+}
+
+/// Maps the registry on first use, with no lock held; if another thread installed one
+/// meanwhile, this one is unmapped. Returns false if it cannot be had.
+fn map_registry() -> bool {
+    if !WHALES.lock().registry.is_null() {
+        return true;
+    }
+    let Some(p) = platform::map(REGISTRY_BYTES, true) else {
+        return false;
+    };
+    let installed = {
+        let mut w = WHALES.lock();
+        let first = w.registry.is_null();
+        if first {
+            w.registry = p.as_ptr() as *mut Slot;
+        }
+        first
+    };
+    if !installed {
+        // SAFETY: our mapping, never published.
+        unsafe { platform::unmap(p.as_ptr(), REGISTRY_BYTES) };
+    }
+    true
+}
 
 /// Unmaps mappings taken out of the ring (outside the lock).
 fn unmap_all(list: &[(usize, usize)]) {
@@ -270,11 +360,15 @@ fn map_fresh(len: usize, align: usize) -> Option<usize> {
 fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, bool)> {
     let align = align.max(LARGE_PAGE);
     let now = platform::now_ms();
+    if register && !map_registry() {
+        return None;
+    }
     let mut expired = Expired::new();
+    let mut warming = Warming::new();
     let hit = {
         let mut w = WHALES.lock();
         if now >= w.next_purge {
-            w.age(now, false, &mut expired);
+            w.age(now, false, &mut expired, &mut warming);
         }
         let hit = w.take_cached(len, align);
         if let Some(c) = hit {
@@ -282,12 +376,14 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
                 w.cache(c.base, c.len, c.freed_at, &mut expired);
                 drop(w);
                 unmap_all(&expired);
+                warm_all(&warming);
                 return None;
             }
         }
         hit
     };
     unmap_all(&expired);
+    warm_all(&warming);
     if let Some(c) = hit {
         GLOBAL.whale_ring_hits.add(1);
         return Some((c.base, c.len, false));
@@ -305,15 +401,17 @@ fn obtain(len: usize, align: usize, register: bool) -> Option<(usize, usize, boo
 fn give_back(base: usize, len: usize) {
     let now = platform::now_ms();
     let mut expired = Expired::new();
+    let mut warming = Warming::new();
     let held = {
         let mut w = WHALES.lock();
         if now >= w.next_purge {
-            w.age(now, false, &mut expired);
+            w.age(now, false, &mut expired, &mut warming);
         }
         w.cache(base, len, now, &mut expired);
         w.holds_any()
     };
     unmap_all(&expired);
+    let held = warm_all(&warming) || held;
     if held {
         crate::purge::note_deferred();
     }
@@ -371,6 +469,8 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
     let Some(new_len) = mapping_len(new_size) else {
         return usable_size(p).map(|_| ptr::null_mut());
     };
+    // The caller owns the whale, so its entry stays while the lock is dropped for the system
+    // calls (others' unregistering may shift it to another slot: it is found again by address).
     let mut w = WHALES.lock();
     let i = w.find(base)?;
     let len = w.len_at(i);
@@ -385,9 +485,13 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
         }
         return Some(p);
     }
-    // SAFETY: the whole mapping is ours (registered and we hold the lock).
+    drop(w);
+    // SAFETY: the whole mapping is ours (registered, and the caller owns it).
     if unsafe { platform::remap(p, len, new_len, false) }.is_some() {
+        let mut w = WHALES.lock();
+        let i = w.find(base).expect("the caller's whale stays registered");
         w.set_len(i, new_len);
+        drop(w);
         GLOBAL.mapped(new_len - len);
         return Some(p);
     }
@@ -395,25 +499,35 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
     let Some(dest) = platform::map_aligned(new_len, LARGE_PAGE) else {
         return Some(ptr::null_mut());
     };
+    let dest = dest.as_ptr();
+    // Register the new address before the old range is unmapped by the move: once it is,
+    // another thread may map a whale there and register the same base.
+    let moved_entry = |from: usize, to: usize, to_len: usize| {
+        let mut w = WHALES.lock();
+        let i = w.find(from).expect("the caller's whale stays registered");
+        w.unregister_at(i);
+        let ok = w.register(to, to_len);
+        debug_assert!(ok, "a slot was just freed");
+    };
+    moved_entry(base, dest as usize, new_len);
     // SAFETY: `p..p+len` is our mapping; `dest` is our reservation of `new_len` bytes, which
     // MREMAP_FIXED replaces.
-    let moved = unsafe { platform::remap_fixed(p, len, new_len, dest.as_ptr()) };
+    let moved = unsafe { platform::remap_fixed(p, len, new_len, dest) };
     if moved.is_none() {
+        moved_entry(dest as usize, base, len);
         // SAFETY: the reservation is ours and unused.
-        unsafe { platform::unmap(dest.as_ptr(), new_len) };
+        unsafe { platform::unmap(dest, new_len) };
         return Some(ptr::null_mut());
     }
-    w.unregister_at(i);
-    let ok = w.register(dest.as_ptr() as usize, new_len);
-    debug_assert!(ok, "a slot was just freed");
     GLOBAL.mapped(new_len - len);
-    Some(dest.as_ptr())
+    Some(dest)
 }
 
 /// Purges the ring (everything with `force`). Returns whether mappings are left in it (or it
 /// could not be looked at).
 pub fn purge(now: u64, force: bool) -> bool {
     let mut expired = Expired::new();
+    let mut warming = Warming::new();
     let held = {
         let Some(mut w) = (if force {
             Some(WHALES.lock())
@@ -425,11 +539,11 @@ pub fn purge(now: u64, force: bool) -> bool {
         if !force && now < w.next_purge {
             return w.holds_any();
         }
-        w.age(now, force, &mut expired);
+        w.age(now, force, &mut expired, &mut warming);
         w.holds_any()
     };
     unmap_all(&expired);
-    held
+    warm_all(&warming) || held
 }
 
 /// Obtains a region of `len` bytes (rounded up to 2 MiB) aligned to 2 MiB, for the large-page
@@ -476,11 +590,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_insert_find_remove_with_collisions() {
+    fn warmed_mappings_go_back_in_age_order() {
         let mut w = Whales {
             ring: ArrayVec::new(),
             ring_bytes: 0,
             registry: ptr::null_mut(),
+            live: 0,
+            next_purge: 0,
+        };
+        let entry = |base: usize, freed_at: u64| Cached {
+            base,
+            len: LARGE_PAGE,
+            freed_at,
+            warm: false,
+        };
+        w.ring.push(entry(1 << 30, 10));
+        w.ring.push(entry(2 << 30, 30));
+        w.ring_bytes = 2 * LARGE_PAGE;
+        let mut out = Evicted::new();
+        w.put_back(&[entry(3 << 30, 20)], &mut out);
+        assert!(out.is_empty());
+        let order: std::vec::Vec<u64> = w.ring.iter().map(|c| c.freed_at).collect();
+        assert_eq!(order, [10, 20, 30]);
+        assert!(w.ring[1].warm && !w.ring[0].warm);
+        assert_eq!(w.ring_bytes, 3 * LARGE_PAGE);
+    }
+
+    #[test]
+    fn registry_insert_find_remove_with_collisions() {
+        let mut w = Whales {
+            ring: ArrayVec::new(),
+            ring_bytes: 0,
+            registry: platform::map(REGISTRY_BYTES, true).unwrap().as_ptr() as *mut Slot,
             live: 0,
             next_purge: 0,
         };
@@ -503,11 +644,6 @@ mod tests {
         }
         assert_eq!(w.live, bases.len() - bases.len().div_ceil(3));
         // SAFETY: the registry mapping is ours.
-        unsafe {
-            platform::unmap(
-                w.registry as *mut u8,
-                REGISTRY_SLOTS * core::mem::size_of::<Slot>(),
-            )
-        };
+        unsafe { platform::unmap(w.registry as *mut u8, REGISTRY_BYTES) };
     }
 }

@@ -6,7 +6,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::{park, set_current, Heap, HeapState, StaticHeap, DEAD};
-use crate::lock::Lock;
+use crate::lock::{Lock, SleepLock};
 use crate::platform::{self, thread};
 use crate::small;
 use crate::stats::{self, GLOBAL};
@@ -25,7 +25,9 @@ static POOL: Lock<Pool> = Lock::new(Pool(ptr::null_mut()));
 /// The heap exiting threads share (under [`BACKSTOP_LOCK`]).
 static BACKSTOP: StaticHeap =
     StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Backstop)));
-static BACKSTOP_LOCK: Lock<()> = Lock::new(());
+/// Held across a whole refill of the backstop, which may map memory: a sleeping lock, so that
+/// other exiting threads wait in the kernel rather than spin through the system call.
+static BACKSTOP_LOCK: SleepLock<()> = SleepLock::new(());
 
 /// The heap layer's set-up, once: the thread-exit key, and the backstop's counters in the
 /// statistics.
@@ -172,6 +174,6 @@ unsafe fn retire_struct(heap: *mut Heap) {
 }
 
 /// The locks of this file, in the fork handlers' order: the backstop, then the pool.
-pub(crate) fn locks_for_fork() -> (&'static Lock<()>, &'static Lock<impl Sized>) {
+pub(crate) fn locks_for_fork() -> (&'static SleepLock<()>, &'static Lock<impl Sized>) {
     (&BACKSTOP_LOCK, &POOL)
 }

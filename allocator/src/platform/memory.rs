@@ -3,7 +3,8 @@
 //! Every call is counted per kind together with the cycles it took (read from the time-stamp
 //! counter where there is one), and every call saves and restores `errno`, so that a caller of
 //! `malloc` never sees an `errno` that SACS's own bookkeeping produced. Failures are reported as
-//! `None` / `false`; nothing here panics or allocates.
+//! `None` / `false`; nothing here panics or allocates. Validation builds check that no memory
+//! system call is made while the calling thread holds a SACS spin lock (see `counted`).
 //!
 //! The rest of the allocator asks for memory in three shapes: [`map`] (fresh, zeroed, readable and
 //! writable), [`map_aligned`] (the same, with its start aligned to a power of two), and the
@@ -29,10 +30,12 @@ pub enum Syscall {
     MadviseDontneed = 3,
     MadviseHuge = 4,
     Mremap = 5,
+    /// `futex` wait and wake, for the sleeping lock of the backstop heap.
+    Futex = 6,
 }
 
 /// Number of [`Syscall`] kinds.
-pub const SYSCALL_KINDS: usize = 6;
+pub const SYSCALL_KINDS: usize = 7;
 
 /// Names in [`Syscall`] order, for the statistics table.
 pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
@@ -42,6 +45,7 @@ pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
     "madvise(DONTNEED)",
     "madvise(HUGEPAGE)",
     "mremap",
+    "futex",
 ];
 
 /// Count and cycles of one kind of system call.
@@ -69,11 +73,29 @@ pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
     SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),
+    SyscallCounter::new(),
 ];
 
 /// Runs `call`, counting it under `kind`; `ok` says whether the result is a success.
+///
+/// In validation builds, checks first that the calling thread holds no SACS spin lock
+/// ([`crate::lock::Lock`]): a system call under a spin lock makes every waiter spin for the
+/// whole call. The futex calls are exempt: they are how a [`crate::lock::SleepLock`] waits and
+/// wakes, and the one sleeping lock (the heap's backstop) comes first in the lock order, so a
+/// thread waiting on it holds no spin lock anyway (it is not checked here, not relied upon).
 #[inline]
-fn counted<T>(kind: Syscall, call: impl FnOnce() -> T, ok: impl FnOnce(&T) -> bool) -> T {
+pub(super) fn counted<T>(
+    kind: Syscall,
+    call: impl FnOnce() -> T,
+    ok: impl FnOnce(&T) -> bool,
+) -> T {
+    #[cfg(all(
+        feature = "validate",
+        any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+    ))]
+    if kind != Syscall::Futex && super::tls::locks_held() != 0 {
+        spin_lock_held(kind);
+    }
     let _errno = KeepErrno::new();
     let start = cycles();
     let result = call();
@@ -85,6 +107,28 @@ fn counted<T>(kind: Syscall, call: impl FnOnce() -> T, ok: impl FnOnce(&T) -> bo
         counter.failures.fetch_add(1, Relaxed);
     }
     result
+}
+
+/// Reports a system call made while holding a SACS spin lock, without allocating: a panic in
+/// the crate's own unit tests (they check it with `#[should_panic]`), else a message and abort
+/// (a panic would allocate, and with SACS as the allocator re-enter it under the lock).
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+#[cold]
+#[inline(never)]
+fn spin_lock_held(kind: Syscall) -> ! {
+    let name = SYSCALL_NAMES[kind as usize];
+    #[cfg(test)]
+    panic!("sacs: {name} called while holding a SACS spin lock");
+    #[cfg(not(test))]
+    {
+        super::write_stderr(b"sacs: ");
+        super::write_stderr(name.as_bytes());
+        super::write_stderr(b" called while holding a SACS spin lock\n");
+        super::abort()
+    }
 }
 
 /// Maps `len` bytes of fresh zeroed read-write memory anywhere.

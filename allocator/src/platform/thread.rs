@@ -1,5 +1,9 @@
 //! Threads: the thread-specific key whose destructor retires a thread's heap, the `fork()`
-//! handlers, and yielding the processor (the lock's back-off).
+//! handlers, futexes (the sleeping lock's wait and wake) and yielding the processor (the spin
+//! lock's back-off).
+
+use core::ptr;
+use core::sync::atomic::AtomicU32;
 
 /// A `pthread` thread-specific key.
 pub type Key = libc::pthread_key_t;
@@ -30,6 +34,52 @@ pub fn key_set(key: Key, value: *mut libc::c_void) {
 pub fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) {
     // SAFETY: the handlers are `extern "C" fn()` with static lifetime.
     unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+}
+
+/// Sleeps while `*addr == expected` (`FUTEX_WAIT_PRIVATE`), until a [`futex_wake`] on `addr`,
+/// a signal or a spurious wake-up: the caller re-checks its condition either way. Returns at
+/// once when the value already differs.
+pub fn futex_wait(addr: &AtomicU32, expected: u32) {
+    super::memory::counted(
+        super::Syscall::Futex,
+        // SAFETY: `addr` is a valid, aligned 32-bit atomic for the duration of the call; a null
+        // timeout waits without limit.
+        || unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                addr.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                ptr::null::<libc::timespec>(),
+            )
+        },
+        // A changed value (EAGAIN) or a signal (EINTR) is a normal outcome of a wait.
+        |r| {
+            // SAFETY: reading the calling thread's errno slot, set by the call just made.
+            *r == 0
+                || matches!(
+                    unsafe { *libc::__errno_location() },
+                    libc::EAGAIN | libc::EINTR
+                )
+        },
+    );
+}
+
+/// Wakes up to `n` threads sleeping in [`futex_wait`] on `addr` (`FUTEX_WAKE_PRIVATE`).
+pub fn futex_wake(addr: &AtomicU32, n: u32) {
+    super::memory::counted(
+        super::Syscall::Futex,
+        // SAFETY: `addr` is a valid, aligned 32-bit atomic; waking touches no memory.
+        || unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                addr.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                n.min(i32::MAX as u32),
+            )
+        },
+        |r| *r >= 0,
+    );
 }
 
 /// Yields the processor to another thread (used by the lock's back-off).

@@ -12,6 +12,10 @@
 //! The slot is one word that every thread starts with as zero; what it means is the heap's
 //! business (`heap::current` stores the heap address XOR a sentinel's, so that the zero reads as
 //! "no heap yet" without a branch on the HOT path).
+//!
+//! The TLS object is three words: the heap slot, then two used only by validation builds: the
+//! re-entry guard ([`Reentry`]) and the number of SACS spin locks the thread holds
+//! (`locks_held`, checked by `platform::memory` before every memory system call).
 
 #[cfg(all(target_arch = "x86_64", not(feature = "tls-std")))]
 core::arch::global_asm!(
@@ -20,9 +24,9 @@ core::arch::global_asm!(
     ".globl __sacs_tls_heap",
     ".hidden __sacs_tls_heap",
     ".type __sacs_tls_heap, @object",
-    ".size __sacs_tls_heap, 16",
+    ".size __sacs_tls_heap, 24",
     "__sacs_tls_heap:",
-    ".zero 16",
+    ".zero 24",
     ".popsection",
 );
 
@@ -33,9 +37,9 @@ core::arch::global_asm!(
     ".globl __sacs_tls_heap",
     ".hidden __sacs_tls_heap",
     ".type __sacs_tls_heap, %object",
-    ".size __sacs_tls_heap, 16",
+    ".size __sacs_tls_heap, 24",
     "__sacs_tls_heap:",
-    ".zero 16",
+    ".zero 24",
     ".popsection",
 );
 
@@ -61,7 +65,7 @@ fn read_slot() -> usize {
 #[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
 fn read_guard() -> usize {
     let value: usize;
-    // SAFETY: as in `read_slot`, eight bytes further into the same 16-byte TLS object.
+    // SAFETY: as in `read_slot`, eight bytes further into the same 24-byte TLS object.
     unsafe {
         core::arch::asm!(
             "mov {v}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
@@ -75,11 +79,43 @@ fn read_guard() -> usize {
 
 #[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
 fn write_guard(value: usize) {
-    // SAFETY: as in `write_slot`, eight bytes further into the same 16-byte TLS object.
+    // SAFETY: as in `write_slot`, eight bytes further into the same 24-byte TLS object.
     unsafe {
         core::arch::asm!(
             "mov {t}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
             "mov qword ptr fs:[{t} + 8], {v}",
+            t = out(reg) _,
+            v = in(reg) value,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// The calling thread's count of SACS spin locks held: the third word (validation builds).
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
+#[inline]
+fn read_locks() -> usize {
+    let value: usize;
+    // SAFETY: as in `read_slot`, sixteen bytes further into the same 24-byte TLS object.
+    unsafe {
+        core::arch::asm!(
+            "mov {v}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
+            "mov {v}, qword ptr fs:[{v} + 16]",
+            v = out(reg) value,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    value
+}
+
+#[cfg(all(target_arch = "x86_64", not(feature = "tls-std"), feature = "validate"))]
+#[inline]
+fn write_locks(value: usize) {
+    // SAFETY: as in `write_slot`, sixteen bytes further into the same 24-byte TLS object.
+    unsafe {
+        core::arch::asm!(
+            "mov {t}, qword ptr [rip + __sacs_tls_heap@GOTTPOFF]",
+            "mov qword ptr fs:[{t} + 16], {v}",
             t = out(reg) _,
             v = in(reg) value,
             options(nostack, preserves_flags),
@@ -143,7 +179,7 @@ fn write_slot(value: usize) {
     feature = "validate"
 ))]
 fn read_guard() -> usize {
-    // SAFETY: the word after the slot, in the same 16-byte TLS object.
+    // SAFETY: the word after the slot, in the same 24-byte TLS object.
     unsafe { *slot().add(1) }
 }
 
@@ -153,8 +189,30 @@ fn read_guard() -> usize {
     feature = "validate"
 ))]
 fn write_guard(value: usize) {
-    // SAFETY: the word after the slot, in the same 16-byte TLS object.
+    // SAFETY: the word after the slot, in the same 24-byte TLS object.
     unsafe { *slot().add(1) = value }
+}
+
+#[cfg(all(
+    target_arch = "aarch64",
+    not(feature = "tls-std"),
+    feature = "validate"
+))]
+#[inline]
+fn read_locks() -> usize {
+    // SAFETY: the third word of the same 24-byte TLS object.
+    unsafe { *slot().add(2) }
+}
+
+#[cfg(all(
+    target_arch = "aarch64",
+    not(feature = "tls-std"),
+    feature = "validate"
+))]
+#[inline]
+fn write_locks(value: usize) {
+    // SAFETY: the third word of the same 24-byte TLS object.
+    unsafe { *slot().add(2) = value }
 }
 
 // The measured alternative (feature `tls-std`): std's `thread_local!`, which in a shared
@@ -177,6 +235,21 @@ fn read_guard() -> usize {
 #[cfg(all(feature = "tls-std", feature = "validate"))]
 fn write_guard(value: usize) {
     GUARD.with(|s| s.set(value))
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+std::thread_local! {
+    static LOCKS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+fn read_locks() -> usize {
+    LOCKS.with(|s| s.get())
+}
+
+#[cfg(all(feature = "tls-std", feature = "validate"))]
+fn write_locks(value: usize) {
+    LOCKS.with(|s| s.set(value))
 }
 
 #[cfg(feature = "tls-std")]
@@ -277,6 +350,54 @@ impl Drop for Reentry {
         write_guard(0);
     }
 }
+
+/// Counts a SACS spin lock taken by the calling thread (validation builds; see
+/// [`locks_held`]).
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+#[inline]
+pub fn lock_taken() {
+    write_locks(read_locks().wrapping_add(1));
+}
+
+/// Counts a SACS spin lock released by the calling thread (validation builds).
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+#[inline]
+pub fn lock_released() {
+    write_locks(read_locks().wrapping_sub(1));
+}
+
+/// How many SACS spin locks the calling thread holds (validation builds; always 0 elsewhere).
+/// No memory system call may be made while it is not 0 (checked in `os`).
+#[cfg(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+))]
+#[inline]
+pub fn locks_held() -> usize {
+    read_locks()
+}
+
+/// Without validation (or a TLS word for it) the count is not kept.
+#[cfg(not(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+)))]
+#[inline(always)]
+pub fn lock_taken() {}
+
+/// Without validation (or a TLS word for it) the count is not kept.
+#[cfg(not(all(
+    feature = "validate",
+    any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
+)))]
+#[inline(always)]
+pub fn lock_released() {}
 
 /// Without validation (or a TLS word for it) the guard is nothing.
 #[cfg(not(all(
