@@ -128,18 +128,10 @@ impl LocalCache {
     /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas.
     pub fn flush(&mut self, now: u64, force: bool) {
         let hot = options::get(Opt::HotMs) as u64;
+        // SAFETY: cached pages are valid blocks this thread holds.
+        let due = |p: *mut Page| purge::aged(unsafe { (*p).retired_at }, now, hot, force);
         for i in 0..BIG_CLASSES {
-            loop {
-                let page = self.lists[i].tail;
-                if page.is_null() {
-                    break;
-                }
-                // SAFETY: cached pages are valid blocks this thread holds.
-                let retired_at = unsafe { (*page).retired_at };
-                if !(force || now.saturating_sub(retired_at) >= hot) {
-                    break;
-                }
-                self.lists[i].pop_back();
+            while let Some(page) = self.lists[i].pop_back_if(due) {
                 self.bytes -= class_size(BIG_FIRST + i);
                 // SAFETY: the block is live (arena-wise) and now on no list.
                 // It was counted as freed when it entered this cache.
@@ -390,7 +382,7 @@ fn finish(index: usize, chores: &mut Chores, now: u64) -> bool {
                 }
                 class
             };
-            segment::merge_newest_first(&mut a.cache[class - BIG_FIRST], &mut back, |p| {
+            a.cache[class - BIG_FIRST].merge_newest_first(&mut back, |p| {
                 // SAFETY: cached blocks are valid under the arena lock.
                 unsafe { (*p).retired_at }
             });
@@ -557,18 +549,13 @@ impl Arena {
             let mut page = self.cache[i].tail;
             while !page.is_null() {
                 // SAFETY: cached pages are valid while we hold the arena lock.
-                let (age, prev, flags) = unsafe {
-                    (
-                        now.saturating_sub((*page).retired_at),
-                        (*page).prev,
-                        (*page).flags,
-                    )
-                };
-                if force || age >= warm {
+                let (since, prev, flags) =
+                    unsafe { ((*page).retired_at, (*page).prev, (*page).flags) };
+                if purge::aged(since, now, warm, force) {
                     // SAFETY: `page` is on this list.
                     unsafe { self.cache[i].remove(page) };
                     self.cool(page, chores);
-                } else if age >= hot {
+                } else if purge::aged(since, now, hot, false) {
                     if flags & WARM == 0 {
                         // Off the list while MADV_FREE runs, so no one takes it and writes.
                         // SAFETY: `page` is on this list; then on none until pushed.

@@ -41,7 +41,7 @@
 //! | --- | --- |
 //! | platform | `platform` |
 //! | support | `list`, `lock`, `size_class`, `options`, `stats`, `error`, `segment_map` |
-//! | memory | `page`, `segment`, `purge` |
+//! | memory | `page`, `purge`, `segment` |
 //! | tiers | `small`, `big`, `whale` |
 //! | heap | `heap` |
 //! | process | `fork`, `process` |

@@ -161,6 +161,36 @@ impl<T: Linked> List<T> {
     }
 }
 
+impl<T: Linked> List<T> {
+    /// Merges `back` into this list, both newest first by `age` (a larger `age` is newer),
+    /// emptying `back`: for putting items taken off a list for a system call back where they
+    /// belong.
+    pub fn merge_newest_first(&mut self, back: &mut List<T>, age: impl Fn(*mut T) -> u64) {
+        if back.is_empty() {
+            return;
+        }
+        let mut merged = List::new();
+        loop {
+            let from_back = match (self.head.is_null(), back.head.is_null()) {
+                (true, true) => break,
+                (true, false) => true,
+                (false, true) => false,
+                (false, false) => age(back.head) > age(self.head),
+            };
+            let item = if from_back {
+                back.pop_front()
+            } else {
+                self.pop_front()
+            };
+            if let Some(item) = item {
+                // SAFETY: just taken off its list.
+                unsafe { merged.push_back(item) };
+            }
+        }
+        *self = merged;
+    }
+}
+
 impl<T: Linked> Default for List<T> {
     fn default() -> Self {
         Self::new()

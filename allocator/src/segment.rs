@@ -22,7 +22,6 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use crate::list::Linked;
 use crate::lock::Lock;
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind};
@@ -470,37 +469,6 @@ pub unsafe fn unmap(seg: *mut Segment) {
 
 crate::list::linked_by_fields!(Segment);
 
-/// Merges `back` into `list`, both newest first by `age` (a larger `age` is newer), emptying
-/// `back`: for putting items taken off a list for a system call back where they belong.
-pub fn merge_newest_first<T: Linked>(
-    list: &mut crate::list::List<T>,
-    back: &mut crate::list::List<T>,
-    age: impl Fn(*mut T) -> u64,
-) {
-    if back.is_empty() {
-        return;
-    }
-    let mut merged = crate::list::List::new();
-    loop {
-        let from_back = match (list.head.is_null(), back.head.is_null()) {
-            (true, true) => break,
-            (true, false) => true,
-            (false, true) => false,
-            (false, false) => age(back.head) > age(list.head),
-        };
-        let item = if from_back {
-            back.pop_front()
-        } else {
-            list.pop_front()
-        };
-        if let Some(item) = item {
-            // SAFETY: just taken off its list.
-            unsafe { merged.push_back(item) };
-        }
-    }
-    *list = merged;
-}
-
 /// A list of segments (see [`crate::list`]).
 pub type SegmentList = crate::list::List<Segment>;
 
@@ -571,7 +539,7 @@ pub mod cache {
             unsafe {
                 while !seg.is_null() {
                     let next = (*seg).next;
-                    if force || now.saturating_sub((*seg).cached_at) >= warm {
+                    if crate::purge::aged((*seg).cached_at, now, warm, force) {
                         cache.remove(seg);
                         expired.push_back(seg);
                     } else if (*seg).purge_due(now, false) {
@@ -593,7 +561,7 @@ pub mod cache {
             }
             let capacity = options::get(Opt::SegmentCache);
             let mut cache = CACHE.lock();
-            merge_newest_first(&mut cache, &mut due, |seg| {
+            cache.merge_newest_first(&mut due, |seg| {
                 // SAFETY: segments on either list are valid and ours under the lock.
                 unsafe { (*seg).cached_at }
             });

@@ -245,7 +245,7 @@ impl Whales {
         let hot = options::get(Opt::HotMs) as u64;
         let warm = options::get(Opt::WarmMs) as u64;
         while let Some(c) = self.ring.first() {
-            if force || now.saturating_sub(c.freed_at) >= warm {
+            if crate::purge::aged(c.freed_at, now, warm, force) {
                 let c = self.ring.remove(0);
                 self.ring_bytes -= c.len;
                 GLOBAL.whale_ring_expired.add(1);
@@ -257,7 +257,7 @@ impl Whales {
         let mut i = 0;
         while i < self.ring.len() {
             let c = self.ring[i];
-            if !c.warm && now.saturating_sub(c.freed_at) >= hot {
+            if !c.warm && crate::purge::aged(c.freed_at, now, hot, false) {
                 let c = self.ring.remove(i);
                 self.ring_bytes -= c.len;
                 warming.push(c);
