@@ -32,10 +32,12 @@ pub enum Syscall {
     Mremap = 5,
     /// `futex` wait and wake, for the sleeping lock of the backstop heap.
     Futex = 6,
+    /// `sched_yield`, the spin lock's back-off: how often a thread waited for a shared lock.
+    Yield = 7,
 }
 
 /// Number of [`Syscall`] kinds.
-pub const SYSCALL_KINDS: usize = 7;
+pub const SYSCALL_KINDS: usize = 8;
 
 /// Names in [`Syscall`] order, for the statistics table.
 pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
@@ -46,6 +48,7 @@ pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
     "madvise(HUGEPAGE)",
     "mremap",
     "futex",
+    "sched_yield",
 ];
 
 /// Count and cycles of one kind of system call.
@@ -74,15 +77,18 @@ pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
     SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),
+    SyscallCounter::new(),
 ];
 
 /// Runs `call`, counting it under `kind`; `ok` says whether the result is a success.
 ///
 /// In validation builds, checks first that the calling thread holds no SACS spin lock
 /// ([`crate::lock::Lock`]): a system call under a spin lock makes every waiter spin for the
-/// whole call. The futex calls are exempt: they are how a [`crate::lock::SleepLock`] waits and
-/// wakes, and the one sleeping lock (the heap's backstop) comes first in the lock order, so a
-/// thread waiting on it holds no spin lock anyway (it is not checked here, not relied upon).
+/// whole call. The locks' own calls are exempt: the futex calls are how a
+/// [`crate::lock::SleepLock`] waits and wakes (the one sleeping lock, the heap's backstop,
+/// comes first in the lock order, so a thread waiting on it holds no spin lock anyway; not
+/// checked here, not relied upon), and `sched_yield` is a spin lock's back-off, which the fork
+/// handler makes while it holds the locks before the one it waits for.
 #[inline]
 pub(super) fn counted<T>(
     kind: Syscall,
@@ -93,7 +99,7 @@ pub(super) fn counted<T>(
         feature = "validate",
         any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")
     ))]
-    if kind != Syscall::Futex && super::tls::locks_held() != 0 {
+    if !matches!(kind, Syscall::Futex | Syscall::Yield) && super::tls::locks_held() != 0 {
         spin_lock_held(kind);
     }
     let _errno = KeepErrno::new();

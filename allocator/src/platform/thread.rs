@@ -84,9 +84,12 @@ pub fn futex_wake(addr: &AtomicU32, n: u32) {
 
 /// Yields the processor to another thread (used by the lock's back-off).
 pub fn yield_now() {
-    let _errno = super::KeepErrno::new();
-    // SAFETY: sched_yield has no preconditions.
-    unsafe { libc::sched_yield() };
+    super::memory::counted(
+        super::Syscall::Yield,
+        // SAFETY: sched_yield has no preconditions.
+        || unsafe { libc::sched_yield() },
+        |r| *r == 0,
+    );
 }
 
 #[cfg(test)]
