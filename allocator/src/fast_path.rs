@@ -81,11 +81,15 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 pub(crate) fn alloc_refill(heap: *mut Heap, class: usize) -> *mut u8 {
-    // A thread's first refill makes its heap, which takes shared locks.
-    process::init();
-    // SAFETY: callers pass the value of the thread's heap slot; `with_heap` gives the calling
-    // thread's heap (or the locked backstop).
-    unsafe { heap::with_heap(heap, |h| heap::refill::refill(h, class), ptr::null_mut()) }
+    // SAFETY: callers pass the value of the thread's heap slot (a live heap or a sentinel, all
+    // valid to read); `with_heap` gives the calling thread's heap (or the locked backstop).
+    unsafe {
+        if (*heap).state == HeapState::Uninit {
+            // A thread's first refill makes its heap, which takes shared locks.
+            process::init();
+        }
+        heap::with_heap(heap, |h| heap::refill::refill(h, class), ptr::null_mut())
+    }
 }
 
 /// Aligned small requests, big blocks and whales.
