@@ -11,6 +11,11 @@
 #
 # Needs: gcc, g++, python3, sqlite3, git, redis-server, redis-cli, redis-benchmark, coreutils
 # (.ci/run installs the Debian packages).
+#
+#   scripts/preload-tests.sh                  # SACS as it starts by default
+#   scripts/preload-tests.sh --sites observe  # every case with Site Rules sampling every 64th
+#                                             # malloc (SACS_SITES=observe); each case reports
+#                                             # its sample count
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -24,6 +29,18 @@ while read -r var; do
 done < <(compgen -e | grep '^SACS_' || true)
 unset LD_PRELOAD
 export LC_ALL=C
+
+# Settings every preloaded run gets on top of the case's own (--sites MODE).
+EXTRA_ENV=(SACS_SITES=off)
+case "${1:-}" in
+    "") ;;
+    --sites)
+        [[ -n ${2:-} ]] || { echo "usage: $0 [--sites off|observe]" >&2; exit 2; }
+        EXTRA_ENV=(SACS_SITES="$2" SACS_SITES_SAMPLE_EVERY=64)
+        ;;
+    *) echo "usage: $0 [--sites off|observe]" >&2; exit 2 ;;
+esac
+echo "preload-tests: preloaded runs get ${EXTRA_ENV[*]}"
 
 echo "preload-tests: building libsacs.so (release)"
 cargo build --release -p sacs-preload
@@ -95,6 +112,13 @@ expect_allocs() {
     ((tables >= min_tables)) || die "only $tables statistics tables in $file, expected >= $min_tables processes under SACS"
     ((sum >= min)) || die "SACS served only $sum allocations (expected >= $min) per $file"
     note "${file%.err}: SACS allocs $sum in $tables process(es)"
+    if [[ ${EXTRA_ENV[*]} == *SACS_SITES=observe* ]]; then
+        local samples
+        samples=$(awk '$1 == "sites" && $2 == "samples" { gsub(",", "", $3); n += $3 } END { print n + 0 }' "$file")
+        # One malloc in 64 is sampled; calloc, realloc and C++ operator new are not (the c++
+        # case shows 0), so the count is reported, not required.
+        note "site samples $samples"
+    fi
 }
 
 # first_lines FILE: the start of FILE, on one line, for a failure reason.
@@ -116,7 +140,7 @@ run_sacs() {
     local name=$1
     shift
     local rc=0
-    timeout -k 5 "${CASE_TIMEOUT:-120}" env SACS_STATS=1 LD_PRELOAD="$LIB" "$@" \
+    timeout -k 5 "${CASE_TIMEOUT:-120}" env "${EXTRA_ENV[@]}" SACS_STATS=1 LD_PRELOAD="$LIB" "$@" \
         >"$name.out" 2>"$name.err" || rc=$?
     echo "$rc" >"$name.rc"
 }
@@ -237,7 +261,7 @@ case_reentry() {
             python) cmd=(env PYTHONMALLOC=malloc "$PY" "$SRC/threaded.py") ;;
             *) cmd=("./$prog") ;;
         esac
-        timeout -k 5 120 env LD_PRELOAD="$LIB_VALIDATE" "${cmd[@]}" >"$prog.out" 2>"$prog.err" || rc=$?
+        timeout -k 5 120 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB_VALIDATE" "${cmd[@]}" >"$prog.out" 2>"$prog.err" || rc=$?
         grep -q 're-entered' "$prog.err" && die "$prog: $(grep -m1 're-entered' "$prog.err")"
         ((rc == 0)) || die "$prog under the validation build: exit $rc; $(first_lines "$prog.err")"
     done
@@ -258,7 +282,7 @@ case_bad_pointer() {
             double-free) want='double free' ;;
         esac
         rc=0
-        timeout -k 5 30 env LD_PRELOAD="$LIB" ./badptr "$mode" >"$mode.out" 2>"$mode.err" || rc=$?
+        timeout -k 5 30 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB" ./badptr "$mode" >"$mode.out" 2>"$mode.err" || rc=$?
         grep -qF -- "$want" "$mode.err" ||
             die "badptr $mode: stderr lacks '$want': $(first_lines "$mode.err")"
         ((rc == 134)) || die "badptr $mode: exit status $rc, expected 134 (SIGABRT); stdout: $(first_lines "$mode.out")"
@@ -266,7 +290,7 @@ case_bad_pointer() {
     done
     # SACS_ON_ERROR=continue: the same lines, the program goes on, the heap still works.
     rc=0
-    timeout -k 5 30 env LD_PRELOAD="$LIB" SACS_ON_ERROR=continue ./badptr all >all.out 2>all.err || rc=$?
+    timeout -k 5 30 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB" SACS_ON_ERROR=continue ./badptr all >all.out 2>all.err || rc=$?
     ((rc == 0)) || die "SACS_ON_ERROR=continue badptr all: exit status $rc; stdout: $(first_lines all.out); stderr: $(first_lines all.err)"
     grep -qx 'survived all' all.out || die "SACS_ON_ERROR=continue: no 'survived all': $(first_lines all.out)"
     for want in 'sacs: free(): invalid pointer 0x' 'sacs: realloc(): invalid pointer 0x' \
@@ -414,7 +438,7 @@ case_redis() {
 # benchmark, scripted checks (MODE.cli), shutdown; the server's stderr in MODE.server.err.
 redis_session() {
     local mode=$1 port pid i pre=()
-    [[ $mode == sacs ]] && pre=(env SACS_STATS=1 LD_PRELOAD="$LIB")
+    [[ $mode == sacs ]] && pre=(env "${EXTRA_ENV[@]}" SACS_STATS=1 LD_PRELOAD="$LIB")
     port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     mkdir -p "redis-$mode"
     "${pre[@]}" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \

@@ -61,6 +61,36 @@ pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
     malloc_large(size)
 }
 
+/// `malloc` with Site Rules' sampling (`SACS_SITES`): what the preload library's `malloc` enters
+/// when sampling is on, chosen once at load. Its HOT path is [`malloc_at`]'s plus the heap's
+/// countdown (one decrement and one branch); once per `SACS_SITES_SAMPLE_EVERY` allocations the
+/// allocation is a sample of `site`, the caller's return address. Requests above 32 KiB are not sampled.
+#[inline(always)]
+pub fn malloc_at_sites(size: usize, site: usize) -> *mut c_void {
+    let _guard = Reentry::enter("malloc");
+    if size <= TINY_MAX {
+        let class = size_class::c_tiny_class(size);
+        return fast_path::alloc_small_sampled(class, site, refill_or_enomem).cast();
+    }
+    malloc_sites_above_tiny(size, site)
+}
+
+/// [`malloc_at_sites`] above 1 KiB, out of line so that the tiny path falls straight through.
+#[inline(never)]
+fn malloc_sites_above_tiny(size: usize, site: usize) -> *mut c_void {
+    if size <= MID_MAX {
+        let class = size_class::mid_class(size);
+        return fast_path::alloc_small_sampled(class, site, refill_or_enomem).cast();
+    }
+    malloc_large(size)
+}
+
+/// Whether the preload library's `malloc` should enter through [`malloc_at_sites`]
+/// (`SACS_SITES` is not `off`).
+pub fn sites_enabled() -> bool {
+    crate::options::get(crate::options::Opt::Sites) != 0
+}
+
 /// `malloc`'s miss: the current page had no free block.
 #[cold]
 #[inline(never)]

@@ -27,7 +27,7 @@ use crate::page::{Block, Page, PageKind, IN_FULL};
 use crate::segment::Segment;
 use crate::segment_map;
 use crate::size_class::{self, MID_MAX, SMALL_CLASSES, WHALE_MIN};
-use crate::{big, platform, process, small, whale};
+use crate::{big, platform, process, site, small, whale};
 
 /// Largest alignment every small class gives without rounding the size (blocks are at least
 /// 8-aligned, and a size that is a multiple of 16 gets 16).
@@ -61,6 +61,60 @@ pub fn alloc_small(class: usize, miss: fn(*mut Heap, usize) -> *mut u8) -> *mut 
         }
     }
     miss(heap, class)
+}
+
+/// [`alloc_small`] with Site Rules' sampling (`SACS_SITES`): the same HOT pop, then the heap's
+/// countdown of allocations (one decrement and one branch); when it runs out, the block goes
+/// back and the allocation is served by `site` as a sample of `site_addr`. (Counting
+/// allocations rather than bytes leaves the size's register free: the HOT path gains exactly
+/// the two instructions.)
+#[inline(always)]
+pub fn alloc_small_sampled(
+    class: usize,
+    site_addr: usize,
+    miss: fn(*mut Heap, usize) -> *mut u8,
+) -> *mut u8 {
+    debug_assert!(class < SMALL_CLASSES);
+    let heap = heap::current();
+    // SAFETY: as in `alloc_small`; a pop succeeds only on a live heap's page, so the countdown
+    // is only ever written on the calling thread's own heap.
+    unsafe {
+        let block = small::pop(ptr::addr_of_mut!((*heap).small), class);
+        if !block.is_null() {
+            (*heap).counters.allocs.get_unchecked(class).add(1);
+            (*heap).sample_left -= 1;
+            if (*heap).sample_left < 0 {
+                return sample_instead(heap, site_addr, block, class);
+            }
+            return block;
+        }
+    }
+    miss(heap, class)
+}
+
+/// The countdown ran out on `block`: puts it back and serves the allocation from a sample page.
+/// (`site_addr` is the second argument, the register it arrives in from `malloc`, so the HOT path
+/// needs no move to keep it.)
+#[cold]
+#[inline(never)]
+unsafe fn sample_instead(
+    heap: *mut Heap,
+    site_addr: usize,
+    block: *mut u8,
+    class: usize,
+) -> *mut u8 {
+    // SAFETY: `heap` is the calling thread's live heap and `block` was just popped from it.
+    unsafe {
+        small::unpop(ptr::addr_of_mut!((*heap).small), class, block);
+        (*heap).sample_left = site::interval();
+        process::init();
+        let p = site::alloc(class, site_addr, platform::now_ms());
+        if !p.is_null() {
+            return p;
+        }
+        // No memory for a sample page: the block put back serves the request after all.
+        small::pop(ptr::addr_of_mut!((*heap).small), class)
+    }
 }
 
 /// Allocates like [`alloc`], with the block's first `size` bytes zeroed. Memory fresh from the
@@ -209,6 +263,10 @@ unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
             if !heap::free::free_big(heap, page, p) {
                 error::report(func, Misuse::DoubleFree, p);
             }
+        } else if kind == PageKind::Sampled as u8 {
+            if !site::free(page, p, platform::now_ms()) {
+                free_misuse(page, p, func);
+            }
         } else {
             error::report(func, Misuse::InvalidPointer, p);
         }
@@ -272,7 +330,9 @@ fn block_size(p: *const u8) -> Option<usize> {
     unsafe {
         let page = &*Segment::page_of(p);
         match page.kind {
-            k if k == PageKind::Small as u8 && page.is_block_start(p) => {
+            k if (k == PageKind::Small as u8 || k == PageKind::Sampled as u8)
+                && page.is_block_start(p) =>
+            {
                 Some(page.block_size as usize)
             }
             k if k == PageKind::Big as u8 && core::ptr::eq(page.start, p) && page.used == 1 => {

@@ -13,10 +13,10 @@
 use crate::lock::{Lock, SleepLock};
 use crate::platform::thread;
 use crate::small::abandon;
-use crate::{big, heap, segment, stats, whale};
+use crate::{big, heap, segment, site, stats, whale};
 
 /// Every lock of SACS, in lock order.
-fn locks() -> [&'static dyn LockOps; 7] {
+fn locks() -> [&'static dyn LockOps; 8] {
     let (backstop, pool) = heap::lifecycle::locks_for_fork();
     [
         backstop,                        // held across a backstop heap's whole refill
@@ -26,6 +26,7 @@ fn locks() -> [&'static dyn LockOps; 7] {
         &big::ARENA_LOCKS,               // big arenas, in index order
         segment::cache::lock_for_fork(), // empty segments
         whale::lock_for_fork(),          // whale ring and registry
+        site::lock_for_fork(),           // sample pages, live samples, site rules
     ]
 }
 

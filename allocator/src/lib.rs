@@ -42,7 +42,7 @@
 //! | platform | `platform` |
 //! | support | `list`, `lock`, `size_class`, `options`, `stats`, `error`, `segment_map` |
 //! | memory | `page`, `purge`, `segment` |
-//! | tiers | `small`, `big`, `whale` |
+//! | tiers | `small`, `big`, `whale`, `site` |
 //! | heap | `heap` |
 //! | process | `fork`, `process` |
 //! | entry points | `fast_path`, `c_api`, `global`, `large_pages` |
@@ -79,6 +79,7 @@ pub(crate) mod purge;
 pub(crate) mod segment;
 
 pub(crate) mod big;
+pub(crate) mod site;
 pub(crate) mod small;
 pub(crate) mod whale;
 

@@ -28,10 +28,13 @@ pub enum Opt {
     Stats,
     OnError,
     Verbose,
+    Sites,
+    SitesSampleEvery,
+    SitesShortMs,
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 14;
+pub const OPTION_COUNT: usize = 17;
 
 /// One configurable setting.
 pub struct OptionDesc {
@@ -115,6 +118,21 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         default: 0,
         doc: "1 prints a line on standard error when SACS cannot get memory from the system.",
     },
+    OptionDesc {
+        name: "SACS_SITES",
+        default: 0,
+        doc: "Site Rules for `malloc` under LD_PRELOAD: `off` (0) or `observe` (2): sample allocations by call site, learn each site's lifetime class and predict it, without changing placement (the prediction accuracy is in the statistics). Placement by site is not built yet: `on` (1) behaves as `observe`. Chosen once at load.",
+    },
+    OptionDesc {
+        name: "SACS_SITES_SAMPLE_EVERY",
+        default: 4096,
+        doc: "Site Rules: a thread samples one in this many of its `malloc`s of up to 32 KiB (at least 1).",
+    },
+    OptionDesc {
+        name: "SACS_SITES_SHORT_MS",
+        default: 250,
+        doc: "Site Rules: a sampled block freed within this many milliseconds is short-lived; one still live after it is long-lived.",
+    },
 ];
 
 const UNSET: usize = usize::MAX;
@@ -165,6 +183,7 @@ pub fn parse(text: &[u8]) -> Option<usize> {
     match text {
         b"abort" | b"no" | b"off" | b"false" => Some(0),
         b"continue" | b"yes" | b"on" | b"true" => Some(1),
+        b"observe" => Some(2),
         _ if !text.is_empty() && text.iter().all(u8::is_ascii_digit) => {
             Some(platform::parse_decimal(text))
         }

@@ -40,6 +40,9 @@ pub enum PageKind {
     Small = 1,
     /// One BigCache block, owned by a big arena.
     Big = 2,
+    /// Tiny or mid blocks of one class that were sampled by Site Rules (`site`): owned by no
+    /// heap, so that every free of one misses the HOT path and reaches `site::free_sampled`.
+    Sampled = 3,
 }
 
 /// `flags`: the page is on its heap's full list.

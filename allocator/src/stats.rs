@@ -95,6 +95,24 @@ pub struct Stats {
     pub heaps_retired: u64,
     /// Bad pointers reported.
     pub invalid_frees: u64,
+    /// Site Rules (`SACS_SITES`): allocations sampled, sampled blocks freed, samples not
+    /// recorded because the table of live samples was full.
+    pub site_samples: u64,
+    pub site_sampled_frees: u64,
+    pub site_records_dropped: u64,
+    /// Sampled blocks classified short-lived (freed within `SACS_SITES_SHORT_MS`) and long-lived.
+    pub site_short: u64,
+    pub site_long: u64,
+    /// Rules adopted (a site's samples agreed), dropped (they stopped agreeing), and table
+    /// entries evicted for another site.
+    pub site_rules_adopted: u64,
+    pub site_rules_dropped: u64,
+    pub site_rules_evicted: u64,
+    /// Classified samples whose site had a rule at their birth that predicted their class
+    /// rightly or wrongly, and those with no rule to predict by.
+    pub site_predicted_right: u64,
+    pub site_predicted_wrong: u64,
+    pub site_unpredicted: u64,
     /// System calls per kind, indexed by [`platform::Syscall`].
     pub syscalls: [SyscallStats; SYSCALL_KINDS],
     /// Bytes currently mapped by SACS and not decommitted (an upper bound of what it holds resident).
@@ -199,6 +217,29 @@ impl Stats {
         w.num(self.heaps_retired);
         w.s(", invalid frees ");
         w.num(self.invalid_frees);
+        w.s("\n  sites       samples ");
+        w.num(self.site_samples);
+        w.s(", short ");
+        w.num(self.site_short);
+        w.s(", long ");
+        w.num(self.site_long);
+        w.s(", rules adopted ");
+        w.num(self.site_rules_adopted);
+        w.s(", dropped ");
+        w.num(self.site_rules_dropped);
+        w.s(", evicted ");
+        w.num(self.site_rules_evicted);
+        w.s("\n              predictions right ");
+        w.num(self.site_predicted_right);
+        w.s(", wrong ");
+        w.num(self.site_predicted_wrong);
+        w.s(", accuracy ");
+        w.percent(
+            self.site_predicted_right,
+            self.site_predicted_right + self.site_predicted_wrong,
+        );
+        w.s(", unpredicted ");
+        w.num(self.site_unpredicted);
         w.s("\n  syscall                 calls        cycles   failures\n");
         for (i, s) in self.syscalls.iter().enumerate() {
             w.s("  ");
@@ -511,6 +552,17 @@ pub struct GlobalCounters {
     pub heaps_created: SharedCounter,
     pub heaps_retired: SharedCounter,
     pub invalid_frees: SharedCounter,
+    pub site_samples: SharedCounter,
+    pub site_sampled_frees: SharedCounter,
+    pub site_records_dropped: SharedCounter,
+    pub site_short: SharedCounter,
+    pub site_long: SharedCounter,
+    pub site_rules_adopted: SharedCounter,
+    pub site_rules_dropped: SharedCounter,
+    pub site_rules_evicted: SharedCounter,
+    pub site_predicted_right: SharedCounter,
+    pub site_predicted_wrong: SharedCounter,
+    pub site_unpredicted: SharedCounter,
     committed: AtomicUsize,
     peak_committed: AtomicUsize,
     mapped: AtomicUsize,
@@ -554,7 +606,18 @@ pub static GLOBAL: GlobalCounters = counters!(
     segments_adopted,
     heaps_created,
     heaps_retired,
-    invalid_frees
+    invalid_frees,
+    site_samples,
+    site_sampled_frees,
+    site_records_dropped,
+    site_short,
+    site_long,
+    site_rules_adopted,
+    site_rules_dropped,
+    site_rules_evicted,
+    site_predicted_right,
+    site_predicted_wrong,
+    site_unpredicted
 );
 
 impl GlobalCounters {
@@ -611,6 +674,17 @@ pub fn stats() -> Stats {
     s.heaps_created = g.heaps_created.get();
     s.heaps_retired = g.heaps_retired.get();
     s.invalid_frees = g.invalid_frees.get();
+    s.site_samples = g.site_samples.get();
+    s.site_sampled_frees = g.site_sampled_frees.get();
+    s.site_records_dropped = g.site_records_dropped.get();
+    s.site_short = g.site_short.get();
+    s.site_long = g.site_long.get();
+    s.site_rules_adopted = g.site_rules_adopted.get();
+    s.site_rules_dropped = g.site_rules_dropped.get();
+    s.site_rules_evicted = g.site_rules_evicted.get();
+    s.site_predicted_right = g.site_predicted_right.get();
+    s.site_predicted_wrong = g.site_predicted_wrong.get();
+    s.site_unpredicted = g.site_unpredicted.get();
     // Live heaps' own counters (after the globals they add to).
     add_live(&mut s);
     for (i, c) in platform::SYSCALLS.iter().enumerate() {

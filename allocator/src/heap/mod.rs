@@ -63,6 +63,9 @@ pub struct Heap {
     pub big: LocalCache,
     /// Next time (ms) this heap looks for memory to purge.
     pub next_purge: u64,
+    /// `malloc`s this thread makes before the next is sampled (Site Rules' countdown, only
+    /// counted down by `c_api::malloc_at_sites`). HOT there.
+    pub sample_left: isize,
     /// Small number identifying the heap (picks its big arena).
     pub index: usize,
     pub state: HeapState,
@@ -81,6 +84,7 @@ impl Heap {
             counters: HeapCounters::new(),
             big: LocalCache::new(),
             next_purge: 0,
+            sample_left: 0,
             index: 0,
             state,
             park_calls: 0,

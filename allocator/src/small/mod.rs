@@ -188,6 +188,22 @@ pub fn validate(pages: &Pages) {
     }
 }
 
+/// Undoes a [`pop`] of `block` from the current page of `class` (the block was not used).
+///
+/// # Safety
+/// - `block` was just popped from `pages`'s current page of `class` and nothing was written
+///   to it.
+#[inline]
+pub unsafe fn unpop(pages: *mut Pages, class: usize, block: *mut u8) {
+    // SAFETY: per the contract the block's link still points to the next free block.
+    unsafe {
+        let page = (*pages).current[class];
+        debug_assert!((*(block as *mut crate::page::Block)).next == (*page).free);
+        (*page).free = block as *mut crate::page::Block;
+        (*page).used -= 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,135 @@
+//! Site Rules in observe mode, through the C entry that the preload library's `malloc` takes
+//! when `SACS_SITES` is on (`c_api::malloc_at_sites`), with made-up call sites: a site whose
+//! blocks die at once is learned short-lived, one whose blocks stay is learned long-lived, both
+//! rules predict their sites' later samples, a site that changes its ways loses its rule, and
+//! sampled blocks are ordinary blocks to the program (contents, `realloc`, `usable_size`).
+//!
+//! One test function: the statistics are process-wide, and this file is its own process.
+
+use std::ffi::c_void;
+use std::thread;
+use std::time::Duration;
+
+use sacs::c_api::{free, malloc_at_sites, malloc_usable_size, realloc};
+use sacs::options::{self, Opt};
+
+const SHORT_SITE: usize = 0x5555_0000_1000;
+const LONG_SITE: usize = 0x5555_0000_2000;
+const TURNING_SITE: usize = 0x5555_0000_3000;
+const SHORT_MS: usize = 40;
+
+fn fill(p: *mut c_void, n: usize, tag: u8) {
+    // SAFETY: `p` is a live block of at least `n` bytes.
+    unsafe { std::ptr::write_bytes(p as *mut u8, tag, n) };
+}
+
+fn check(p: *mut c_void, n: usize, tag: u8) {
+    // SAFETY: as above.
+    let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, n) };
+    assert!(
+        bytes.iter().all(|&b| b == tag),
+        "a block's contents changed"
+    );
+}
+
+/// `n` allocations of `size` from `site` that are freed at once.
+fn churn(site: usize, size: usize, n: usize) {
+    for i in 0..n {
+        let p = malloc_at_sites(size, site);
+        assert!(!p.is_null());
+        fill(p, size, i as u8);
+        check(p, size, i as u8);
+        // SAFETY: from malloc, freed once.
+        unsafe { free(p) };
+    }
+}
+
+/// `n` allocations of `size` from `site`, kept.
+fn keep(site: usize, size: usize, n: usize, into: &mut Vec<usize>) {
+    for _ in 0..n {
+        let p = malloc_at_sites(size, site);
+        assert!(!p.is_null());
+        fill(p, size, 0xAB);
+        into.push(p as usize);
+    }
+}
+
+#[test]
+fn observe_mode_learns_and_predicts_lifetimes_by_site() {
+    // One sample in 16 allocations, short-lived below 40 ms. The heap reads the
+    // interval when it is made: the work runs on a new thread.
+    options::set(Opt::SitesSampleEvery, 16);
+    options::set(Opt::SitesShortMs, SHORT_MS);
+    thread::spawn(|| {
+        let before = sacs::stats();
+        let mut kept = Vec::new();
+        for _round in 0..6 {
+            churn(SHORT_SITE, 64, 2_000);
+            keep(LONG_SITE, 64, 200, &mut kept);
+            // Long-lived samples are found by the scan on later samples, once past the
+            // threshold.
+            thread::sleep(Duration::from_millis(SHORT_MS as u64 + 10));
+            churn(SHORT_SITE, 64, 2_000);
+        }
+        let learned = sacs::stats();
+        let samples = learned.site_samples - before.site_samples;
+        let short = learned.site_short - before.site_short;
+        let long = learned.site_long - before.site_long;
+        let right = learned.site_predicted_right - before.site_predicted_right;
+        let wrong = learned.site_predicted_wrong - before.site_predicted_wrong;
+        assert!(
+            samples >= 500,
+            "sampled {samples} of 26,400 allocations, one in 16"
+        );
+        assert!(short > 0 && long > 0, "short {short}, long {long}");
+        assert!(
+            learned.site_rules_adopted - before.site_rules_adopted >= 2,
+            "a rule for each site"
+        );
+        assert!(right > 0);
+        assert!(
+            right * 100 >= (right + wrong) * 90,
+            "prediction accuracy below 90 %: {right} right, {wrong} wrong"
+        );
+
+        // Sampled blocks are ordinary blocks: contents kept, usable size, realloc both ways.
+        for &p in &kept {
+            check(p as *mut c_void, 64, 0xAB);
+            // SAFETY: a live block.
+            assert!(unsafe { malloc_usable_size(p as *mut c_void) } >= 64);
+        }
+        for p in kept.iter_mut().take(100) {
+            // SAFETY: a live block; the old pointer is not used after.
+            let q = unsafe { realloc(*p as *mut c_void, 3000) };
+            assert!(!q.is_null());
+            check(q, 64, 0xAB);
+            *p = q as usize;
+        }
+        for &p in &kept {
+            // SAFETY: live blocks, freed once.
+            unsafe { free(p as *mut c_void) };
+        }
+
+        // A site that switches from short- to long-lived loses its rule, then gains the other.
+        let before = sacs::stats();
+        churn(TURNING_SITE, 128, 3_000);
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            keep(TURNING_SITE, 128, 400, &mut held);
+            thread::sleep(Duration::from_millis(SHORT_MS as u64 + 10));
+            churn(SHORT_SITE, 64, 1_000);
+        }
+        let after = sacs::stats();
+        assert!(
+            after.site_rules_dropped > before.site_rules_dropped,
+            "the turning site's short-lived rule was dropped"
+        );
+        for &p in &held {
+            check(p as *mut c_void, 128, 0xAB);
+            // SAFETY: live blocks, freed once.
+            unsafe { free(p as *mut c_void) };
+        }
+    })
+    .join()
+    .unwrap();
+}
