@@ -27,7 +27,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
-use crate::page::{Block, Page, PageKind};
+use crate::page::{Block, Page, PageKind, PageList};
 use crate::segment::{self, SegmentKind, SegmentList, SLICE};
 use crate::size_class::SMALL_CLASSES;
 use crate::small::{is_tiny, MID_PAGE_SLICES, TINY_PAGE_SLICES};
@@ -196,8 +196,8 @@ impl Rules {
 struct State {
     /// Segments sample pages are carved from.
     segments: SegmentList,
-    /// The sample page of each small class (null: none yet).
-    pages: [*mut Page; SMALL_CLASSES],
+    /// The sample pages of each small class, the one allocated from first.
+    pages: [PageList; SMALL_CLASSES],
     /// Live samples, open addressing by address.
     live: [Sample; LIVE_SLOTS],
     live_count: usize,
@@ -209,9 +209,12 @@ struct State {
 // SAFETY: only reached through its lock.
 unsafe impl Send for State {}
 
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_LIST: PageList = PageList::new();
+
 static STATE: Lock<State> = Lock::new(State {
     segments: SegmentList::new(),
-    pages: [ptr::null_mut(); SMALL_CLASSES],
+    pages: [EMPTY_LIST; SMALL_CLASSES],
     live: [NO_SAMPLE; LIVE_SLOTS],
     live_count: 0,
     scan: 0,
@@ -237,16 +240,26 @@ fn page_slices(class: usize) -> usize {
 }
 
 impl State {
-    /// A block of `class` from its sample page, carving or starting a page as needed. `None`
-    /// when no segment has room (the caller adds one).
+    /// A block of `class` from its first sample page; when that one has none left, from the
+    /// first of the class's other pages that got blocks back (moved to the front), else from a
+    /// new page. `None` when no segment has room (the caller adds one).
     fn pop(&mut self, class: usize) -> Option<*mut u8> {
-        let mut page = self.pages[class];
         // SAFETY: sample pages and segments are only touched under the lock.
         unsafe {
-            if page.is_null() || ((*page).free.is_null() && !(*page).extend()) {
-                page = self.new_page(class)?;
-                self.pages[class] = page;
-                (*page).extend();
+            let has_block = |p: *mut Page| !(*p).free.is_null() || (*p).extend();
+            let mut page = self.pages[class].head;
+            if page.is_null() || !has_block(page) {
+                page = self.pages[class].head;
+                while !page.is_null() && !has_block(page) {
+                    page = (*page).next;
+                }
+                if page.is_null() {
+                    page = self.new_page(class)?;
+                    (*page).extend();
+                } else {
+                    self.pages[class].remove(page);
+                }
+                self.pages[class].push_front(page);
             }
             let p = &mut *page;
             let block = p.free;
@@ -256,9 +269,7 @@ impl State {
         }
     }
 
-    /// A fresh sample page for `class` from the sample segments. Full pages are left where they
-    /// are: their blocks come back through [`free`] and are reused when the page is current
-    /// again (sample pages are few: one per class at a time).
+    /// A fresh sample page for `class` from the sample segments (on no list yet).
     fn new_page(&mut self, class: usize) -> Option<*mut Page> {
         let n = page_slices(class);
         let mut seg = self.segments.head;

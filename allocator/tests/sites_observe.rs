@@ -2,7 +2,8 @@
 //! when `SACS_SITES` is on (`c_api::malloc_at_sites`), with made-up call sites: a site whose
 //! blocks die at once is learned short-lived, one whose blocks stay is learned long-lived, both
 //! rules predict their sites' later samples, a site that changes its ways loses its rule, and
-//! sampled blocks are ordinary blocks to the program (contents, `realloc`, `usable_size`).
+//! sampled blocks are ordinary blocks to the program (contents, `realloc`, `usable_size`), and
+//! sample pages are reused rather than piled up.
 //!
 //! One test function: the statistics are process-wide, and this file is its own process.
 
@@ -129,6 +130,29 @@ fn observe_mode_learns_and_predicts_lifetimes_by_site() {
             // SAFETY: live blocks, freed once.
             unsafe { free(p as *mut c_void) };
         }
+
+        // Sample pages are reused once their blocks come back: sampling every allocation, 20
+        // rounds that each hold two pages' worth of samples and then free them commit no more
+        // than the first round did.
+        options::set(Opt::SitesSampleEvery, 1);
+        churn(SHORT_SITE, 64, 10); // the next sample reads the new interval
+        let mut committed = Vec::new();
+        for _ in 0..20 {
+            let mut round = Vec::new();
+            keep(LONG_SITE, 64, 2_000, &mut round);
+            for &p in &round {
+                // SAFETY: live blocks, freed once.
+                unsafe { free(p as *mut c_void) };
+            }
+            committed.push(sacs::stats().committed_bytes);
+        }
+        assert!(
+            committed[19] < committed[0] + (1 << 20),
+            "sample pages piled up: {} bytes committed after the first round, {} after the last",
+            committed[0],
+            committed[19]
+        );
+        options::set(Opt::SitesSampleEvery, 16);
     })
     .join()
     .unwrap();
