@@ -49,18 +49,31 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
 /// caller's wrapper of it) when the list is empty.
 #[inline(always)]
 pub fn alloc_small(class: usize, miss: fn(*mut Heap, usize) -> *mut u8) -> *mut u8 {
-    debug_assert!(class < SMALL_CLASSES);
     let heap = heap::current();
-    // SAFETY: `heap` is the calling thread's heap or a sentinel, whose current pages are all
-    // EMPTY (`pop` writes nothing then); `class` is a small class.
+    // SAFETY: the calling thread's heap slot value; `class` is a small class (callers' tables).
+    let block = unsafe { pop_counted(heap, class) };
+    if !block.is_null() {
+        return block;
+    }
+    miss(heap, class)
+}
+
+/// The HOT pop of both entries: a block off the current page of `class`, counted, or null.
+///
+/// # Safety
+/// - `heap` is the calling thread's heap or a sentinel, whose current pages are all EMPTY
+///   (`pop` writes nothing then, and nothing is counted); `class < SMALL_CLASSES`.
+#[inline(always)]
+unsafe fn pop_counted(heap: *mut Heap, class: usize) -> *mut u8 {
+    debug_assert!(class < SMALL_CLASSES);
+    // SAFETY: per the contract.
     unsafe {
         let block = small::pop(ptr::addr_of_mut!((*heap).small), class);
         if !block.is_null() {
             (*heap).counters.allocs.get_unchecked(class).add(1);
-            return block;
         }
+        block
     }
-    miss(heap, class)
 }
 
 /// [`alloc_small`] with Site Rules' sampling (`SACS_SITES`): the same HOT pop, then the heap's
@@ -74,14 +87,12 @@ pub fn alloc_small_sampled(
     site_addr: usize,
     miss: fn(*mut Heap, usize) -> *mut u8,
 ) -> *mut u8 {
-    debug_assert!(class < SMALL_CLASSES);
     let heap = heap::current();
     // SAFETY: as in `alloc_small`; a pop succeeds only on a live heap's page, so the countdown
     // is only ever written on the calling thread's own heap.
     unsafe {
-        let block = small::pop(ptr::addr_of_mut!((*heap).small), class);
+        let block = pop_counted(heap, class);
         if !block.is_null() {
-            (*heap).counters.allocs.get_unchecked(class).add(1);
             (*heap).sample_left -= 1;
             if (*heap).sample_left < 0 {
                 return sample_instead(heap, site_addr, block, class);

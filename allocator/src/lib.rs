@@ -40,7 +40,7 @@
 //! | layer | modules |
 //! | --- | --- |
 //! | platform | `platform` |
-//! | support | `list`, `lock`, `size_class`, `options`, `stats`, `error`, `segment_map` |
+//! | support | `list`, `probe`, `lock`, `size_class`, `options`, `stats`, `error`, `segment_map` |
 //! | memory | `page`, `purge`, `segment` |
 //! | tiers | `small`, `big`, `whale`, `site` |
 //! | heap | `heap` |
@@ -70,6 +70,7 @@ pub(crate) mod error;
 pub(crate) mod list;
 pub(crate) mod lock;
 pub mod options;
+pub(crate) mod probe;
 pub(crate) mod segment_map;
 pub(crate) mod size_class;
 pub(crate) mod stats;

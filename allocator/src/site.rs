@@ -28,6 +28,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use crate::lock::Lock;
 use crate::options::{self, Opt};
 use crate::page::{Block, Page, PageKind, PageList};
+use crate::probe;
 use crate::segment::{self, SegmentKind, SegmentList, SLICE};
 use crate::size_class::SMALL_CLASSES;
 use crate::small::{is_tiny, MID_PAGE_SLICES, TINY_PAGE_SLICES};
@@ -291,52 +292,27 @@ impl State {
         if self.live_count >= LIVE_SLOTS / 4 * 3 {
             return false;
         }
-        let mut i = slot_of(sample.addr);
-        while self.live[i].addr != 0 {
-            i = (i + 1) & (LIVE_SLOTS - 1);
-        }
+        let i = probe::vacant(&self.live, slot_of(sample.addr), |s| s.addr == 0);
         self.live[i] = sample;
         self.live_count += 1;
         true
     }
 
     fn find(&self, addr: usize) -> Option<usize> {
-        let mut i = slot_of(addr);
-        loop {
-            match self.live[i].addr {
-                0 => return None,
-                a if a == addr => return Some(i),
-                _ => i = (i + 1) & (LIVE_SLOTS - 1),
-            }
-        }
+        probe::find(
+            &self.live,
+            slot_of(addr),
+            |s| s.addr == addr,
+            |s| s.addr == 0,
+        )
     }
 
     /// Removes slot `i`, shifting later entries of its probe run back (no tombstones).
-    fn remove(&mut self, mut i: usize) {
-        let mask = LIVE_SLOTS - 1;
-        let mut j = i;
-        loop {
-            self.live[i] = NO_SAMPLE;
-            loop {
-                j = (j + 1) & mask;
-                let s = self.live[j];
-                if s.addr == 0 {
-                    self.live_count -= 1;
-                    return;
-                }
-                let home = slot_of(s.addr);
-                let stays = if i <= j {
-                    i < home && home <= j
-                } else {
-                    i < home || home <= j
-                };
-                if !stays {
-                    self.live[i] = s;
-                    i = j;
-                    break;
-                }
-            }
-        }
+    fn remove(&mut self, i: usize) {
+        probe::remove(&mut self.live, i, NO_SAMPLE, |s| {
+            (s.addr != 0).then(|| slot_of(s.addr))
+        });
+        self.live_count -= 1;
     }
 
     /// Classifies a sample and learns from it.

@@ -21,6 +21,7 @@ use arrayvec::ArrayVec;
 use crate::lock::Lock;
 use crate::options::{self, Opt};
 use crate::platform::{self, OS_PAGE};
+use crate::probe;
 use crate::stats::{Tier, GLOBAL};
 
 /// Alignment of every whale mapping (the x86_64 and aarch64 huge-page size).
@@ -84,16 +85,30 @@ impl Whales {
         if self.registry.is_null() || self.live >= REGISTRY_SLOTS / 4 * 3 {
             return false;
         }
-        let mut i = slot_of(base);
-        // SAFETY: `i` stays below REGISTRY_SLOTS; the table is ours under the lock.
-        unsafe {
-            while (*self.registry.add(i)).base != 0 {
-                i = (i + 1) & (REGISTRY_SLOTS - 1);
-            }
-            *self.registry.add(i) = Slot { base, len };
-        }
+        let slots = self.slots_mut();
+        let i = probe::vacant(slots, slot_of(base), |s| s.base == 0);
+        slots[i] = Slot { base, len };
         self.live += 1;
         true
+    }
+
+    /// The registry's slots (none before the first whale).
+    fn slots(&self) -> &[Slot] {
+        if self.registry.is_null() {
+            return &[];
+        }
+        // SAFETY: the registry is a mapping of REGISTRY_SLOTS slots, only reached through the
+        // whale lock, whose guard `&self` comes from.
+        unsafe { core::slice::from_raw_parts(self.registry, REGISTRY_SLOTS) }
+    }
+
+    /// The registry's slots, to change.
+    fn slots_mut(&mut self) -> &mut [Slot] {
+        if self.registry.is_null() {
+            return &mut [];
+        }
+        // SAFETY: as in `slots`; `&mut self` makes this the only reference.
+        unsafe { core::slice::from_raw_parts_mut(self.registry, REGISTRY_SLOTS) }
     }
 
     /// Index of `base`'s slot, if it is a live whale.
@@ -101,60 +116,29 @@ impl Whales {
         if self.registry.is_null() || base == 0 {
             return None;
         }
-        let mut i = slot_of(base);
-        loop {
-            // SAFETY: `i` stays below REGISTRY_SLOTS.
-            let s = unsafe { *self.registry.add(i) };
-            if s.base == base {
-                return Some(i);
-            }
-            if s.base == 0 {
-                return None;
-            }
-            i = (i + 1) & (REGISTRY_SLOTS - 1);
-        }
+        probe::find(
+            self.slots(),
+            slot_of(base),
+            |s| s.base == base,
+            |s| s.base == 0,
+        )
     }
 
     fn len_at(&self, i: usize) -> usize {
-        // SAFETY: `i` is a slot index from `find`.
-        unsafe { (*self.registry.add(i)).len }
+        self.slots()[i].len
     }
 
     fn set_len(&mut self, i: usize, len: usize) {
-        // SAFETY: `i` is a slot index from `find`.
-        unsafe { (*self.registry.add(i)).len = len };
+        self.slots_mut()[i].len = len;
     }
 
     /// Removes slot `i`, shifting later entries of its probe run back (no tombstones).
-    fn unregister_at(&mut self, mut i: usize) {
-        let mask = REGISTRY_SLOTS - 1;
-        // SAFETY: all indexes are masked into the table.
-        unsafe {
-            let mut j = i;
-            loop {
-                *self.registry.add(i) = Slot { base: 0, len: 0 };
-                loop {
-                    j = (j + 1) & mask;
-                    let s = *self.registry.add(j);
-                    if s.base == 0 {
-                        self.live -= 1;
-                        return;
-                    }
-                    let home = slot_of(s.base);
-                    // Move `s` into the hole unless its home lies cyclically in (i, j].
-                    let stays = if i <= j {
-                        i < home && home <= j
-                    } else {
-                        i < home || home <= j
-                    };
-                    if !stays {
-                        *self.registry.add(i) = s;
-                        i = j;
-                        break;
-                    }
-                }
-            }
-        }
+    fn unregister_at(&mut self, i: usize) {
+        let empty = Slot { base: 0, len: 0 };
+        probe::remove(self.slots_mut(), i, empty, |s| {
+            (s.base != 0).then(|| slot_of(s.base))
+        });
+        self.live -= 1;
     }
 
     /// Takes the newest ring entry of at least `len` bytes and at most W_MAX more, aligned to
