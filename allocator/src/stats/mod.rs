@@ -5,13 +5,16 @@
 //! [`GLOBAL`] with relaxed atomics, and the platform layer counts system calls. Live heaps'
 //! counters are linked here ([`register`]) and folded into [`GLOBAL`] when their thread exits
 //! ([`retire`]), so [`stats`] adds everything up into a [`Stats`] value without allocating and
-//! without knowing what a heap is; [`Stats::write_table`] renders it into a fixed buffer.
+//! without knowing what a heap is; [`Stats::write_table`] ([`table`]) renders it into a fixed
+//! buffer.
+
+mod table;
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::list::List;
 use crate::lock::Lock;
-use crate::platform::{self, SYSCALL_KINDS, SYSCALL_NAMES};
+use crate::platform::{self, SYSCALL_KINDS};
 use crate::size_class::{SMALL_CLASSES, TINY_CLASSES};
 
 /// The four tiers, as indexes into [`Stats::tiers`].
@@ -140,209 +143,6 @@ impl Stats {
     pub fn syscall_calls(&self) -> u64 {
         self.syscalls.iter().map(|s| s.calls).sum()
     }
-
-    /// Writes the statistics as a readable table into `buf` and returns the number of bytes
-    /// written (the table is cut short if `buf` is too small; 4 KiB is always enough).
-    pub fn write_table(&self, buf: &mut [u8]) -> usize {
-        let mut w = Writer { buf, len: 0 };
-        w.s("sacs statistics\n");
-        w.s("  tier        allocs          frees\n");
-        for (i, t) in self.tiers.iter().enumerate() {
-            w.s("  ");
-            w.pad(TIER_NAMES[i], 6);
-            w.num_w(t.allocs, 14);
-            w.num_w(t.frees, 15);
-            w.s("\n");
-        }
-        w.s("  warm pool   hits ");
-        w.num(self.warm_pool_hits);
-        w.s(", prefills ");
-        w.num(self.warm_pool_prefills);
-        w.s(", hit rate ");
-        w.percent(
-            self.warm_pool_hits,
-            self.warm_pool_hits + self.warm_pool_prefills,
-        );
-        w.s(", remote collects ");
-        w.num(self.remote_collects);
-        w.s("\n  big cache   hits ");
-        w.num(self.big_cache_hits);
-        w.s(", misses ");
-        w.num(self.big_cache_misses);
-        w.s(", hit rate ");
-        w.percent(
-            self.big_cache_hits,
-            self.big_cache_hits + self.big_cache_misses,
-        );
-        w.s(", warmed ");
-        w.num(self.big_cache_warmed);
-        w.s(", cooled ");
-        w.num(self.big_cache_cooled);
-        w.s(", uncached ");
-        w.num(self.big_cache_uncached);
-        w.s("\n  whale ring  hits ");
-        w.num(self.whale_ring_hits);
-        w.s(", misses ");
-        w.num(self.whale_ring_misses);
-        w.s(", hit rate ");
-        w.percent(
-            self.whale_ring_hits,
-            self.whale_ring_hits + self.whale_ring_misses,
-        );
-        w.s(", evictions ");
-        w.num(self.whale_ring_evictions);
-        w.s(", expired ");
-        w.num(self.whale_ring_expired);
-        w.s("\n  segments    mapped ");
-        w.num(self.segments_mapped);
-        w.s(", unmapped ");
-        w.num(self.segments_unmapped);
-        w.s(", reused ");
-        w.num(self.segments_reused);
-        w.s(", abandoned ");
-        w.num(self.segments_abandoned);
-        w.s(", adopted ");
-        w.num(self.segments_adopted);
-        w.s("\n  purge       runs ");
-        w.num(self.purged_runs);
-        w.s(", bytes ");
-        w.bytes(self.purged_bytes as usize);
-        w.s(", delay raised ");
-        w.num(self.purge_delay_raised);
-        w.s(", lowered ");
-        w.num(self.purge_delay_lowered);
-        w.s("\n  threads     heaps created ");
-        w.num(self.heaps_created);
-        w.s(", retired ");
-        w.num(self.heaps_retired);
-        w.s(", invalid frees ");
-        w.num(self.invalid_frees);
-        w.s("\n  sites       samples ");
-        w.num(self.site_samples);
-        w.s(", short ");
-        w.num(self.site_short);
-        w.s(", long ");
-        w.num(self.site_long);
-        w.s(", rules adopted ");
-        w.num(self.site_rules_adopted);
-        w.s(", dropped ");
-        w.num(self.site_rules_dropped);
-        w.s(", evicted ");
-        w.num(self.site_rules_evicted);
-        w.s("\n              predictions right ");
-        w.num(self.site_predicted_right);
-        w.s(", wrong ");
-        w.num(self.site_predicted_wrong);
-        w.s(", accuracy ");
-        w.percent(
-            self.site_predicted_right,
-            self.site_predicted_right + self.site_predicted_wrong,
-        );
-        w.s(", unpredicted ");
-        w.num(self.site_unpredicted);
-        w.s("\n  syscall                 calls        cycles   failures\n");
-        for (i, s) in self.syscalls.iter().enumerate() {
-            w.s("  ");
-            w.pad(SYSCALL_NAMES[i], 18);
-            w.num_w(s.calls, 11);
-            w.num_w(s.cycles, 14);
-            w.num_w(s.failures, 11);
-            w.s("\n");
-        }
-        w.s("  memory      committed ");
-        w.bytes(self.committed_bytes);
-        w.s(", peak ");
-        w.bytes(self.peak_committed_bytes);
-        w.s(", mapped ");
-        w.bytes(self.mapped_bytes);
-        w.s(", resident (process) ");
-        w.bytes(self.resident_bytes);
-        w.s("\n");
-        w.len
-    }
-}
-
-/// Appends text to a fixed buffer, dropping what does not fit.
-struct Writer<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl Writer<'_> {
-    fn s(&mut self, text: &str) {
-        for &b in text.as_bytes() {
-            if self.len == self.buf.len() {
-                return;
-            }
-            self.buf[self.len] = b;
-            self.len += 1;
-        }
-    }
-
-    fn pad(&mut self, text: &str, width: usize) {
-        self.s(text);
-        for _ in text.len()..width {
-            self.s(" ");
-        }
-    }
-
-    fn num(&mut self, v: u64) {
-        let mut digits = [0u8; 20];
-        let text = format_decimal(v, &mut digits);
-        self.s(text);
-    }
-
-    fn num_w(&mut self, v: u64, width: usize) {
-        let mut digits = [0u8; 20];
-        let text = format_decimal(v, &mut digits);
-        for _ in text.len()..width {
-            self.s(" ");
-        }
-        self.s(text);
-    }
-
-    fn percent(&mut self, part: u64, whole: u64) {
-        if whole == 0 {
-            self.s("-");
-            return;
-        }
-        let tenths = part * 1000 / whole;
-        self.num(tenths / 10);
-        self.s(".");
-        self.num(tenths % 10);
-        self.s("%");
-    }
-
-    fn bytes(&mut self, v: usize) {
-        const UNITS: [&str; 4] = [" B", " KiB", " MiB", " GiB"];
-        let mut unit = 0;
-        let mut scaled = v as u64 * 10;
-        while scaled >= 10 * 1024 && unit < UNITS.len() - 1 {
-            scaled /= 1024;
-            unit += 1;
-        }
-        self.num(scaled / 10);
-        if unit > 0 {
-            self.s(".");
-            self.num(scaled % 10);
-        }
-        self.s(UNITS[unit]);
-    }
-}
-
-/// Formats `v` in decimal into `digits`, returning the used tail as text.
-pub fn format_decimal(mut v: u64, digits: &mut [u8; 20]) -> &str {
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    // SAFETY: only ASCII digits were written to `digits[i..]`.
-    unsafe { core::str::from_utf8_unchecked(&digits[i..]) }
 }
 
 /// A counter updated by one thread (its owner) and read by any: relaxed load + store, so the
@@ -699,38 +499,4 @@ pub fn stats() -> Stats {
     s.mapped_bytes = g.mapped.load(Relaxed);
     s.resident_bytes = platform::resident_bytes();
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_formatting() {
-        let mut d = [0u8; 20];
-        assert_eq!(format_decimal(0, &mut d), "0");
-        assert_eq!(format_decimal(1234567890, &mut d), "1234567890");
-        assert_eq!(format_decimal(u64::MAX, &mut d), "18446744073709551615");
-    }
-
-    #[test]
-    fn table_fits_and_names_things() {
-        let mut s = Stats::default();
-        s.tiers[0].allocs = 42;
-        s.whale_ring_hits = 3;
-        s.whale_ring_misses = 1;
-        s.committed_bytes = 3 << 20;
-        let mut buf = [0u8; 4096];
-        let n = s.write_table(&mut buf);
-        let text = core::str::from_utf8(&buf[..n]).unwrap();
-        assert!(text.contains("tiny"));
-        assert!(text.contains("42"));
-        assert!(text.contains("75.0%"));
-        assert!(text.contains("3.0 MiB"));
-        assert!(text.contains("mremap"));
-        assert!(n < 4096, "the table must fit 4 KiB");
-        // A small buffer is cut, never overrun.
-        let mut small = [0u8; 10];
-        assert_eq!(s.write_table(&mut small), 10);
-    }
 }
