@@ -24,7 +24,7 @@ use core::ptr;
 
 use arrayvec::ArrayVec;
 
-use crate::lock::{Guard, Lock};
+use crate::lock::{Guard, Lock, Spin};
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind, PageList, LOCAL, WARM, ZERO};
 use crate::platform;
@@ -606,7 +606,7 @@ impl Arena {
 pub fn purge_all(now: u64, force: bool) -> bool {
     let mut left = false;
     for (index, lock) in ARENA_LOCKS.iter().enumerate() {
-        let guard: Option<Guard<'_, Arena>> = if force {
+        let guard: Option<Guard<'_, Spin, Arena>> = if force {
             Some(lock.lock())
         } else {
             lock.try_lock()

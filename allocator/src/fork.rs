@@ -10,7 +10,7 @@
 //! valid (the child may free them; those frees go through the remote lists) and their pages are
 //! simply never refilled: the same as a thread that never runs again.
 
-use crate::lock::{Lock, SleepLock};
+use crate::lock::{Locked, RawLock};
 use crate::platform::thread;
 use crate::small::abandon;
 use crate::{big, heap, segment, site, stats, whale};
@@ -38,7 +38,7 @@ trait LockOps {
     unsafe fn release(&self);
 }
 
-impl<T> LockOps for Lock<T> {
+impl<R: RawLock, T> LockOps for Locked<R, T> {
     fn take(&self) {
         self.lock_and_keep();
     }
@@ -48,19 +48,9 @@ impl<T> LockOps for Lock<T> {
     }
 }
 
-impl<T> LockOps for SleepLock<T> {
+impl<R: RawLock, T, const N: usize> LockOps for [Locked<R, T>; N] {
     fn take(&self) {
-        self.lock_and_keep();
-    }
-    unsafe fn release(&self) {
-        // SAFETY: the caller's contract.
-        unsafe { self.force_unlock() }
-    }
-}
-
-impl<T, const N: usize> LockOps for [Lock<T>; N] {
-    fn take(&self) {
-        self.iter().for_each(Lock::lock_and_keep);
+        self.iter().for_each(Locked::lock_and_keep);
     }
     unsafe fn release(&self) {
         for l in self {

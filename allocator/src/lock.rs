@@ -19,64 +19,163 @@ use core::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
-/// Spins before the first yield.
-const SPINS_BEFORE_YIELD: u32 = 64;
+/// A lock's state word: how to take it and release it. It guards nothing itself ([`Locked`]).
+pub trait RawLock {
+    /// The unlocked state.
+    const UNLOCKED: Self;
+    /// Takes the lock, waiting until it is free.
+    fn lock(&self);
+    /// Takes the lock if it is free; returns whether it did.
+    fn try_lock(&self) -> bool;
+    /// Releases the lock, which the caller holds.
+    fn unlock(&self);
+    /// Whether someone holds the lock (tests).
+    #[cfg(test)]
+    fn is_locked(&self) -> bool;
+}
 
-/// A value guarded by a spin lock.
-pub struct Lock<T> {
-    locked: AtomicBool,
+/// A value guarded by a lock of kind `R`.
+pub struct Locked<R, T> {
+    raw: R,
     value: UnsafeCell<T>,
 }
 
-// SAFETY: the lock hands out access to `value` to one thread at a time.
-unsafe impl<T: Send> Sync for Lock<T> {}
-// SAFETY: moving the lock moves the value; `T: Send` makes that sound.
-unsafe impl<T: Send> Send for Lock<T> {}
+/// A value guarded by a spin lock ([`Spin`]).
+pub type Lock<T> = Locked<Spin, T>;
+/// A value guarded by a sleeping lock ([`Futex`]).
+pub type SleepLock<T> = Locked<Futex, T>;
 
-impl<T> Lock<T> {
+// SAFETY: the lock hands out access to `value` to one thread at a time.
+unsafe impl<R: Sync, T: Send> Sync for Locked<R, T> {}
+// SAFETY: moving the lock moves the value; `T: Send` makes that sound.
+unsafe impl<R: Send, T: Send> Send for Locked<R, T> {}
+
+impl<R: RawLock, T> Locked<R, T> {
     /// A new, unlocked lock.
     pub const fn new(value: T) -> Self {
         Self {
-            locked: AtomicBool::new(false),
+            raw: R::UNLOCKED,
             value: UnsafeCell::new(value),
         }
     }
 
-    /// Takes the lock, spinning and then yielding until it is free.
+    /// Takes the lock, waiting until it is free.
     #[inline]
-    pub fn lock(&self) -> Guard<'_, T> {
+    pub fn lock(&self) -> Guard<'_, R, T> {
+        self.raw.lock();
+        Guard { lock: self }
+    }
+
+    /// Takes the lock if it is free.
+    #[inline]
+    pub fn try_lock(&self) -> Option<Guard<'_, R, T>> {
+        self.raw.try_lock().then_some(Guard { lock: self })
+    }
+
+    /// Takes the lock and keeps it until [`Locked::force_unlock`] (the fork handlers hold every
+    /// lock across `fork()` this way).
+    pub fn lock_and_keep(&self) {
+        core::mem::forget(self.lock());
+    }
+
+    /// Releases a lock whose guard was forgotten (the fork handlers: in the child, where the
+    /// threads that might wait no longer exist, and in the parent, waking a sleeper if any).
+    ///
+    /// # Safety
+    /// - the lock is held through [`Locked::lock_and_keep`] by the calling thread (or its copy
+    ///   in a fork child), and no live guard of this lock is used afterwards.
+    pub unsafe fn force_unlock(&self) {
+        self.raw.unlock();
+    }
+
+    /// Whether someone holds the lock (tests).
+    #[cfg(test)]
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+}
+
+/// Access to a locked value; unlocks when dropped.
+pub struct Guard<'a, R: RawLock, T> {
+    lock: &'a Locked<R, T>,
+}
+
+impl<R: RawLock, T> Deref for Guard<'_, R, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves we hold the lock.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<R: RawLock, T> DerefMut for Guard<'_, R, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves we hold the lock, so no one else accesses the value.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<R: RawLock, T> Drop for Guard<'_, R, T> {
+    fn drop(&mut self) {
+        self.lock.raw.unlock();
+    }
+}
+
+/// Spins before the first yield.
+const SPINS_BEFORE_YIELD: u32 = 64;
+
+/// A test-and-test-and-set spin lock that yields the processor after a short spin. Validation
+/// builds count the spin locks each thread holds.
+pub struct Spin(AtomicBool);
+
+impl RawLock for Spin {
+    const UNLOCKED: Self = Spin(AtomicBool::new(false));
+
+    #[inline]
+    fn lock(&self) {
         if self
-            .locked
+            .0
             .compare_exchange_weak(false, true, Acquire, Relaxed)
             .is_err()
         {
             self.lock_contended();
         }
         crate::platform::tls::lock_taken();
-        Guard { lock: self }
     }
 
-    /// Takes the lock if it is free.
     #[inline]
-    pub fn try_lock(&self) -> Option<Guard<'_, T>> {
-        if !self.locked.load(Relaxed)
+    fn try_lock(&self) -> bool {
+        let taken = !self.0.load(Relaxed)
             && self
-                .locked
+                .0
                 .compare_exchange(false, true, Acquire, Relaxed)
-                .is_ok()
-        {
+                .is_ok();
+        if taken {
             crate::platform::tls::lock_taken();
-            Some(Guard { lock: self })
-        } else {
-            None
         }
+        taken
     }
 
+    #[inline]
+    fn unlock(&self) {
+        // The fork handlers release on the thread that took the lock (in the child, its copy),
+        // so the held-lock count balances.
+        self.0.store(false, Release);
+        crate::platform::tls::lock_released();
+    }
+
+    #[cfg(test)]
+    fn is_locked(&self) -> bool {
+        self.0.load(Relaxed)
+    }
+}
+
+impl Spin {
     #[cold]
     fn lock_contended(&self) {
         let mut spins = 0;
         loop {
-            while self.locked.load(Relaxed) {
+            while self.0.load(Relaxed) {
                 if spins < SPINS_BEFORE_YIELD {
                     core::hint::spin_loop();
                     spins += 1;
@@ -85,7 +184,7 @@ impl<T> Lock<T> {
                 }
             }
             if self
-                .locked
+                .0
                 .compare_exchange_weak(false, true, Acquire, Relaxed)
                 .is_ok()
             {
@@ -93,174 +192,68 @@ impl<T> Lock<T> {
             }
         }
     }
-
-    /// Takes the lock and keeps it until [`Lock::force_unlock`] (the fork handlers hold every
-    /// lock across `fork()` this way).
-    pub fn lock_and_keep(&self) {
-        core::mem::forget(self.lock());
-    }
-
-    /// Releases a lock whose guard was forgotten (used by the fork handlers in the child, where
-    /// the thread that held it no longer exists).
-    ///
-    /// # Safety
-    /// - no live guard of this lock is used afterwards.
-    pub unsafe fn force_unlock(&self) {
-        // The fork handlers release on the thread that took the lock (in the child, its copy),
-        // so the held-lock count balances.
-        crate::platform::tls::lock_released();
-        self.locked.store(false, Release);
-    }
 }
 
-/// Access to a locked value; unlocks when dropped.
-pub struct Guard<'a, T> {
-    lock: &'a Lock<T>,
-}
-
-impl<T> Deref for Guard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: the guard proves we hold the lock.
-        unsafe { &*self.lock.value.get() }
-    }
-}
-
-impl<T> DerefMut for Guard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard proves we hold the lock, so no one else accesses the value.
-        unsafe { &mut *self.lock.value.get() }
-    }
-}
-
-impl<T> Drop for Guard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.locked.store(false, Release);
-        crate::platform::tls::lock_released();
-    }
-}
-
-/// [`SleepLock`] states.
+/// [`Futex`] states.
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
 /// Locked, and a thread may be sleeping on it: the unlock must wake one.
 const CONTENDED: u32 = 2;
 
-/// A value guarded by a sleeping lock: a futex mutex (mutex 2 of Drepper's "Futexes are
-/// tricky": 0 unlocked, 1 locked, 2 locked with waiters), whose waiters sleep in the kernel
-/// instead of spinning. For the one lock that is held across system calls (the heap's backstop,
-/// held across a whole refill). An uncontended lock and unlock are one atomic each and no system
-/// call. It is not a spin lock: the validation check on system calls does not count it.
+/// A sleeping lock: a futex mutex (mutex 2 of Drepper's "Futexes are tricky": 0 unlocked, 1
+/// locked, 2 locked with waiters), whose waiters sleep in the kernel instead of spinning. For the
+/// one lock that is held across system calls (the heap's backstop, held across a whole refill).
+/// An uncontended lock and unlock are one atomic each and no system call. It is not a spin
+/// lock: the validation check on system calls does not count it.
 ///
 /// Lock order: a `SleepLock` comes before every spin lock, so a thread that sleeps on one holds
 /// no spin lock (the futex calls are exempt from the check, which does not verify this).
-pub struct SleepLock<T> {
-    state: AtomicU32,
-    value: UnsafeCell<T>,
-}
+pub struct Futex(AtomicU32);
 
-// SAFETY: the lock hands out access to `value` to one thread at a time.
-unsafe impl<T: Send> Sync for SleepLock<T> {}
-// SAFETY: moving the lock moves the value; `T: Send` makes that sound.
-unsafe impl<T: Send> Send for SleepLock<T> {}
+impl RawLock for Futex {
+    const UNLOCKED: Self = Futex(AtomicU32::new(UNLOCKED));
 
-impl<T> SleepLock<T> {
-    /// A new, unlocked lock.
-    pub const fn new(value: T) -> Self {
-        Self {
-            state: AtomicU32::new(UNLOCKED),
-            value: UnsafeCell::new(value),
-        }
-    }
-
-    /// Takes the lock, sleeping until it is free.
     #[inline]
-    pub fn lock(&self) -> SleepGuard<'_, T> {
-        if let Err(seen) = self
-            .state
-            .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
-        {
+    fn lock(&self) {
+        if let Err(seen) = self.0.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed) {
             self.lock_contended(seen);
         }
-        SleepGuard { lock: self }
     }
 
-    /// Takes the lock if it is free.
-    #[cfg(test)]
-    pub fn try_lock(&self) -> Option<SleepGuard<'_, T>> {
-        self.state
+    #[inline]
+    fn try_lock(&self) -> bool {
+        self.0
             .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
-            .ok()
-            .map(|_| SleepGuard { lock: self })
-    }
-
-    #[cold]
-    fn lock_contended(&self, mut seen: u32) {
-        // Mark the lock contended (unless it was just released), then sleep while it stays so;
-        // whoever takes it from here on leaves it contended, so no wake-up is lost.
-        if seen != CONTENDED {
-            seen = self.state.swap(CONTENDED, Acquire);
-        }
-        while seen != UNLOCKED {
-            crate::platform::thread::futex_wait(&self.state, CONTENDED);
-            seen = self.state.swap(CONTENDED, Acquire);
-        }
+            .is_ok()
     }
 
     /// Releases the lock, waking one sleeper if there may be one.
     #[inline]
     fn unlock(&self) {
-        if self.state.fetch_sub(1, Release) != LOCKED {
-            self.state.store(UNLOCKED, Release);
-            crate::platform::thread::futex_wake(&self.state, 1);
+        if self.0.fetch_sub(1, Release) != LOCKED {
+            self.0.store(UNLOCKED, Release);
+            crate::platform::thread::futex_wake(&self.0, 1);
         }
     }
 
-    /// Takes the lock and keeps it until [`SleepLock::force_unlock`] (for the fork handlers).
-    pub fn lock_and_keep(&self) {
-        core::mem::forget(self.lock());
-    }
-
-    /// Whether someone holds the lock (tests).
     #[cfg(test)]
-    pub fn is_locked(&self) -> bool {
-        self.state.load(Relaxed) != UNLOCKED
-    }
-
-    /// Releases a lock whose guard was forgotten (the fork handlers), waking a sleeper if there
-    /// is one (in the parent).
-    ///
-    /// # Safety
-    /// - the lock is held through [`SleepLock::lock_and_keep`] (or its holder no longer
-    ///   exists), and no live guard of this lock is used afterwards.
-    pub unsafe fn force_unlock(&self) {
-        self.unlock();
+    fn is_locked(&self) -> bool {
+        self.0.load(Relaxed) != UNLOCKED
     }
 }
 
-/// Access to a value locked by a [`SleepLock`]; unlocks when dropped.
-pub struct SleepGuard<'a, T> {
-    lock: &'a SleepLock<T>,
-}
-
-impl<T> Deref for SleepGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: the guard proves we hold the lock.
-        unsafe { &*self.lock.value.get() }
-    }
-}
-
-impl<T> DerefMut for SleepGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard proves we hold the lock, so no one else accesses the value.
-        unsafe { &mut *self.lock.value.get() }
-    }
-}
-
-impl<T> Drop for SleepGuard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.unlock();
+impl Futex {
+    #[cold]
+    fn lock_contended(&self, mut seen: u32) {
+        // Mark the lock contended (unless it was just released), then sleep while it stays so;
+        // whoever takes it from here on leaves it contended, so no wake-up is lost.
+        if seen != CONTENDED {
+            seen = self.0.swap(CONTENDED, Acquire);
+        }
+        while seen != UNLOCKED {
+            crate::platform::thread::futex_wait(&self.0, CONTENDED);
+            seen = self.0.swap(CONTENDED, Acquire);
+        }
     }
 }
 
