@@ -69,7 +69,9 @@ impl<R: RawLock, T> Locked<R, T> {
     /// Takes the lock if it is free.
     #[inline]
     pub fn try_lock(&self) -> Option<Guard<'_, R, T>> {
-        self.raw.try_lock().then_some(Guard { lock: self })
+        // `then`, not `then_some`: a guard made and dropped on failure would release the lock
+        // that another thread holds.
+        self.raw.try_lock().then(|| Guard { lock: self })
     }
 
     /// Takes the lock and keeps it until [`Locked::force_unlock`] (the fork handlers hold every
@@ -261,6 +263,21 @@ impl Futex {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn a_failed_try_lock_leaves_the_holders_lock_alone() {
+        let spin = Lock::new(());
+        let held = spin.lock();
+        assert!(spin.try_lock().is_none());
+        assert!(spin.is_locked(), "the spin lock is still held");
+        drop(held);
+        let sleep = SleepLock::new(());
+        let held = sleep.lock();
+        assert!(sleep.try_lock().is_none());
+        assert!(sleep.is_locked(), "the sleeping lock is still held");
+        drop(held);
+        assert!(!spin.is_locked() && !sleep.is_locked());
+    }
 
     #[test]
     fn excludes_other_threads() {
