@@ -118,7 +118,7 @@ impl LocalCache {
             return false;
         }
         p.flags = (p.flags & !ZERO) | LOCAL;
-        p.retired_at = platform::now_ms();
+        p.since = platform::now_ms();
         // SAFETY: a live block is on no list.
         unsafe { list.push_front(page) };
         self.bytes += size;
@@ -129,7 +129,7 @@ impl LocalCache {
     pub fn flush(&mut self, now: u64, force: bool) {
         let hot = options::get(Opt::HotMs) as u64;
         // SAFETY: cached pages are valid blocks this thread holds.
-        let due = |p: *mut Page| purge::aged(unsafe { (*p).retired_at }, now, hot, force);
+        let due = |p: *mut Page| purge::aged(unsafe { (*p).since }, now, hot, force);
         for i in 0..BIG_CLASSES {
             while let Some(page) = self.lists[i].pop_back_if(due) {
                 self.bytes -= class_size(BIG_FIRST + i);
@@ -137,7 +137,7 @@ impl LocalCache {
                 // It was counted as freed when it entered this cache.
                 unsafe {
                     (*page).flags &= !LOCAL;
-                    let ok = release(page, (*page).start, (*page).retired_at);
+                    let ok = release(page, (*page).start, (*page).since);
                     debug_assert!(ok);
                 }
             }
@@ -253,11 +253,11 @@ unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
         }
         pg.used = 0;
         pg.flags &= !(ZERO | WARM);
-        pg.retired_at = since.min(now);
+        pg.since = since.min(now);
         let class = pg.class as usize;
         // Newest first: a block handed back late by a thread cache goes behind younger ones.
         let list = &mut a.cache[class - BIG_FIRST];
-        if list.head.is_null() || (*list.head).retired_at <= pg.retired_at {
+        if list.head.is_null() || (*list.head).since <= pg.since {
             list.push_front(page);
         } else {
             list.push_back(page);
@@ -384,7 +384,7 @@ fn finish(index: usize, chores: &mut Chores, now: u64) -> bool {
             };
             a.cache[class - BIG_FIRST].merge_newest_first(&mut back, |p| {
                 // SAFETY: cached blocks are valid under the arena lock.
-                unsafe { (*p).retired_at }
+                unsafe { (*p).since }
             });
         }
         for (&(seg, mask), &done) in chores.runs.iter().zip(done.iter()) {
@@ -488,9 +488,9 @@ impl Arena {
         for (i, list) in self.cache.iter().enumerate() {
             if !list.tail.is_null() {
                 // SAFETY: cached pages are valid while we hold the arena lock.
-                let age = unsafe { (*list.tail).retired_at };
+                let age = unsafe { (*list.tail).since };
                 // SAFETY: as above.
-                if oldest.is_none_or(|o| age < unsafe { (*self.cache[o].tail).retired_at }) {
+                if oldest.is_none_or(|o| age < unsafe { (*self.cache[o].tail).since }) {
                     oldest = Some(i);
                 }
             }
@@ -520,7 +520,7 @@ impl Arena {
         unsafe {
             let p = &mut *page;
             self.cached_bytes -= class_size(p.class as usize);
-            let since = p.retired_at;
+            let since = p.since;
             (*Segment::of(p.start)).give_span(page, true, since);
         }
         GLOBAL.big_cache_uncached.add(1);
@@ -549,8 +549,7 @@ impl Arena {
             let mut page = self.cache[i].tail;
             while !page.is_null() {
                 // SAFETY: cached pages are valid while we hold the arena lock.
-                let (since, prev, flags) =
-                    unsafe { ((*page).retired_at, (*page).prev, (*page).flags) };
+                let (since, prev, flags) = unsafe { ((*page).since, (*page).prev, (*page).flags) };
                 if purge::aged(since, now, warm, force) {
                     // SAFETY: `page` is on this list.
                     unsafe { self.cache[i].remove(page) };

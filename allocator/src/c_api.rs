@@ -45,8 +45,7 @@ pub fn malloc(size: usize) -> *mut c_void {
 }
 
 /// `malloc` called from the code address `site` (the caller's return address, captured by the
-/// preload library's entry points; 0 when unknown). Site Rules will route by it; today it is
-/// carried to this point and not yet used.
+/// preload library's entry points; 0 when unknown), with Site Rules off: the site is not used.
 #[inline(always)]
 pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
     let _guard = Reentry::enter("malloc");
@@ -61,34 +60,63 @@ pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
     malloc_large(size)
 }
 
-/// `malloc` with Site Rules' sampling (`SACS_SITES`): what the preload library's `malloc` enters
-/// when sampling is on, chosen once at load. Its HOT path is [`malloc_at`]'s plus the heap's
-/// countdown (one decrement and one branch); once per `SACS_SITES_SAMPLE_EVERY` allocations the
-/// allocation is a sample of `site`, the caller's return address. Requests above 32 KiB are not sampled.
+/// `malloc` with Site Rules in observe mode (`SACS_SITES=observe`): what the preload library's
+/// `malloc` enters when so chosen at load. Its HOT path is [`malloc_at`]'s; the call site goes to
+/// the miss, which samples. Requests above 32 KiB are not sampled.
 #[inline(always)]
 pub fn malloc_at_sites(size: usize, site: usize) -> *mut c_void {
+    malloc_at_site_rules::<false>(size, site)
+}
+
+/// `malloc` with Site Rules placing (`SACS_SITES=on`): [`malloc_at_sites`], plus the site's
+/// placement on the HOT path (two instructions: see `fast_path::alloc_small_at`).
+#[inline(always)]
+pub fn malloc_at_placed(size: usize, site: usize) -> *mut c_void {
+    malloc_at_site_rules::<true>(size, site)
+}
+
+#[inline(always)]
+fn malloc_at_site_rules<const PLACE: bool>(size: usize, site: usize) -> *mut c_void {
     let _guard = Reentry::enter("malloc");
     if size <= TINY_MAX {
         let class = size_class::c_tiny_class(size);
-        return fast_path::alloc_small_sampled(class, site, refill_or_enomem).cast();
+        return fast_path::alloc_small_at::<PLACE>(class, site, refill_at_or_enomem).cast();
     }
-    malloc_sites_above_tiny(size, site)
+    malloc_site_rules_above_tiny::<PLACE>(size, site)
 }
 
-/// [`malloc_at_sites`] above 1 KiB, out of line so that the tiny path falls straight through.
+/// [`malloc_at_site_rules`] above 1 KiB, out of line so that the tiny path falls straight
+/// through.
 #[inline(never)]
-fn malloc_sites_above_tiny(size: usize, site: usize) -> *mut c_void {
+fn malloc_site_rules_above_tiny<const PLACE: bool>(size: usize, site: usize) -> *mut c_void {
     if size <= MID_MAX {
         let class = size_class::mid_class(size);
-        return fast_path::alloc_small_sampled(class, site, refill_or_enomem).cast();
+        return fast_path::alloc_small_at::<PLACE>(class, site, refill_at_or_enomem).cast();
     }
     malloc_large(size)
+}
+
+/// The miss of the Site Rules entries: samples or refills, setting `errno` on failure.
+#[cold]
+#[inline(never)]
+fn refill_at_or_enomem(heap: *mut Heap, slot: usize, site: usize) -> *mut u8 {
+    let p = fast_path::alloc_refill_at(heap, slot, site);
+    if p.is_null() {
+        set_errno(ENOMEM);
+    }
+    p
 }
 
 /// Whether the preload library's `malloc` should enter through [`malloc_at_sites`]
 /// (`SACS_SITES` is not `off`).
 pub fn sites_enabled() -> bool {
     crate::options::get(crate::options::Opt::Sites) != 0
+}
+
+/// Whether the preload library's `malloc` should enter through [`malloc_at_placed`]
+/// (`SACS_SITES=on`).
+pub fn sites_placing() -> bool {
+    crate::site::placing()
 }
 
 /// `malloc`'s miss: the current page had no free block.

@@ -58,73 +58,82 @@ pub fn alloc_small(class: usize, miss: fn(*mut Heap, usize) -> *mut u8) -> *mut 
     miss(heap, class)
 }
 
-/// The HOT pop of both entries: a block off the current page of `class`, counted, or null.
+/// The HOT pop of every entry: a block off the current page of `slot`, counted, or null.
 ///
 /// # Safety
 /// - `heap` is the calling thread's heap or a sentinel, whose current pages are all EMPTY
-///   (`pop` writes nothing then, and nothing is counted); `class < SMALL_CLASSES`.
+///   (`pop` writes nothing then, and nothing is counted); `slot < small::SLOTS`.
 #[inline(always)]
-unsafe fn pop_counted(heap: *mut Heap, class: usize) -> *mut u8 {
-    debug_assert!(class < SMALL_CLASSES);
+unsafe fn pop_counted(heap: *mut Heap, slot: usize) -> *mut u8 {
+    debug_assert!(slot < small::SLOTS);
     // SAFETY: per the contract.
     unsafe {
-        let block = small::pop(ptr::addr_of_mut!((*heap).small), class);
+        let block = small::pop(ptr::addr_of_mut!((*heap).small), slot);
         if !block.is_null() {
-            (*heap).counters.allocs.get_unchecked(class).add(1);
+            (*heap).counters.allocs.get_unchecked(slot).add(1);
         }
         block
     }
 }
 
-/// [`alloc_small`] with Site Rules' sampling (`SACS_SITES`): the same HOT pop, then the heap's
-/// countdown of allocations (one decrement and one branch); when it runs out, the block goes
-/// back and the allocation is served by `site` as a sample of `site_addr`. (Counting
-/// allocations rather than bytes leaves the size's register free: the HOT path gains exactly
-/// the two instructions.)
+/// [`alloc_small`] with Site Rules (`SACS_SITES`): the call site `site_addr` goes to the miss,
+/// which samples; with `PLACE` (`SACS_SITES=on`) the heap's placement entry for the site is
+/// added to the class first, so that the block comes from the slot (page set) the site's rules
+/// chose. That is the whole HOT cost of placement: a byte of the site picks an entry, and one
+/// add from memory (no branch). Without `PLACE` the HOT path is [`alloc_small`]'s.
 #[inline(always)]
-pub fn alloc_small_sampled(
+pub fn alloc_small_at<const PLACE: bool>(
     class: usize,
     site_addr: usize,
-    miss: fn(*mut Heap, usize) -> *mut u8,
+    miss: fn(*mut Heap, usize, usize) -> *mut u8,
 ) -> *mut u8 {
     let heap = heap::current();
-    // SAFETY: as in `alloc_small`; a pop succeeds only on a live heap's page, so the countdown
-    // is only ever written on the calling thread's own heap.
+    // SAFETY: the thread's heap slot value (a live heap or a sentinel, whose `place` entries
+    // are all 0); an entry is 0 or `SMALL_CLASSES`, so the slot is below `small::SLOTS`.
     unsafe {
-        let block = pop_counted(heap, class);
+        let slot = if PLACE {
+            class + *(*heap).place.get_unchecked(site::place_index(site_addr))
+        } else {
+            class
+        };
+        let block = pop_counted(heap, slot);
         if !block.is_null() {
-            (*heap).sample_left -= 1;
-            if (*heap).sample_left < 0 {
-                return sample_instead(heap, site_addr, block, class);
-            }
             return block;
         }
+        miss(heap, slot, site_addr)
     }
-    miss(heap, class)
 }
 
-/// The countdown ran out on `block`: puts it back and serves the allocation from a sample page.
-/// (`site_addr` is the second argument, the register it arrives in from `malloc`, so the HOT path
-/// needs no move to keep it.)
+/// The miss of [`alloc_small_at`]: refills as [`alloc_refill`] does; one miss in
+/// `SACS_SITES_SAMPLE_EVERY` then puts the block back and is served by `site` as a sample of
+/// `site_addr` instead (after the refill, so that the next allocation does not miss again).
+/// With placement on, a miss also refreshes the heap's copy of the placement table when the
+/// rules changed.
 #[cold]
 #[inline(never)]
-unsafe fn sample_instead(
-    heap: *mut Heap,
-    site_addr: usize,
-    block: *mut u8,
-    class: usize,
-) -> *mut u8 {
-    // SAFETY: `heap` is the calling thread's live heap and `block` was just popped from it.
+pub(crate) fn alloc_refill_at(heap: *mut Heap, slot: usize, site_addr: usize) -> *mut u8 {
+    // SAFETY: the value of the thread's heap slot; a live one is the calling thread's own, and
+    // `alloc_refill` on it popped `block` off its current page of `slot`.
     unsafe {
-        small::unpop(ptr::addr_of_mut!((*heap).small), class, block);
-        (*heap).sample_left = site::interval();
-        process::init();
-        let p = site::alloc(class, site_addr, platform::now_ms());
-        if !p.is_null() {
-            return p;
+        if (*heap).state != HeapState::Live {
+            return alloc_refill(heap, slot);
         }
-        // No memory for a sample page: the block put back serves the request after all.
-        small::pop(ptr::addr_of_mut!((*heap).small), class)
+        let h = &mut *heap;
+        if h.small.relabel_after != 0 && h.place_gen != site::placement_gen() {
+            h.place_gen = site::placement(&mut h.place);
+        }
+        let block = alloc_refill(heap, slot);
+        h.sample_left -= 1;
+        if h.sample_left >= 0 || block.is_null() {
+            return block;
+        }
+        h.sample_left = site::interval();
+        let p = site::alloc(small::class_of_slot(slot), site_addr, platform::now_ms());
+        if p.is_null() {
+            return block;
+        }
+        small::unpop(ptr::addr_of_mut!(h.small), slot, block);
+        p
     }
 }
 
@@ -142,10 +151,11 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
     alloc_slow(size, align, true)
 }
 
-/// The current page of `class` had no free block: the WARM / COLD path.
+/// The current page of `slot` (a class, or its long-lived set) had no free block: the WARM /
+/// COLD path.
 #[cold]
 #[inline(never)]
-pub(crate) fn alloc_refill(heap: *mut Heap, class: usize) -> *mut u8 {
+pub(crate) fn alloc_refill(heap: *mut Heap, slot: usize) -> *mut u8 {
     // SAFETY: callers pass the value of the thread's heap slot (a live heap or a sentinel, all
     // valid to read); `with_heap` gives the calling thread's heap (or the locked backstop).
     unsafe {
@@ -153,7 +163,7 @@ pub(crate) fn alloc_refill(heap: *mut Heap, class: usize) -> *mut u8 {
             // A thread's first refill makes its heap, which takes shared locks.
             process::init();
         }
-        heap::with_heap(heap, |h| heap::refill::refill(h, class), ptr::null_mut())
+        heap::with_heap(heap, |h| heap::refill::refill(h, slot), ptr::null_mut())
     }
 }
 

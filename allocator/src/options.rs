@@ -121,12 +121,12 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_SITES",
         default: 0,
-        doc: "Site Rules for `malloc` under LD_PRELOAD: `off` (0) or `observe` (2): sample allocations by call site, learn each site's lifetime class and predict it, without changing placement (the prediction accuracy is in the statistics). Placement by site is not built yet: `on` (1) behaves as `observe`. Chosen once at load.",
+        doc: "Site Rules for `malloc` under LD_PRELOAD: `off` (0); `observe` (2): sample allocations by call site, learn each site's lifetime class and predict it, without changing placement (the prediction accuracy is in the statistics); `on` (1): the same, and blocks of sites learned long-lived go to pages of their own. Chosen once at load.",
     },
     OptionDesc {
         name: "SACS_SITES_SAMPLE_EVERY",
-        default: 4096,
-        doc: "Site Rules: a thread samples one in this many of its `malloc`s of up to 32 KiB (at least 1).",
+        default: 8,
+        doc: "Site Rules: a thread samples one in this many of the `malloc`s (up to 32 KiB) that find their page's free list empty, the misses of the HOT path (at least 1).",
     },
     OptionDesc {
         name: "SACS_SITES_SHORT_MS",

@@ -55,6 +55,9 @@ pub const WARM: u8 = 4;
 pub const ZERO: u8 = 8;
 /// `flags` (big): the block is freed and kept in a thread's own cache.
 pub const LOCAL: u8 = 16;
+/// `flags` (small): the page belongs to its class's long-lived page set (Site Rules' placement,
+/// `small::long_slot`); cleared when the page empties.
+pub const LONG_LIVED: u8 = 32;
 
 /// Bytes carved into the free list at a time.
 const EXTEND_BYTES: usize = 4096;
@@ -64,7 +67,7 @@ const EXTEND_BYTES: usize = 4096;
 /// cache line.
 ///
 /// Who writes and who reads what:
-/// - `free`, `used`, `flags`, `extended`, `capacity`, the links and `retired_at` of a small page
+/// - `free`, `used`, `flags`, `extended`, `capacity`, the links and `since` of a small page
 ///   are its owner thread's alone (an adopter becomes the owner by taking the segment off the
 ///   abandoned list under its lock); a big page's are written under its arena's lock or by the
 ///   thread that holds the block.
@@ -110,8 +113,10 @@ pub struct Page {
     /// Links in the list the page is on (a heap's partial / full / warm list, an arena's cache).
     pub next: *mut Page,
     pub prev: *mut Page,
-    /// Milliseconds when the page entered a warm pool or a cache.
-    pub retired_at: u64,
+    /// Milliseconds when the page entered its present state: a warm pool or a cache (empty
+    /// pages and big blocks), or, for a small page in use, when it was last made current (Site
+    /// Rules' re-labelling reads it).
+    pub since: u64,
 }
 
 /// A page that never has free blocks: the initial current page of every class, so that the
@@ -152,7 +157,7 @@ impl Page {
             start: ptr::null_mut(),
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
-            retired_at: 0,
+            since: 0,
         }
     }
 

@@ -5,6 +5,10 @@
 //! sampled blocks are ordinary blocks to the program (contents, `realloc`, `usable_size`), and
 //! sample pages are reused rather than piled up.
 //!
+//! Samples are taken at the HOT path's misses (a `malloc` whose page has no free block), so a
+//! site is sampled when it needs memory: the sites here hold batches of blocks, and each round
+//! runs on a thread of its own, whose fresh heap misses every 4 KiB of blocks carved.
+//!
 //! One test function: the statistics are process-wide, and this file is its own process.
 
 use std::ffi::c_void;
@@ -33,16 +37,26 @@ fn check(p: *mut c_void, n: usize, tag: u8) {
     );
 }
 
-/// `n` allocations of `size` from `site` that are freed at once.
+/// `n` allocations of `size` from `site`, held for a moment (well under the short-lived
+/// threshold) and freed.
 fn churn(site: usize, size: usize, n: usize) {
+    let mut held = Vec::with_capacity(n);
     for i in 0..n {
         let p = malloc_at_sites(size, site);
         assert!(!p.is_null());
         fill(p, size, i as u8);
+        held.push(p);
+    }
+    for (i, &p) in held.iter().enumerate() {
         check(p, size, i as u8);
         // SAFETY: from malloc, freed once.
         unsafe { free(p) };
     }
+}
+
+/// Runs `f` on a new thread (a fresh heap, whose allocations miss as its pages are carved).
+fn on_new_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    thread::spawn(f).join().unwrap()
 }
 
 /// `n` allocations of `size` from `site`, kept.
@@ -57,20 +71,25 @@ fn keep(site: usize, size: usize, n: usize, into: &mut Vec<usize>) {
 
 #[test]
 fn observe_mode_learns_and_predicts_lifetimes_by_site() {
-    // One sample in 16 allocations, short-lived below 40 ms. The heap reads the
-    // interval when it is made: the work runs on a new thread.
-    options::set(Opt::SitesSampleEvery, 16);
+    // Every miss sampled, short-lived below 40 ms. The heap reads the interval when it is
+    // made: the work runs on new threads.
+    options::set(Opt::SitesSampleEvery, 1);
     options::set(Opt::SitesShortMs, SHORT_MS);
     thread::spawn(|| {
         let before = sacs::stats();
         let mut kept = Vec::new();
         for _round in 0..6 {
-            churn(SHORT_SITE, 64, 2_000);
-            keep(LONG_SITE, 64, 200, &mut kept);
+            let mine = on_new_thread(|| {
+                churn(SHORT_SITE, 64, 2_000);
+                let mut mine = Vec::new();
+                keep(LONG_SITE, 64, 400, &mut mine);
+                mine
+            });
+            kept.extend(mine);
             // Long-lived samples are found by the scan on later samples, once past the
             // threshold.
             thread::sleep(Duration::from_millis(SHORT_MS as u64 + 10));
-            churn(SHORT_SITE, 64, 2_000);
+            on_new_thread(|| churn(SHORT_SITE, 64, 2_000));
         }
         let learned = sacs::stats();
         let samples = learned.site_samples - before.site_samples;
@@ -78,10 +97,7 @@ fn observe_mode_learns_and_predicts_lifetimes_by_site() {
         let long = learned.site_long - before.site_long;
         let right = learned.site_predicted_right - before.site_predicted_right;
         let wrong = learned.site_predicted_wrong - before.site_predicted_wrong;
-        assert!(
-            samples >= 500,
-            "sampled {samples} of 26,400 allocations, one in 16"
-        );
+        assert!(samples >= 30, "sampled {samples} allocations");
         assert!(short > 0 && long > 0, "short {short}, long {long}");
         assert!(
             learned.site_rules_adopted - before.site_rules_adopted >= 2,
@@ -113,12 +129,18 @@ fn observe_mode_learns_and_predicts_lifetimes_by_site() {
 
         // A site that switches from short- to long-lived loses its rule, then gains the other.
         let before = sacs::stats();
-        churn(TURNING_SITE, 128, 3_000);
+        for _ in 0..4 {
+            on_new_thread(|| churn(TURNING_SITE, 128, 3_000));
+        }
         let mut held = Vec::new();
         for _ in 0..4 {
-            keep(TURNING_SITE, 128, 400, &mut held);
+            held.extend(on_new_thread(|| {
+                let mut mine = Vec::new();
+                keep(TURNING_SITE, 128, 1_000, &mut mine);
+                mine
+            }));
             thread::sleep(Duration::from_millis(SHORT_MS as u64 + 10));
-            churn(SHORT_SITE, 64, 1_000);
+            on_new_thread(|| churn(SHORT_SITE, 64, 1_000));
         }
         let after = sacs::stats();
         assert!(
@@ -152,7 +174,6 @@ fn observe_mode_learns_and_predicts_lifetimes_by_site() {
             committed[0],
             committed[19]
         );
-        options::set(Opt::SitesSampleEvery, 16);
     })
     .join()
     .unwrap();

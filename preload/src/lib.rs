@@ -61,8 +61,8 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
     c::malloc_at(size, 0)
 }
 
-/// Where `malloc` goes: [`malloc_at`], or [`malloc_at_sites`] when `SACS_SITES` asks for Site
-/// Rules. Chosen once, by the load-time constructor, before the program's own code runs (the
+/// Where `malloc` goes: [`malloc_at`], or [`malloc_at_sites`] / [`malloc_at_placed`] when
+/// `SACS_SITES` asks for Site Rules (`observe` / `on`). Chosen once, by the load-time constructor, before the program's own code runs (the
 /// C library's start-up allocations before it take the plain entry); never changed after, so
 /// with Site Rules off `malloc` executes exactly the instructions it did without them.
 /// (An atomic holding the function's address: the naked entry's `jmp` reads it as a relaxed
@@ -78,6 +78,11 @@ extern "C" fn malloc_at(size: usize, site: usize) -> *mut c_void {
 #[cfg_attr(feature = "no-site", allow(dead_code))]
 extern "C" fn malloc_at_sites(size: usize, site: usize) -> *mut c_void {
     c::malloc_at_sites(size, site)
+}
+
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+extern "C" fn malloc_at_placed(size: usize, site: usize) -> *mut c_void {
+    c::malloc_at_placed(size, site)
 }
 
 #[no_mangle]
@@ -170,7 +175,9 @@ extern "C" fn print_stats_at_exit() {
 #[ctor::ctor]
 fn load() {
     options::load();
-    if c::sites_enabled() {
+    if c::sites_placing() {
+        MALLOC_AT.store(malloc_at_placed as *mut (), Relaxed);
+    } else if c::sites_enabled() {
         MALLOC_AT.store(malloc_at_sites as *mut (), Relaxed);
     }
     if options::get(Opt::Stats) != 0 {

@@ -5,7 +5,7 @@ use super::{park, Heap, HeapState};
 use crate::big;
 use crate::error::{self, Misuse};
 use crate::page::{Block, Page, LOCAL};
-use crate::small::{is_tiny, retire};
+use crate::small::{is_tiny, retire, slot_of};
 use crate::stats::{Tier, GLOBAL};
 
 /// A local free left `page` with no blocks out, or hit a page on the full list.
@@ -18,8 +18,7 @@ pub unsafe fn page_freed(heap: *mut Heap, page: *mut Page) {
     // SAFETY: per the contract the page and the heap are ours.
     unsafe {
         let h = &mut *heap;
-        let class = (*page).class as usize;
-        if h.small.current[class] == page {
+        if h.small.current[slot_of(&*page)] == page {
             // The current page carries a pin, so its count reached zero only by freeing more
             // blocks than it handed out.
             (*page).used += 1;
@@ -27,7 +26,15 @@ pub unsafe fn page_freed(heap: *mut Heap, page: *mut Page) {
             (*page).free = (*b).next;
             return error::report("free", Misuse::DoubleFree, b as *const u8);
         }
-        retire::page_freed(&mut h.small, page)
+        let emptied = (*page).used == 0;
+        retire::page_freed(&mut h.small, page);
+        if emptied {
+            h.purge_pending = true;
+            // The page waits in the warm pool (or as dirty slices of its segment) for the purge
+            // delay; a program that stops calling now must still get it back: the thread's next
+            // call looks at purging (see `park`).
+            park::park(heap);
+        }
     }
 }
 

@@ -90,6 +90,7 @@ fn make_heap() -> *mut Heap {
         h.write(Heap::new(HeapState::Live));
         (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
         (*h).sample_left = crate::site::interval();
+        (*h).small.relabel_after = crate::site::relabel_after();
         // `next_purge` 0: look at purging on the first refill; short-lived threads do their
         // share too.
         stats::register(ptr::addr_of_mut!((*h).counters));

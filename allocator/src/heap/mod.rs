@@ -29,6 +29,7 @@ use core::ptr;
 
 use crate::big::LocalCache;
 use crate::platform::tls;
+use crate::site::PLACE_ENTRIES;
 use crate::small::Pages;
 use crate::stats::HeapCounters;
 
@@ -63,14 +64,23 @@ pub struct Heap {
     pub big: LocalCache,
     /// Next time (ms) this heap looks for memory to purge.
     pub next_purge: u64,
-    /// `malloc`s this thread makes before the next is sampled (Site Rules' countdown, only
-    /// counted down by `c_api::malloc_at_sites`). HOT there.
+    /// Site Rules' placement table (`SACS_SITES=on`): by the low byte of a `malloc` call site,
+    /// the offset from a class to the slot its blocks go to: 0 (ordinary pages) or
+    /// `SMALL_CLASSES` (long-lived pages). A copy of `site::placement`, refreshed on a miss when
+    /// the rules changed; all zero unless placement is on. HOT there.
+    pub place: [usize; PLACE_ENTRIES],
+    /// The generation of the rules `place` was copied from.
+    pub place_gen: u32,
+    /// Misses of the HOT allocation (with Site Rules) before the next is sampled.
     pub sample_left: isize,
     /// Small number identifying the heap (picks its big arena).
     pub index: usize,
     pub state: HeapState,
     /// Calls left that re-park the heap while purging has work pending (see [`park`]).
     pub park_calls: u8,
+    /// The heap's own pages hold memory to purge later (warm pages or dirty slices): set when
+    /// a page empties, updated by each purge look.
+    pub purge_pending: bool,
     /// Link in the pool of unused heap structures.
     next: *mut Heap,
 }
@@ -84,10 +94,13 @@ impl Heap {
             counters: HeapCounters::new(),
             big: LocalCache::new(),
             next_purge: 0,
+            place: [0; PLACE_ENTRIES],
+            place_gen: 0,
             sample_left: 0,
             index: 0,
             state,
             park_calls: 0,
+            purge_pending: false,
             next: ptr::null_mut(),
         }
     }

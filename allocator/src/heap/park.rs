@@ -2,7 +2,8 @@
 //!
 //! SACS has no background thread, so memory freed and then left alone is given back on a later
 //! call. Slow paths look at the clock; the HOT paths must not (they would pay for it on every
-//! call). A thread that has just deferred a purge (freed a big block or a whale) is *parked*:
+//! call). A thread that has just deferred a purge (freed a big block or a whale, or emptied a
+//! small page) is *parked*:
 //! its slot holds the [`PARKED`] sentinel, whose current pages are all EMPTY and which owns no
 //! page, so its next allocation or free misses the HOT path at no cost to it. That slow call
 //! puts the real heap back, reads the coarse clock and runs the purge looks that are due. While
@@ -68,8 +69,8 @@ pub unsafe fn unpark() -> *mut Heap {
     h
 }
 
-/// Parks `h` again if purging still has work and the calls allowed since the last big free
-/// are not used up.
+/// Parks `h` again if purging still has work (the heap's own, or the shared structures') and
+/// the calls allowed since the last park are not used up.
 ///
 /// # Safety
 /// - `h` is the calling thread's live heap.
@@ -77,7 +78,7 @@ pub unsafe fn unpark() -> *mut Heap {
 pub unsafe fn repark(h: *mut Heap) {
     // SAFETY: per the contract.
     unsafe {
-        if (*h).park_calls > 0 && purge::deferred() {
+        if (*h).park_calls > 0 && ((*h).purge_pending || purge::deferred()) {
             (*h).park_calls -= 1;
             set_current(PARKED.ptr());
         }

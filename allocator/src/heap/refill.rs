@@ -5,28 +5,29 @@ use super::{tick, Heap, HeapState};
 use crate::platform;
 use crate::small::refill;
 
-/// The current page of `class` had no free block: refills it or finds another page, and pops a
-/// block. Returns null only when the system has no memory.
+/// The current page of `slot` (a class and its page set) had no free block: refills it or finds
+/// another page, and pops a block. Returns null only when the system has no memory.
 ///
 /// # Safety
-/// - `heap` is the calling thread's real heap (or the backstop with its lock held).
-pub unsafe fn refill(heap: *mut Heap, class: usize) -> *mut u8 {
+/// - `heap` is the calling thread's real heap (or the backstop with its lock held);
+///   `slot < small::SLOTS`.
+pub unsafe fn refill(heap: *mut Heap, slot: usize) -> *mut u8 {
     // SAFETY: per the contract, `heap` and its pages are ours.
     let h = unsafe { &mut *heap };
     // SAFETY: as above.
-    let mut block = unsafe { refill::refill_current(&mut h.small, class) };
+    let mut block = unsafe { refill::refill_current(&mut h.small, slot) };
     if block.is_null() {
         let now = platform::now_ms();
         if now >= h.next_purge {
             tick::heap_tick(h, now, false);
         }
         // SAFETY: as above; `refill_current` left the class with no current page.
-        block = unsafe { refill::refill_new_page(&mut h.small, class, now) };
+        block = unsafe { refill::refill_new_page(&mut h.small, slot, now) };
         if block.is_null() {
             return block;
         }
     }
-    h.counters.allocs[class].add(1);
+    h.counters.allocs[slot].add(1);
     block
 }
 

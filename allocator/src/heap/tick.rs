@@ -11,7 +11,7 @@ use crate::{big, purge, segment, whale};
 pub fn heap_tick(h: &mut Heap, now: u64, force: bool) {
     h.big.flush(now, force);
     // SAFETY: `h` is the calling thread's heap (or the backstop under its lock).
-    unsafe { retire::purge_idle(&mut h.small, now, force) };
+    h.purge_pending = unsafe { retire::purge_idle(&mut h.small, now, force) };
     h.next_purge = now + purge::interval();
     global_tick(now, force);
 }

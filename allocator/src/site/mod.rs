@@ -1,12 +1,15 @@
-//! Site Rules, observe mode: which call sites allocate short-lived blocks and which long-lived
-//! ones, learned from sampled allocations, and how well that knowledge predicts.
+//! Site Rules: which call sites allocate short-lived blocks and which long-lived ones, learned
+//! from sampled allocations; how well that knowledge predicts; and, with placement on, the table
+//! that sends a site's blocks to its class's long-lived pages.
 //!
-//! With `SACS_SITES=observe` the preload library's `malloc` enters through
-//! `c_api::malloc_at_sites` (chosen once at load), which counts down the bytes a thread
-//! `malloc`s (one decrement and one branch on the HOT path) and, once per
-//! `SACS_SITES_SAMPLE_EVERY`, serves that allocation from a *sample page* instead ([`alloc`]).
-//! Sample pages belong to no heap, so a free of a sampled block misses the HOT free's owner test
-//! and comes here ([`free`]); unsampled blocks pay nothing on free.
+//! With `SACS_SITES=observe` or `on` the preload library's `malloc` enters through
+//! `c_api::malloc_at_sites` or `c_api::malloc_at_placed` (chosen once at load), which pass the
+//! call site to the HOT path's miss. A thread samples one in `SACS_SITES_SAMPLE_EVERY` of its
+//! misses (a `malloc` that found its page's free list empty): that allocation is served from a
+//! *sample page* instead ([`alloc`]). Sampling at misses costs the HOT path nothing; it sees the
+//! allocations that need memory rather than those served by reuse, which is what placement is
+//! about. Sample pages belong to no heap, so a free of a sampled block misses the HOT free's
+//! owner test and comes here ([`free`]); unsampled blocks pay nothing on free.
 //!
 //! Each sampled block is recorded with its site, class and birth time in a table of live
 //! samples. It is classified *short-lived* when freed within `SACS_SITES_SHORT_MS`, *long-lived*
@@ -17,13 +20,21 @@
 //! bucket gives way to the new site by evicting its entry with the fewest recent samples, so the
 //! table keeps the busiest sites. A sample born while its site had a rule is a prediction, and
 //! its classification says whether the prediction was right: that is the accuracy the
-//! statistics report. Placing blocks by their predicted class is the next step (not built).
+//! statistics report.
+//!
+//! Placement (`on`): the rules are folded into [`placement`], 256 entries by the low byte of
+//! the site, long-lived when the byte's sites with rules are all long-lived. Each heap copies
+//! it (`Heap::place`, refreshed on a miss when [`placement_gen`] moved), and the HOT path adds
+//! the entry to the class: two instructions, no branch. Two sites sharing a low byte share a
+//! placement, which costs at worst a misplaced block, never a wrong one; a page whose blocks
+//! outlive their placement is re-labelled (`small::refill`).
 //!
 //! Everything here runs under one spin lock on sampled allocations and frees only, with no
 //! system call under it: a segment for sample pages is mapped with the lock released.
 
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::{AtomicU32, AtomicUsize};
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
@@ -40,7 +51,7 @@ const SAMPLE_OWNER: usize = 1;
 /// Slots of the live-sample table (a power of two).
 const LIVE_SLOTS: usize = 4096;
 /// Live samples looked at for crossing the short-lived threshold, per sampled allocation.
-const SCAN_STEPS: usize = 8;
+const SCAN_STEPS: usize = 64;
 /// Rule-table geometry: 512 buckets of 4 entries.
 const BUCKETS: usize = 512;
 const WAYS: usize = 4;
@@ -51,6 +62,51 @@ const ADOPT_PERCENT: u32 = 90;
 const DROP_PERCENT: u32 = 75;
 /// Recent samples are halved once an entry has this many: the rule follows the site's present.
 const DECAY_AT: u32 = 64;
+
+/// Entries of the placement table (one per value of a site's low byte).
+pub const PLACE_ENTRIES: usize = 256;
+
+/// The placement table: for each low byte of a call site, the slot offset its blocks take (0 or
+/// `SMALL_CLASSES`). Written under [`STATE`]'s lock, read by heaps refreshing their copy.
+static PLACEMENT: [AtomicUsize; PLACE_ENTRIES] = [const { AtomicUsize::new(0) }; PLACE_ENTRIES];
+/// Bumped whenever [`PLACEMENT`] changes.
+static PLACEMENT_GEN: AtomicU32 = AtomicU32::new(0);
+
+/// The placement table's entry of `site`.
+#[inline(always)]
+pub fn place_index(site: usize) -> usize {
+    site & (PLACE_ENTRIES - 1)
+}
+
+/// The generation of the placement table (a heap's copy is stale when it differs).
+#[inline]
+pub fn placement_gen() -> u32 {
+    PLACEMENT_GEN.load(Relaxed)
+}
+
+/// Copies the placement table into `to`, returning the generation copied.
+pub fn placement(to: &mut [usize; PLACE_ENTRIES]) -> u32 {
+    let gen = PLACEMENT_GEN.load(Relaxed);
+    for (dst, src) in to.iter_mut().zip(&PLACEMENT) {
+        *dst = src.load(Relaxed);
+    }
+    gen
+}
+
+/// Whether Site Rules place blocks (`SACS_SITES=on`).
+pub fn placing() -> bool {
+    options::get(Opt::Sites) == 1
+}
+
+/// For a new heap's pages: after how many milliseconds an ordinary page with survivors is
+/// re-labelled long-lived (0: never, placement off).
+pub fn relabel_after() -> u64 {
+    if placing() {
+        (options::get(Opt::SitesShortMs) as u64).max(1)
+    } else {
+        0
+    }
+}
 
 /// A lifetime class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,9 +184,22 @@ impl Rules {
             .and_then(|e| e.rule)
     }
 
+    /// [`Rules::learn_with`], ignoring the changes (tests).
+    #[cfg(test)]
+    pub fn learn(&mut self, site: usize, class: u8, lifetime: Lifetime) {
+        self.learn_with(site, class, lifetime, |_, _, _| {});
+    }
+
     /// Folds one classified sample of (site, class) into its entry, adopting, keeping or
     /// dropping the rule; makes room by evicting the entry with the fewest recent samples.
-    pub fn learn(&mut self, site: usize, class: u8, lifetime: Lifetime) {
+    /// Every change of a site's rule is told to `changed(site, before, after)`.
+    pub fn learn_with(
+        &mut self,
+        site: usize,
+        class: u8,
+        lifetime: Lifetime,
+        mut changed: impl FnMut(usize, Option<Lifetime>, Option<Lifetime>),
+    ) {
         let bucket = &mut self.entries[Self::bucket(site, class)];
         let i = match bucket
             .iter()
@@ -147,6 +216,7 @@ impl Rules {
                     GLOBAL.site_rules_evicted.add(1);
                     if victim.rule.is_some() {
                         GLOBAL.site_rules_dropped.add(1);
+                        changed(victim.site, victim.rule, None);
                     }
                 }
                 bucket[i] = Entry {
@@ -176,6 +246,7 @@ impl Rules {
             None if total >= ADOPT_SAMPLES && count * 100 >= total * ADOPT_PERCENT => {
                 e.rule = Some(major);
                 GLOBAL.site_rules_adopted.add(1);
+                changed(site, None, e.rule);
             }
             Some(rule) => {
                 let agree = if rule == Lifetime::Long {
@@ -186,6 +257,7 @@ impl Rules {
                 if agree * 100 < total * DROP_PERCENT {
                     e.rule = None;
                     GLOBAL.site_rules_dropped.add(1);
+                    changed(site, Some(rule), None);
                 }
             }
             None => {}
@@ -205,6 +277,8 @@ struct State {
     /// Next slot the short-lived-threshold scan looks at.
     scan: usize,
     rules: Rules,
+    /// Rules in force per placement entry: short-lived, long-lived.
+    rules_by_byte: [[u16; 2]; PLACE_ENTRIES],
 }
 
 // SAFETY: only reached through its lock.
@@ -220,9 +294,10 @@ static STATE: Lock<State> = Lock::new(State {
     live_count: 0,
     scan: 0,
     rules: Rules::new(),
+    rules_by_byte: [[0; 2]; PLACE_ENTRIES],
 });
 
-/// `malloc`s of a thread between two samples.
+/// Misses of a thread's HOT allocation between two samples.
 pub fn interval() -> isize {
     options::get(Opt::SitesSampleEvery).clamp(1, 1 << 40) as isize - 1
 }
@@ -288,9 +363,20 @@ impl State {
         None
     }
 
+    /// Records a live sample. When the table is full, a sample already classified long-lived
+    /// gives way (its free would teach nothing more): long-lived samples must not crowd out the
+    /// learning. Returns false when none could.
     fn insert(&mut self, sample: Sample) -> bool {
         if self.live_count >= LIVE_SLOTS / 4 * 3 {
-            return false;
+            let start = self.scan;
+            let Some(k) = (0..LIVE_SLOTS)
+                .map(|k| (start + k) & (LIVE_SLOTS - 1))
+                .find(|&i| self.live[i].addr != 0 && self.live[i].classified)
+            else {
+                return false;
+            };
+            self.remove(k);
+            GLOBAL.site_records_dropped.add(1);
         }
         let i = probe::vacant(&self.live, slot_of(sample.addr), |s| s.addr == 0);
         self.live[i] = sample;
@@ -326,7 +412,28 @@ impl State {
             Some(_) => GLOBAL.site_predicted_wrong.add(1),
             None => GLOBAL.site_unpredicted.add(1),
         }
-        self.rules.learn(s.site, s.class, lifetime);
+        let by_byte = &mut self.rules_by_byte;
+        self.rules
+            .learn_with(s.site, s.class, lifetime, |site, before, after| {
+                let counts = &mut by_byte[place_index(site)];
+                if let Some(l) = before {
+                    counts[l as usize - 1] -= 1;
+                }
+                if let Some(l) = after {
+                    counts[l as usize - 1] += 1;
+                }
+                // Long-lived placement only where no rule says short-lived.
+                let offset = if counts[1] > 0 && counts[0] == 0 {
+                    SMALL_CLASSES
+                } else {
+                    0
+                };
+                let entry = &PLACEMENT[place_index(site)];
+                if entry.load(Relaxed) != offset {
+                    entry.store(offset, Relaxed);
+                    PLACEMENT_GEN.fetch_add(1, Relaxed);
+                }
+            });
     }
 
     /// A few steps of the round-robin scan: live samples older than the threshold are

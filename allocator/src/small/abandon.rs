@@ -9,12 +9,11 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use arrayvec::ArrayVec;
 
-use super::{retire, Pages, WARM_MID, WARM_TINY};
+use super::{count_long_page, retire, Pages, SLOTS, WARM_MID, WARM_TINY};
 use crate::lock::Lock;
-use crate::page::{PageKind, EMPTY, IN_FULL};
+use crate::page::{PageKind, EMPTY, IN_FULL, LONG_LIVED};
 use crate::platform;
 use crate::segment::{self, Segment, SegmentList};
-use crate::size_class::SMALL_CLASSES;
 use crate::stats::GLOBAL;
 
 /// Segments of exited threads that still hold live blocks.
@@ -28,19 +27,22 @@ static ABANDONED: Lock<SegmentList> = Lock::new(SegmentList::new());
 pub unsafe fn abandon(pages: &mut Pages, now: u64) {
     // SAFETY: per the contract, `pages` and everything it owns are ours.
     unsafe {
-        for class in 0..SMALL_CLASSES {
-            let cur = pages.current[class];
+        for slot in 0..SLOTS {
+            let cur = pages.current[slot];
             if cur != EMPTY.ptr() {
                 (*cur).used -= 1; // the pin
-                pages.partial[class].push_front(cur);
-                pages.current[class] = EMPTY.ptr();
+                pages.partial[slot].push_front(cur);
+                pages.current[slot] = EMPTY.ptr();
             }
-            while let Some(page) = pages.partial[class]
+            while let Some(page) = pages.partial[slot]
                 .pop_front()
-                .or_else(|| pages.full[class].pop_front())
+                .or_else(|| pages.full[slot].pop_front())
             {
                 let p = &mut *page;
                 p.collect_remote();
+                if p.flags & LONG_LIVED != 0 {
+                    count_long_page(p, false);
+                }
                 p.flags = 0;
                 if p.used == 0 {
                     retire::release_span(pages, page, now);
@@ -94,6 +96,7 @@ pub unsafe fn adopt_one(pages: &mut Pages) -> bool {
             if p.slices > 0 && p.kind == PageKind::Small as u8 {
                 p.owner.store(me, Relaxed);
                 p.collect_remote();
+                // An adopted page is an ordinary one of its class (its flags are cleared).
                 let class = p.class as usize;
                 if p.used == 0 {
                     // Back to the segment, which stays ours (releasing the segment here could

@@ -1,10 +1,13 @@
 //! The small-object tier: TinySlab (1 B – 1 KiB, classes 0 – 39) and MidPool (1 KiB – 32 KiB,
 //! classes 40 – 79) share one page machinery and differ only in page size.
 //!
-//! A thread's small objects live in its [`Pages`]: for each class a current page that the HOT
+//! A thread's small objects live in its [`Pages`]: for each *slot* a current page that the HOT
 //! path pops from, partial pages (blocks came back while not current), full pages (none free at
 //! the last look), a warm pool of empty pages kept committed, and the segments the pages are
-//! carved from. Tiny pages are one 64 KiB slice, mid pages eight (512 KiB, so even the 32 KiB
+//! carved from. A slot is a class and a page set: slot `class` is the class's ordinary pages,
+//! slot `class + SMALL_CLASSES` ([`long_slot`]) its long-lived pages, which only Site Rules'
+//! placement (`SACS_SITES=on`) allocates from, so that blocks predicted to outlive their
+//! neighbours do not pin pages that short-lived blocks would otherwise empty. Tiny pages are one 64 KiB slice, mid pages eight (512 KiB, so even the 32 KiB
 //! class has 16 blocks per page and a page refill is rare). The seed's 64 MidPool shards become
 //! per-site shards once Site Rules land; for now each thread's `Pages` is its own shard.
 //!
@@ -23,10 +26,11 @@ pub mod abandon;
 pub mod refill;
 pub mod retire;
 
-use crate::page::{Page, PageList, EMPTY};
+use crate::page::{Page, PageList, EMPTY, LONG_LIVED};
 use crate::purge::PurgeDelay;
 use crate::segment::SegmentList;
 use crate::size_class::{SMALL_CLASSES, TINY_CLASSES};
+use crate::stats::GLOBAL;
 
 /// Slices in a tiny page (64 KiB).
 pub const TINY_PAGE_SLICES: usize = 1;
@@ -36,6 +40,48 @@ pub const MID_PAGE_SLICES: usize = 8;
 /// Warm-pool index of tiny pages and mid pages.
 const WARM_TINY: usize = 0;
 const WARM_MID: usize = 1;
+
+/// Slots of a page set: every class twice (ordinary, long-lived).
+pub const SLOTS: usize = 2 * SMALL_CLASSES;
+
+/// The long-lived slot of `class`.
+#[inline(always)]
+pub const fn long_slot(class: usize) -> usize {
+    class + SMALL_CLASSES
+}
+
+/// The class of `slot`.
+#[inline(always)]
+pub const fn class_of_slot(slot: usize) -> usize {
+    if slot >= SMALL_CLASSES {
+        slot - SMALL_CLASSES
+    } else {
+        slot
+    }
+}
+
+/// The slot a small page of this set belongs to: its class, in the long-lived set if flagged.
+#[inline]
+pub fn slot_of(page: &Page) -> usize {
+    let class = page.class as usize;
+    if page.flags & LONG_LIVED != 0 {
+        long_slot(class)
+    } else {
+        class
+    }
+}
+
+/// Counts `page` joining (`joined`) or leaving its class's long-lived set, for the statistics.
+pub fn count_long_page(page: &Page, joined: bool) {
+    let bytes = page.slices as u64 * crate::segment::SLICE as u64;
+    if joined {
+        GLOBAL.site_long_pages_in.add(1);
+        GLOBAL.site_long_bytes_in.add(bytes);
+    } else {
+        GLOBAL.site_long_pages_out.add(1);
+        GLOBAL.site_long_bytes_out.add(bytes);
+    }
+}
 
 /// Whether `class` is a tiny class.
 #[inline(always)]
@@ -56,18 +102,21 @@ fn page_shape(class: usize) -> (usize, usize) {
 /// A thread's small-object pages.
 #[repr(C)]
 pub struct Pages {
-    /// The page each class allocates from; [`EMPTY`] when there is none. HOT.
-    pub current: [*mut Page; SMALL_CLASSES],
+    /// The page each slot allocates from; [`EMPTY`] when there is none. HOT.
+    pub current: [*mut Page; SLOTS],
     /// Pages with free blocks that are not current.
-    pub partial: [PageList; SMALL_CLASSES],
+    pub partial: [PageList; SLOTS],
     /// Pages with no free blocks at their last look.
-    pub full: [PageList; SMALL_CLASSES],
+    pub full: [PageList; SLOTS],
     /// Empty pages kept committed for the next refill, tiny and mid.
     pub warm: [PageList; 2],
     /// Segments whose slices these pages are carved from.
     pub segments: SegmentList,
     /// How long this thread's freed memory waits before it is purged.
     pub purge_delay: PurgeDelay,
+    /// Site Rules' placement: milliseconds after which an ordinary page with survivors is
+    /// re-labelled long-lived (see `refill::take_partial`); 0 when placement is off.
+    pub relabel_after: u64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -77,12 +126,13 @@ impl Pages {
     /// No pages: every class's current page is [`EMPTY`].
     pub const fn new() -> Self {
         Self {
-            current: [&EMPTY.0 as *const Page as *mut Page; SMALL_CLASSES],
-            partial: [EMPTY_LIST; SMALL_CLASSES],
-            full: [EMPTY_LIST; SMALL_CLASSES],
+            current: [&EMPTY.0 as *const Page as *mut Page; SLOTS],
+            partial: [EMPTY_LIST; SLOTS],
+            full: [EMPTY_LIST; SLOTS],
             warm: [EMPTY_LIST; 2],
             segments: SegmentList::new(),
             purge_delay: PurgeDelay::new(),
+            relabel_after: 0,
         }
     }
 
@@ -99,17 +149,17 @@ impl Default for Pages {
     }
 }
 
-/// The HOT allocation: pops a block off the current page of `class`, or returns null when its
+/// The HOT allocation: pops a block off the current page of `slot`, or returns null when its
 /// free list is empty (the caller then refills). The one place a small block is handed out.
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set or a sentinel heap's, whose current pages are all
-///   [`EMPTY`] (free list null, so nothing is written); `class < SMALL_CLASSES`.
+///   [`EMPTY`] (free list null, so nothing is written); `slot < SLOTS`.
 #[inline(always)]
-pub unsafe fn pop(pages: *mut Pages, class: usize) -> *mut u8 {
+pub unsafe fn pop(pages: *mut Pages, slot: usize) -> *mut u8 {
     // SAFETY: per the contract; a current page belongs to this thread.
     unsafe {
-        let page = *(*pages).current.get_unchecked(class);
+        let page = *(*pages).current.get_unchecked(slot);
         let block = (*page).free;
         if !block.is_null() {
             (*page).free = (*block).next;
@@ -126,11 +176,11 @@ pub unsafe fn pop(pages: *mut Pages, class: usize) -> *mut u8 {
 pub fn validate(pages: &Pages) {
     use crate::page::{list_len, IN_FULL};
     let me = pages.id();
-    let check = |class: usize, page: *mut Page, pinned: bool| {
+    let check = |slot: usize, page: *mut Page, pinned: bool| {
         // SAFETY: pages reached from the set are valid and only this thread writes them.
         unsafe {
             let p = &*page;
-            assert_eq!(p.class as usize, class, "page on the wrong class list");
+            assert_eq!(slot_of(p), slot, "page on the wrong slot's list");
             assert_eq!(
                 p.owner.load(core::sync::atomic::Ordering::Relaxed),
                 me,
@@ -152,11 +202,11 @@ pub fn validate(pages: &Pages) {
             );
         }
     };
-    for class in 0..SMALL_CLASSES {
-        if pages.current[class] != EMPTY.ptr() {
-            check(class, pages.current[class], true);
+    for slot in 0..SLOTS {
+        if pages.current[slot] != EMPTY.ptr() {
+            check(slot, pages.current[slot], true);
         }
-        for (list, full) in [(&pages.partial[class], false), (&pages.full[class], true)] {
+        for (list, full) in [(&pages.partial[slot], false), (&pages.full[slot], true)] {
             let mut page = list.head;
             let mut n = 0;
             while !page.is_null() {
@@ -167,7 +217,7 @@ pub fn validate(pages: &Pages) {
                         full,
                         "IN_FULL flag disagrees with the list"
                     );
-                    check(class, page, false);
+                    check(slot, page, false);
                     page = (*page).next;
                 }
                 n += 1;
@@ -188,16 +238,16 @@ pub fn validate(pages: &Pages) {
     }
 }
 
-/// Undoes a [`pop`] of `block` from the current page of `class` (the block was not used).
+/// Undoes a [`pop`] of `block` from the current page of `slot` (the block was not used).
 ///
 /// # Safety
-/// - `block` was just popped from `pages`'s current page of `class` and nothing was written
+/// - `block` was just popped from `pages`'s current page of `slot` and nothing was written
 ///   to it.
 #[inline]
-pub unsafe fn unpop(pages: *mut Pages, class: usize, block: *mut u8) {
+pub unsafe fn unpop(pages: *mut Pages, slot: usize, block: *mut u8) {
     // SAFETY: per the contract the block's link still points to the next free block.
     unsafe {
-        let page = (*pages).current[class];
+        let page = (*pages).current[slot];
         debug_assert!((*(block as *mut crate::page::Block)).next == (*page).free);
         (*page).free = block as *mut crate::page::Block;
         (*page).used -= 1;
@@ -231,9 +281,9 @@ mod tests {
     #[test]
     fn an_empty_page_set_pops_nothing() {
         let mut pages = Pages::new();
-        for class in [0, 39, 40, 79] {
+        for slot in [0, 39, 40, 79, long_slot(0), long_slot(79)] {
             // SAFETY: every current page is EMPTY.
-            assert!(unsafe { pop(&mut pages, class) }.is_null());
+            assert!(unsafe { pop(&mut pages, slot) }.is_null());
         }
     }
 }

@@ -1,8 +1,8 @@
 //! WARM and COLD: finding a page with a free block when the current page's list is empty.
 //!
 //! ```text
-//! refill_current(class)     current page: take remote frees, or carve more never-used blocks
-//! refill_new_page(class)
+//! refill_current(slot)      current page: take remote frees, or carve more never-used blocks
+//! refill_new_page(slot)
 //!  ├─ partial pages of the class (pages that got blocks back while not current)
 //!  ├─ a few full pages that other threads freed into (rotating sweep)
 //!  ├─ warm pool: an empty page kept committed ───────── hit
@@ -11,14 +11,17 @@
 //! ```
 //!
 //! The heap calls the two halves with its purge look between them (`heap::refill`), so that
-//! the clock is read only when a new page is needed.
+//! the clock is read only when a new page is needed. Everything works on a *slot* (a class and a
+//! page set, see [`super`]); a page made for a long-lived slot carries `LONG_LIVED`.
 
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::{abandon, page_shape, pop, retire, Pages};
+use super::{
+    abandon, class_of_slot, count_long_page, page_shape, pop, retire, slot_of, Pages, SLOTS,
+};
 use crate::options::{self, Opt};
-use crate::page::{Page, PageKind, EMPTY, IN_FULL, IN_WARM_POOL};
+use crate::page::{Page, PageKind, EMPTY, IN_FULL, IN_WARM_POOL, LONG_LIVED};
 use crate::platform;
 use crate::segment::{self, SegmentKind, SLICE};
 use crate::size_class::SMALL_CLASSES;
@@ -29,14 +32,14 @@ const MAX_ADOPT_PER_REFILL: usize = 4;
 /// Full pages looked at per refill for blocks freed by other threads.
 const SWEEP_PER_REFILL: usize = 4;
 
-/// Refills the current page of `class` from its remote frees or its never-carved blocks and
+/// Refills the current page of `slot` from its remote frees or its never-carved blocks and
 /// pops a block. Returns null when the page has nothing left (it is then parked with the full
 /// pages, and the caller goes on to [`refill_new_page`]) or there is no current page.
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set (or the backstop's with its lock held).
-pub unsafe fn refill_current(pages: &mut Pages, class: usize) -> *mut u8 {
-    let page = pages.current[class];
+pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
+    let page = pages.current[slot];
     if page == EMPTY.ptr() {
         return ptr::null_mut();
     }
@@ -47,26 +50,26 @@ pub unsafe fn refill_current(pages: &mut Pages, class: usize) -> *mut u8 {
         p.used -= 1;
         p.flags |= IN_FULL;
         // SAFETY: the current page is on no list.
-        unsafe { pages.full[class].push_back(page) };
-        pages.current[class] = EMPTY.ptr();
+        unsafe { pages.full[slot].push_back(page) };
+        pages.current[slot] = EMPTY.ptr();
         return ptr::null_mut();
     }
     // SAFETY: `page` is current and now has a free block.
-    unsafe { pop(pages, class) }
+    unsafe { pop(pages, slot) }
 }
 
-/// Finds a page for `class` with a free block, makes it current and pops a block. Returns null
+/// Finds a page for `slot` with a free block, makes it current and pops a block. Returns null
 /// only when the system has no memory.
 ///
 /// # Safety
-/// - as for [`refill_current`]; the current page of `class` is [`EMPTY`].
-pub unsafe fn refill_new_page(pages: &mut Pages, class: usize, now: u64) -> *mut u8 {
-    debug_assert!(pages.current[class] == EMPTY.ptr());
+/// - as for [`refill_current`]; the current page of `slot` is [`EMPTY`].
+pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut u8 {
+    debug_assert!(pages.current[slot] == EMPTY.ptr());
     // SAFETY: every page reached here belongs to `pages`.
     unsafe {
-        let page = take_partial(pages, class)
-            .or_else(|| sweep_full(pages, class, SWEEP_PER_REFILL))
-            .or_else(|| new_page(pages, class, now));
+        let page = take_partial(pages, slot, now)
+            .or_else(|| sweep_full(pages, slot, SWEEP_PER_REFILL))
+            .or_else(|| new_page(pages, slot, now));
         let Some(page) = page else {
             return ptr::null_mut();
         };
@@ -76,8 +79,8 @@ pub unsafe fn refill_new_page(pages: &mut Pages, class: usize, now: u64) -> *mut
         }
         debug_assert!(!p.free.is_null());
         p.used += 1; // the pin
-        pages.current[class] = page;
-        pop(pages, class)
+        pages.current[slot] = page;
+        pop(pages, slot)
     }
 }
 
@@ -91,26 +94,44 @@ fn collect(p: &mut Page) -> u32 {
     n
 }
 
-/// A partial page of `class` with room, if any.
-unsafe fn take_partial(pages: &mut Pages, class: usize) -> Option<*mut Page> {
-    while let Some(page) = pages.partial[class].pop_front() {
+/// A partial page of `slot` with room, if any.
+///
+/// With Site Rules placing (`relabel_after` set), an ordinary page whose survivors have outlived
+/// the short-lived threshold since it was last made current was mispredicted: its blocks are
+/// long-lived after all. It is re-labelled, moved to its class's long-lived set, where
+/// long-lived blocks fill its holes, instead of mixing new short-lived blocks in with them.
+unsafe fn take_partial(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
+    while let Some(page) = pages.partial[slot].pop_front() {
         // SAFETY: partial pages belong to `pages`.
         let p = unsafe { &mut *page };
+        if slot < SMALL_CLASSES
+            && pages.relabel_after != 0
+            && now.saturating_sub(p.since) >= pages.relabel_after
+        {
+            p.flags |= LONG_LIVED;
+            p.since = now;
+            GLOBAL.site_pages_relabelled.add(1);
+            count_long_page(p, true);
+            // SAFETY: the page was just unlinked.
+            unsafe { pages.partial[slot_of(p)].push_back(page) };
+            continue;
+        }
         collect(p);
         if !p.free.is_null() || p.can_extend() {
+            p.since = now;
             return Some(page);
         }
         p.flags |= IN_FULL;
         // SAFETY: the page was just unlinked.
-        unsafe { pages.full[class].push_back(page) };
+        unsafe { pages.full[slot].push_back(page) };
     }
     None
 }
 
-/// Looks at up to `limit` full pages of `class` (oldest first, rotating) for blocks other
+/// Looks at up to `limit` full pages of `slot` (oldest first, rotating) for blocks other
 /// threads freed; returns the first page that got some back.
-unsafe fn sweep_full(pages: &mut Pages, class: usize, limit: usize) -> Option<*mut Page> {
-    let list = &mut pages.full[class];
+unsafe fn sweep_full(pages: &mut Pages, slot: usize, limit: usize) -> Option<*mut Page> {
+    let list = &mut pages.full[slot];
     for _ in 0..limit.min(list.len) {
         let page = list.pop_front()?;
         // SAFETY: full pages belong to `pages`.
@@ -125,25 +146,25 @@ unsafe fn sweep_full(pages: &mut Pages, class: usize, limit: usize) -> Option<*m
     None
 }
 
-/// Collects remote frees on every full page of every class: pages that came back entirely
+/// Collects remote frees on every full page of every slot: pages that came back entirely
 /// are retired, pages with room move to the partial lists. Done before mapping new memory.
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set (or the backstop's under its lock).
 pub unsafe fn sweep_all_full(pages: &mut Pages) {
-    for class in 0..SMALL_CLASSES {
-        let mut page = pages.full[class].head;
+    for slot in 0..SLOTS {
+        let mut page = pages.full[slot].head;
         while !page.is_null() {
             // SAFETY: full pages belong to `pages`; `next` is read before the page is relinked.
             unsafe {
                 let next = (*page).next;
                 if collect(&mut *page) > 0 {
-                    pages.full[class].remove(page);
+                    pages.full[slot].remove(page);
                     (*page).flags &= !IN_FULL;
                     if (*page).used == 0 {
                         retire::retire_page(pages, page);
                     } else {
-                        pages.partial[class].push_back(page);
+                        pages.partial[slot].push_back(page);
                     }
                 }
                 page = next;
@@ -152,8 +173,9 @@ pub unsafe fn sweep_all_full(pages: &mut Pages) {
     }
 }
 
-/// A fresh page for `class`: from the warm pool, after a prefill, or after the COLD path.
-unsafe fn new_page(pages: &mut Pages, class: usize, now: u64) -> Option<*mut Page> {
+/// A fresh page for `slot`: from the warm pool, after a prefill, or after the COLD path.
+unsafe fn new_page(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
+    let class = class_of_slot(slot);
     let (pool, slices) = page_shape(class);
     if pages.warm[pool].is_empty() {
         if !prefill(pages, pool, slices, now) {
@@ -170,6 +192,11 @@ unsafe fn new_page(pages: &mut Pages, class: usize, now: u64) -> Option<*mut Pag
     unsafe {
         let p = &mut *page;
         p.init(PageKind::Small, class, p.start, slices * SLICE, owner);
+        if slot != class {
+            p.flags |= LONG_LIVED;
+            count_long_page(p, true);
+        }
+        p.since = now;
     }
     Some(page)
 }
@@ -192,7 +219,7 @@ fn prefill(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> bool {
                     (*page).kind = PageKind::Small as u8;
                     (*page).class = 0;
                     (*page).flags |= IN_WARM_POOL;
-                    (*page).retired_at = now;
+                    (*page).since = now;
                     (*page).owner.store(owner, Relaxed);
                     pages.warm[pool].push_back(page);
                 }

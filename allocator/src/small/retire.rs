@@ -5,9 +5,9 @@
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::{page_shape, Pages, WARM_MID, WARM_TINY};
+use super::{count_long_page, page_shape, slot_of, Pages, WARM_MID, WARM_TINY};
 use crate::options::{self, Opt};
-use crate::page::{Page, IN_FULL, IN_WARM_POOL};
+use crate::page::{Page, IN_FULL, IN_WARM_POOL, LONG_LIVED};
 use crate::platform;
 use crate::purge;
 use crate::segment::{self, Segment};
@@ -21,16 +21,16 @@ pub unsafe fn page_freed(pages: &mut Pages, page: *mut Page) {
     // SAFETY: per the contract.
     unsafe {
         let p = &mut *page;
-        let class = p.class as usize;
+        let slot = slot_of(p);
         if p.flags & IN_FULL != 0 {
-            pages.full[class].remove(page);
+            pages.full[slot].remove(page);
             p.flags &= !IN_FULL;
             if p.used != 0 {
-                pages.partial[class].push_front(page);
+                pages.partial[slot].push_front(page);
                 return;
             }
         } else {
-            pages.partial[class].remove(page);
+            pages.partial[slot].remove(page);
         }
         retire_page(pages, page);
     }
@@ -47,13 +47,16 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
         let p = &mut *page;
         debug_assert!(p.used == 0 && !p.has_remote());
         let (pool, _) = page_shape(p.class as usize);
+        if p.flags & LONG_LIVED != 0 {
+            count_long_page(p, false);
+        }
         p.flags = IN_WARM_POOL;
         // No block of a retired page is live: a late free of one is caught as a bad pointer.
         p.free = ptr::null_mut();
         p.extended = 0;
         p.carved_bytes.store(0, Relaxed);
         let now = platform::now_ms();
-        p.retired_at = now;
+        p.since = now;
         pages.warm[pool].push_front(page);
         if pages.warm[pool].len > options::get(Opt::WarmPoolPages) {
             if let Some(old) = pages.warm[pool].pop_back() {
@@ -64,52 +67,59 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
     }
 }
 
-/// Gives a page's span back to its segment (dirty); an emptied segment goes to the cache.
+/// Gives a page's span back to its segment (dirty since `since`, when it emptied: its purge
+/// deadline counts from then); an emptied segment goes to the cache.
 ///
 /// # Safety
 /// - `page` is an empty span of one of `pages`'s segments, on no list.
-pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, now: u64) {
+pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, since: u64) {
     let seg = Segment::of(page as *const u8);
     // SAFETY: the segment is one of ours.
     unsafe {
-        (*seg).give_span(page, true, now);
+        (*seg).give_span(page, true, since);
         if (*seg).is_empty() {
             pages.segments.remove(seg);
-            segment::cache::put(seg, now);
+            segment::cache::put(seg, since);
         }
     }
 }
 
 /// The thread's purge look: releases warm-pool pages older than the purge delay (all with
 /// `force`) and decommits the dirty slices of its segments whose deadline, lengthened as the
-/// delay says, passed; then lets the delay judge the look.
+/// delay says, passed; then lets the delay judge the look. Returns whether memory is left to
+/// purge later (warm pages, or dirty slices not yet due).
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set (or the backstop's under its lock).
-pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) {
+pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
     let delay = pages.purge_delay.current();
     let extra = pages.purge_delay.extra();
     for pool in [WARM_TINY, WARM_MID] {
         // SAFETY: warm pages are ours.
-        let due = |p: *mut Page| purge::aged(unsafe { (*p).retired_at }, now, delay, force);
+        let due = |p: *mut Page| purge::aged(unsafe { (*p).since }, now, delay, force);
         while let Some(old) = pages.warm[pool].pop_back_if(due) {
             // SAFETY: just unlinked; an empty page of ours.
             unsafe {
                 (*old).flags = 0;
-                release_span(pages, old, now);
+                // Dirty since it entered the pool: it has waited its delay already, so the
+                // segment pass below decommits it in this same look.
+                release_span(pages, old, (*old).since.min(now));
             }
         }
     }
     let mut bytes = 0;
+    let mut pending = !pages.warm[WARM_TINY].is_empty() || !pages.warm[WARM_MID].is_empty();
     let mut seg = pages.segments.head;
     while !seg.is_null() {
         // SAFETY: our segments are ours alone: no other thread touches their slice bitmaps.
         unsafe {
             bytes += (*seg).purge_if_due_after(now, force, extra);
+            pending |= (*seg).dirty_slices != 0;
             seg = (*seg).next;
         }
     }
     if !force {
         pages.purge_delay.judge(now, bytes);
     }
+    pending
 }

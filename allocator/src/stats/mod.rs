@@ -116,6 +116,13 @@ pub struct Stats {
     pub site_predicted_right: u64,
     pub site_predicted_wrong: u64,
     pub site_unpredicted: u64,
+    /// Placement (`SACS_SITES=on`): allocations served from long-lived pages, ordinary pages
+    /// re-labelled long-lived (their survivors outlived the prediction), and the long-lived
+    /// pages and their bytes now in use.
+    pub site_long_allocs: u64,
+    pub site_pages_relabelled: u64,
+    pub site_long_pages: u64,
+    pub site_long_page_bytes: u64,
     /// System calls per kind, indexed by [`platform::Syscall`].
     pub syscalls: [SyscallStats; SYSCALL_KINDS],
     /// Bytes currently mapped by SACS and not decommitted (an upper bound of what it holds resident).
@@ -172,8 +179,9 @@ impl LocalCounter {
 /// [`stats`] from any thread. The HOT paths add to `allocs` and `frees`.
 #[repr(C)]
 pub struct HeapCounters {
-    /// Allocations per small class. HOT.
-    pub allocs: [LocalCounter; SMALL_CLASSES],
+    /// Allocations per slot: per small class from its ordinary pages, then (at
+    /// `SMALL_CLASSES + class`) from its long-lived pages (Site Rules' placement). HOT.
+    pub allocs: [LocalCounter; 2 * SMALL_CLASSES],
     /// Local frees per small class. HOT.
     pub frees: [LocalCounter; SMALL_CLASSES],
     /// Frees of small blocks of other heaps: tiny, mid.
@@ -193,7 +201,7 @@ impl HeapCounters {
     /// All zero, on no list.
     pub const fn new() -> Self {
         Self {
-            allocs: [ZERO_COUNTER; SMALL_CLASSES],
+            allocs: [ZERO_COUNTER; 2 * SMALL_CLASSES],
             frees: [ZERO_COUNTER; SMALL_CLASSES],
             remote_frees: [ZERO_COUNTER; 2],
             big_cache_allocs: LocalCounter::new(),
@@ -218,8 +226,10 @@ impl HeapCounters {
             } else {
                 Tier::Mid
             } as usize;
-            s.tiers[tier].allocs += self.allocs[class].get();
+            let long = self.allocs[SMALL_CLASSES + class].get();
+            s.tiers[tier].allocs += self.allocs[class].get() + long;
             s.tiers[tier].frees += self.frees[class].get();
+            s.site_long_allocs += long;
         }
         for (tier, remote) in self.remote_frees.iter().enumerate() {
             s.tiers[tier].frees += remote.get();
@@ -238,6 +248,7 @@ impl HeapCounters {
             GLOBAL.tier_frees[i].add(t.frees);
         }
         GLOBAL.big_cache_hits.add(s.big_cache_hits);
+        GLOBAL.site_long_allocs.add(s.site_long_allocs);
         let per_class = self
             .allocs
             .iter()
@@ -363,6 +374,14 @@ pub struct GlobalCounters {
     pub site_predicted_right: SharedCounter,
     pub site_predicted_wrong: SharedCounter,
     pub site_unpredicted: SharedCounter,
+    pub site_long_allocs: SharedCounter,
+    pub site_pages_relabelled: SharedCounter,
+    /// Pages (and their bytes) that became long-lived, and that stopped being (emptied or
+    /// abandoned): the difference is what is in use.
+    pub site_long_pages_in: SharedCounter,
+    pub site_long_pages_out: SharedCounter,
+    pub site_long_bytes_in: SharedCounter,
+    pub site_long_bytes_out: SharedCounter,
     committed: AtomicUsize,
     peak_committed: AtomicUsize,
     mapped: AtomicUsize,
@@ -417,7 +436,13 @@ pub static GLOBAL: GlobalCounters = counters!(
     site_rules_evicted,
     site_predicted_right,
     site_predicted_wrong,
-    site_unpredicted
+    site_unpredicted,
+    site_long_allocs,
+    site_pages_relabelled,
+    site_long_pages_in,
+    site_long_pages_out,
+    site_long_bytes_in,
+    site_long_bytes_out
 );
 
 impl GlobalCounters {
@@ -485,6 +510,16 @@ pub fn stats() -> Stats {
     s.site_predicted_right = g.site_predicted_right.get();
     s.site_predicted_wrong = g.site_predicted_wrong.get();
     s.site_unpredicted = g.site_unpredicted.get();
+    s.site_long_allocs = g.site_long_allocs.get();
+    s.site_pages_relabelled = g.site_pages_relabelled.get();
+    s.site_long_pages = g
+        .site_long_pages_in
+        .get()
+        .saturating_sub(g.site_long_pages_out.get());
+    s.site_long_page_bytes = g
+        .site_long_bytes_in
+        .get()
+        .saturating_sub(g.site_long_bytes_out.get());
     // Live heaps' own counters (after the globals they add to).
     add_live(&mut s);
     for (i, c) in platform::SYSCALLS.iter().enumerate() {

@@ -87,7 +87,12 @@ impl Stats {
         w.num(self.site_short);
         w.s(", long ");
         w.num(self.site_long);
-        w.s(", rules adopted ");
+        w.s(", rules ");
+        w.num(
+            self.site_rules_adopted
+                .saturating_sub(self.site_rules_dropped),
+        );
+        w.s(", adopted ");
         w.num(self.site_rules_adopted);
         w.s(", dropped ");
         w.num(self.site_rules_dropped);
@@ -104,6 +109,14 @@ impl Stats {
         );
         w.s(", unpredicted ");
         w.num(self.site_unpredicted);
+        w.s("\n              long-lived allocs ");
+        w.num(self.site_long_allocs);
+        w.s(", pages ");
+        w.num(self.site_long_pages);
+        w.s(" (");
+        w.bytes(self.site_long_page_bytes as usize);
+        w.s("), relabelled ");
+        w.num(self.site_pages_relabelled);
         w.s("\n  syscall                 calls        cycles   failures\n");
         for (i, s) in self.syscalls.iter().enumerate() {
             w.s("  ");
