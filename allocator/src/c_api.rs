@@ -75,6 +75,7 @@ pub fn malloc_at_placed(size: usize, site: usize) -> *mut c_void {
     malloc_at_site_rules::<true>(size, site)
 }
 
+/// [`malloc_at`]'s two copies of the HOT pop (one per class table), with the site.
 #[inline(always)]
 fn malloc_at_site_rules<const PLACE: bool>(size: usize, site: usize) -> *mut c_void {
     let _guard = Reentry::enter("malloc");
@@ -82,13 +83,6 @@ fn malloc_at_site_rules<const PLACE: bool>(size: usize, site: usize) -> *mut c_v
         let class = size_class::c_tiny_class(size);
         return fast_path::alloc_small_at::<PLACE>(class, site, refill_at_or_enomem).cast();
     }
-    malloc_site_rules_above_tiny::<PLACE>(size, site)
-}
-
-/// [`malloc_at_site_rules`] above 1 KiB, out of line so that the tiny path falls straight
-/// through.
-#[inline(never)]
-fn malloc_site_rules_above_tiny<const PLACE: bool>(size: usize, site: usize) -> *mut c_void {
     if size <= MID_MAX {
         let class = size_class::mid_class(size);
         return fast_path::alloc_small_at::<PLACE>(class, site, refill_at_or_enomem).cast();
@@ -99,8 +93,8 @@ fn malloc_site_rules_above_tiny<const PLACE: bool>(size: usize, site: usize) -> 
 /// The miss of the Site Rules entries: samples or refills, setting `errno` on failure.
 #[cold]
 #[inline(never)]
-fn refill_at_or_enomem(heap: *mut Heap, slot: usize, site: usize) -> *mut u8 {
-    let p = fast_path::alloc_refill_at(heap, slot, site);
+fn refill_at_or_enomem(heap: *mut Heap, site: usize, slot: usize) -> *mut u8 {
+    let p = fast_path::alloc_refill_at(heap, site, slot);
     if p.is_null() {
         set_errno(ENOMEM);
     }

@@ -87,6 +87,8 @@ pub fn alloc_small_at<const PLACE: bool>(
     site_addr: usize,
     miss: fn(*mut Heap, usize, usize) -> *mut u8,
 ) -> *mut u8 {
+    // (The miss takes the site before the slot: the site stays in the register it arrived in,
+    // and the HOT path needs no move to keep it.)
     let heap = heap::current();
     // SAFETY: the thread's heap slot value (a live heap or a sentinel, whose `place` entries
     // are all 0); an entry is 0 or `SMALL_CLASSES`, so the slot is below `small::SLOTS`.
@@ -100,7 +102,7 @@ pub fn alloc_small_at<const PLACE: bool>(
         if !block.is_null() {
             return block;
         }
-        miss(heap, slot, site_addr)
+        miss(heap, site_addr, slot)
     }
 }
 
@@ -111,7 +113,7 @@ pub fn alloc_small_at<const PLACE: bool>(
 /// rules changed.
 #[cold]
 #[inline(never)]
-pub(crate) fn alloc_refill_at(heap: *mut Heap, slot: usize, site_addr: usize) -> *mut u8 {
+pub(crate) fn alloc_refill_at(heap: *mut Heap, site_addr: usize, slot: usize) -> *mut u8 {
     // SAFETY: the value of the thread's heap slot; a live one is the calling thread's own, and
     // `alloc_refill` on it popped `block` off its current page of `slot`.
     unsafe {
