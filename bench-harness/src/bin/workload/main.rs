@@ -22,10 +22,11 @@
 //! `elapsed_s` is the wall time of the workload itself (not the process start-up, nor the idle
 //! pauses of `common::settle` before a resident-set reading), `peak_rss_kib`
 //! the process's high-water resident set (`VmHWM`), and `final_rss_kib` the resident set at the
-//! moment the workload chose (fragmentation: while its long-lived objects remain), or else after
-//! it freed everything; either way after `common::settle`'s idle pause.
+//! moment the workload chose (fragmentation: while its long-lived objects remain; server: while
+//! a quarter of its cache remains), or else after it freed everything; either way after
+//! `common::settle`'s idle pause.
 //!
-//! The workloads that trace their resident set over time (`fragmentation`; see
+//! The workloads that trace their resident set over time (`fragmentation`, `server`; see
 //! `trace.rs`) add four fields: `phases` (the phases' names, `/`-separated), `phase_rss_kib`
 //! (the resident set at the end of each phase, in the same order), `mean_rss_kib` (the
 //! time-weighted mean resident set, idle pauses included) and `rss_samples` (readings taken):
@@ -35,6 +36,7 @@
 //! ```
 
 mod common;
+mod server;
 mod single;
 mod tally;
 mod threads;
@@ -88,6 +90,11 @@ const WORKLOADS: &[Workload] = &[
         name: "fragmentation",
         about: "long- and short-lived objects interleaved; peak and final RSS",
         run: single::fragmentation,
+    },
+    Workload {
+        name: "server",
+        about: "requests' buffers and an LRU cache of the same sizes; load waves, cache shrinks",
+        run: server::server,
     },
     Workload {
         name: "big-mix",
