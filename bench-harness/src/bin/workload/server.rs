@@ -375,3 +375,56 @@ pub fn server(config: &Config) -> Outcome {
         ..s.tally.outcome(Some(final_rss))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slots holding an entry, least recently used first.
+    fn recency(cache: &Cache) -> Vec<u32> {
+        let mut order = Vec::new();
+        let mut slot = cache.oldest;
+        while slot != NIL {
+            order.push(slot);
+            slot = cache.nodes[slot as usize].newer;
+        }
+        order
+    }
+
+    #[test]
+    fn cache_evicts_the_least_recently_used_entry() {
+        let mut tally = Tally::new("server-test");
+        let mut rng = Rng::new(1);
+        let mut cache = Cache::new(3);
+        for _ in 0..3 {
+            cache.insert(&mut tally, &mut rng);
+        }
+        assert_eq!(recency(&cache), [0, 1, 2]);
+        // A hit on slot 0 makes it the most recently used: slot 1 goes first.
+        cache.unlink(0);
+        cache.link_newest(0);
+        assert_eq!(recency(&cache), [1, 2, 0]);
+        cache.insert(&mut tally, &mut rng);
+        assert_eq!(cache.len, 3);
+        assert!(cache.nodes[1].entry.is_some(), "the vacated slot is reused");
+        assert_eq!(recency(&cache), [2, 0, 1]);
+        // Shrinking: evictions take the oldest first, down to empty.
+        cache.evict_oldest(&mut tally);
+        assert_eq!(recency(&cache), [0, 1]);
+        cache.clear(&mut tally);
+        assert_eq!((cache.len, cache.oldest, cache.newest), (0, NIL, NIL));
+        // Every block was freed once: 4 allocations and 4 frees.
+        assert_eq!(tally.ops(), 8);
+    }
+
+    #[test]
+    fn load_rises_from_low_to_high_and_back_in_each_wave() {
+        let (total, high) = (400, 1000);
+        let period = total / WAVES;
+        for wave_start in (0..total).step_by(period as usize) {
+            assert_eq!(wave(wave_start, total, high), LOW_INFLIGHT);
+            assert_eq!(wave(wave_start + period / 2, total, high), high);
+            assert!(wave(wave_start + period / 4, total, high) < high);
+        }
+    }
+}

@@ -163,3 +163,25 @@ impl RssReport {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readings_are_positive_and_phases_kept_in_order() {
+        let mut trace = RssTrace::new(10);
+        assert!(trace.read_kib() > 0, "/proc/self/statm read as 0 pages");
+        trace.tick(5); // below `every`: no reading
+        assert_eq!(trace.samples, 1);
+        trace.tick(10);
+        assert_eq!(trace.samples, 2);
+        trace.end_phase("a");
+        trace.end_phase("b");
+        let report = trace.finish();
+        let names: Vec<&str> = report.phases.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(report.mean_kib > 0);
+        assert!(report.fields().starts_with(" phases=a/b phase_rss_kib="));
+    }
+}
