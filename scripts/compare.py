@@ -9,6 +9,11 @@ time, which excludes process start-up. Every run's output is checked: a workload
 corrupted block, and a program's output digest must equal the one under glibc. A failed run is a
 failed comparison (exit status 1), never a fast one.
 
+With --sites, SACS runs three times per job, once in each Site Rules mode (sacs with
+SACS_SITES=0, sacs-observe, sacs-on), and the summary adds the modes' figures against sites off
+and their prediction accuracy per job. Every summary has the time-weighted mean RSS and the RSS
+after each phase of the jobs that report them (fragmentation, server, python3-lifetimes).
+
 Writes into OUT (bench-results/compare/<stamp>/): results.csv (one row per run), summary.md
 (medians, ratios to mimalloc, geometric means, SACS's statistics per workload, the largest
 losses), and time.png / rss.png (ratios to mimalloc per workload).
