@@ -9,6 +9,11 @@ time, which excludes process start-up. Every run's output is checked: a workload
 corrupted block, and a program's output digest must equal the one under glibc. A failed run is a
 failed comparison (exit status 1), never a fast one.
 
+With --sites, SACS runs three times per job, once in each Site Rules mode (sacs with
+SACS_SITES=0, sacs-observe, sacs-on), and the summary adds the modes' figures against sites off
+and their prediction accuracy per job. Every summary has the time-weighted mean RSS and the RSS
+after each phase of the jobs that report them (fragmentation, server, python3-lifetimes).
+
 Writes into OUT (bench-results/compare/<stamp>/): results.csv (one row per run), summary.md
 (medians, ratios to mimalloc, geometric means, SACS's statistics per workload, the largest
 losses), and time.png / rss.png (ratios to mimalloc per workload).
@@ -44,6 +49,15 @@ CONTENDER_LIBS = {
     "tcmalloc": "libtcmalloc_minimal.so.4",
 }
 BASELINE = "mimalloc"
+
+# Site Rules' modes (issue 9) as contenders of their own: the same libsacs.so as "sacs", with
+# SACS_SITES set (compare.sh --sites adds them; "sacs" then runs with SACS_SITES=0 explicitly).
+SITE_MODES = {"sacs-observe": "observe", "sacs-on": "on"}
+
+# name -> environment variables set for the run, besides LD_PRELOAD (filled in by main()). Every
+# SACS mode runs with SACS_STATS=1, whose table (printed at exit, after the work) the summary
+# reads: the same for each of them, and nothing of it for the other contenders.
+CONTENDER_ENV = {"sacs": {"SACS_STATS": "1"}}
 
 
 def find_lib(name):
@@ -88,11 +102,15 @@ def workload_jobs(binary, scale):
 
 
 def program_jobs(work, quick):
-    """The real programs: python3, sqlite3, a gcc build, redis-server with redis-benchmark."""
+    """The real programs: python3 (two scripts), sqlite3, a gcc build, redis-server with
+    redis-benchmark."""
     jobs = []
     py = shutil.which("python3", path="/usr/bin") or shutil.which("python3")
     jobs.append(Job("python3", "program",
                     [py, os.path.join(ROOT, "bench-harness/programs/objects.py"), "2" if quick else "12"]))
+    jobs.append(Job("python3-lifetimes", "program",
+                    [py, os.path.join(ROOT, "bench-harness/programs/lifetimes.py"),
+                     "2000" if quick else "20000"]))
 
     sql = os.path.join(work, "bench.sql")
     with open(sql, "w") as f:
@@ -190,13 +208,45 @@ STAT_PATTERNS = {
 }
 STAT_KEYS = list(STAT_PATTERNS) + ["syscalls", "stat_tables"]
 
+# The counters of the statistics table's `sites` lines that the summary uses, as site_fields()
+# names them; any other counter there is kept in the CSV's site_stats column.
+SITE_KEYS = ["site_samples", "site_short", "site_long", "site_rules_adopted", "site_dropped",
+             "site_evicted", "site_predictions_right", "site_wrong", "site_unpredicted"]
+
+
+def site_fields(table):
+    """The counters of one statistics table's `sites` lines, by name: "samples 298" becomes
+    site_samples, "rules adopted 20" site_rules_adopted, "predictions right 98"
+    site_predictions_right and the "wrong 0" after it site_wrong. Parsed by name, comma by comma, so counters added to the lines later
+    are picked up; what is not "words number" (the accuracy percentage) is skipped."""
+    lines = table.splitlines()
+    start = next((i for i, l in enumerate(lines) if l.strip().startswith("sites ")), None)
+    if start is None:
+        return {}
+    text = lines[start].strip()[len("sites"):]
+    for line in lines[start + 1:]:
+        # Continuation lines are indented past the label column; the next section is not.
+        if not line.startswith("    "):
+            break
+        text += "," + line
+    fields = {}
+    for chunk in text.split(","):
+        m = re.fullmatch(r"\s*([a-z][a-z ]*?)\s+(\d+)\s*", chunk)
+        if m:
+            fields["site_" + m.group(1).replace(" ", "_")] = int(m.group(2))
+    return fields
+
 
 def sacs_stats(stderr):
-    """Adds up every SACS statistics table in a run's stderr (one per process that exited)."""
+    """Adds up every SACS statistics table in a run's stderr (one per process that exited),
+    with the counters of its `sites` lines; `site_stats` lists all of those as name=value."""
     totals = dict.fromkeys(STAT_KEYS, 0)
+    sites = {}
     tables = stderr.split("sacs statistics")[1:]
     for table in tables:
         totals["stat_tables"] += 1
+        for key, value in site_fields(table).items():
+            sites[key] = sites.get(key, 0) + value
         for key, pattern in STAT_PATTERNS.items():
             m = re.search(pattern, table)
             if m:
@@ -206,6 +256,8 @@ def sacs_stats(stderr):
             fields = line.split()
             if len(fields) >= 4 and fields[1].isdigit():
                 totals["syscalls"] += int(fields[1])
+    totals.update(sites)
+    totals["site_stats"] = ";".join("%s=%d" % kv for kv in sorted(sites.items()))
     return totals
 
 
@@ -221,8 +273,7 @@ def under(alloc, libs, argv, rss_file):
     mark of the image before exec, which for a child of this runner is the runner's ~18 MiB.
     LD_PRELOAD is set by `env`, after time, so time itself runs under no preload."""
     pre = ["LD_PRELOAD=" + libs[alloc]] if libs[alloc] else []
-    if alloc == "sacs":
-        pre.append("SACS_STATS=1")
+    pre += ["%s=%s" % kv for kv in sorted(CONTENDER_ENV.get(alloc, {}).items())]
     return ["/usr/bin/time", "-f", "%M %R", "-o", rss_file, "env"] + pre + list(argv)
 
 
@@ -279,10 +330,44 @@ def run_command(job, alloc, libs):
         result["final_rss_kib"] = int(fields["final_rss_kib"])
         result["digest"] = fields["checksum"]
         result["ops_per_s"] = float(fields["ops_per_s"])
+        result.update(trace_fields(fields))
     else:
         result["time_s"] = wall
-        result["digest"] = hashlib.sha256(stdout.encode()).hexdigest()[:16]
+        checked, traced = split_trace(stdout)
+        result["digest"] = hashlib.sha256(checked.encode()).hexdigest()[:16]
+        result.update(traced)
     return result
+
+
+TRACE_KEYS = ["mean_rss_kib", "phases", "phase_rss_kib"]
+
+
+def trace_fields(fields):
+    """The resident set over time from a run's key=value fields, where it reported it
+    (`phases=a/b phase_rss_kib=x/y mean_rss_kib=m`, see bench-harness/src/bin/workload/trace.rs)."""
+    if "mean_rss_kib" not in fields:
+        return {}
+    out = {"mean_rss_kib": int(fields["mean_rss_kib"])}
+    if "phase_rss_kib" in fields:
+        out["phase_rss_kib"] = fields["phase_rss_kib"]
+        n = len(fields["phase_rss_kib"].split("/"))
+        out["phases"] = fields.get("phases", "/".join(str(i + 1) for i in range(n)))
+    return out
+
+
+def split_trace(stdout):
+    """A program's output without its resident-set line (the one with phase_rss_kib=, whose
+    figures differ from one allocator to the next), and that line's fields; the program's last
+    phase is its final RSS."""
+    kept, traced = [], {}
+    for line in stdout.splitlines(keepends=True):
+        if "phase_rss_kib=" in line:
+            traced = trace_fields(dict(f.split("=", 1) for f in line.split() if "=" in f))
+        else:
+            kept.append(line)
+    if traced.get("phase_rss_kib"):
+        traced["final_rss_kib"] = int(traced["phase_rss_kib"].split("/")[-1])
+    return "".join(kept), traced
 
 
 def free_port():
@@ -394,12 +479,14 @@ def ratio_table(title, unit, fmt, med, jobs, allocs):
 
 
 def losses(med, jobs, allocs):
-    """SACS's ratio to the best other contender, per job, worst first."""
+    """SACS's ratio to the best other contender (not SACS in another site mode), per job, worst
+    first."""
     out = []
     for j in jobs:
         if (j, "sacs") not in med:
             continue
-        others = [(med[(j, a)], a) for a in allocs if a != "sacs" and (j, a) in med]
+        others = [(med[(j, a)], a) for a in allocs
+                  if a != "sacs" and a not in SITE_MODES and (j, a) in med]
         if others:
             best, who = min(others)
             out.append((med[(j, "sacs")] / best, j, who))
@@ -410,10 +497,135 @@ def pct(a, b):
     return "%.1f %%" % (100.0 * a / (a + b)) if a + b else "–"
 
 
+def mib(kib):
+    return "%.1f" % (kib / 1024)
+
+
+def phase_medians(rows):
+    """{(job, alloc): (phase names, median resident set at the end of each phase, KiB)}."""
+    groups = {}
+    for r in rows:
+        if r.get("phase_rss_kib"):
+            key = (r["job"], r["alloc"])
+            names, runs = groups.setdefault(key, (r["phases"].split("/"), []))
+            runs.append([int(v) for v in r["phase_rss_kib"].split("/")])
+    return {k: (names, [statistics.median(col) for col in zip(*runs)])
+            for k, (names, runs) in groups.items()}
+
+
+def memory_over_time(rows, jobs, allocs):
+    """The time-weighted mean RSS of every job that reports it (ratios to the baseline), then,
+    per job that reports phases, each contender's peak, RSS after each phase, final and mean RSS."""
+    mmed = medians(rows, "mean_rss_kib")
+    traced = [j for j in jobs if any((j, a) in mmed for a in allocs)]
+    if not traced:
+        return []
+    t, _ = ratio_table("Time-weighted mean RSS (the jobs that trace their resident set)", "MiB",
+                       lambda v: mib(v), mmed, traced, allocs)
+    parts = [t, "### RSS over the phases", "",
+             "Per job, the median over runs of each contender's resident set (MiB) at the end of "
+             "each phase, with its ratio to %s in brackets; then peak, final and time-weighted "
+             "mean RSS and their ratios to %s. Phases: fragmentation's 12 rounds of allocating "
+             "and freeing (no idle pause); server's fill / steady / shrink / idle; "
+             "python3-lifetimes' build / use / drop / idle. The mean weighs each reading by the "
+             "time to the next (readings every few thousand operations, idle pauses "
+             "included)." % (BASELINE, BASELINE), ""]
+    pmed, rmed, fmed = phase_medians(rows), medians(rows, "peak_rss_kib"), medians(rows, "final_rss_kib")
+    for j in traced:
+        names = next((pmed[(j, a)][0] for a in allocs if (j, a) in pmed), [])
+        base = pmed.get((j, BASELINE), (names, []))[1]
+        parts += ["#### %s" % j, "",
+                  "| contender | " + " | ".join(names) + " | peak | final | mean | peak/%s | final/%s | mean/%s |"
+                  % ((BASELINE[:2],) * 3),
+                  "| --- |" + " ---: |" * (len(names) + 6)]
+        for a in allocs:
+            phases = pmed.get((j, a), (names, []))[1]
+            cells = []
+            for i in range(len(names)):
+                if i >= len(phases):
+                    cells.append("–")
+                elif i < len(base) and base[i]:
+                    cells.append("%s (%.2f)" % (mib(phases[i]), phases[i] / base[i]))
+                else:
+                    cells.append(mib(phases[i]))
+            totals, ratios = [], []
+            for med in (rmed, fmed, mmed):
+                v, b = med.get((j, a)), med.get((j, BASELINE))
+                totals.append(mib(v) if v else "–")
+                ratios.append("%.2f" % (v / b) if v and b else "–")
+            parts.append("| %s | %s | %s | %s |" % (a, " | ".join(cells), " | ".join(totals), " | ".join(ratios)))
+        parts.append("")
+    return parts
+
+
+def site_modes_against_off(rows, jobs, allocs):
+    """Issue 9's bar, per job: each site mode's final, mean and peak RSS and time against SACS
+    with sites off, and its final RSS against the leanest other contender's."""
+    modes = [m for m in SITE_MODES if m in allocs]
+    if not modes or "sacs" not in allocs:
+        return []
+    fmed, mmed = medians(rows, "final_rss_kib"), medians(rows, "mean_rss_kib")
+    rmed, tmed = medians(rows, "peak_rss_kib"), medians(rows, "time_s")
+    peers = [a for a in allocs if a != "sacs" and a not in SITE_MODES]
+    parts = ["### Site Rules' modes against SACS with sites off", "",
+             "Medians; each ratio is the mode's figure over SACS's with `SACS_SITES=0` in the same "
+             "run. \"final / leanest\" is the mode's final RSS over the lowest final RSS among the "
+             "other allocators. Issue 9's bar for `on`: final ≤ 0.7× off and ≤ 0.5× the leanest, "
+             "peak no higher than off.", "",
+             "| job | mode | final / off | mean / off | peak / off | time / off | final / leanest (who) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+
+    def ratio(med, j, a):
+        v, off = med.get((j, a)), med.get((j, "sacs"))
+        return "%.2f" % (v / off) if v and off else "–"
+
+    for j in jobs:
+        for m in modes:
+            if (j, m) not in tmed:
+                continue
+            lean = min(((fmed[(j, p)], p) for p in peers if (j, p) in fmed), default=None)
+            vs_lean = ("%.2f (%s)" % (fmed[(j, m)] / lean[0], lean[1])
+                       if lean and (j, m) in fmed else "–")
+            parts.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                j, SITE_MODES[m], ratio(fmed, j, m), ratio(mmed, j, m), ratio(rmed, j, m),
+                ratio(tmed, j, m), vs_lean))
+    parts.append("")
+    return parts
+
+
+def prediction_accuracy(rows, jobs, allocs):
+    """Per job, the site modes' samples, rules and prediction accuracy from their statistics
+    tables (`sites` lines): medians per run, accuracy from the predictions of all runs."""
+    modes = [m for m in SITE_MODES if m in allocs]
+    if not modes:
+        return []
+    parts = ["### Site Rules' prediction accuracy", "",
+             "From the `sites` lines of `SACS_STATS=1` (summed over a run's processes). Samples, "
+             "rules adopted and unpredicted samples: median per run; right / wrong and accuracy: "
+             "over all runs. A sample is predicted once its site has an adopted rule; accuracy "
+             "is right / (right + wrong).", "",
+             "| job | mode | samples | rules adopted | right / wrong | accuracy | unpredicted |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for j in jobs:
+        for m in modes:
+            runs = [r for r in rows if r["job"] == j and r["alloc"] == m and "error" not in r]
+            if not runs:
+                continue
+            get = lambda r, *keys: next((int(r[k]) for k in keys if r.get(k) not in (None, "")), 0)
+            right = sum(get(r, "site_predictions_right", "site_right") for r in runs)
+            wrong = sum(get(r, "site_wrong", "site_predictions_wrong") for r in runs)
+            med = lambda *keys: statistics.median(get(r, *keys) for r in runs)
+            parts.append("| %s | %s | %g | %g | %d / %d | %s | %g |" % (
+                j, SITE_MODES[m], med("site_samples"), med("site_rules_adopted"), right, wrong,
+                pct(right, wrong), med("site_unpredicted")))
+    parts.append("")
+    return parts
+
+
 def write_summary(path, rows, jobs, allocs, meta):
     tmed = medians(rows, "time_s")
     rmed = medians(rows, "peak_rss_kib")
-    fmed = medians([r for r in rows if r["kind"] == "workload"], "final_rss_kib")
+    fmed = medians(rows, "final_rss_kib")
     parts = ["# SACS beside glibc, mimalloc, jemalloc and tcmalloc", "",
              "- command: `%s`" % meta["command"],
              "- date: %s; machine: %s; %s" % (meta["date"], meta["machine"], meta["sacs_commit"]),
@@ -425,9 +637,13 @@ def write_summary(path, rows, jobs, allocs, meta):
     r, rg = ratio_table("Peak RSS", "MiB", lambda v: "%.1f" % (v / 1024), rmed, jobs, allocs)
     parts += [t, r]
     wl = [j for j in jobs if any((j, a) in fmed for a in allocs)]
-    f, _ = ratio_table("Final RSS (workloads; fragmentation: while only its long-lived objects remain)",
+    f, _ = ratio_table("Final RSS (workloads; fragmentation: while only its long-lived objects remain; "
+                       "server: while a quarter of its cache remains; python3-lifetimes: its idle phase)",
                        "MiB", lambda v: "%.1f" % (v / 1024), fmed, wl, allocs)
     parts.append(f)
+    parts += memory_over_time(rows, jobs, allocs)
+    parts += site_modes_against_off(rows, jobs, allocs)
+    parts += prediction_accuracy(rows, jobs, allocs)
 
     parts += ["### SACS's statistics per workload", "",
               "From `SACS_STATS=1` (medians over runs; summed over a run's processes). A loss can "
@@ -494,9 +710,20 @@ def charts(out, rows, jobs, allocs):
 # Main
 # ---------------------------------------------------------------------------------------------
 
+
+def add_site_modes(allocs, libs):
+    """Makes the Site Rules modes among `allocs` contenders: libsacs.so with SACS_SITES set and
+    SACS_STATS=1 (for their prediction accuracy), and pins "sacs" to SACS_SITES=0 beside them."""
+    modes = [a for a in allocs if a in SITE_MODES]
+    for mode in modes:
+        libs[mode] = libs["sacs"]
+        CONTENDER_ENV[mode] = {"SACS_SITES": SITE_MODES[mode], "SACS_STATS": "1"}
+    if modes:
+        CONTENDER_ENV["sacs"]["SACS_SITES"] = "0"
+
 CSV_FIELDS = ["job", "kind", "alloc", "rep", "order", "time_s", "wall_s", "peak_rss_kib", "final_rss_kib",
-              "minor_faults",
-              "ops_per_s", "digest", "exit", "error"] + STAT_KEYS
+              "mean_rss_kib", "phases", "phase_rss_kib", "minor_faults",
+              "ops_per_s", "digest", "exit", "error"] + STAT_KEYS + SITE_KEYS + ["site_stats"]
 
 
 def main():
@@ -513,6 +740,9 @@ def main():
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=LIB",
                     help="another preload library as a contender, e.g. an earlier build of SACS "
                          "(sacs-9f78ade=/tmp/libsacs-old.so); may be repeated")
+    ap.add_argument("--sites", action="store_true",
+                    help="Site Rules' modes as contenders: %s (libsacs.so with SACS_SITES=observe / on) "
+                         "beside sacs, which runs with SACS_SITES=0" % ", ".join(SITE_MODES))
     ap.add_argument("--command", default="scripts/compare.sh")
     args = ap.parse_args()
 
@@ -521,6 +751,9 @@ def main():
     libs = dict(CONTENDER_LIBS)
     libs["sacs"] = os.path.abspath(args.sacs_lib)
     allocs = [a for a in args.allocators.split(",") if a]
+    if args.sites:
+        allocs += [m for m in SITE_MODES if m not in allocs]
+    add_site_modes(allocs, libs)
     for extra in args.extra:
         name, sep, path = extra.partition("=")
         if not sep or not name or name in libs or not os.path.exists(path):
@@ -529,7 +762,7 @@ def main():
         allocs.append(name)
     for a in allocs:
         if a in libs and libs[a] and a not in CONTENDER_LIBS:
-            continue
+            continue  # an --extra library or a Site Rules mode
         if a not in libs:
             sys.exit("compare: unknown allocator %r" % a)
         if a != "sacs":
@@ -567,13 +800,15 @@ def main():
                             res["error"] = "output differs from the run under %s" % want[1]
                     row = {"job": job.name, "kind": job.kind, "alloc": alloc, "rep": rep + 1, "order": oi + 1}
                     row.update({k2: v for k2, v in res.items() if k2 != "stderr"})
-                    if alloc == "sacs":
+                    if CONTENDER_ENV.get(alloc, {}).get("SACS_STATS"):
                         row.update(sacs_stats(res.get("stderr", "")))
                     if "error" in res:
                         failures.append("%s under %s (run %d): %s" % (job.name, alloc, rep + 1, res["error"]))
                         row.pop("time_s", None)
                         row.pop("peak_rss_kib", None)
                         row.pop("final_rss_kib", None)
+                        for key in TRACE_KEYS:
+                            row.pop(key, None)
                     w.writerow(row)
                     fcsv.flush()
                     rows.append(row)

@@ -9,6 +9,10 @@
 #   scripts/compare.sh --reps 3 --only 'larson|redis' --allocators sacs,mimalloc,glibc
 #   scripts/compare.sh --allocators sacs,mimalloc --extra sacs-old=/tmp/libsacs-old.so  # a
 #                                      # regression check against an earlier build of SACS
+#   scripts/compare.sh --sites --reps 3 --only 'fragmentation|server|python3-lifetimes'
+#                                      # Site Rules: sacs-observe and sacs-on (SACS_SITES=observe /
+#                                      # on) beside sacs (SACS_SITES=0) and the others; RSS over
+#                                      # the phases, and the prediction accuracy per job
 #
 # Installs what is missing from Debian's packages (the contenders, python3-matplotlib, GNU time,
 # the real programs), builds SACS and the workloads, and writes bench-results/compare/<stamp>/:

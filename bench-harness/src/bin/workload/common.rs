@@ -21,7 +21,7 @@ impl Config {
 }
 
 /// What a workload reports back to `main`.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Outcome {
     /// Allocator operations done (an allocation, a free and a realloc each count one).
     pub ops: u64,
@@ -33,6 +33,9 @@ pub struct Outcome {
     /// The resident set the workload measured itself (e.g. after freeing its short-lived
     /// objects); `None` lets `main` read it after the workload returns.
     pub final_rss_kib: Option<u64>,
+    /// The resident set after each phase and its time-weighted mean, for the workloads that
+    /// trace it (`fragmentation`, `server`).
+    pub rss: Option<crate::trace::RssReport>,
 }
 
 /// `malloc(size)`; exits with a message if the allocator returns NULL.

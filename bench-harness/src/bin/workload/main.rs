@@ -21,13 +21,26 @@
 //!
 //! `elapsed_s` is the wall time of the workload itself (not the process start-up, nor the idle
 //! pauses of `common::settle` before a resident-set reading), `peak_rss_kib`
-//! the process's high-water resident set (`getrusage`), and `final_rss_kib` the resident set at the
-//! moment the workload chose (fragmentation: while its long-lived objects remain), or else after
-//! it freed everything; either way after `common::settle`'s idle pause.
+//! the process's high-water resident set (`VmHWM`), and `final_rss_kib` the resident set at the
+//! moment the workload chose (fragmentation: while its long-lived objects remain; server: while
+//! a quarter of its cache remains), or else after it freed everything; either way after
+//! `common::settle`'s idle pause.
+//!
+//! The workloads that trace their resident set over time (`fragmentation`, `server`; see
+//! `trace.rs`) add four fields: `phases` (the phases' names, `/`-separated), `phase_rss_kib`
+//! (the resident set at the end of each phase, in the same order), `mean_rss_kib` (the
+//! time-weighted mean resident set, idle pauses included) and `rss_samples` (readings taken):
+//!
+//! ```text
+//! … checksum=… phases=fill/steady/shrink/idle phase_rss_kib=54008/118652/118568/118568 mean_rss_kib=109135 rss_samples=1565
+//! ```
 
 mod common;
+mod server;
 mod single;
+mod tally;
 mod threads;
+mod trace;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -77,6 +90,11 @@ const WORKLOADS: &[Workload] = &[
         name: "fragmentation",
         about: "long- and short-lived objects interleaved; peak and final RSS",
         run: single::fragmentation,
+    },
+    Workload {
+        name: "server",
+        about: "requests' buffers and an LRU cache of the same sizes; load waves, cache shrinks",
+        run: server::server,
     },
     Workload {
         name: "big-mix",
@@ -155,8 +173,9 @@ fn main() -> ExitCode {
             rss_kib()
         }
     };
+    let traced = outcome.rss.as_ref().map(|r| r.fields()).unwrap_or_default();
     println!(
-        "workload={} threads={} ops={} elapsed_s={:.4} ops_per_s={:.0} peak_rss_kib={} final_rss_kib={} checksum={:x}",
+        "workload={} threads={} ops={} elapsed_s={:.4} ops_per_s={:.0} peak_rss_kib={} final_rss_kib={} checksum={:x}{}",
         workload.name,
         outcome.threads,
         outcome.ops,
@@ -165,6 +184,7 @@ fn main() -> ExitCode {
         peak_rss_kib(),
         final_rss,
         outcome.checksum,
+        traced,
     );
     ExitCode::SUCCESS
 }

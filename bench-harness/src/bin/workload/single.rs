@@ -1,112 +1,17 @@
 //! Single-threaded workloads: the shapes of allocation one thread makes on its own, from tiny
 //! hot bursts to buffers of megabytes grown by `realloc`.
 //!
-//! Every workload goes through a [`Tally`], which owns the calls to `malloc`, `realloc` and
-//! `free`: it fills each block it hands out with the pattern of a fresh tag, checks the pattern
-//! before the block is freed or resized, folds the check into the checksum and counts the
-//! operations. A [`Block`] is the handle it hands out; freeing one consumes it, so no
-//! workload can free a block twice. Every workload is deterministic (fixed seeds and counts),
-//! so the checksum is the same under every allocator.
+//! Every workload goes through a [`Tally`] (`tally.rs`), which owns the calls to `malloc`,
+//! `realloc` and `free`, fills and checks every block and counts the operations. Every workload
+//! is deterministic (fixed seeds and counts), so the checksum is the same under every allocator.
 //!
 //! `final_rss_kib` is read by `main` after the workload returned (everything freed), except in
-//! [`fragmentation`], which reads it while its long-lived objects are still live.
+//! [`fragmentation`], which reads it while its long-lived objects are still live, and which also
+//! traces its resident set (`trace.rs`).
 
-use crate::common::{check, fill, free, malloc, realloc, rss_kib, settle, Config, Outcome, Rng};
-
-/// A live block: its address and the length and tag its pattern was written with.
-///
-/// Not `Copy` or `Clone`: [`Tally::free`] takes it by value, so each block is given back exactly
-/// once ([`Tally::grow`] replaces it with the block realloc returned).
-struct Block {
-    ptr: *mut u8,
-    len: usize,
-    tag: u64,
-}
-
-/// One workload's running totals, and the only place its blocks are allocated and freed.
-struct Tally {
-    /// The workload's name, for the message of a failed check.
-    workload: &'static str,
-    /// Calls to malloc, realloc and free so far.
-    ops: u64,
-    /// The sum of every check's word.
-    checksum: u64,
-}
-
-impl Tally {
-    fn new(workload: &'static str) -> Tally {
-        Tally {
-            workload,
-            ops: 0,
-            checksum: 0,
-        }
-    }
-
-    /// `malloc(len)`, filled with a fresh tag (the operation count, so no two blocks share one).
-    ///
-    /// Inlined, so each place that calls it is a call site of `malloc` of its own, as it would
-    /// be in a real program (an allocator that tells call sites apart sees them apart).
-    #[inline(always)]
-    fn alloc(&mut self, len: usize) -> Block {
-        assert!(len > 0);
-        let ptr = malloc(len);
-        let tag = self.ops;
-        // SAFETY: `ptr` is a live block of `len >= 1` bytes, just returned by malloc.
-        unsafe { fill(ptr, len, tag) };
-        self.ops += 1;
-        Block { ptr, len, tag }
-    }
-
-    /// Checks `block`'s pattern and frees it.
-    fn free(&mut self, block: Block) {
-        self.check(&block);
-        // SAFETY: `block` is live (a `Block` is given back once, and this consumes it) and came
-        // from this allocator's malloc or realloc.
-        unsafe { free(block.ptr) };
-        self.ops += 1;
-    }
-
-    /// Checks `block`'s pattern, reallocates it to `len` bytes, checks that the old contents
-    /// survived the move, and fills the whole new length with a fresh tag; `block` then names
-    /// the new block.
-    fn grow(&mut self, block: &mut Block, len: usize) {
-        assert!(len > 0);
-        self.check(block);
-        // SAFETY: `block` is live and from this allocator; it is overwritten below, so its old
-        // address is not used again.
-        let ptr = unsafe { realloc(block.ptr, len) };
-        self.ops += 1;
-        // realloc keeps the first `min(old, new)` bytes: the old pattern must still be there.
-        *block = Block {
-            ptr,
-            len: block.len.min(len),
-            tag: block.tag,
-        };
-        self.check(block);
-        let tag = self.ops;
-        // SAFETY: `ptr` is a live block of `len >= 1` bytes, just returned by realloc.
-        unsafe { fill(ptr, len, tag) };
-        *block = Block { ptr, len, tag };
-    }
-
-    /// Checks `block`'s pattern (exiting the process if it changed) and folds it into the checksum.
-    fn check(&mut self, block: &Block) {
-        // SAFETY: every `Block` is live for `len >= 1` bytes and was filled with (`len`, `tag`)
-        // when it was made ([`Tally::alloc`], [`Tally::grow`]).
-        let word = unsafe { check(block.ptr, block.len, block.tag, self.workload) };
-        self.checksum = self.checksum.wrapping_add(word);
-    }
-
-    /// The outcome of a single-threaded workload.
-    fn outcome(self, final_rss_kib: Option<u64>) -> Outcome {
-        Outcome {
-            ops: self.ops,
-            threads: 1,
-            checksum: self.checksum,
-            final_rss_kib,
-        }
-    }
-}
+use crate::common::{rss_kib, Config, Outcome, Rng};
+use crate::tally::{Block, Tally};
+use crate::trace::RssTrace;
 
 /// Keeps `slots` blocks live, with sizes drawn by `size`; each of `steps` steps checks and frees
 /// a random one, then allocates its replacement; frees them all at the end.
@@ -253,6 +158,15 @@ fn long_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
     tally.alloc(len)
 }
 
+/// The names of [`fragmentation`]'s phases, as its `phases` field gives them.
+const PHASE_NAMES: [&str; PHASES] = [
+    "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+];
+
+/// Operations between two resident-set readings of [`fragmentation`] (about 730 readings at
+/// scale 1, ~1.5 ms of reading).
+const TRACE_EVERY: u64 = 4096;
+
 /// Long- and short-lived objects interleaved, as a program that keeps a few results of each
 /// piece of work: 12 phases, each allocating `scaled(120_000)` short-lived objects (see
 /// [`short_lived`], ~115 MiB at scale 1) with one long-lived object (see [`long_lived`]) after
@@ -260,31 +174,41 @@ fn long_lived(tally: &mut Tally, rng: &mut Rng) -> Block {
 /// allocated. The long-lived survive to the end: ~23 MiB at scale 1, ~17 % of the peak.
 ///
 /// `final_rss_kib` is read when only the long-lived objects remain, before they are freed, after
-/// [`settle`]: it shows how much of the memory scattered between survivors the allocator gave
-/// back once idle for a moment.
+/// [`settle`](crate::common::settle): it shows how much of the memory scattered between
+/// survivors the allocator gave back once idle for a moment. `phase_rss_kib` is the resident set
+/// at the end of each phase (after its frees, with no idle pause), and `mean_rss_kib` the
+/// time-weighted mean from the start to the `final_rss_kib` reading.
 pub fn fragmentation(config: &Config) -> Outcome {
     let mut tally = Tally::new("fragmentation");
     let mut rng = Rng::new(0x5EED_0007);
     let shorts = config.scaled(120_000) as usize;
     let mut short = Vec::with_capacity(shorts);
     let mut long = Vec::with_capacity(PHASES * (shorts / SHORT_PER_LONG + 1));
-    for _ in 0..PHASES {
+    let mut trace = RssTrace::new(TRACE_EVERY);
+    for phase in PHASE_NAMES {
         for i in 1..=shorts {
             short.push(short_lived(&mut tally, &mut rng));
             if i % SHORT_PER_LONG == 0 {
                 long.push(long_lived(&mut tally, &mut rng));
             }
+            trace.tick(tally.ops());
         }
         for block in short.drain(..) {
             tally.free(block);
+            trace.tick(tally.ops());
         }
+        trace.end_phase(phase);
     }
-    settle();
+    trace.settle();
     let final_rss = rss_kib();
+    let report = trace.finish();
     for block in long {
         tally.free(block);
     }
-    tally.outcome(Some(final_rss))
+    Outcome {
+        rss: Some(report),
+        ..tally.outcome(Some(final_rss))
+    }
 }
 
 /// 64 live blocks of log-uniform random sizes in 32 KiB..=2 MiB (mean ~485 KiB); each of

@@ -105,6 +105,7 @@ impl Tally {
             threads,
             checksum: self.checksum,
             final_rss_kib: None,
+            rss: None,
         }
     }
 }
