@@ -130,7 +130,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_SITES_SHORT_MS",
-        default: 250,
+        default: 100,
         doc: "Site Rules: a sampled block freed within this many milliseconds is short-lived; one still live after it is long-lived.",
     },
 ];

@@ -15,7 +15,7 @@
 //! samples. It is classified *short-lived* when freed within `SACS_SITES_SHORT_MS`, *long-lived*
 //! when still live after it (found by a few steps of a round-robin scan on every sample). The
 //! classification updates the site's entry in the rule table ([`Rules`]): 2048 entries in
-//! buckets of 4, keyed by (site, size class). An entry whose recent samples agree (at least 8,
+//! buckets of 4, keyed by site. An entry whose recent samples agree (at least 8,
 //! 90 % one class) adopts a rule; one whose samples stop agreeing (below 75 %) drops it; a full
 //! bucket gives way to the new site by evicting its entry with the fewest recent samples, so the
 //! table keeps the busiest sites. A sample born while its site had a rule is a prediction, and
@@ -144,21 +144,22 @@ const NO_SAMPLE: Sample = Sample {
 struct Entry {
     /// The call site; 0: an empty entry.
     site: usize,
-    class: u8,
     /// Recent samples of each class (halved now and then).
     short: u32,
     long: u32,
     rule: Option<Lifetime>,
 }
 
-/// The rule table: (site, class) → lifetime class, for the busiest sites.
+/// The rule table: site → lifetime class, for the busiest sites. Keyed by the site alone: a
+/// site that allocates many sizes (a cache's entries, a string builder's buffers) would give
+/// each of its size classes too few samples to agree on, and its blocks' lifetimes seldom
+/// depend on their size.
 pub struct Rules {
     entries: [[Entry; WAYS]; BUCKETS],
 }
 
 const EMPTY_ENTRY: Entry = Entry {
     site: 0,
-    class: 0,
     short: 0,
     long: 0,
     rule: None,
@@ -171,40 +172,35 @@ impl Rules {
         }
     }
 
-    fn bucket(site: usize, class: u8) -> usize {
-        let key = (site as u64) ^ ((class as u64) << 56);
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 9)) as usize
+    fn bucket(site: usize) -> usize {
+        ((site as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 9)) as usize
     }
 
-    /// The rule of (site, class), if one is adopted.
-    pub fn predict(&self, site: usize, class: u8) -> Option<Lifetime> {
-        self.entries[Self::bucket(site, class)]
+    /// The rule of `site`, if one is adopted.
+    pub fn predict(&self, site: usize) -> Option<Lifetime> {
+        self.entries[Self::bucket(site)]
             .iter()
-            .find(|e| e.site == site && e.class == class)
+            .find(|e| e.site == site)
             .and_then(|e| e.rule)
     }
 
     /// [`Rules::learn_with`], ignoring the changes (tests).
     #[cfg(test)]
-    pub fn learn(&mut self, site: usize, class: u8, lifetime: Lifetime) {
-        self.learn_with(site, class, lifetime, |_, _, _| {});
+    pub fn learn(&mut self, site: usize, lifetime: Lifetime) {
+        self.learn_with(site, lifetime, |_, _, _| {});
     }
 
-    /// Folds one classified sample of (site, class) into its entry, adopting, keeping or
+    /// Folds one classified sample of `site` into its entry, adopting, keeping or
     /// dropping the rule; makes room by evicting the entry with the fewest recent samples.
     /// Every change of a site's rule is told to `changed(site, before, after)`.
     pub fn learn_with(
         &mut self,
         site: usize,
-        class: u8,
         lifetime: Lifetime,
         mut changed: impl FnMut(usize, Option<Lifetime>, Option<Lifetime>),
     ) {
-        let bucket = &mut self.entries[Self::bucket(site, class)];
-        let i = match bucket
-            .iter()
-            .position(|e| e.site == site && e.class == class)
-        {
+        let bucket = &mut self.entries[Self::bucket(site)];
+        let i = match bucket.iter().position(|e| e.site == site) {
             Some(i) => i,
             None => {
                 let (i, victim) = bucket
@@ -221,7 +217,6 @@ impl Rules {
                 }
                 bucket[i] = Entry {
                     site,
-                    class,
                     ..EMPTY_ENTRY
                 };
                 i
@@ -414,7 +409,7 @@ impl State {
         }
         let by_byte = &mut self.rules_by_byte;
         self.rules
-            .learn_with(s.site, s.class, lifetime, |site, before, after| {
+            .learn_with(s.site, lifetime, |site, before, after| {
                 let counts = &mut by_byte[place_index(site)];
                 if let Some(l) = before {
                     counts[l as usize - 1] -= 1;
@@ -459,7 +454,7 @@ pub fn alloc(class: usize, site: usize, now: u64) -> *mut u8 {
         {
             let mut st = STATE.lock();
             if let Some(block) = st.pop(class) {
-                let predicted = st.rules.predict(site, class as u8);
+                let predicted = st.rules.predict(site);
                 let recorded = st.insert(Sample {
                     addr: block as usize,
                     site,
@@ -540,57 +535,57 @@ pub(crate) fn lock_for_fork() -> &'static Lock<impl Sized> {
 mod tests {
     use super::*;
 
-    fn learn_n(r: &mut Rules, site: usize, class: u8, l: Lifetime, n: usize) {
+    fn learn_n(r: &mut Rules, site: usize, l: Lifetime, n: usize) {
         for _ in 0..n {
-            r.learn(site, class, l);
+            r.learn(site, l);
         }
     }
 
     #[test]
     fn a_rule_is_adopted_when_samples_agree_and_dropped_when_they_stop() {
         let mut r = std::boxed::Box::new(Rules::new());
-        learn_n(&mut r, 0x1000, 3, Lifetime::Long, 7);
-        assert_eq!(r.predict(0x1000, 3), None, "not enough samples yet");
-        learn_n(&mut r, 0x1000, 3, Lifetime::Long, 1);
-        assert_eq!(r.predict(0x1000, 3), Some(Lifetime::Long));
-        assert_eq!(r.predict(0x1000, 4), None, "another class is another key");
+        learn_n(&mut r, 0x1000, Lifetime::Long, 7);
+        assert_eq!(r.predict(0x1000), None, "not enough samples yet");
+        learn_n(&mut r, 0x1000, Lifetime::Long, 1);
+        assert_eq!(r.predict(0x1000), Some(Lifetime::Long));
+        assert_eq!(r.predict(0x1008), None, "another site is another key");
         // The site turns short-lived: the rule goes, then the opposite one comes.
-        learn_n(&mut r, 0x1000, 3, Lifetime::Short, 3);
-        assert_eq!(r.predict(0x1000, 3), None);
-        learn_n(&mut r, 0x1000, 3, Lifetime::Short, 100);
-        assert_eq!(r.predict(0x1000, 3), Some(Lifetime::Short));
+        learn_n(&mut r, 0x1000, Lifetime::Short, 3);
+        assert_eq!(r.predict(0x1000), None);
+        learn_n(&mut r, 0x1000, Lifetime::Short, 100);
+        assert_eq!(r.predict(0x1000), Some(Lifetime::Short));
     }
 
     #[test]
     fn a_mixed_site_gets_no_rule() {
         let mut r = std::boxed::Box::new(Rules::new());
         for _ in 0..50 {
-            r.learn(0x2000, 1, Lifetime::Short);
-            r.learn(0x2000, 1, Lifetime::Long);
+            r.learn(0x2000, Lifetime::Short);
+            r.learn(0x2000, Lifetime::Long);
         }
-        assert_eq!(r.predict(0x2000, 1), None);
+        assert_eq!(r.predict(0x2000), None);
     }
 
     #[test]
     fn a_new_site_in_a_full_bucket_evicts_the_least_sampled_entry() {
         let mut r = std::boxed::Box::new(Rules::new());
         // Sites that land in one bucket.
-        let bucket = Rules::bucket(0x10, 0);
+        let bucket = Rules::bucket(0x10);
         let same: std::vec::Vec<usize> = (1..1_000_000usize)
             .map(|i| i * 16)
-            .filter(|&s| Rules::bucket(s, 0) == bucket)
+            .filter(|&s| Rules::bucket(s) == bucket)
             .take(WAYS + 1)
             .collect();
         for &s in &same[..WAYS] {
-            learn_n(&mut r, s, 0, Lifetime::Long, 20);
+            learn_n(&mut r, s, Lifetime::Long, 20);
         }
-        learn_n(&mut r, same[WAYS], 0, Lifetime::Short, 1);
+        learn_n(&mut r, same[WAYS], Lifetime::Short, 1);
         let kept = same[..WAYS]
             .iter()
-            .filter(|&&s| r.predict(s, 0).is_some())
+            .filter(|&&s| r.predict(s).is_some())
             .count();
         assert_eq!(kept, WAYS - 1, "one busy site made room for the newcomer");
-        learn_n(&mut r, same[WAYS], 0, Lifetime::Short, 20);
-        assert_eq!(r.predict(same[WAYS], 0), Some(Lifetime::Short));
+        learn_n(&mut r, same[WAYS], Lifetime::Short, 20);
+        assert_eq!(r.predict(same[WAYS]), Some(Lifetime::Short));
     }
 }

@@ -18,7 +18,8 @@ use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::{
-    abandon, class_of_slot, count_long_page, page_shape, pop, retire, slot_of, Pages, SLOTS,
+    abandon, class_of_slot, count_long_page, long_slot, page_shape, pop, retire, slot_of, Pages,
+    SLOTS,
 };
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind, EMPTY, IN_FULL, IN_WARM_POOL, LONG_LIVED};
@@ -69,6 +70,7 @@ pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut 
     unsafe {
         let page = take_partial(pages, slot, now)
             .or_else(|| sweep_full(pages, slot, SWEEP_PER_REFILL))
+            .or_else(|| take_from_other_set(pages, slot, now))
             .or_else(|| new_page(pages, slot, now));
         let Some(page) = page else {
             return ptr::null_mut();
@@ -96,22 +98,20 @@ fn collect(p: &mut Page) -> u32 {
 
 /// A partial page of `slot` with room, if any.
 ///
-/// With Site Rules placing (`relabel_after` set), an ordinary page whose survivors have outlived
-/// the short-lived threshold since it was last made current was mispredicted: its blocks are
-/// long-lived after all. It is re-labelled, moved to its class's long-lived set, where
-/// long-lived blocks fill its holes, instead of mixing new short-lived blocks in with them.
+/// With Site Rules placing (`relabel_after` set) and this class's long-lived set in use, an
+/// ordinary page whose survivors have outlived the short-lived threshold since it was last made
+/// current was mispredicted: its blocks are long-lived after all. It is re-labelled, moved to
+/// the long-lived set, where long-lived blocks fill its holes, instead of mixing new short-lived
+/// blocks in with them.
 unsafe fn take_partial(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
+    let relabel = slot < SMALL_CLASSES
+        && pages.relabel_after != 0
+        && pages.current[long_slot(slot)] != EMPTY.ptr();
     while let Some(page) = pages.partial[slot].pop_front() {
         // SAFETY: partial pages belong to `pages`.
         let p = unsafe { &mut *page };
-        if slot < SMALL_CLASSES
-            && pages.relabel_after != 0
-            && now.saturating_sub(p.since) >= pages.relabel_after
-        {
-            p.flags |= LONG_LIVED;
-            p.since = now;
-            GLOBAL.site_pages_relabelled.add(1);
-            count_long_page(p, true);
+        if relabel && now.saturating_sub(p.since) >= pages.relabel_after {
+            relabel_page(p, now);
             // SAFETY: the page was just unlinked.
             unsafe { pages.partial[slot_of(p)].push_back(page) };
             continue;
@@ -124,6 +124,43 @@ unsafe fn take_partial(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut 
         p.flags |= IN_FULL;
         // SAFETY: the page was just unlinked.
         unsafe { pages.full[slot].push_back(page) };
+    }
+    None
+}
+
+/// Moves `p` (on no list) to the other page set of its class, for the statistics too.
+fn relabel_page(p: &mut Page, now: u64) {
+    let to_long = p.flags & LONG_LIVED == 0;
+    count_long_page(p, to_long);
+    p.flags ^= LONG_LIVED;
+    p.since = now;
+    GLOBAL.site_pages_relabelled.add(1);
+}
+
+/// With placement on, before a fresh page: a partial page of the class's other set, moved to
+/// this one. Holes in either set are filled before the class takes more memory: segregation
+/// never makes a class grow while it has room.
+unsafe fn take_from_other_set(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
+    if pages.relabel_after == 0 {
+        return None;
+    }
+    let class = class_of_slot(slot);
+    let other = if slot == class {
+        long_slot(class)
+    } else {
+        class
+    };
+    while let Some(page) = pages.partial[other].pop_front() {
+        // SAFETY: partial pages belong to `pages`.
+        let p = unsafe { &mut *page };
+        collect(p);
+        if !p.free.is_null() || p.can_extend() {
+            relabel_page(p, now);
+            return Some(page);
+        }
+        p.flags |= IN_FULL;
+        // SAFETY: the page was just unlinked.
+        unsafe { pages.full[other].push_back(page) };
     }
     None
 }
