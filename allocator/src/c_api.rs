@@ -86,9 +86,10 @@ fn malloc_sites_above_tiny(size: usize, site: usize) -> *mut c_void {
 }
 
 /// Whether the preload library's `malloc` should enter through [`malloc_at_sites`]
-/// (`SACS_SITES` is not `off`).
+/// (`SACS_SITES` is not `off`, or `SACS_PROFILE` asks for the heap profile, which needs samples).
 pub fn sites_enabled() -> bool {
-    crate::options::get(crate::options::Opt::Sites) != 0
+    use crate::options::{get, Opt};
+    get(Opt::Sites) != 0 || get(Opt::Profile) != 0
 }
 
 /// `malloc`'s miss: the current page had no free block.
