@@ -77,18 +77,15 @@ fn write_row(w: &mut Writer, r: &Row, scale: u64) {
     w.num_w(r.live, 7);
     w.num_w(r.short, 7);
     w.num_w(r.long, 7);
-    w.right(11, |w| {
-        if r.freed == 0 {
-            w.s("-");
-        } else {
-            let ms = r.life_ms / r.freed;
-            if ms < 10_000 {
-                w.num(ms);
-                w.s(" ms");
-            } else {
-                w.num(ms / 1000);
-                w.s(" s");
-            }
+    w.right(11, |w| match r.life_ms.checked_div(r.freed) {
+        None => w.s("-"),
+        Some(ms) if ms < 10_000 => {
+            w.num(ms);
+            w.s(" ms");
+        }
+        Some(ms) => {
+            w.num(ms / 1000);
+            w.s(" s");
         }
     });
     w.s("  ");
