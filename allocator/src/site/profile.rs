@@ -22,7 +22,8 @@
 //! birth in the last five epochs of a quarter of `SACS_SITES_SHORT_MS` each, which says,
 //! without a record per block, how many live samples are already older than the short-lived
 //! threshold (long-lived): those born before the five epochs, and those of the epochs that
-//! ended at least that long ago. Bytes are counted as class sizes
+//! ended at least that long ago (`SACS_SITES_SHORT_MS` is read at every call: changed while
+//! the program runs, it makes these counts approximate). Bytes are counted as class sizes
 //! ([`crate::size_class::class_size`]): what a block takes from its page.
 //!
 //! **Fragmentation cost.** A long-lived block pins its page for as long as it lives; it costs
@@ -345,9 +346,14 @@ impl Profile {
         };
         self.samples += 1;
         let e = &mut self.slots[i];
+        // Another thread's sample of the same key, taken a moment earlier, may arrive after
+        // this entry was made: it belongs to the entry all the same.
+        e.since_ms = e.since_ms.min(now);
         e.advance(epoch);
-        let young = &mut e.young[(epoch % EPOCHS as u64) as usize];
-        *young = young.saturating_add(1);
+        if epoch + EPOCHS as u64 > e.epoch {
+            let young = &mut e.young[(epoch % EPOCHS as u64) as usize];
+            *young = young.saturating_add(1);
+        }
         e.samples += 1;
         e.live += 1;
     }
@@ -490,10 +496,8 @@ mod tests {
     const SHORT: u64 = 100;
 
     fn profile() -> Box<Profile> {
-        // Built on the heap: the table is 96 KiB, too large for a test thread's stack twice.
-        let mut p: Box<Profile> = Box::new(Profile::new());
-        p.keys = 0;
-        p
+        // On the heap: the table is 96 KiB.
+        Box::new(Profile::new())
     }
 
     fn sites(top: &Top) -> Vec<usize> {
