@@ -318,6 +318,32 @@ case_python() {
     note "$(tail -n 1 sacs.out | cut -c1-24)…"
 }
 
+# The heap profile (SACS_PROFILE=1, docs/profile.md): printed by malloc_stats() and at exit,
+# with its three tables, and its rows name their sites (module + offset, and a function where
+# dladdr knows one); the program's output is unchanged.
+case_profile() {
+    [[ -n $PY ]] || die "python3 is not installed"
+    cat >prof.py <<'EOF'
+import ctypes
+keep = [("v" * (i % 100)) + str(i) for i in range(50000)]
+for r in range(10):
+    tmp = [str(i) * 3 for i in range(20000)]
+    del tmp
+ctypes.CDLL(None).malloc_stats()
+print(len(keep), sum(map(len, keep)))
+EOF
+    PYTHONMALLOC=malloc SACS_PROFILE=1 SACS_SITES_SAMPLE_EVERY=256 twice 100000 "$PY" prof.py
+    local profiles table
+    profiles=$(grep -c '^sacs heap profile: ' sacs.err || true)
+    ((profiles == 2)) || die "expected 2 heap profiles (malloc_stats and exit), found $profiles: $(first_lines sacs.err)"
+    for table in "live bytes" "allocated bytes" "fragmentation cost"; do
+        grep -q "^  top sites by $table" sacs.err || die "no table of sites by $table"
+    done
+    grep -Eq '\+0x[0-9a-f]+ [A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+$' sacs.err ||
+        die "no row names a function: $(grep -A3 'by live bytes' sacs.err | tr '\n' '|')"
+    note "$(grep -m1 '^sacs heap profile' sacs.err | cut -c20-100)"
+}
+
 case_sqlite() {
     need sqlite3
     cat >q.sql <<'EOF'
@@ -520,6 +546,7 @@ run_case reentry case_reentry
 run_case bad-pointer case_bad_pointer
 run_case fork case_fork
 run_case python case_python
+run_case profile case_profile
 run_case sqlite case_sqlite
 run_case git case_git
 run_case gcc case_gcc

@@ -102,9 +102,10 @@ fn refill_at_or_enomem(heap: *mut Heap, site: usize, slot: usize) -> *mut u8 {
 }
 
 /// Whether the preload library's `malloc` should enter through [`malloc_at_sites`]
-/// (`SACS_SITES` is not `off`).
+/// (`SACS_SITES` is not `off`, or `SACS_PROFILE` asks for the heap profile, which needs samples).
 pub fn sites_enabled() -> bool {
-    crate::options::get(crate::options::Opt::Sites) != 0
+    use crate::options::{get, Opt};
+    get(Opt::Sites) != 0 || get(Opt::Profile) != 0
 }
 
 /// Whether the preload library's `malloc` should enter through [`malloc_at_placed`]

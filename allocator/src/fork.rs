@@ -16,7 +16,7 @@ use crate::small::abandon;
 use crate::{big, heap, segment, site, stats, whale};
 
 /// Every lock of SACS, in lock order.
-fn locks() -> [&'static dyn LockOps; 8] {
+fn locks() -> [&'static dyn LockOps; 9] {
     let (backstop, pool) = heap::lifecycle::locks_for_fork();
     [
         backstop,                        // held across a backstop heap's whole refill
@@ -27,6 +27,7 @@ fn locks() -> [&'static dyn LockOps; 8] {
         segment::cache::lock_for_fork(), // empty segments
         whale::lock_for_fork(),          // whale ring and registry
         site::lock_for_fork(),           // sample pages, live samples, site rules
+        site::profile::lock_for_fork(),  // the heap profile's table
     ]
 }
 

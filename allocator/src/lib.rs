@@ -108,6 +108,24 @@ pub fn stats() -> Stats {
     stats::stats()
 }
 
+/// Writes the heap profile (`SACS_PROFILE`: the top call sites by live bytes, allocated bytes
+/// and fragmentation cost, from sampled `malloc`s; see `docs/profile.md`) into `buf` and returns
+/// the number of bytes written, cut short if `buf` is smaller than 16 KiB. Never allocates.
+/// Only `malloc` through the C API's sampling entry (`c_api::malloc_at_sites`) is profiled.
+pub fn write_profile(buf: &mut [u8]) -> usize {
+    process::init();
+    site::profile::write_report(buf)
+}
+
+/// Writes the heap profile ([`write_profile`]) to descriptor `fd` (2: standard error), when
+/// `SACS_PROFILE` is on; does nothing otherwise.
+pub fn print_profile(fd: i32) {
+    process::init();
+    if site::profile::enabled() {
+        site::profile::print(fd);
+    }
+}
+
 /// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty
 /// pages, pages of exited threads that were freed, cached big blocks, empty segments, and the
 /// whale ring. Live blocks are untouched. (The `malloc_trim` of SACS.)

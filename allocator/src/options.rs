@@ -31,10 +31,11 @@ pub enum Opt {
     Sites,
     SitesSampleEvery,
     SitesShortMs,
+    Profile,
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 17;
+pub const OPTION_COUNT: usize = 18;
 
 /// One configurable setting.
 pub struct OptionDesc {
@@ -132,6 +133,11 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         name: "SACS_SITES_SHORT_MS",
         default: 100,
         doc: "Site Rules: a sampled block freed within this many milliseconds is short-lived; one still live after it is long-lived.",
+    },
+    OptionDesc {
+        name: "SACS_PROFILE",
+        default: 0,
+        doc: "1 writes the heap profile (the top call sites by live bytes, allocated bytes and fragmentation cost, from sampled `malloc`s) on standard error at exit and on `malloc_stats()`. Needs sampling: with SACS_SITES=0 it turns sampling on in observe mode.",
     },
 ];
 

@@ -5,8 +5,9 @@
 //! C++ programs reach SACS without going through `malloc`. A non-`nothrow` `operator new` that
 //! cannot get memory prints a line and aborts: Rust cannot throw `std::bad_alloc`.
 //!
-//! At load time a constructor reads the `SACS_*` options and, with `SACS_STATS=1`, registers
-//! the printing of the statistics table at exit.
+//! At load time a constructor reads the `SACS_*` options and, with `SACS_STATS=1` or
+//! `SACS_PROFILE=1`, registers the printing of the statistics table and / or the heap profile
+//! at exit.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -154,14 +155,12 @@ pub extern "C" fn malloc_trim(_pad: usize) -> i32 {
     1
 }
 
-/// `malloc_stats`: prints SACS's statistics table on standard error.
+/// `malloc_stats`: prints SACS's statistics table on standard error, and the heap profile when
+/// `SACS_PROFILE` is on.
 #[no_mangle]
 pub extern "C" fn malloc_stats() {
-    print_stats();
-}
-
-fn print_stats() {
     c::write_stats(2);
+    core_sacs::print_profile(2);
 }
 
 /// Where the table goes at exit: a copy of standard error made at load time, because many
@@ -169,7 +168,11 @@ fn print_stats() {
 static STATS_FD: AtomicI32 = AtomicI32::new(2);
 
 extern "C" fn print_stats_at_exit() {
-    c::write_stats(STATS_FD.load(Relaxed));
+    let fd = STATS_FD.load(Relaxed);
+    if options::get(Opt::Stats) != 0 {
+        c::write_stats(fd);
+    }
+    core_sacs::print_profile(fd);
 }
 
 #[ctor::ctor]
@@ -180,7 +183,7 @@ fn load() {
     } else if c::sites_enabled() {
         MALLOC_AT.store(malloc_at_sites as *mut (), Relaxed);
     }
-    if options::get(Opt::Stats) != 0 {
+    if options::get(Opt::Stats) != 0 || options::get(Opt::Profile) != 0 {
         let fd = c::stderr_copy();
         if fd >= 0 {
             STATS_FD.store(fd, Relaxed);

@@ -8,6 +8,7 @@
 //! | [`thread`] | the thread-exit key, the `fork()` handlers, `sched_yield` |
 //! | [`tls`] | the thread-local heap slot (initial-exec TLS in assembly) |
 //! | [`env`](mod@env) | the raw `environ` |
+//! | [`symbol`] | `dladdr`: the module and exported symbol of a code address |
 //! | this file | `errno`, standard error, the process's resident size, `abort` |
 //!
 //! Every call that can change `errno` saves and restores it ([`KeepErrno`]), so that a caller
@@ -17,6 +18,7 @@
 pub mod clock;
 pub mod env;
 pub mod memory;
+pub mod symbol;
 pub mod thread;
 pub mod tls;
 

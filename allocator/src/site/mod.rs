@@ -31,6 +31,11 @@
 //!
 //! Everything here runs under one spin lock on sampled allocations and frees only, with no
 //! system call under it: a segment for sample pages is mapped with the lock released.
+//!
+//! [`profile`] is the heap profile (`SACS_PROFILE`), fed by [`alloc`] and [`free`] after they
+//! release the lock.
+
+pub mod profile;
 
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
@@ -297,6 +302,15 @@ pub fn interval() -> isize {
     options::get(Opt::SitesSampleEvery).clamp(1, 1 << 40) as isize - 1
 }
 
+/// How many allocations one sample stands for: what sampled counts and bytes are multiplied
+/// by to *estimate* the whole program's (the heap profile's `est.` columns). One miss of the
+/// HOT `malloc` in `SACS_SITES_SAMPLE_EVERY` is sampled, so the estimates are of the
+/// allocations that took a block the thread had not just freed (a page's never-used blocks, or
+/// a page refilled): the allocations that grow or turn over memory, not every `malloc`.
+pub fn sample_scale() -> usize {
+    options::get(Opt::SitesSampleEvery).clamp(1, 1 << 40)
+}
+
 fn slot_of(addr: usize) -> usize {
     ((addr as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 12)) as usize
 }
@@ -468,6 +482,10 @@ pub fn alloc(class: usize, site: usize, now: u64) -> *mut u8 {
                 }
                 st.scan(now, options::get(Opt::SitesShortMs) as u64);
                 GLOBAL.site_samples.add(1);
+                drop(st);
+                if recorded {
+                    profile::allocated(site, class, now);
+                }
                 return block;
             }
         }
@@ -497,8 +515,10 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
     if !pg.is_block_start(p) || pg.used == 0 || pg.free as *mut u8 == p {
         return false;
     }
+    let mut profiled = None;
     if let Some(i) = st.find(p as usize) {
         let s = st.live[i];
+        profiled = Some((s.site, s.class, now.saturating_sub(s.born_ms)));
         st.remove(i);
         if !s.classified {
             let short = now.saturating_sub(s.born_ms) < options::get(Opt::SitesShortMs) as u64;
@@ -523,6 +543,10 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
         Tier::Mid
     };
     GLOBAL.tier_frees[tier as usize].add(1);
+    drop(st);
+    if let Some((site, class, lifetime_ms)) = profiled {
+        profile::freed(site, class as usize, lifetime_ms, now);
+    }
     true
 }
 

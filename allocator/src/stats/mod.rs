@@ -10,6 +10,8 @@
 
 mod table;
 
+pub(crate) use table::Writer;
+
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::list::List;

@@ -1,5 +1,6 @@
 //! The statistics table: [`Stats::write_table`] renders a snapshot as text into a caller's
-//! fixed buffer, without allocating (`SACS_STATS=1` at exit, `malloc_stats()`).
+//! fixed buffer, without allocating (`SACS_STATS=1` at exit, `malloc_stats()`). Its [`Writer`]
+//! also writes the heap profile (`site::profile`).
 
 use super::{Stats, TIER_NAMES};
 use crate::platform::SYSCALL_NAMES;
@@ -8,7 +9,7 @@ impl Stats {
     /// Writes the statistics as a readable table into `buf` and returns the number of bytes
     /// written (the table is cut short if `buf` is too small; 4 KiB is always enough).
     pub fn write_table(&self, buf: &mut [u8]) -> usize {
-        let mut w = Writer { buf, len: 0 };
+        let mut w = Writer::new(buf);
         w.s("sacs statistics\n");
         w.s("  tier        allocs          frees\n");
         for (i, t) in self.tiers.iter().enumerate() {
@@ -140,13 +141,54 @@ impl Stats {
 }
 
 /// Appends text to a fixed buffer, dropping what does not fit.
-struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     buf: &'a mut [u8],
-    len: usize,
+    pub(crate) len: usize,
 }
 
-impl Writer<'_> {
-    fn s(&mut self, text: &str) {
+impl<'a> Writer<'a> {
+    /// A writer that fills `buf` from its start.
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    /// Appends raw bytes (text from outside, such as a symbol's name).
+    pub(crate) fn raw(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    /// Appends `v` in hexadecimal with a `0x` prefix.
+    pub(crate) fn hex(&mut self, v: usize) {
+        let mut digits = [0u8; 16];
+        let mut i = digits.len();
+        let mut v = v;
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[v & 15];
+            v >>= 4;
+            if v == 0 {
+                break;
+            }
+        }
+        self.s("0x");
+        self.raw(&digits[i..]);
+    }
+
+    /// Appends what `f` writes, right-aligned in `width` columns (cut at 32 bytes).
+    pub(crate) fn right(&mut self, width: usize, f: impl FnOnce(&mut Writer)) {
+        let mut scratch = [0u8; 32];
+        let mut inner = Writer::new(&mut scratch);
+        f(&mut inner);
+        let n = inner.len;
+        for _ in n..width {
+            self.s(" ");
+        }
+        self.raw(&scratch[..n]);
+    }
+
+    pub(crate) fn s(&mut self, text: &str) {
         for &b in text.as_bytes() {
             if self.len == self.buf.len() {
                 return;
@@ -156,20 +198,20 @@ impl Writer<'_> {
         }
     }
 
-    fn pad(&mut self, text: &str, width: usize) {
+    pub(crate) fn pad(&mut self, text: &str, width: usize) {
         self.s(text);
         for _ in text.len()..width {
             self.s(" ");
         }
     }
 
-    fn num(&mut self, v: u64) {
+    pub(crate) fn num(&mut self, v: u64) {
         let mut digits = [0u8; 20];
         let text = format_decimal(v, &mut digits);
         self.s(text);
     }
 
-    fn num_w(&mut self, v: u64, width: usize) {
+    pub(crate) fn num_w(&mut self, v: u64, width: usize) {
         let mut digits = [0u8; 20];
         let text = format_decimal(v, &mut digits);
         for _ in text.len()..width {
@@ -178,7 +220,7 @@ impl Writer<'_> {
         self.s(text);
     }
 
-    fn percent(&mut self, part: u64, whole: u64) {
+    pub(crate) fn percent(&mut self, part: u64, whole: u64) {
         if whole == 0 {
             self.s("-");
             return;
@@ -190,7 +232,7 @@ impl Writer<'_> {
         self.s("%");
     }
 
-    fn bytes(&mut self, v: usize) {
+    pub(crate) fn bytes(&mut self, v: usize) {
         const UNITS: [&str; 4] = [" B", " KiB", " MiB", " GiB"];
         let mut unit = 0;
         let mut scaled = v as u64 * 10;
@@ -253,5 +295,28 @@ mod tests {
         // A small buffer is cut, never overrun.
         let mut small = [0u8; 10];
         assert_eq!(s.write_table(&mut small), 10);
+    }
+
+    #[test]
+    fn writer_aligns_hex_and_cuts() {
+        let mut buf = [0u8; 64];
+        let mut w = Writer::new(&mut buf);
+        w.s("[");
+        w.right(8, |w| w.bytes(3 << 20));
+        w.s("] ");
+        w.hex(0x1a2b);
+        w.s(" ");
+        w.hex(0);
+        let n = w.len;
+        assert_eq!(
+            core::str::from_utf8(&buf[..n]).unwrap(),
+            "[ 3.0 MiB] 0x1a2b 0x0"
+        );
+        let mut tiny = [0u8; 3];
+        let mut w = Writer::new(&mut tiny);
+        w.raw(b"abcdef");
+        w.hex(0xffff);
+        assert_eq!(w.len, 3);
+        assert_eq!(&tiny, b"abc");
     }
 }
