@@ -65,36 +65,57 @@ pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
 /// the miss, which samples. Requests above 32 KiB are not sampled.
 #[inline(always)]
 pub fn malloc_at_sites(size: usize, site: usize) -> *mut c_void {
-    malloc_at_site_rules::<false>(size, site)
+    malloc_at_site_rules::<false, false>(size, site)
 }
 
 /// `malloc` with Site Rules placing (`SACS_SITES=on`): [`malloc_at_sites`], plus the site's
 /// placement on the HOT path (two instructions: see `fast_path::alloc_small_at`).
 #[inline(always)]
 pub fn malloc_at_placed(size: usize, site: usize) -> *mut c_void {
-    malloc_at_site_rules::<true>(size, site)
+    malloc_at_site_rules::<true, false>(size, site)
+}
+
+/// `malloc` with the heap profile (`SACS_PROFILE`): samples by a countdown of `malloc`s.
+#[inline(always)]
+pub fn malloc_at_profiled(size: usize, site: usize) -> *mut c_void {
+    malloc_at_site_rules::<false, true>(size, site)
+}
+
+/// `malloc` with the heap profile and placement (`SACS_PROFILE` and `SACS_SITES=on`).
+#[inline(always)]
+pub fn malloc_at_placed_profiled(size: usize, site: usize) -> *mut c_void {
+    malloc_at_site_rules::<true, true>(size, site)
 }
 
 /// [`malloc_at`]'s two copies of the HOT pop (one per class table), with the site.
 #[inline(always)]
-fn malloc_at_site_rules<const PLACE: bool>(size: usize, site: usize) -> *mut c_void {
+fn malloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
+    size: usize,
+    site: usize,
+) -> *mut c_void {
     let _guard = Reentry::enter("malloc");
+    let miss = if COUNT {
+        refill_at_or_enomem::<false>
+    } else {
+        refill_at_or_enomem::<true>
+    };
     if size <= TINY_MAX {
         let class = size_class::c_tiny_class(size);
-        return fast_path::alloc_small_at::<PLACE>(class, site, refill_at_or_enomem).cast();
+        return fast_path::alloc_small_at::<PLACE, COUNT>(class, site, miss).cast();
     }
     if size <= MID_MAX {
         let class = size_class::mid_class(size);
-        return fast_path::alloc_small_at::<PLACE>(class, site, refill_at_or_enomem).cast();
+        return fast_path::alloc_small_at::<PLACE, COUNT>(class, site, miss).cast();
     }
     malloc_large(size)
 }
 
-/// The miss of the Site Rules entries: samples or refills, setting `errno` on failure.
+/// The miss of the Site Rules entries: samples (`SAMPLE`) or refills, setting `errno` on
+/// failure.
 #[cold]
 #[inline(never)]
-fn refill_at_or_enomem(heap: *mut Heap, site: usize, slot: usize) -> *mut u8 {
-    let p = fast_path::alloc_refill_at(heap, site, slot);
+fn refill_at_or_enomem<const SAMPLE: bool>(heap: *mut Heap, site: usize, slot: usize) -> *mut u8 {
+    let p = fast_path::alloc_refill_at::<SAMPLE>(heap, site, slot);
     if p.is_null() {
         set_errno(ENOMEM);
     }
@@ -106,6 +127,12 @@ fn refill_at_or_enomem(heap: *mut Heap, site: usize, slot: usize) -> *mut u8 {
 pub fn sites_enabled() -> bool {
     use crate::options::{get, Opt};
     get(Opt::Sites) != 0 || get(Opt::Profile) != 0
+}
+
+/// Whether the heap profile is on (`SACS_PROFILE`): `malloc` enters through
+/// [`malloc_at_profiled`] or [`malloc_at_placed_profiled`].
+pub fn profiling() -> bool {
+    crate::site::profiling()
 }
 
 /// Whether the preload library's `malloc` should enter through [`malloc_at_placed`]

@@ -76,13 +76,15 @@ unsafe fn pop_counted(heap: *mut Heap, slot: usize) -> *mut u8 {
     }
 }
 
-/// [`alloc_small`] with Site Rules (`SACS_SITES`): the call site `site_addr` goes to the miss,
-/// which samples; with `PLACE` (`SACS_SITES=on`) the heap's placement entry for the site is
-/// added to the class first, so that the block comes from the slot (page set) the site's rules
-/// chose. That is the whole HOT cost of placement: a byte of the site picks an entry, and one
-/// add from memory (no branch). Without `PLACE` the HOT path is [`alloc_small`]'s.
+/// [`alloc_small`] with Site Rules (`SACS_SITES`) or the heap profile: the call site
+/// `site_addr` goes to the miss. With `PLACE` (`SACS_SITES=on`) the heap's placement entry for
+/// the site is added to the class first, so that the block comes from the slot (page set) the
+/// site's rules chose: a byte of the site picks an entry, and one add from memory (no branch).
+/// With `COUNT` (`SACS_PROFILE`) the heap counts its allocations down (one decrement and one
+/// branch) and serves the one that runs it out as a sample ([`sample_instead`]); without it the
+/// miss samples, and the HOT path is [`alloc_small`]'s.
 #[inline(always)]
-pub fn alloc_small_at<const PLACE: bool>(
+pub fn alloc_small_at<const PLACE: bool, const COUNT: bool>(
     class: usize,
     site_addr: usize,
     miss: fn(*mut Heap, usize, usize) -> *mut u8,
@@ -91,7 +93,9 @@ pub fn alloc_small_at<const PLACE: bool>(
     // and the HOT path needs no move to keep it.)
     let heap = heap::current();
     // SAFETY: the thread's heap slot value (a live heap or a sentinel, whose `place` entries
-    // are all 0); an entry is 0 or `SMALL_CLASSES`, so the slot is below `small::SLOTS`.
+    // are all 0); an entry is 0 or `SMALL_CLASSES`, so the slot is below `small::SLOTS`. A pop
+    // succeeds only on a live heap's page, so the countdown is only written on the calling
+    // thread's own heap.
     unsafe {
         let slot = if PLACE {
             class + *(*heap).place.get_unchecked(site::place_index(site_addr))
@@ -100,20 +104,53 @@ pub fn alloc_small_at<const PLACE: bool>(
         };
         let block = pop_counted(heap, slot);
         if !block.is_null() {
+            if COUNT {
+                (*heap).sample_left -= 1;
+                if (*heap).sample_left < 0 {
+                    return sample_instead(heap, site_addr, block, slot);
+                }
+            }
             return block;
         }
         miss(heap, site_addr, slot)
     }
 }
 
-/// The miss of [`alloc_small_at`]: refills as [`alloc_refill`] does; one miss in
-/// `SACS_SITES_SAMPLE_EVERY` then puts the block back and is served by `site` as a sample of
-/// `site_addr` instead (after the refill, so that the next allocation does not miss again).
-/// With placement on, a miss also refreshes the heap's copy of the placement table when the
-/// rules changed.
+/// The profile's countdown ran out on `block`: puts it back and serves the allocation from a
+/// sample page.
 #[cold]
 #[inline(never)]
-pub(crate) fn alloc_refill_at(heap: *mut Heap, site_addr: usize, slot: usize) -> *mut u8 {
+unsafe fn sample_instead(
+    heap: *mut Heap,
+    site_addr: usize,
+    block: *mut u8,
+    slot: usize,
+) -> *mut u8 {
+    // SAFETY: `heap` is the calling thread's live heap and `block` was just popped from it.
+    unsafe {
+        small::unpop(ptr::addr_of_mut!((*heap).small), slot, block);
+        (*heap).sample_left = site::interval();
+        let p = site::alloc(small::class_of_slot(slot), site_addr, platform::now_ms());
+        if !p.is_null() {
+            return p;
+        }
+        // No memory for a sample page: the block put back serves the request after all.
+        small::pop(ptr::addr_of_mut!((*heap).small), slot)
+    }
+}
+
+/// The miss of [`alloc_small_at`]: refills as [`alloc_refill`] does. With `SAMPLE` (Site Rules
+/// without the profile's countdown) one miss in `SACS_SITES_SAMPLE_EVERY` then puts the block
+/// back and is served by `site` as a sample of `site_addr` instead (after the refill, so that
+/// the next allocation does not miss again). With placement on, a miss also refreshes the
+/// heap's copy of the placement table when the rules changed.
+#[cold]
+#[inline(never)]
+pub(crate) fn alloc_refill_at<const SAMPLE: bool>(
+    heap: *mut Heap,
+    site_addr: usize,
+    slot: usize,
+) -> *mut u8 {
     // SAFETY: the value of the thread's heap slot; a live one is the calling thread's own, and
     // `alloc_refill` on it popped `block` off its current page of `slot`.
     unsafe {
@@ -125,6 +162,9 @@ pub(crate) fn alloc_refill_at(heap: *mut Heap, site_addr: usize, slot: usize) ->
             h.place_gen = site::placement(&mut h.place);
         }
         let block = alloc_refill(heap, slot);
+        if !SAMPLE {
+            return block;
+        }
         h.sample_left -= 1;
         if h.sample_left >= 0 || block.is_null() {
             return block;

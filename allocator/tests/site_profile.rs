@@ -1,5 +1,5 @@
 //! The heap profile (`SACS_PROFILE`) through the C entry that the preload library's `malloc`
-//! takes when sampling is on (`c_api::malloc_at_sites`), with made-up call sites and every
+//! takes when sampling is on (`c_api::malloc_at_profiled`), with made-up call sites and every
 //! allocation sampled: the report ranks the sites by live bytes, allocated bytes and
 //! fragmentation cost as their allocations say it must, follows frees, and names what it cannot
 //! symbolise by its address.
@@ -11,7 +11,7 @@ use std::ffi::c_void;
 use std::thread;
 use std::time::Duration;
 
-use sacs::c_api::{free, malloc, malloc_at_sites};
+use sacs::c_api::{free, malloc, malloc_at_profiled};
 use sacs::options::{self, Opt};
 
 /// Survivors of 64 B among short-lived blocks of 64 B (from `CHURN_64`): fragmentation.
@@ -26,7 +26,7 @@ const SHORT_MS: usize = 40;
 
 fn keep(site: usize, size: usize, n: usize, into: &mut Vec<usize>) {
     for _ in 0..n {
-        let p = malloc_at_sites(size, site);
+        let p = malloc_at_profiled(size, site);
         assert!(!p.is_null());
         // SAFETY: a new block of `size` bytes.
         unsafe { std::ptr::write_bytes(p as *mut u8, 0xAB, size) };
@@ -36,7 +36,7 @@ fn keep(site: usize, size: usize, n: usize, into: &mut Vec<usize>) {
 
 fn churn(site: usize, size: usize, n: usize) {
     for _ in 0..n {
-        let p = malloc_at_sites(size, site);
+        let p = malloc_at_profiled(size, site);
         assert!(!p.is_null());
         // SAFETY: from malloc, freed once.
         unsafe { free(p) };
@@ -83,7 +83,7 @@ fn count(row: &str, i: usize) -> u64 {
 fn the_profile_ranks_sites_by_live_allocated_and_fragmenting_bytes() {
     // Every allocation sampled (the scale is 1, so estimates are the sampled bytes); the heap
     // reads the interval when it is made, so the work runs on a new thread.
-    options::set(Opt::SitesSampleEvery, 1);
+    options::set(Opt::ProfileSampleEvery, 1);
     options::set(Opt::SitesShortMs, SHORT_MS);
     options::set(Opt::Profile, 1);
     thread::spawn(|| {
@@ -106,7 +106,7 @@ fn the_profile_ranks_sites_by_live_allocated_and_fragmenting_bytes() {
 
         let text = report();
         assert!(text.starts_with("sacs heap profile: 4 sites"), "{text}");
-        assert!(text.contains("x 1 (SACS_SITES_SAMPLE_EVERY)"), "{text}");
+        assert!(text.contains("x 1 (SACS_PROFILE_SAMPLE_EVERY)"), "{text}");
         let live = table(&text, "live bytes");
         let alloc = table(&text, "allocated bytes");
         let frag = table(&text, "fragmentation cost");

@@ -86,6 +86,16 @@ extern "C" fn malloc_at_placed(size: usize, site: usize) -> *mut c_void {
     c::malloc_at_placed(size, site)
 }
 
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+extern "C" fn malloc_at_profiled(size: usize, site: usize) -> *mut c_void {
+    c::malloc_at_profiled(size, site)
+}
+
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+extern "C" fn malloc_at_placed_profiled(size: usize, site: usize) -> *mut c_void {
+    c::malloc_at_placed_profiled(size, site)
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn free(p: *mut c_void) {
     // SAFETY: the C contract of free.
@@ -178,11 +188,14 @@ extern "C" fn print_stats_at_exit() {
 #[ctor::ctor]
 fn load() {
     options::load();
-    if c::sites_placing() {
-        MALLOC_AT.store(malloc_at_placed as *mut (), Relaxed);
-    } else if c::sites_enabled() {
-        MALLOC_AT.store(malloc_at_sites as *mut (), Relaxed);
-    }
+    let entry = match (c::sites_placing(), c::profiling()) {
+        (true, true) => malloc_at_placed_profiled as *mut (),
+        (true, false) => malloc_at_placed as *mut (),
+        (false, true) => malloc_at_profiled as *mut (),
+        (false, false) if c::sites_enabled() => malloc_at_sites as *mut (),
+        (false, false) => malloc_at as *mut (),
+    };
+    MALLOC_AT.store(entry, Relaxed);
     if options::get(Opt::Stats) != 0 || options::get(Opt::Profile) != 0 {
         let fd = c::stderr_copy();
         if fd >= 0 {

@@ -297,18 +297,33 @@ static STATE: Lock<State> = Lock::new(State {
     rules_by_byte: [[0; 2]; PLACE_ENTRIES],
 });
 
-/// Misses of a thread's HOT allocation between two samples.
+/// Whether the heap profile is on (`SACS_PROFILE`): sampling is then a countdown of `malloc`s.
+pub fn profiling() -> bool {
+    options::get(Opt::Profile) != 0
+}
+
+/// The sampling interval: with the profile, `malloc`s (`SACS_PROFILE_SAMPLE_EVERY`), else
+/// misses of the HOT allocation (`SACS_SITES_SAMPLE_EVERY`).
+fn every() -> usize {
+    let opt = if profiling() {
+        Opt::ProfileSampleEvery
+    } else {
+        Opt::SitesSampleEvery
+    };
+    options::get(opt).clamp(1, 1 << 40)
+}
+
+/// What a thread counts down between two samples: the interval less one.
 pub fn interval() -> isize {
-    options::get(Opt::SitesSampleEvery).clamp(1, 1 << 40) as isize - 1
+    every() as isize - 1
 }
 
 /// How many allocations one sample stands for: what sampled counts and bytes are multiplied
-/// by to *estimate* the whole program's (the heap profile's `est.` columns). One miss of the
-/// HOT `malloc` in `SACS_SITES_SAMPLE_EVERY` is sampled, so the estimates are of the
-/// allocations that took a block the thread had not just freed (a page's never-used blocks, or
-/// a page refilled): the allocations that grow or turn over memory, not every `malloc`.
+/// by to *estimate* the whole program's (the heap profile's `est.` columns). With the profile on,
+/// one `malloc` of up to 32 KiB in `SACS_PROFILE_SAMPLE_EVERY` is sampled by a countdown, so the
+/// estimates are unbiased for those `malloc`s and say nothing of the allocations never sampled.
 pub fn sample_scale() -> usize {
-    options::get(Opt::SitesSampleEvery).clamp(1, 1 << 40)
+    every()
 }
 
 fn slot_of(addr: usize) -> usize {

@@ -40,7 +40,7 @@ pub fn write_report(buf: &mut [u8]) -> usize {
     w.num(snap.unmatched_frees);
     w.s(" frees unmatched\n  counts are samples; est. = sampled bytes x ");
     w.num(scale);
-    w.s(" (SACS_SITES_SAMPLE_EVERY), an estimate of the whole program's\n");
+    w.s(" (SACS_PROFILE_SAMPLE_EVERY), an estimate of the whole program's\n");
     w.s("  short: freed within ");
     w.num(short_ms);
     w.s(" ms (SACS_SITES_SHORT_MS); long: freed later, or live and older; a site is short or long when ");
