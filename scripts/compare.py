@@ -234,6 +234,9 @@ def site_fields(table):
         m = re.fullmatch(r"\s*([a-z][a-z ]*?)\s+(\d+)\s*", chunk)
         if m:
             fields["site_" + m.group(1).replace(" ", "_")] = int(m.group(2))
+    # The table says "rules 3, adopted 4" (rules in force, then adopted ever).
+    if "site_adopted" in fields:
+        fields["site_rules_adopted"] = fields.pop("site_adopted")
     return fields
 
 

@@ -48,9 +48,10 @@ section "4/6 invariant checks: cargo test -p sacs --features validate"
 cargo test -p sacs --features validate
 step_done "validate"
 
-section "5/6 real programs under LD_PRELOAD: scripts/preload-tests.sh, then again with SACS_SITES=observe"
+section "5/6 real programs under LD_PRELOAD: scripts/preload-tests.sh, then again with SACS_SITES=observe and on"
 scripts/preload-tests.sh
 scripts/preload-tests.sh --sites observe
+scripts/preload-tests.sh --sites on
 step_done "preload"
 
 # Every workload and real program under glibc, SACS, mimalloc, jemalloc and tcmalloc, with
