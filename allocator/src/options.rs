@@ -67,7 +67,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_WARM_POOL_PAGES",
-        default: 8,
+        default: 32,
         doc: "Empty small/mid pages each thread keeps ready for its next page refill (the warm pool).",
     },
     OptionDesc {
@@ -82,12 +82,12 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_SEGMENT_CACHE",
-        default: 8,
+        default: 32,
         doc: "Empty 4 MiB segments kept mapped process-wide for reuse before they are unmapped.",
     },
     OptionDesc {
         name: "SACS_WHALE_RING",
-        default: 8,
+        default: 32,
         doc: "Whale: freed mappings (>= 2 MiB) kept in the FIFO ring for reuse; 0 unmaps at once. At most 64.",
     },
     OptionDesc {
@@ -127,7 +127,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_SITES_SAMPLE_EVERY",
-        default: 8,
+        default: 32,
         doc: "Site Rules: a thread samples one in this many of the `malloc`s (up to 32 KiB) that find their page's free list empty, the misses of the HOT path (at least 1).",
     },
     OptionDesc {

@@ -269,8 +269,10 @@ impl Rules {
 struct State {
     /// Segments sample pages are carved from.
     segments: SegmentList,
-    /// The sample pages of each small class, the one allocated from first.
-    pages: [PageList; SMALL_CLASSES],
+    /// The sample pages of each small class, the one allocated from first: for samples of
+    /// sites with no long-lived rule, and for those of sites with one, kept apart so that the
+    /// long-lived samples do not pin the pages the others leave.
+    pages: [[PageList; 2]; SMALL_CLASSES],
     /// Live samples, open addressing by address.
     live: [Sample; LIVE_SLOTS],
     live_count: usize,
@@ -289,7 +291,7 @@ const EMPTY_LIST: PageList = PageList::new();
 
 static STATE: Lock<State> = Lock::new(State {
     segments: SegmentList::new(),
-    pages: [EMPTY_LIST; SMALL_CLASSES],
+    pages: [const { [EMPTY_LIST; 2] }; SMALL_CLASSES],
     live: [NO_SAMPLE; LIVE_SLOTS],
     live_count: 0,
     scan: 0,
@@ -340,16 +342,18 @@ fn page_slices(class: usize) -> usize {
 }
 
 impl State {
-    /// A block of `class` from its first sample page; when that one has none left, from the
-    /// first of the class's other pages that got blocks back (moved to the front), else from a
-    /// new page. `None` when no segment has room (the caller adds one).
-    fn pop(&mut self, class: usize) -> Option<*mut u8> {
+    /// A block of `class` from the first sample page of its set (`long`: for a site with a
+    /// long-lived rule); when that one has none left, from the first of the set's other pages
+    /// that got blocks back (moved to the front), else from a new page. `None` when no segment
+    /// has room (the caller adds one).
+    fn pop(&mut self, class: usize, long: bool) -> Option<*mut u8> {
+        let set = long as usize;
         // SAFETY: sample pages and segments are only touched under the lock.
         unsafe {
             let has_block = |p: *mut Page| !(*p).free.is_null() || (*p).extend();
-            let mut page = self.pages[class].head;
+            let mut page = self.pages[class][set].head;
             if page.is_null() || !has_block(page) {
-                page = self.pages[class].head;
+                page = self.pages[class][set].head;
                 while !page.is_null() && !has_block(page) {
                     page = (*page).next;
                 }
@@ -357,9 +361,9 @@ impl State {
                     page = self.new_page(class)?;
                     (*page).extend();
                 } else {
-                    self.pages[class].remove(page);
+                    self.pages[class][set].remove(page);
                 }
-                self.pages[class].push_front(page);
+                self.pages[class][set].push_front(page);
             }
             let p = &mut *page;
             let block = p.free;
@@ -482,8 +486,8 @@ pub fn alloc(class: usize, site: usize, now: u64) -> *mut u8 {
     loop {
         {
             let mut st = STATE.lock();
-            if let Some(block) = st.pop(class) {
-                let predicted = st.rules.predict(site);
+            let predicted = st.rules.predict(site);
+            if let Some(block) = st.pop(class, predicted == Some(Lifetime::Long)) {
                 let recorded = st.insert(Sample {
                     addr: block as usize,
                     site,
