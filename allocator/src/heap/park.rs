@@ -15,14 +15,8 @@ use super::{current, lifecycle, set_current, tick, Heap, HeapState, PARKED};
 use crate::platform::{self, thread};
 use crate::purge;
 
-/// Calls of a parked thread that re-park it while purging still has work (see above) ...
+/// Calls of a parked thread that re-park it while purging still has work (see above).
 const PARK_CALLS: u8 = 8;
-/// ... or while the thread's own pages hold at least [`MUCH_TO_PURGE`] bytes to give back: a
-/// program that has just freed that much (the end of a phase, a cache shrinking) is worth
-/// more slow calls, since the frees that follow the last emptied page, before it goes idle,
-/// use up the calls. Each such call costs a clock read (tens of instructions).
-const PARK_CALLS_MUCH: u8 = 255;
-const MUCH_TO_PURGE: usize = 8 << 20;
 
 /// Parks the calling thread's heap `h` if it is live and the thread-exit key can find it again.
 ///
@@ -33,11 +27,7 @@ pub unsafe fn park(h: *mut Heap) {
     // SAFETY: sentinels and live heaps are valid to read; a live heap is only ours.
     unsafe {
         if (*h).state == HeapState::Live && lifecycle::key().is_some() {
-            (*h).park_calls = if (*h).purge_pending >= MUCH_TO_PURGE {
-                PARK_CALLS_MUCH
-            } else {
-                PARK_CALLS
-            };
+            (*h).park_calls = PARK_CALLS;
             set_current(PARKED.ptr());
         }
     }

@@ -15,8 +15,8 @@
 //! samples. It is classified *short-lived* when freed within `SACS_SITES_SHORT_MS`, *long-lived*
 //! when still live after it (found by a few steps of a round-robin scan on every sample). The
 //! classification updates the site's entry in the rule table ([`Rules`]): 2048 entries in
-//! buckets of 4, keyed by site. An entry whose recent samples agree (at least 8,
-//! 90 % one class) adopts a rule; one whose samples stop agreeing (below 75 %) drops it; a full
+//! buckets of 4, keyed by site. An entry whose recent samples agree (at least 16,
+//! 95 % one class) adopts a rule; one whose samples stop agreeing (below 85 %) drops it; a full
 //! bucket gives way to the new site by evicting its entry with the fewest recent samples, so the
 //! table keeps the busiest sites. A sample born while its site had a rule is a prediction, and
 //! its classification says whether the prediction was right: that is the accuracy the
@@ -61,10 +61,10 @@ const SCAN_STEPS: usize = 64;
 const BUCKETS: usize = 512;
 const WAYS: usize = 4;
 /// A rule is adopted after this many recent samples ...
-const ADOPT_SAMPLES: u32 = 8;
+const ADOPT_SAMPLES: u32 = 16;
 /// ... of which at least this share (in percent) agree; it is dropped below `DROP_PERCENT`.
-const ADOPT_PERCENT: u32 = 90;
-const DROP_PERCENT: u32 = 75;
+const ADOPT_PERCENT: u32 = 95;
+const DROP_PERCENT: u32 = 85;
 /// Recent samples are halved once an entry has this many: the rule follows the site's present.
 const DECAY_AT: u32 = 64;
 
@@ -587,7 +587,7 @@ mod tests {
     #[test]
     fn a_rule_is_adopted_when_samples_agree_and_dropped_when_they_stop() {
         let mut r = std::boxed::Box::new(Rules::new());
-        learn_n(&mut r, 0x1000, Lifetime::Long, 7);
+        learn_n(&mut r, 0x1000, Lifetime::Long, ADOPT_SAMPLES as usize - 1);
         assert_eq!(r.predict(0x1000), None, "not enough samples yet");
         learn_n(&mut r, 0x1000, Lifetime::Long, 1);
         assert_eq!(r.predict(0x1000), Some(Lifetime::Long));
