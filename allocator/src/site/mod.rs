@@ -595,7 +595,7 @@ mod tests {
         // The site turns short-lived: the rule goes, then the opposite one comes.
         learn_n(&mut r, 0x1000, Lifetime::Short, 3);
         assert_eq!(r.predict(0x1000), None);
-        learn_n(&mut r, 0x1000, Lifetime::Short, 100);
+        learn_n(&mut r, 0x1000, Lifetime::Short, 300);
         assert_eq!(r.predict(0x1000), Some(Lifetime::Short));
     }
 
