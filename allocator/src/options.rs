@@ -67,7 +67,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_WARM_POOL_PAGES",
-        default: 32,
+        default: 8,
         doc: "Empty small/mid pages each thread keeps ready for its next page refill (the warm pool).",
     },
     OptionDesc {
@@ -82,12 +82,12 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_SEGMENT_CACHE",
-        default: 32,
+        default: 8,
         doc: "Empty 4 MiB segments kept mapped process-wide for reuse before they are unmapped.",
     },
     OptionDesc {
         name: "SACS_WHALE_RING",
-        default: 32,
+        default: 8,
         doc: "Whale: freed mappings (>= 2 MiB) kept in the FIFO ring for reuse; 0 unmaps at once. At most 64.",
     },
     OptionDesc {
