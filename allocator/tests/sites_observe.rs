@@ -21,7 +21,7 @@ use sacs::options::{self, Opt};
 const SHORT_SITE: usize = 0x5555_0000_1000;
 const LONG_SITE: usize = 0x5555_0000_2000;
 const TURNING_SITE: usize = 0x5555_0000_3000;
-const SHORT_MS: usize = 40;
+const SHORT_MS: usize = 100;
 
 fn fill(p: *mut c_void, n: usize, tag: u8) {
     // SAFETY: `p` is a live block of at least `n` bytes.
@@ -71,7 +71,7 @@ fn keep(site: usize, size: usize, n: usize, into: &mut Vec<usize>) {
 
 #[test]
 fn observe_mode_learns_and_predicts_lifetimes_by_site() {
-    // Every miss sampled, short-lived below 40 ms. The heap reads the interval when it is
+    // Every miss sampled, short-lived below 100 ms. The heap reads the interval when it is
     // made: the work runs on new threads.
     options::set(Opt::SitesSampleEvery, 1);
     options::set(Opt::SitesShortMs, SHORT_MS);
@@ -79,10 +79,12 @@ fn observe_mode_learns_and_predicts_lifetimes_by_site() {
         let before = sacs::stats();
         let mut kept = Vec::new();
         for _round in 0..6 {
+            on_new_thread(|| churn(SHORT_SITE, 64, 2_000));
+            // On a thread of their own, so that they take fresh blocks (and miss) rather than
+            // the ones the short-lived site just freed.
             let mine = on_new_thread(|| {
-                churn(SHORT_SITE, 64, 2_000);
                 let mut mine = Vec::new();
-                keep(LONG_SITE, 64, 400, &mut mine);
+                keep(LONG_SITE, 64, 1_000, &mut mine);
                 mine
             });
             kept.extend(mine);
@@ -101,7 +103,7 @@ fn observe_mode_learns_and_predicts_lifetimes_by_site() {
         assert!(short > 0 && long > 0, "short {short}, long {long}");
         assert!(
             learned.site_rules_adopted - before.site_rules_adopted >= 2,
-            "a rule for each site"
+            "a rule for each site: {samples} samples, {short} short, {long} long"
         );
         assert!(right > 0);
         assert!(

@@ -20,7 +20,7 @@ use sacs::options::{self, Opt};
 const SHORT_SITE: usize = 0x5555_0000_1010;
 const LONG_SITE: usize = 0x5555_0000_2020;
 const TURNING_SITE: usize = 0x5555_0000_3030;
-const SHORT_MS: usize = 40;
+const SHORT_MS: usize = 150;
 /// Tiny pages are 64 KiB.
 const PAGE: usize = 64 << 10;
 
@@ -81,16 +81,19 @@ fn placement_separates_long_lived_sites_and_bounds_a_turning_site() {
 
     // Learning: rounds on fresh heaps; the long-lived samples are classified once past the
     // threshold, by the scan on later samples.
-    for _ in 0..8 {
-        let (long, _) = thread::spawn(|| round(4_000)).join().unwrap();
+    for _ in 0..12 {
+        let (long, _) = thread::spawn(|| round(8_000)).join().unwrap();
         kept.extend(long);
         thread::sleep(Duration::from_millis(SHORT_MS as u64 + 10));
     }
     let learned = sacs::stats();
     assert!(
         learned.site_rules_adopted >= 2,
-        "rules for both sites: {} adopted",
-        learned.site_rules_adopted
+        "rules for both sites: {} adopted ({} samples, {} short, {} long)",
+        learned.site_rules_adopted,
+        learned.site_samples,
+        learned.site_short,
+        learned.site_long
     );
 
     // Placing: the long-lived site's blocks no longer share pages with the short-lived site's.

@@ -71,7 +71,8 @@ pub struct Heap {
     pub place: [usize; PLACE_ENTRIES],
     /// The generation of the rules `place` was copied from.
     pub place_gen: u32,
-    /// Misses of the HOT allocation (with Site Rules) before the next is sampled.
+    /// The sampling countdown: misses of the HOT allocation before Site Rules' next sample,
+    /// or, with the heap profile, `malloc`s before its next sample (HOT there).
     pub sample_left: isize,
     /// Small number identifying the heap (picks its big arena).
     pub index: usize,
