@@ -62,39 +62,34 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
     c::malloc_at(size, 0)
 }
 
-/// Where `malloc` goes: [`malloc_at`], or [`malloc_at_sites`] / [`malloc_at_placed`] when
-/// `SACS_SITES` asks for Site Rules (`observe` / `on`). Chosen once, by the load-time constructor, before the program's own code runs (the
-/// C library's start-up allocations before it take the plain entry); never changed after, so
-/// with Site Rules off `malloc` executes exactly the instructions it did without them.
-/// (An atomic holding the function's address: the naked entry's `jmp` reads it as a relaxed
-/// load would.)
+/// Where `malloc` goes: [`malloc_at`], or, as `SACS_SITES` and `SACS_PROFILE` ask, one of the
+/// Site Rules entries ([`malloc_at_sites`] for `observe`, [`malloc_at_placed`] for `on`,
+/// [`malloc_at_profiled`] / [`malloc_at_placed_profiled`] with the heap profile). Chosen once, by
+/// the load-time constructor, before the program's own code runs (the C library's start-up
+/// allocations before it take the plain entry); never changed after, so with Site Rules off
+/// `malloc` executes exactly the instructions it did without them. (An atomic holding the
+/// function's address: the naked entry's `jmp` reads it as a relaxed load would.)
 #[cfg_attr(feature = "no-site", allow(dead_code))]
 static MALLOC_AT: AtomicPtr<()> = AtomicPtr::new(malloc_at as *mut ());
 
-#[cfg_attr(feature = "no-site", allow(dead_code))]
-extern "C" fn malloc_at(size: usize, site: usize) -> *mut c_void {
-    c::malloc_at(size, site)
+/// The `extern "C"` entries `malloc` can jump to, one per `c_api` function of the same name
+/// (`malloc(size)` with the call site as a second argument).
+macro_rules! malloc_entries {
+    ($($name:ident),*) => {$(
+        #[cfg_attr(feature = "no-site", allow(dead_code))]
+        extern "C" fn $name(size: usize, site: usize) -> *mut c_void {
+            c::$name(size, site)
+        }
+    )*};
 }
 
-#[cfg_attr(feature = "no-site", allow(dead_code))]
-extern "C" fn malloc_at_sites(size: usize, site: usize) -> *mut c_void {
-    c::malloc_at_sites(size, site)
-}
-
-#[cfg_attr(feature = "no-site", allow(dead_code))]
-extern "C" fn malloc_at_placed(size: usize, site: usize) -> *mut c_void {
-    c::malloc_at_placed(size, site)
-}
-
-#[cfg_attr(feature = "no-site", allow(dead_code))]
-extern "C" fn malloc_at_profiled(size: usize, site: usize) -> *mut c_void {
-    c::malloc_at_profiled(size, site)
-}
-
-#[cfg_attr(feature = "no-site", allow(dead_code))]
-extern "C" fn malloc_at_placed_profiled(size: usize, site: usize) -> *mut c_void {
-    c::malloc_at_placed_profiled(size, site)
-}
+malloc_entries!(
+    malloc_at,
+    malloc_at_sites,
+    malloc_at_placed,
+    malloc_at_profiled,
+    malloc_at_placed_profiled
+);
 
 #[no_mangle]
 pub unsafe extern "C" fn free(p: *mut c_void) {
