@@ -28,14 +28,19 @@ use crate::platform::tls::Reentry;
 use crate::platform::{set_errno, EINVAL, ENOMEM, OS_PAGE};
 use crate::size_class::{self, c_size, MID_MAX, TINY_MAX};
 
-/// Allocates, setting `errno` to `ENOMEM` on failure.
+/// `p`, with `errno` set to `ENOMEM` when it is null (an allocation that failed).
 #[inline(always)]
-fn alloc_or_enomem(size: usize, align: usize) -> *mut c_void {
-    let p = fast_path::alloc(size, align);
+fn enomem_if_null(p: *mut u8) -> *mut u8 {
     if p.is_null() {
         set_errno(ENOMEM);
     }
-    p.cast()
+    p
+}
+
+/// Allocates, setting `errno` to `ENOMEM` on failure.
+#[inline(always)]
+fn alloc_or_enomem(size: usize, align: usize) -> *mut c_void {
+    enomem_if_null(fast_path::alloc(size, align)).cast()
 }
 
 /// `malloc`.
@@ -115,41 +120,42 @@ fn malloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
 #[cold]
 #[inline(never)]
 fn refill_at_or_enomem<const SAMPLE: bool>(heap: *mut Heap, site: usize, slot: usize) -> *mut u8 {
-    let p = fast_path::alloc_refill_at::<SAMPLE>(heap, site, slot);
-    if p.is_null() {
-        set_errno(ENOMEM);
+    enomem_if_null(fast_path::alloc_refill_at::<SAMPLE>(heap, site, slot))
+}
+
+/// Which `malloc` entry the options ask for: the preload library's load-time constructor
+/// points its naked `malloc` at the function of the same name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MallocEntry {
+    /// [`malloc_at`]: Site Rules off.
+    Plain,
+    /// [`malloc_at_sites`]: `SACS_SITES=observe` (or another value that is not `on`).
+    Sites,
+    /// [`malloc_at_placed`]: `SACS_SITES=on`.
+    Placed,
+    /// [`malloc_at_profiled`]: `SACS_PROFILE`, Site Rules observing its samples.
+    Profiled,
+    /// [`malloc_at_placed_profiled`]: `SACS_PROFILE` and `SACS_SITES=on`.
+    PlacedProfiled,
+}
+
+/// The `malloc` entry for the options as they are (read once, at load).
+pub fn malloc_entry() -> MallocEntry {
+    let sites = crate::options::get(crate::options::Opt::Sites) != 0;
+    match (crate::site::placing(), crate::site::profiling()) {
+        (true, true) => MallocEntry::PlacedProfiled,
+        (true, false) => MallocEntry::Placed,
+        (false, true) => MallocEntry::Profiled,
+        (false, false) if sites => MallocEntry::Sites,
+        (false, false) => MallocEntry::Plain,
     }
-    p
-}
-
-/// Whether the preload library's `malloc` should enter through [`malloc_at_sites`]
-/// (`SACS_SITES` is not `off`, or `SACS_PROFILE` asks for the heap profile, which needs samples).
-pub fn sites_enabled() -> bool {
-    use crate::options::{get, Opt};
-    get(Opt::Sites) != 0 || get(Opt::Profile) != 0
-}
-
-/// Whether the heap profile is on (`SACS_PROFILE`): `malloc` enters through
-/// [`malloc_at_profiled`] or [`malloc_at_placed_profiled`].
-pub fn profiling() -> bool {
-    crate::site::profiling()
-}
-
-/// Whether the preload library's `malloc` should enter through [`malloc_at_placed`]
-/// (`SACS_SITES=on`).
-pub fn sites_placing() -> bool {
-    crate::site::placing()
 }
 
 /// `malloc`'s miss: the current page had no free block.
 #[cold]
 #[inline(never)]
 fn refill_or_enomem(heap: *mut Heap, class: usize) -> *mut u8 {
-    let p = fast_path::alloc_refill(heap, class);
-    if p.is_null() {
-        set_errno(ENOMEM);
-    }
-    p
+    enomem_if_null(fast_path::alloc_refill(heap, class))
 }
 
 /// `malloc` of more than [`MID_MAX`] bytes.

@@ -116,8 +116,7 @@ pub fn alloc_small_at<const PLACE: bool, const COUNT: bool>(
     }
 }
 
-/// The profile's countdown ran out on `block`: puts it back and serves the allocation from a
-/// sample page.
+/// The profile's countdown ran out on `block`: the allocation is a sample instead.
 #[cold]
 #[inline(never)]
 unsafe fn sample_instead(
@@ -126,17 +125,26 @@ unsafe fn sample_instead(
     block: *mut u8,
     slot: usize,
 ) -> *mut u8 {
-    // SAFETY: `heap` is the calling thread's live heap and `block` was just popped from it.
-    unsafe {
-        small::unpop(ptr::addr_of_mut!((*heap).small), slot, block);
-        (*heap).sample_left = site::interval();
-        let p = site::alloc(small::class_of_slot(slot), site_addr, platform::now_ms());
-        if !p.is_null() {
-            return p;
-        }
-        // No memory for a sample page: the block put back serves the request after all.
-        small::pop(ptr::addr_of_mut!((*heap).small), slot)
+    // SAFETY: per the caller: `heap` is the calling thread's live heap, `block` just popped.
+    unsafe { serve_as_sample(&mut *heap, site_addr, block, slot) }
+}
+
+/// Serves an allocation of `slot` as a sample of `site_addr` (from a sample page), putting back
+/// `block`, the heap's block it would have had, and restarts the heap's countdown. When there is
+/// no memory for a sample page, `block` serves it after all.
+///
+/// # Safety
+/// - `h` is the calling thread's live heap; `block` was just popped off its current page of
+///   `slot` and nothing was written to it.
+unsafe fn serve_as_sample(h: &mut Heap, site_addr: usize, block: *mut u8, slot: usize) -> *mut u8 {
+    h.sample_left = site::interval();
+    let p = site::alloc(small::class_of_slot(slot), site_addr, platform::now_ms());
+    if p.is_null() {
+        return block;
     }
+    // SAFETY: per the contract.
+    unsafe { small::unpop(ptr::addr_of_mut!(h.small), slot, block) };
+    p
 }
 
 /// The miss of [`alloc_small_at`]: refills as [`alloc_refill`] does. With `SAMPLE` (Site Rules
@@ -158,7 +166,7 @@ pub(crate) fn alloc_refill_at<const SAMPLE: bool>(
             return alloc_refill(heap, slot);
         }
         let h = &mut *heap;
-        if h.small.relabel_after != 0 && h.place_gen != site::placement_gen() {
+        if h.small.placing() && h.place_gen != site::placement_gen() {
             h.place_gen = site::placement(&mut h.place);
         }
         let block = alloc_refill(heap, slot);
@@ -169,13 +177,7 @@ pub(crate) fn alloc_refill_at<const SAMPLE: bool>(
         if h.sample_left >= 0 || block.is_null() {
             return block;
         }
-        h.sample_left = site::interval();
-        let p = site::alloc(small::class_of_slot(slot), site_addr, platform::now_ms());
-        if p.is_null() {
-            return block;
-        }
-        small::unpop(ptr::addr_of_mut!(h.small), slot, block);
-        p
+        serve_as_sample(h, site_addr, block, slot)
     }
 }
 

@@ -183,12 +183,12 @@ extern "C" fn print_stats_at_exit() {
 #[ctor::ctor]
 fn load() {
     options::load();
-    let entry = match (c::sites_placing(), c::profiling()) {
-        (true, true) => malloc_at_placed_profiled as *mut (),
-        (true, false) => malloc_at_placed as *mut (),
-        (false, true) => malloc_at_profiled as *mut (),
-        (false, false) if c::sites_enabled() => malloc_at_sites as *mut (),
-        (false, false) => malloc_at as *mut (),
+    let entry = match c::malloc_entry() {
+        c::MallocEntry::Plain => malloc_at as *mut (),
+        c::MallocEntry::Sites => malloc_at_sites as *mut (),
+        c::MallocEntry::Placed => malloc_at_placed as *mut (),
+        c::MallocEntry::Profiled => malloc_at_profiled as *mut (),
+        c::MallocEntry::PlacedProfiled => malloc_at_placed_profiled as *mut (),
     };
     MALLOC_AT.store(entry, Relaxed);
     if options::get(Opt::Stats) != 0 || options::get(Opt::Profile) != 0 {

@@ -29,7 +29,7 @@ pub unsafe fn page_freed(heap: *mut Heap, page: *mut Page) {
         let emptied = (*page).used == 0;
         retire::page_freed(&mut h.small, page);
         if emptied {
-            h.purge_pending += (*page).slices as usize * crate::segment::SLICE;
+            h.purge_pending = true;
             // The page waits in the warm pool (or as dirty slices of its segment) for the purge
             // delay; a program that stops calling now must still get it back: the thread's next
             // call looks at purging (see `park`).

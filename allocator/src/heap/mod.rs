@@ -79,9 +79,9 @@ pub struct Heap {
     pub state: HeapState,
     /// Calls left that re-park the heap while purging has work pending (see [`park`]).
     pub park_calls: u8,
-    /// Bytes of the heap's own pages to purge later (warm pages and dirty slices): grown when a
-    /// page empties, recounted by each purge look.
-    pub purge_pending: usize,
+    /// The heap's own pages hold memory to purge later (warm pages or dirty slices): set when a
+    /// page empties, refreshed by each purge look.
+    pub purge_pending: bool,
     /// Link in the pool of unused heap structures.
     next: *mut Heap,
 }
@@ -101,7 +101,7 @@ impl Heap {
             index: 0,
             state,
             park_calls: 0,
-            purge_pending: 0,
+            purge_pending: false,
             next: ptr::null_mut(),
         }
     }

@@ -78,7 +78,7 @@ pub unsafe fn unpark() -> *mut Heap {
 pub unsafe fn repark(h: *mut Heap) {
     // SAFETY: per the contract.
     unsafe {
-        if (*h).park_calls > 0 && ((*h).purge_pending > 0 || purge::deferred()) {
+        if (*h).park_calls > 0 && ((*h).purge_pending || purge::deferred()) {
             (*h).park_calls -= 1;
             set_current(PARKED.ptr());
         }

@@ -7,9 +7,10 @@
 //! carved from. A slot is a class and a page set: slot `class` is the class's ordinary pages,
 //! slot `class + SMALL_CLASSES` ([`long_slot`]) its long-lived pages, which only Site Rules'
 //! placement (`SACS_SITES=on`) allocates from, so that blocks predicted to outlive their
-//! neighbours do not pin pages that short-lived blocks would otherwise empty. Tiny pages are one 64 KiB slice, mid pages eight (512 KiB, so even the 32 KiB
-//! class has 16 blocks per page and a page refill is rare). The seed's 64 MidPool shards become
-//! per-site shards once Site Rules land; for now each thread's `Pages` is its own shard.
+//! neighbours do not pin pages that short-lived blocks would otherwise empty. (The seed's 64
+//! MidPool shards are these two sets per class, per thread.) Tiny pages are one 64 KiB slice,
+//! mid pages eight (512 KiB, so even the 32 KiB class has 16 blocks per page and a page refill
+//! is rare).
 //!
 //! | file | what it does |
 //! | --- | --- |
@@ -134,6 +135,12 @@ impl Pages {
             purge_delay: PurgeDelay::new(),
             relabel_after: 0,
         }
+    }
+
+    /// Whether Site Rules place blocks into this set's long-lived slots (`SACS_SITES=on`).
+    #[inline]
+    pub fn placing(&self) -> bool {
+        self.relabel_after != 0
     }
 
     /// The owner word that this page set's pages and segments carry.

@@ -104,9 +104,8 @@ fn collect(p: &mut Page) -> u32 {
 /// the long-lived set, where long-lived blocks fill its holes, instead of mixing new short-lived
 /// blocks in with them.
 unsafe fn take_partial(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
-    let relabel = slot < SMALL_CLASSES
-        && pages.relabel_after != 0
-        && pages.current[long_slot(slot)] != EMPTY.ptr();
+    let relabel =
+        slot < SMALL_CLASSES && pages.placing() && pages.current[long_slot(slot)] != EMPTY.ptr();
     while let Some(page) = pages.partial[slot].pop_front() {
         // SAFETY: partial pages belong to `pages`.
         let p = unsafe { &mut *page };
@@ -141,7 +140,7 @@ fn relabel_page(p: &mut Page, now: u64) {
 /// this one. Holes in either set are filled before the class takes more memory: segregation
 /// never makes a class grow while it has room.
 unsafe fn take_from_other_set(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
-    if pages.relabel_after == 0 {
+    if !pages.placing() {
         return None;
     }
     let class = class_of_slot(slot);

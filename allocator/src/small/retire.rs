@@ -5,15 +5,12 @@
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::{
-    count_long_page, page_shape, slot_of, Pages, MID_PAGE_SLICES, TINY_PAGE_SLICES, WARM_MID,
-    WARM_TINY,
-};
+use super::{count_long_page, page_shape, slot_of, Pages, WARM_MID, WARM_TINY};
 use crate::options::{self, Opt};
 use crate::page::{Page, IN_FULL, IN_WARM_POOL, LONG_LIVED};
 use crate::platform;
 use crate::purge;
-use crate::segment::{self, Segment, SLICE};
+use crate::segment::{self, Segment};
 
 /// A local free left `page` with no blocks out, or hit a page on the full list: moves it to
 /// the partial list or, empty, into the warm pool.
@@ -89,12 +86,12 @@ pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, since: u64) {
 
 /// The thread's purge look: releases warm-pool pages older than the purge delay (all with
 /// `force`) and decommits the dirty slices of its segments whose deadline, lengthened as the
-/// delay says, passed; then lets the delay judge the look. Returns the bytes left to purge
-/// later (warm pages, and dirty slices not yet due).
+/// delay says, passed; then lets the delay judge the look. Returns whether memory is left to
+/// purge later (warm pages, or dirty slices not yet due).
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set (or the backstop's under its lock).
-pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> usize {
+pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
     let delay = pages.purge_delay.current();
     let extra = pages.purge_delay.extra();
     for pool in [WARM_TINY, WARM_MID] {
@@ -111,15 +108,13 @@ pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> usize {
         }
     }
     let mut bytes = 0;
-    let mut pending = (pages.warm[WARM_TINY].len * TINY_PAGE_SLICES
-        + pages.warm[WARM_MID].len * MID_PAGE_SLICES)
-        * SLICE;
+    let mut pending = !pages.warm[WARM_TINY].is_empty() || !pages.warm[WARM_MID].is_empty();
     let mut seg = pages.segments.head;
     while !seg.is_null() {
         // SAFETY: our segments are ours alone: no other thread touches their slice bitmaps.
         unsafe {
             bytes += (*seg).purge_if_due_after(now, force, extra);
-            pending += ((*seg).dirty_slices & (*seg).free_slices).count_ones() as usize * SLICE;
+            pending |= (*seg).dirty_slices != 0;
             seg = (*seg).next;
         }
     }
