@@ -5,8 +5,9 @@
 //! passed; the shared structures (segment cache, abandoned segments, big arenas, whale ring)
 //! are looked at by whichever thread passes the global deadline first ([`claim_global_look`]);
 //! big arenas and the whale ring also age their caches on their own operations. A thread that
-//! frees a big block or a whale is parked (`heap::park`), so that its next call, however small,
-//! also looks. `heap::tick` runs the looks; `sacs::purge()` does all of them at once.
+//! frees a big block or a whale, or empties a small page, is parked (`heap::park`), so that its
+//! next call, however small, also looks; when its parked calls run out with work pending, it is
+//! nudged, so that its next allocation of each class misses and looks. `heap::tick` runs the looks; `sacs::purge()` does all of them at once.
 //!
 //! This module holds the decisions, below the tiers that act on them: the look interval, the
 //! global deadline, the flag saying whether shared structures hold memory to purge later

@@ -82,6 +82,8 @@ pub struct Heap {
     /// The heap's own pages hold memory to purge later (warm pages or dirty slices): set when a
     /// page empties, refreshed by each purge look.
     pub purge_pending: bool,
+    /// Earliest time (ms) of the heap's next nudge (see [`park::nudge`]).
+    pub nudge_after: u64,
     /// Link in the pool of unused heap structures.
     next: *mut Heap,
 }
@@ -102,6 +104,7 @@ impl Heap {
             state,
             park_calls: 0,
             purge_pending: false,
+            nudge_after: 0,
             next: ptr::null_mut(),
         }
     }

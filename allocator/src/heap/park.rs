@@ -10,10 +10,18 @@
 //! purging still has work pending it parks the thread again, for at most [`PARK_CALLS`] calls
 //! after the free that parked it: a program that goes idle right after freeing is caught on its
 //! first call after the pause, and a busy one pays at most that many slow calls per big free.
+//!
+//! Those calls can be used up before the pause: a program frees on after its last page
+//! emptied, then sleeps, then allocates. So when they run out, and whenever a purge look leaves
+//! work pending, the heap is *nudged*, at most once per purge interval: its current pages are
+//! put back on their lists, and its next allocation of each class misses and makes the look.
+//! A busy thread pays one miss per class it uses per interval (the interval is at least 1 ms,
+//! 5 ms by default); frees stay HOT.
 
 use super::{current, lifecycle, set_current, tick, Heap, HeapState, PARKED};
 use crate::platform::{self, thread};
 use crate::purge;
+use crate::small::refill;
 
 /// Calls of a parked thread that re-park it while purging still has work (see above).
 const PARK_CALLS: u8 = 8;
@@ -78,11 +86,29 @@ pub unsafe fn unpark() -> *mut Heap {
 pub unsafe fn repark(h: *mut Heap) {
     // SAFETY: per the contract.
     unsafe {
-        if (*h).park_calls > 0 && ((*h).purge_pending || purge::deferred()) {
-            (*h).park_calls -= 1;
-            set_current(PARKED.ptr());
+        if (*h).purge_pending || purge::deferred() {
+            if (*h).park_calls > 0 {
+                (*h).park_calls -= 1;
+                set_current(PARKED.ptr());
+            } else {
+                nudge(&mut *h, platform::now_ms());
+            }
         }
     }
+}
+
+/// Makes the next allocation of every class of `h` miss the HOT path, so that it looks at
+/// purging (see above), unless `h` was nudged less than a purge interval before `now`.
+///
+/// # Safety
+/// - `h` is the calling thread's live heap, not parked.
+pub unsafe fn nudge(h: &mut Heap, now: u64) {
+    if now < h.nudge_after || h.state != HeapState::Live {
+        return;
+    }
+    h.nudge_after = now + purge::interval();
+    // SAFETY: per the contract the pages are ours.
+    unsafe { refill::put_back_current(&mut h.small, now) };
 }
 
 /// The calling thread's heap with a parked heap resolved to the live one (without un-parking):

@@ -1,8 +1,8 @@
 //! The heap's slow allocation paths: the WARM path of a small class (with the heap's purge look
 //! between refilling the current page and finding a new one) and the thread's big-block cache.
 
-use super::{tick, Heap, HeapState};
-use crate::platform;
+use super::{park, tick, Heap, HeapState};
+use crate::{platform, purge};
 use crate::small::refill;
 
 /// The current page of `slot` (a class and its page set) had no free block: refills it or finds
@@ -20,6 +20,11 @@ pub unsafe fn refill(heap: *mut Heap, slot: usize) -> *mut u8 {
         let now = platform::now_ms();
         if now >= h.next_purge {
             tick::heap_tick(h, now, false);
+            if h.purge_pending || purge::deferred() {
+                // SAFETY: `h` is the calling thread's heap; the slot being refilled has no
+                // current page, the others are put back.
+                unsafe { park::nudge(h, now) };
+            }
         }
         // SAFETY: as above; `refill_current` left the class with no current page.
         block = unsafe { refill::refill_new_page(&mut h.small, slot, now) };

@@ -86,6 +86,39 @@ pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut 
     }
 }
 
+/// Puts every current page of `pages` back on its slot's lists, unpinned, so that the next
+/// allocation of every slot misses the HOT path (see `heap::park::nudge`): a page with no block
+/// out is retired to the warm pool (where the purge look finds it), one with room goes to the
+/// front of the partial list (the slot's next refill takes it again, without re-labelling: its
+/// `since` restarts now), an exhausted one to the full list.
+///
+/// # Safety
+/// - `pages` is the calling thread's page set.
+pub unsafe fn put_back_current(pages: &mut Pages, now: u64) {
+    for slot in 0..SLOTS {
+        let page = pages.current[slot];
+        if page == EMPTY.ptr() {
+            continue;
+        }
+        pages.current[slot] = EMPTY.ptr();
+        // SAFETY: a current page belongs to `pages` and is on no list.
+        unsafe {
+            let p = &mut *page;
+            p.used -= 1; // the pin
+            collect(p);
+            if p.used == 0 {
+                retire::retire_page(pages, page);
+            } else if !p.free.is_null() || p.can_extend() {
+                p.since = now;
+                pages.partial[slot].push_front(page);
+            } else {
+                p.flags |= IN_FULL;
+                pages.full[slot].push_back(page);
+            }
+        }
+    }
+}
+
 /// Takes the blocks other threads freed onto `p`'s free list, counting the collection.
 #[inline]
 fn collect(p: &mut Page) -> u32 {
