@@ -2,8 +2,8 @@
 //! between refilling the current page and finding a new one) and the thread's big-block cache.
 
 use super::{park, tick, Heap, HeapState};
-use crate::{platform, purge};
 use crate::small::refill;
+use crate::{platform, purge};
 
 /// The current page of `slot` (a class and its page set) had no free block: refills it or finds
 /// another page, and pops a block. Returns null only when the system has no memory.
