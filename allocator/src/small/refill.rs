@@ -70,7 +70,7 @@ pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut 
     unsafe {
         let page = take_partial(pages, slot, now)
             .or_else(|| sweep_full(pages, slot, SWEEP_PER_REFILL))
-            .or_else(|| take_from_other_set(pages, slot, now))
+            .or_else(|| take_from_ordinary_set(pages, slot, now))
             .or_else(|| new_page(pages, slot, now));
         let Some(page) = page else {
             return ptr::null_mut();
@@ -169,20 +169,19 @@ fn relabel_page(p: &mut Page, now: u64) {
     GLOBAL.site_pages_relabelled.add(1);
 }
 
-/// With placement on, before a fresh page: a partial page of the class's other set, moved to
-/// this one. Holes in either set are filled before the class takes more memory: segregation
-/// never makes a class grow while it has room.
-unsafe fn take_from_other_set(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
-    if !pages.placing() {
+/// With placement on, before the long-lived set of a class takes a fresh page: a partial page
+/// of the class's ordinary set, re-labelled long-lived. Its short-lived blocks die and leave
+/// room that long-lived blocks fill, so the long-lived set grows into the holes of the ordinary
+/// one before it takes more memory. The reverse is not done: an ordinary page made of the
+/// long-lived set's holes would keep its long-lived blocks among short-lived ones, and every
+/// such exchange would scatter them further (on `workload server` at scale 1, borrowing both
+/// ways ended at 101–104 MiB, this way only at 71 MiB, with a peak 3 % higher).
+unsafe fn take_from_ordinary_set(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
+    if !pages.placing() || slot < SMALL_CLASSES {
         return None;
     }
-    let class = class_of_slot(slot);
-    let other = if slot == class {
-        long_slot(class)
-    } else {
-        class
-    };
-    while let Some(page) = pages.partial[other].pop_front() {
+    let ordinary = class_of_slot(slot);
+    while let Some(page) = pages.partial[ordinary].pop_front() {
         // SAFETY: partial pages belong to `pages`.
         let p = unsafe { &mut *page };
         collect(p);
@@ -192,7 +191,7 @@ unsafe fn take_from_other_set(pages: &mut Pages, slot: usize, now: u64) -> Optio
         }
         p.flags |= IN_FULL;
         // SAFETY: the page was just unlinked.
-        unsafe { pages.full[other].push_back(page) };
+        unsafe { pages.full[ordinary].push_back(page) };
     }
     None
 }
