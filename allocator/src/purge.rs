@@ -79,7 +79,9 @@ pub fn claim_global_look(now: u64, force: bool) -> bool {
 /// once per purge, up to `SACS_WARM_MS`); when a purge of the heap's has gone `SACS_WARM_MS`
 /// without any of its memory being taken back ([`judge`](Self::judge)), the delay halves (down
 /// to `SACS_PURGE_DELAY_MS`). The delay applies to the heap's warm pool and to its segments'
-/// dirty slices. Abandoned and cached segments keep `SACS_PURGE_DELAY_MS`.
+/// dirty slices. A new heap starts from the delay of the last heap that retired
+/// ([`PurgeDelay::inherited`]); the segments exited threads abandoned have a delay of their own,
+/// adapted the same way ([`abandoned_extra`]); cached segments keep `SACS_PURGE_DELAY_MS`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PurgeDelay {
     /// The delay (ms) as last adapted; read through [`current`](Self::current), which keeps it
@@ -89,6 +91,63 @@ pub struct PurgeDelay {
     purged_at: u64,
     /// The decommit time (ms) of the latest purged memory that the heap took back soon after.
     refaulted: u64,
+}
+
+/// The delay (ms; 0: not adapted) of the last heap that retired: where new heaps start (see
+/// [`PurgeDelay::inherited`]).
+static INHERITED: AtomicU64 = AtomicU64::new(0);
+
+/// The purge delay of the segments exited threads abandoned, a [`PurgeDelay`] of its own kept in
+/// atomics: raised when a thread adopts one whose free slices were decommitted a moment ago
+/// ([`note_adopted`]), lowered when its purges go a window without that ([`judge_abandoned`]).
+/// Updates from two threads at once may lose one: a heuristic, never a correctness matter.
+struct SharedDelay {
+    delay: AtomicU64,
+    purged_at: AtomicU64,
+    refaulted: AtomicU64,
+}
+
+static ABANDONED: SharedDelay = SharedDelay {
+    delay: AtomicU64::new(0),
+    purged_at: AtomicU64::new(0),
+    refaulted: AtomicU64::new(0),
+};
+
+impl SharedDelay {
+    fn load(&self) -> PurgeDelay {
+        PurgeDelay {
+            delay: self.delay.load(Relaxed),
+            purged_at: self.purged_at.load(Relaxed),
+            refaulted: self.refaulted.load(Relaxed),
+        }
+    }
+
+    fn store(&self, d: PurgeDelay) {
+        self.delay.store(d.delay, Relaxed);
+        self.purged_at.store(d.purged_at, Relaxed);
+        self.refaulted.store(d.refaulted, Relaxed);
+    }
+}
+
+/// How much longer than `SACS_PURGE_DELAY_MS` the segments of exited threads wait before their
+/// dirty slices are decommitted.
+pub fn abandoned_extra() -> u64 {
+    ABANDONED.load().extra()
+}
+
+/// A thread adopted an abandoned segment whose latest decommit was at `purged` (ms; 0: none):
+/// if that was a moment ago, the purge only made the adopter fault the memory back.
+pub fn note_adopted(purged: u64, now: u64) {
+    let mut d = ABANDONED.load();
+    d.note_refault(purged, now);
+    ABANDONED.store(d);
+}
+
+/// After a purge look at the abandoned segments that gave back `bytes`.
+pub fn judge_abandoned(now: u64, bytes: usize) {
+    let mut d = ABANDONED.load();
+    d.judge(now, bytes);
+    ABANDONED.store(d);
 }
 
 /// Upper bound of a heap's purge delay, and the window (ms) in which a re-commit counts as a
@@ -109,6 +168,23 @@ impl PurgeDelay {
             purged_at: 0,
             refaulted: 0,
         }
+    }
+
+    /// A new heap's delay: the last retired heap's ([`hand_on`](Self::hand_on)). Threads that
+    /// come and go (a server replacing its workers, a pool re-spawning) each live too briefly to
+    /// learn that the memory of their predecessors is taken back at once; the delay carries what
+    /// they learned from one to the next. It comes down as a long-lived heap judges its purges.
+    pub fn inherited() -> Self {
+        Self {
+            delay: INHERITED.load(Relaxed),
+            purged_at: 0,
+            refaulted: 0,
+        }
+    }
+
+    /// Hands this (retiring) heap's delay on to the heaps made after it.
+    pub fn hand_on(&self) {
+        INHERITED.store(self.delay, Relaxed);
     }
 
     /// The current delay (ms): `SACS_PURGE_DELAY_MS`, lengthened while purges are faulted back.

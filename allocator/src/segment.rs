@@ -324,9 +324,27 @@ impl Segment {
         }
     }
 
+    /// When (ms) the most recently decommitted of the free slices was decommitted (0: none is
+    /// decommitted, or none ever was).
+    pub fn last_decommit(&self) -> u64 {
+        let mut clean = self.free_slices & !self.dirty_slices;
+        let mut latest = 0;
+        while clean != 0 {
+            let i = clean.trailing_zeros() as usize;
+            latest = latest.max(self.dirty_at[i]);
+            clean &= clean - 1;
+        }
+        latest
+    }
+
     /// Whether [`purge_if_due`](Self::purge_if_due) would look at any slice now.
     pub fn purge_due(&self, now: u64, force: bool) -> bool {
-        self.due_limit(now, force, 0).is_some()
+        self.purge_due_after(now, force, 0)
+    }
+
+    /// Whether [`purge_if_due_after`](Self::purge_if_due_after) would look at any slice now.
+    pub fn purge_due_after(&self, now: u64, force: bool, extra: u64) -> bool {
+        self.due_limit(now, force, extra).is_some()
     }
 
     /// For a purge look at `now`: the time (ms) at or before which dirty slices are decommitted,

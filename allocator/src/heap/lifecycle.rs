@@ -22,6 +22,14 @@ struct Pool(*mut Heap);
 unsafe impl Send for Pool {}
 static POOL: Lock<Pool> = Lock::new(Pool(ptr::null_mut()));
 
+/// A new live heap, copied into a heap structure to make one. Building `Heap::new` in place
+/// would build it on the stack first (it is ~23 KiB) and copy it: 6 pages of a new thread's
+/// stack, which the C library decommitted when the thread that had the stack before exited, so
+/// every new thread took ~6 page faults there (`workload thread-rounds`).
+static LIVE: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Live)));
+/// A heap structure in the pool, copied likewise.
+static POOLED: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Dead)));
+
 /// The heap exiting threads share (under [`BACKSTOP_LOCK`]).
 static BACKSTOP: StaticHeap =
     StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Backstop)));
@@ -70,7 +78,7 @@ fn new_heap_struct() -> Option<*mut Heap> {
             // SAFETY: `base` holds `per_chunk` heap-sized, suitably aligned slots, ours alone.
             unsafe {
                 let h = base.add(i);
-                h.write(Heap::new(HeapState::Dead));
+                ptr::copy_nonoverlapping(POOLED.ptr(), h, 1);
                 (*h).next = pool.0;
                 pool.0 = h;
             }
@@ -87,10 +95,11 @@ fn make_heap() -> *mut Heap {
     };
     // SAFETY: `h` is a fresh heap structure that only this thread knows.
     unsafe {
-        h.write(Heap::new(HeapState::Live));
+        ptr::copy_nonoverlapping(LIVE.ptr(), h, 1);
         (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
         (*h).sample_left = crate::site::interval();
         (*h).small.relabel_after = crate::site::relabel_after();
+        (*h).small.purge_delay = crate::purge::PurgeDelay::inherited();
         // `next_purge` 0: look at purging on the first refill; short-lived threads do their
         // share too.
         stats::register(ptr::addr_of_mut!((*h).counters));

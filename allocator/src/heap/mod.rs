@@ -114,7 +114,7 @@ impl Heap {
 pub struct StaticHeap(UnsafeCell<Heap>);
 // SAFETY: the sentinels are never written (their pages are EMPTY, which the refill path handles
 // before touching the heap, and their state sends every slow path elsewhere); the backstop is
-// only used under its lock.
+// only used under its lock; the prototypes new heaps are copied from (`lifecycle`) are only read.
 unsafe impl Sync for StaticHeap {}
 
 impl StaticHeap {

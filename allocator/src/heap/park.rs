@@ -12,11 +12,11 @@
 //! first call after the pause, and a busy one pays at most that many slow calls per big free.
 //!
 //! Those calls can be used up before the pause: a program frees on after its last page
-//! emptied, then sleeps, then allocates. So when they run out, and whenever a purge look leaves
-//! work pending, the heap is *nudged*, at most once per purge interval: its current pages are
-//! put back on their lists, and its next allocation of each class misses and makes the look.
-//! A busy thread pays one miss per class it uses per interval (the interval is at least 1 ms,
-//! 5 ms by default); frees stay HOT.
+//! emptied, then sleeps, then allocates. So when they run out (once per event that parked the
+//! thread), and when a purge look leaves work pending (at most once per purge interval), the
+//! heap is *nudged*: its current pages are put back on their lists, and its next allocation of
+//! each class misses and makes the look. A busy thread pays one miss per class it uses per
+//! nudge (the interval is at least 1 ms, 5 ms by default); frees stay HOT.
 
 use super::{current, lifecycle, set_current, tick, Heap, HeapState, PARKED};
 use crate::platform::{self, thread};
@@ -98,17 +98,29 @@ pub unsafe fn repark(h: *mut Heap) {
 }
 
 /// Makes the next allocation of every class of `h` miss the HOT path, so that it looks at
-/// purging (see above), unless `h` was nudged less than a purge interval before `now`.
+/// purging (see above).
 ///
 /// # Safety
 /// - `h` is the calling thread's live heap, not parked.
 pub unsafe fn nudge(h: &mut Heap, now: u64) {
-    if now < h.nudge_after || h.state != HeapState::Live {
+    if h.state != HeapState::Live {
         return;
     }
     h.nudge_after = now + purge::interval();
     // SAFETY: per the contract the pages are ours.
     unsafe { refill::put_back_current(&mut h.small, now) };
+}
+
+/// [`nudge`], unless `h` was nudged less than a purge interval before `now`: for a purge look
+/// that left work pending, which a thread allocating steadily makes once per interval.
+///
+/// # Safety
+/// - as for [`nudge`].
+pub unsafe fn nudge_at_most_once_per_interval(h: &mut Heap, now: u64) {
+    if now >= h.nudge_after {
+        // SAFETY: per the contract.
+        unsafe { nudge(h, now) };
+    }
 }
 
 /// The calling thread's heap with a parked heap resolved to the live one (without un-parking):

@@ -23,7 +23,7 @@ pub unsafe fn refill(heap: *mut Heap, slot: usize) -> *mut u8 {
             if h.purge_pending || purge::deferred() {
                 // SAFETY: `h` is the calling thread's heap; the slot being refilled has no
                 // current page, the others are put back.
-                unsafe { park::nudge(h, now) };
+                unsafe { park::nudge_at_most_once_per_interval(h, now) };
             }
         }
         // SAFETY: as above; `refill_current` left the class with no current page.

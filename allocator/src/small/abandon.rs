@@ -13,6 +13,7 @@ use super::{count_long_page, retire, Pages, SLOTS, WARM_MID, WARM_TINY};
 use crate::lock::Lock;
 use crate::page::{PageKind, EMPTY, IN_FULL, LONG_LIVED};
 use crate::platform;
+use crate::purge;
 use crate::segment::{self, Segment, SegmentList};
 use crate::stats::GLOBAL;
 
@@ -57,12 +58,14 @@ pub unsafe fn abandon(pages: &mut Pages, now: u64) {
                 retire::release_span(pages, page, now);
             }
         }
+        pages.purge_delay.hand_on();
+        let extra = pages.purge_delay.extra();
         let mut abandoned = 0;
         while let Some(seg) = pages.segments.pop_front() {
             if (*seg).is_empty() {
                 segment::cache::put(seg, now);
             } else {
-                (*seg).purge_if_due(now, false);
+                (*seg).purge_if_due_after(now, false, extra);
                 (*seg).owner.store(0, Relaxed);
                 ABANDONED.lock().push_back(seg);
                 abandoned += 1;
@@ -86,6 +89,7 @@ pub unsafe fn adopt_one(pages: &mut Pages) -> bool {
     // SAFETY: an abandoned segment has no owner; taking it off the list made it ours.
     unsafe {
         let s = &mut *seg;
+        purge::note_adopted(s.last_decommit(), platform::now_ms());
         s.owner.store(me, Relaxed);
         pages.segments.push_front(seg);
         let mut i = 1;
@@ -134,7 +138,14 @@ const PURGE_BATCH: usize = 16;
 /// them with `force`): their owners are gone, so no thread's look would reach them. The
 /// segments are taken off the list while their memory is given back, so no lock is held across
 /// the `madvise` calls; an adopter meanwhile simply does not see them.
+///
+/// They wait `SACS_PURGE_DELAY_MS` and as much longer as the abandoned segments' own purge
+/// delay has learned (`purge::abandoned_extra`): a program that replaces its threads has the next
+/// ones adopt the segments at once, and decommitting them in between only makes the adopters
+/// fault the pages back ([`adopt_one`] tells the delay when that happened).
 pub fn purge_abandoned(now: u64, force: bool) {
+    let extra = purge::abandoned_extra();
+    let mut bytes = 0;
     // Each segment is looked at once per call, even when the kernel refuses and it stays due.
     let mut budget = ABANDONED.lock().len;
     while budget > 0 {
@@ -147,7 +158,7 @@ pub fn purge_abandoned(now: u64, force: bool) {
                 // first); `next` is read before the segment is unlinked.
                 unsafe {
                     let next = (*seg).next;
-                    if (*seg).purge_due(now, force) {
+                    if (*seg).purge_due_after(now, force, extra) {
                         list.remove(seg);
                         batch.push(seg);
                         budget -= 1;
@@ -161,13 +172,16 @@ pub fn purge_abandoned(now: u64, force: bool) {
         }
         for &seg in &batch {
             // SAFETY: off the list, the segment is ours alone until it goes back.
-            unsafe { (*seg).purge_if_due(now, force) };
+            bytes += unsafe { (*seg).purge_if_due_after(now, force, extra) };
         }
         let mut list = ABANDONED.lock();
         for seg in batch {
             // SAFETY: taken off this list above, on no other.
             unsafe { list.push_back(seg) };
         }
+    }
+    if !force {
+        purge::judge_abandoned(now, bytes);
     }
 }
 

@@ -117,6 +117,11 @@ const WORKLOADS: &[Workload] = &[
         run: threads::thread_churn,
     },
     Workload {
+        name: "thread-rounds",
+        about: "larson with its threads replaced every round, blocks inherited",
+        run: threads::thread_rounds,
+    },
+    Workload {
         name: "false-sharing",
         about: "small objects written hard by different threads (cache-scratch)",
         run: threads::false_sharing,

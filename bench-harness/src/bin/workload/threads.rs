@@ -40,6 +40,13 @@ const CHURN_THREADS: u64 = 3000;
 /// `thread_churn`: blocks each thread allocates (half freed by itself, half by its successor).
 const CHURN_BLOCKS: usize = 500;
 
+/// `thread_rounds`: rounds at scale 1; each round replaces every lane's thread.
+const ROUNDS: u64 = 2000;
+/// `thread_rounds`: live blocks per lane, handed from each round's thread to the next.
+const ROUND_SLOTS: usize = 5000;
+/// `thread_rounds`: replacements each thread makes in its round.
+const ROUND_STEPS: usize = 2_000;
+
 /// `false_sharing`: the size of every object (cache-scratch's default).
 const SCRATCH_SIZE: usize = 8;
 /// `false_sharing`: allocate-write-free rounds at scale 1, over all workers.
@@ -426,6 +433,62 @@ fn churn_thread(id: usize, inherited: Vec<Block>) -> (Vec<Block>, Tally) {
         }
     }
     (handed_on, local.tally)
+}
+
+// ---------------------------------------------------------------------------------------------
+// thread_rounds
+
+/// A larson-style server whose threads are replaced every round (larson's own thread
+/// replacement): `config.threads` lanes, each holding 5000 live blocks of 8–1000 B (~2.5 MiB).
+/// In each of 2000 rounds at scale 1, every lane gets a new thread that inherits the lane's
+/// blocks (allocated by threads that have exited), makes 2000 replacements (checks and frees a
+/// random block, allocates and fills a new one of random size), and hands the blocks on when it
+/// exits: thousands of threads, each living about a millisecond. The
+/// lanes' threads of a round run at once; the main thread checks and frees what the last round
+/// hands on. What it measures: memory of exited threads that the next round reuses at once,
+/// which an allocator must not give back to the system in between (page faults, system time).
+pub fn thread_rounds(config: &Config) -> Outcome {
+    let lanes = config.threads;
+    let rounds = config.scaled(ROUNDS) as usize;
+    let mut held: Vec<Vec<Block>> = (0..lanes).map(|_| Vec::new()).collect();
+    let mut tallies = Vec::with_capacity(rounds * lanes + 1);
+    for round in 0..rounds {
+        let handles: Vec<_> = held
+            .drain(..)
+            .enumerate()
+            .map(|(lane, blocks)| {
+                let id = round * lanes + lane;
+                thread::spawn(move || round_thread(id, blocks))
+            })
+            .collect();
+        for handle in handles {
+            let (blocks, tally) = joined(handle.join());
+            held.push(blocks);
+            tallies.push(tally);
+        }
+    }
+    let mut main = Local::new("thread-rounds", rounds * lanes);
+    held.into_iter()
+        .flatten()
+        .for_each(|block| main.free(block));
+    tallies.push(main.tally);
+    tallies.into_iter().sum::<Tally>().outcome(lanes)
+}
+
+/// Thread `id` of [`thread_rounds`]: fills its lane on the first round, makes its replacements,
+/// hands the lane's blocks on.
+fn round_thread(id: usize, mut blocks: Vec<Block>) -> (Vec<Block>, Tally) {
+    let mut local = Local::new("thread-rounds", id);
+    while blocks.len() < ROUND_SLOTS {
+        blocks.push(local.alloc(8, 1000));
+    }
+    for _ in 0..ROUND_STEPS {
+        let i = local.rng.range(0, ROUND_SLOTS - 1);
+        let fresh = local.alloc(8, 1000);
+        let old = std::mem::replace(&mut blocks[i], fresh);
+        local.free(old);
+    }
+    (blocks, local.tally)
 }
 
 // ---------------------------------------------------------------------------------------------
