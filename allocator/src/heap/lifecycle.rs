@@ -1,13 +1,25 @@
 //! How heaps are born and retire: the thread-exit key, the pool of heap structures, giving a
 //! thread its heap on first use, retiring it at thread exit, and the backstop heap that threads
 //! use after their own heap retired (allocations from other keys' destructors).
+//!
+//! **Handover.** A heap that retires keeps its pages: it goes to the pool whole, stamped with
+//! `kept_since`, its pages still owned by it (other threads' frees land on their remote lists,
+//! as for any heap not theirs). The next thread that needs a heap takes the most recently
+//! retired structure (the pool is a stack) and, when it kept its pages, takes them over as they
+//! are: no abandoning, adopting or purging in between, the memory a replaced thread leaves is
+//! in use again at once. A kept heap that no thread takes within the abandoned segments' purge
+//! delay (`SACS_PURGE_DELAY_MS` and what it has learned, `purge::abandoned_extra`) is released
+//! by the shared purge look ([`release_kept`]): its pages are abandoned as they once were at
+//! thread exit (`small::abandon`). `sacs::purge()` releases them all.
 
 use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::{park, set_current, Heap, HeapState, StaticHeap, DEAD};
 use crate::lock::{Lock, SleepLock};
+use crate::options::{self, Opt};
 use crate::platform::{self, thread};
+use crate::purge;
 use crate::small;
 use crate::stats::{self, GLOBAL};
 
@@ -16,11 +28,20 @@ static KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
 static INIT: spin::Once<()> = spin::Once::new();
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
 
-/// Retired heap structures, linked through `next`, for reuse.
-struct Pool(*mut Heap);
+/// Heap structures for reuse, linked through `next`: retired heaps that kept their pages, the
+/// most recently retired first, and blank ones.
+struct Pool {
+    kept: *mut Heap,
+    blank: *mut Heap,
+}
+/// Heaps in the pool that kept their pages (a hint: [`release_kept`] skips the walk at 0).
+static KEPT: AtomicUsize = AtomicUsize::new(0);
 // SAFETY: only accessed under its lock.
 unsafe impl Send for Pool {}
-static POOL: Lock<Pool> = Lock::new(Pool(ptr::null_mut()));
+static POOL: Lock<Pool> = Lock::new(Pool {
+    kept: ptr::null_mut(),
+    blank: ptr::null_mut(),
+});
 
 /// A new live heap, copied into a heap structure to make one. Building `Heap::new` in place
 /// would build it on the stack first (it is ~23 KiB) and copy it: 6 pages of a new thread's
@@ -56,17 +77,20 @@ pub(super) fn key() -> Option<thread::Key> {
     (key != usize::MAX).then_some(key as thread::Key)
 }
 
-/// Takes a heap structure from the pool, mapping a chunk of them (outside the lock) when it is
-/// empty.
+/// Takes a heap structure from the pool: the most recently retired heap that kept its pages,
+/// else a blank one, mapping a chunk of them (outside the lock) when there is none.
 fn new_heap_struct() -> Option<*mut Heap> {
     loop {
         {
-            let mut pool = POOL.lock();
-            let h = pool.0;
-            if !h.is_null() {
-                // SAFETY: `h` is a pooled heap structure, unused, guarded by the lock.
-                pool.0 = unsafe { (*h).next };
-                return Some(h);
+            let mut guard = POOL.lock();
+            let pool = &mut *guard;
+            for list in [&mut pool.kept, &mut pool.blank] {
+                let h = *list;
+                if !h.is_null() {
+                    // SAFETY: `h` is a pooled heap structure, unused, guarded by the lock.
+                    *list = unsafe { (*h).next };
+                    return Some(h);
+                }
             }
         }
         const CHUNK: usize = 256 * 1024;
@@ -79,29 +103,43 @@ fn new_heap_struct() -> Option<*mut Heap> {
             unsafe {
                 let h = base.add(i);
                 ptr::copy_nonoverlapping(POOLED.ptr(), h, 1);
-                (*h).next = pool.0;
-                pool.0 = h;
+                (*h).next = pool.blank;
+                pool.blank = h;
             }
         }
     }
 }
 
-/// Gives the calling thread a heap. Returns null when the system has no memory.
+/// Gives the calling thread a heap: a retired heap's pages taken over, or a new one. Returns
+/// null when the system has no memory.
 #[cold]
 fn make_heap() -> *mut Heap {
     init();
     let Some(h) = new_heap_struct() else {
         return ptr::null_mut();
     };
-    // SAFETY: `h` is a fresh heap structure that only this thread knows.
+    // SAFETY: `h` is a heap structure off the pool that only this thread knows.
     unsafe {
-        ptr::copy_nonoverlapping(LIVE.ptr(), h, 1);
-        (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
+        if (*h).kept_since != 0 {
+            // Its pages, lists, warm pool and purge state are as its last thread left them;
+            // its big-block cache was flushed and its counters folded at retirement.
+            KEPT.fetch_sub(1, Relaxed);
+            (*h).kept_since = 0;
+            (*h).state = HeapState::Live;
+            (*h).park_calls = 0;
+            // Blocks freed into its full pages while it waited (by the threads that inherited
+            // its blocks) come back now, before the new thread takes fresh pages.
+            small::refill::sweep_all_full(&mut (*h).small);
+            GLOBAL.heaps_taken_over.add(1);
+        } else {
+            ptr::copy_nonoverlapping(LIVE.ptr(), h, 1);
+            (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
+            (*h).small.relabel_after = crate::site::relabel_after();
+            (*h).small.purge_delay = crate::purge::PurgeDelay::inherited();
+            // `next_purge` 0: look at purging on the first refill; short-lived threads do their
+            // share too.
+        }
         (*h).sample_left = crate::site::interval();
-        (*h).small.relabel_after = crate::site::relabel_after();
-        (*h).small.purge_delay = crate::purge::PurgeDelay::inherited();
-        // `next_purge` 0: look at purging on the first refill; short-lived threads do their
-        // share too.
         stats::register(ptr::addr_of_mut!((*h).counters));
     }
     GLOBAL.heaps_created.add(1);
@@ -162,13 +200,55 @@ unsafe extern "C" fn thread_exit(arg: *mut core::ffi::c_void) {
     unsafe {
         let h = &mut *heap;
         h.big.flush(now, true);
-        small::abandon::abandon(&mut h.small, now);
-        super::tick::global_tick(now, false);
+        h.small.purge_delay.hand_on();
+        h.kept_since = now.max(1);
         retire_struct(heap);
+        super::tick::global_tick(now, false);
     }
 }
 
-/// Folds the heap's counters into the global ones and returns its structure to the pool.
+/// Releases the pages of pooled heaps that kept them for longer than the abandoned segments'
+/// purge delay (all of them with `force`): abandons them (see the module's doc). Called by the
+/// shared purge look; the pool's lock is not held while pages are abandoned.
+pub fn release_kept(now: u64, force: bool) {
+    if KEPT.load(Relaxed) == 0 {
+        return;
+    }
+    let wait = options::get(Opt::PurgeDelayMs) as u64 + purge::abandoned_extra();
+    while let Some(h) = take_stale(now, force, wait) {
+        // SAFETY: off the pool, the heap is ours alone, and no thread uses it.
+        unsafe {
+            small::abandon::abandon(&mut (*h).small, now);
+            (*h).kept_since = 0;
+            let mut pool = POOL.lock();
+            (*h).next = pool.blank;
+            pool.blank = h;
+        }
+    }
+}
+
+/// Takes off the pool a heap that has kept its pages for `wait` ms by `now` (any with `force`).
+fn take_stale(now: u64, force: bool, wait: u64) -> Option<*mut Heap> {
+    let mut pool = POOL.lock();
+    let mut link: *mut *mut Heap = &mut pool.kept;
+    // SAFETY: pooled heap structures are only touched under the lock; `link` points at the
+    // list's head or at a pooled heap's `next`.
+    unsafe {
+        while !(*link).is_null() {
+            let h = *link;
+            if force || now >= (*h).kept_since.saturating_add(wait) {
+                *link = (*h).next;
+                KEPT.fetch_sub(1, Relaxed);
+                return Some(h);
+            }
+            link = ptr::addr_of_mut!((*h).next);
+        }
+    }
+    None
+}
+
+/// Folds the heap's counters into the global ones and returns its structure to the pool: to the
+/// heaps that kept their pages when `kept_since` is set, else to the blank ones.
 ///
 /// # Safety
 /// - `heap` is a live heap that no thread uses any more.
@@ -178,8 +258,14 @@ unsafe fn retire_struct(heap: *mut Heap) {
         stats::retire(ptr::addr_of_mut!((*heap).counters));
         (*heap).state = HeapState::Dead;
         let mut pool = POOL.lock();
-        (*heap).next = pool.0;
-        pool.0 = heap;
+        if (*heap).kept_since != 0 {
+            KEPT.fetch_add(1, Relaxed);
+            (*heap).next = pool.kept;
+            pool.kept = heap;
+        } else {
+            (*heap).next = pool.blank;
+            pool.blank = heap;
+        }
     }
     GLOBAL.heaps_retired.add(1);
 }

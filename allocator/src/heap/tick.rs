@@ -1,8 +1,9 @@
 //! The purge looks (see [`crate::purge`](mod@crate::purge) for when and why): a heap's own look at its big-block
-//! cache, warm pool and segments; the shared structures' look (segment cache, abandoned
-//! segments, big arenas, whale ring); and [`purge_now`], all of it at once.
+//! cache, warm pool and segments; the shared structures' look (segment cache, retired heaps
+//! that kept their pages, abandoned segments, big arenas, whale ring); and [`purge_now`], all of
+//! it at once.
 
-use super::{park, Heap, HeapState};
+use super::{lifecycle, park, Heap, HeapState};
 use crate::platform;
 use crate::small::{abandon, refill, retire};
 use crate::{big, purge, segment, whale};
@@ -22,6 +23,7 @@ pub fn global_tick(now: u64, force: bool) {
         return;
     }
     let cached = segment::cache::purge(now, force);
+    lifecycle::release_kept(now, force);
     abandon::purge_abandoned(now, force);
     let big = big::purge_all(now, force);
     let whales = whale::purge(now, force);
@@ -29,10 +31,12 @@ pub fn global_tick(now: u64, force: bool) {
 }
 
 /// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty
-/// pages, pages of exited threads that were freed, cached big blocks, empty segments, and the
-/// whale ring. Live blocks are untouched.
+/// pages, pages of exited threads that were freed (their heaps' kept pages released first),
+/// cached big blocks, empty segments, and the whale ring. Live blocks are untouched.
 pub fn purge_now() {
     let now = platform::now_ms();
+    // Retired heaps' kept pages first, so that their segments are adopted and swept below.
+    lifecycle::release_kept(now, true);
     let h = park::resolved();
     // SAFETY: the calling thread's heap is only used by this thread (a sentinel is skipped).
     unsafe {

@@ -98,6 +98,8 @@ pub struct Stats {
     /// Thread heaps created and retired (thread exits).
     pub heaps_created: u64,
     pub heaps_retired: u64,
+    /// New heaps that took over a retired heap's pages whole (see `heap::lifecycle`).
+    pub heaps_taken_over: u64,
     /// Bad pointers reported.
     pub invalid_frees: u64,
     /// Site Rules (`SACS_SITES`): allocations sampled, sampled blocks freed, samples not
@@ -364,6 +366,7 @@ pub struct GlobalCounters {
     pub segments_adopted: SharedCounter,
     pub heaps_created: SharedCounter,
     pub heaps_retired: SharedCounter,
+    pub heaps_taken_over: SharedCounter,
     pub invalid_frees: SharedCounter,
     pub site_samples: SharedCounter,
     pub site_sampled_frees: SharedCounter,
@@ -427,6 +430,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     segments_adopted,
     heaps_created,
     heaps_retired,
+    heaps_taken_over,
     invalid_frees,
     site_samples,
     site_sampled_frees,
@@ -500,6 +504,7 @@ pub fn stats() -> Stats {
     s.segments_adopted = g.segments_adopted.get();
     s.heaps_created = g.heaps_created.get();
     s.heaps_retired = g.heaps_retired.get();
+    s.heaps_taken_over = g.heaps_taken_over.get();
     s.invalid_frees = g.invalid_frees.get();
     s.site_samples = g.site_samples.get();
     s.site_sampled_frees = g.site_sampled_frees.get();

@@ -82,6 +82,8 @@ impl Stats {
         w.num(self.heaps_retired);
         w.s(", invalid frees ");
         w.num(self.invalid_frees);
+        w.s(", taken over ");
+        w.num(self.heaps_taken_over);
         w.s("\n  sites       samples ");
         w.num(self.site_samples);
         w.s(", short ");
