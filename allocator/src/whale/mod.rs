@@ -51,12 +51,19 @@ static WHALES: Lock<Whales> = Lock::new(Whales {
 
 impl Whales {
     /// Ages the ring if it is due (see [`Ring::age`]) and sets the next look.
-    fn age_if_due(&mut self, now: u64, force: bool, out: &mut Expired, warming: &mut Warming) {
+    fn age_if_due(
+        &mut self,
+        now: u64,
+        force: bool,
+        l: &Limits,
+        out: &mut Expired,
+        warming: &mut Warming,
+    ) {
         if !force && now < self.next_purge {
             return;
         }
         self.ring
-            .age(now, force, self.registry.live_bytes, out, warming);
+            .age(now, force, self.registry.live_bytes, l, out, warming);
         let hot = options::get(Opt::HotMs) as u64;
         let warm = options::get(Opt::WarmMs) as u64;
         self.next_purge = now + (hot.min(warm) / 2).max(1);
@@ -188,7 +195,7 @@ fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usiz
         if register && !w.registry.has_room() {
             return None;
         }
-        w.age_if_due(now, false, &mut expired, &mut warming);
+        w.age_if_due(now, false, &limits, &mut expired, &mut warming);
         let live = w.registry.live_bytes.saturating_add(len);
         w.ring.note_live(live);
         let taken = w.ring.take(len, align, exact, true, &limits);
@@ -249,7 +256,7 @@ fn give_back(base: usize, len: usize) {
     let mut warming = Warming::new();
     let held = {
         let mut w = WHALES.lock();
-        w.age_if_due(now, false, &mut expired, &mut warming);
+        w.age_if_due(now, false, &limits, &mut expired, &mut warming);
         w.ring.insert(base, len, now, &limits, &mut expired);
         w.publish(&limits);
         w.ring.holds_any()
@@ -377,6 +384,7 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
 /// Purges the ring (everything with `force`). Returns whether mappings are left in it (or it
 /// could not be looked at).
 pub fn purge(now: u64, force: bool) -> bool {
+    let limits = Limits::from_options();
     let mut expired = Expired::new();
     let mut warming = Warming::new();
     let held = {
@@ -390,8 +398,8 @@ pub fn purge(now: u64, force: bool) -> bool {
         if !force && now < w.next_purge {
             return w.ring.holds_any();
         }
-        w.age_if_due(now, force, &mut expired, &mut warming);
-        w.publish(&Limits::from_options());
+        w.age_if_due(now, force, &limits, &mut expired, &mut warming);
+        w.publish(&limits);
         w.ring.holds_any()
     };
     unmap_all(&expired);

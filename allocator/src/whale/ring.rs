@@ -319,18 +319,24 @@ impl Ring {
     /// Ages the ring: MADV_FREE after `SACS_HOT_MS`, out of the ring after `SACS_WARM_MS` (or
     /// everything with `force`). Adds the ranges to unmap to `out`, and takes those to release
     /// out of the ring into `warming` (so no one takes one and writes to it while the
-    /// MADV_FREE runs). The footprint halves, down to the `live` bytes of whales now.
+    /// MADV_FREE runs). The footprint halves, down to the `live` bytes of whales now, and the
+    /// oldest ranges leave while the ring is over the budget that leaves it.
     pub(super) fn age(
         &mut self,
         now: u64,
         force: bool,
         live: usize,
+        l: &Limits,
         out: &mut Expired,
         warming: &mut Warming,
     ) {
         let hot = options::get(Opt::HotMs) as u64;
         let warm = options::get(Opt::WarmMs) as u64;
         self.footprint = (self.footprint / 2).max(live);
+        let budget = self.budget(l);
+        while self.bytes > budget {
+            self.evict_oldest(out);
+        }
         while let Some(c) = self.entries.first() {
             if crate::purge::aged(c.freed_at, now, warm, force) {
                 let c = self.remove(0);
@@ -510,13 +516,20 @@ mod tests {
         assert_eq!(r.budget(&L), 1024 * MIB);
         // The footprint halves at each look, down to what is live.
         let (mut out, mut warming) = (Expired::new(), Warming::new());
-        r.age(0, false, 1000 * MIB, &mut out, &mut warming);
+        r.age(0, false, 1000 * MIB, &L, &mut out, &mut warming);
         assert_eq!(r.footprint, 4000 * MIB);
         for _ in 0..3 {
-            r.age(0, false, 1000 * MIB, &mut out, &mut warming);
+            r.age(0, false, 1000 * MIB, &L, &mut out, &mut warming);
         }
         assert_eq!(r.footprint, 1000 * MIB);
         assert_eq!(r.budget(&L), 256 * MIB);
+        // A ring over the budget the decay leaves sheds its oldest ranges at the next look.
+        let g = 1usize << 30;
+        let mut r = ring_of(&[entry(g, 200 * MIB, 0), entry(2 * g, 100 * MIB, 0)]);
+        r.note_live(1200 * MIB);
+        r.age(0, false, 0, &L, &mut out, &mut warming);
+        assert_eq!(out.as_slice(), [(g, 200 * MIB)]);
+        assert_eq!(r.bytes, 100 * MIB);
     }
 
     #[test]
