@@ -89,8 +89,8 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_WHALE_RING",
-        default: 8,
-        doc: "Whale: freed mappings (>= 2 MiB) kept in the FIFO ring for reuse; 0 unmaps at once. At most 64.",
+        default: 16,
+        doc: "Whale: most freed mappings (>= 2 MiB, or pieces of them) kept in the ring for reuse; 0 unmaps at once. At most 64.",
     },
     OptionDesc {
         name: "SACS_WHALE_RING_MIB",
@@ -99,7 +99,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_WHALE_RING_PERCENT",
-        default: 25,
+        default: 33,
         doc: "Whale: the ring's byte budget as a percentage of the live whale footprint (the most bytes of whales live lately); the oldest mappings are unmapped beyond it, and a larger mapping is unmapped at once.",
     },
     OptionDesc {
