@@ -78,7 +78,11 @@ fn the_ring_budget_follows_the_live_whales() {
         unsafe { sacs::free(p) };
     }
     let s = sacs::stats();
-    assert!(s.whale_ring_bytes <= s.whale_ring_budget, "{}", stats_table());
+    assert!(
+        s.whale_ring_bytes <= s.whale_ring_budget,
+        "{}",
+        stats_table()
+    );
     for _ in 0..20 {
         std::thread::sleep(Duration::from_millis(60));
         // A whale operation looks at the ring: allocate and free a small whale.

@@ -50,7 +50,10 @@ fn a_longer_freed_whale_serves_a_shorter_request_and_pieces_merge_back() {
     // 15 MiB: the same mapping, no mmap, split at 16 MiB.
     let (hits, maps) = (sacs::stats().whale_ring_hits, mmaps());
     let b = sacs::alloc(15 * MIB, 16);
-    assert_eq!(b, a, "the 15 MiB whale should reuse the freed 20 MiB mapping");
+    assert_eq!(
+        b, a,
+        "the 15 MiB whale should reuse the freed 20 MiB mapping"
+    );
     assert_eq!(mmaps(), maps, "a ring hit makes no mmap");
     assert_eq!(sacs::stats().whale_ring_hits, hits + 1);
     assert!(sacs::stats().whale_ring_splits >= 1, "{}", stats_table());
@@ -60,7 +63,11 @@ fn a_longer_freed_whale_serves_a_shorter_request_and_pieces_merge_back() {
 
     // 3.5 MiB: the 4 MiB tail, still cached, right after the 16 MiB head.
     let c = sacs::alloc(3 * MIB + 512 * KIB, 16);
-    assert_eq!(c as usize, a as usize + 16 * MIB, "the tail serves the next whale");
+    assert_eq!(
+        c as usize,
+        a as usize + 16 * MIB,
+        "the tail serves the next whale"
+    );
     assert_eq!(mmaps(), maps, "the tail's reuse makes no mmap");
     fill(c, 3 * MIB + 512 * KIB, 0xC3);
     check(b, 15 * MIB, 0xB2, "15 MiB whale beside the 3.5 MiB one");
@@ -73,7 +80,11 @@ fn a_longer_freed_whale_serves_a_shorter_request_and_pieces_merge_back() {
         sacs::free(b);
         sacs::free(c);
     }
-    assert!(sacs::stats().whale_ring_merges > merges, "{}", stats_table());
+    assert!(
+        sacs::stats().whale_ring_merges > merges,
+        "{}",
+        stats_table()
+    );
     let d = sacs::alloc(20 * MIB, 16);
     assert_eq!(d, a, "the merged range should serve 20 MiB");
     assert_eq!(mmaps(), maps);
@@ -87,7 +98,12 @@ fn a_longer_freed_whale_serves_a_shorter_request_and_pieces_merge_back() {
     let grown = sacs::stats().whale_ring_grown;
     let f = sacs::alloc(10 * MIB, 16);
     assert!(!f.is_null());
-    assert_eq!(sacs::stats().whale_ring_grown, grown + 1, "{}", stats_table());
+    assert_eq!(
+        sacs::stats().whale_ring_grown,
+        grown + 1,
+        "{}",
+        stats_table()
+    );
     fill(f, 10 * MIB, 0xF6);
     check(f, 10 * MIB, 0xF6, "grown whale");
     check(d, 20 * MIB, 0xD4, "20 MiB whale beside the grown one");
@@ -104,7 +120,11 @@ fn a_longer_freed_whale_serves_a_shorter_request_and_pieces_merge_back() {
         sacs::free(d);
         sacs::free(z);
     }
-    assert!(sacs::stats().whale_ring_bytes >= 20 * MIB, "{}", stats_table());
+    assert!(
+        sacs::stats().whale_ring_bytes >= 20 * MIB,
+        "{}",
+        stats_table()
+    );
     sacs::purge();
     let after = rss();
     assert_eq!(sacs::stats().whale_ring_bytes, 0, "{}", stats_table());

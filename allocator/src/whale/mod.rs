@@ -73,9 +73,7 @@ impl Whales {
     fn publish(&self, l: &Limits) {
         use core::sync::atomic::Ordering::Relaxed;
         GLOBAL.whale_ring_bytes.store(self.ring.bytes(), Relaxed);
-        GLOBAL
-            .whale_ring_budget
-            .store(self.ring.budget(l), Relaxed);
+        GLOBAL.whale_ring_budget.store(self.ring.budget(l), Relaxed);
     }
 }
 
@@ -442,4 +440,3 @@ pub unsafe fn release_region(p: *mut u8, len: usize) {
 pub fn lock_for_fork() -> &'static Lock<impl Sized> {
     &WHALES
 }
-

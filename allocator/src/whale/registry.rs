@@ -150,8 +150,18 @@ mod tests {
             assert_eq!(r.find(b).is_some(), k % 3 != 0, "base {b:#x}");
         }
         assert_eq!(r.live, bases.len() - bases.len().div_ceil(3));
-        let left: usize = bases.iter().skip(1).step_by(3).map(|b| b / 2).sum::<usize>()
-            + bases.iter().skip(2).step_by(3).map(|b| b / 2).sum::<usize>();
+        let left: usize = bases
+            .iter()
+            .skip(1)
+            .step_by(3)
+            .map(|b| b / 2)
+            .sum::<usize>()
+            + bases
+                .iter()
+                .skip(2)
+                .step_by(3)
+                .map(|b| b / 2)
+                .sum::<usize>();
         assert_eq!(r.live_bytes, left);
         // SAFETY: the registry mapping is ours.
         unsafe { platform::unmap(r.slots as *mut u8, REGISTRY_BYTES) };

@@ -310,8 +310,7 @@ impl Ring {
             self.bytes += c.len;
         }
         let budget = self.budget(l);
-        while !self.entries.is_empty() && (self.entries.len() > l.capacity || self.bytes > budget)
-        {
+        while !self.entries.is_empty() && (self.entries.len() > l.capacity || self.bytes > budget) {
             self.evict_oldest(out);
         }
     }
@@ -393,7 +392,10 @@ mod tests {
 
     #[test]
     fn warmed_ranges_go_back_in_age_order() {
-        let mut r = ring_of(&[entry(1 << 30, LARGE_PAGE, 10), entry(2 << 30, LARGE_PAGE, 30)]);
+        let mut r = ring_of(&[
+            entry(1 << 30, LARGE_PAGE, 10),
+            entry(2 << 30, LARGE_PAGE, 30),
+        ]);
         let mut out = Evicted::new();
         r.put_back(&[entry(3 << 30, LARGE_PAGE, 20)], &L, &mut out);
         assert!(out.is_empty());
