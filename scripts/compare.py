@@ -277,18 +277,29 @@ def under(alloc, libs, argv, rss_file):
     LD_PRELOAD is set by `env`, after time, so time itself runs under no preload."""
     pre = ["LD_PRELOAD=" + libs[alloc]] if libs[alloc] else []
     pre += ["%s=%s" % kv for kv in sorted(CONTENDER_ENV.get(alloc, {}).items())]
-    return ["/usr/bin/time", "-f", "%M %R", "-o", rss_file, "env"] + pre + list(argv)
+    return ["/usr/bin/time", "-f", "%M %R %S %U", "-o", rss_file, "env"] + pre + list(argv)
 
 
 def read_rss(rss_file):
     """(peak RSS in KiB, minor page faults) as GNU time wrote them (its last line), or
-    (None, None)."""
+    (None, None). See read_cpu for the rest of that line."""
     try:
         with open(rss_file) as f:
-            rss, faults = f.read().strip().splitlines()[-1].split()
+            rss, faults = f.read().strip().splitlines()[-1].split()[:2]
         return int(rss), int(faults)
     except (OSError, IndexError, ValueError):
         return None, None
+
+
+def read_cpu(rss_file):
+    """{"sys_s": system time, "user_s": user time} in seconds as GNU time wrote them (the third
+    and fourth fields of its last line; whole process tree), or {} if absent."""
+    try:
+        with open(rss_file) as f:
+            fields = f.read().strip().splitlines()[-1].split()
+        return {"sys_s": float(fields[2]), "user_s": float(fields[3])}
+    except (OSError, IndexError, ValueError):
+        return {}
 
 
 def wait_for(proc, timeout):
@@ -312,6 +323,7 @@ def run_command(job, alloc, libs):
     code = wait_for(proc, job.timeout)
     wall = time.perf_counter() - start
     rss, faults = read_rss(rss_file)
+    cpu = read_cpu(rss_file)
     if os.path.exists(rss_file):
         os.unlink(rss_file)
     if job.stdin:
@@ -321,7 +333,7 @@ def run_command(job, alloc, libs):
     stdout = out.read().decode(errors="replace")
     stderr = err.read().decode(errors="replace")
     result = {"wall_s": wall, "peak_rss_kib": rss, "minor_faults": faults, "exit": code,
-              "stderr": stderr}
+              "stderr": stderr, **cpu}
     if code == 0 and rss is None:
         code, stderr = 1, "GNU time wrote no peak resident set\n" + stderr
     if code != 0:
@@ -426,7 +438,7 @@ def run_redis(job, alloc, libs, quick):
         stderr = err.read().decode(errors="replace")
         rss, faults = read_rss(rss_file)
         res = {"wall_s": wall, "time_s": wall, "peak_rss_kib": rss, "minor_faults": faults,
-               "exit": code, "digest": digest, "stderr": stderr}
+               "exit": code, "digest": digest, "stderr": stderr, **read_cpu(rss_file)}
         if code != 0 or res["peak_rss_kib"] is None:
             res["error"] = "redis-server: exit status %d: %s" % (code, stderr.strip()[-300:])
         return res
@@ -625,6 +637,27 @@ def prediction_accuracy(rows, jobs, allocs):
     return parts
 
 
+def kernel_costs(rows, jobs, allocs):
+    """Per job, each contender's median minor page faults and system time (GNU time's, the whole
+    process tree): what a loss to the kernel (fresh memory faulted in, memory given back and
+    taken again) looks like, however noisy the wall time."""
+    faults, sys_s = medians(rows, "minor_faults"), medians(rows, "sys_s")
+    if not sys_s and not faults:
+        return []
+    parts = ["### Minor faults and system time", "",
+             "Medians over runs: minor page faults / system seconds (GNU time).", "",
+             "| job | " + " | ".join(allocs) + " |", "| --- |" + " ---: |" * len(allocs)]
+    for j in jobs:
+        cells = []
+        for a in allocs:
+            f, t = faults.get((j, a)), sys_s.get((j, a))
+            cells.append("–" if f is None and t is None else "%s / %s" % (
+                "%d" % f if f is not None else "–", "%.2f" % t if t is not None else "–"))
+        parts.append("| %s | %s |" % (j, " | ".join(cells)))
+    parts.append("")
+    return parts
+
+
 def write_summary(path, rows, jobs, allocs, meta):
     tmed = medians(rows, "time_s")
     rmed = medians(rows, "peak_rss_kib")
@@ -664,6 +697,7 @@ def write_summary(path, rows, jobs, allocs, meta):
             g("big_cache_hits"), pct(g("big_cache_hits"), g("big_cache_misses")),
             g("whale_ring_hits"), g("whale_ring_misses"), g("remote_collects"), g("syscalls")))
     parts.append("")
+    parts += kernel_costs(rows, jobs, allocs)
     parts += ["### Largest losses of SACS (time, against the best other allocator)", ""]
     for x, j, who in losses(tmed, jobs, allocs)[:3]:
         parts.append("- %s: %.2fx %s" % (j, x, who))
@@ -726,7 +760,7 @@ def add_site_modes(allocs, libs):
 
 CSV_FIELDS = ["job", "kind", "alloc", "rep", "order", "time_s", "wall_s", "peak_rss_kib", "final_rss_kib",
               "mean_rss_kib", "phases", "phase_rss_kib", "minor_faults",
-              "ops_per_s", "digest", "exit", "error"] + STAT_KEYS + SITE_KEYS + ["site_stats"]
+              "ops_per_s", "sys_s", "user_s", "digest", "exit", "error"] + STAT_KEYS + SITE_KEYS + ["site_stats"]
 
 
 def main():

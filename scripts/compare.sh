@@ -16,7 +16,8 @@
 #
 # Installs what is missing from Debian's packages (the contenders, python3-matplotlib, GNU time,
 # the real programs), builds SACS and the workloads, and writes bench-results/compare/<stamp>/:
-# results.csv (every run), summary.md (the tables), time.png and rss.png; the newest summary is
+# results.csv (every run, with GNU time's minor faults, system and user time), summary.md (the
+# tables, among them minor faults and system time per job and allocator), time.png and rss.png; the newest summary is
 # also copied to bench-results/compare-latest.md. Exit status 1 if any run failed its checks.
 set -euo pipefail
 

@@ -19,7 +19,7 @@
 //! | TinySlab | 1 B – 1 KiB | `small`: 64 KiB thread-local pages, one size class each |
 //! | MidPool | 1 KiB – 32 KiB | `small`: the same machinery, 512 KiB pages |
 //! | BigCache | 32 KiB – 2 MiB | `big`: spans of segment slices, Hot / Warm / Cold cache |
-//! | Whale | >= 2 MiB | `whale`: dedicated 2 MiB-aligned mappings and a FIFO ring ([`large_pages`]) |
+//! | Whale | >= 2 MiB | `whale`: dedicated 2 MiB-aligned mappings and a ring of freed ones, reused by best fit ([`large_pages`]) |
 //!
 //! How a request travels (see `docs/architecture.md` for the picture):
 //!

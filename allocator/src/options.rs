@@ -23,6 +23,8 @@ pub enum Opt {
     SegmentCache,
     WhaleRing,
     WhaleRingMib,
+    WhaleRingPercent,
+    WhaleRingMaxMib,
     WhaleWastePercent,
     WhaleHugePages,
     Stats,
@@ -36,7 +38,7 @@ pub enum Opt {
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 19;
+pub const OPTION_COUNT: usize = 21;
 
 /// One configurable setting.
 pub struct OptionDesc {
@@ -87,18 +89,28 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_WHALE_RING",
-        default: 8,
-        doc: "Whale: freed mappings (>= 2 MiB) kept in the FIFO ring for reuse; 0 unmaps at once. At most 64.",
+        default: 16,
+        doc: "Whale: most freed mappings (>= 2 MiB, or pieces of them) kept in the ring for reuse; 0 unmaps at once. At most 64.",
     },
     OptionDesc {
         name: "SACS_WHALE_RING_MIB",
         default: 32,
-        doc: "Whale: most MiB of freed mappings the ring keeps; the oldest are unmapped beyond it, and a larger mapping is unmapped at once.",
+        doc: "Whale: the floor of the ring's byte budget, in MiB: it keeps at least this much of freed mappings however few whales are live.",
+    },
+    OptionDesc {
+        name: "SACS_WHALE_RING_PERCENT",
+        default: 33,
+        doc: "Whale: the ring's byte budget as a percentage of the live whale footprint (the most bytes of whales live lately); the oldest mappings are unmapped beyond it, and a larger mapping is unmapped at once.",
+    },
+    OptionDesc {
+        name: "SACS_WHALE_RING_MAX_MIB",
+        default: 1024,
+        doc: "Whale: the ceiling of the ring's byte budget, in MiB (a ceiling below the floor counts as the floor).",
     },
     OptionDesc {
         name: "SACS_WHALE_WASTE_PERCENT",
         default: 25,
-        doc: "Whale: W_MAX, how much larger (in percent of the request) a cached mapping may be and still be reused.",
+        doc: "Whale: W_MAX, how much longer (in percent of the request) a cached mapping may be and serve it whole; a longer one is split (or its tail trimmed).",
     },
     OptionDesc {
         name: "SACS_WHALE_HUGE_PAGES",

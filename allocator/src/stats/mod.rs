@@ -81,6 +81,17 @@ pub struct Stats {
     pub whale_ring_evictions: u64,
     /// Mappings unmapped because they aged past `SACS_WARM_MS`.
     pub whale_ring_expired: u64,
+    /// Whale allocations served by growing a shorter cached mapping with `mremap` (counted
+    /// among the hits too).
+    pub whale_ring_grown: u64,
+    /// Cached mappings split to serve a shorter request (the tail stayed cached), tails
+    /// trimmed off with one `munmap`, and freed mappings merged with a cached neighbour.
+    pub whale_ring_splits: u64,
+    pub whale_ring_trims: u64,
+    pub whale_ring_merges: u64,
+    /// Bytes in the whale ring now, and its byte budget (which follows the live whales).
+    pub whale_ring_bytes: usize,
+    pub whale_ring_budget: usize,
     /// Slice runs given back to the system by purging (each is one madvise).
     pub purged_runs: u64,
     /// Bytes given back by purging.
@@ -355,6 +366,13 @@ pub struct GlobalCounters {
     pub whale_ring_misses: SharedCounter,
     pub whale_ring_evictions: SharedCounter,
     pub whale_ring_expired: SharedCounter,
+    pub whale_ring_grown: SharedCounter,
+    pub whale_ring_splits: SharedCounter,
+    pub whale_ring_trims: SharedCounter,
+    pub whale_ring_merges: SharedCounter,
+    /// Bytes in the whale ring and its budget, as the last whale operation left them.
+    pub whale_ring_bytes: AtomicUsize,
+    pub whale_ring_budget: AtomicUsize,
     pub purged_runs: SharedCounter,
     pub purged_bytes: SharedCounter,
     pub purge_delay_raised: SharedCounter,
@@ -398,6 +416,8 @@ macro_rules! counters {
             tier_allocs: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
             tier_frees: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
             $($f: SharedCounter::new(),)*
+            whale_ring_bytes: AtomicUsize::new(0),
+            whale_ring_budget: AtomicUsize::new(0),
             committed: AtomicUsize::new(0),
             peak_committed: AtomicUsize::new(0),
             mapped: AtomicUsize::new(0),
@@ -419,6 +439,10 @@ pub static GLOBAL: GlobalCounters = counters!(
     whale_ring_misses,
     whale_ring_evictions,
     whale_ring_expired,
+    whale_ring_grown,
+    whale_ring_splits,
+    whale_ring_trims,
+    whale_ring_merges,
     purged_runs,
     purged_bytes,
     purge_delay_raised,
@@ -493,6 +517,12 @@ pub fn stats() -> Stats {
     s.whale_ring_misses = g.whale_ring_misses.get();
     s.whale_ring_evictions = g.whale_ring_evictions.get();
     s.whale_ring_expired = g.whale_ring_expired.get();
+    s.whale_ring_grown = g.whale_ring_grown.get();
+    s.whale_ring_splits = g.whale_ring_splits.get();
+    s.whale_ring_trims = g.whale_ring_trims.get();
+    s.whale_ring_merges = g.whale_ring_merges.get();
+    s.whale_ring_bytes = g.whale_ring_bytes.load(Relaxed);
+    s.whale_ring_budget = g.whale_ring_budget.load(Relaxed);
     s.purged_runs = g.purged_runs.get();
     s.purged_bytes = g.purged_bytes.get();
     s.purge_delay_raised = g.purge_delay_raised.get();

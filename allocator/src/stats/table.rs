@@ -58,6 +58,18 @@ impl Stats {
         w.num(self.whale_ring_evictions);
         w.s(", expired ");
         w.num(self.whale_ring_expired);
+        w.s("\n              grown ");
+        w.num(self.whale_ring_grown);
+        w.s(", split ");
+        w.num(self.whale_ring_splits);
+        w.s(", trimmed ");
+        w.num(self.whale_ring_trims);
+        w.s(", merged ");
+        w.num(self.whale_ring_merges);
+        w.s(", holds ");
+        w.bytes(self.whale_ring_bytes);
+        w.s(" of ");
+        w.bytes(self.whale_ring_budget);
         w.s("\n  segments    mapped ");
         w.num(self.segments_mapped);
         w.s(", unmapped ");

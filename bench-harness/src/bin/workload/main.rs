@@ -41,6 +41,7 @@ mod single;
 mod tally;
 mod threads;
 mod trace;
+mod whale;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -100,6 +101,11 @@ const WORKLOADS: &[Workload] = &[
         name: "big-mix",
         about: "live blocks of 32 KiB-2 MiB, one replaced per step, pages touched",
         run: single::big_mix,
+    },
+    Workload {
+        name: "whale-churn",
+        about: "20 live whales of 5-25 MiB, one replaced per step, each written whole",
+        run: whale::whale_churn,
     },
     Workload {
         name: "larson",
