@@ -123,8 +123,11 @@ fn thousands_of_short_lived_threads() {
     let mean_middle = sum_middle / (WAVES * 2 / 3 - WAVES / 3);
     let mean_last = sum_last / (WAVES - WAVES * 2 / 3);
     let growth = mean_last.saturating_sub(mean_middle);
+    // Each wave allocates ~150 MiB; memory kept per wave would add that much per wave. The delays
+    // are wall-clock, so a slow (debug) build is still ramping in the middle third: up to 32 MiB
+    // was seen there. 64 MiB tells a level from a leak.
     assert!(
-        growth < 32 * MIB,
+        growth < 64 * MIB,
         "RSS grew by {} MiB from the middle third of {} waves to the last (means {} MiB, then \
          {} MiB)",
         growth / MIB,
