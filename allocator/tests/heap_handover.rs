@@ -35,6 +35,17 @@ fn on_a_thread(n: usize, size: usize, keep: usize, tag: u64) -> (Vec<usize>, Vec
     .expect("thread")
 }
 
+/// Checks the live blocks `blocks` (block `i` filled with tag `tag + i`) and frees them.
+fn check_and_free(blocks: &[usize], size: usize, tag: u64, what: &str) {
+    for (i, &p) in blocks.iter().enumerate() {
+        // SAFETY: live blocks of `size` bytes, freed once.
+        unsafe {
+            check(p as *const u8, size, tag + i as u64, what);
+            sacs::free(p as *mut u8);
+        }
+    }
+}
+
 #[test]
 fn the_next_thread_takes_over_an_exited_threads_pages_and_idle_ones_are_released() {
     const SIZE: usize = 200;
@@ -64,18 +75,7 @@ fn the_next_thread_takes_over_an_exited_threads_pages_and_idle_ones_are_released
         "new memory was mapped"
     );
     // A's live blocks are intact and free from here (frees into a pooled heap's pages).
-    for (i, &p) in a_live.iter().enumerate() {
-        // SAFETY: live blocks handed on, freed once.
-        unsafe {
-            check(
-                p as *const u8,
-                SIZE,
-                (1 << 32) + i as u64,
-                "handed-on block",
-            );
-            sacs::free(p as *mut u8);
-        }
-    }
+    check_and_free(&a_live, SIZE, 1 << 32, "handed-on block");
     // A heap no thread takes: released by the purge, its pages abandoned and then adopted by
     // the purging thread, its memory given back.
     let (_, c_live) = on_a_thread(5000, SIZE, 1, 3 << 32);
@@ -86,16 +86,5 @@ fn the_next_thread_takes_over_an_exited_threads_pages_and_idle_ones_are_released
         purged.segments_abandoned > kept.segments_abandoned,
         "the kept heap's pages were not released"
     );
-    for (i, &p) in c_live.iter().enumerate() {
-        // SAFETY: a live block handed on, freed once.
-        unsafe {
-            check(
-                p as *const u8,
-                SIZE,
-                (3 << 32) + i as u64,
-                "block of a released heap",
-            );
-            sacs::free(p as *mut u8);
-        }
-    }
+    check_and_free(&c_live, SIZE, 3 << 32, "block of a released heap");
 }

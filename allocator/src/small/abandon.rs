@@ -58,7 +58,6 @@ pub unsafe fn abandon(pages: &mut Pages, now: u64) {
                 retire::release_span(pages, page, now);
             }
         }
-        pages.purge_delay.hand_on();
         let extra = pages.purge_delay.extra();
         let mut abandoned = 0;
         while let Some(seg) = pages.segments.pop_front() {
