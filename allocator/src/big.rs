@@ -205,7 +205,7 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     // SAFETY: the page is a span of this arena, not in use, guarded by the arena lock.
     let (start, is_zero) = unsafe {
         let p = &mut *page;
-        p.used = 1;
+        p.set_used(1);
         p.flags &= !WARM;
         (p.start, p.flags & ZERO != 0)
     };
@@ -248,10 +248,10 @@ unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
     // SAFETY: the page belongs to this arena; the lock guards it.
     unsafe {
         let pg = &mut *page;
-        if pg.used != 1 || pg.kind != PageKind::Big as u8 || pg.flags & LOCAL != 0 {
+        if pg.used() != 1 || pg.kind != PageKind::Big as u8 || pg.flags & LOCAL != 0 {
             return false;
         }
-        pg.used = 0;
+        pg.set_used(0);
         pg.flags &= !(ZERO | WARM);
         pg.since = since.min(now);
         let class = pg.class as usize;

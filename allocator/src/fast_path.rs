@@ -23,7 +23,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use crate::error::{self, Misuse};
 use crate::heap::{self, Heap, HeapState};
-use crate::page::{Block, Page, PageKind, IN_FULL};
+use crate::page::{Block, Page, PageKind};
 use crate::segment::Segment;
 use crate::segment_map;
 use crate::size_class::{self, MID_MAX, SMALL_CLASSES, WHALE_MIN};
@@ -302,8 +302,10 @@ unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
             .frees
             .get_unchecked(pg.class as usize)
             .add(1);
-        pg.used -= 1;
-        if pg.used == 0 || pg.flags & IN_FULL != 0 {
+        // One test for both "the page emptied" and "the page is on the full list": `held` is
+        // the count minus one, biased negative on the full list (`page::FULL_BIAS`).
+        pg.held -= 1;
+        if pg.held < 0 {
             heap::free::page_freed(heap, page);
         }
     }
@@ -400,7 +402,7 @@ fn block_size(p: *const u8) -> Option<usize> {
             {
                 Some(page.block_size as usize)
             }
-            k if k == PageKind::Big as u8 && core::ptr::eq(page.start, p) && page.used == 1 => {
+            k if k == PageKind::Big as u8 && core::ptr::eq(page.start, p) && page.used() == 1 => {
                 Some(page.block_size as usize)
             }
             _ => None,

@@ -12,9 +12,11 @@
 //!
 //! A big page is a span holding one block (BigCache); it uses the same metadata.
 //!
-//! `used` counts blocks out of the page (handed out and not yet back on `free`); while a page is
-//! its heap's current page for its class it carries one extra count (the pin) so that the free
-//! path's `used == 0` test never fires for it.
+//! [`Page::used`] counts blocks out of the page (handed out and not yet back on `free`); while a
+//! page is its heap's current page for its class it carries one extra count (the pin) so that
+//! the free path's "emptied" test never fires for it. The field behind it, `held`, is that
+//! count minus one (and biased negative on the full list), so that the HOT free needs one
+//! decrement and one sign test.
 
 use core::ptr;
 use core::sync::atomic::{
@@ -45,8 +47,15 @@ pub enum PageKind {
     Sampled = 3,
 }
 
-/// `flags`: the page is on its heap's full list.
+/// `flags`: the page is on its heap's full list. Set and cleared only by [`Page::enter_full`]
+/// and [`Page::leave_full`], which also move `used` by [`FULL_BIAS`].
 pub const IN_FULL: u8 = 1;
+
+/// Added to `held` while a page is on the full list, so that `held` is negative there: the HOT
+/// free's one test after its decrement, `held < 0`, then catches both a page that emptied and a
+/// page that must leave the full list. Half of `i32::MIN`, so that no count a page can reach
+/// takes it across zero or overflows it.
+pub const FULL_BIAS: i32 = i32::MIN / 2;
 /// `flags`: the page is in a warm pool (empty, kept committed).
 pub const IN_WARM_POOL: u8 = 2;
 /// `flags` (big): the block is cached and was released with MADV_FREE (warm).
@@ -83,8 +92,11 @@ const EXTEND_BYTES: usize = 4096;
 pub struct Page {
     /// Free blocks the owner may pop (owner thread only).
     pub free: *mut Block,
-    /// Blocks out of the page, plus one while the page is current (owner thread only).
-    pub used: u32,
+    /// Blocks out of the page minus one, plus one while the page is current (the pin), plus
+    /// [`FULL_BIAS`] while it is on the full list (owner thread only). Read it as a count with
+    /// [`Page::used`]; the HOT paths add and subtract 1, and the HOT free's decrement turns it
+    /// negative exactly when a non-current page empties or is on the full list.
+    pub held: i32,
     /// `IN_FULL`, `IN_WARM_POOL`, `WARM`, `ZERO`.
     pub flags: u8,
     /// Size class of the blocks.
@@ -142,7 +154,7 @@ impl Page {
     pub const fn zeroed() -> Self {
         Self {
             free: ptr::null_mut(),
-            used: 0,
+            held: -1,
             flags: 0,
             class: 0,
             slices: 0,
@@ -172,7 +184,7 @@ impl Page {
     ) {
         let block_size = size_class::class_size(class);
         self.free = ptr::null_mut();
-        self.used = 0;
+        self.set_used(0);
         self.flags &= ZERO;
         self.class = class as u8;
         self.kind = kind as u8;
@@ -187,6 +199,40 @@ impl Page {
         self.next = ptr::null_mut();
         self.prev = ptr::null_mut();
         debug_assert!(self.capacity >= 1);
+    }
+
+    /// Blocks out of the page, plus one while it is current (the pin), on whatever list it is.
+    #[inline]
+    pub fn used(&self) -> u32 {
+        let bias = if self.flags & IN_FULL != 0 {
+            FULL_BIAS
+        } else {
+            0
+        };
+        self.held.wrapping_sub(bias).wrapping_add(1) as u32
+    }
+
+    /// Sets the count [`Page::used`] reads (the page is not on the full list).
+    #[inline]
+    pub fn set_used(&mut self, used: u32) {
+        debug_assert!(self.flags & IN_FULL == 0);
+        self.held = (used as i32).wrapping_sub(1);
+    }
+
+    /// Puts the page's state on the full list: `IN_FULL`, and `held` biased negative.
+    #[inline]
+    pub fn enter_full(&mut self) {
+        debug_assert!(self.flags & IN_FULL == 0 && self.held >= 0);
+        self.flags |= IN_FULL;
+        self.held = self.held.wrapping_add(FULL_BIAS);
+    }
+
+    /// Takes the page's state off the full list (the inverse of [`Page::enter_full`]).
+    #[inline]
+    pub fn leave_full(&mut self) {
+        debug_assert!(self.flags & IN_FULL != 0);
+        self.flags &= !IN_FULL;
+        self.held = self.held.wrapping_sub(FULL_BIAS);
     }
 
     /// Whether blocks not yet carved remain.
@@ -255,8 +301,8 @@ impl Page {
             // SAFETY: as above.
             None => unsafe { self.splice_walked(head) },
         };
-        debug_assert!(self.used >= count);
-        self.used -= count;
+        debug_assert!(self.used() >= count);
+        self.held = self.held.wrapping_sub(count as i32);
         count
     }
 
@@ -553,7 +599,7 @@ mod tests {
         let a = p.free;
         // SAFETY: a is a carved block.
         p.free = unsafe { (*a).next };
-        p.used = 1;
+        p.set_used(1);
         let (pr, a_addr) = (&p as *const Page as usize, a as usize);
         std::thread::scope(|s| {
             // SAFETY: the block is handed to the other thread, which frees it; the page
@@ -561,7 +607,7 @@ mod tests {
             s.spawn(move || unsafe { (*(pr as *const Page)).push_remote(a_addr as *mut Block) });
         });
         assert_eq!(p.collect_remote(), 1);
-        assert_eq!(p.used, 0);
+        assert_eq!(p.used(), 0);
         assert_eq!(p.free, a);
     }
 
@@ -606,7 +652,7 @@ mod tests {
             p.free = unsafe { (*b).next };
             out.push(b);
         }
-        p.used = take as u32;
+        p.set_used(take as u32);
         for &b in &out[..remote_n] {
             // SAFETY: b is a block of p, out of the page.
             unsafe { p.push_remote(b) };
@@ -617,7 +663,7 @@ mod tests {
         }
         assert_eq!(p.collect_remote(), remote_n as u32);
         assert!(!p.has_remote());
-        assert_eq!(p.used as usize, take - remote_n);
+        assert_eq!(p.used() as usize, take - remote_n);
         let mut seen = std::collections::BTreeSet::new();
         let mut b = p.free;
         while !b.is_null() {

@@ -21,14 +21,12 @@ pub unsafe fn page_freed(heap: *mut Heap, page: *mut Page) {
         if h.small.current[slot_of(&*page)] == page {
             // The current page carries a pin, so its count reached zero only by freeing more
             // blocks than it handed out.
-            (*page).used += 1;
+            (*page).held += 1;
             let b = (*page).free;
             (*page).free = (*b).next;
             return error::report("free", Misuse::DoubleFree, b as *const u8);
         }
-        let emptied = (*page).used == 0;
-        retire::page_freed(&mut h.small, page);
-        if emptied {
+        if retire::page_freed(&mut h.small, page) {
             h.purge_pending = true;
             // The page waits in the warm pool (or as dirty slices of its segment) for the purge
             // delay; a program that stops calling now must still get it back: the thread's next
@@ -74,7 +72,7 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
     // thread that frees it (the arena writes them under its lock once the block is given back).
     unsafe {
         let h = &mut *heap;
-        if (*page).used == 1
+        if (*page).used() == 1
             && (*page).flags & LOCAL == 0
             && h.state == HeapState::Live
             && h.big.free(page)

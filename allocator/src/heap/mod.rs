@@ -135,17 +135,31 @@ pub static DEAD: StaticHeap = StaticHeap(UnsafeCell::new(Heap::new(HeapState::De
 /// The thread-local value of a parked live heap (see [`park`]).
 pub static PARKED: StaticHeap = StaticHeap(UnsafeCell::new(Heap::new(HeapState::Parked)));
 
-/// The calling thread's heap (possibly a sentinel). The slot holds the heap address XOR
-/// [`UNINIT`]'s, so the zero every thread starts with reads as `UNINIT` with no branch.
+// Every thread's slot starts as `UNINIT`'s address.
+tls::define_slot!(UNINIT);
+
+/// What the slot holds for `heap`: its address, or, where the slot starts as zero rather than
+/// as [`UNINIT`], its address XOR `UNINIT`'s (so that zero reads as `UNINIT`).
+#[inline(always)]
+fn slot_value(heap: *mut Heap) -> usize {
+    if tls::STARTS_AT_INITIAL {
+        heap as usize
+    } else {
+        heap as usize ^ UNINIT.ptr() as usize
+    }
+}
+
+/// The calling thread's heap (possibly a sentinel): a load from the TLS slot, no decoding.
 #[inline(always)]
 pub fn current() -> *mut Heap {
-    (tls::get() ^ UNINIT.ptr() as usize) as *mut Heap
+    // `slot_value` is its own inverse.
+    slot_value(tls::get() as *mut Heap) as *mut Heap
 }
 
 /// Sets the calling thread's heap.
 #[inline]
 fn set_current(heap: *mut Heap) {
-    tls::set(heap as usize ^ UNINIT.ptr() as usize);
+    tls::set(slot_value(heap));
 }
 
 /// The owner word of `heap`'s pages: what a page's `owner` holds when the heap owns it.

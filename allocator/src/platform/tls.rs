@@ -9,39 +9,77 @@
 //! start-up (LD_PRELOAD, a link dependency) or fit into the static TLS surplus when dlopen'ed.
 //! Other architectures fall back to a `pthread_getspecific` key.
 //!
-//! The slot is one word that every thread starts with as zero; what it means is the heap's
-//! business (`heap::current` stores the heap address XOR a sentinel's, so that the zero reads as
-//! "no heap yet" without a branch on the HOT path).
+//! The slot is one word whose meaning, and starting value, are the heap's business: the heap
+//! defines it with [`define_slot`], starting as the address of its "no heap yet" sentinel, so
+//! that the HOT path reads a usable heap address with no decoding and no branch. (Where the
+//! slot starts as zero, `tls-std` and the key fallback, the heap stores its address XOR the
+//! sentinel's instead: [`STARTS_AT_INITIAL`].)
 //!
 //! The TLS object is three words: the heap slot, then two used only by validation builds: the
 //! re-entry guard ([`Reentry`]) and the number of SACS spin locks the thread holds
 //! (`locks_held`, checked by `platform::memory` before every memory system call).
 
+/// Defines the slot, starting in every thread as the address of the static `$initial` (the
+/// layer that gives the slot its meaning names it: `heap` passes its `UNINIT` sentinel, so a
+/// thread's first read needs no decoding and no branch). The word lives in `.tdata`: the dynamic
+/// linker relocates the TLS image before it copies it into the first thread's block, and every
+/// thread's block is a copy of it. The two words after the slot start as zero.
+///
+/// Where the slot is not an assembly-defined word (`tls-std`, other architectures) this defines
+/// nothing, the slot starts as zero, and [`STARTS_AT_INITIAL`] is `false`.
 #[cfg(all(target_arch = "x86_64", not(feature = "tls-std")))]
-core::arch::global_asm!(
-    ".pushsection .tbss,\"awT\",@nobits",
-    ".p2align 3",
-    ".globl __sacs_tls_heap",
-    ".hidden __sacs_tls_heap",
-    ".type __sacs_tls_heap, @object",
-    ".size __sacs_tls_heap, 24",
-    "__sacs_tls_heap:",
-    ".zero 24",
-    ".popsection",
-);
+macro_rules! define_slot {
+    ($initial:path) => {
+        core::arch::global_asm!(
+            ".pushsection .tdata,\"awT\",@progbits",
+            ".p2align 3",
+            ".globl __sacs_tls_heap",
+            ".hidden __sacs_tls_heap",
+            ".type __sacs_tls_heap, @object",
+            ".size __sacs_tls_heap, 24",
+            "__sacs_tls_heap:",
+            ".quad {initial}",
+            ".zero 16",
+            ".popsection",
+            initial = sym $initial,
+        );
+    };
+}
 
 #[cfg(all(target_arch = "aarch64", not(feature = "tls-std")))]
-core::arch::global_asm!(
-    ".pushsection .tbss,\"awT\",%nobits",
-    ".p2align 3",
-    ".globl __sacs_tls_heap",
-    ".hidden __sacs_tls_heap",
-    ".type __sacs_tls_heap, %object",
-    ".size __sacs_tls_heap, 24",
-    "__sacs_tls_heap:",
-    ".zero 24",
-    ".popsection",
-);
+macro_rules! define_slot {
+    ($initial:path) => {
+        core::arch::global_asm!(
+            ".pushsection .tdata,\"awT\",%progbits",
+            ".p2align 3",
+            ".globl __sacs_tls_heap",
+            ".hidden __sacs_tls_heap",
+            ".type __sacs_tls_heap, %object",
+            ".size __sacs_tls_heap, 24",
+            "__sacs_tls_heap:",
+            ".quad {initial}",
+            ".zero 16",
+            ".popsection",
+            initial = sym $initial,
+        );
+    };
+}
+
+#[cfg(not(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(feature = "tls-std")
+)))]
+macro_rules! define_slot {
+    ($initial:path) => {};
+}
+
+pub(crate) use define_slot;
+
+/// Whether the slot starts as the address given to [`define_slot`] (`true`) or as zero.
+pub const STARTS_AT_INITIAL: bool = cfg!(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(feature = "tls-std")
+));
 
 /// The raw value of the calling thread's slot.
 #[cfg(all(target_arch = "x86_64", not(feature = "tls-std")))]
@@ -422,13 +460,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn new_threads_start_at_zero_and_slots_are_per_thread() {
+    fn new_threads_start_at_the_initial_value_and_slots_are_per_thread() {
         let here = get();
-        std::thread::spawn(|| {
-            assert_eq!(get(), 0);
+        let initial = if STARTS_AT_INITIAL {
+            crate::heap::UNINIT.ptr() as usize
+        } else {
+            0
+        };
+        std::thread::spawn(move || {
+            assert_eq!(get(), initial);
             set(0x1000);
             assert_eq!(get(), 0x1000);
-            set(0);
+            set(initial);
         })
         .join()
         .unwrap();

@@ -368,7 +368,7 @@ impl State {
             let p = &mut *page;
             let block = p.free;
             p.free = (*block).next;
-            p.used += 1;
+            p.held += 1;
             Some(block as *mut u8)
         }
     }
@@ -531,7 +531,7 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
     let mut st = STATE.lock();
     // SAFETY: sample pages are only written under the lock.
     let pg = unsafe { &mut *page };
-    if !pg.is_block_start(p) || pg.used == 0 || pg.free as *mut u8 == p {
+    if !pg.is_block_start(p) || pg.used() == 0 || pg.free as *mut u8 == p {
         return false;
     }
     let mut profiled = None;
@@ -554,7 +554,7 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
     // SAFETY: `p` is a block of this page that its program gave back.
     unsafe { (*(p as *mut Block)).next = pg.free };
     pg.free = p as *mut Block;
-    pg.used -= 1;
+    pg.held -= 1;
     GLOBAL.site_sampled_frees.add(1);
     let tier = if is_tiny(pg.class as usize) {
         Tier::Tiny

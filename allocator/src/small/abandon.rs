@@ -31,7 +31,7 @@ pub unsafe fn abandon(pages: &mut Pages, now: u64) {
         for slot in 0..SLOTS {
             let cur = pages.current[slot];
             if cur != EMPTY.ptr() {
-                (*cur).used -= 1; // the pin
+                (*cur).held -= 1; // the pin
                 pages.partial[slot].push_front(cur);
                 pages.current[slot] = EMPTY.ptr();
             }
@@ -44,8 +44,11 @@ pub unsafe fn abandon(pages: &mut Pages, now: u64) {
                 if p.flags & LONG_LIVED != 0 {
                     count_long_page(p, false);
                 }
+                if p.flags & IN_FULL != 0 {
+                    p.leave_full();
+                }
                 p.flags = 0;
-                if p.used == 0 {
+                if p.used() == 0 {
                     retire::release_span(pages, page, now);
                 } else {
                     p.owner.store(0, Relaxed);
@@ -101,7 +104,7 @@ pub unsafe fn adopt_one(pages: &mut Pages) -> bool {
                 p.collect_remote();
                 // An adopted page is an ordinary one of its class (its flags are cleared).
                 let class = p.class as usize;
-                if p.used == 0 {
+                if p.used() == 0 {
                     // Back to the segment, which stays ours (releasing the segment here could
                     // unmap it under this loop).
                     p.flags = 0;
@@ -110,7 +113,8 @@ pub unsafe fn adopt_one(pages: &mut Pages) -> bool {
                     p.flags = 0;
                     pages.partial[class].push_back(page);
                 } else {
-                    p.flags = IN_FULL;
+                    p.flags = 0;
+                    p.enter_full();
                     pages.full[class].push_back(page);
                 }
             }

@@ -170,7 +170,7 @@ pub unsafe fn pop(pages: *mut Pages, slot: usize) -> *mut u8 {
         let block = (*page).free;
         if !block.is_null() {
             (*page).free = (*block).next;
-            (*page).used += 1;
+            (*page).held += 1;
         }
         block as *mut u8
     }
@@ -202,7 +202,7 @@ pub fn validate(pages: &Pages) {
                 );
                 b = (*b).next;
             }
-            let out = p.used - pinned as u32;
+            let out = p.used() - pinned as u32;
             assert!(
                 free + out <= p.extended,
                 "more blocks than carved: free {free} out {out}"
@@ -257,7 +257,7 @@ pub unsafe fn unpop(pages: *mut Pages, slot: usize, block: *mut u8) {
         let page = (*pages).current[slot];
         debug_assert!((*(block as *mut crate::page::Block)).next == (*page).free);
         (*page).free = block as *mut crate::page::Block;
-        (*page).used -= 1;
+        (*page).held -= 1;
     }
 }
 

@@ -22,7 +22,7 @@ use super::{
     SLOTS,
 };
 use crate::options::{self, Opt};
-use crate::page::{Page, PageKind, EMPTY, IN_FULL, IN_WARM_POOL, LONG_LIVED};
+use crate::page::{Page, PageKind, EMPTY, IN_WARM_POOL, LONG_LIVED};
 use crate::platform;
 use crate::segment::{self, SegmentKind, SLICE};
 use crate::size_class::SMALL_CLASSES;
@@ -48,8 +48,8 @@ pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
     let p = unsafe { &mut *page };
     if p.free.is_null() && collect(p) == 0 && !p.extend() {
         // Exhausted: unpin it and park it with the full pages.
-        p.used -= 1;
-        p.flags |= IN_FULL;
+        p.held -= 1;
+        p.enter_full();
         // SAFETY: the current page is on no list.
         unsafe { pages.full[slot].push_back(page) };
         pages.current[slot] = EMPTY.ptr();
@@ -80,7 +80,7 @@ pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut 
             p.extend();
         }
         debug_assert!(!p.free.is_null());
-        p.used += 1; // the pin
+        p.held += 1; // the pin
         pages.current[slot] = page;
         pop(pages, slot)
     }
@@ -104,15 +104,15 @@ pub unsafe fn put_back_current(pages: &mut Pages, now: u64) {
         // SAFETY: a current page belongs to `pages` and is on no list.
         unsafe {
             let p = &mut *page;
-            p.used -= 1; // the pin
+            p.held -= 1; // the pin
             collect(p);
-            if p.used == 0 {
+            if p.used() == 0 {
                 retire::retire_page(pages, page);
             } else if !p.free.is_null() || p.can_extend() {
                 p.since = now;
                 pages.partial[slot].push_front(page);
             } else {
-                p.flags |= IN_FULL;
+                p.enter_full();
                 pages.full[slot].push_back(page);
             }
         }
@@ -153,7 +153,7 @@ unsafe fn take_partial(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut 
             p.since = now;
             return Some(page);
         }
-        p.flags |= IN_FULL;
+        p.enter_full();
         // SAFETY: the page was just unlinked.
         unsafe { pages.full[slot].push_back(page) };
     }
@@ -189,7 +189,7 @@ unsafe fn take_from_ordinary_set(pages: &mut Pages, slot: usize, now: u64) -> Op
             relabel_page(p, now);
             return Some(page);
         }
-        p.flags |= IN_FULL;
+        p.enter_full();
         // SAFETY: the page was just unlinked.
         unsafe { pages.full[ordinary].push_back(page) };
     }
@@ -205,7 +205,7 @@ unsafe fn sweep_full(pages: &mut Pages, slot: usize, limit: usize) -> Option<*mu
         // SAFETY: full pages belong to `pages`.
         let p = unsafe { &mut *page };
         if collect(p) > 0 {
-            p.flags &= !IN_FULL;
+            p.leave_full();
             return Some(page);
         }
         // SAFETY: the page was just unlinked.
@@ -228,8 +228,8 @@ pub unsafe fn sweep_all_full(pages: &mut Pages) {
                 let next = (*page).next;
                 if collect(&mut *page) > 0 {
                     pages.full[slot].remove(page);
-                    (*page).flags &= !IN_FULL;
-                    if (*page).used == 0 {
+                    (*page).leave_full();
+                    if (*page).used() == 0 {
                         retire::retire_page(pages, page);
                     } else {
                         pages.partial[slot].push_back(page);

@@ -13,26 +13,27 @@ use crate::purge;
 use crate::segment::{self, Segment};
 
 /// A local free left `page` with no blocks out, or hit a page on the full list: moves it to
-/// the partial list or, empty, into the warm pool.
+/// the partial list or, empty, into the warm pool (then returns true).
 ///
 /// # Safety
 /// - `page` belongs to `pages`, the calling thread's page set, and is not current.
-pub unsafe fn page_freed(pages: &mut Pages, page: *mut Page) {
+pub unsafe fn page_freed(pages: &mut Pages, page: *mut Page) -> bool {
     // SAFETY: per the contract.
     unsafe {
         let p = &mut *page;
         let slot = slot_of(p);
         if p.flags & IN_FULL != 0 {
             pages.full[slot].remove(page);
-            p.flags &= !IN_FULL;
-            if p.used != 0 {
+            p.leave_full();
+            if p.used() != 0 {
                 pages.partial[slot].push_front(page);
-                return;
+                return false;
             }
         } else {
             pages.partial[slot].remove(page);
         }
         retire_page(pages, page);
+        true
     }
 }
 
@@ -45,7 +46,7 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
     // SAFETY: the page is ours and on no list.
     unsafe {
         let p = &mut *page;
-        debug_assert!(p.used == 0 && !p.has_remote());
+        debug_assert!(p.used() == 0 && !p.has_remote());
         let (pool, _) = page_shape(p.class as usize);
         if p.flags & LONG_LIVED != 0 {
             count_long_page(p, false);
