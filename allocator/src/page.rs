@@ -80,11 +80,11 @@ const EXTEND_BYTES: usize = 4096;
 ///   are its owner thread's alone (an adopter becomes the owner by taking the segment off the
 ///   abandoned list under its lock); a big page's are written under its arena's lock or by the
 ///   thread that holds the block.
-/// - `class`, `kind`, `block_size`, `reciprocal`, `start` are written when the span is set up
+/// - `class`, `kind`, `block_size`, `inverse`, `shift`, `start` are written when the span is set up
 ///   for a class, before any of its blocks is handed out: a thread that frees or asks about a
 ///   block got the block through the program's own synchronisation after that, so its plain
 ///   reads are ordered after those writes.
-/// - `carved_bytes` changes while blocks are out (the owner carves more) and other threads read
+/// - `carved` changes while blocks are out (the owner carves more) and other threads read
 ///   it to check block starts when they free: an atomic, relaxed (only its own value matters).
 /// - `owner` and `thread_free` are atomics: any thread reads the owner, any thread pushes
 ///   remote frees.
@@ -111,11 +111,13 @@ pub struct Page {
     pub capacity: u32,
     /// Blocks carved so far (the rest of the span was never touched by this page).
     pub extended: u32,
-    /// `extended * block_size`: the bytes of the span carved so far (read by the HOT free, and
-    /// by other threads' frees: see above).
-    pub carved_bytes: AtomicU32,
-    /// `ceil(2^40 / block_size)`, for the division-free interior-pointer check.
-    pub reciprocal: u64,
+    /// `extended`, for the block-start check of the HOT free and of other threads' frees (see
+    /// above).
+    pub carved: AtomicU32,
+    /// The block size is `odd << shift`; `inverse` is the inverse of `odd` modulo 2^32. Both
+    /// are for the division-free block-start check ([`Page::is_block_start`]).
+    pub inverse: u32,
+    pub shift: u32,
     /// Address of the owning heap (small pages); 0 when abandoned or not in use.
     pub owner: AtomicUsize,
     /// Blocks freed by other threads, waiting for the owner: a [`remote`] word (head and count).
@@ -162,8 +164,9 @@ impl Page {
             block_size: 0,
             capacity: 0,
             extended: 0,
-            carved_bytes: AtomicU32::new(0),
-            reciprocal: 0,
+            carved: AtomicU32::new(0),
+            inverse: 0,
+            shift: 0,
             owner: AtomicUsize::new(0),
             thread_free: AtomicUsize::new(remote::EMPTY),
             start: ptr::null_mut(),
@@ -191,8 +194,8 @@ impl Page {
         self.block_size = block_size as u32;
         self.capacity = (span_bytes / block_size) as u32;
         self.extended = 0;
-        self.carved_bytes.store(0, Relaxed);
-        self.reciprocal = (1u64 << 40).div_ceil(block_size as u64);
+        self.carved.store(0, Relaxed);
+        (self.inverse, self.shift) = divisor_parts(block_size as u32);
         self.owner.store(owner, Relaxed);
         self.thread_free.store(remote::EMPTY, Relaxed);
         self.start = start;
@@ -265,8 +268,7 @@ impl Page {
             self.free = first as *mut Block;
         }
         self.extended += count as u32;
-        self.carved_bytes
-            .store(self.extended * self.block_size, Relaxed);
+        self.carved.store(self.extended, Relaxed);
         true
     }
 
@@ -399,40 +401,58 @@ impl Page {
     /// pointer of the page's own segment).
     #[inline(always)]
     pub fn is_block_start(&self, p: *const u8) -> bool {
-        self.is_start_within(p, self.carved_bytes.load(Relaxed))
+        self.is_start_within(p, self.carved.load(Relaxed))
     }
 
     /// [`is_block_start`](Self::is_block_start) for the page's owner, the HOT free: reads
-    /// `carved_bytes` plainly, which lets the compare take it straight from memory (one
-    /// instruction less than an atomic load).
+    /// `carved` plainly, which lets the compare take it straight from memory (one instruction
+    /// less than an atomic load).
     ///
     /// # Safety
-    /// - the calling thread owns the page: it is the only thread that writes `carved_bytes`, so
-    ///   this read races with no write (other threads only read it).
+    /// - the calling thread owns the page: it is the only thread that writes `carved`, so this
+    ///   read races with no write (other threads only read it).
     #[inline(always)]
     pub unsafe fn is_block_start_owned(&self, p: *const u8) -> bool {
         // SAFETY: per the contract, no other thread writes the word while we read it.
-        let carved = unsafe { *self.carved_bytes.as_ptr() };
+        let carved = unsafe { *self.carved.as_ptr() };
         self.is_start_within(p, carved)
     }
 
+    /// Whether `p` is `start + k * block_size` with `k < carved`: one multiplication, one
+    /// rotation and one compare (five instructions with the subtraction), no division.
     #[inline(always)]
-    fn is_start_within(&self, p: *const u8, carved_bytes: u32) -> bool {
+    fn is_start_within(&self, p: *const u8, carved: u32) -> bool {
         // `p` lies in the page's segment (its entry was found from `p`'s address), so it is
-        // within 4 MiB of `start`: the 32-bit difference is exact, and a pointer below `start`
-        // wraps to at least 2^32 - 4 MiB, above any `carved_bytes` (< 2^19).
+        // within 4 MiB of `start`: the 32-bit difference `offset` is exact, or, for a pointer
+        // below `start`, wraps to at least 2^32 - 4 MiB.
         let offset = (p as usize as u32).wrapping_sub(self.start as usize as u32);
-        if offset >= carved_bytes {
-            return false;
-        }
-        // offset = q * block_size + r (r < block_size) and block_size * reciprocal = 2^40 + e
-        // (0 <= e < block_size <= 2^15), so offset * reciprocal = q * 2^40 + q * e + r *
-        // reciprocal. With offset < 2^19: q * e < 2^19, and for r >= 1, r * reciprocal >=
-        // 2^40 / 2^15 = 2^25 while staying below 2^40 - (q + 1) * e (so bit 40 is not reached).
-        // Hence bits 24 – 39 of the product are all zero exactly when r = 0.
-        let product = (offset as u64).wrapping_mul(self.reciprocal);
-        (product >> 24) as u16 == 0
+        // With block_size = odd << shift, f(o) = rotate_right(o * inverse mod 2^32, shift) is a
+        // bijection of the 32-bit numbers (a product with an odd number, then a rotation). For
+        // a multiple o = k * block_size, o * inverse = k << shift (no wrap: k << shift <= 2^32 /
+        // odd), so f(o) = k: the multiples take exactly the values 0..=(2^32 - 1) / block_size,
+        // and every other offset maps above them, hence to at least `carved` (carved *
+        // block_size <= span < 2^32). So one unsigned compare checks both "on a block boundary"
+        // and "among the carved blocks"; a pointer below `start` is a multiple with k far above
+        // `carved`, or not a multiple.
+        let k = offset.wrapping_mul(self.inverse).rotate_right(self.shift);
+        k < carved
     }
+}
+
+/// `(inverse, shift)` of a block size `d = odd << shift`: `inverse * odd = 1 (mod 2^32)`.
+pub const fn divisor_parts(d: u32) -> (u32, u32) {
+    debug_assert!(d != 0);
+    let shift = d.trailing_zeros();
+    let odd = d >> shift;
+    // Newton's iteration x' = x * (2 - odd * x) doubles the number of correct low bits; an odd
+    // number is its own inverse modulo 8 (3 bits), so four steps give 48 >= 32.
+    let mut x = odd;
+    let mut i = 0;
+    while i < 4 {
+        x = x.wrapping_mul(2u32.wrapping_sub(odd.wrapping_mul(x)));
+        i += 1;
+    }
+    (x, shift)
 }
 
 /// The word of a page's remote-free list (`Page::thread_free`): its head and, when it fits, its
@@ -588,6 +608,40 @@ mod tests {
             // SAFETY: one past the last block is still inside the buffer or one past it.
             assert!(!p.is_block_start(unsafe { p.start.add(p.capacity as usize * size) }));
             assert!(!p.is_block_start(buf.as_ptr().wrapping_sub(64)));
+        }
+    }
+
+    #[test]
+    fn block_start_check_agrees_with_division_everywhere() {
+        // Every class, every byte from 64 KiB below the span to 64 KiB past it, with a third
+        // of the blocks carved: the check must say exactly "start + k * size, k < carved". The
+        // page is set up over a made-up address that is never dereferenced.
+        let start = 0x7e00_0040_0000usize as *mut u8;
+        for class in 0..size_class::SMALL_CLASSES {
+            let size = size_class::class_size(class);
+            let span = if class < size_class::TINY_CLASSES {
+                65536
+            } else {
+                8 * 65536
+            };
+            let mut p = Page::zeroed();
+            p.init(PageKind::Small, class, start, span, 1);
+            assert_eq!(
+                p.inverse.wrapping_mul(size as u32 >> p.shift),
+                1,
+                "class {class}"
+            );
+            let carved = (span / size / 3).max(1);
+            for offset in -65536..(span + 65536) as isize {
+                let q = start.wrapping_offset(offset);
+                let expect =
+                    offset >= 0 && offset as usize % size == 0 && (offset as usize / size) < carved;
+                assert_eq!(
+                    p.is_start_within(q, carved as u32),
+                    expect,
+                    "class {class} size {size} offset {offset}"
+                );
+            }
         }
     }
 

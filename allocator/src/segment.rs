@@ -226,7 +226,7 @@ impl Segment {
             (*page).kind = PageKind::None as u8;
             (*page).block_size = 0;
             (*page).extended = 0;
-            (*page).carved_bytes.store(0, Relaxed);
+            (*page).carved.store(0, Relaxed);
             (*page).owner.store(0, Relaxed);
         }
     }

@@ -181,3 +181,21 @@ pub fn validate_current() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_thread_starts_at_uninit() {
+        let (heap, state) = std::thread::spawn(|| {
+            let heap = current();
+            // SAFETY: the slot's value before the thread allocated: a sentinel, valid to read.
+            (heap as usize, unsafe { (*heap).state })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(heap, UNINIT.ptr() as usize);
+        assert!(state == HeapState::Uninit);
+    }
+}

@@ -55,7 +55,7 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
         // No block of a retired page is live: a late free of one is caught as a bad pointer.
         p.free = ptr::null_mut();
         p.extended = 0;
-        p.carved_bytes.store(0, Relaxed);
+        p.carved.store(0, Relaxed);
         let now = platform::now_ms();
         p.since = now;
         pages.warm[pool].push_front(page);
