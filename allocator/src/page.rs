@@ -156,7 +156,8 @@ impl Page {
     pub const fn zeroed() -> Self {
         Self {
             free: ptr::null_mut(),
-            held: -1,
+            // All-zero, like a fresh segment header's entries (`used` reads 1 until `init`).
+            held: 0,
             flags: 0,
             class: 0,
             slices: 0,

@@ -453,6 +453,13 @@ fn first_run(bits: u64, n: usize) -> Option<usize> {
 /// Maps a new segment and initialises its header for `kind`.
 pub fn map_new(kind: SegmentKind) -> Option<*mut Segment> {
     let base = platform::map_aligned(SEGMENT, SEGMENT)?.as_ptr();
+    if !segment_map::covers(base as usize) {
+        // Above the range the map covers (an address the kernel only gives out when asked):
+        // a segment `free` could not recognise is not used.
+        // SAFETY: the mapping was just made and nothing refers to it.
+        unsafe { platform::unmap(base, SEGMENT) };
+        return None;
+    }
     GLOBAL.mapped(SEGMENT);
     // Only the header slice counts as committed until spans are taken.
     GLOBAL.decommitted(SEGMENT - SLICE);
