@@ -635,8 +635,9 @@ mod tests {
             let carved = (span / size / 3).max(1);
             for offset in -65536..(span + 65536) as isize {
                 let q = start.wrapping_offset(offset);
-                let expect =
-                    offset >= 0 && offset as usize % size == 0 && (offset as usize / size) < carved;
+                let expect = offset >= 0
+                    && (offset as usize).is_multiple_of(size)
+                    && (offset as usize / size) < carved;
                 assert_eq!(
                     p.is_start_within(q, carved as u32),
                     expect,
