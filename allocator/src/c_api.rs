@@ -57,7 +57,7 @@ pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
     let _ = site;
     // Two copies of the HOT pop, one per table, so the tiny path takes no extra branch.
     if size <= TINY_MAX {
-        return fast_path::alloc_small(size_class::c_tiny_class(size), refill_or_enomem).cast();
+        return fast_path::alloc_c_tiny(size, refill_c_tiny_or_enomem).cast();
     }
     if size <= MID_MAX {
         return fast_path::alloc_small(size_class::mid_class(size), refill_or_enomem).cast();
@@ -156,6 +156,13 @@ pub fn malloc_entry() -> MallocEntry {
 #[inline(never)]
 fn refill_or_enomem(heap: *mut Heap, class: usize) -> *mut u8 {
     enomem_if_null(fast_path::alloc_refill(heap, class))
+}
+
+/// [`refill_or_enomem`] for the tiny HOT path of [`malloc_at`], which passes its table offset.
+#[cold]
+#[inline(never)]
+fn refill_c_tiny_or_enomem(offset: usize, heap: *mut Heap) -> *mut u8 {
+    refill_or_enomem(heap, fast_path::c_tiny_class_at(offset))
 }
 
 /// `malloc` of more than [`MID_MAX`] bytes.

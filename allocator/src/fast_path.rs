@@ -27,6 +27,7 @@ use crate::page::{Block, Page, PageKind};
 use crate::segment::Segment;
 use crate::segment_map;
 use crate::size_class::{self, MID_MAX, SMALL_CLASSES, WHALE_MIN};
+use crate::stats::LocalCounter;
 use crate::{big, platform, process, site, small, whale};
 
 /// Largest alignment every small class gives without rounding the size (blocks are at least
@@ -56,6 +57,39 @@ pub fn alloc_small(class: usize, miss: fn(*mut Heap, usize) -> *mut u8) -> *mut 
         return block;
     }
     miss(heap, class)
+}
+
+/// The C entry's HOT allocation of a tiny block of `size` bytes: the request's word, `(size +
+/// 7) / 8`, indexes the heap's current pages directly (`small::Pages::c_tiny`) and its
+/// counters; an empty list goes to `miss` (a `#[cold]` function) with that index and the heap.
+/// (Both tables have 8-byte entries, so the index is taken as the byte offset `(size + 7) &
+/// !7`: one addition and one mask serve both; [`c_tiny_class_at`] gives the class. The offset
+/// comes first so that it stays in the register the size arrived in.)
+#[inline(always)]
+pub fn alloc_c_tiny(size: usize, miss: fn(usize, *mut Heap) -> *mut u8) -> *mut u8 {
+    debug_assert!(size <= size_class::TINY_MAX);
+    let offset = (size + 7) & !7;
+    let heap = heap::current();
+    // SAFETY: the calling thread's heap slot value (a live heap, or a sentinel whose pages are
+    // all EMPTY: nothing is popped or counted then); `offset / 8` is below `C_TINY_WORDS`,
+    // so both entries are within their tables.
+    unsafe {
+        let pages = ptr::addr_of!((*heap).small.c_tiny) as *const u8;
+        let page = *(pages.add(offset) as *const *mut Page);
+        let block = small::pop_page(page);
+        if !block.is_null() {
+            let counters = ptr::addr_of!((*heap).counters.c_tiny_allocs) as *const u8;
+            (*(counters.add(offset) as *const LocalCounter)).add(1);
+            return block;
+        }
+    }
+    miss(offset, heap)
+}
+
+/// The class of the C tiny requests at byte offset `offset` of [`alloc_c_tiny`]'s tables.
+#[inline]
+pub fn c_tiny_class_at(offset: usize) -> usize {
+    size_class::c_tiny_class_of_word(offset >> 3)
 }
 
 /// The HOT pop of every entry: a block off the current page of `slot`, counted, or null.

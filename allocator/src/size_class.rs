@@ -133,6 +133,25 @@ pub fn c_tiny_class(size: usize) -> usize {
     C_TINY_TABLE[(size + 7) >> 3] as usize
 }
 
+/// Number of C tiny words: a C request of `size <= TINY_MAX` bytes has the word
+/// `(size + 7) / 8`, which the C entry's HOT path indexes its heap's pages by directly
+/// (`small::Pages::c_tiny`).
+pub const C_TINY_WORDS: usize = TINY_MAX / 8 + 1;
+
+/// The class of C tiny word `word` ([`C_TINY_WORDS`]).
+#[inline]
+pub fn c_tiny_class_of_word(word: usize) -> usize {
+    C_TINY_TABLE[word] as usize
+}
+
+/// The C tiny words whose class is `class` (a tiny class): a range, empty for a class no C
+/// request gets (the table is non-decreasing).
+pub fn c_tiny_words_of(class: usize) -> core::ops::Range<usize> {
+    let first = C_TINY_TABLE.partition_point(|&c| (c as usize) < class);
+    let end = C_TINY_TABLE.partition_point(|&c| (c as usize) <= class);
+    first..end
+}
+
 /// The class of a request of `TINY_MAX < size <= MID_MAX` bytes. Every mid class size is a
 /// multiple of 128, so a C request rounded up to 16 first gets the same class.
 #[inline(always)]

@@ -33,7 +33,7 @@ pub unsafe fn abandon(pages: &mut Pages, now: u64) {
             if cur != EMPTY.ptr() {
                 (*cur).held -= 1; // the pin
                 pages.partial[slot].push_front(cur);
-                pages.current[slot] = EMPTY.ptr();
+                pages.set_current(slot, EMPTY.ptr());
             }
             while let Some(page) = pages.partial[slot]
                 .pop_front()

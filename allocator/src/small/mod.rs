@@ -30,7 +30,7 @@ pub mod retire;
 use crate::page::{Page, PageList, EMPTY, LONG_LIVED};
 use crate::purge::PurgeDelay;
 use crate::segment::SegmentList;
-use crate::size_class::{SMALL_CLASSES, TINY_CLASSES};
+use crate::size_class::{self, C_TINY_WORDS, SMALL_CLASSES, TINY_CLASSES};
 use crate::stats::GLOBAL;
 
 /// Slices in a tiny page (64 KiB).
@@ -103,8 +103,13 @@ fn page_shape(class: usize) -> (usize, usize) {
 /// A thread's small-object pages.
 #[repr(C)]
 pub struct Pages {
-    /// The page each slot allocates from; [`EMPTY`] when there is none. HOT.
+    /// The page each slot allocates from; [`EMPTY`] when there is none. HOT. Written only by
+    /// [`Pages::set_current`].
     pub current: [*mut Page; SLOTS],
+    /// The current page of the class of each C tiny word (`size_class::C_TINY_WORDS`), so
+    /// that the C entry's HOT path goes from the size to the page with no class lookup. A copy
+    /// of `current`, kept by [`Pages::set_current`]. HOT.
+    pub c_tiny: [*mut Page; C_TINY_WORDS],
     /// Pages with free blocks that are not current.
     pub partial: [PageList; SLOTS],
     /// Pages with no free blocks at their last look.
@@ -128,6 +133,7 @@ impl Pages {
     pub const fn new() -> Self {
         Self {
             current: [&EMPTY.0 as *const Page as *mut Page; SLOTS],
+            c_tiny: [&EMPTY.0 as *const Page as *mut Page; C_TINY_WORDS],
             partial: [EMPTY_LIST; SLOTS],
             full: [EMPTY_LIST; SLOTS],
             warm: [EMPTY_LIST; 2],
@@ -141,6 +147,17 @@ impl Pages {
     #[inline]
     pub fn placing(&self) -> bool {
         self.relabel_after != 0
+    }
+
+    /// Makes `page` the current page of `slot` ([`EMPTY`] for none).
+    #[inline]
+    pub fn set_current(&mut self, slot: usize, page: *mut Page) {
+        self.current[slot] = page;
+        if is_tiny(slot) {
+            for word in size_class::c_tiny_words_of(slot) {
+                self.c_tiny[word] = page;
+            }
+        }
     }
 
     /// The owner word that this page set's pages and segments carry.
@@ -157,7 +174,7 @@ impl Default for Pages {
 }
 
 /// The HOT allocation: pops a block off the current page of `slot`, or returns null when its
-/// free list is empty (the caller then refills). The one place a small block is handed out.
+/// free list is empty (the caller then refills).
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set or a sentinel heap's, whose current pages are all
@@ -165,8 +182,18 @@ impl Default for Pages {
 #[inline(always)]
 pub unsafe fn pop(pages: *mut Pages, slot: usize) -> *mut u8 {
     // SAFETY: per the contract; a current page belongs to this thread.
+    unsafe { pop_page(*(*pages).current.get_unchecked(slot)) }
+}
+
+/// Pops a block off `page`, a current page (or [`EMPTY`]), or returns null when its free list
+/// is empty. The one place a small block is handed out.
+///
+/// # Safety
+/// - `page` is a current page of the calling thread's page set, or [`EMPTY`].
+#[inline(always)]
+pub unsafe fn pop_page(page: *mut Page) -> *mut u8 {
+    // SAFETY: per the contract; [`EMPTY`]'s list is null, so it is never written.
     unsafe {
-        let page = *(*pages).current.get_unchecked(slot);
         let block = (*page).free;
         if !block.is_null() {
             (*page).free = (*block).next;
@@ -183,6 +210,13 @@ pub unsafe fn pop(pages: *mut Pages, slot: usize) -> *mut u8 {
 pub fn validate(pages: &Pages) {
     use crate::page::{list_len, IN_FULL};
     let me = pages.id();
+    for word in 0..C_TINY_WORDS {
+        assert_eq!(
+            pages.c_tiny[word],
+            pages.current[size_class::c_tiny_class_of_word(word)],
+            "the C tiny table disagrees with the current pages"
+        );
+    }
     let check = |slot: usize, page: *mut Page, pinned: bool| {
         // SAFETY: pages reached from the set are valid and only this thread writes them.
         unsafe {

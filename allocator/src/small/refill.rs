@@ -52,7 +52,7 @@ pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
         p.enter_full();
         // SAFETY: the current page is on no list.
         unsafe { pages.full[slot].push_back(page) };
-        pages.current[slot] = EMPTY.ptr();
+        pages.set_current(slot, EMPTY.ptr());
         return ptr::null_mut();
     }
     // SAFETY: `page` is current and now has a free block.
@@ -81,7 +81,7 @@ pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut 
         }
         debug_assert!(!p.free.is_null());
         p.held += 1; // the pin
-        pages.current[slot] = page;
+        pages.set_current(slot, page);
         pop(pages, slot)
     }
 }
@@ -100,7 +100,7 @@ pub unsafe fn put_back_current(pages: &mut Pages, now: u64) {
         if page == EMPTY.ptr() {
             continue;
         }
-        pages.current[slot] = EMPTY.ptr();
+        pages.set_current(slot, EMPTY.ptr());
         // SAFETY: a current page belongs to `pages` and is on no list.
         unsafe {
             let p = &mut *page;

@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::list::List;
 use crate::lock::Lock;
 use crate::platform::{self, SYSCALL_KINDS};
-use crate::size_class::{SMALL_CLASSES, TINY_CLASSES};
+use crate::size_class::{C_TINY_WORDS, SMALL_CLASSES, TINY_CLASSES};
 
 /// The four tiers, as indexes into [`Stats::tiers`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +197,8 @@ pub struct HeapCounters {
     /// Allocations per slot: per small class from its ordinary pages, then (at
     /// `SMALL_CLASSES + class`) from its long-lived pages (Site Rules' placement). HOT.
     pub allocs: [LocalCounter; 2 * SMALL_CLASSES],
+    /// Allocations of the C entry's tiny HOT path, per C tiny word (see `fast_path`). HOT.
+    pub c_tiny_allocs: [LocalCounter; C_TINY_WORDS],
     /// Local frees per small class. HOT.
     pub frees: [LocalCounter; SMALL_CLASSES],
     /// Frees of small blocks of other heaps: tiny, mid.
@@ -217,6 +219,7 @@ impl HeapCounters {
     pub const fn new() -> Self {
         Self {
             allocs: [ZERO_COUNTER; 2 * SMALL_CLASSES],
+            c_tiny_allocs: [ZERO_COUNTER; C_TINY_WORDS],
             frees: [ZERO_COUNTER; SMALL_CLASSES],
             remote_frees: [ZERO_COUNTER; 2],
             big_cache_allocs: LocalCounter::new(),
@@ -246,6 +249,9 @@ impl HeapCounters {
             s.tiers[tier].frees += self.frees[class].get();
             s.site_long_allocs += long;
         }
+        for c in &self.c_tiny_allocs {
+            s.tiers[Tier::Tiny as usize].allocs += c.get();
+        }
         for (tier, remote) in self.remote_frees.iter().enumerate() {
             s.tiers[tier].frees += remote.get();
         }
@@ -267,6 +273,7 @@ impl HeapCounters {
         let per_class = self
             .allocs
             .iter()
+            .chain(&self.c_tiny_allocs)
             .chain(&self.frees)
             .chain(&self.remote_frees);
         for c in per_class.chain([&self.big_cache_allocs, &self.big_cache_frees]) {
