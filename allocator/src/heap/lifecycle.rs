@@ -29,10 +29,14 @@ static INIT: spin::Once<()> = spin::Once::new();
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
 
 /// Heap structures for reuse, linked through `next`: retired heaps that kept their pages, the
-/// most recently retired first, and blank ones.
+/// most recently retired first, and blank ones; then the untouched rest of the newest chunk,
+/// `carve .. carve_end`, handed out a slot at a time so that a process with one thread touches
+/// one heap's pages of the 256 KiB chunk, not all of them.
 struct Pool {
     kept: *mut Heap,
     blank: *mut Heap,
+    carve: *mut Heap,
+    carve_end: *mut Heap,
 }
 /// Heaps in the pool that kept their pages (a hint: [`release_kept`] skips the walk at 0).
 static KEPT: AtomicUsize = AtomicUsize::new(0);
@@ -41,6 +45,8 @@ unsafe impl Send for Pool {}
 static POOL: Lock<Pool> = Lock::new(Pool {
     kept: ptr::null_mut(),
     blank: ptr::null_mut(),
+    carve: ptr::null_mut(),
+    carve_end: ptr::null_mut(),
 });
 
 /// A new live heap, copied into a heap structure to make one. Building `Heap::new` in place
@@ -48,8 +54,6 @@ static POOL: Lock<Pool> = Lock::new(Pool {
 /// stack, which the C library decommitted when the thread that had the stack before exited, so
 /// every new thread took ~6 page faults there (`workload thread-rounds`).
 static LIVE: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Live)));
-/// A heap structure in the pool, copied likewise.
-static POOLED: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Dead)));
 
 /// The heap exiting threads share (under [`BACKSTOP_LOCK`]).
 static BACKSTOP: StaticHeap =
@@ -78,8 +82,12 @@ pub(super) fn key() -> Option<thread::Key> {
 }
 
 /// Takes a heap structure from the pool: the most recently retired heap that kept its pages,
-/// else a blank one, mapping a chunk of them (outside the lock) when there is none.
+/// else a blank one, else an untouched slot of the newest chunk, mapping a chunk (outside the
+/// lock) when there is none. A slot fresh from a chunk is all zero, which reads as a blank heap
+/// (`kept_since` 0); `make_heap` copies the live prototype over it.
 fn new_heap_struct() -> Option<*mut Heap> {
+    const CHUNK: usize = 256 * 1024;
+    let per_chunk = CHUNK / core::mem::size_of::<Heap>();
     loop {
         {
             let mut guard = POOL.lock();
@@ -92,21 +100,26 @@ fn new_heap_struct() -> Option<*mut Heap> {
                     return Some(h);
                 }
             }
-        }
-        const CHUNK: usize = 256 * 1024;
-        let per_chunk = CHUNK / core::mem::size_of::<Heap>();
-        let base = platform::map(CHUNK, false)?.as_ptr() as *mut Heap;
-        GLOBAL.mapped(CHUNK);
-        let mut pool = POOL.lock();
-        for i in 0..per_chunk {
-            // SAFETY: `base` holds `per_chunk` heap-sized, suitably aligned slots, ours alone.
-            unsafe {
-                let h = base.add(i);
-                ptr::copy_nonoverlapping(POOLED.ptr(), h, 1);
-                (*h).next = pool.blank;
-                pool.blank = h;
+            if pool.carve < pool.carve_end {
+                let h = pool.carve;
+                // SAFETY: `carve` and `carve_end` bound untouched slots of one chunk.
+                pool.carve = unsafe { h.add(1) };
+                return Some(h);
             }
         }
+        let base = platform::map(CHUNK, false)?.as_ptr() as *mut Heap;
+        let mut pool = POOL.lock();
+        if pool.carve < pool.carve_end {
+            // Another thread installed a chunk meanwhile: use its slots, give this one back.
+            drop(pool);
+            // SAFETY: the mapping was just made and nothing refers to it.
+            unsafe { platform::unmap(base as *mut u8, CHUNK) };
+            continue;
+        }
+        GLOBAL.mapped(CHUNK);
+        pool.carve = base;
+        // SAFETY: `base` holds `per_chunk` heap-sized, suitably aligned slots.
+        pool.carve_end = unsafe { base.add(per_chunk) };
     }
 }
 
