@@ -26,27 +26,12 @@
 /// thread's block is a copy of it. The two words after the slot start as zero.
 ///
 /// Where the slot is not an assembly-defined word (`tls-std`, other architectures) this defines
-/// nothing, the slot starts as zero, and [`STARTS_AT_INITIAL`] is `false`.
-#[cfg(all(target_arch = "x86_64", not(feature = "tls-std")))]
-macro_rules! define_slot {
-    ($initial:path) => {
-        core::arch::global_asm!(
-            ".pushsection .tdata,\"awT\",@progbits",
-            ".p2align 3",
-            ".globl __sacs_tls_heap",
-            ".hidden __sacs_tls_heap",
-            ".type __sacs_tls_heap, @object",
-            ".size __sacs_tls_heap, 24",
-            "__sacs_tls_heap:",
-            ".quad {initial}",
-            ".zero 16",
-            ".popsection",
-            initial = sym $initial,
-        );
-    };
-}
-
-#[cfg(all(target_arch = "aarch64", not(feature = "tls-std")))]
+/// nothing, the slot starts as zero, and [`STARTS_AT_INITIAL`] is `false`. (The assembly
+/// spells `%progbits` and `%object`, which both the x86_64 and the aarch64 assembler accept.)
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(feature = "tls-std")
+))]
 macro_rules! define_slot {
     ($initial:path) => {
         core::arch::global_asm!(
