@@ -456,7 +456,6 @@ pub const fn divisor_parts(d: u32) -> (u32, u32) {
     (x, shift)
 }
 
-/// The word of the remote-free list (`Page::thread_free`).
 pub mod remote;
 
 /// Counts the blocks of a null-terminated list, failing past `limit` (validation only).
