@@ -72,8 +72,15 @@ pub const LONG_LIVED: u8 = 32;
 const EXTEND_BYTES: usize = 4096;
 
 /// Metadata of one page; lives in the segment header, indexed by the span's first slice.
-/// 128 bytes, so that finding a page from its index is a shift, and no two pages share a
-/// cache line.
+/// Three cache lines (192 bytes), one per kind of writer, so that a thread freeing another
+/// thread's block neither reads nor writes the line the owner writes on every allocation and
+/// free, and the owner's HOT paths never touch the line other threads write:
+///
+/// | line | fields | written by | read by |
+/// | --- | --- | --- | --- |
+/// | 0 | `free`, `held`, `capacity`, `extended`, links, `since` | the owner, every HOT call | the owner |
+/// | 1 | `flags`, `class`, `slices`, `kind`, `block_size`, `carved`, `inverse`, `shift`, `owner`, `start` | set-up, refills, list changes | every thread that frees |
+/// | 2 | `thread_free` | other threads' frees, the owner's collection | the same |
 ///
 /// Who writes and who reads what:
 /// - `free`, `used`, `flags`, `extended`, `capacity`, the links and `since` of a small page
@@ -88,8 +95,9 @@ const EXTEND_BYTES: usize = 4096;
 ///   it to check block starts when they free: an atomic, relaxed (only its own value matters).
 /// - `owner` and `thread_free` are atomics: any thread reads the owner, any thread pushes
 ///   remote frees.
-#[repr(C, align(128))]
+#[repr(C, align(64))]
 pub struct Page {
+    // Line 0: the owner's.
     /// Free blocks the owner may pop (owner thread only).
     pub free: *mut Block,
     /// Blocks out of the page minus one, plus one while the page is current (the pin), plus
@@ -97,6 +105,19 @@ pub struct Page {
     /// [`Page::used`]; the HOT paths add and subtract 1, and the HOT free's decrement turns it
     /// negative exactly when a non-current page empties or is on the full list.
     pub held: i32,
+    /// Blocks that fit in the span.
+    pub capacity: u32,
+    /// Blocks carved so far (the rest of the span was never touched by this page).
+    pub extended: u32,
+    /// Links in the list the page is on (a heap's partial / full / warm list, an arena's cache).
+    pub next: *mut Page,
+    pub prev: *mut Page,
+    /// Milliseconds when the page entered its present state: a warm pool or a cache (empty
+    /// pages and big blocks), or, for a small page in use, when it was last made current (Site
+    /// Rules' re-labelling reads it).
+    pub since: u64,
+    _line0: [u8; 16],
+    // Line 1: read by every thread that frees a block of the page.
     /// `IN_FULL`, `IN_WARM_POOL`, `WARM`, `ZERO`.
     pub flags: u8,
     /// Size class of the blocks.
@@ -107,10 +128,6 @@ pub struct Page {
     pub kind: u8,
     /// Size of each block in bytes.
     pub block_size: u32,
-    /// Blocks that fit in the span.
-    pub capacity: u32,
-    /// Blocks carved so far (the rest of the span was never touched by this page).
-    pub extended: u32,
     /// `extended`, for the block-start check of the HOT free and of other threads' frees (see
     /// above).
     pub carved: AtomicU32,
@@ -120,18 +137,22 @@ pub struct Page {
     pub shift: u32,
     /// Address of the owning heap (small pages); 0 when abandoned or not in use.
     pub owner: AtomicUsize,
-    /// Blocks freed by other threads, waiting for the owner: a [`remote`] word (head and count).
-    pub thread_free: AtomicUsize,
     /// First byte of the span.
     pub start: *mut u8,
-    /// Links in the list the page is on (a heap's partial / full / warm list, an arena's cache).
-    pub next: *mut Page,
-    pub prev: *mut Page,
-    /// Milliseconds when the page entered its present state: a warm pool or a cache (empty
-    /// pages and big blocks), or, for a small page in use, when it was last made current (Site
-    /// Rules' re-labelling reads it).
-    pub since: u64,
+    _line1: [u8; 24],
+    // Line 2: other threads' frees.
+    /// Blocks freed by other threads, waiting for the owner: a [`remote`] word (head and count).
+    pub thread_free: AtomicUsize,
+    _line2: [u8; 56],
 }
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<Page>() == 192);
+    assert!(offset_of!(Page, since) < 64);
+    assert!(offset_of!(Page, flags) == 64 && offset_of!(Page, start) < 128);
+    assert!(offset_of!(Page, thread_free) == 128);
+};
 
 /// A page that never has free blocks: the initial current page of every class, so that the
 /// HOT path needs no null test on the heap or the page.
@@ -174,6 +195,9 @@ impl Page {
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
             since: 0,
+            _line0: [0; 16],
+            _line1: [0; 24],
+            _line2: [0; 56],
         }
     }
 
@@ -478,8 +502,6 @@ crate::list::linked_by_fields!(Page);
 
 /// A list of pages (see [`crate::list`]).
 pub type PageList = crate::list::List<Page>;
-
-const _: () = assert!(core::mem::size_of::<Page>() == 128);
 
 #[cfg(test)]
 mod tests {
