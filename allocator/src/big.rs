@@ -19,6 +19,12 @@
 //! segment decommits it only once it has stayed unused for `SACS_PURGE_DELAY_MS`.
 //!
 //! A fresh or decommitted span is known to be zero, so `calloc` skips the memset for it.
+//!
+//! In front of the arenas, each thread keeps a few blocks it freed ([`local`]).
+
+mod local;
+
+pub use local::LocalCache;
 
 use core::ptr;
 
@@ -61,95 +67,6 @@ const NEW_ARENA: Lock<Arena> = Lock::new(Arena {
 
 /// The big arenas.
 pub static ARENA_LOCKS: [Lock<Arena>; ARENAS] = [NEW_ARENA; ARENAS];
-
-/// Blocks of one class a thread keeps in its own cache.
-const LOCAL_PER_CLASS: usize = 4;
-/// Bytes a thread keeps in its own cache at most.
-const LOCAL_MAX_BYTES: usize = 4 << 20;
-
-/// A thread's own few freed big blocks, in front of the arenas: a block freed by a thread is
-/// kept here (still counted as in use by its arena) and the thread's next request of the same
-/// class takes it back with no lock and no atomic. Blocks older than `SACS_HOT_MS` go to their
-/// arena at the heap's next purge look, and all of them when the thread exits.
-pub struct LocalCache {
-    lists: [PageList; BIG_CLASSES],
-    bytes: usize,
-}
-
-impl LocalCache {
-    pub const fn new() -> Self {
-        Self {
-            lists: [EMPTY_LIST; BIG_CLASSES],
-            bytes: 0,
-        }
-    }
-
-    /// A cached block of `class`, zeroed if `zero`.
-    #[inline]
-    pub fn alloc(&mut self, class: usize, zero: bool) -> Option<*mut u8> {
-        let page = self.lists[class - BIG_FIRST].pop_front()?;
-        let size = class_size(class);
-        self.bytes -= size;
-        // SAFETY: a cached page is a live (arena-wise) big block this thread holds.
-        let start = unsafe {
-            (*page).flags &= !LOCAL;
-            (*page).start
-        };
-        if zero {
-            // SAFETY: the block is ours and `size` bytes long.
-            unsafe { ptr::write_bytes(start, 0, size) };
-        }
-        Some(start)
-    }
-
-    /// Keeps the freed block `page` if there is room. Returns false (block untouched) if not,
-    /// and the caller frees it to its arena.
-    ///
-    /// # Safety
-    /// - `page` is a live big block being freed by the calling thread, whose cache this is.
-    #[inline]
-    pub unsafe fn free(&mut self, page: *mut Page) -> bool {
-        // SAFETY: per the contract.
-        let p = unsafe { &mut *page };
-        let class = p.class as usize;
-        let size = class_size(class);
-        let list = &mut self.lists[class - BIG_FIRST];
-        if list.len >= LOCAL_PER_CLASS || self.bytes + size > LOCAL_MAX_BYTES {
-            return false;
-        }
-        p.flags = (p.flags & !ZERO) | LOCAL;
-        p.since = platform::now_ms();
-        // SAFETY: a live block is on no list.
-        unsafe { list.push_front(page) };
-        self.bytes += size;
-        true
-    }
-
-    /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas.
-    pub fn flush(&mut self, now: u64, force: bool) {
-        let hot = options::get(Opt::HotMs) as u64;
-        // SAFETY: cached pages are valid blocks this thread holds.
-        let due = |p: *mut Page| purge::aged(unsafe { (*p).since }, now, hot, force);
-        for i in 0..BIG_CLASSES {
-            while let Some(page) = self.lists[i].pop_back_if(due) {
-                self.bytes -= class_size(BIG_FIRST + i);
-                // SAFETY: the block is live (arena-wise) and now on no list.
-                // It was counted as freed when it entered this cache.
-                unsafe {
-                    (*page).flags &= !LOCAL;
-                    let ok = release(page, (*page).start, (*page).since);
-                    debug_assert!(ok);
-                }
-            }
-        }
-    }
-}
-
-impl Default for LocalCache {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// Slices a block of `class` spans.
 #[inline]

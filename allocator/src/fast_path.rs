@@ -258,6 +258,14 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
     } else {
         size_class::class_for_aligned(size, align)
     };
+    if let Some(class) = class.filter(|&c| c >= SMALL_CLASSES) {
+        // A big block the thread freed lately: no lock, no set-up (a live heap exists only
+        // once the process is set up; any other heap state goes the long way).
+        // SAFETY: the value of the thread's heap slot; `big_from_cache` uses only a live one.
+        if let Some(p) = unsafe { heap::refill::big_from_cache(heap::current(), class, zero) } {
+            return p;
+        }
+    }
     process::init();
     let Some(class) = class else {
         // Whale requests are slow enough to carry the shared structures' periodic purge.

@@ -77,7 +77,7 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
             && h.state == HeapState::Live
             && h.big.free(page)
         {
-            // The block waits in the thread's own cache (at most `big::LOCAL_MAX_BYTES`), where
+            // The block waits in the thread's own cache (at most 4 MiB, `big::local`), where
             // the next allocation of its size takes it back. Not parked: a park here would send
             // every alloc/free pair of a big size through the slow path and a clock read; the
             // cache is flushed by the heap's regular purge looks.

@@ -1,0 +1,219 @@
+//! A thread's own few freed big blocks, in front of the arenas: a block freed by a thread is
+//! kept here (still counted as in use by its arena) and the thread's next request of the same
+//! class takes it back with no lock and no atomic. Blocks older than `SACS_HOT_MS` go to their
+//! arena at the heap's next purge look, and all of them when the thread exits.
+//!
+//! Each class holds its blocks in a small array, oldest first: a free appends, an allocation
+//! takes the newest (the one most likely still in the cache), a purge look takes the oldest off
+//! the front. No list links are written, so a pair of a free and an allocation touches only the
+//! block's page entry and this array.
+//!
+//! A block's age is counted from its free, stamped with the cache's own clock: the last reading
+//! of the system clock, read again every [`CLOCK_EVERY`] frees and at every purge look, rather
+//! than a clock read per free (a quarter of a cached pair's instructions). A stamp can be older
+//! than the free by the time since that reading: the block then looks older to the purge look
+//! and may go to its arena earlier; no block ever looks younger than it is.
+
+use super::{release, BIG_CLASSES};
+use crate::options::{self, Opt};
+use crate::page::{Page, LOCAL, ZERO};
+use crate::platform;
+use crate::purge;
+use crate::size_class::{class_size, BIG_FIRST};
+use core::ptr;
+
+/// Blocks of one class a thread keeps in its own cache.
+const PER_CLASS: usize = 4;
+/// Bytes a thread keeps in its own cache at most.
+const MAX_BYTES: usize = 4 << 20;
+/// Frees stamped with one reading of the clock.
+pub const CLOCK_EVERY: u32 = 16;
+
+/// A thread's cache of its freed big blocks (see the module doc).
+pub struct LocalCache {
+    /// Per big class, its cached blocks' page entries, oldest first; `lens` says how many.
+    blocks: [[*mut Page; PER_CLASS]; BIG_CLASSES],
+    lens: [u8; BIG_CLASSES],
+    /// Bytes of the cached blocks.
+    bytes: usize,
+    /// The cache's clock (ms): the system clock at its last reading.
+    now: u64,
+    /// Frees to stamp with `now` before the clock is read again.
+    stamps_left: u32,
+}
+
+impl LocalCache {
+    pub const fn new() -> Self {
+        Self {
+            blocks: [[ptr::null_mut(); PER_CLASS]; BIG_CLASSES],
+            lens: [0; BIG_CLASSES],
+            bytes: 0,
+            now: 0,
+            stamps_left: 0,
+        }
+    }
+
+    /// A cached block of `class` (the newest), zeroed if `zero`.
+    #[inline]
+    pub fn alloc(&mut self, class: usize, zero: bool) -> Option<*mut u8> {
+        let i = class - BIG_FIRST;
+        let n = self.lens[i] as usize;
+        if n == 0 {
+            return None;
+        }
+        let page = self.blocks[i][n - 1];
+        self.lens[i] = (n - 1) as u8;
+        let size = class_size(class);
+        self.bytes -= size;
+        // SAFETY: a cached page is a live (arena-wise) big block this thread holds.
+        let start = unsafe {
+            (*page).flags &= !LOCAL;
+            (*page).start
+        };
+        if zero {
+            // SAFETY: the block is ours and `size` bytes long.
+            unsafe { ptr::write_bytes(start, 0, size) };
+        }
+        Some(start)
+    }
+
+    /// Keeps the freed block `page` if there is room. Returns false (block untouched) if not,
+    /// and the caller frees it to its arena.
+    ///
+    /// # Safety
+    /// - `page` is a live big block being freed by the calling thread, whose cache this is.
+    #[inline]
+    pub unsafe fn free(&mut self, page: *mut Page) -> bool {
+        // SAFETY: per the contract.
+        let p = unsafe { &mut *page };
+        let class = p.class as usize;
+        let i = class - BIG_FIRST;
+        let n = self.lens[i] as usize;
+        let size = class_size(class);
+        if n >= PER_CLASS || self.bytes + size > MAX_BYTES {
+            return false;
+        }
+        p.flags = (p.flags & !ZERO) | LOCAL;
+        p.since = self.stamp();
+        self.blocks[i][n] = page;
+        self.lens[i] = (n + 1) as u8;
+        self.bytes += size;
+        true
+    }
+
+    /// The time to stamp a free with: the cache's clock, read again every [`CLOCK_EVERY`] frees.
+    #[inline]
+    fn stamp(&mut self) -> u64 {
+        if self.stamps_left == 0 {
+            self.now = platform::now_ms();
+            self.stamps_left = CLOCK_EVERY;
+        }
+        self.stamps_left -= 1;
+        self.now
+    }
+
+    /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas, and
+    /// sets the cache's clock to `now`.
+    pub fn flush(&mut self, now: u64, force: bool) {
+        self.now = now;
+        self.stamps_left = CLOCK_EVERY;
+        let hot = options::get(Opt::HotMs) as u64;
+        for i in 0..BIG_CLASSES {
+            let n = self.lens[i] as usize;
+            // Stamps never decrease, so the blocks due are a prefix.
+            let due = self.blocks[i][..n]
+                .iter()
+                // SAFETY: cached pages are valid blocks this thread holds.
+                .take_while(|&&p| purge::aged(unsafe { (*p).since }, now, hot, force))
+                .count();
+            if due == 0 {
+                continue;
+            }
+            for k in 0..due {
+                let page = self.blocks[i][k];
+                self.bytes -= class_size(BIG_FIRST + i);
+                // SAFETY: the block is live (arena-wise) and now out of the cache. It was
+                // counted as freed when it entered this cache.
+                unsafe {
+                    (*page).flags &= !LOCAL;
+                    let ok = release(page, (*page).start, (*page).since);
+                    debug_assert!(ok);
+                }
+            }
+            self.blocks[i].copy_within(due..n, 0);
+            self.lens[i] = (n - due) as u8;
+        }
+    }
+}
+
+impl Default for LocalCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// Page entries of `n` pretend blocks of `class` (nothing is released to an arena here).
+    fn pages(class: usize, n: usize) -> Vec<Page> {
+        (0..n)
+            .map(|k| {
+                let mut p = Page::zeroed();
+                p.class = class as u8;
+                p.start = (0x1000_0000 + k * 0x10_0000) as *mut u8;
+                p
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keeps_four_per_class_and_hands_back_the_newest_first() {
+        let class = BIG_FIRST + 3;
+        let mut cache = LocalCache::new();
+        let mut ps = pages(class, PER_CLASS + 1);
+        for p in ps.iter_mut().take(PER_CLASS) {
+            // SAFETY: pretend blocks, never touched through `start`.
+            assert!(unsafe { cache.free(p) });
+            assert!(p.flags & LOCAL != 0);
+        }
+        // SAFETY: as above.
+        let fifth = unsafe { cache.free(&mut ps[PER_CLASS]) };
+        assert!(!fifth, "a fifth block is refused");
+        assert_eq!(cache.bytes, PER_CLASS * class_size(class));
+        assert!(
+            cache.alloc(class + 1, false).is_none(),
+            "another class is empty"
+        );
+        for k in (0..PER_CLASS).rev() {
+            assert_eq!(cache.alloc(class, false), Some(ps[k].start));
+            assert!(ps[k].flags & LOCAL == 0);
+        }
+        assert!(cache.alloc(class, false).is_none());
+        assert_eq!(cache.bytes, 0);
+    }
+
+    #[test]
+    fn stamps_come_from_one_clock_reading_per_batch_and_never_decrease() {
+        let mut cache = LocalCache::new();
+        let before = platform::now_ms();
+        let mut last = 0;
+        for _ in 0..3 * CLOCK_EVERY {
+            let s = cache.stamp();
+            assert!(s >= last && s >= before);
+            last = s;
+        }
+        assert!(last <= platform::now_ms());
+        // A purge look sets the clock: the next stamps are that reading.
+        cache.flush(before + 12_345, false);
+        assert_eq!(cache.stamp(), before + 12_345);
+    }
+
+    #[test]
+    fn the_bounds_fit_their_types() {
+        const { assert!(PER_CLASS <= u8::MAX as usize) };
+        assert!(MAX_BYTES >= PER_CLASS * class_size(BIG_FIRST));
+    }
+}
