@@ -258,11 +258,12 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
     } else {
         size_class::class_for_aligned(size, align)
     };
+    let slot = heap::current();
     if let Some(class) = class.filter(|&c| c >= SMALL_CLASSES) {
         // A big block the thread freed lately: no lock, no set-up (a live heap exists only
         // once the process is set up; any other heap state goes the long way).
         // SAFETY: the value of the thread's heap slot; `big_from_cache` uses only a live one.
-        if let Some(p) = unsafe { heap::refill::big_from_cache(heap::current(), class, zero) } {
+        if let Some(p) = unsafe { heap::refill::big_from_cache(slot, class, zero) } {
             return p;
         }
     }
@@ -283,8 +284,11 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
     let from_heap = |h: *mut Heap| {
         // SAFETY: `with_heap` gives the calling thread's heap (or the locked backstop).
         unsafe {
-            if let Some(p) = heap::refill::big_from_cache(h, class, zero) {
-                return p;
+            // A live heap's cache was looked at above; a heap just un-parked or made was not.
+            if h != slot {
+                if let Some(p) = heap::refill::big_from_cache(h, class, zero) {
+                    return p;
+                }
             }
             // Big requests that miss the thread's cache carry the shared structures' purge.
             heap::tick::global_tick(platform::now_ms(), false);
