@@ -51,6 +51,16 @@ echo "preload-tests: building libsacs.so with the core's invariant checks (featu
 cargo build --release -p sacs-preload --features validate --target-dir "$TARGET/validate"
 LIB_VALIDATE=$TARGET/validate/release/libsacs.so
 
+# Every symbol the library imports must resolve when it is loaded, not only when first called:
+# with LD_BIND_NOW an unresolved one fails at start. (`atexit` once stayed unresolved in a
+# whole-workspace build, and only SACS_STATS=1 runs, which call it, failed.)
+for lib in "$LIB" "$LIB_VALIDATE"; do
+    if ! out=$(LD_BIND_NOW=1 LD_PRELOAD="$lib" SACS_STATS=1 /bin/true 2>&1); then
+        echo "preload-tests: $lib does not load with LD_BIND_NOW=1: $out" >&2
+        exit 1
+    fi
+done
+
 WORK=$TARGET/preload-tests
 rm -rf "$WORK"
 mkdir -p "$WORK"

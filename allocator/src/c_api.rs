@@ -315,6 +315,12 @@ pub fn stderr_copy() -> i32 {
     crate::platform::dup_stderr()
 }
 
+/// Registers `f` to run at the process's `exit`, as `atexit` does (see `platform::at_exit` for
+/// why not `atexit` itself). Returns false if it could not be registered.
+pub fn at_exit(f: extern "C" fn(*mut c_void)) -> bool {
+    crate::platform::at_exit(f)
+}
+
 /// Writes `message` to standard error and aborts, without allocating or unwinding (a panic in
 /// the preload library, `operator new` out of memory).
 pub fn fatal(message: &[u8]) -> ! {

@@ -172,7 +172,7 @@ pub extern "C" fn malloc_stats() {
 /// programs (coreutils, mawk) close descriptor 2 in exit handlers that run before this one.
 static STATS_FD: AtomicI32 = AtomicI32::new(2);
 
-extern "C" fn print_stats_at_exit() {
+extern "C" fn print_stats_at_exit(_: *mut c_void) {
     let fd = STATS_FD.load(Relaxed);
     if options::get(Opt::Stats) != 0 {
         c::write_stats(fd);
@@ -196,8 +196,7 @@ fn load() {
         if fd >= 0 {
             STATS_FD.store(fd, Relaxed);
         }
-        // SAFETY: registering a plain extern "C" function.
-        unsafe { libc::atexit(print_stats_at_exit) };
+        c::at_exit(print_stats_at_exit);
     }
 }
 

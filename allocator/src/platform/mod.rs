@@ -132,6 +132,28 @@ pub fn write_fd(fd: i32, bytes: &[u8]) {
     }
 }
 
+extern "C" {
+    /// glibc's registration of exit handlers (what `atexit` calls), exported by `libc.so.6`.
+    fn __cxa_atexit(
+        f: extern "C" fn(*mut core::ffi::c_void),
+        arg: *mut core::ffi::c_void,
+        dso: *mut core::ffi::c_void,
+    ) -> i32;
+}
+
+/// Registers `f` to run when the process calls `exit` (with a null argument), as `atexit` does.
+/// Returns false if the C library could not register it.
+///
+/// Not `atexit` itself: glibc defines that one in `libc_nonshared.a`, which a link of the
+/// preload library can leave out (it did when cargo built the whole workspace at once), and the
+/// symbol then fails to resolve at run time. `__cxa_atexit` is exported by `libc.so.6`; with no
+/// DSO handle the handler runs at exit and is never dropped by a `dlclose`, which suits a
+/// library that is preloaded and never unloaded.
+pub fn at_exit(f: extern "C" fn(*mut core::ffi::c_void)) -> bool {
+    // SAFETY: `f` is a plain function that lives as long as the process (a static item).
+    unsafe { __cxa_atexit(f, core::ptr::null_mut(), core::ptr::null_mut()) == 0 }
+}
+
 /// Aborts the process without unwinding and without allocating.
 pub fn abort() -> ! {
     // SAFETY: abort has no preconditions and does not return.
