@@ -541,7 +541,8 @@ def memory_over_time(rows, jobs, allocs):
              "Per job, the median over runs of each contender's resident set (MiB) at the end of "
              "each phase, with its ratio to %s in brackets; then peak, final and time-weighted "
              "mean RSS and their ratios to %s. Phases: fragmentation's 12 rounds of allocating "
-             "and freeing (no idle pause); server's fill / steady / shrink / idle; "
+             "and freeing (no idle pause); server's fill / steady / shrink / idle; batch's jobs, each "
+             "read after its idle pause; "
              "python3-lifetimes' build / use / drop / idle. The mean weighs each reading by the "
              "time to the next (readings every few thousand operations, idle pauses "
              "included)." % (BASELINE, BASELINE), ""]

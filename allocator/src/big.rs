@@ -12,6 +12,10 @@
 //! - **cold**: older than `SACS_WARM_MS`, or beyond `SACS_BIG_CACHE_MIB`; decommitted and its
 //!   slices given back to the segment, which goes to the segment cache once empty.
 //!
+//! With Site Rules on, a block carries its call site's policy (`site::big`): a `ONE_SHOT`
+//! block (its site asks again only after the warm period) is decommitted at its free instead of
+//! cached, and a `KEEP` block (its site asks again sooner) skips the warm step.
+//!
 //! A request that misses the cache takes a span from the arena's free slices, dirty (committed)
 //! runs first so that reusing them costs no page fault. When no run fits, the oldest cached
 //! blocks give their spans back to their segments still committed (no system call) until one
@@ -32,7 +36,7 @@ use arrayvec::ArrayVec;
 
 use crate::lock::{Guard, Lock, Spin};
 use crate::options::{self, Opt};
-use crate::page::{Page, PageKind, PageList, LOCAL, WARM, ZERO};
+use crate::page::{Page, PageKind, PageList, KEEP, LOCAL, ONE_SHOT, SITE_FLAGS, WARM, ZERO};
 use crate::platform;
 use crate::purge;
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
@@ -123,7 +127,8 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     let (start, is_zero) = unsafe {
         let p = &mut *page;
         p.set_used(1);
-        p.flags &= !WARM;
+        // A `malloc` of a Site Rules entry marks the block again (`site::big`).
+        p.flags &= !(WARM | SITE_FLAGS);
         (p.start, p.flags & ZERO != 0)
     };
     drop(a);
@@ -169,17 +174,25 @@ unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
             return false;
         }
         pg.set_used(0);
-        pg.flags &= !(ZERO | WARM);
         pg.since = since.min(now);
-        let class = pg.class as usize;
-        // Newest first: a block handed back late by a thread cache goes behind younger ones.
-        let list = &mut a.cache[class - BIG_FIRST];
-        if list.head.is_null() || (*list.head).since <= pg.since {
-            list.push_front(page);
+        if pg.flags & ONE_SHOT != 0 {
+            // Its site asks again only after it would have gone cold (`site::big`): decommit
+            // it now, with the arena's other chores.
+            pg.flags &= !(ZERO | WARM | SITE_FLAGS);
+            chores.cool.push_back(page);
+            GLOBAL.site_big_released.add(1);
         } else {
-            list.push_back(page);
+            pg.flags &= !(ZERO | WARM);
+            let class = pg.class as usize;
+            // Newest first: a block handed back late by a thread cache goes behind younger ones.
+            let list = &mut a.cache[class - BIG_FIRST];
+            if list.head.is_null() || (*list.head).since <= pg.since {
+                list.push_front(page);
+            } else {
+                list.push_back(page);
+            }
+            a.cached_bytes += class_size(class);
         }
-        a.cached_bytes += class_size(class);
     }
     purge::note_deferred();
     let cap = options::get(Opt::BigCacheMib).saturating_mul(1 << 20);
@@ -472,7 +485,8 @@ impl Arena {
                     unsafe { self.cache[i].remove(page) };
                     self.cool(page, chores);
                 } else if purge::aged(since, now, hot, false) {
-                    if flags & WARM == 0 {
+                    // A block of a site that reuses before cold (`KEEP`) skips the warm step.
+                    if flags & (WARM | KEEP) == 0 {
                         // Off the list while MADV_FREE runs, so no one takes it and writes.
                         // SAFETY: `page` is on this list; then on none until pushed.
                         unsafe {

@@ -25,7 +25,8 @@ use crate::error::{self, Misuse};
 use crate::fast_path;
 use crate::heap::Heap;
 use crate::platform::tls::Reentry;
-use crate::platform::{set_errno, EINVAL, ENOMEM, OS_PAGE};
+use crate::platform::{self, set_errno, EINVAL, ENOMEM, OS_PAGE};
+use crate::site;
 use crate::size_class::{self, c_size, MID_MAX, TINY_MAX};
 
 /// `p`, with `errno` set to `ENOMEM` when it is null (an allocation that failed).
@@ -112,7 +113,19 @@ fn malloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
         let class = size_class::mid_class(size);
         return fast_path::alloc_small_at::<PLACE, COUNT>(class, site, miss).cast();
     }
-    malloc_large(size)
+    malloc_large_at::<PLACE>(size, site)
+}
+
+/// [`malloc_large`] from `site`: a big block learns its site's reuse gap and, when placing,
+/// carries the site's cache policy (`site::big`).
+#[cold]
+#[inline(never)]
+fn malloc_large_at<const PLACE: bool>(size: usize, site: usize) -> *mut c_void {
+    let p = malloc_large(size);
+    if !p.is_null() {
+        site::big::allocated(p.cast(), site, platform::now_ms(), PLACE);
+    }
+    p
 }
 
 /// The miss of the Site Rules entries: samples (`SAMPLE`) or refills, setting `errno` on
@@ -318,7 +331,7 @@ pub fn stderr_copy() -> i32 {
 /// Registers `f` to run at the process's `exit`, as `atexit` does (see `platform::at_exit` for
 /// why not `atexit` itself). Returns false if it could not be registered.
 pub fn at_exit(f: extern "C" fn(*mut c_void)) -> bool {
-    crate::platform::at_exit(f)
+    platform::at_exit(f)
 }
 
 /// Writes `message` to standard error and aborts, without allocating or unwinding (a panic in

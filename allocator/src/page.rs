@@ -67,6 +67,19 @@ pub const LOCAL: u8 = 16;
 /// `flags` (small): the page belongs to its class's long-lived page set (Site Rules' placement,
 /// `small::long_slot`); cleared when the page empties.
 pub const LONG_LIVED: u8 = 32;
+/// `flags` (big): the block was allocated through a Site Rules entry and `site` holds its call
+/// site: its free is recorded (`site::big`). Every `malloc` of a process with Site Rules on
+/// sets or clears it; a block reused by any other entry has it cleared.
+pub const SITED: u8 = 64;
+/// `flags` (big): the block's site reuses its blocks only after they would have gone cold: its
+/// free decommits it at once instead of caching it (`site::big`).
+pub const ONE_SHOT: u8 = 128;
+/// `flags` (big): the block's site reuses its blocks before they would go cold: cached, it skips
+/// the warm step (its `MADV_FREE` would be undone by the reuse). The bit is `LONG_LIVED`'s,
+/// which only small pages carry.
+pub const KEEP: u8 = 32;
+/// The flags Site Rules set on a big block.
+pub const SITE_FLAGS: u8 = SITED | ONE_SHOT | KEEP;
 
 /// Bytes carved into the free list at a time.
 const EXTEND_BYTES: usize = 4096;
@@ -78,7 +91,7 @@ const EXTEND_BYTES: usize = 4096;
 ///
 /// | line | fields | written by | read by |
 /// | --- | --- | --- | --- |
-/// | 0 | `free`, `held`, `capacity`, `extended`, links, `since` | the owner, every HOT call | the owner |
+/// | 0 | `free`, `held`, `capacity`, `extended`, links, `since`, `site` | the owner, every HOT call | the owner |
 /// | 1 | `flags`, `class`, `slices`, `kind`, `block_size`, `carved`, `inverse`, `shift`, `owner`, `start` | set-up, refills, list changes | every thread that frees |
 /// | 2 | `thread_free` | other threads' frees, the owner's collection | the same |
 ///
@@ -116,9 +129,13 @@ pub struct Page {
     /// pages and big blocks), or, for a small page in use, when it was last made current (Site
     /// Rules' re-labelling reads it).
     pub since: u64,
-    _line0: [u8; 16],
+    /// A big block allocated through a Site Rules entry: its call site (with [`SITED`]),
+    /// written by the thread that got the block and read by the one that frees it.
+    pub site: usize,
+    _line0: [u8; 8],
     // Line 1: read by every thread that frees a block of the page.
-    /// `IN_FULL`, `IN_WARM_POOL`, `WARM`, `ZERO`.
+    /// `IN_FULL`, `IN_WARM_POOL`, `LONG_LIVED` (small); `WARM`, `ZERO`, `LOCAL`, `SITED`,
+    /// `ONE_SHOT`, `KEEP` (big).
     pub flags: u8,
     /// Size class of the blocks.
     pub class: u8,
@@ -195,7 +212,8 @@ impl Page {
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
             since: 0,
-            _line0: [0; 16],
+            site: 0,
+            _line0: [0; 8],
             _line1: [0; 24],
             _line2: [0; 56],
         }

@@ -16,7 +16,7 @@
 
 use super::{release, BIG_CLASSES};
 use crate::options::{self, Opt};
-use crate::page::{Page, LOCAL, ZERO};
+use crate::page::{Page, LOCAL, SITE_FLAGS, ZERO};
 use crate::platform;
 use crate::purge;
 use crate::size_class::{class_size, BIG_FIRST};
@@ -66,8 +66,9 @@ impl LocalCache {
         let size = class_size(class);
         self.bytes -= size;
         // SAFETY: a cached page is a live (arena-wise) big block this thread holds.
+        // A `malloc` of a Site Rules entry marks the block again (`site::big`).
         let start = unsafe {
-            (*page).flags &= !LOCAL;
+            (*page).flags &= !(LOCAL | SITE_FLAGS);
             (*page).start
         };
         if zero {

@@ -4,7 +4,9 @@
 use super::{park, Heap, HeapState};
 use crate::big;
 use crate::error::{self, Misuse};
-use crate::page::{Block, Page, LOCAL};
+use crate::page::{Block, Page, LOCAL, SITED};
+use crate::platform;
+use crate::site;
 use crate::small::{is_tiny, retire, slot_of};
 use crate::stats::{Tier, GLOBAL};
 
@@ -73,7 +75,7 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
     unsafe {
         let h = &mut *heap;
         if (*page).used() == 1
-            && (*page).flags & LOCAL == 0
+            && (*page).flags & (LOCAL | SITED) == 0
             && h.state == HeapState::Live
             && h.big.free(page)
         {
@@ -83,6 +85,40 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
             // cache is flushed by the heap's regular purge looks.
             h.counters.big_cache_frees.add(1);
             return true;
+        }
+        if (*page).flags & SITED != 0 {
+            return free_big_sited(heap, page, p);
+        }
+        if !big::free(page, p) {
+            return false;
+        }
+        park::park(heap);
+    }
+    true
+}
+
+/// [`free_big`] of a block allocated through a Site Rules entry: records the free for its site
+/// (`site::big`), then decommits the block at once if its site is one-shot, else frees it as
+/// any other.
+///
+/// # Safety
+/// - as for [`free_big`].
+#[cold]
+#[inline(never)]
+unsafe fn free_big_sited(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
+    // SAFETY: per the contract (see `free_big`).
+    unsafe {
+        let h = &mut *heap;
+        // A block in use (not a double free) is recorded; a double free is reported below.
+        if (*page).used() == 1 && (*page).flags & LOCAL == 0 {
+            if site::big::freed(page, platform::now_ms()) {
+                // Decommitted by the arena before this returns: nothing left to purge later.
+                return big::free(page, p);
+            }
+            if h.state == HeapState::Live && h.big.free(page) {
+                h.counters.big_cache_frees.add(1);
+                return true;
+            }
         }
         if !big::free(page, p) {
             return false;

@@ -35,6 +35,7 @@
 //! [`profile`] is the heap profile (`SACS_PROFILE`), fed by [`alloc`] and [`free`] after they
 //! release the lock.
 
+pub mod big;
 pub mod profile;
 
 use core::ptr;

@@ -138,6 +138,14 @@ pub struct Stats {
     pub site_pages_relabelled: u64,
     pub site_long_pages: u64,
     pub site_long_page_bytes: u64,
+    /// Big blocks (`site::big`): allocations through Site Rules entries, those marked to skip
+    /// the warm step (kept), those decommitted at their free (one-shot), and measured reuse
+    /// gaps that agreed or disagreed with the site's policy before them.
+    pub site_big_allocs: u64,
+    pub site_big_kept: u64,
+    pub site_big_released: u64,
+    pub site_big_right: u64,
+    pub site_big_wrong: u64,
     /// System calls per kind, indexed by [`platform::Syscall`].
     pub syscalls: [SyscallStats; SYSCALL_KINDS],
     /// Bytes currently mapped by SACS and not decommitted (an upper bound of what it holds resident).
@@ -412,6 +420,11 @@ pub struct GlobalCounters {
     pub site_long_pages_out: SharedCounter,
     pub site_long_bytes_in: SharedCounter,
     pub site_long_bytes_out: SharedCounter,
+    pub site_big_allocs: SharedCounter,
+    pub site_big_kept: SharedCounter,
+    pub site_big_released: SharedCounter,
+    pub site_big_right: SharedCounter,
+    pub site_big_wrong: SharedCounter,
     committed: AtomicUsize,
     peak_committed: AtomicUsize,
     mapped: AtomicUsize,
@@ -479,7 +492,12 @@ pub static GLOBAL: GlobalCounters = counters!(
     site_long_pages_in,
     site_long_pages_out,
     site_long_bytes_in,
-    site_long_bytes_out
+    site_long_bytes_out,
+    site_big_allocs,
+    site_big_kept,
+    site_big_released,
+    site_big_right,
+    site_big_wrong
 );
 
 impl GlobalCounters {
@@ -564,6 +582,11 @@ pub fn stats() -> Stats {
         .site_long_bytes_in
         .get()
         .saturating_sub(g.site_long_bytes_out.get());
+    s.site_big_allocs = g.site_big_allocs.get();
+    s.site_big_kept = g.site_big_kept.get();
+    s.site_big_released = g.site_big_released.get();
+    s.site_big_right = g.site_big_right.get();
+    s.site_big_wrong = g.site_big_wrong.get();
     // Live heaps' own counters (after the globals they add to).
     add_live(&mut s);
     for (i, c) in platform::SYSCALLS.iter().enumerate() {

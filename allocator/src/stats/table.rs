@@ -132,6 +132,19 @@ impl Stats {
         w.bytes(self.site_long_page_bytes as usize);
         w.s("), relabelled ");
         w.num(self.site_pages_relabelled);
+        w.s("\n              big allocs ");
+        w.num(self.site_big_allocs);
+        w.s(", kept ");
+        w.num(self.site_big_kept);
+        w.s(", released at free ");
+        w.num(self.site_big_released);
+        w.s(", gaps as predicted ");
+        w.percent(
+            self.site_big_right,
+            self.site_big_right + self.site_big_wrong,
+        );
+        w.s(" of ");
+        w.num(self.site_big_right + self.site_big_wrong);
         w.s("\n  syscall                 calls        cycles   failures\n");
         for (i, s) in self.syscalls.iter().enumerate() {
             w.s("  ");

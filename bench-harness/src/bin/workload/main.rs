@@ -26,7 +26,7 @@
 //! a quarter of its cache remains), or else after it freed everything; either way after
 //! `common::settle`'s idle pause.
 //!
-//! The workloads that trace their resident set over time (`fragmentation`, `server`; see
+//! The workloads that trace their resident set over time (`fragmentation`, `server`, `batch`; see
 //! `trace.rs`) add four fields: `phases` (the phases' names, `/`-separated), `phase_rss_kib`
 //! (the resident set at the end of each phase, in the same order), `mean_rss_kib` (the
 //! time-weighted mean resident set, idle pauses included) and `rss_samples` (readings taken):
@@ -35,6 +35,7 @@
 //! … checksum=… phases=fill/steady/shrink/idle phase_rss_kib=54008/118652/118568/118568 mean_rss_kib=109135 rss_samples=1565
 //! ```
 
+mod batch;
 mod common;
 mod server;
 mod single;
@@ -101,6 +102,11 @@ const WORKLOADS: &[Workload] = &[
         name: "big-mix",
         about: "live blocks of 32 KiB-2 MiB, one replaced per step, pages touched",
         run: single::big_mix,
+    },
+    Workload {
+        name: "batch",
+        about: "jobs with 1 MiB scratch buffers between bursts of big request buffers, idle pauses",
+        run: batch::batch,
     },
     Workload {
         name: "whale-churn",
