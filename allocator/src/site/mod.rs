@@ -13,7 +13,11 @@
 //!
 //! Each sampled block is recorded with its site, class and birth time in a table of live
 //! samples. It is classified *short-lived* when freed within `SACS_SITES_SHORT_MS`, *long-lived*
-//! when still live after it (found by a few steps of a round-robin scan on every sample). The
+//! when still live after it (found by a few steps of a round-robin scan on every sample). Both
+//! verdicts are counted at the same age: a sample freed young waits in a queue until it is
+//! `SACS_SITES_SHORT_MS` old, so that a site's early short-lived samples cannot outvote its
+//! long-lived ones not yet seen (its free is still taken at once as evidence against a
+//! long-lived rule: [`Rules::freed_young`]). The
 //! classification updates the site's entry in the rule table ([`Rules`]): 2048 entries in
 //! buckets of 4, keyed by site. An entry whose recent samples agree (at least 16,
 //! 95 % one class) adopts a rule; one whose samples stop agreeing (below 85 %) drops it; a full
@@ -58,6 +62,8 @@ const SAMPLE_OWNER: usize = 1;
 const LIVE_SLOTS: usize = 4096;
 /// Live samples looked at for crossing the short-lived threshold, per sampled allocation.
 const SCAN_STEPS: usize = 64;
+/// Samples freed young that wait to be counted (see [`State::pending`]).
+const PENDING: usize = 1024;
 /// Rule-table geometry: 512 buckets of 4 entries.
 const BUCKETS: usize = 512;
 const WAYS: usize = 4;
@@ -68,6 +74,9 @@ const ADOPT_PERCENT: u32 = 95;
 const DROP_PERCENT: u32 = 85;
 /// Recent samples are halved once an entry has this many: the rule follows the site's present.
 const DECAY_AT: u32 = 64;
+/// Samples freed young in a row that make a site drop its long-lived rule at once (see
+/// [`Rules::freed_young`]).
+const DROP_STREAK: u8 = 3;
 
 /// Entries of the placement table (one per value of a site's low byte).
 pub const PLACE_ENTRIES: usize = 256;
@@ -154,6 +163,8 @@ struct Entry {
     short: u32,
     long: u32,
     rule: Option<Lifetime>,
+    /// Samples freed young since the last verdict that agreed with a long-lived rule.
+    against: u8,
 }
 
 /// The rule table: site → lifetime class, for the busiest sites. Keyed by the site alone: a
@@ -169,6 +180,7 @@ const EMPTY_ENTRY: Entry = Entry {
     short: 0,
     long: 0,
     rule: None,
+    against: 0,
 };
 
 impl Rules {
@@ -188,6 +200,33 @@ impl Rules {
             .iter()
             .find(|e| e.site == site)
             .and_then(|e| e.rule)
+    }
+
+    /// A sample of `site` was freed young; its short-lived verdict is counted only later
+    /// (`State::pending`), but it is evidence against a long-lived rule now: [`DROP_STREAK`] of
+    /// them with no agreeing verdict between make the site drop the rule at once (a site whose
+    /// blocks stopped living long, e.g. a program that finished building a structure and now
+    /// makes temporaries at the same place). Dropping a rule is the cautious side: it only stops
+    /// predictions until the verdicts agree again.
+    pub fn freed_young(
+        &mut self,
+        site: usize,
+        mut changed: impl FnMut(usize, Option<Lifetime>, Option<Lifetime>),
+    ) {
+        let bucket = &mut self.entries[Self::bucket(site)];
+        let Some(e) = bucket.iter_mut().find(|e| e.site == site) else {
+            return;
+        };
+        if e.rule != Some(Lifetime::Long) {
+            return;
+        }
+        e.against += 1;
+        if e.against >= DROP_STREAK {
+            e.rule = None;
+            e.against = 0;
+            GLOBAL.site_rules_dropped.add(1);
+            changed(site, Some(Lifetime::Long), None);
+        }
     }
 
     /// [`Rules::learn_with`], ignoring the changes (tests).
@@ -229,6 +268,9 @@ impl Rules {
             }
         };
         let e = &mut bucket[i];
+        if e.rule == Some(lifetime) {
+            e.against = 0;
+        }
         match lifetime {
             Lifetime::Short => e.short += 1,
             Lifetime::Long => e.long += 1,
@@ -246,6 +288,7 @@ impl Rules {
         match e.rule {
             None if total >= ADOPT_SAMPLES && count * 100 >= total * ADOPT_PERCENT => {
                 e.rule = Some(major);
+                e.against = 0;
                 GLOBAL.site_rules_adopted.add(1);
                 changed(site, None, e.rule);
             }
@@ -279,6 +322,14 @@ struct State {
     live_count: usize,
     /// Next slot the short-lived-threshold scan looks at.
     scan: usize,
+    /// Samples freed within `SACS_SITES_SHORT_MS`, oldest free first, counted short-lived only
+    /// once they are `SACS_SITES_SHORT_MS` old: a long-lived verdict cannot come sooner, so
+    /// counting short ones at their free would let a site's early short-lived samples outvote
+    /// long-lived ones not yet seen and adopt a wrong rule (a site that starts building a
+    /// structure, a program entering a new phase). Both verdicts come at the same age.
+    pending: [Sample; PENDING],
+    pending_head: usize,
+    pending_len: usize,
     rules: Rules,
     /// Rules in force per placement entry: short-lived, long-lived.
     rules_by_byte: [[u16; 2]; PLACE_ENTRIES],
@@ -290,15 +341,7 @@ unsafe impl Send for State {}
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY_LIST: PageList = PageList::new();
 
-static STATE: Lock<State> = Lock::new(State {
-    segments: SegmentList::new(),
-    pages: [const { [EMPTY_LIST; 2] }; SMALL_CLASSES],
-    live: [NO_SAMPLE; LIVE_SLOTS],
-    live_count: 0,
-    scan: 0,
-    rules: Rules::new(),
-    rules_by_byte: [[0; 2]; PLACE_ENTRIES],
-});
+static STATE: Lock<State> = Lock::new(State::new());
 
 /// Whether the heap profile is on (`SACS_PROFILE`): sampling is then a countdown of `malloc`s.
 pub fn profiling() -> bool {
@@ -343,6 +386,21 @@ fn page_slices(class: usize) -> usize {
 }
 
 impl State {
+    const fn new() -> Self {
+        State {
+            segments: SegmentList::new(),
+            pages: [const { [EMPTY_LIST; 2] }; SMALL_CLASSES],
+            live: [NO_SAMPLE; LIVE_SLOTS],
+            live_count: 0,
+            scan: 0,
+            pending: [NO_SAMPLE; PENDING],
+            pending_head: 0,
+            pending_len: 0,
+            rules: Rules::new(),
+            rules_by_byte: [[0; 2]; PLACE_ENTRIES],
+        }
+    }
+
     /// A block of `class` from the first sample page of its set (`long`: for a site with a
     /// long-lived rule); when that one has none left, from the first of the set's other pages
     /// that got blocks back (moved to the front), else from a new page. `None` when no segment
@@ -444,30 +502,43 @@ impl State {
         let by_byte = &mut self.rules_by_byte;
         self.rules
             .learn_with(s.site, lifetime, |site, before, after| {
-                let counts = &mut by_byte[place_index(site)];
-                if let Some(l) = before {
-                    counts[l as usize - 1] -= 1;
-                }
-                if let Some(l) = after {
-                    counts[l as usize - 1] += 1;
-                }
-                // Long-lived placement only where no rule says short-lived.
-                let offset = if counts[1] > 0 && counts[0] == 0 {
-                    SMALL_CLASSES
-                } else {
-                    0
-                };
-                let entry = &PLACEMENT[place_index(site)];
-                if entry.load(Relaxed) != offset {
-                    entry.store(offset, Relaxed);
-                    PLACEMENT_GEN.fetch_add(1, Relaxed);
-                }
+                rule_changed(by_byte, site, before, after)
             });
+    }
+
+    /// Holds a sample freed young until it is as old as a long-lived verdict needs (see
+    /// [`State::pending`]); counts it at once when the queue is full.
+    fn defer_short(&mut self, s: Sample, now: u64, short_ms: u64) {
+        if self.pending_len == PENDING {
+            self.count_pending(now, short_ms);
+        }
+        if self.pending_len == PENDING {
+            self.classify(&s, Lifetime::Short);
+            return;
+        }
+        self.pending[(self.pending_head + self.pending_len) % PENDING] = s;
+        self.pending_len += 1;
+    }
+
+    /// Counts the samples freed young that are now `short_ms` old, in the order they were
+    /// freed (one whose turn is not yet due holds back the ones behind it, which are counted
+    /// later, never sooner).
+    fn count_pending(&mut self, now: u64, short_ms: u64) {
+        while self.pending_len != 0 {
+            let s = self.pending[self.pending_head];
+            if now.saturating_sub(s.born_ms) < short_ms {
+                break;
+            }
+            self.pending_head = (self.pending_head + 1) % PENDING;
+            self.pending_len -= 1;
+            self.classify(&s, Lifetime::Short);
+        }
     }
 
     /// A few steps of the round-robin scan: live samples older than the threshold are
     /// long-lived.
     fn scan(&mut self, now: u64, short_ms: u64) {
+        self.count_pending(now, short_ms);
         for _ in 0..SCAN_STEPS {
             let i = self.scan;
             self.scan = (i + 1) & (LIVE_SLOTS - 1);
@@ -477,6 +548,33 @@ impl State {
                 self.classify(&s, Lifetime::Long);
             }
         }
+    }
+}
+
+/// A site's rule changed from `before` to `after`: updates the rules in force per placement
+/// entry and the placement table (long-lived only where no rule of the entry says short-lived).
+fn rule_changed(
+    by_byte: &mut [[u16; 2]; PLACE_ENTRIES],
+    site: usize,
+    before: Option<Lifetime>,
+    after: Option<Lifetime>,
+) {
+    let counts = &mut by_byte[place_index(site)];
+    if let Some(l) = before {
+        counts[l as usize - 1] -= 1;
+    }
+    if let Some(l) = after {
+        counts[l as usize - 1] += 1;
+    }
+    let offset = if counts[1] > 0 && counts[0] == 0 {
+        SMALL_CLASSES
+    } else {
+        0
+    };
+    let entry = &PLACEMENT[place_index(site)];
+    if entry.load(Relaxed) != offset {
+        entry.store(offset, Relaxed);
+        PLACEMENT_GEN.fetch_add(1, Relaxed);
     }
 }
 
@@ -541,15 +639,20 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
         profiled = Some((s.site, s.class, now.saturating_sub(s.born_ms)));
         st.remove(i);
         if !s.classified {
-            let short = now.saturating_sub(s.born_ms) < options::get(Opt::SitesShortMs) as u64;
-            st.classify(
-                &s,
-                if short {
-                    Lifetime::Short
-                } else {
-                    Lifetime::Long
-                },
-            );
+            let short_ms = options::get(Opt::SitesShortMs) as u64;
+            if now.saturating_sub(s.born_ms) < short_ms {
+                let State {
+                    rules,
+                    rules_by_byte,
+                    ..
+                } = &mut *st;
+                rules.freed_young(s.site, |site, before, after| {
+                    rule_changed(rules_by_byte, site, before, after)
+                });
+                st.defer_short(s, now, short_ms);
+            } else {
+                st.classify(&s, Lifetime::Long);
+            }
         }
     }
     // SAFETY: `p` is a block of this page that its program gave back.
@@ -631,5 +734,90 @@ mod tests {
         assert_eq!(kept, WAYS - 1, "one busy site made room for the newcomer");
         learn_n(&mut r, same[WAYS], Lifetime::Short, 20);
         assert_eq!(r.predict(same[WAYS]), Some(Lifetime::Short));
+    }
+
+    #[test]
+    fn young_frees_drop_a_long_lived_rule_unless_a_verdict_agrees_between() {
+        let mut r = std::boxed::Box::new(Rules::new());
+        let site = 0x3000;
+        learn_n(&mut r, site, Lifetime::Long, ADOPT_SAMPLES as usize);
+        assert_eq!(r.predict(site), Some(Lifetime::Long));
+        let mut drops = 0;
+        for _ in 0..DROP_STREAK - 1 {
+            r.freed_young(site, |_, _, _| drops += 1);
+        }
+        // An agreeing verdict between resets the streak.
+        r.learn(site, Lifetime::Long);
+        for _ in 0..DROP_STREAK - 1 {
+            r.freed_young(site, |_, _, _| drops += 1);
+        }
+        assert_eq!(r.predict(site), Some(Lifetime::Long));
+        assert_eq!(drops, 0);
+        r.freed_young(site, |s, before, after| {
+            assert_eq!((s, before, after), (site, Some(Lifetime::Long), None));
+            drops += 1;
+        });
+        assert_eq!(
+            r.predict(site),
+            None,
+            "a streak of young frees drops the rule"
+        );
+        assert_eq!(drops, 1);
+        // A short-lived rule is not touched by young frees.
+        learn_n(&mut r, 0x4000, Lifetime::Short, ADOPT_SAMPLES as usize);
+        for _ in 0..2 * DROP_STREAK {
+            r.freed_young(0x4000, |_, _, _| panic!("no change"));
+        }
+        assert_eq!(r.predict(0x4000), Some(Lifetime::Short));
+    }
+
+    #[test]
+    fn a_sample_freed_young_is_counted_only_once_as_old_as_a_long_verdict_needs() {
+        let mut st = std::boxed::Box::new(State::new());
+        let (site, short_ms) = (0x5000, 100);
+        let sample = |born_ms| Sample {
+            addr: 0x10,
+            site,
+            class: 3,
+            predicted: None,
+            classified: false,
+            born_ms,
+        };
+        for k in 0..ADOPT_SAMPLES as u64 {
+            st.defer_short(sample(1_000 + k), 1_010 + k, short_ms);
+        }
+        st.count_pending(1_000 + short_ms - 1, short_ms);
+        assert_eq!(
+            st.pending_len, ADOPT_SAMPLES as usize,
+            "none is old enough yet"
+        );
+        assert_eq!(st.rules.predict(site), None, "nothing counted, no rule");
+        st.count_pending(1_000 + short_ms + 7, short_ms);
+        assert_eq!(
+            st.pending_len,
+            ADOPT_SAMPLES as usize - 8,
+            "the eight oldest counted"
+        );
+        st.count_pending(10_000, short_ms);
+        assert_eq!(st.pending_len, 0);
+        assert_eq!(st.rules.predict(site), Some(Lifetime::Short));
+    }
+
+    #[test]
+    fn a_full_queue_of_young_frees_counts_at_once() {
+        let mut st = std::boxed::Box::new(State::new());
+        let s = Sample {
+            addr: 0x10,
+            site: 0x6000,
+            class: 3,
+            predicted: None,
+            classified: false,
+            born_ms: 5_000,
+        };
+        for _ in 0..PENDING + 20 {
+            st.defer_short(s, 5_001, 100);
+        }
+        assert_eq!(st.pending_len, PENDING);
+        assert_eq!(st.rules.predict(0x6000), Some(Lifetime::Short));
     }
 }
