@@ -222,8 +222,10 @@ impl Rules {
         }
         e.against += 1;
         if e.against >= DROP_STREAK {
+            // Forget the old verdicts too, or the next long-lived one re-adopts the rule.
             e.rule = None;
             e.against = 0;
+            (e.short, e.long) = (0, 0);
             GLOBAL.site_rules_dropped.add(1);
             changed(site, Some(Lifetime::Long), None);
         }
