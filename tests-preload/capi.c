@@ -191,6 +191,62 @@ int main(void) {
         }
     }
 
+    /* glibc's own names reach SACS too: a block from one is freed by the other. */
+    {
+        extern void *__libc_malloc(size_t);
+        extern void __libc_free(void *);
+        extern void *__libc_calloc(size_t, size_t);
+        extern void *__libc_realloc(void *, size_t);
+        extern void *__libc_memalign(size_t, size_t);
+        check_symbol("__libc_malloc", (void *)&__libc_malloc);
+        check_symbol("__libc_free", (void *)&__libc_free);
+        check_symbol("__libc_calloc", (void *)&__libc_calloc);
+        check_symbol("__libc_realloc", (void *)&__libc_realloc);
+        check_symbol("__libc_memalign", (void *)&__libc_memalign);
+        unsigned char *a = __libc_malloc(opaque(100));
+        CHECK(a != NULL && malloc_usable_size(a) >= 100, "__libc_malloc(100) = %p", (void *)a);
+        fill(a, 100, 7);
+        a = realloc(a, opaque(5000));
+        CHECK(a != NULL && holds(a, 100, 7), "realloc of a __libc_malloc block lost its contents");
+        free(a);
+        unsigned char *b = malloc(opaque(300));
+        fill(b, 300, 9);
+        b = __libc_realloc(b, opaque(70000));
+        CHECK(b != NULL && holds(b, 300, 9), "__libc_realloc of a malloc block lost its contents");
+        __libc_free(b);
+        unsigned char *z = __libc_calloc(opaque(10), opaque(10));
+        int zero = z != NULL;
+        for (size_t i = 0; z && i < 100; i++) zero &= z[i] == 0;
+        CHECK(zero, "__libc_calloc(10, 10) not zeroed");
+        free(z);
+        void *m = __libc_memalign(opaque(256), opaque(40));
+        CHECK(m != NULL && ((uintptr_t)m & 255) == 0, "__libc_memalign(256, 40) = %p", m);
+        __libc_free(m);
+    }
+
+    /* Blocks above 8 bytes are 16-aligned, from the aligned entry points too when the
+     * alignment asked for is smaller: several live at once, since the first block of a page is
+     * aligned to anything. */
+    {
+        for (size_t n = 9; n <= 1024; n++) {
+            void *live[12];
+            for (int k = 0; k < 12; k++) {
+                size_t a = (size_t)1 << (k % 4);
+                void *p = NULL;
+                if (k < 4)
+                    p = aligned_alloc(opaque(a), opaque(n));
+                else if (k < 8)
+                    p = memalign(opaque(a), opaque(n));
+                else if (posix_memalign(&p, opaque(8), opaque(n)) != 0)
+                    p = NULL;
+                CHECK(p != NULL && ((uintptr_t)p & 15) == 0, "aligned entry %d (align %zu) size %zu = %p",
+                      k / 4, a, n, p);
+                live[k] = p;
+            }
+            for (int k = 0; k < 12; k++) free(live[k]);
+        }
+    }
+
     /* malloc_usable_size >= size, across every tier and around many class boundaries;
      * blocks are at least 8-aligned and 16-aligned when the size is a multiple of 16. */
     {

@@ -253,7 +253,7 @@ pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -
     if !align.is_power_of_two() || !align.is_multiple_of(core::mem::size_of::<*mut c_void>()) {
         return EINVAL;
     }
-    let p = fast_path::alloc(size, align);
+    let p = fast_path::alloc(c_size(size), align);
     if p.is_null() {
         return ENOMEM;
     }
@@ -269,7 +269,7 @@ pub fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
         set_errno(EINVAL);
         return ptr::null_mut();
     }
-    alloc_or_enomem(size, align)
+    alloc_or_enomem(c_size(size), align)
 }
 
 /// `memalign`: an alignment that is not a power of two is rounded up to one (glibc does the
@@ -280,7 +280,7 @@ pub fn memalign(align: usize, size: usize) -> *mut c_void {
         set_errno(EINVAL);
         return ptr::null_mut();
     };
-    alloc_or_enomem(size, align)
+    alloc_or_enomem(c_size(size), align)
 }
 
 /// `valloc`: page-aligned.
@@ -385,6 +385,39 @@ mod tests {
                 assert_eq!(r as usize % 16, 0, "realloc to {}", size * 3 + 1);
                 free(r);
                 free(q);
+            }
+        }
+    }
+
+    #[test]
+    fn aligned_entries_keep_the_16_byte_rule_for_small_alignments() {
+        // Several blocks of each size live at once: the first block of a page is aligned to
+        // anything, the ones after it only to the block size.
+        for size in 9..=1024usize {
+            let mut live = [ptr::null_mut(); 12];
+            for (k, slot) in live.iter_mut().enumerate() {
+                let align = 1usize << (k % 4);
+                *slot = match k / 4 {
+                    0 => aligned_alloc(align, size),
+                    1 => memalign(align, size),
+                    _ => {
+                        let mut out = ptr::null_mut();
+                        // SAFETY: `out` is a valid pointer slot.
+                        let rc = unsafe { posix_memalign(&mut out, 8, size) };
+                        assert_eq!(rc, 0);
+                        out
+                    }
+                };
+                assert_eq!(
+                    *slot as usize % 16,
+                    0,
+                    "entry {} align {align} size {size}",
+                    k / 4
+                );
+            }
+            for p in live {
+                // SAFETY: live blocks, freed once.
+                unsafe { free(p) };
             }
         }
     }

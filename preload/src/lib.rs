@@ -201,6 +201,55 @@ fn load() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// glibc's own names for its allocator (`__libc_malloc` and the rest), which some programs and
+// libraries call to reach "the real malloc" (a debugging shim, a leak checker): they must reach
+// SACS too, or a block from one is freed by the other (`free(__libc_malloc(n))` would be
+// reported as an invalid pointer and abort).
+
+#[no_mangle]
+pub extern "C" fn __libc_malloc(size: usize) -> *mut c_void {
+    c::malloc(size)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __libc_free(p: *mut c_void) {
+    // SAFETY: the C contract of free.
+    unsafe { c::free(p) }
+}
+
+#[no_mangle]
+pub extern "C" fn __libc_calloc(n: usize, size: usize) -> *mut c_void {
+    c::calloc(n, size)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY: the C contract of realloc.
+    unsafe { c::realloc(p, size) }
+}
+
+#[no_mangle]
+pub extern "C" fn __libc_memalign(align: usize, size: usize) -> *mut c_void {
+    c::memalign(align, size)
+}
+
+#[no_mangle]
+pub extern "C" fn __libc_valloc(size: usize) -> *mut c_void {
+    c::valloc(size)
+}
+
+#[no_mangle]
+pub extern "C" fn __libc_pvalloc(size: usize) -> *mut c_void {
+    c::pvalloc(size)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32 {
+    // SAFETY: the C contract of posix_memalign.
+    unsafe { c::posix_memalign(out, align, size) }
+}
+
+// ---------------------------------------------------------------------------------------------
 // C++ operators (Itanium ABI names, 64-bit size_t).
 
 #[cold]
