@@ -68,7 +68,8 @@ pub fn malloc_at(size: usize, site: usize) -> *mut c_void {
 
 /// `malloc` with Site Rules in observe mode (`SACS_SITES=observe`): what the preload library's
 /// `malloc` enters when so chosen at load. Its HOT path is [`malloc_at`]'s; the call site goes to
-/// the miss, which samples. Requests above 32 KiB are not sampled.
+/// the miss, which samples. Requests above 32 KiB are not sampled; big ones learn their site's
+/// reuse gap (`site::big`).
 #[inline(always)]
 pub fn malloc_at_sites(size: usize, site: usize) -> *mut c_void {
     malloc_at_site_rules::<false, false>(size, site)

@@ -135,7 +135,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_SITES",
         default: 0,
-        doc: "Site Rules for `malloc` under LD_PRELOAD: `off` (0); `observe` (2): sample allocations by call site, learn each site's lifetime class and predict it, without changing placement (the prediction accuracy is in the statistics); `on` (1): the same, and blocks of sites learned long-lived go to pages of their own. Chosen once at load.",
+        doc: "Site Rules for `malloc` under LD_PRELOAD: `off` (0); `observe` (2): sample allocations by call site, learn each site's lifetime class and predict it, without changing placement (the prediction accuracy is in the statistics); `on` (1): the same, and blocks of sites learned long-lived go to pages of their own, and big blocks (32 KiB – 2 MiB) of a site that reuses only after `SACS_WARM_MS` are decommitted at their free. Chosen once at load.",
     },
     OptionDesc {
         name: "SACS_SITES_SAMPLE_EVERY",
