@@ -101,6 +101,15 @@ fn malloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
     site: usize,
 ) -> *mut c_void {
     let _guard = Reentry::enter("malloc");
+    alloc_at_site_rules::<PLACE, COUNT>(size, site)
+}
+
+/// [`malloc_at_site_rules`] without the re-entry guard (for `realloc`, which holds its own).
+#[inline(always)]
+fn alloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
+    size: usize,
+    site: usize,
+) -> *mut c_void {
     let miss = if COUNT {
         refill_at_or_enomem::<false>
     } else {
@@ -228,6 +237,84 @@ pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         set_errno(ENOMEM);
     }
     q.cast()
+}
+
+/// `realloc` called from the code address `site` (captured by the preload library's naked
+/// `realloc`), with Site Rules off: the site is not used.
+///
+/// # Safety
+/// - as for [`realloc`].
+#[inline(always)]
+pub unsafe fn realloc_at(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
+    let _ = site;
+    // SAFETY: the caller's contract.
+    unsafe { realloc(p, size) }
+}
+
+/// `realloc` with Site Rules observing (`SACS_SITES=observe`): a block that must move is
+/// allocated as [`malloc_at_sites`] allocates, from `site` (sampled at the HOT path's misses).
+///
+/// # Safety
+/// - as for [`realloc`].
+pub unsafe fn realloc_at_sites(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
+    // SAFETY: the caller's contract.
+    unsafe { realloc_at_site_rules::<false>(p, size, site) }
+}
+
+/// `realloc` with Site Rules placing (`SACS_SITES=on`): a block that must move is allocated as
+/// [`malloc_at_placed`] allocates, from `site`.
+///
+/// # Safety
+/// - as for [`realloc`].
+pub unsafe fn realloc_at_placed(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
+    // SAFETY: the caller's contract.
+    unsafe { realloc_at_site_rules::<true>(p, size, site) }
+}
+
+/// [`realloc`] whose new block, when one is needed, comes from the Site Rules path with `site`.
+///
+/// # Safety
+/// - as for [`realloc`].
+unsafe fn realloc_at_site_rules<const PLACE: bool>(
+    p: *mut c_void,
+    size: usize,
+    site: usize,
+) -> *mut c_void {
+    let _guard = Reentry::enter("realloc");
+    if !p.is_null() && size == 0 {
+        // SAFETY: the caller's contract.
+        unsafe { fast_path::free(p.cast()) };
+        return ptr::null_mut();
+    }
+    let alloc = |n: usize| alloc_at_site_rules::<PLACE, false>(n, site).cast();
+    // SAFETY: the caller's contract.
+    let q = unsafe { fast_path::realloc_with(p.cast(), c_size(size), alloc) };
+    if q.is_null() {
+        set_errno(ENOMEM);
+    }
+    q.cast()
+}
+
+/// Which `realloc` entry the options ask for (the preload library's naked `realloc` jumps to
+/// it): Site Rules' entries when they are on and the heap profile is off (the profile samples
+/// `malloc`s by its own countdown, which `realloc` does not take part in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReallocEntry {
+    /// [`realloc_at`].
+    Plain,
+    /// [`realloc_at_sites`].
+    Sites,
+    /// [`realloc_at_placed`].
+    Placed,
+}
+
+/// The `realloc` entry for the options as they are (read once, at load).
+pub fn realloc_entry() -> ReallocEntry {
+    match malloc_entry() {
+        MallocEntry::Sites => ReallocEntry::Sites,
+        MallocEntry::Placed => ReallocEntry::Placed,
+        _ => ReallocEntry::Plain,
+    }
 }
 
 /// `reallocarray`: `realloc(p, n * size)` with the product checked for overflow.
@@ -419,6 +506,42 @@ mod tests {
             for p in live {
                 // SAFETY: live blocks, freed once.
                 unsafe { free(p) };
+            }
+        }
+    }
+
+    #[test]
+    fn realloc_with_a_site_keeps_the_contract() {
+        type Entry = unsafe fn(*mut c_void, usize, usize) -> *mut c_void;
+        let entries: [(&str, Entry); 3] = [
+            ("realloc_at", realloc_at),
+            ("realloc_at_sites", realloc_at_sites),
+            ("realloc_at_placed", realloc_at_placed),
+        ];
+        for (name, entry) in entries {
+            let site = 0x4444_0000_0123;
+            // SAFETY: each block is live until the realloc that replaces it or the free.
+            unsafe {
+                let mut p = entry(ptr::null_mut(), 10, site) as *mut u8;
+                assert!(!p.is_null(), "{name}(NULL, 10)");
+                let mut len = 10usize;
+                for k in 0..len {
+                    *p.add(k) = k as u8;
+                }
+                // Through every tier and back down.
+                for size in [100usize, 3000, 40_000, 300_000, 3 << 20, 5000, 24] {
+                    let q = entry(p.cast(), size, site) as *mut u8;
+                    assert!(!q.is_null(), "{name} to {size}");
+                    assert_eq!(q as usize % 16, 0, "{name} to {size}: alignment");
+                    for k in 0..len.min(size) {
+                        assert_eq!(*q.add(k), k as u8, "{name} to {size}: byte {k}");
+                    }
+                    for k in len.min(size)..size {
+                        *q.add(k) = k as u8;
+                    }
+                    (p, len) = (q, size);
+                }
+                assert!(entry(p.cast(), 0, site).is_null(), "{name}(p, 0) frees");
             }
         }
     }

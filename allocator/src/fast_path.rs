@@ -479,8 +479,38 @@ pub fn owns(p: *const u8) -> bool {
 /// # Safety
 /// - as for [`free`]; `align` is the alignment `p` was allocated with.
 pub unsafe fn realloc(p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+    // SAFETY: the caller's contract.
+    unsafe { realloc_by(p, new_size, align, |n| alloc(n, align)) }
+}
+
+/// [`realloc`] with the natural alignment, whose new block (when `p` is null or the block must
+/// move) comes from `alloc(new_size)`: the C entry points' Site Rules allocation.
+///
+/// # Safety
+/// - as for [`realloc`]; `alloc` returns null or a live block of at least its argument's size,
+///   aligned naturally.
+pub unsafe fn realloc_with(
+    p: *mut u8,
+    new_size: usize,
+    alloc: impl FnOnce(usize) -> *mut u8,
+) -> *mut u8 {
+    // SAFETY: the caller's contract.
+    unsafe { realloc_by(p, new_size, NATURAL_ALIGN, alloc) }
+}
+
+/// [`realloc`]'s body, with the allocation of a new block left to `alloc`.
+///
+/// # Safety
+/// - as for [`realloc_with`], with `align` the alignment `alloc`'s blocks have.
+#[inline(always)]
+unsafe fn realloc_by(
+    p: *mut u8,
+    new_size: usize,
+    align: usize,
+    alloc: impl FnOnce(usize) -> *mut u8,
+) -> *mut u8 {
     if p.is_null() {
-        return alloc(new_size, align);
+        return alloc(new_size);
     }
     let Some(old) = block_size(p) else {
         error::report("realloc", Misuse::InvalidPointer, p);
@@ -498,7 +528,7 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
     if new_size > isize::MAX as usize {
         return ptr::null_mut();
     }
-    let q = alloc(new_size, align);
+    let q = alloc(new_size);
     if !q.is_null() {
         // SAFETY: both blocks are live, distinct, and at least min(old, new_size) long.
         unsafe {
