@@ -311,6 +311,23 @@ case_bad_pointer() {
     note "abort: free/realloc/malloc_usable_size of a stack address and a double free -> message + SIGABRT; continue: messages, exit 0, heap intact"
 }
 
+case_options() {
+    local rc=0
+    # A value SACS does not understand and a misspelt name: one line each, the defaults hold,
+    # the program runs. Words in any case are understood.
+    timeout -k 5 30 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB" SACS_PURGE_DELAY_MS=10ms SACS_STAT=1 \
+        SACS_ON_ERROR=Continue SACS_TEST_IGNORED=1 sh -c 'echo ran' >opts.out 2>opts.err || rc=$?
+    ((rc == 0)) || die "bad options: exit status $rc; stderr: $(first_lines opts.err)"
+    grep -qx ran opts.out || die "bad options: the program did not run"
+    grep -qF 'sacs: SACS_PURGE_DELAY_MS="10ms" is not a number' opts.err ||
+        die "no warning for SACS_PURGE_DELAY_MS=10ms: $(first_lines opts.err)"
+    grep -qF 'sacs: SACS_STAT is not an option of SACS; ignored (did you mean SACS_STATS?)' opts.err ||
+        die "no warning for SACS_STAT: $(first_lines opts.err)"
+    ! grep -q 'SACS_ON_ERROR\|SACS_TEST_IGNORED' opts.err ||
+        die "a warning for a good value or a project variable: $(first_lines opts.err)"
+    note "SACS_PURGE_DELAY_MS=10ms and SACS_STAT=1 reported (each process of sh -c), Continue understood"
+}
+
 case_fork() {
     need gcc
     cc_plain forktest "$SRC/forktest.c" -pthread
@@ -555,6 +572,7 @@ run_case capi case_capi
 run_case early case_early
 run_case reentry case_reentry
 run_case bad-pointer case_bad_pointer
+run_case options case_options
 run_case fork case_fork
 run_case python case_python
 run_case profile case_profile

@@ -167,6 +167,11 @@ struct Values([AtomicUsize; OPTION_COUNT]);
 const UNSET_SLOT: AtomicUsize = AtomicUsize::new(UNSET);
 static VALUES: Values = Values([UNSET_SLOT; OPTION_COUNT]);
 static LOADED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// Whether the environment's mistakes were reported (once per process).
+static WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Names of the project's own scripts' and tests' variables, which are not options.
+const NOT_OPTIONS: [&[u8]; 2] = [b"SACS_TEST_", b"SACS_BENCH_"];
 
 /// The value of `opt` (loading the environment on first use).
 #[inline]
@@ -190,21 +195,156 @@ pub fn load() {
     if LOADED.load(Relaxed) {
         return;
     }
+    let warn = !WARNED.swap(true, Relaxed);
     for (i, desc) in OPTIONS.iter().enumerate() {
         // SAFETY: SACS reads the environment once, at its first use, before a program's threads
         // would change it.
-        let value = unsafe { env::lookup(desc.name.as_bytes()) }
-            .and_then(parse)
-            .unwrap_or(desc.default);
+        let text = unsafe { env::lookup(desc.name.as_bytes()) };
+        let value = match text.map(|t| (t, parse(t))) {
+            None => desc.default,
+            Some((_, Some(v))) => v,
+            Some((t, None)) => {
+                if warn {
+                    warn_bad_value(desc, t);
+                }
+                desc.default
+            }
+        };
         // Only the first loader sets values, so `set` made after loading is never overwritten.
         let _ = VALUES.0[i].compare_exchange(UNSET, value, Relaxed, Relaxed);
+    }
+    if warn {
+        // SAFETY: as above.
+        unsafe { env::for_each(warn_if_unknown) };
     }
     LOADED.store(true, Relaxed);
 }
 
-/// Parses a decimal number or one of the words SACS understands.
+/// A message of at most 256 bytes, built without allocating.
+struct Message {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Message {
+    fn new() -> Self {
+        Self {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    /// Appends `bytes`, cut to what fits (leaving room for the newline).
+    fn put(&mut self, bytes: &[u8]) -> &mut Self {
+        let n = bytes.len().min(self.buf.len() - 1 - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+        self
+    }
+
+    /// Appends `n` in decimal.
+    fn num(&mut self, mut n: usize) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[i..])
+    }
+
+    fn write(&mut self) {
+        self.buf[self.len] = b'\n';
+        platform::write_stderr(&self.buf[..self.len + 1]);
+    }
+}
+
+/// The longest part of a value a warning quotes.
+const QUOTE_MAX: usize = 40;
+
+/// `SACS_X=text` that [`parse`] does not understand: says so, and that the default holds.
+fn warn_bad_value(desc: &OptionDesc, text: &[u8]) {
+    Message::new()
+        .put(b"sacs: ")
+        .put(desc.name.as_bytes())
+        .put(b"=\"")
+        .put(&text[..text.len().min(QUOTE_MAX)])
+        .put(b"\" is not a number or a word SACS understands; using the default, ")
+        .num(desc.default)
+        .write();
+}
+
+/// An environment entry `SACS_...=...` that names no option: says so, with the option of the
+/// nearest name when one is close (a typo).
+fn warn_if_unknown(entry: &[u8]) {
+    let name = entry.split(|&b| b == b'=').next().unwrap_or(entry);
+    if !name.starts_with(b"SACS_")
+        || NOT_OPTIONS.iter().any(|p| name.starts_with(p))
+        || OPTIONS.iter().any(|o| o.name.as_bytes() == name)
+    {
+        return;
+    }
+    let mut m = Message::new();
+    m.put(b"sacs: ")
+        .put(&name[..name.len().min(QUOTE_MAX)])
+        .put(b" is not an option of SACS; ignored");
+    if let Some(near) = nearest_option(name) {
+        m.put(b" (did you mean ").put(near.as_bytes()).put(b"?)");
+    }
+    m.write();
+}
+
+/// The option whose name is within 2 edits of `name`, if exactly one is closest.
+fn nearest_option(name: &[u8]) -> Option<&'static str> {
+    let mut best: Option<(usize, &'static str)> = None;
+    for o in OPTIONS.iter() {
+        let d = edit_distance(name, o.name.as_bytes());
+        if d <= 2 && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, o.name));
+        }
+    }
+    best.map(|(_, n)| n)
+}
+
+/// Levenshtein distance of two names of at most 63 bytes (longer ones count as far apart).
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    const MAX: usize = 63;
+    if a.len() > MAX || b.len() > MAX {
+        return usize::MAX;
+    }
+    let mut row = [0usize; MAX + 1];
+    for (j, cell) in row.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        let mut diag = row[0];
+        row[0] = i;
+        for j in 1..=b.len() {
+            let up = row[j];
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (up + 1).min(row[j - 1] + 1).min(diag + cost);
+            diag = up;
+        }
+    }
+    row[b.len()]
+}
+
+/// Parses a decimal number or one of the words SACS understands (in any case).
 pub fn parse(text: &[u8]) -> Option<usize> {
-    match text {
+    let mut lower = [0u8; 8];
+    let word = if text.len() <= lower.len() {
+        for (l, c) in lower.iter_mut().zip(text) {
+            *l = c.to_ascii_lowercase();
+        }
+        &lower[..text.len()]
+    } else {
+        text
+    };
+    match word {
         b"abort" | b"no" | b"off" | b"false" => Some(0),
         b"continue" | b"yes" | b"on" | b"true" => Some(1),
         b"observe" => Some(2),
@@ -226,6 +366,22 @@ mod tests {
         assert_eq!(parse(b"abort"), Some(0));
         assert_eq!(parse(b"12x"), None);
         assert_eq!(parse(b""), None);
+        assert_eq!(parse(b"-1"), None);
+        assert_eq!(parse(b"1ms"), None);
+        assert_eq!(parse(b"TRUE"), Some(1), "words in any case");
+        assert_eq!(parse(b"Continue"), Some(1));
+        assert_eq!(parse(b"OBSERVE"), Some(2));
+        assert_eq!(parse(b"continues"), None);
+    }
+
+    #[test]
+    fn a_typo_finds_its_option() {
+        assert_eq!(nearest_option(b"SACS_STAT"), Some("SACS_STATS"));
+        assert_eq!(nearest_option(b"SACS_HOTMS"), Some("SACS_HOT_MS"));
+        assert_eq!(nearest_option(b"SACS_SOMETHING_ELSE_ENTIRELY"), None);
+        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
+        assert_eq!(edit_distance(b"", b"abc"), 3);
+        assert_eq!(edit_distance(&[b'a'; 64], b"a"), usize::MAX);
     }
 
     #[test]

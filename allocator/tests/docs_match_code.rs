@@ -103,12 +103,16 @@ fn every_option_is_documented_with_its_default() {
     );
 }
 
+/// Names the docs may give that are not options: configuration.md's example of a typo, and
+/// the prefixes of the project's own variables that SACS does not report as unknown.
+const NAMED_NON_OPTIONS: [&str; 3] = ["SACS_STAT", "SACS_TEST", "SACS_BENCH"];
+
 fn assert_names_only_real_options(doc_name: &str) {
     let doc = read_doc(doc_name);
     let known: BTreeSet<&str> = sacs::options::OPTIONS.iter().map(|o| o.name).collect();
     let unknown: Vec<String> = variables_named(&doc)
         .into_iter()
-        .filter(|n| !known.contains(n.as_str()))
+        .filter(|n| !known.contains(n.as_str()) && !NAMED_NON_OPTIONS.contains(&n.as_str()))
         .collect();
     assert!(
         unknown.is_empty(),

@@ -33,6 +33,26 @@ pub unsafe fn lookup(name: &[u8]) -> Option<&'static [u8]> {
     None
 }
 
+/// Calls `f` with every entry of the environment (`NAME=value`, without the NUL).
+///
+/// # Safety
+/// - as for [`lookup`], for the duration of the call.
+pub unsafe fn for_each(mut f: impl FnMut(&[u8])) {
+    // SAFETY: reading the `environ` pointer itself is always allowed.
+    let mut entry = unsafe { environ };
+    if entry.is_null() {
+        return;
+    }
+    // SAFETY: as in `lookup`.
+    unsafe {
+        while !(*entry).is_null() {
+            let len = libc::strlen(*entry);
+            f(core::slice::from_raw_parts(*entry as *const u8, len));
+            entry = entry.add(1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
