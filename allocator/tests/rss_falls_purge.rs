@@ -38,6 +38,15 @@ fn rss_falls_at_once_with_purge() {
         "stats: {} MiB still committed after purge()",
         committed / MIB
     );
+    // The segments the purge emptied are unmapped too, not left in the segment cache (which
+    // holds up to 8): what stays mapped is what holds live blocks and SACS's own structures.
+    let mapped = sacs::stats().mapped_bytes;
+    assert!(
+        mapped <= 16 * MIB,
+        "stats: {} MiB still mapped after purge()\n{}",
+        mapped / MIB,
+        stats_table()
+    );
     // The allocator works as before after a purge, and a second round falls just the same.
     let (m2, _) = allocate_and_free(3);
     sacs::purge();

@@ -1,7 +1,7 @@
 //! The purge looks (see [`crate::purge`](mod@crate::purge) for when and why): a heap's own look at its big-block
-//! cache, warm pool and segments; the shared structures' look (segment cache, retired heaps
-//! that kept their pages, abandoned segments, big arenas, whale ring); and [`purge_now`], all of
-//! it at once.
+//! cache, warm pool and segments; the shared structures' look (retired heaps that kept their
+//! pages, abandoned segments, big arenas, whale ring, then the segment cache they empty into);
+//! and [`purge_now`], all of it at once.
 
 use super::{lifecycle, park, Heap, HeapState};
 use crate::platform;
@@ -22,11 +22,14 @@ pub fn global_tick(now: u64, force: bool) {
     if !purge::claim_global_look(now, force) {
         return;
     }
-    let cached = segment::cache::purge(now, force);
     lifecycle::release_kept(now, force);
     abandon::purge_abandoned(now, force);
     let big = big::purge_all(now, force);
     let whales = whale::purge(now, force);
+    // Last: the looks above put the segments they empty into the cache, and a forced look
+    // (`malloc_trim`, `sacs::purge()`) must unmap those too, not leave them mapped until the
+    // next look.
+    let cached = segment::cache::purge(now, force);
     purge::set_deferred(cached || big || whales);
 }
 
