@@ -7,10 +7,13 @@
 //! as for any heap not theirs). The next thread that needs a heap takes the most recently
 //! retired structure (the pool is a stack) and, when it kept its pages, takes them over as they
 //! are: no abandoning, adopting or purging in between, the memory a replaced thread leaves is
-//! in use again at once. A kept heap that no thread takes within the abandoned segments' purge
-//! delay (`SACS_PURGE_DELAY_MS` and what it has learned, `purge::abandoned_extra`) is released
-//! by the shared purge look ([`release_kept`]): its pages are abandoned as they once were at
-//! thread exit (`small::abandon`). `sacs::purge()` releases them all.
+//! in use again at once. Its pages' free tails are trimmed first when the exiting thread left
+//! most of what they carved free (`small::retire::trim`, at most once per purge delay), so that
+//! a heap does not keep the sum of every past thread's high-water marks. A kept heap that no
+//! thread takes within the abandoned segments' purge delay (`SACS_PURGE_DELAY_MS` and what it
+//! has learned, `purge::abandoned_extra`) is released by the shared purge look
+//! ([`release_kept`]): its pages are abandoned as they once were at thread exit
+//! (`small::abandon`). `sacs::purge()` releases them all.
 
 use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -214,6 +217,12 @@ unsafe extern "C" fn thread_exit(arg: *mut core::ffi::c_void) {
         let h = &mut *heap;
         h.big.flush(now, true);
         h.small.purge_delay.hand_on();
+        // The heap is kept for the next thread as it is, but not the high-water marks of every
+        // thread before: at most once per purge delay, free page tails are given back.
+        if now.saturating_sub(h.small.trimmed_at) >= h.small.purge_delay.current() {
+            h.small.trimmed_at = now;
+            small::retire::trim(&mut h.small);
+        }
         h.kept_since = now.max(1);
         retire_struct(heap);
         super::tick::global_tick(now, false);

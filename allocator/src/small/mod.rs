@@ -123,6 +123,8 @@ pub struct Pages {
     /// Site Rules' placement: milliseconds after which an ordinary page with survivors is
     /// re-labelled long-lived (see `refill::take_partial`); 0 when placement is off.
     pub relabel_after: u64,
+    /// When (ms) a retiring thread last trimmed these pages' free tails (`retire::trim`).
+    pub trimmed_at: u64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -140,6 +142,7 @@ impl Pages {
             segments: SegmentList::new(),
             purge_delay: PurgeDelay::new(),
             relabel_after: 0,
+            trimmed_at: 0,
         }
     }
 
