@@ -84,13 +84,6 @@ pub const SITE_FLAGS: u8 = SITED | ONE_SHOT | KEEP;
 /// Bytes carved into the free list at a time.
 const EXTEND_BYTES: usize = 4096;
 
-/// The most carved blocks [`Page::trim_tail`] looks at (its bitmap's bits, 1 KiB of stack): a
-/// tiny page of the smallest class holds 8192.
-pub const TRIM_MAX_BLOCKS: usize = 8192;
-
-/// The system's page, the unit [`Page::trim_tail`] rounds to.
-const OS_PAGE: usize = crate::platform::memory::OS_PAGE;
-
 /// Metadata of one page; lives in the segment header, indexed by the span's first slice.
 /// Three cache lines (192 bytes), one per kind of writer, so that a thread freeing another
 /// thread's block neither reads nor writes the line the owner writes on every allocation and
@@ -322,74 +315,6 @@ impl Page {
         true
     }
 
-    /// Un-carves the free blocks at the top of the carved ones (`extended` and `carved` drop to
-    /// one past the highest block out) and returns `(from, len)`, the whole OS pages that only
-    /// those blocks covered, for the caller to decommit; `None`, with the page unchanged, when
-    /// that is less than `min_bytes`. On `Some` the free list is rebuilt in address order, so
-    /// that the blocks handed out next are the lowest and the blocks out gather at the bottom
-    /// of the page for the next trim. Owner thread only; blocks that other threads freed and
-    /// the owner has not collected count as out. The HOT paths are untouched: later
-    /// allocations carve the un-carved blocks again (`extend`).
-    ///
-    /// Why it is safe while other threads hold blocks of the page: every block at or above the
-    /// new `carved` is free, so a free of one from any thread is a double free, which the
-    /// block-start check then rejects as an invalid pointer.
-    ///
-    /// # Time Complexity
-    /// One walk of the free list and one pass over a bitmap of `extended` bits.
-    pub fn trim_tail(&mut self, min_bytes: usize) -> Option<(*mut u8, usize)> {
-        const WORDS: usize = TRIM_MAX_BLOCKS / 64;
-        let ext = self.extended as usize;
-        if self.free.is_null() || ext == 0 || ext > TRIM_MAX_BLOCKS {
-            return None;
-        }
-        let size = self.block_size as usize;
-        let start = self.start as usize;
-        let end = (start + ext * size).next_multiple_of(OS_PAGE);
-        // A tail shorter than `min_bytes` even if every block were free: nothing to look at.
-        if end - start.next_multiple_of(OS_PAGE) < min_bytes {
-            return None;
-        }
-        let mut free = [0u64; WORDS];
-        let mut b = self.free;
-        let mut n = 0;
-        while !b.is_null() {
-            let offset = (b as usize).wrapping_sub(start);
-            let i = offset / size;
-            n += 1;
-            if !offset.is_multiple_of(size) || i >= ext || n > ext {
-                // Not a list of this page's carved blocks (a corrupted list): leave it alone.
-                return None;
-            }
-            free[i / 64] |= 1 << (i % 64);
-            // SAFETY: `b` is a carved block of this page on the owner's free list.
-            b = unsafe { (*b).next };
-        }
-        // The new extent: one past the highest block that is not free.
-        let mut keep = ext;
-        while keep > 0 && free[(keep - 1) / 64] & (1 << ((keep - 1) % 64)) != 0 {
-            keep -= 1;
-        }
-        let from = (start + keep * size).next_multiple_of(OS_PAGE);
-        if from >= end || end - from < min_bytes {
-            return None;
-        }
-        // Rebuild the list from the bitmap, highest first, so that it ends lowest first.
-        let mut head: *mut Block = ptr::null_mut();
-        for i in (0..keep).rev() {
-            if free[i / 64] & (1 << (i % 64)) != 0 {
-                let block = (start + i * size) as *mut Block;
-                // SAFETY: block `i` is carved and free, so its first word is the list's to use.
-                unsafe { (*block).next = head };
-                head = block;
-            }
-        }
-        self.free = head;
-        self.extended = keep as u32;
-        self.carved.store(keep as u32, Relaxed);
-        Some((from as *mut u8, end - from))
-    }
-
     /// Whether other threads freed blocks that the owner has not collected yet.
     #[inline]
     pub fn has_remote(&self) -> bool {
@@ -574,6 +499,7 @@ pub const fn divisor_parts(d: u32) -> (u32, u32) {
 }
 
 pub mod remote;
+mod trim;
 
 /// Counts the blocks of a null-terminated list, failing past `limit` (validation only).
 ///
@@ -601,7 +527,8 @@ mod tests {
     use super::*;
     use std::vec;
 
-    fn page_over(buf: &mut [u8], class: usize) -> Page {
+    /// A page entry over `buf`, of `class` (for this module's and its submodules' tests).
+    pub(super) fn page_over(buf: &mut [u8], class: usize) -> Page {
         let mut p = Page::zeroed();
         let len = buf.len();
         p.init(PageKind::Small, class, buf.as_mut_ptr(), len, 1);
@@ -789,70 +716,6 @@ mod tests {
                 collect_case(local, remote_n, counted);
             }
         }
-    }
-
-    #[test]
-    fn trim_tail_uncarves_the_free_top_and_orders_the_rest() {
-        const SPAN: usize = 65536;
-        let mut buf = vec![0u8; SPAN + OS_PAGE];
-        let skip = buf.as_ptr().align_offset(OS_PAGE);
-        let mut p = page_over(&mut buf[skip..skip + SPAN], 39); // 1 KiB blocks, 4 per OS page
-        let size = size_class::class_size(39);
-        assert_eq!(size, 1024);
-        let take = |p: &mut Page| {
-            if p.free.is_null() {
-                assert!(p.extend());
-            }
-            let b = p.free;
-            // SAFETY: a carved free block of the page.
-            p.free = unsafe { (*b).next };
-            b
-        };
-        let blocks: vec::Vec<*mut Block> = (0..16).map(|_| take(&mut p)).collect();
-        assert_eq!(p.extended, 16);
-        let give = |p: &mut Page, b: *mut Block| {
-            // SAFETY: `b` was taken above and is given back once.
-            unsafe { (*b).next = p.free };
-            p.free = b;
-        };
-        for i in [3, 5, 1, 12, 10, 15, 11, 14, 13] {
-            give(&mut p, blocks[i]);
-        }
-        // Blocks 10..16 are free: the new top is block 9's end, 10 KiB, and the whole OS page
-        // from 12 KiB to 16 KiB held only free blocks.
-        assert_eq!(
-            p.trim_tail(2 * OS_PAGE),
-            None,
-            "a one-page tail is under the minimum"
-        );
-        assert_eq!(p.extended, 16);
-        let start = p.start;
-        // SAFETY: 12 KiB lies inside the span.
-        let from = unsafe { start.add(3 * OS_PAGE) };
-        assert_eq!(p.trim_tail(OS_PAGE), Some((from, OS_PAGE)));
-        assert_eq!(p.extended, 10);
-        assert_eq!(p.carved.load(Relaxed), 10);
-        assert!(p.is_block_start(blocks[9] as *const u8));
-        assert!(!p.is_block_start(blocks[10] as *const u8));
-        // The free blocks below the top are left, lowest first.
-        let mut order = vec::Vec::new();
-        let mut b = p.free;
-        while !b.is_null() {
-            order.push(b);
-            // SAFETY: a free block of the page.
-            b = unsafe { (*b).next };
-        }
-        assert_eq!(order, [blocks[1], blocks[3], blocks[5]]);
-        // Block 9 freed: it shares its OS page with live block 8, so no whole OS page is free
-        // and nothing changes.
-        give(&mut p, blocks[9]);
-        assert_eq!(p.trim_tail(OS_PAGE), None);
-        assert_eq!(p.extended, 10);
-        // The page carves again past its new top.
-        let taken: vec::Vec<*mut Block> = (0..4).map(|_| take(&mut p)).collect();
-        assert_eq!(taken, [blocks[9], blocks[1], blocks[3], blocks[5]]);
-        assert_eq!(take(&mut p), blocks[10]);
-        assert_eq!(p.extended, 14);
     }
 
     #[test]

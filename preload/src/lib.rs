@@ -25,32 +25,44 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     c::fatal(b"sacs: internal error (panic)\n")
 }
 
-/// `malloc`: a naked entry that passes its caller's return address (the allocation site) to
-/// the core as a second argument and jumps to [`MALLOC_AT`]. The address is at the top of the
-/// stack on entry (x86_64) or in the link register (aarch64); capturing it costs one load or one
-/// move, and the jump through the pointer is one instruction like a direct one (x86_64).
-#[cfg(all(
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    not(feature = "no-site")
-))]
-#[unsafe(naked)]
-#[no_mangle]
-pub extern "C" fn malloc(size: usize) -> *mut c_void {
-    #[cfg(target_arch = "x86_64")]
-    core::arch::naked_asm!(
-        "mov rsi, qword ptr [rsp]",
-        "jmp qword ptr [rip + {entry}]",
-        entry = sym MALLOC_AT,
-    );
-    #[cfg(target_arch = "aarch64")]
-    core::arch::naked_asm!(
-        "mov x1, x30",
-        "adrp x16, {entry}",
-        "ldr x16, [x16, :lo12:{entry}]",
-        "br x16",
-        entry = sym MALLOC_AT,
-    );
+/// A naked entry `$name($args) -> $ret` that passes its caller's return address (the call site)
+/// to the core as one more argument, in `$x86` / `$arm` (the register after the last argument),
+/// and jumps through `$entry`. The address is at the top of the stack on entry (x86_64) or in
+/// the link register (aarch64): capturing it costs one load or one move, and the jump through
+/// the pointer is one instruction like a direct one (x86_64).
+macro_rules! site_entry {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty,
+     $x86:literal, $arm:literal, $entry:ident) => {
+        $(#[$doc])*
+        #[cfg(all(
+            any(target_arch = "x86_64", target_arch = "aarch64"),
+            not(feature = "no-site")
+        ))]
+        #[unsafe(naked)]
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            core::arch::naked_asm!(
+                concat!("mov ", $x86, ", qword ptr [rsp]"),
+                "jmp qword ptr [rip + {entry}]",
+                entry = sym $entry,
+            );
+            #[cfg(target_arch = "aarch64")]
+            core::arch::naked_asm!(
+                concat!("mov ", $arm, ", x30"),
+                "adrp x16, {entry}",
+                "ldr x16, [x16, :lo12:{entry}]",
+                "br x16",
+                entry = sym $entry,
+            );
+        }
+    };
 }
+
+site_entry!(
+    /// `malloc`: jumps to [`MALLOC_AT`] with the allocation site as a second argument.
+    malloc(size: usize) -> *mut c_void, "rsi", "x1", MALLOC_AT
+);
 
 /// `malloc` where the return address cannot be captured (or `no-site`): the site is 0.
 #[cfg(any(
@@ -108,33 +120,13 @@ pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     c::calloc(n, size)
 }
 
-/// `realloc`: a naked entry like [`malloc`]'s, passing its caller's return address (the site
-/// of a block that must move) as a third argument and jumping to [`REALLOC_AT`]. With Site
-/// Rules off that costs one instruction more than the direct jump it replaced (the load of the
-/// return address); `realloc` is not a HOT path (a block that stays costs a size lookup, one
-/// that moves a copy).
-#[cfg(all(
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    not(feature = "no-site")
-))]
-#[unsafe(naked)]
-#[no_mangle]
-pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
-    #[cfg(target_arch = "x86_64")]
-    core::arch::naked_asm!(
-        "mov rdx, qword ptr [rsp]",
-        "jmp qword ptr [rip + {entry}]",
-        entry = sym REALLOC_AT,
-    );
-    #[cfg(target_arch = "aarch64")]
-    core::arch::naked_asm!(
-        "mov x2, x30",
-        "adrp x16, {entry}",
-        "ldr x16, [x16, :lo12:{entry}]",
-        "br x16",
-        entry = sym REALLOC_AT,
-    );
-}
+site_entry!(
+    /// `realloc`: jumps to [`REALLOC_AT`] with the call site as a third argument (the site of a
+    /// block that must move). With Site Rules off that costs one instruction more than the
+    /// direct jump it replaced (the load of the return address); `realloc` is not a HOT path (a
+    /// block that stays costs a size lookup, one that moves a copy).
+    realloc(p: *mut c_void, size: usize) -> *mut c_void, "rdx", "x2", REALLOC_AT
+);
 
 /// `realloc` where the return address cannot be captured (or `no-site`): the site is 0.
 #[cfg(any(
