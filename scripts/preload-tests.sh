@@ -328,6 +328,24 @@ case_options() {
     note "SACS_PURGE_DELAY_MS=10ms and SACS_STAT=1 reported (each process of sh -c), Continue understood"
 }
 
+case_signal() {
+    need gcc
+    cc_plain sigtest "$SRC/signal.c"
+    ulimit -c 0
+    local rc=0
+    timeout -k 5 30 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB" ./sigtest >sig.out 2>sig.err || rc=$?
+    if ((rc == 134)); then
+        grep -qF 'sacs: a thread re-entered the allocator while inside it' sig.err ||
+            die "aborted without SACS's message: $(first_lines sig.err)"
+        note "malloc from a signal handler while its thread held an arena lock: message + SIGABRT (glibc aborts too)"
+    elif ((rc == 0)); then
+        grep -q '^done' sig.out || die "no 'done' line: $(first_lines sig.out)"
+        note "the handler never hit a held lock in 3 s: $(cat sig.out)"
+    else
+        die "malloc from a signal handler: exit status $rc (124: hung); stderr: $(first_lines sig.err)"
+    fi
+}
+
 case_fork() {
     need gcc
     cc_plain forktest "$SRC/forktest.c" -pthread
@@ -573,6 +591,7 @@ run_case early case_early
 run_case reentry case_reentry
 run_case bad-pointer case_bad_pointer
 run_case options case_options
+run_case signal case_signal
 run_case fork case_fork
 run_case python case_python
 run_case profile case_profile

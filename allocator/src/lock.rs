@@ -15,7 +15,7 @@
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{
-    AtomicBool, AtomicU32,
+    AtomicU32, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -128,29 +128,43 @@ const SPINS_BEFORE_YIELD: u32 = 64;
 
 /// A test-and-test-and-set spin lock that yields the processor after a short spin. Validation
 /// builds count the spin locks each thread holds.
-pub struct Spin(AtomicBool);
+///
+/// The word holds its holder's thread token (`platform::thread::token`, the thread pointer), 0
+/// when free, so that a thread that asks for a lock it holds itself is told apart from one that
+/// waits for another thread: that can only be a re-entry (a signal handler that calls `malloc`
+/// while its thread was inside SACS), which would spin forever. It is reported and the process
+/// aborts, as glibc does, instead of hanging.
+pub struct Spin(AtomicUsize);
+
+/// The token a thread stores in a [`Spin`] it takes: never 0 (where the target gives no thread
+/// pointer, every thread stores 1 and self-deadlock goes undetected).
+#[inline(always)]
+fn holder_token() -> usize {
+    crate::platform::thread::token().max(1)
+}
 
 impl RawLock for Spin {
-    const UNLOCKED: Self = Spin(AtomicBool::new(false));
+    const UNLOCKED: Self = Spin(AtomicUsize::new(0));
 
     #[inline]
     fn lock(&self) {
+        let me = holder_token();
         if self
             .0
-            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .compare_exchange_weak(0, me, Acquire, Relaxed)
             .is_err()
         {
-            self.lock_contended();
+            self.lock_contended(me);
         }
         crate::platform::tls::lock_taken();
     }
 
     #[inline]
     fn try_lock(&self) -> bool {
-        let taken = !self.0.load(Relaxed)
+        let taken = self.0.load(Relaxed) == 0
             && self
                 .0
-                .compare_exchange(false, true, Acquire, Relaxed)
+                .compare_exchange(0, holder_token(), Acquire, Relaxed)
                 .is_ok();
         if taken {
             crate::platform::tls::lock_taken();
@@ -162,22 +176,29 @@ impl RawLock for Spin {
     fn unlock(&self) {
         // The fork handlers release on the thread that took the lock (in the child, its copy),
         // so the held-lock count balances.
-        self.0.store(false, Release);
+        self.0.store(0, Release);
         crate::platform::tls::lock_released();
     }
 
     #[cfg(test)]
     fn is_locked(&self) -> bool {
-        self.0.load(Relaxed)
+        self.0.load(Relaxed) != 0
     }
 }
 
 impl Spin {
     #[cold]
-    fn lock_contended(&self) {
+    fn lock_contended(&self, me: usize) {
         let mut spins = 0;
         loop {
-            while self.0.load(Relaxed) {
+            loop {
+                let holder = self.0.load(Relaxed);
+                if holder == 0 {
+                    break;
+                }
+                if holder == me && me != 1 {
+                    self_deadlock();
+                }
                 if spins < SPINS_BEFORE_YIELD {
                     core::hint::spin_loop();
                     spins += 1;
@@ -187,12 +208,25 @@ impl Spin {
             }
             if self
                 .0
-                .compare_exchange_weak(false, true, Acquire, Relaxed)
+                .compare_exchange_weak(0, me, Acquire, Relaxed)
                 .is_ok()
             {
                 return;
             }
         }
+    }
+}
+
+/// A thread asked for a spin lock it holds: it would wait for itself forever.
+#[cold]
+fn self_deadlock() -> ! {
+    const MESSAGE: &str = "sacs: a thread re-entered the allocator while inside it (malloc or free called from a signal handler?); aborting\n";
+    #[cfg(test)]
+    panic!("{}", MESSAGE.trim_end());
+    #[cfg(not(test))]
+    {
+        crate::platform::write_stderr(MESSAGE.as_bytes());
+        crate::platform::abort()
     }
 }
 
@@ -263,6 +297,31 @@ impl Futex {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn a_thread_asking_for_a_lock_it_holds_is_caught_and_another_thread_waits() {
+        let spin = Arc::new(Lock::new(0u32));
+        let held = spin.lock();
+        // Another thread waits (it is not the holder) and gets the lock once it is released.
+        let other = {
+            let spin = Arc::clone(&spin);
+            std::thread::spawn(move || *spin.lock() += 1)
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(spin.lock())));
+        let message = again.expect_err("the holder asking again is caught");
+        let text = message
+            .downcast_ref::<std::string::String>()
+            .expect("a message");
+        assert!(text.contains("re-entered"), "{text}");
+        drop(held);
+        other.join().expect("the other thread took the lock");
+        assert_eq!(*spin.lock(), 1);
+        assert!(
+            crate::platform::thread::token() != 0,
+            "this target gives a thread token"
+        );
+    }
 
     #[test]
     fn a_failed_try_lock_leaves_the_holders_lock_alone() {

@@ -82,6 +82,36 @@ pub fn futex_wake(addr: &AtomicU32, n: u32) {
     );
 }
 
+/// A word that tells the calling thread from every other live thread: its thread pointer (the
+/// TCB address in `fs` on x86_64, `tpidr_el0` on aarch64), one instruction. 0 where it is not
+/// known (other targets): callers must then treat every thread as possibly the caller.
+#[inline(always)]
+pub fn token() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let t: usize;
+        // SAFETY: on x86_64 Linux `fs:0` holds the thread pointer itself (the TCB's self
+        // pointer, as the ABI requires); reading it has no side effect.
+        unsafe {
+            core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) t, options(nostack, readonly, preserves_flags))
+        };
+        t
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let t: usize;
+        // SAFETY: reading the thread pointer register has no side effect.
+        unsafe {
+            core::arch::asm!("mrs {}, tpidr_el0", out(reg) t, options(nostack, nomem, preserves_flags))
+        };
+        t
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        0
+    }
+}
+
 /// Yields the processor to another thread (used by the lock's back-off).
 pub fn yield_now() {
     super::memory::counted(
