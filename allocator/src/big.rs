@@ -38,7 +38,7 @@ use crate::lock::{Guard, Lock, Spin};
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind, PageList, KEEP, LOCAL, ONE_SHOT, SITE_FLAGS, WARM, ZERO};
 use crate::platform;
-use crate::purge;
+use crate::purge::{self, ColdDelay};
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::{class_size, BIG_FIRST, CLASSES};
 use crate::stats::{Tier, GLOBAL};
@@ -54,6 +54,9 @@ pub struct Arena {
     cache: [PageList; BIG_CLASSES],
     cached_bytes: usize,
     next_purge: u64,
+    /// How long a cached block waits before it is decommitted (`SACS_WARM_MS`, stretched while
+    /// the arena carves back what it decommitted).
+    cold: ColdDelay,
 }
 
 // SAFETY: an arena is only reached through its lock.
@@ -67,6 +70,7 @@ const NEW_ARENA: Lock<Arena> = Lock::new(Arena {
     cache: [EMPTY_LIST; BIG_CLASSES],
     cached_bytes: 0,
     next_purge: 0,
+    cold: ColdDelay::new(),
 });
 
 /// The big arenas.
@@ -97,7 +101,7 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
         }
         None => {
             GLOBAL.big_cache_misses.add(1);
-            a.carve(class)
+            a.carve(class, now)
         }
     };
     if page.is_none() {
@@ -379,36 +383,39 @@ impl Arena {
     }
 
     /// Carves a new span for `class` from the arena's segments, giving cached blocks back to
-    /// them when needed. `None` when no run fits: the caller adds a segment.
-    fn carve(&mut self, class: usize) -> Option<*mut Page> {
+    /// them when needed. `None` when no run fits: the caller adds a segment. Memory the arena
+    /// decommitted a moment ago, carved again, stretches its cold delay.
+    fn carve(&mut self, class: usize, now: u64) -> Option<*mut Page> {
         let n = slices_for(class);
         // Cached blocks of other classes may be what fragments the segments: give the oldest
         // back to their segments, still committed, one at a time, until a run of `n` slices
         // appears. Their memory then serves this block with no page fault.
-        let mut page = self.take_span(n);
-        while page.is_none() && self.uncache_oldest() {
-            page = self.take_span(n);
+        let mut taken = self.take_span(n);
+        while taken.is_none() && self.uncache_oldest() {
+            taken = self.take_span(n);
         }
+        let (page, purged) = taken?;
+        self.cold.note_refault(purged, now, n * SLICE);
         // SAFETY: a new span of our segment, under the arena lock.
-        page.map(|page| unsafe { init_span(page, class) })
+        Some(unsafe { init_span(page, class) })
     }
 
     /// First fit over the arena's segments: a run of committed (dirty) slices if there is one,
-    /// else any free run.
-    fn take_span(&mut self, n: usize) -> Option<*mut Page> {
+    /// else any free run, with when its latest decommitted slice was decommitted (0: none).
+    fn take_span(&mut self, n: usize) -> Option<(*mut Page, u64)> {
         for dirty_only in [true, false] {
             let mut seg = self.segments.head;
             while !seg.is_null() {
                 // SAFETY: the arena's segments are valid while we hold its lock.
                 unsafe {
                     let s = &mut *seg;
-                    let page = if dirty_only {
-                        s.take_dirty_span(n)
+                    let taken = if dirty_only {
+                        s.take_dirty_span(n).map(|page| (page, 0))
                     } else {
-                        s.take_span(n)
+                        s.take_span_purged(n)
                     };
-                    if page.is_some() {
-                        return page;
+                    if taken.is_some() {
+                        return taken;
                     }
                     seg = s.next;
                 }
@@ -477,7 +484,8 @@ impl Arena {
     /// system calls in `chores` for [`finish`].
     fn purge(&mut self, now: u64, force: bool, chores: &mut Chores) {
         let hot = options::get(Opt::HotMs) as u64;
-        let warm = options::get(Opt::WarmMs) as u64;
+        let warm = self.cold.current();
+        let mut cooled = 0;
         for i in 0..BIG_CLASSES {
             // Oldest first: from the tail toward the head, until a block is still hot.
             let mut warming = PageList::new();
@@ -489,6 +497,7 @@ impl Arena {
                     // SAFETY: `page` is on this list.
                     unsafe { self.cache[i].remove(page) };
                     self.cool(page, chores);
+                    cooled += class_size(BIG_FIRST + i);
                 } else if purge::aged(since, now, hot, false) {
                     // A block of a site that reuses before cold (`KEEP`) skips the warm step.
                     if flags & (WARM | KEEP) == 0 {
@@ -528,6 +537,9 @@ impl Arena {
                 }
                 seg = next;
             }
+        }
+        if !force {
+            self.cold.judge(now, cooled);
         }
         // Dirty slices are looked at every purge delay, cached blocks every half hot period.
         let delay = (options::get(Opt::PurgeDelayMs) as u64).max(1);

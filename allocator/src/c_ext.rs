@@ -137,11 +137,12 @@ pub fn stats_at_exit(fd: i32) {
         return;
     }
     let json = mode == 2;
-    let Some(pattern) = options::stats_file() else {
+    let mut pattern = [0u8; options::STATS_FILE_MAX];
+    let Some(pattern_len) = options::stats_file(&mut pattern) else {
         return stats_print(fd, json);
     };
-    let mut path = [0u8; 512];
-    let Some(len) = expand_pid(pattern, platform::process_id(), &mut path) else {
+    let mut path = [0u8; 600];
+    let Some(len) = expand_pid(&pattern[..pattern_len], platform::process_id(), &mut path) else {
         platform::write_stderr(
             b"sacs: SACS_STATS_FILE is too long; statistics on standard error\n",
         );
@@ -149,7 +150,7 @@ pub fn stats_at_exit(fd: i32) {
     };
     let file = platform::open_append(&path[..len + 1]);
     if file < 0 {
-        let mut m = [0u8; 600];
+        let mut m = [0u8; 700];
         let mut w = crate::stats::Writer::new(&mut m);
         w.s("sacs: cannot open SACS_STATS_FILE ");
         w.raw(&path[..len]);

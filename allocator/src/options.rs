@@ -7,7 +7,7 @@
 //! the option's name ends in one ([`parse`]); every option also accepts the words `abort`,
 //! `no`, `off`, `false` (0) and `continue`, `yes`, `on`, `true` (1), in any case.
 
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 use crate::platform::{self, env};
 
@@ -66,7 +66,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_WARM_MS",
         default: 200,
-        doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment). Also the longest adaptive purge delay of a thread heap.",
+        doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment). A big arena whose decommitted blocks are carved back soon after stretches its own delay up to 8 times this. Also the longest adaptive purge delay of a thread heap.",
     },
     OptionDesc {
         name: "SACS_WARM_POOL_PAGES",
@@ -174,21 +174,29 @@ pub static TEXT_OPTIONS: [TextOptionDesc; 1] = [TextOptionDesc {
     doc: "Where `SACS_STATS` writes at exit instead of standard error: a path, in which `%p` becomes the process ID; the file is created or appended to. If it cannot be opened, standard error.",
 }];
 
-/// The value of `SACS_STATS_FILE` as read at load (`environ`'s own bytes, which live as long as
-/// the process), or `None`.
-pub fn stats_file() -> Option<&'static [u8]> {
+/// The longest `SACS_STATS_FILE` SACS keeps (longer ones are refused with a warning).
+pub const STATS_FILE_MAX: usize = 511;
+
+/// Copies the value of `SACS_STATS_FILE` as read at load into `out` and returns its length, or
+/// `None` when it is unset. A copy is kept from load because programs that set their process
+/// title (redis-server, nginx, postgres) write over their `environ` strings.
+pub fn stats_file(out: &mut [u8; STATS_FILE_MAX]) -> Option<usize> {
     load();
-    let p = STATS_FILE.0.load(Relaxed);
-    if p.is_null() {
+    let len = STATS_FILE_LEN.load(Relaxed);
+    if len == UNSET {
         return None;
     }
-    // SAFETY: `p` and the length were stored together from one `environ` entry at load.
-    Some(unsafe { core::slice::from_raw_parts(p, STATS_FILE.1.load(Relaxed)) })
+    for (o, b) in out.iter_mut().zip(STATS_FILE.iter()).take(len) {
+        *o = b.load(Relaxed);
+    }
+    Some(len)
 }
 
-/// `SACS_STATS_FILE`'s bytes (pointer, length), set at load.
-static STATS_FILE: (AtomicPtr<u8>, AtomicUsize) =
-    (AtomicPtr::new(core::ptr::null_mut()), AtomicUsize::new(0));
+/// `SACS_STATS_FILE`'s bytes as read at load, and their length (`UNSET`: not set).
+#[allow(clippy::declare_interior_mutable_const)]
+const NUL: AtomicU8 = AtomicU8::new(0);
+static STATS_FILE: [AtomicU8; STATS_FILE_MAX] = [NUL; STATS_FILE_MAX];
+static STATS_FILE_LEN: AtomicUsize = AtomicUsize::new(UNSET);
 
 const UNSET: usize = usize::MAX;
 
@@ -246,8 +254,18 @@ pub fn load() {
     }
     // SAFETY: as above.
     if let Some(path) = unsafe { env::lookup(TEXT_OPTIONS[0].name.as_bytes()) } {
-        STATS_FILE.1.store(path.len(), Relaxed);
-        STATS_FILE.0.store(path.as_ptr() as *mut u8, Relaxed);
+        if path.len() <= STATS_FILE_MAX {
+            for (slot, &b) in STATS_FILE.iter().zip(path) {
+                slot.store(b, Relaxed);
+            }
+            let _ = STATS_FILE_LEN.compare_exchange(UNSET, path.len(), Relaxed, Relaxed);
+        } else if warn {
+            Message::new()
+                .put(b"sacs: SACS_STATS_FILE is longer than ")
+                .num(STATS_FILE_MAX)
+                .put(b" bytes; statistics go to standard error")
+                .write();
+        }
     }
     if warn {
         // SAFETY: as above.
@@ -276,8 +294,9 @@ fn print_effective() {
     }
     let mut m = Message::new();
     m.put(b"sacs: option SACS_STATS_FILE=");
-    match stats_file() {
-        Some(path) => m.put(&path[..path.len().min(QUOTE_MAX * 4)]).put(b" (set)"),
+    let mut path = [0u8; STATS_FILE_MAX];
+    match stats_file(&mut path) {
+        Some(len) => m.put(&path[..len.min(QUOTE_MAX * 4)]).put(b" (set)"),
         None => m.put(b" (unset: standard error)"),
     };
     m.write();

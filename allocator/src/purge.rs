@@ -190,7 +190,12 @@ impl PurgeDelay {
     /// The current delay (ms): `SACS_PURGE_DELAY_MS`, lengthened while purges are faulted back.
     pub fn current(&self) -> u64 {
         let base = base();
-        self.delay.clamp(base, cap(base))
+        self.current_within(base, cap(base))
+    }
+
+    /// The delay kept between `base` and `cap`.
+    fn current_within(&self, base: u64, cap: u64) -> u64 {
+        self.delay.clamp(base, cap.max(base))
     }
 
     /// How much longer (ms) than `SACS_PURGE_DELAY_MS` the heap waits now.
@@ -202,44 +207,152 @@ impl PurgeDelay {
     /// less than the window ago, and this purge has not lengthened the delay already, lengthens
     /// it: doubles it, or more if the memory's idle time was longer.
     pub fn note_refault(&mut self, purged: u64, now: u64) {
-        if purged == 0 || purged <= self.refaulted {
-            return;
+        let base = base();
+        if self.refault_within(purged, now, base, cap(base)) {
+            GLOBAL.purge_delay_raised.add(1);
         }
-        let cap = cap(base());
+    }
+
+    /// [`note_refault`](Self::note_refault) between `base` and `cap` (which is also the window);
+    /// returns whether the delay was raised.
+    fn refault_within(&mut self, purged: u64, now: u64, base: u64, cap: u64) -> bool {
+        if purged == 0 || purged <= self.refaulted {
+            return false;
+        }
         if now.saturating_sub(purged) >= cap {
-            return;
+            return false;
         }
         self.refaulted = purged;
         // Had the delay been longer than the memory's whole idle time (the delay it waited,
         // then `now - purged`), it would have stayed committed: jump there at once when that is
         // more than doubling. `purged` may be a little later than `now` (another thread stamped
         // it after our clock read).
-        let delay = self.current();
-        let raised = (delay.max(1) * 2)
-            .max(delay + now.saturating_sub(purged))
+        let delay = self.current_within(base, cap);
+        let raised = (delay.max(1).saturating_mul(2))
+            .max(delay.saturating_add(now.saturating_sub(purged)))
             .min(cap);
         if raised > self.delay {
             self.delay = raised;
-            GLOBAL.purge_delay_raised.add(1);
+            return true;
         }
+        false
     }
 
     /// After a purge look that gave back `bytes`: halves the delay when the oldest purge not yet
     /// judged is a window old and none of its memory was taken back, then starts judging this
     /// one.
     pub fn judge(&mut self, now: u64, bytes: usize) {
-        if self.purged_at != 0 {
-            let base = base();
-            if now.saturating_sub(self.purged_at) >= cap(base) {
-                if self.refaulted < self.purged_at && self.delay > base {
-                    self.delay = (self.current() / 2).max(base);
-                    GLOBAL.purge_delay_lowered.add(1);
-                }
-                self.purged_at = 0;
+        let base = base();
+        if self.judge_within(now, bytes, base, cap(base)) {
+            GLOBAL.purge_delay_lowered.add(1);
+        }
+    }
+
+    /// [`judge`](Self::judge) between `base` and `cap` (the window); returns whether the delay
+    /// was lowered.
+    fn judge_within(&mut self, now: u64, bytes: usize, base: u64, cap: u64) -> bool {
+        let mut lowered = false;
+        if self.purged_at != 0 && now.saturating_sub(self.purged_at) >= cap {
+            if self.refaulted < self.purged_at && self.delay > base {
+                self.delay = (self.current_within(base, cap) / 2).max(base);
+                lowered = true;
             }
+            self.purged_at = 0;
         }
         if bytes > 0 && self.purged_at == 0 {
             self.purged_at = now.max(1);
+        }
+        lowered
+    }
+}
+
+/// How many times `SACS_WARM_MS` a big arena's cold delay may stretch to ([`ColdDelay`]).
+pub const COLD_STRETCH: u64 = 8;
+
+/// A big arena's adaptive cold delay: how long a cached big block waits before it is
+/// decommitted. It starts at `SACS_WARM_MS`. When the arena carves back, less than the current
+/// cap after it was decommitted, at least a quarter of the bytes its recent coolings decommitted
+/// ([`note_refault`](Self::note_refault)), the cooling only made the program fault that memory
+/// back: the delay doubles, or stretches to the memory's whole idle time, up to `COLD_STRETCH`
+/// × `SACS_WARM_MS`. (A sliver carved back, a small block placed in a large freed run, is not
+/// enough.) A cooling that goes a whole cap without such a refault ([`judge`](Self::judge))
+/// halves it again, down to `SACS_WARM_MS`. The same rule as a heap's [`PurgeDelay`], one level
+/// up: a program that idles between jobs for longer than `SACS_WARM_MS` keeps its big blocks
+/// across the pause instead of decommitting them at its first call after it, just before it
+/// needs them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ColdDelay {
+    delay: PurgeDelay,
+    /// Bytes decommitted by recent coolings, and bytes carved back since.
+    cooled: u64,
+    carved: u64,
+    /// Bytes cooled after the judgement window opened, and when the latest cooling was: when
+    /// the window closes they open the next one, so a cooling made while one is open is judged.
+    late: u64,
+    last_cooled: u64,
+}
+
+impl ColdDelay {
+    pub const fn new() -> Self {
+        Self {
+            delay: PurgeDelay::new(),
+            cooled: 0,
+            carved: 0,
+            late: 0,
+            last_cooled: 0,
+        }
+    }
+
+    fn bounds() -> (u64, u64) {
+        let warm = options::get(Opt::WarmMs) as u64;
+        (warm, warm.saturating_mul(COLD_STRETCH))
+    }
+
+    /// The current delay (ms).
+    pub fn current(&self) -> u64 {
+        let (base, cap) = Self::bounds();
+        self.delay.current_within(base, cap)
+    }
+
+    /// The arena carved `bytes` whose latest decommit was at `purged` (ms; 0: none was).
+    pub fn note_refault(&mut self, purged: u64, now: u64, bytes: usize) {
+        let (base, cap) = Self::bounds();
+        if purged == 0 || now.saturating_sub(purged) >= cap {
+            return;
+        }
+        self.carved = self.carved.saturating_add(bytes as u64);
+        if self.carved.saturating_mul(4) < self.cooled {
+            return;
+        }
+        if self.delay.refault_within(purged, now, base, cap) {
+            GLOBAL.cold_delay_raised.add(1);
+            self.carved = 0;
+            self.cooled = 0;
+        }
+    }
+
+    /// After a pass of the arena that decommitted `bytes` of cached blocks.
+    pub fn judge(&mut self, now: u64, bytes: usize) {
+        let (base, cap) = Self::bounds();
+        let window = self.delay.purged_at;
+        if self.delay.judge_within(now, bytes, base, cap) {
+            GLOBAL.cold_delay_lowered.add(1);
+        }
+        if bytes > 0 {
+            self.last_cooled = now.max(1);
+            self.cooled = self.cooled.saturating_add(bytes as u64);
+            if window != 0 {
+                self.late = self.late.saturating_add(bytes as u64);
+            }
+        }
+        if window != 0 && self.delay.purged_at != window {
+            // The window closed: the coolings made during it open the next one.
+            if self.delay.purged_at == 0 && self.late > 0 {
+                self.delay.purged_at = self.last_cooled;
+            }
+            self.cooled = self.late;
+            self.carved = 0;
+            self.late = 0;
         }
     }
 }
@@ -292,5 +405,38 @@ mod tests {
         d.judge(4000, 4096);
         d.judge(4000 + CAP, 0);
         assert_eq!(d.current(), BASE, "never below SACS_PURGE_DELAY_MS");
+    }
+
+    #[test]
+    fn a_cold_delay_stretches_over_an_idle_pause_and_comes_back() {
+        let mut d = ColdDelay::new();
+        assert_eq!(d.current(), CAP, "starts at SACS_WARM_MS");
+        // 8 MiB cooled at 1000 after a pause; a sliver carved back is not a refault.
+        d.judge(1000, 8 << 20);
+        d.note_refault(1000, 1002, 64 << 10);
+        assert_eq!(d.current(), CAP, "64 KiB of 8 MiB is a sliver");
+        // The job carves its blocks back at 1003: the pause was too long by little.
+        d.note_refault(1000, 1003, 2 << 20);
+        assert_eq!(d.current(), 2 * CAP);
+        // Pauses carved back at once stretch it, at most to COLD_STRETCH x SACS_WARM_MS.
+        for t in [3000, 5000] {
+            d.judge(t, 8 << 20);
+            d.note_refault(t, t + 1, 8 << 20);
+        }
+        assert_eq!(d.current(), COLD_STRETCH * CAP);
+        // The program stops: a cooling made while a window is open is judged in the next one.
+        d.judge(5500, 8 << 20);
+        d.judge(5000 + COLD_STRETCH * CAP, 0);
+        assert_eq!(
+            d.current(),
+            COLD_STRETCH * CAP,
+            "the refaulted window does not lower it"
+        );
+        d.judge(5500 + COLD_STRETCH * CAP, 0);
+        assert_eq!(
+            d.current(),
+            COLD_STRETCH * CAP / 2,
+            "a cooling left alone halves it"
+        );
     }
 }

@@ -189,7 +189,7 @@ impl Segment {
     /// Returns the span of `page` to the free slices. With `dirty`, its memory may be resident
     /// and will be decommitted once it has been dirty for the purge delay, counted from `since`
     /// (milliseconds: when the span's memory was last used); without, the caller has
-    /// decommitted it already.
+    /// decommitted it already, at `since`.
     ///
     /// Committed-bytes accounting: a segment counts its header slice, its spans and its dirty
     /// free slices as committed.
@@ -214,8 +214,12 @@ impl Segment {
                 self.purge_at = due.max(1);
             }
         } else {
-            // The caller decommitted the span.
+            // The caller decommitted the span, at `since`: taking these slices again reports it
+            // (`take_span_purged`).
             GLOBAL.decommitted(n * SLICE);
+            for t in &mut self.dirty_at[head..head + n] {
+                *t = since;
+            }
         }
         for s in head..head + n {
             self.span_page[s] = 0;

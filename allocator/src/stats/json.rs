@@ -125,6 +125,8 @@ impl Stats {
             j.num("warmed", self.big_cache_warmed);
             j.num("cooled", self.big_cache_cooled);
             j.num("uncached", self.big_cache_uncached);
+            j.num("cold_delay_raised", self.cold_delay_raised);
+            j.num("cold_delay_lowered", self.cold_delay_lowered);
         });
         j.object("whale_ring", |j| {
             j.num("hits", self.whale_ring_hits);

@@ -86,6 +86,10 @@ pub struct Stats {
     /// Cached big blocks whose span went back to its segment still committed, to make room for
     /// a block of another class (no system call).
     pub big_cache_uncached: u64,
+    /// Times an arena lengthened (doubled) its cold delay because blocks it had decommitted
+    /// were carved again soon after, and times it shortened (halved) it (`purge::ColdDelay`).
+    pub cold_delay_raised: u64,
+    pub cold_delay_lowered: u64,
     /// Whale allocations served from the ring of freed mappings.
     pub whale_ring_hits: u64,
     /// Whale allocations that had to map.
@@ -444,6 +448,8 @@ pub struct GlobalCounters {
     pub big_cache_warmed: SharedCounter,
     pub big_cache_cooled: SharedCounter,
     pub big_cache_uncached: SharedCounter,
+    pub cold_delay_raised: SharedCounter,
+    pub cold_delay_lowered: SharedCounter,
     pub whale_ring_hits: SharedCounter,
     pub whale_ring_misses: SharedCounter,
     pub whale_ring_evictions: SharedCounter,
@@ -524,6 +530,8 @@ pub static GLOBAL: GlobalCounters = counters!(
     big_cache_warmed,
     big_cache_cooled,
     big_cache_uncached,
+    cold_delay_raised,
+    cold_delay_lowered,
     whale_ring_hits,
     whale_ring_misses,
     whale_ring_evictions,
@@ -619,6 +627,8 @@ pub fn stats() -> Stats {
     s.big_cache_warmed = g.big_cache_warmed.get();
     s.big_cache_cooled = g.big_cache_cooled.get();
     s.big_cache_uncached = g.big_cache_uncached.get();
+    s.cold_delay_raised = g.cold_delay_raised.get();
+    s.cold_delay_lowered = g.cold_delay_lowered.get();
     s.whale_ring_hits = g.whale_ring_hits.get();
     s.whale_ring_misses = g.whale_ring_misses.get();
     s.whale_ring_evictions = g.whale_ring_evictions.get();

@@ -61,6 +61,10 @@ impl Stats {
         w.num(self.big_cache_cooled);
         w.s(", uncached ");
         w.num(self.big_cache_uncached);
+        w.s("\n              cold delay raised ");
+        w.num(self.cold_delay_raised);
+        w.s(", lowered ");
+        w.num(self.cold_delay_lowered);
         w.s("\n  whale ring  hits ");
         w.num(self.whale_ring_hits);
         w.s(", misses ");
