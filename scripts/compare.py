@@ -459,13 +459,18 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
-def medians(rows, key):
-    """{(job, alloc): median of `key` over the successful runs}."""
+def runs(rows, key):
+    """{(job, alloc): [`key` of every successful run]}."""
     groups = {}
     for r in rows:
         if r.get(key) not in (None, ""):
             groups.setdefault((r["job"], r["alloc"]), []).append(float(r[key]))
-    return {k: statistics.median(v) for k, v in groups.items()}
+    return groups
+
+
+def medians(rows, key):
+    """{(job, alloc): median of `key` over the successful runs}."""
+    return {k: statistics.median(v) for k, v in runs(rows, key).items()}
 
 
 def ratio_table(title, unit, fmt, med, jobs, allocs):
@@ -735,7 +740,7 @@ def charts(out, rows, jobs, allocs, reps):
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     for key, label, fname in (("time_s", "time", "time.png"), ("peak_rss_kib", "peak RSS", "rss.png")):
-        med = medians(rows, key)
+        med, every = medians(rows, key), runs(rows, key)
         shown = [a for a in allocs if a != BASELINE]
         fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(jobs) + 2), 4.8))
         width = 0.8 / len(shown)
@@ -744,9 +749,22 @@ def charts(out, rows, jobs, allocs, reps):
             ys = [med[(j, a)] / med[(j, BASELINE)] if (j, a) in med and med.get((j, BASELINE)) else float("nan")
                   for j in jobs]
             seen += [y for y in ys if y == y and y > 0]
+            xs = [k + (i - (len(shown) - 1) / 2) * width for k in range(len(jobs))]
             # Bars grow from 1x (as good as mimalloc), up for worse and down for better.
-            ax.bar([k + (i - (len(shown) - 1) / 2) * width for k in range(len(jobs))],
-                   [y - 1.0 for y in ys], width, bottom=1.0, label=a)
+            ax.bar(xs, [y - 1.0 for y in ys], width, bottom=1.0, label=a)
+            if reps >= 2:
+                # Error bars: the lowest and the highest of the contender's runs, each over the
+                # baseline's median (the bar's denominator), so the bar's top lies between them.
+                lo, hi = [], []
+                for j, y in zip(jobs, ys):
+                    vs, base = every.get((j, a), []), med.get((j, BASELINE))
+                    ok = y == y and base and len(vs) >= 2
+                    lo.append(y - min(vs) / base if ok else 0.0)
+                    hi.append(max(vs) / base - y if ok else 0.0)
+                    if ok:
+                        seen += [min(vs) / base, max(vs) / base]
+                ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor="black", elinewidth=0.7,
+                            capsize=max(1.0, 12 * width), capthick=0.7)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
         # Bars drawn from a bottom of 1 do not autoscale on a log axis: the limits are set here.
@@ -758,9 +776,13 @@ def charts(out, rows, jobs, allocs, reps):
         ax.grid(axis="y", linewidth=0.3)
         ax.set_xticks(range(len(jobs)))
         ax.set_xticklabels(jobs, rotation=60, ha="right", fontsize=8)
-        ax.set_ylabel("%s / mimalloc's (log scale, lower is better)" % label)
-        ax.set_title("%s relative to mimalloc (%s)" % (
-            label, "one run each" if reps == 1 else "median of %d runs" % reps))
+        ax.set_ylabel("%s / %s's median (log scale, lower is better)" % (label, BASELINE))
+        if reps == 1:
+            ax.set_title("%s relative to %s (one run each)" % (label, BASELINE))
+        else:
+            ax.set_title("%s relative to %s: median of %d runs\nerror bars: each allocator's %s run, "
+                         "over %s's median" % (label, BASELINE, reps, "fastest and slowest" if key == "time_s"
+                                               else "lowest and highest", BASELINE), fontsize=10)
         ax.legend(fontsize=8, ncol=len(shown))
         fig.tight_layout()
         fig.savefig(os.path.join(out, fname), dpi=110)
