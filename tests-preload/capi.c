@@ -13,6 +13,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../include/sacs.h"
+
+/* Not linked with -lsacs: the sacs_* functions come from the preloaded library, bound at run
+ * time. Weak references link without it (and would be NULL without the preload). */
+#pragma weak sacs_version
+#pragma weak sacs_stats_get
+#pragma weak sacs_stats_json
+#pragma weak sacs_stats_print
+#pragma weak sacs_purge
+#pragma weak sacs_option_get
+#pragma weak sacs_option_set
+#pragma weak sacs_large_obtain
+#pragma weak sacs_large_release
+
 static int checks, failed;
 
 #define CHECK(cond, ...)                                                                   \
@@ -349,6 +363,121 @@ int main(void) {
         void *p = malloc(opaque(1000));
         CHECK(p != NULL, "malloc after malloc_trim");
         free(p);
+    }
+
+    /* include/sacs.h and glibc's statistics calls, answered by SACS. */
+    CHECK(&sacs_version != NULL, "sacs_version is not bound: is libsacs.so preloaded?");
+    if (&sacs_version == NULL) {
+        printf("capi: %d checks, %d failed\n", checks, failed);
+        return 1;
+    }
+    check_symbol("sacs_version", (void *)&sacs_version);
+    check_symbol("mallinfo2", (void *)&mallinfo2);
+    check_symbol("mallopt", (void *)&mallopt);
+    check_symbol("malloc_info", (void *)&malloc_info);
+    {
+        char want[32];
+        snprintf(want, sizeof want, "%d.%d.%d", SACS_VERSION_MAJOR, SACS_VERSION_MINOR,
+                 SACS_VERSION_PATCH);
+        CHECK(strcmp(sacs_version(), want) == 0, "sacs_version %s, header %s", sacs_version(),
+              want);
+
+        struct sacs_stats a = {.size = sizeof a}, b = {.size = sizeof b};
+        CHECK(sacs_stats_get(&a) == 0 && a.size == sizeof a, "sacs_stats_get: size %llu",
+              (unsigned long long)a.size);
+        CHECK(a.pid == (uint64_t)getpid(), "pid %llu", (unsigned long long)a.pid);
+        void *blocks[1000];
+        for (int i = 0; i < 1000; i++) blocks[i] = malloc(opaque(100));
+        void *whale = malloc(opaque(5u << 20));
+        CHECK(sacs_stats_get(&b) == 0, "sacs_stats_get");
+        uint64_t grew = b.in_use_tiny - a.in_use_tiny;
+        CHECK(grew >= 100000 && grew <= 200000, "1000 blocks of 100 B: tiny in use grew %llu",
+              (unsigned long long)grew);
+        CHECK(b.in_use_whale - a.in_use_whale >= (5u << 20), "a 5 MiB whale: in use grew %llu",
+              (unsigned long long)(b.in_use_whale - a.in_use_whale));
+        CHECK(b.in_use_bytes ==
+                  b.in_use_tiny + b.in_use_mid + b.in_use_big + b.in_use_whale,
+              "in use %llu is not the sum of the tiers", (unsigned long long)b.in_use_bytes);
+        CHECK(b.allocs >= a.allocs + 1001, "allocs %llu -> %llu", (unsigned long long)a.allocs,
+              (unsigned long long)b.allocs);
+
+        struct mallinfo2 m = mallinfo2();
+        CHECK(m.hblks >= 1 && m.hblkhd >= (5u << 20), "mallinfo2: hblks %zu hblkhd %zu", m.hblks,
+              m.hblkhd);
+        CHECK(m.uordblks >= 100000 && m.uordblks + m.fordblks == m.arena,
+              "mallinfo2: uordblks %zu fordblks %zu arena %zu", m.uordblks, m.fordblks, m.arena);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        struct mallinfo mi = mallinfo();
+#pragma GCC diagnostic pop
+        CHECK(mi.hblks >= 1 && mi.uordblks > 0, "mallinfo: hblks %d uordblks %d", mi.hblks,
+              mi.uordblks);
+
+        for (int i = 0; i < 1000; i++) free(blocks[i]);
+        free(whale);
+        struct sacs_stats c = {.size = sizeof c};
+        sacs_stats_get(&c);
+        CHECK(c.in_use_tiny <= a.in_use_tiny + 1000 && c.in_use_whale <= a.in_use_whale,
+              "after the frees: tiny %llu (was %llu), whale %llu (was %llu)",
+              (unsigned long long)c.in_use_tiny, (unsigned long long)a.in_use_tiny,
+              (unsigned long long)c.in_use_whale, (unsigned long long)a.in_use_whale);
+
+        /* An older, shorter struct is written only as far as its size. */
+        uint64_t old[4] = {24, 0, 0, 77};
+        CHECK(sacs_stats_get((struct sacs_stats *)old) == 0 && old[0] == 24 && old[3] == 77,
+              "a 24-byte struct: size %llu, word 3 %llu", (unsigned long long)old[0],
+              (unsigned long long)old[3]);
+        errno = 0;
+        CHECK(sacs_stats_get(NULL) == -1 && errno == EINVAL, "sacs_stats_get(NULL)");
+
+        char json[4096];
+        size_t n = sacs_stats_json(json, sizeof json);
+        char pid[32];
+        snprintf(pid, sizeof pid, "\"pid\":%d,", (int)getpid());
+        CHECK(n == strlen(json) && strncmp(json, "{\"sacs\":1,", 9) == 0 && strstr(json, pid),
+              "sacs_stats_json: %zu bytes: %.60s", n, json);
+        char cut[10];
+        size_t whole = sacs_stats_json(cut, sizeof cut);
+        CHECK(whole > sizeof cut && strlen(cut) == sizeof cut - 1,
+              "a cut text: whole %zu, kept %zu (NUL-terminated in the buffer)", whole, strlen(cut));
+
+        size_t v = 0;
+        CHECK(sacs_option_get("SACS_PURGE_DELAY_MS", &v) == 0 && v == 10,
+              "SACS_PURGE_DELAY_MS = %zu", v);
+        CHECK(sacs_option_set("SACS_PURGE_DELAY_MS", 25) == 0 &&
+                  sacs_option_get("SACS_PURGE_DELAY_MS", &v) == 0 && v == 25,
+              "set SACS_PURGE_DELAY_MS: %zu", v);
+        sacs_option_set("SACS_PURGE_DELAY_MS", 10);
+        errno = 0;
+        CHECK(sacs_option_get("SACS_NO_SUCH", &v) == -1 && errno == EINVAL, "unknown option");
+        CHECK(sacs_option_set("SACS_SITES", 1) == -1, "SACS_SITES is chosen at load");
+
+        void *r = sacs_large_obtain(3u << 20);
+        CHECK(r != NULL && ((uintptr_t)r & ((2u << 20) - 1)) == 0, "sacs_large_obtain: %p", r);
+        if (r) {
+            memset(r, 7, 3u << 20);
+            sacs_large_release(r, 3u << 20);
+        }
+        sacs_purge();
+
+        CHECK(mallopt(M_ARENA_MAX, 1) == 0, "mallopt(M_ARENA_MAX) has no meaning for SACS");
+        CHECK(mallopt(M_CHECK_ACTION, 3) == 1, "mallopt(M_CHECK_ACTION, 3)");
+        FILE *f = tmpfile();
+        if (f) {
+            CHECK(malloc_info(0, f) == 0, "malloc_info");
+            errno = 0;
+            CHECK(malloc_info(1, f) == -1 && errno == EINVAL, "malloc_info(1)");
+            fflush(f); /* before the descriptor gets the JSON behind the stream's back */
+            CHECK(sacs_stats_print(fileno(f), 1) == 0, "sacs_stats_print");
+            char text[8192];
+            fflush(f);
+            rewind(f);
+            size_t got = fread(text, 1, sizeof text - 1, f);
+            text[got] = 0;
+            CHECK(strncmp(text, "<malloc version=\"1\">", 20) == 0 && strstr(text, "</malloc>"),
+                  "malloc_info wrote: %.60s", text);
+            fclose(f);
+        }
     }
 
     printf("capi: %d checks, %d failed\n", checks, failed);

@@ -134,6 +134,7 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     drop(a);
     finish(index, &mut chores, now);
     GLOBAL.tier_allocs[Tier::Big as usize].add(1);
+    GLOBAL.tier_bytes[Tier::Big as usize].add(size as u64);
     if zero && !is_zero {
         // SAFETY: the block is ours and `size` bytes long.
         unsafe { ptr::write_bytes(start, 0, size) };
@@ -147,10 +148,14 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
 /// # Safety
 /// - `page` is the page entry of `p`, and `p` is its start.
 pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
+    // SAFETY: the caller's contract: `page` is a big span's entry (its class is read before
+    // the block may be handed to another thread).
+    let size = class_size(unsafe { (*page).class } as usize);
     // SAFETY: the caller's contract.
     let ok = unsafe { release(page, p, platform::now_ms()) };
     if ok {
         GLOBAL.tier_frees[Tier::Big as usize].add(1);
+        GLOBAL.tier_bytes[Tier::Big as usize].sub(size as u64);
     }
     ok
 }

@@ -45,7 +45,7 @@
 //! | tiers | `small`, `big`, `whale`, `site` |
 //! | heap | `heap` |
 //! | process | `fork`, `process` |
-//! | entry points | `fast_path`, `c_api`, `global`, `large_pages` |
+//! | entry points | `fast_path`, `c_api`, `global`, `large_pages`, `c_ext` |
 //!
 //! - **platform**: every system and C-library call (memory, clocks, thread keys, `fork()`
 //!   handlers, TLS, `environ`, `errno`), counted where it is a system call.
@@ -55,7 +55,8 @@
 //! - **tiers**: the small-object tier (TinySlab and MidPool), BigCache, whales.
 //! - **heap**: the per-thread heap: lifecycle, refill, slow frees, parking, purge looks.
 //! - **process**: start-up and `fork()` safety.
-//! - **entry points**: the Rust and C allocation APIs and the large-page API.
+//! - **entry points**: the Rust and C allocation APIs, the large-page API, and the C API beyond
+//!   allocation (`include/sacs.h`, glibc's `mallinfo` and `mallopt`).
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -93,6 +94,8 @@ pub mod c_api;
 pub(crate) mod fast_path;
 pub(crate) mod global;
 pub mod large_pages;
+
+pub mod c_ext;
 
 pub use fast_path::{alloc, alloc_zeroed, free, owns, realloc, usable_size};
 pub use global::Sacs;

@@ -3,10 +3,11 @@
 //! The table [`OPTIONS`] is the single source of every setting's name, default and meaning;
 //! `docs/configuration.md` is written from it. Reading happens at the allocator's first use,
 //! without allocating and without `std::env` (which would allocate, and may run before the Rust
-//! runtime is up when SACS is preloaded). Values are plain decimal integers; every option also
-//! accepts the words `abort`, `no`, `off`, `false` (0) and `continue`, `yes`, `on`, `true` (1).
+//! runtime is up when SACS is preloaded). Values are decimal integers, with a unit suffix where
+//! the option's name ends in one ([`parse`]); every option also accepts the words `abort`,
+//! `no`, `off`, `false` (0) and `continue`, `yes`, `on`, `true` (1), in any case.
 
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed};
 
 use crate::platform::{self, env};
 
@@ -120,7 +121,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_STATS",
         default: 0,
-        doc: "1 prints the statistics table on standard error at exit (read by the preload library).",
+        doc: "`1` (or `table`) prints the statistics table at exit, `json` (2) one JSON object on one line (docs/statistics.md); on standard error, or appended to SACS_STATS_FILE (read by the preload library).",
     },
     OptionDesc {
         name: "SACS_ON_ERROR",
@@ -130,7 +131,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_VERBOSE",
         default: 0,
-        doc: "1 prints a line on standard error when SACS cannot get memory from the system.",
+        doc: "1 prints every option's effective value on standard error when SACS starts, and a line when SACS cannot get memory from the system.",
     },
     OptionDesc {
         name: "SACS_SITES",
@@ -158,6 +159,36 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         doc: "The heap profile: a thread samples one in this many of its `malloc`s of up to 32 KiB (at least 1); the profile's estimates are the sampled counts and bytes times this.",
     },
 ];
+
+/// A setting whose value is text (a path), read with the numbers.
+pub struct TextOptionDesc {
+    /// The environment variable.
+    pub name: &'static str,
+    /// One line for the documentation.
+    pub doc: &'static str,
+}
+
+/// Every text setting SACS reads.
+pub static TEXT_OPTIONS: [TextOptionDesc; 1] = [TextOptionDesc {
+    name: "SACS_STATS_FILE",
+    doc: "Where `SACS_STATS` writes at exit instead of standard error: a path, in which `%p` becomes the process ID; the file is created or appended to. If it cannot be opened, standard error.",
+}];
+
+/// The value of `SACS_STATS_FILE` as read at load (`environ`'s own bytes, which live as long as
+/// the process), or `None`.
+pub fn stats_file() -> Option<&'static [u8]> {
+    load();
+    let p = STATS_FILE.0.load(Relaxed);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` and the length were stored together from one `environ` entry at load.
+    Some(unsafe { core::slice::from_raw_parts(p, STATS_FILE.1.load(Relaxed)) })
+}
+
+/// `SACS_STATS_FILE`'s bytes (pointer, length), set at load.
+static STATS_FILE: (AtomicPtr<u8>, AtomicUsize) =
+    (AtomicPtr::new(core::ptr::null_mut()), AtomicUsize::new(0));
 
 const UNSET: usize = usize::MAX;
 
@@ -200,7 +231,7 @@ pub fn load() {
         // SAFETY: SACS reads the environment once, at its first use, before a program's threads
         // would change it.
         let text = unsafe { env::lookup(desc.name.as_bytes()) };
-        let value = match text.map(|t| (t, parse(t))) {
+        let value = match text.map(|t| (t, parse(desc.name, t))) {
             None => desc.default,
             Some((_, Some(v))) => v,
             Some((t, None)) => {
@@ -213,11 +244,43 @@ pub fn load() {
         // Only the first loader sets values, so `set` made after loading is never overwritten.
         let _ = VALUES.0[i].compare_exchange(UNSET, value, Relaxed, Relaxed);
     }
+    // SAFETY: as above.
+    if let Some(path) = unsafe { env::lookup(TEXT_OPTIONS[0].name.as_bytes()) } {
+        STATS_FILE.1.store(path.len(), Relaxed);
+        STATS_FILE.0.store(path.as_ptr() as *mut u8, Relaxed);
+    }
     if warn {
         // SAFETY: as above.
         unsafe { env::for_each(warn_if_unknown) };
     }
     LOADED.store(true, Relaxed);
+    if warn && VALUES.0[Opt::Verbose as usize].load(Relaxed) != 0 {
+        print_effective();
+    }
+}
+
+/// `SACS_VERBOSE`: one line per option, its value and where it came from.
+fn print_effective() {
+    for (i, desc) in OPTIONS.iter().enumerate() {
+        let value = VALUES.0[i].load(Relaxed);
+        let mut m = Message::new();
+        m.put(b"sacs: option ").put(desc.name.as_bytes()).put(b"=");
+        m.num(value);
+        // SAFETY: as in `load`.
+        let from = match unsafe { env::lookup(desc.name.as_bytes()) } {
+            Some(t) if parse(desc.name, t) == Some(value) => &b" (set)"[..],
+            Some(_) => b" (default: the value set is not understood)",
+            None => b" (default)",
+        };
+        m.put(from).write();
+    }
+    let mut m = Message::new();
+    m.put(b"sacs: option SACS_STATS_FILE=");
+    match stats_file() {
+        Some(path) => m.put(&path[..path.len().min(QUOTE_MAX * 4)]).put(b" (set)"),
+        None => m.put(b" (unset: standard error)"),
+    };
+    m.write();
 }
 
 /// A message of at most 256 bytes, built without allocating.
@@ -285,6 +348,7 @@ fn warn_if_unknown(entry: &[u8]) {
     if !name.starts_with(b"SACS_")
         || NOT_OPTIONS.iter().any(|p| name.starts_with(p))
         || OPTIONS.iter().any(|o| o.name.as_bytes() == name)
+        || TEXT_OPTIONS.iter().any(|o| o.name.as_bytes() == name)
     {
         return;
     }
@@ -333,25 +397,60 @@ fn edit_distance(a: &[u8], b: &[u8]) -> usize {
     row[b.len()]
 }
 
-/// Parses a decimal number or one of the words SACS understands (in any case).
-pub fn parse(text: &[u8]) -> Option<usize> {
-    let mut lower = [0u8; 8];
-    let word = if text.len() <= lower.len() {
-        for (l, c) in lower.iter_mut().zip(text) {
-            *l = c.to_ascii_lowercase();
-        }
-        &lower[..text.len()]
+/// Words one option understands beside the switch words: `SACS_STATS=json`, `SACS_SITES=observe`.
+fn own_words(name: &str) -> &'static [(&'static [u8], usize)] {
+    match name.as_bytes() {
+        b"SACS_STATS" => &[(b"table", 1), (b"json", 2)],
+        b"SACS_SITES" => &[(b"observe", 2)],
+        _ => &[],
+    }
+}
+
+/// Unit suffixes an option's number may carry, by the unit its name ends in, with their
+/// multipliers: `SACS_HOT_MS=2s`, `SACS_BIG_CACHE_MIB=1GiB`, `SACS_WHALE_RING_PERCENT=40%`.
+fn units(name: &str) -> &'static [(&'static [u8], usize)] {
+    let n = name.as_bytes();
+    if n.ends_with(b"_MS") {
+        &[(b"ms", 1), (b"s", 1000)]
+    } else if n.ends_with(b"_MIB") {
+        &[(b"mib", 1), (b"m", 1), (b"gib", 1024), (b"g", 1024)]
+    } else if n.ends_with(b"_PERCENT") {
+        &[(b"%", 1)]
     } else {
-        text
-    };
+        &[]
+    }
+}
+
+/// Parses the value of option `name`: a decimal number, optionally followed by a unit its name
+/// allows ([`units`]; the product saturates), a switch word (`off/on`, `false/true`, `no/yes`,
+/// `abort/continue`), or a word of the option's own ([`own_words`]), in any case. Anything
+/// else (a sign, a space, a fraction, an unknown unit) is `None`.
+pub fn parse(name: &str, text: &[u8]) -> Option<usize> {
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = &text[digits..];
+    let mut lower = [0u8; 16];
+    if rest.len() > lower.len() || text.is_empty() {
+        return None;
+    }
+    for (l, c) in lower.iter_mut().zip(rest) {
+        *l = c.to_ascii_lowercase();
+    }
+    let word = &lower[..rest.len()];
+    if digits > 0 {
+        let n = platform::parse_decimal(&text[..digits]);
+        if word.is_empty() {
+            return Some(n);
+        }
+        let (_, times) = units(name).iter().find(|(u, _)| *u == word)?;
+        return Some(n.saturating_mul(*times));
+    }
     match word {
         b"abort" | b"no" | b"off" | b"false" => Some(0),
         b"continue" | b"yes" | b"on" | b"true" => Some(1),
-        b"observe" => Some(2),
-        _ if !text.is_empty() && text.iter().all(u8::is_ascii_digit) => {
-            Some(platform::parse_decimal(text))
-        }
-        _ => None,
+        _ => own_words(name)
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|&(_, v)| v),
     }
 }
 
@@ -361,17 +460,46 @@ mod tests {
 
     #[test]
     fn parses_numbers_and_words() {
-        assert_eq!(parse(b"250"), Some(250));
-        assert_eq!(parse(b"continue"), Some(1));
-        assert_eq!(parse(b"abort"), Some(0));
-        assert_eq!(parse(b"12x"), None);
-        assert_eq!(parse(b""), None);
-        assert_eq!(parse(b"-1"), None);
-        assert_eq!(parse(b"1ms"), None);
-        assert_eq!(parse(b"TRUE"), Some(1), "words in any case");
-        assert_eq!(parse(b"Continue"), Some(1));
-        assert_eq!(parse(b"OBSERVE"), Some(2));
-        assert_eq!(parse(b"continues"), None);
+        let p = |t: &[u8]| parse("SACS_WARM_POOL_PAGES", t);
+        assert_eq!(p(b"250"), Some(250));
+        assert_eq!(p(b"continue"), Some(1));
+        assert_eq!(p(b"abort"), Some(0));
+        assert_eq!(p(b"12x"), None);
+        assert_eq!(p(b""), None);
+        assert_eq!(p(b"-1"), None);
+        assert_eq!(p(b" 1"), None);
+        assert_eq!(p(b"1.5"), None);
+        assert_eq!(p(b"1ms"), None, "no unit in this option's name");
+        assert_eq!(p(b"TRUE"), Some(1), "words in any case");
+        assert_eq!(p(b"Continue"), Some(1));
+        assert_eq!(p(b"continues"), None);
+        assert_eq!(p(b"observe"), None, "SACS_SITES's own word");
+        assert_eq!(
+            p(b"99999999999999999999999999"),
+            Some(usize::MAX),
+            "saturates"
+        );
+    }
+
+    #[test]
+    fn units_and_words_of_their_own() {
+        assert_eq!(parse("SACS_HOT_MS", b"250ms"), Some(250));
+        assert_eq!(parse("SACS_HOT_MS", b"2s"), Some(2000));
+        assert_eq!(parse("SACS_HOT_MS", b"2S"), Some(2000));
+        assert_eq!(parse("SACS_HOT_MS", b"2min"), None);
+        assert_eq!(parse("SACS_HOT_MS", b"ms"), None);
+        assert_eq!(parse("SACS_BIG_CACHE_MIB", b"1GiB"), Some(1024));
+        assert_eq!(parse("SACS_BIG_CACHE_MIB", b"64m"), Some(64));
+        assert_eq!(parse("SACS_BIG_CACHE_MIB", b"64KiB"), None);
+        assert_eq!(parse("SACS_WHALE_RING_PERCENT", b"40%"), Some(40));
+        assert_eq!(
+            parse("SACS_WHALE_RING_MAX_MIB", b"18446744073709551615g"),
+            Some(usize::MAX)
+        );
+        assert_eq!(parse("SACS_STATS", b"json"), Some(2));
+        assert_eq!(parse("SACS_STATS", b"Table"), Some(1));
+        assert_eq!(parse("SACS_SITES", b"OBSERVE"), Some(2));
+        assert_eq!(parse("SACS_SITES", b"json"), None);
     }
 
     #[test]

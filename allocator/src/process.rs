@@ -4,7 +4,7 @@
 //! handlers are registered before any lock can be held across a `fork()`. After the first call
 //! it costs one load.
 
-use crate::{fork, heap, options};
+use crate::{fork, heap, options, stats};
 
 static INIT: spin::Once<()> = spin::Once::new();
 
@@ -12,6 +12,7 @@ static INIT: spin::Once<()> = spin::Once::new();
 #[inline]
 pub fn init() {
     INIT.call_once(|| {
+        stats::mark_start();
         options::load();
         fork::register();
         heap::lifecycle::init();

@@ -109,7 +109,11 @@ const NAMED_NON_OPTIONS: [&str; 3] = ["SACS_STAT", "SACS_TEST", "SACS_BENCH"];
 
 fn assert_names_only_real_options(doc_name: &str) {
     let doc = read_doc(doc_name);
-    let known: BTreeSet<&str> = sacs::options::OPTIONS.iter().map(|o| o.name).collect();
+    let known: BTreeSet<&str> = sacs::options::OPTIONS
+        .iter()
+        .map(|o| o.name)
+        .chain(sacs::options::TEXT_OPTIONS.iter().map(|o| o.name))
+        .collect();
     let unknown: Vec<String> = variables_named(&doc)
         .into_iter()
         .filter(|n| !known.contains(n.as_str()) && !NAMED_NON_OPTIONS.contains(&n.as_str()))
@@ -118,6 +122,23 @@ fn assert_names_only_real_options(doc_name: &str) {
         unknown.is_empty(),
         "docs/{doc_name} names SACS_ variables that sacs::options::OPTIONS does not have: {unknown:?}"
     );
+}
+
+#[test]
+fn every_text_option_has_a_row() {
+    let doc = read_doc("configuration.md");
+    for opt in sacs::options::TEXT_OPTIONS.iter() {
+        let rows = doc
+            .lines()
+            .filter_map(table_cells)
+            .filter(|cells| cells.first().is_some_and(|c| c == opt.name))
+            .count();
+        assert_eq!(
+            rows, 1,
+            "{}: want one row `| `{}` | unset | meaning |`",
+            opt.name, opt.name
+        );
+    }
 }
 
 #[test]

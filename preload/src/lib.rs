@@ -16,6 +16,7 @@
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering::Relaxed};
 use core_sacs::c_api as c;
+use core_sacs::c_ext as x;
 use core_sacs::options::{self, Opt};
 
 // std brings its own panic handler when it is linked (the `tls-std` variant, a test build).
@@ -217,9 +218,7 @@ static STATS_FD: AtomicI32 = AtomicI32::new(2);
 
 extern "C" fn print_stats_at_exit(_: *mut c_void) {
     let fd = STATS_FD.load(Relaxed);
-    if options::get(Opt::Stats) != 0 {
-        c::write_stats(fd);
-    }
+    x::stats_at_exit(fd);
     core_sacs::print_profile(fd);
 }
 
@@ -245,8 +244,9 @@ fn load() {
         if fd >= 0 {
             STATS_FD.store(fd, Relaxed);
         }
-        c::at_exit(print_stats_at_exit);
     }
+    // Always: `sacs_option_set("SACS_STATS", ...)` may ask for the statistics later.
+    c::at_exit(print_stats_at_exit);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,4 +396,95 @@ deletes! {
     _ZdaPvmSt11align_val_t(size: usize, align: usize);
     _ZdlPvSt11align_val_tRKSt9nothrow_t(align: usize, nothrow: *const c_void);
     _ZdaPvSt11align_val_tRKSt9nothrow_t(align: usize, nothrow: *const c_void);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The C API of include/sacs.h (documented there and in docs/c-api.md).
+
+/// `const char *sacs_version(void)`
+#[no_mangle]
+pub extern "C" fn sacs_version() -> *const core::ffi::c_char {
+    x::VERSION.as_ptr().cast()
+}
+
+/// `int sacs_stats_get(struct sacs_stats *out)`
+#[no_mangle]
+pub unsafe extern "C" fn sacs_stats_get(out: *mut x::CStats) -> i32 {
+    // SAFETY: the header's contract: `out` holds `out->size` writable bytes.
+    unsafe { x::stats_get(out) }
+}
+
+/// `size_t sacs_stats_json(char *buf, size_t len)`
+#[no_mangle]
+pub unsafe extern "C" fn sacs_stats_json(buf: *mut core::ffi::c_char, len: usize) -> usize {
+    // SAFETY: the header's contract: `buf` holds `len` writable bytes.
+    unsafe { x::stats_json(buf, len) }
+}
+
+/// `int sacs_stats_print(int fd, int json)`
+#[no_mangle]
+pub extern "C" fn sacs_stats_print(fd: i32, json: i32) -> i32 {
+    x::stats_print(fd, json != 0);
+    0
+}
+
+/// `void sacs_purge(void)`
+#[no_mangle]
+pub extern "C" fn sacs_purge() {
+    core_sacs::purge();
+}
+
+/// `int sacs_option_get(const char *name, size_t *value)`
+#[no_mangle]
+pub unsafe extern "C" fn sacs_option_get(name: *const core::ffi::c_char, value: *mut usize) -> i32 {
+    // SAFETY: the header's contract: a C string and a writable `size_t`.
+    unsafe { x::option_get(name, value) }
+}
+
+/// `int sacs_option_set(const char *name, size_t value)`
+#[no_mangle]
+pub unsafe extern "C" fn sacs_option_set(name: *const core::ffi::c_char, value: usize) -> i32 {
+    // SAFETY: the header's contract: a C string.
+    unsafe { x::option_set(name, value) }
+}
+
+/// `void *sacs_large_obtain(size_t len)`
+#[no_mangle]
+pub extern "C" fn sacs_large_obtain(len: usize) -> *mut c_void {
+    x::large_obtain(len)
+}
+
+/// `void sacs_large_release(void *p, size_t len)`
+#[no_mangle]
+pub unsafe extern "C" fn sacs_large_release(p: *mut c_void, len: usize) {
+    // SAFETY: the header's contract: `p` came from `sacs_large_obtain(len)`.
+    unsafe { x::large_release(p, len) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// glibc's statistics and tuning calls, with SACS's figures (docs/c-api.md).
+
+/// `struct mallinfo2 mallinfo2(void)`
+#[no_mangle]
+pub extern "C" fn mallinfo2() -> x::MallInfo2 {
+    x::mallinfo2()
+}
+
+/// `struct mallinfo mallinfo(void)`
+#[no_mangle]
+pub extern "C" fn mallinfo() -> x::MallInfo {
+    x::mallinfo()
+}
+
+/// `int mallopt(int param, int value)`
+#[no_mangle]
+pub extern "C" fn mallopt(param: i32, value: i32) -> i32 {
+    x::mallopt(param, value)
+}
+
+/// `int malloc_info(int options, FILE *stream)`
+#[no_mangle]
+pub unsafe extern "C" fn malloc_info(options: i32, stream: *mut c_void) -> i32 {
+    // SAFETY: the C contract of malloc_info: `stream` is an open FILE.
+    unsafe { x::malloc_info_to(options, stream) }
 }

@@ -7,8 +7,9 @@ use crate::error::{self, Misuse};
 use crate::page::{Block, Page, LOCAL, SITED};
 use crate::platform;
 use crate::site;
-use crate::small::{is_tiny, retire, slot_of};
-use crate::stats::{Tier, GLOBAL};
+use crate::size_class::class_size;
+use crate::small::{retire, slot_of};
+use crate::stats::{self, GLOBAL};
 
 /// A local free left `page` with no blocks out, or hit a page on the full list.
 ///
@@ -52,12 +53,9 @@ pub unsafe fn free_remote(heap: *mut Heap, page: *mut Page, block: *mut u8) {
         if (*heap).state == HeapState::Live {
             (*heap).counters.remote_free(class);
         } else {
-            let tier = if is_tiny(class) {
-                Tier::Tiny
-            } else {
-                Tier::Mid
-            };
-            GLOBAL.tier_frees[tier as usize].add(1);
+            let tier = stats::small_tier(class) as usize;
+            GLOBAL.tier_frees[tier].add(1);
+            GLOBAL.tier_bytes[tier].sub(class_size(class) as u64);
         }
     }
 }
@@ -84,6 +82,9 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
             // every alloc/free pair of a big size through the slow path and a clock read; the
             // cache is flushed by the heap's regular purge looks.
             h.counters.big_cache_frees.add(1);
+            h.counters
+                .big_cache_free_bytes
+                .add(class_size((*page).class as usize) as u64);
             return true;
         }
         if (*page).flags & SITED != 0 {
@@ -117,6 +118,9 @@ unsafe fn free_big_sited(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
             }
             if h.state == HeapState::Live && h.big.free(page) {
                 h.counters.big_cache_frees.add(1);
+                h.counters
+                    .big_cache_free_bytes
+                    .add(class_size((*page).class as usize) as u64);
                 return true;
             }
         }

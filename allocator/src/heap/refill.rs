@@ -2,6 +2,7 @@
 //! between refilling the current page and finding a new one) and the thread's big-block cache.
 
 use super::{park, tick, Heap, HeapState};
+use crate::size_class::class_size;
 use crate::small::refill;
 use crate::{platform, purge};
 
@@ -49,5 +50,8 @@ pub unsafe fn big_from_cache(heap: *mut Heap, class: usize, zero: bool) -> Optio
     }
     let p = h.big.alloc(class, zero)?;
     h.counters.big_cache_allocs.add(1);
+    h.counters
+        .big_cache_alloc_bytes
+        .add(class_size(class) as u64);
     Some(p)
 }

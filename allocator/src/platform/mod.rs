@@ -9,7 +9,7 @@
 //! | [`tls`] | the thread-local heap slot (initial-exec TLS in assembly) |
 //! | [`env`](mod@env) | the raw `environ` |
 //! | [`symbol`] | `dladdr`: the module and exported symbol of a code address |
-//! | this file | `errno`, standard error, the process's resident size, `abort` |
+//! | this file | `errno`, standard error and files opened for appending, the process's resident size, ID and name, `abort` |
 //!
 //! Every call that can change `errno` saves and restores it ([`KeepErrno`]), so that a caller
 //! of `malloc` never sees an `errno` that SACS's own bookkeeping produced; failures come back as
@@ -91,6 +91,76 @@ pub fn resident_bytes() -> usize {
     fields.next();
     let pages = fields.next().map(parse_decimal).unwrap_or(0);
     pages * OS_PAGE
+}
+
+/// The calling process's ID.
+pub fn process_id() -> u32 {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::getpid() as u32 }
+}
+
+/// Writes the process's name (`/proc/self/comm`, without its newline) into `buf` and returns
+/// its length; 0 when it cannot be read.
+pub fn program_name(buf: &mut [u8; 16]) -> usize {
+    let _errno = KeepErrno::new();
+    let mut raw = [0u8; 17];
+    // SAFETY: the path is a NUL-terminated literal; the buffer is ours and its length is passed.
+    let n = unsafe {
+        let fd = libc::open(
+            c"/proc/self/comm".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return 0;
+        }
+        let n = libc::read(fd, raw.as_mut_ptr().cast(), raw.len());
+        libc::close(fd);
+        n
+    };
+    if n <= 0 {
+        return 0;
+    }
+    let text = &raw[..n as usize];
+    let len = text
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(text.len())
+        .min(buf.len());
+    buf[..len].copy_from_slice(&text[..len]);
+    len
+}
+
+/// Opens `path` (NUL-terminated) for appending, creating it with mode 0644. Returns the
+/// descriptor (close-on-exec) or -1.
+pub fn open_append(path: &[u8]) -> i32 {
+    let _errno = KeepErrno::new();
+    if path.last() != Some(&0) {
+        return -1;
+    }
+    // SAFETY: `path` is NUL-terminated (checked above).
+    unsafe {
+        libc::open(
+            path.as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+            0o644,
+        )
+    }
+}
+
+/// Writes `bytes` to the C stream `stream` (a `FILE *`, for `malloc_info`); false on failure.
+///
+/// # Safety
+/// - `stream` is an open `FILE *`.
+pub unsafe fn write_stream(stream: *mut core::ffi::c_void, bytes: &[u8]) -> bool {
+    // SAFETY: per the contract; `bytes` is a readable buffer of its length.
+    unsafe { libc::fwrite(bytes.as_ptr().cast(), 1, bytes.len(), stream.cast()) == bytes.len() }
+}
+
+/// Closes `fd`, ignoring failures.
+pub fn close(fd: i32) {
+    let _errno = KeepErrno::new();
+    // SAFETY: closing a descriptor number has no memory-safety preconditions.
+    unsafe { libc::close(fd) };
 }
 
 /// Parses leading ASCII digits; stops at the first non-digit; saturates.

@@ -54,9 +54,9 @@ use crate::options::{self, Opt};
 use crate::page::{Block, Page, PageKind, PageList};
 use crate::probe;
 use crate::segment::{self, SegmentKind, SegmentList, SLICE};
-use crate::size_class::SMALL_CLASSES;
+use crate::size_class::{class_size, SMALL_CLASSES};
 use crate::small::{is_tiny, MID_PAGE_SLICES, TINY_PAGE_SLICES};
-use crate::stats::{Tier, GLOBAL};
+use crate::stats::{self, GLOBAL};
 
 /// The owner word of sample pages and their segments: never a heap's address (heaps are
 /// aligned), so no heap takes them for its own.
@@ -494,12 +494,9 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
     pg.free = p as *mut Block;
     pg.held -= 1;
     GLOBAL.site_sampled_frees.add(1);
-    let tier = if is_tiny(pg.class as usize) {
-        Tier::Tiny
-    } else {
-        Tier::Mid
-    };
-    GLOBAL.tier_frees[tier as usize].add(1);
+    let tier = stats::small_tier(pg.class as usize) as usize;
+    GLOBAL.tier_frees[tier].add(1);
+    GLOBAL.tier_bytes[tier].sub(class_size(pg.class as usize) as u64);
     drop(st);
     if let Some((site, class, lifetime_ms)) = profiled {
         profile::freed(site, class as usize, lifetime_ms, now);

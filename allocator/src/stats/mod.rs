@@ -8,16 +8,20 @@
 //! without knowing what a heap is; [`Stats::write_table`] ([`table`]) renders it into a fixed
 //! buffer.
 
+mod json;
 mod table;
 
-pub(crate) use table::Writer;
+pub(crate) use json::JSON_MAX;
+pub(crate) use table::{format_decimal, Writer};
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::list::List;
 use crate::lock::Lock;
 use crate::platform::{self, SYSCALL_KINDS};
-use crate::size_class::{C_TINY_WORDS, SMALL_CLASSES, TINY_CLASSES};
+use crate::size_class::{
+    c_tiny_class_of_word, class_size, C_TINY_WORDS, SMALL_CLASSES, TINY_CLASSES,
+};
 
 /// The four tiers, as indexes into [`Stats::tiers`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +45,9 @@ pub struct TierStats {
     pub allocs: u64,
     /// Frees returned to the tier (by any thread).
     pub frees: u64,
+    /// Bytes of the tier's blocks the program holds now: the size of each live block (its
+    /// request rounded up to its size class; a whale's mapping length).
+    pub in_use_bytes: u64,
 }
 
 /// One kind of system call.
@@ -54,6 +61,12 @@ pub struct SyscallStats {
 /// A snapshot of every counter SACS keeps.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
+    /// The process, its name (`/proc/self/comm`, at most 15 bytes, `program_len` of them) and
+    /// the milliseconds since SACS started in it.
+    pub pid: u32,
+    pub program: [u8; 16],
+    pub program_len: usize,
+    pub elapsed_ms: u64,
     /// Per tier, indexed by [`Tier`].
     pub tiers: [TierStats; TIERS],
     /// Page refills served from a thread's warm pool.
@@ -169,6 +182,16 @@ impl Stats {
         self.tiers.iter().map(|t| t.frees).sum()
     }
 
+    /// Bytes of blocks the program holds, over all tiers.
+    pub fn in_use_bytes(&self) -> u64 {
+        self.tiers.iter().map(|t| t.in_use_bytes).sum()
+    }
+
+    /// The program's name as text (empty if it could not be read).
+    pub fn program(&self) -> &[u8] {
+        &self.program[..self.program_len.min(self.program.len())]
+    }
+
     /// Total system calls of every kind.
     pub fn syscall_calls(&self) -> u64 {
         self.syscalls.iter().map(|s| s.calls).sum()
@@ -209,11 +232,14 @@ pub struct HeapCounters {
     pub c_tiny_allocs: [LocalCounter; C_TINY_WORDS],
     /// Local frees per small class. HOT.
     pub frees: [LocalCounter; SMALL_CLASSES],
-    /// Frees of small blocks of other heaps: tiny, mid.
-    pub remote_frees: [LocalCounter; 2],
-    /// Big allocations served, and big frees kept, by the thread's own big-block cache.
+    /// Frees of small blocks of other heaps, per small class.
+    pub remote_frees: [LocalCounter; SMALL_CLASSES],
+    /// Big allocations served, and big frees kept, by the thread's own big-block cache, and
+    /// their bytes.
     pub big_cache_allocs: LocalCounter,
     pub big_cache_frees: LocalCounter,
+    pub big_cache_alloc_bytes: LocalCounter,
+    pub big_cache_free_bytes: LocalCounter,
     /// Links in the list of live heaps' counters.
     next: *mut HeapCounters,
     prev: *mut HeapCounters,
@@ -229,9 +255,11 @@ impl HeapCounters {
             allocs: [ZERO_COUNTER; 2 * SMALL_CLASSES],
             c_tiny_allocs: [ZERO_COUNTER; C_TINY_WORDS],
             frees: [ZERO_COUNTER; SMALL_CLASSES],
-            remote_frees: [ZERO_COUNTER; 2],
+            remote_frees: [ZERO_COUNTER; SMALL_CLASSES],
             big_cache_allocs: LocalCounter::new(),
             big_cache_frees: LocalCounter::new(),
+            big_cache_alloc_bytes: LocalCounter::new(),
+            big_cache_free_bytes: LocalCounter::new(),
             next: core::ptr::null_mut(),
             prev: core::ptr::null_mut(),
         }
@@ -240,31 +268,41 @@ impl HeapCounters {
     /// Counts a free of a small block of another heap.
     #[inline]
     pub fn remote_free(&self, class: usize) {
-        self.remote_frees[(class >= TINY_CLASSES) as usize].add(1);
+        self.remote_frees[class].add(1);
     }
 
-    /// Adds these counters to `s`: allocations and frees of the tiny, mid and big tiers, and
+    /// Adds these counters to `s`: allocations and frees of the tiny, mid and big tiers, with
+    /// their bytes (derived from the per-class counts, so the HOT paths count no bytes; added
+    /// modulo 2^64 into `in_use_bytes`, since one heap may free what another allocated), and
     /// big blocks served from the thread's own cache.
     fn add_to(&self, s: &mut Stats) {
         for class in 0..SMALL_CLASSES {
-            let tier = if class < TINY_CLASSES {
-                Tier::Tiny
-            } else {
-                Tier::Mid
-            } as usize;
+            let t = &mut s.tiers[small_tier(class) as usize];
             let long = self.allocs[SMALL_CLASSES + class].get();
-            s.tiers[tier].allocs += self.allocs[class].get() + long;
-            s.tiers[tier].frees += self.frees[class].get();
+            let allocs = self.allocs[class].get() + long;
+            let frees = self.frees[class].get() + self.remote_frees[class].get();
+            let size = class_size(class) as u64;
+            t.allocs += allocs;
+            t.frees += frees;
+            t.in_use_bytes = t
+                .in_use_bytes
+                .wrapping_add(allocs.wrapping_sub(frees).wrapping_mul(size));
             s.site_long_allocs += long;
         }
-        for c in &self.c_tiny_allocs {
-            s.tiers[Tier::Tiny as usize].allocs += c.get();
+        for (word, c) in self.c_tiny_allocs.iter().enumerate() {
+            let t = &mut s.tiers[Tier::Tiny as usize];
+            let size = class_size(c_tiny_class_of_word(word)) as u64;
+            t.allocs += c.get();
+            t.in_use_bytes = t.in_use_bytes.wrapping_add(c.get().wrapping_mul(size));
         }
-        for (tier, remote) in self.remote_frees.iter().enumerate() {
-            s.tiers[tier].frees += remote.get();
-        }
-        s.tiers[Tier::Big as usize].allocs += self.big_cache_allocs.get();
-        s.tiers[Tier::Big as usize].frees += self.big_cache_frees.get();
+        let big = &mut s.tiers[Tier::Big as usize];
+        big.allocs += self.big_cache_allocs.get();
+        big.frees += self.big_cache_frees.get();
+        big.in_use_bytes = big.in_use_bytes.wrapping_add(
+            self.big_cache_alloc_bytes
+                .get()
+                .wrapping_sub(self.big_cache_free_bytes.get()),
+        );
         s.big_cache_hits += self.big_cache_allocs.get();
     }
 
@@ -275,6 +313,7 @@ impl HeapCounters {
         for (i, t) in s.tiers.iter().enumerate() {
             GLOBAL.tier_allocs[i].add(t.allocs);
             GLOBAL.tier_frees[i].add(t.frees);
+            GLOBAL.tier_bytes[i].add(t.in_use_bytes);
         }
         GLOBAL.big_cache_hits.add(s.big_cache_hits);
         GLOBAL.site_long_allocs.add(s.site_long_allocs);
@@ -284,7 +323,13 @@ impl HeapCounters {
             .chain(&self.c_tiny_allocs)
             .chain(&self.frees)
             .chain(&self.remote_frees);
-        for c in per_class.chain([&self.big_cache_allocs, &self.big_cache_frees]) {
+        let big = [
+            &self.big_cache_allocs,
+            &self.big_cache_frees,
+            &self.big_cache_alloc_bytes,
+            &self.big_cache_free_bytes,
+        ];
+        for c in per_class.chain(big) {
             c.reset();
         }
     }
@@ -297,6 +342,16 @@ impl Default for HeapCounters {
 }
 
 crate::list::linked_by_fields!(HeapCounters);
+
+/// The tier of small class `class`.
+#[inline]
+pub fn small_tier(class: usize) -> Tier {
+    if class < TINY_CLASSES {
+        Tier::Tiny
+    } else {
+        Tier::Mid
+    }
+}
 
 /// Counters of live heaps (and the backstop), which [`stats`] adds to the global ones.
 static LIVE: Lock<List<HeapCounters>> = Lock::new(List::new());
@@ -359,6 +414,12 @@ impl SharedCounter {
     pub fn add(&self, n: u64) {
         self.0.fetch_add(n, Relaxed);
     }
+    /// Subtracts `n` (modulo 2^64: a net count, such as bytes in use, may pass below zero
+    /// in one counter while the sum of all stays right).
+    #[inline]
+    pub fn sub(&self, n: u64) {
+        self.0.fetch_sub(n, Relaxed);
+    }
     #[inline]
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
@@ -369,6 +430,12 @@ impl SharedCounter {
 pub struct GlobalCounters {
     pub tier_allocs: [SharedCounter; TIERS],
     pub tier_frees: [SharedCounter; TIERS],
+    /// Bytes in use per tier counted outside thread heaps (modulo 2^64; see [`SharedCounter::sub`]).
+    /// The whale tier's is kept in `whale_live_bytes` instead.
+    pub tier_bytes: [SharedCounter; TIERS],
+    /// Bytes of live whales (`malloc` blocks, not large-page regions), as the last whale
+    /// operation left them.
+    pub whale_live_bytes: AtomicUsize,
     pub warm_pool_hits: SharedCounter,
     pub warm_pool_prefills: SharedCounter,
     pub remote_collects: SharedCounter,
@@ -435,6 +502,8 @@ macro_rules! counters {
         GlobalCounters {
             tier_allocs: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
             tier_frees: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
+            tier_bytes: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
+            whale_live_bytes: AtomicUsize::new(0),
             $($f: SharedCounter::new(),)*
             whale_ring_bytes: AtomicUsize::new(0),
             whale_ring_budget: AtomicUsize::new(0),
@@ -522,13 +591,25 @@ impl GlobalCounters {
     }
 }
 
+/// When SACS started in this process (monotonic milliseconds), for `Stats::elapsed_ms`.
+static START_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Records the start of SACS in this process (once, at `process::init`).
+pub fn mark_start() {
+    let _ = START_MS.compare_exchange(0, platform::now_ms(), Relaxed, Relaxed);
+}
+
 /// A snapshot of every counter, with the calling process's resident size.
 pub fn stats() -> Stats {
     let g = &GLOBAL;
     let mut s = Stats::default();
+    s.pid = platform::process_id();
+    s.program_len = platform::program_name(&mut s.program);
+    s.elapsed_ms = platform::now_ms().saturating_sub(START_MS.load(Relaxed));
     for t in 0..TIERS {
         s.tiers[t].allocs = g.tier_allocs[t].get();
         s.tiers[t].frees = g.tier_frees[t].get();
+        s.tiers[t].in_use_bytes = g.tier_bytes[t].get();
     }
     s.warm_pool_hits = g.warm_pool_hits.get();
     s.warm_pool_prefills = g.warm_pool_prefills.get();
@@ -589,6 +670,14 @@ pub fn stats() -> Stats {
     s.site_big_wrong = g.site_big_wrong.get();
     // Live heaps' own counters (after the globals they add to).
     add_live(&mut s);
+    // Counters read one after another can show a free before its allocation: a net count that
+    // went below zero reads as zero.
+    for t in s.tiers.iter_mut() {
+        if t.in_use_bytes > i64::MAX as u64 {
+            t.in_use_bytes = 0;
+        }
+    }
+    s.tiers[Tier::Whale as usize].in_use_bytes = g.whale_live_bytes.load(Relaxed) as u64;
     for (i, c) in platform::SYSCALLS.iter().enumerate() {
         s.syscalls[i] = SyscallStats {
             calls: c.calls.load(Relaxed),

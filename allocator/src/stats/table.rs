@@ -11,14 +11,30 @@ impl Stats {
     pub fn write_table(&self, buf: &mut [u8]) -> usize {
         let mut w = Writer::new(buf);
         w.s("sacs statistics\n");
-        w.s("  tier        allocs          frees\n");
+        w.s("  process     pid ");
+        w.num(self.pid as u64);
+        w.s(" (");
+        w.raw(self.program());
+        w.s("), ");
+        w.num(self.elapsed_ms / 1000);
+        let hundredths = self.elapsed_ms % 1000 / 10;
+        w.s(if hundredths < 10 { ".0" } else { "." });
+        w.num(hundredths);
+        w.s(" s since SACS started\n");
+        w.s("  tier        allocs          frees         in use\n");
         for (i, t) in self.tiers.iter().enumerate() {
             w.s("  ");
             w.pad(TIER_NAMES[i], 6);
             w.num_w(t.allocs, 14);
             w.num_w(t.frees, 15);
+            w.right(15, |w| w.bytes(t.in_use_bytes as usize));
             w.s("\n");
         }
+        w.s("  total ");
+        w.num_w(self.allocs(), 14);
+        w.num_w(self.frees(), 15);
+        w.right(15, |w| w.bytes(self.in_use_bytes() as usize));
+        w.s("\n");
         w.s("  warm pool   hits ");
         w.num(self.warm_pool_hits);
         w.s(", prefills ");

@@ -74,6 +74,15 @@ impl Whales {
         use core::sync::atomic::Ordering::Relaxed;
         GLOBAL.whale_ring_bytes.store(self.ring.bytes(), Relaxed);
         GLOBAL.whale_ring_budget.store(self.ring.budget(l), Relaxed);
+        self.publish_live();
+    }
+
+    /// Publishes the bytes of live whales (after every change of the registry).
+    fn publish_live(&self) {
+        use core::sync::atomic::Ordering::Relaxed;
+        GLOBAL
+            .whale_live_bytes
+            .store(self.registry.live_bytes, Relaxed);
     }
 }
 
@@ -202,6 +211,7 @@ fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usiz
             if register {
                 let ok = w.registry.register(base, len);
                 debug_assert!(ok, "room was checked under the same lock");
+                w.publish_live();
             }
         }
         taken
@@ -239,9 +249,14 @@ fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usiz
             (map_fresh(len, align)?, len, 0)
         }
     };
-    if register && !WHALES.lock().registry.register(base, got) {
-        unmap_all(&[(base, got)]);
-        return None;
+    if register {
+        let mut w = WHALES.lock();
+        if !w.registry.register(base, got) {
+            drop(w);
+            unmap_all(&[(base, got)]);
+            return None;
+        }
+        w.publish_live();
     }
     Some((base, got, dirty))
 }
@@ -294,6 +309,7 @@ pub fn free(p: *mut u8) -> bool {
         };
         let len = w.registry.len_at(i);
         w.registry.unregister_at(i);
+        w.publish_live();
         len
     };
     GLOBAL.tier_frees[Tier::Whale as usize].add(1);
@@ -328,6 +344,7 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
         if new_len < len / 2 {
             // Give the tail back: one munmap, same address.
             w.registry.set_len(i, new_len);
+            w.publish_live();
             drop(w);
             GLOBAL.unmapped(len - new_len, len - new_len);
             // SAFETY: the tail of our mapping past the new length is no longer used.
@@ -346,6 +363,7 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
             .find(base)
             .expect("the caller's whale stays registered");
         w.registry.set_len(i, new_len);
+        w.publish_live();
         drop(w);
         GLOBAL.mapped(new_len - len);
         return Some(p);
@@ -363,6 +381,7 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
         w.registry.unregister_at(i);
         let ok = w.registry.register(to, to_len);
         debug_assert!(ok, "a slot was just freed");
+        w.publish_live();
     };
     moved_entry(base, dest as usize, new_len);
     // SAFETY: `p..p+len` is our mapping; `dest` is our reservation of `new_len` bytes, which
