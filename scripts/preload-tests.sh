@@ -446,7 +446,7 @@ case_stats_formats() {
     timeout -k 5 30 env "${EXTRA_ENV[@]}" SACS_STATS=1 LD_PRELOAD="$LIB" \
         sh -c 'seq 1 3000 | sort -r | cat >/dev/null; echo done' >table.out 2>table.err || rc=$?
     ((rc == 0)) || die "SACS_STATS=1: exit status $rc; stderr: $(first_lines table.err)"
-    [[ $(cat table.out) == done ]] || die "SACS_STATS=1: standard output changed: $(first_lines table.out)"
+    [[ $(cat table.out) == "done" ]] || die "SACS_STATS=1: standard output changed: $(first_lines table.out)"
     read -r sum tables < <(sacs_allocs table.err)
     ((tables >= 3)) || die "SACS_STATS=1: $tables tables on stderr, expected one per process (3): $(first_lines table.err)"
     ((sum > 0)) || die "SACS_STATS=1: the tables count no allocations: $(first_lines table.err 8)"
@@ -476,8 +476,8 @@ case_stats_formats() {
     ! grep -q '^{' file.err || die "SACS_STATS_FILE: JSON went to stderr too"
     local shpid
     shpid=$(head -n 1 file.out)
-    [[ -s files/s.$shpid.json ]] || die "no files/s.$shpid.json for bash (pid $shpid): $(ls files | tr '\n' ' ')"
-    (($(find files -name 's.*.json' | wc -l) == 2)) || die "expected 2 files (bash, ls): $(ls files | tr '\n' ' ')"
+    [[ -s files/s.$shpid.json ]] || die "no files/s.$shpid.json for bash (pid $shpid): $(find files -type f -printf '%f ')"
+    (($(find files -name 's.*.json' | wc -l) == 2)) || die "expected 2 files (bash, ls): $(find files -type f -printf '%f ')"
     out=$(check_json "files/s.$shpid.json" 1 bash "$shpid") || die "files/s.$shpid.json: $out"
     # Without %p: the file is appended to, one line per process.
     local i
@@ -512,7 +512,7 @@ EOF
         LD_PRELOAD="$LIB" ../title >../title.out 2>../title.err) || rc=$?
     ((rc == 0)) || die "title: exit status $rc; stderr: $(first_lines title.err)"
     (($(find title.stats -type f | wc -l) == 1)) ||
-        die "a program that rewrote its environment (as setproctitle does) lost SACS_STATS_FILE: nothing in title.stats/; files where it ran: '$(ls title.cwd | tr '\n' '|')'; stderr: $(first_lines title.err | tr -s ' ')"
+        die "a program that rewrote its environment (as setproctitle does) lost SACS_STATS_FILE: nothing in title.stats/; files where it ran: '$(find title.cwd -mindepth 1 -printf '%f|')'; stderr: $(first_lines title.err | tr -s ' ')"
     note "SACS_STATS_FILE kept when the program rewrites its environment"
 }
 
