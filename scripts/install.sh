@@ -13,6 +13,8 @@
 #   $DESTDIR$PREFIX/include/sacs.h              the C API (docs/c-api.md)
 #   $DESTDIR$PREFIX/lib/pkgconfig/sacs.pc       for `pkg-config --cflags --libs sacs`
 # The .pc file names PREFIX, not DESTDIR: DESTDIR is only where the files are staged.
+# Installed as root without DESTDIR, the loader's cache is refreshed (ldconfig) so that programs
+# linked with -lsacs find libsacs.so.0 in a directory it searches (/usr/local/lib on Debian).
 # Running it again installs the same files again (idempotent).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -97,6 +99,9 @@ Libs: -L\${libdir} -lsacs
 Cflags: -I\${includedir}
 EOF
 install -m 644 "$pc" "$pcdir/sacs.pc"
+if [[ -z $destdir && $(id -u) -eq 0 ]] && command -v ldconfig >/dev/null 2>&1; then
+    ldconfig || echo "install.sh: ldconfig failed; programs may need LD_LIBRARY_PATH=$libdir" >&2
+fi
 
 echo "install.sh: installed SACS $version under $destdir$prefix:" >&2
 echo "  $libdir/libsacs.so.$version (and the links libsacs.so.$major, libsacs.so)" >&2
