@@ -205,6 +205,35 @@ int main(void) {
         }
     }
 
+    /* The 16-byte rule holds at the aligned entry points too: every size 1..4096 at every
+     * alignment 1..16 (posix_memalign needs a multiple of sizeof(void *)), several blocks of a
+     * size live at once (the first block of a page is aligned to anything). */
+    {
+        int bad = 0;
+        for (size_t n = 1; n <= 4096; n++) {
+            void *live[15];
+            int k = 0;
+            for (size_t a = 1; a <= 16; a *= 2) {
+                live[k++] = aligned_alloc(opaque(a), opaque(n));
+                live[k++] = memalign(opaque(a), opaque(n));
+                void *p = NULL;
+                if (a >= sizeof(void *) && posix_memalign(&p, opaque(a), opaque(n)) != 0) p = NULL;
+                live[k++] = p;
+            }
+            for (int i = 0; i < k; i++) {
+                uintptr_t need = n > 8 ? 16 : 8;
+                size_t a = (size_t)1 << (i / 3);
+                if (live[i] == NULL && !(i % 3 == 2 && a < sizeof(void *))) bad++;
+                if (live[i] && ((uintptr_t)live[i] % need != 0 || (uintptr_t)live[i] % a != 0))
+                    bad++;
+                if (bad && bad < 4 && live[i])
+                    CHECK(0, "size %zu align %zu: %p", n, a, live[i]);
+                free(live[i]);
+            }
+        }
+        CHECK(bad == 0, "%d aligned blocks of sizes 1..4096 broke the 16-byte rule", bad);
+    }
+
     /* glibc's own names reach SACS too: a block from one is freed by the other. */
     {
         extern void *__libc_malloc(size_t);
