@@ -82,7 +82,8 @@ args_q=""
     echo "# SACS vs mimalloc vs glibc"
     echo
     scripts/run-info.sh
-    echo "- load average (1/5/15 min) before -> after: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g')"
+    loads_text=$(IFS=';'; echo "${loads[*]}")
+    echo "- load average (1/5/15 min) before -> after: ${loads_text//;/; }"
     echo "- command: \`SACS_BENCH_RUNS=$runs scripts/bench.sh$args_q\`"
     echo "- raw results: ${dirs[*]}"
     echo

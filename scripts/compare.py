@@ -20,7 +20,9 @@ losses), and time.png / rss.png (ratios to mimalloc per workload).
 """
 import argparse
 import csv
+import glob
 import hashlib
+import json
 import math
 import os
 import re
@@ -55,9 +57,10 @@ BASELINE = "mimalloc"
 SITE_MODES = {"sacs-observe": "observe", "sacs-on": "on"}
 
 # name -> environment variables set for the run, besides LD_PRELOAD (filled in by main()). Every
-# SACS mode runs with SACS_STATS=1, whose table (printed at exit, after the work) the summary
-# reads: the same for each of them, and nothing of it for the other contenders.
-CONTENDER_ENV = {"sacs": {"SACS_STATS": "1"}}
+# SACS mode runs with SACS_STATS=json, whose object (written at exit, after the work, one per
+# process, into SACS_STATS_FILE: a file per process in a directory of the run's own, see under())
+# the summary reads: the same for each of them, and nothing of it for the other contenders.
+CONTENDER_ENV = {"sacs": {"SACS_STATS": "json"}}
 
 
 def find_lib(name):
@@ -197,68 +200,80 @@ unsigned long f{u}_{i}(unsigned long x) {{
 # Running one job under one allocator
 # ---------------------------------------------------------------------------------------------
 
-STAT_PATTERNS = {
-    "warm_pool_hits": r"warm pool\s+hits (\d+)",
-    "warm_pool_prefills": r"warm pool\s+hits \d+, prefills (\d+)",
-    "big_cache_hits": r"big cache\s+hits (\d+)",
-    "big_cache_misses": r"big cache\s+hits \d+, misses (\d+)",
-    "whale_ring_hits": r"whale ring\s+hits (\d+)",
-    "whale_ring_misses": r"whale ring\s+hits \d+, misses (\d+)",
-    "remote_collects": r"remote collects (\d+)",
+# The summary's counters, by the path of each in SACS's statistics JSON (docs/statistics.md).
+STAT_JSON = {
+    "warm_pool_hits": ("warm_pool", "hits"),
+    "warm_pool_prefills": ("warm_pool", "prefills"),
+    "big_cache_hits": ("big_cache", "hits"),
+    "big_cache_misses": ("big_cache", "misses"),
+    "whale_ring_hits": ("whale_ring", "hits"),
+    "whale_ring_misses": ("whale_ring", "misses"),
+    "remote_collects": ("warm_pool", "remote_collects"),
 }
-STAT_KEYS = list(STAT_PATTERNS) + ["syscalls", "stat_tables"]
+# And `syscalls` (the calls of every kind) and `stat_tables` (the number of objects: processes
+# that ran under SACS and exited).
+STAT_KEYS = list(STAT_JSON) + ["syscalls", "stat_tables"]
 
-# The counters of the statistics table's `sites` lines that the summary uses, as site_fields()
-# names them; any other counter there is kept in the CSV's site_stats column.
+# The counters of the statistics' `sites` object that the summary uses, as site_fields() names
+# them; every counter there is kept in the CSV's site_stats column.
 SITE_KEYS = ["site_samples", "site_short", "site_long", "site_rules_adopted", "site_dropped",
              "site_evicted", "site_predictions_right", "site_wrong", "site_unpredicted"]
 
+# `sites` keys whose column names were set before the statistics had a JSON form (from the words
+# of the table); the others are site_<key>.
+SITE_NAMES = {"rules_dropped": "site_dropped", "rules_evicted": "site_evicted",
+              "predicted_right": "site_predictions_right", "predicted_wrong": "site_wrong",
+              "pages_relabelled": "site_relabelled", "big_kept": "site_kept",
+              "big_released": "site_released_at_free"}
 
-def site_fields(table):
-    """The counters of one statistics table's `sites` lines, by name: "samples 298" becomes
-    site_samples, "rules adopted 20" site_rules_adopted, "predictions right 98"
-    site_predictions_right and the "wrong 0" after it site_wrong. Parsed by name, comma by comma, so counters added to the lines later
-    are picked up; what is not "words number" (the accuracy percentage) is skipped."""
-    lines = table.splitlines()
-    start = next((i for i, l in enumerate(lines) if l.strip().startswith("sites ")), None)
-    if start is None:
-        return {}
-    text = lines[start].strip()[len("sites"):]
-    for line in lines[start + 1:]:
-        # Continuation lines are indented past the label column; the next section is not.
-        if not line.startswith("    "):
-            break
-        text += "," + line
+
+def site_fields(sites):
+    """The counters of one statistics object's `sites` by column name: "samples" becomes
+    site_samples, "predicted_right" site_predictions_right (SITE_NAMES); every numeric counter is
+    kept, so counters added later are picked up. site_rules is the rules in force (adopted less
+    dropped), as the table shows it."""
     fields = {}
-    for chunk in text.split(","):
-        m = re.fullmatch(r"\s*([a-z][a-z ]*?)\s+(\d+)\s*", chunk)
-        if m:
-            fields["site_" + m.group(1).replace(" ", "_")] = int(m.group(2))
-    # The table says "rules 3, adopted 4" (rules in force, then adopted ever).
-    if "site_adopted" in fields:
-        fields["site_rules_adopted"] = fields.pop("site_adopted")
+    for key, value in (sites or {}).items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            fields[SITE_NAMES.get(key, "site_" + key)] = value
+    if "site_rules_adopted" in fields:
+        fields["site_rules"] = max(0, fields["site_rules_adopted"] - fields.get("site_dropped", 0))
     return fields
 
 
-def sacs_stats(stderr):
-    """Adds up every SACS statistics table in a run's stderr (one per process that exited),
-    with the counters of its `sites` lines; `site_stats` lists all of those as name=value."""
+def stats_objects(stats_dir, stderr=""):
+    """The statistics objects of a run: every line of every file in `stats_dir` (SACS_STATS_FILE
+    names one file per process; a line is one object), and the JSON lines of its standard error
+    (where a process that cannot open SACS_STATS_FILE writes them). A line that is not JSON (a
+    process killed while writing) is skipped."""
+    lines = [l for l in stderr.splitlines() if l.startswith('{"sacs":')]
+    for path in sorted(glob.glob(os.path.join(stats_dir, "*"))) if stats_dir else []:
+        with open(path, errors="replace") as f:
+            lines += f.readlines()
+    objects = []
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and "sacs" in obj:
+            objects.append(obj)
+    return objects
+
+
+def sacs_stats(stats_dir, stderr=""):
+    """Adds up the SACS statistics objects of a run (one per process that exited; see
+    stats_objects) into the summary's counters (STAT_KEYS) and the `sites` counters; `site_stats`
+    lists all of the latter as name=value."""
     totals = dict.fromkeys(STAT_KEYS, 0)
     sites = {}
-    tables = stderr.split("sacs statistics")[1:]
-    for table in tables:
+    for obj in stats_objects(stats_dir, stderr):
         totals["stat_tables"] += 1
-        for key, value in site_fields(table).items():
+        for key, value in site_fields(obj.get("sites")).items():
             sites[key] = sites.get(key, 0) + value
-        for key, pattern in STAT_PATTERNS.items():
-            m = re.search(pattern, table)
-            if m:
-                totals[key] += int(m.group(1))
-        section = table.split("syscall", 1)[1].split("memory", 1)[0] if "syscall" in table else ""
-        for line in section.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) >= 4 and fields[1].isdigit():
-                totals["syscalls"] += int(fields[1])
+        for key, (section, field) in STAT_JSON.items():
+            totals[key] += int((obj.get(section) or {}).get(field, 0))
+        totals["syscalls"] += sum(int(v.get("calls", 0)) for v in (obj.get("syscalls") or {}).values())
     totals.update(sites)
     totals["site_stats"] = ";".join("%s=%d" % kv for kv in sorted(sites.items()))
     return totals
@@ -270,13 +285,17 @@ def clean_env():
     return env
 
 
-def under(alloc, libs, argv, rss_file):
+def under(alloc, libs, argv, rss_file, stats_dir=None):
     """`argv` run under `alloc`, through GNU time, which writes the peak resident set (KiB) of
     the process tree into `rss_file`. Not wait4's own figure: ru_maxrss carries the high-water
     mark of the image before exec, which for a child of this runner is the runner's ~18 MiB.
-    LD_PRELOAD is set by `env`, after time, so time itself runs under no preload."""
+    LD_PRELOAD is set by `env`, after time, so time itself runs under no preload. A contender
+    with SACS_STATS writes its statistics into `stats_dir`, one file per process (%p: its PID)."""
     pre = ["LD_PRELOAD=" + libs[alloc]] if libs[alloc] else []
-    pre += ["%s=%s" % kv for kv in sorted(CONTENDER_ENV.get(alloc, {}).items())]
+    env = dict(CONTENDER_ENV.get(alloc, {}))
+    if env.get("SACS_STATS") and stats_dir:
+        env["SACS_STATS_FILE"] = os.path.join(stats_dir, "stats.%p.json")
+    pre += ["%s=%s" % kv for kv in sorted(env.items())]
     return ["/usr/bin/time", "-f", "%M %R %S %U", "-o", rss_file, "env"] + pre + list(argv)
 
 
@@ -311,14 +330,20 @@ def wait_for(proc, timeout):
         return proc.wait()
 
 
+def wants_stats(alloc):
+    return bool(CONTENDER_ENV.get(alloc, {}).get("SACS_STATS"))
+
+
 def run_command(job, alloc, libs):
-    """Runs a workload or program job; returns a result dict."""
+    """Runs a workload or program job; returns a result dict (with `sacs_stats`, the summed
+    statistics of its processes, for a contender that writes them)."""
     stdin = open(job.stdin) if job.stdin else subprocess.DEVNULL
     out = tempfile.TemporaryFile()
     err = tempfile.TemporaryFile()
     rss_file = tempfile.mktemp(prefix="sacs-rss-")
+    stats_dir = tempfile.mkdtemp(prefix="sacs-stats-")
     start = time.perf_counter()
-    proc = subprocess.Popen(under(alloc, libs, job.argv, rss_file), stdin=stdin, stdout=out,
+    proc = subprocess.Popen(under(alloc, libs, job.argv, rss_file, stats_dir), stdin=stdin, stdout=out,
                             stderr=err, cwd=job.cwd, env=clean_env())
     code = wait_for(proc, job.timeout)
     wall = time.perf_counter() - start
@@ -334,6 +359,9 @@ def run_command(job, alloc, libs):
     stderr = err.read().decode(errors="replace")
     result = {"wall_s": wall, "peak_rss_kib": rss, "minor_faults": faults, "exit": code,
               "stderr": stderr, **cpu}
+    if wants_stats(alloc):
+        result["sacs_stats"] = sacs_stats(stats_dir, stderr)
+    shutil.rmtree(stats_dir, ignore_errors=True)
     if code == 0 and rss is None:
         code, stderr = 1, "GNU time wrote no peak resident set\n" + stderr
     if code != 0:
@@ -404,9 +432,12 @@ def run_redis(job, alloc, libs, quick):
     work = tempfile.mkdtemp(prefix="sacs-redis-")
     err = tempfile.TemporaryFile()
     rss_file = os.path.join(work, "rss")
+    stats_dir = os.path.join(work, "stats")
+    os.mkdir(stats_dir)
     server = subprocess.Popen(
         under(alloc, libs, ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                            "--appendonly", "no", "--daemonize", "no", "--dir", work], rss_file),
+                            "--appendonly", "no", "--daemonize", "no", "--dir", work], rss_file,
+              stats_dir),
         stdout=subprocess.DEVNULL, stderr=err, env=clean_env())
     try:
         for _ in range(200):
@@ -439,6 +470,8 @@ def run_redis(job, alloc, libs, quick):
         rss, faults = read_rss(rss_file)
         res = {"wall_s": wall, "time_s": wall, "peak_rss_kib": rss, "minor_faults": faults,
                "exit": code, "digest": digest, "stderr": stderr, **read_cpu(rss_file)}
+        if wants_stats(alloc):
+            res["sacs_stats"] = sacs_stats(stats_dir, stderr)
         if code != 0 or res["peak_rss_kib"] is None:
             res["error"] = "redis-server: exit status %d: %s" % (code, stderr.strip()[-300:])
         return res
@@ -459,13 +492,18 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
-def medians(rows, key):
-    """{(job, alloc): median of `key` over the successful runs}."""
+def runs(rows, key):
+    """{(job, alloc): [`key` of every successful run]}."""
     groups = {}
     for r in rows:
         if r.get(key) not in (None, ""):
             groups.setdefault((r["job"], r["alloc"]), []).append(float(r[key]))
-    return {k: statistics.median(v) for k, v in groups.items()}
+    return groups
+
+
+def medians(rows, key):
+    """{(job, alloc): median of `key` over the successful runs}."""
+    return {k: statistics.median(v) for k, v in runs(rows, key).items()}
 
 
 def ratio_table(title, unit, fmt, med, jobs, allocs):
@@ -611,12 +649,12 @@ def site_modes_against_off(rows, jobs, allocs):
 
 def prediction_accuracy(rows, jobs, allocs):
     """Per job, the site modes' samples, rules and prediction accuracy from their statistics
-    tables (`sites` lines): medians per run, accuracy from the predictions of all runs."""
+    (`sites`): medians per run, accuracy from the predictions of all runs."""
     modes = [m for m in SITE_MODES if m in allocs]
     if not modes:
         return []
     parts = ["### Site Rules' prediction accuracy", "",
-             "From the `sites` lines of `SACS_STATS=1` (summed over a run's processes). Samples, "
+             "From the `sites` counters of `SACS_STATS=json` (summed over a run's processes). Samples, "
              "rules adopted and unpredicted samples: median per run; right / wrong and accuracy: "
              "over all runs. A sample is predicted once its site has an adopted rule; accuracy "
              "is right / (right + wrong).", "",
@@ -683,7 +721,7 @@ def write_summary(path, rows, jobs, allocs, meta):
     parts += prediction_accuracy(rows, jobs, allocs)
 
     parts += ["### SACS's statistics per workload", "",
-              "From `SACS_STATS=1` (medians over runs; summed over a run's processes). A loss can "
+              "From `SACS_STATS=json` (medians over runs; summed over a run's processes). A loss can "
               "be traced to the tier whose counters move.", "",
               "| workload | time vs best other | page faults (best other's) | warm-pool hits (rate) | big-cache hits (rate) | whale-ring hits / misses | remote collects | system calls |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -735,7 +773,7 @@ def charts(out, rows, jobs, allocs, reps):
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     for key, label, fname in (("time_s", "time", "time.png"), ("peak_rss_kib", "peak RSS", "rss.png")):
-        med = medians(rows, key)
+        med, every = medians(rows, key), runs(rows, key)
         shown = [a for a in allocs if a != BASELINE]
         fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(jobs) + 2), 4.8))
         width = 0.8 / len(shown)
@@ -744,9 +782,22 @@ def charts(out, rows, jobs, allocs, reps):
             ys = [med[(j, a)] / med[(j, BASELINE)] if (j, a) in med and med.get((j, BASELINE)) else float("nan")
                   for j in jobs]
             seen += [y for y in ys if y == y and y > 0]
+            xs = [k + (i - (len(shown) - 1) / 2) * width for k in range(len(jobs))]
             # Bars grow from 1x (as good as mimalloc), up for worse and down for better.
-            ax.bar([k + (i - (len(shown) - 1) / 2) * width for k in range(len(jobs))],
-                   [y - 1.0 for y in ys], width, bottom=1.0, label=a)
+            ax.bar(xs, [y - 1.0 for y in ys], width, bottom=1.0, label=a)
+            if reps >= 2:
+                # Error bars: the lowest and the highest of the contender's runs, each over the
+                # baseline's median (the bar's denominator), so the bar's top lies between them.
+                lo, hi = [], []
+                for j, y in zip(jobs, ys):
+                    vs, base = every.get((j, a), []), med.get((j, BASELINE))
+                    ok = y == y and base and len(vs) >= 2
+                    lo.append(y - min(vs) / base if ok else 0.0)
+                    hi.append(max(vs) / base - y if ok else 0.0)
+                    if ok:
+                        seen += [min(vs) / base, max(vs) / base]
+                ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor="black", elinewidth=0.7,
+                            capsize=max(1.0, 12 * width), capthick=0.7)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
         # Bars drawn from a bottom of 1 do not autoscale on a log axis: the limits are set here.
@@ -758,9 +809,13 @@ def charts(out, rows, jobs, allocs, reps):
         ax.grid(axis="y", linewidth=0.3)
         ax.set_xticks(range(len(jobs)))
         ax.set_xticklabels(jobs, rotation=60, ha="right", fontsize=8)
-        ax.set_ylabel("%s / mimalloc's (log scale, lower is better)" % label)
-        ax.set_title("%s relative to mimalloc (%s)" % (
-            label, "one run each" if reps == 1 else "median of %d runs" % reps))
+        ax.set_ylabel("%s / %s's median (log scale, lower is better)" % (label, BASELINE))
+        if reps == 1:
+            ax.set_title("%s relative to %s (one run each)" % (label, BASELINE))
+        else:
+            ax.set_title("%s relative to %s: median of %d runs\nerror bars: each allocator's %s run, "
+                         "over %s's median" % (label, BASELINE, reps, "fastest and slowest" if key == "time_s"
+                                               else "lowest and highest", BASELINE), fontsize=10)
         ax.legend(fontsize=8, ncol=len(shown))
         fig.tight_layout()
         fig.savefig(os.path.join(out, fname), dpi=110)
@@ -774,11 +829,11 @@ def charts(out, rows, jobs, allocs, reps):
 
 def add_site_modes(allocs, libs):
     """Makes the Site Rules modes among `allocs` contenders: libsacs.so with SACS_SITES set and
-    SACS_STATS=1 (for their prediction accuracy), and pins "sacs" to SACS_SITES=0 beside them."""
+    SACS_STATS=json (for their prediction accuracy), and pins "sacs" to SACS_SITES=0 beside them."""
     modes = [a for a in allocs if a in SITE_MODES]
     for mode in modes:
         libs[mode] = libs["sacs"]
-        CONTENDER_ENV[mode] = {"SACS_SITES": SITE_MODES[mode], "SACS_STATS": "1"}
+        CONTENDER_ENV[mode] = {"SACS_SITES": SITE_MODES[mode], "SACS_STATS": "json"}
     if modes:
         CONTENDER_ENV["sacs"]["SACS_SITES"] = "0"
 
@@ -860,9 +915,10 @@ def main():
                         if res["digest"] != want[0]:
                             res["error"] = "output differs from the run under %s" % want[1]
                     row = {"job": job.name, "kind": job.kind, "alloc": alloc, "rep": rep + 1, "order": oi + 1}
-                    row.update({k2: v for k2, v in res.items() if k2 != "stderr"})
-                    if CONTENDER_ENV.get(alloc, {}).get("SACS_STATS"):
-                        row.update(sacs_stats(res.get("stderr", "")))
+                    row.update({k2: v for k2, v in res.items() if k2 not in ("stderr", "sacs_stats")})
+                    if wants_stats(alloc):
+                        # A run that failed early has no statistics: zeros, as before.
+                        row.update(res.get("sacs_stats") or sacs_stats(None))
                     if "error" in res:
                         failures.append("%s under %s (run %d): %s" % (job.name, alloc, rep + 1, res["error"]))
                         row.pop("time_s", None)

@@ -33,11 +33,8 @@ install_missing() {
     [[ -x /usr/bin/time ]] || pkgs+=(time)
     [[ ${#pkgs[@]} -eq 0 ]] && return 0
     echo "compare: installing ${pkgs[*]}" >&2
-    local sudo=
-    [[ $(id -u) -eq 0 ]] || sudo=sudo
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -q </dev/null >/dev/null
-    $sudo apt-get install -y -q "${pkgs[@]}" </dev/null >/dev/null
+    # install-deps.sh waits for another apt's lock instead of failing.
+    scripts/install-deps.sh "${pkgs[@]}" >/dev/null
 }
 
 scripts/install-deps.sh

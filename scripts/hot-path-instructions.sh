@@ -33,7 +33,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 n1="${N1:-1000000}"
 n2="${N2:-2000000}"
 case "$n1$n2" in *[!0-9]*) echo "N1 and N2 must be integers" >&2; exit 2 ;; esac
-[ "$n1" -gt 0 ] && [ "$n2" -gt "$n1" ] || { echo "need 0 < N1 < N2" >&2; exit 2; }
+if ! [ "$n1" -gt 0 ] || ! [ "$n2" -gt "$n1" ]; then echo "need 0 < N1 < N2" >&2; exit 2; fi
 for tool in valgrind gcc; do
     command -v "$tool" >/dev/null || { echo "$tool is needed: apt-get install -y $tool" >&2; exit 1; }
 done
@@ -68,7 +68,7 @@ per_pair() { # NAME SIZE PRELOAD COMMAND... (N and SIZE are appended) -> instruc
     shift 3
     a="$(total "$name-$size" "$n1" "$preload" "$@" "$n1" "$size")"
     b="$(total "$name-$size" "$n2" "$preload" "$@" "$n2" "$size")"
-    [ -n "$a" ] && [ -n "$b" ] || { echo "no instruction total in callgrind's output" >&2; exit 1; }
+    if [ -z "$a" ] || [ -z "$b" ]; then echo "no instruction total in callgrind's output" >&2; exit 1; fi
     awk -v a="$a" -v b="$b" -v n="$((n2 - n1))" 'BEGIN { printf "%.2f", (b - a) / n }'
 }
 

@@ -3,20 +3,23 @@
 # contract seen from a C program.
 #
 # Each program runs twice, without and with the preload, and must print the same thing; the
-# run under the preload sets SACS_STATS=1, and the `sacs statistics` tables it prints on
-# standard error (one per process) must show that SACS served a meaningful number of
-# allocations. Each case prints PASS or FAIL with a reason; the last line is
+# run under the preload sets SACS_STATS=json with SACS_STATS_FILE=<case dir>/NAME.stats/%p.json,
+# and the statistics it writes there (one JSON object per process) must show that SACS served a
+# meaningful number of allocations. The case stats-formats checks the human table of
+# SACS_STATS=1 and the JSON's keys; the case pkgconfig builds a program against an installed
+# SACS (scripts/install.sh, pkg-config) and runs it without the preload. Each case prints PASS or FAIL with a reason; the last line is
 # `N passed, M failed`, and the exit status is non-zero when any case failed.
 # Files of each case stay in target/preload-tests/<case>/ (under CARGO_TARGET_DIR when set) for inspection.
 #
-# Needs: gcc, g++, python3, sqlite3, git, redis-server, redis-cli, redis-benchmark, coreutils
-# (.ci/run installs the Debian packages).
+# Needs: gcc, g++, python3, sqlite3, git, redis-server, redis-cli, redis-benchmark, pkg-config,
+# readelf, coreutils (.ci/run installs the Debian packages).
 #
 #   scripts/preload-tests.sh                  # SACS as it starts by default
 #   scripts/preload-tests.sh --sites observe  # every case with Site Rules (SACS_SITES=observe or
 #   scripts/preload-tests.sh --sites on       # on), sampling every miss of the HOT malloc, the
 #                                             # most the sampled paths can be exercised; each
 #                                             # case reports its sample count
+#   scripts/preload-tests.sh --only 'pkgconfig|stats'   # only the cases whose name matches
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -33,14 +36,26 @@ export LC_ALL=C
 
 # Settings every preloaded run gets on top of the case's own (--sites MODE).
 EXTRA_ENV=(SACS_SITES=off)
-case "${1:-}" in
-    "") ;;
-    --sites)
-        [[ -n ${2:-} ]] || { echo "usage: $0 [--sites off|observe|on]" >&2; exit 2; }
-        EXTRA_ENV=(SACS_SITES="$2" SACS_SITES_SAMPLE_EVERY=1)
-        ;;
-    *) echo "usage: $0 [--sites off|observe|on]" >&2; exit 2 ;;
-esac
+ONLY=
+usage() {
+    echo "usage: $0 [--sites off|observe|on] [--only REGEX]" >&2
+    exit 2
+}
+while (($#)); do
+    case $1 in
+        --sites)
+            [[ -n ${2:-} ]] || usage
+            EXTRA_ENV=(SACS_SITES="$2" SACS_SITES_SAMPLE_EVERY=1)
+            shift 2
+            ;;
+        --only)
+            [[ -n ${2:-} ]] || usage
+            ONLY=$2
+            shift 2
+            ;;
+        *) usage ;;
+    esac
+done
 echo "preload-tests: preloaded runs get ${EXTRA_ENV[*]}"
 
 echo "preload-tests: building libsacs.so (release)"
@@ -80,6 +95,9 @@ trap 'exit 130' INT TERM
 
 # The interpreter itself, not a version manager's shim script.
 PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || command -v python3 || true)
+# The one that reads the statistics files: the system's (install-deps.sh installs it).
+STATS_PY=/usr/bin/python3
+[[ -x $STATS_PY ]] || STATS_PY=$PY
 
 passed=0
 failed=0
@@ -106,30 +124,72 @@ need() {
     done
 }
 
-# sacs_allocs FILE: prints "<sum of allocs of every tier of every table> <number of tables>".
+# sacs_allocs FILE: prints "<sum of allocs of every tier of every table> <number of tables>" of
+# the human tables of SACS_STATS=1 in FILE (the case stats-formats).
 sacs_allocs() {
     awk '
-        /^sacs statistics$/ { tables++; next }
-        tables && NF == 3 && $1 ~ /^(tiny|mid|big|whale)$/ && $2 ~ /^[0-9]+$/ { sum += $2 }
+        /^sacs statistics/ { tables++; next }
+        tables && $1 ~ /^(tiny|mid|big|whale)$/ && $2 ~ /^[0-9]+$/ { sum += $2 }
         END { printf "%d %d\n", sum, tables }' "$1"
 }
 
-# expect_allocs FILE MIN [MIN_TABLES]: the tables in FILE show at least MIN allocations (and
-# at least MIN_TABLES tables, i.e. processes that ran under SACS).
+# sacs_json DIR [ERR]: prints "<sum of allocs of every tier> <number of objects> <site samples>
+# <objects in ERR>" over the statistics files of DIR (SACS_STATS=json: one object per line, one
+# file per process) and the JSON lines of ERR (standard error, where SACS writes the statistics
+# of a process that cannot open SACS_STATS_FILE). Fails on a line of DIR that is not a JSON
+# object of SACS's statistics.
+sacs_json() {
+    "$STATS_PY" - "$@" <<'EOF'
+import glob, json, os, sys
+allocs = objects = samples = on_stderr = 0
+paths = sorted(glob.glob(os.path.join(sys.argv[1], "*")))
+if len(sys.argv) > 2 and os.path.exists(sys.argv[2]):
+    paths.append(sys.argv[2])
+for path in paths:
+    with open(path, errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            if path == sys.argv[-1] and len(sys.argv) > 2:
+                if not line.startswith('{"sacs":'):
+                    continue
+                on_stderr += 1
+            if not line.strip():
+                continue
+            try:
+                s = json.loads(line)
+                allocs += sum(t["allocs"] for t in s["tiers"].values())
+                samples += s["sites"]["samples"]
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                sys.exit("%s:%d: not SACS's statistics (%s): %.80s" % (path, n, e, line))
+            objects += 1
+print(allocs, objects, samples, on_stderr)
+EOF
+}
+
+# expect_allocs NAME MIN [MIN_TABLES]: the statistics of `run_sacs NAME` (NAME.stats/) show at
+# least MIN allocations (and at least MIN_TABLES objects, i.e. processes that ran under SACS).
 expect_allocs() {
-    local file=$1 min=$2 min_tables=${3:-1} sum tables
-    read -r sum tables < <(sacs_allocs "$file")
-    ((tables > 0)) || die "no 'sacs statistics' table in $file: SACS did not serve this program"
-    ((tables >= min_tables)) || die "only $tables statistics tables in $file, expected >= $min_tables processes under SACS"
-    ((sum >= min)) || die "SACS served only $sum allocations (expected >= $min) per $file"
-    note "${file%.err}: SACS allocs $sum in $tables process(es)"
+    local name=$1 min=$2 min_tables=${3:-1} out sum tables samples on_stderr
+    out=$(sacs_json "$name.stats" "$name.err" 2>&1) || die "$name.stats: $out"
+    read -r sum tables samples on_stderr <<<"$out"
+    ((tables > 0)) || die "no statistics in $name.stats/: SACS did not serve this program"
+    ((tables >= min_tables)) || die "only $tables statistics objects in $name.stats/, expected >= $min_tables processes under SACS"
+    ((sum >= min)) || die "SACS served only $sum allocations (expected >= $min) per $name.stats/"
+    note "$name: SACS allocs $sum in $tables process(es)"
+    # The case stats-formats fails on that; here it is only reported.
+    ((on_stderr == 0)) || note "$on_stderr on stderr: $(grep -a -m1 '^sacs: cannot open SACS_STATS_FILE' "$name.err" | tr -d '\0' | tr -s ' ')"
     if [[ ${EXTRA_ENV[*]} == *SACS_SITES=observe* || ${EXTRA_ENV[*]} == *SACS_SITES=on* ]]; then
-        local samples
-        samples=$(awk '$1 == "sites" && $2 == "samples" { gsub(",", "", $3); n += $3 } END { print n + 0 }' "$file")
         # Every miss of the HOT malloc is sampled; calloc, realloc and C++ operator new are not
         # (the c++ case shows 0), so the count is reported, not required.
         note "site samples $samples"
     fi
+}
+
+# sacs_env NAME: sets SACS_ENV to the command prefix of a run under the preload whose
+# statistics go to NAME.stats/ (created empty), one file per process.
+sacs_env() {
+    rm -rf "$1.stats"
+    mkdir -p "$1.stats"
+    SACS_ENV=(env "${EXTRA_ENV[@]}" SACS_STATS=json SACS_STATS_FILE="$PWD/$1.stats/%p.json" LD_PRELOAD="$LIB")
 }
 
 # first_lines FILE: the start of FILE, on one line, for a failure reason.
@@ -146,13 +206,14 @@ run_plain() {
     echo "$rc" >"$name.rc"
 }
 
-# run_sacs NAME CMD...: runs CMD under the preload with SACS_STATS=1.
+# run_sacs NAME CMD...: runs CMD under the preload; NAME.out, NAME.err, NAME.rc and the
+# statistics of its processes in NAME.stats/ (SACS_STATS=json).
 run_sacs() {
     local name=$1
     shift
     local rc=0
-    timeout -k 5 "${CASE_TIMEOUT:-120}" env "${EXTRA_ENV[@]}" SACS_STATS=1 LD_PRELOAD="$LIB" "$@" \
-        >"$name.out" 2>"$name.err" || rc=$?
+    sacs_env "$name"
+    timeout -k 5 "${CASE_TIMEOUT:-120}" "${SACS_ENV[@]}" "$@" >"$name.out" 2>"$name.err" || rc=$?
     echo "$rc" >"$name.rc"
 }
 
@@ -182,7 +243,7 @@ twice() {
     expect_rc0 sacs "under preload"
     [[ -s plain.out ]] || die "no output"
     expect_same plain.out sacs.out
-    expect_allocs sacs.err "$min" "${MIN_TABLES:-1}"
+    expect_allocs sacs "$min" "${MIN_TABLES:-1}"
 }
 
 # cc OUT SRC [FLAGS...]: compiles a test program without the preload.
@@ -196,6 +257,7 @@ cc_plain() {
 # run_case NAME FUNCTION: runs the case and records PASS or FAIL, with the time it took.
 run_case() {
     local name=$1 fn=$2 rc=0 t0 t1 ms reason
+    [[ -z $ONLY || $name =~ $ONLY ]] || return 0
     CASE_DIR=$WORK/$name
     mkdir -p "$CASE_DIR"
     t0=$(date +%s%N)
@@ -239,7 +301,7 @@ case_capi() {
         die "contract checks failed: $(grep -m 6 -E '^(FAIL|capi:)' sacs.out | tr '\n' '|')"
     expect_rc0 sacs "capi under preload"
     note "$(tail -n 1 sacs.out)"
-    expect_allocs sacs.err 2000
+    expect_allocs sacs 2000
 }
 
 # The first allocations of a process (a library constructor, the executable's .preinit_array)
@@ -314,18 +376,199 @@ case_bad_pointer() {
 case_options() {
     local rc=0
     # A value SACS does not understand and a misspelt name: one line each, the defaults hold,
-    # the program runs. Words in any case are understood.
-    timeout -k 5 30 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB" SACS_PURGE_DELAY_MS=10ms SACS_STAT=1 \
-        SACS_ON_ERROR=Continue SACS_TEST_IGNORED=1 sh -c 'echo ran' >opts.out 2>opts.err || rc=$?
+    # the program runs. Words in any case and unit suffixes are understood; SACS_VERBOSE=1
+    # lists the effective values.
+    timeout -k 5 30 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB" SACS_PURGE_DELAY_MS=10parsecs SACS_STAT=1 \
+        SACS_ON_ERROR=Continue SACS_HOT_MS=2s SACS_TEST_IGNORED=1 SACS_VERBOSE=1 sh -c 'echo ran' \
+        >opts.out 2>opts.err || rc=$?
     ((rc == 0)) || die "bad options: exit status $rc; stderr: $(first_lines opts.err)"
     grep -qx ran opts.out || die "bad options: the program did not run"
-    grep -qF 'sacs: SACS_PURGE_DELAY_MS="10ms" is not a number' opts.err ||
-        die "no warning for SACS_PURGE_DELAY_MS=10ms: $(first_lines opts.err)"
+    grep -qF 'sacs: SACS_PURGE_DELAY_MS="10parsecs" is not a number' opts.err ||
+        die "no warning for SACS_PURGE_DELAY_MS=10parsecs: $(first_lines opts.err)"
     grep -qF 'sacs: SACS_STAT is not an option of SACS; ignored (did you mean SACS_STATS?)' opts.err ||
         die "no warning for SACS_STAT: $(first_lines opts.err)"
-    ! grep -q 'SACS_ON_ERROR\|SACS_TEST_IGNORED' opts.err ||
+    ! grep -v '^sacs: option ' opts.err | grep -q 'SACS_ON_ERROR\|SACS_HOT_MS\|SACS_TEST_IGNORED' ||
         die "a warning for a good value or a project variable: $(first_lines opts.err)"
-    note "SACS_PURGE_DELAY_MS=10ms and SACS_STAT=1 reported (each process of sh -c), Continue understood"
+    grep -qx 'sacs: option SACS_HOT_MS=2000 (set)' opts.err ||
+        die "SACS_VERBOSE=1 does not show SACS_HOT_MS=2s as 2000: $(grep -m1 SACS_HOT_MS opts.err)"
+    grep -qx 'sacs: option SACS_ON_ERROR=1 (set)' opts.err ||
+        die "SACS_VERBOSE=1 does not show SACS_ON_ERROR=Continue as 1: $(grep -m1 SACS_ON_ERROR opts.err)"
+    note "SACS_PURGE_DELAY_MS=10parsecs and SACS_STAT=1 reported, 2s and Continue understood, SACS_VERBOSE lists $(grep -c '^sacs: option ' opts.err) options"
+}
+
+# A C program built the way a C user builds one against an installed SACS: scripts/install.sh
+# into a staging tree (DESTDIR, PREFIX=/usr/local), `pkg-config --cflags --libs sacs` resolved
+# into that tree, and the program run WITHOUT LD_PRELOAD, the library found through
+# LD_LIBRARY_PATH by its SONAME. It uses every function of <sacs.h> and checks that SACS, not
+# glibc, served its mallocs.
+case_pkgconfig() {
+    need gcc pkg-config readelf
+    local stage=$PWD/stage flags=()
+    CARGO_TARGET_DIR=$TARGET "$ROOT/scripts/install.sh" --no-build --prefix /usr/local --destdir "$stage" \
+        >install.out 2>install.err || die "install.sh failed: $(first_lines install.err)"
+    # Twice: installing again over an installation works and changes nothing.
+    find "$stage" -printf '%p %l %s\n' | sort >tree.1
+    CARGO_TARGET_DIR=$TARGET "$ROOT/scripts/install.sh" --no-build --prefix /usr/local --destdir "$stage" \
+        >install.out 2>install.err || die "install.sh (again) failed: $(first_lines install.err)"
+    find "$stage" -printf '%p %l %s\n' | sort >tree.2
+    cmp -s tree.1 tree.2 || die "a second install.sh changed the tree: $(diff tree.1 tree.2 | head -n 4 | tr '\n' '|')"
+    local libdir=$stage/usr/local/lib
+    [[ $(readlink "$libdir/libsacs.so") == libsacs.so.0 && $(readlink "$libdir/libsacs.so.0") == libsacs.so.0.1.0 ]] ||
+        die "links: libsacs.so -> $(readlink "$libdir/libsacs.so"), libsacs.so.0 -> $(readlink "$libdir/libsacs.so.0")"
+    grep -qx 'prefix=/usr/local' "$libdir/pkgconfig/sacs.pc" || die "sacs.pc does not say prefix=/usr/local: $(first_lines "$libdir/pkgconfig/sacs.pc")"
+    # pkg-config reads only the staged sacs.pc and puts the staging tree before its paths.
+    local out
+    out=$(PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$libdir/pkgconfig PKG_CONFIG_LIBDIR=$libdir/pkgconfig \
+        pkg-config --cflags --libs sacs 2>&1) || die "pkg-config --cflags --libs sacs: $out"
+    read -ra flags <<<"$out"
+    [[ " $out " == *" -I$stage/usr/local/include "* && " $out " == *" -L$libdir "* && " $out " == *" -lsacs "* ]] ||
+        die "pkg-config gave: $out"
+    cc_plain pkgconfig "$SRC/pkgconfig.c" "${flags[@]}"
+    readelf -d pkgconfig | grep -q 'NEEDED.*\[libsacs\.so\.0\]' ||
+        die "the program does not need libsacs.so.0: $(readelf -d pkgconfig | grep NEEDED | tr '\n' '|')"
+    # No preload: LD_PRELOAD is unset for the whole script; the loader finds libsacs.so.0 here.
+    LD_LIBRARY_PATH=$libdir run_plain run ./pkgconfig
+    expect_rc0 run "the program linked with -lsacs"
+    grep -q '^pkgconfig: ok' run.out || die "$(grep -m 6 -E '^(FAIL|pkgconfig:)' run.out | tr '\n' '|')"
+    local loaded
+    loaded=$(LD_LIBRARY_PATH=$libdir ldd ./pkgconfig | awk '$1 == "libsacs.so.0" { print $3 }')
+    [[ $loaded == "$libdir/libsacs.so.0" ]] || die "libsacs.so.0 loaded from '$loaded', not the staged $libdir"
+    note "pkg-config $out; NEEDED libsacs.so.0; $(grep -m1 '^allocations counted' run.out); $(tail -n 1 run.out)"
+}
+
+# The statistics in their three forms: SACS_STATS=1's table on standard error, one per process
+# (the one test of the human table: every other case reads the JSON); SACS_STATS=json on standard
+# error; and SACS_STATS_FILE with %p, one file per process named by its PID, appended to.
+case_stats_formats() {
+    [[ -n $PY ]] || die "python3 is not installed"
+    local rc=0 sum tables word out
+    # seq, sort and cat: three tables (sh, dash, leaves with _exit: no exit handler, no table).
+    timeout -k 5 30 env "${EXTRA_ENV[@]}" SACS_STATS=1 LD_PRELOAD="$LIB" \
+        sh -c 'seq 1 3000 | sort -r | cat >/dev/null; echo done' >table.out 2>table.err || rc=$?
+    ((rc == 0)) || die "SACS_STATS=1: exit status $rc; stderr: $(first_lines table.err)"
+    [[ $(cat table.out) == "done" ]] || die "SACS_STATS=1: standard output changed: $(first_lines table.out)"
+    read -r sum tables < <(sacs_allocs table.err)
+    ((tables >= 3)) || die "SACS_STATS=1: $tables tables on stderr, expected one per process (3): $(first_lines table.err)"
+    ((sum > 0)) || die "SACS_STATS=1: the tables count no allocations: $(first_lines table.err 8)"
+    for word in 'tier' 'warm pool' 'big cache' 'whale ring' 'segments' 'syscall' 'memory'; do
+        grep -q "^  $word" table.err || die "SACS_STATS=1: no '$word' line in the table"
+    done
+    grep -Eq '^  process +pid [0-9]+ \(sort\)' table.err ||
+        die "SACS_STATS=1: no table names its process (pid, program): $(grep -m1 '^  process' table.err)"
+    note "SACS_STATS=1: $tables tables, $sum allocs"
+
+    # JSON on stderr: one line, one object per process, with the documented keys.
+    rc=0
+    timeout -k 5 30 env "${EXTRA_ENV[@]}" SACS_STATS=json LD_PRELOAD="$LIB" PYTHONMALLOC=malloc \
+        "$PY" -c 'x = [str(i) for i in range(20000)]; print(len(x))' >json.out 2>json.err || rc=$?
+    ((rc == 0)) || die "SACS_STATS=json: exit status $rc; stderr: $(first_lines json.err)"
+    grep '^{' json.err >json.lines || die "SACS_STATS=json: no JSON line on stderr: $(first_lines json.err)"
+    out=$(check_json json.lines 1 python) || die "SACS_STATS=json on stderr: $out"
+    note "SACS_STATS=json on stderr: $out"
+
+    # SACS_STATS_FILE with %p: bash and the ls it starts each write their own file, named by
+    # PID (bash, not sh: dash leaves with _exit, which runs no exit handler).
+    mkdir -p files
+    rc=0
+    timeout -k 5 30 env "${EXTRA_ENV[@]}" SACS_STATS=json SACS_STATS_FILE="$PWD/files/s.%p.json" LD_PRELOAD="$LIB" \
+        bash -c 'echo $$; ls / >/dev/null; true' >file.out 2>file.err || rc=$?
+    ((rc == 0)) || die "SACS_STATS_FILE: exit status $rc; stderr: $(first_lines file.err)"
+    ! grep -q '^{' file.err || die "SACS_STATS_FILE: JSON went to stderr too"
+    local shpid
+    shpid=$(head -n 1 file.out)
+    [[ -s files/s.$shpid.json ]] || die "no files/s.$shpid.json for bash (pid $shpid): $(find files -type f -printf '%f ')"
+    (($(find files -name 's.*.json' | wc -l) == 2)) || die "expected 2 files (bash, ls): $(find files -type f -printf '%f ')"
+    out=$(check_json "files/s.$shpid.json" 1 bash "$shpid") || die "files/s.$shpid.json: $out"
+    # Without %p: the file is appended to, one line per process.
+    local i
+    for i in 1 2; do
+        env "${EXTRA_ENV[@]}" SACS_STATS=json SACS_STATS_FILE="$PWD/fixed.json" LD_PRELOAD="$LIB" /bin/true ||
+            die "SACS_STATS_FILE=fixed.json: /bin/true failed"
+    done
+    out=$(check_json fixed.json 2 true) || die "fixed.json after two runs: $out"
+    note "SACS_STATS_FILE: one file per PID, appended to"
+
+    # A program that shows a title in `ps` by writing over its argv and environment strings
+    # (setproctitle: redis-server, nginx, postgres do it) still gets its statistics in
+    # SACS_STATS_FILE, whose value SACS must not read from the environment again at exit.
+    cat >title.c <<'EOF'
+#include <stdlib.h>
+#include <string.h>
+extern char **environ;
+int main(int argc, char **argv) {
+    char *end = argv[argc - 1] + strlen(argv[argc - 1]);
+    for (char **e = environ; *e; e++)
+        if (*e + strlen(*e) > end)
+            end = *e + strlen(*e);
+    free(malloc(100));
+    memset(argv[0], ' ', (size_t)(end - argv[0]));
+    return 0;
+}
+EOF
+    cc_plain title title.c
+    mkdir -p title.stats title.cwd
+    rc=0
+    (cd title.cwd && env "${EXTRA_ENV[@]}" SACS_STATS=json SACS_STATS_FILE="$PWD/../title.stats/%p.json" \
+        LD_PRELOAD="$LIB" ../title >../title.out 2>../title.err) || rc=$?
+    ((rc == 0)) || die "title: exit status $rc; stderr: $(first_lines title.err)"
+    (($(find title.stats -type f | wc -l) == 1)) ||
+        die "a program that rewrote its environment (as setproctitle does) lost SACS_STATS_FILE: nothing in title.stats/; files where it ran: '$(find title.cwd -mindepth 1 -printf '%f|')'; stderr: $(first_lines title.err | tr -s ' ')"
+    note "SACS_STATS_FILE kept when the program rewrites its environment"
+}
+
+# check_json FILE COUNT PROGRAM [PID]: FILE holds COUNT lines, each a JSON object with the
+# documented keys (docs/statistics.md) whose "program" contains PROGRAM (and whose "pid" is
+# PID); prints a summary of the last one, or the first problem (exit 1).
+check_json() {
+    "$STATS_PY" - "$@" <<'EOF'
+import json, sys
+path, count, program = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+pid = int(sys.argv[4]) if len(sys.argv) > 4 else None
+KEYS = {
+    "sacs": None, "version": None, "pid": None, "program": None, "elapsed_ms": None,
+    "in_use": ["total", "tiny", "mid", "big", "whale"],
+    "tiers": ["tiny", "mid", "big", "whale"],
+    "warm_pool": ["hits", "prefills", "remote_collects"],
+    "big_cache": ["hits", "misses", "warmed", "cooled", "uncached"],
+    "whale_ring": ["hits", "misses", "evictions", "expired", "grown", "splits", "trims", "merges", "bytes", "budget"],
+    "segments": ["mapped", "unmapped", "reused", "abandoned", "adopted"],
+    "purge": ["runs", "bytes", "delay_raised", "delay_lowered"],
+    "threads": ["heaps_created", "heaps_retired", "heaps_taken_over"],
+    "invalid_frees": None,
+    "sites": ["samples", "sampled_frees", "records_dropped", "short", "long", "rules_adopted",
+              "rules_dropped", "rules_evicted", "predicted_right", "predicted_wrong", "unpredicted",
+              "long_allocs", "pages_relabelled", "long_pages", "long_page_bytes", "big_allocs",
+              "big_kept", "big_released", "big_right", "big_wrong"],
+    "syscalls": None,
+    "memory": ["committed", "peak_committed", "mapped", "resident"],
+}
+lines = [l for l in open(path) if l.strip()]
+if len(lines) != count:
+    sys.exit("%d lines, expected %d" % (len(lines), count))
+for line in lines:
+    try:
+        s = json.loads(line)
+    except ValueError as e:
+        sys.exit("not JSON (%s): %.100s" % (e, line))
+    missing = [k for k in KEYS if k not in s]
+    missing += ["%s.%s" % (k, sub) for k, subs in KEYS.items() if subs and isinstance(s.get(k), dict)
+                for sub in subs if sub not in s[k]]
+    extra = [k for k in s if k not in KEYS]
+    if missing or extra:
+        sys.exit("keys missing: %s; keys not documented: %s" % (" ".join(missing) or "none", " ".join(extra) or "none"))
+    if s["sacs"] != 1:
+        sys.exit('"sacs" is %r, not 1' % s["sacs"])
+    if program not in str(s["program"]):
+        sys.exit('"program" is %r, expected it to contain %r' % (s["program"], program))
+    if pid is not None and s["pid"] != pid:
+        sys.exit('"pid" is %r, expected %d' % (s["pid"], pid))
+    if not all(isinstance(t.get("allocs"), int) and isinstance(t.get("frees"), int) for t in s["tiers"].values()):
+        sys.exit('"tiers" lacks allocs/frees numbers: %r' % s["tiers"])
+    if not s["syscalls"] or not all({"calls", "cycles", "failures"} <= set(v) for v in s["syscalls"].values()):
+        sys.exit('"syscalls" is not {kind: {calls, cycles, failures}}: %r' % s["syscalls"])
+print("program %s, pid %d, %d allocs, in use %d B, %d ms" % (
+    s["program"], s["pid"], sum(t["allocs"] for t in s["tiers"].values()), s["in_use"]["total"], s["elapsed_ms"]))
+EOF
 }
 
 case_signal() {
@@ -354,7 +597,7 @@ case_fork() {
     expect_rc0 plain "forktest without preload"
     expect_rc0 sacs "forktest under preload (8 threads, 100 children, 60 s limit)"
     expect_same plain.out sacs.out
-    expect_allocs sacs.err 10000
+    expect_allocs sacs 10000
 }
 
 case_python() {
@@ -446,14 +689,14 @@ case_gcc() {
     expect_rc0 cc-sacs "gcc under preload"
     expect_same cc-plain.out cc-sacs.out
     cmp -s wordfreq.plain wordfreq.sacs || die "gcc under preload produced a different binary"
-    expect_allocs cc-sacs.err 20000 3
+    expect_allocs cc-sacs 20000 3
     # The program it built, without and with the preload.
     run_plain plain ./wordfreq.plain
     run_sacs sacs ./wordfreq.sacs
     expect_rc0 plain "wordfreq without preload"
     expect_rc0 sacs "wordfreq under preload"
     expect_same plain.out sacs.out
-    expect_allocs sacs.err 50000
+    expect_allocs sacs 50000
     note "same binary from gcc under preload"
 }
 
@@ -465,7 +708,7 @@ case_cxx() {
     expect_rc0 cxx-plain "g++ without preload"
     expect_rc0 cxx-sacs "g++ under preload"
     cmp -s containers.plain containers.sacs || die "g++ under preload produced a different binary"
-    expect_allocs cxx-sacs.err 50000 3
+    expect_allocs cxx-sacs 50000 3
     twice 500000 ./containers.plain
     grep -qx 'aligned new: ok' sacs.out || die "aligned operator new misaligned under preload"
     grep -qx 'nothrow new: ok' sacs.out || die "nothrow operator new broken under preload"
@@ -502,15 +745,20 @@ case_redis() {
     grep -q 'mismatch' sacs.cli && die "a value read back differs: $(grep -m 3 mismatch sacs.cli | tr '\n' '|')"
     (($(grep -c 'requests per second' sacs.bench) >= 4)) ||
         die "redis-benchmark did not report 4 tests: $(tr '\r' '\n' <sacs.bench | grep -v '^$' | head -n 4 | tr '\n' '|')"
-    expect_allocs sacs.server.err 100000
+    expect_allocs sacs.server 100000
     note "benchmark: $(tr '\r' '\n' <sacs.bench | grep 'requests per second' | sed 's/ requests per second.*//' | tr '\n' ' ')"
 }
 
 # redis_session plain|sacs: a server on 127.0.0.1 (under the preload for `sacs`), the
-# benchmark, scripted checks (MODE.cli), shutdown; the server's stderr in MODE.server.err.
+# benchmark, scripted checks (MODE.cli), shutdown; the server's stderr in MODE.server.err, the
+# statistics of the server and the benchmark under the preload in sacs.server.stats/ and
+# sacs.bench.stats/.
 redis_session() {
     local mode=$1 port pid i pre=()
-    [[ $mode == sacs ]] && pre=(env "${EXTRA_ENV[@]}" SACS_STATS=1 LD_PRELOAD="$LIB")
+    if [[ $mode == sacs ]]; then
+        sacs_env sacs.server
+        pre=("${SACS_ENV[@]}")
+    fi
     port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     mkdir -p "redis-$mode"
     "${pre[@]}" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
@@ -528,6 +776,10 @@ redis_session() {
 
     # The benchmark (under the preload too in the sacs session).
     local rc=0
+    if [[ $mode == sacs ]]; then
+        sacs_env sacs.bench
+        pre=("${SACS_ENV[@]}")
+    fi
     timeout -k 5 120 "${pre[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -n 20000 -q \
         -t set,get,lpush,lpop -P 16 >"$mode.bench" 2>"$mode.bench.err" || rc=$?
     ((rc == 0)) || die "redis-benchmark ($mode): exit status $rc: $(first_lines "$mode.bench.err")"
@@ -587,10 +839,12 @@ redis_session() {
 
 t_all=$SECONDS
 run_case capi case_capi
+run_case pkgconfig case_pkgconfig
 run_case early case_early
 run_case reentry case_reentry
 run_case bad-pointer case_bad_pointer
 run_case options case_options
+run_case stats-formats case_stats_formats
 run_case signal case_signal
 run_case fork case_fork
 run_case python case_python
