@@ -38,7 +38,7 @@ use crate::lock::{Guard, Lock, Spin};
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind, PageList, KEEP, LOCAL, ONE_SHOT, SITE_FLAGS, WARM, ZERO};
 use crate::platform;
-use crate::purge::{self, ColdDelay};
+use crate::purge::{self, BigDelays};
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::{class_size, BIG_FIRST, CLASSES};
 use crate::stats::{Tier, GLOBAL};
@@ -54,9 +54,9 @@ pub struct Arena {
     cache: [PageList; BIG_CLASSES],
     cached_bytes: usize,
     next_purge: u64,
-    /// How long a cached block waits before it is decommitted (`SACS_WARM_MS`, stretched while
-    /// the arena carves back what it decommitted).
-    cold: ColdDelay,
+    /// How long a cached block waits before its warm step and before it is decommitted
+    /// (`SACS_HOT_MS`, `SACS_WARM_MS`, stretched while the arena takes back what it released).
+    delays: BigDelays,
 }
 
 // SAFETY: an arena is only reached through its lock.
@@ -70,7 +70,7 @@ const NEW_ARENA: Lock<Arena> = Lock::new(Arena {
     cache: [EMPTY_LIST; BIG_CLASSES],
     cached_bytes: 0,
     next_purge: 0,
-    cold: ColdDelay::new(),
+    delays: BigDelays::new(),
 });
 
 /// The big arenas.
@@ -97,6 +97,13 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
         Some(page) => {
             GLOBAL.big_cache_hits.add(1);
             a.cached_bytes -= size;
+            // SAFETY: a cached block of this arena, under its lock.
+            let (flags, since) = unsafe { ((*page).flags, (*page).since) };
+            if flags & WARM != 0 {
+                // Its warm step came about a hot delay after its free.
+                let warmed = since.saturating_add(a.delays.hot()).min(now).max(1);
+                a.delays.note_warm_hit(warmed, now, size);
+            }
             Some(page)
         }
         None => {
@@ -395,7 +402,7 @@ impl Arena {
             taken = self.take_span(n);
         }
         let (page, purged) = taken?;
-        self.cold.note_refault(purged, now, n * SLICE);
+        self.delays.note_carved(purged, now, n * SLICE);
         // SAFETY: a new span of our segment, under the arena lock.
         Some(unsafe { init_span(page, class) })
     }
@@ -483,9 +490,9 @@ impl Arena {
     /// and decommits segments' dirty slices that are due: decides under the lock, puts the
     /// system calls in `chores` for [`finish`].
     fn purge(&mut self, now: u64, force: bool, chores: &mut Chores) {
-        let hot = options::get(Opt::HotMs) as u64;
-        let warm = self.cold.current();
-        let mut cooled = 0;
+        let hot = self.delays.hot();
+        let warm = self.delays.cold();
+        let (mut warmed, mut cooled) = (0, 0);
         for i in 0..BIG_CLASSES {
             // Oldest first: from the tail toward the head, until a block is still hot.
             let mut warming = PageList::new();
@@ -508,6 +515,7 @@ impl Arena {
                             warming.push_front(page);
                         }
                         self.cached_bytes -= class_size(BIG_FIRST + i);
+                        warmed += class_size(BIG_FIRST + i);
                     }
                 } else {
                     break;
@@ -539,7 +547,7 @@ impl Arena {
             }
         }
         if !force {
-            self.cold.judge(now, cooled);
+            self.delays.judge(now, warmed, cooled);
         }
         // Dirty slices are looked at every purge delay, cached blocks every half hot period.
         let delay = (options::get(Opt::PurgeDelayMs) as u64).max(1);

@@ -61,7 +61,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_HOT_MS",
         default: 100,
-        doc: "BigCache: milliseconds a freed block stays hot (committed, reusable at no cost) before it is released with MADV_FREE (warm).",
+        doc: "BigCache: milliseconds a freed block stays hot (committed, reusable at no cost) before it is released with MADV_FREE (warm). An arena whose warmed blocks are taken back soon after stretches its own delay, up to its cold delay.",
     },
     OptionDesc {
         name: "SACS_WARM_MS",

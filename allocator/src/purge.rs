@@ -266,93 +266,157 @@ impl PurgeDelay {
     }
 }
 
-/// How many times `SACS_WARM_MS` a big arena's cold delay may stretch to ([`ColdDelay`]).
+/// How many times `SACS_WARM_MS` a big arena's cold delay may stretch to ([`BigDelays`]).
 pub const COLD_STRETCH: u64 = 8;
 
-/// A big arena's adaptive cold delay: how long a cached big block waits before it is
-/// decommitted. It starts at `SACS_WARM_MS`. When the arena carves back, less than the current
-/// cap after it was decommitted, at least a quarter of the bytes its recent coolings decommitted
-/// ([`note_refault`](Self::note_refault)), the cooling only made the program fault that memory
-/// back: the delay doubles, or stretches to the memory's whole idle time, up to `COLD_STRETCH`
-/// × `SACS_WARM_MS`. (A sliver carved back, a small block placed in a large freed run, is not
-/// enough.) A cooling that goes a whole cap without such a refault ([`judge`](Self::judge))
-/// halves it again, down to `SACS_WARM_MS`. The same rule as a heap's [`PurgeDelay`], one level
-/// up: a program that idles between jobs for longer than `SACS_WARM_MS` keeps its big blocks
-/// across the pause instead of decommitting them at its first call after it, just before it
-/// needs them.
+/// One adaptive step of a big arena's cache ([`BigDelays`]): how long a cached block waits
+/// before a release (`MADV_FREE` for the warm step, decommit for the cold one), between a base
+/// and a cap given by the caller. Taking back within the cap, at least a quarter of the bytes
+/// that recent releases released ([`note_reuse`](Self::note_reuse)) doubles it, or stretches it
+/// to the memory's whole idle time; a release that goes a whole cap without such a reuse
+/// ([`judge`](Self::judge)) halves it. A sliver taken back (a small block placed in a large
+/// released run) is not enough. The rule of a heap's [`PurgeDelay`], one level up.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ColdDelay {
+pub struct ArenaDelay {
     delay: PurgeDelay,
-    /// Bytes decommitted by recent coolings, and bytes carved back since.
-    cooled: u64,
-    carved: u64,
-    /// Bytes cooled after the judgement window opened, and when the latest cooling was: when
-    /// the window closes they open the next one, so a cooling made while one is open is judged.
+    /// Bytes released by recent releases, and bytes of them taken back since.
+    released: u64,
+    reused: u64,
+    /// Bytes released after the judgement window opened, and when the latest release was:
+    /// when the window closes they open the next one, so a release made while one is open is
+    /// judged too.
     late: u64,
-    last_cooled: u64,
+    last_released: u64,
 }
 
-impl ColdDelay {
+impl ArenaDelay {
     pub const fn new() -> Self {
         Self {
             delay: PurgeDelay::new(),
-            cooled: 0,
-            carved: 0,
+            released: 0,
+            reused: 0,
             late: 0,
-            last_cooled: 0,
+            last_released: 0,
         }
     }
 
-    fn bounds() -> (u64, u64) {
-        let warm = options::get(Opt::WarmMs) as u64;
-        (warm, warm.saturating_mul(COLD_STRETCH))
-    }
-
-    /// The current delay (ms).
-    pub fn current(&self) -> u64 {
-        let (base, cap) = Self::bounds();
+    /// The current delay (ms), between `base` and `cap`.
+    pub fn current(&self, base: u64, cap: u64) -> u64 {
         self.delay.current_within(base, cap)
     }
 
-    /// The arena carved `bytes` whose latest decommit was at `purged` (ms; 0: none was).
-    pub fn note_refault(&mut self, purged: u64, now: u64, bytes: usize) {
-        let (base, cap) = Self::bounds();
-        if purged == 0 || now.saturating_sub(purged) >= cap {
-            return;
+    /// `bytes` released at `released_at` (ms; 0: never released) were taken back. Returns
+    /// whether the delay was raised.
+    pub fn note_reuse(
+        &mut self,
+        released_at: u64,
+        now: u64,
+        bytes: usize,
+        base: u64,
+        cap: u64,
+    ) -> bool {
+        if released_at == 0 || now.saturating_sub(released_at) >= cap {
+            return false;
         }
-        self.carved = self.carved.saturating_add(bytes as u64);
-        if self.carved.saturating_mul(4) < self.cooled {
-            return;
+        self.reused = self.reused.saturating_add(bytes as u64);
+        if self.reused.saturating_mul(4) < self.released {
+            return false;
         }
-        if self.delay.refault_within(purged, now, base, cap) {
-            GLOBAL.cold_delay_raised.add(1);
-            self.carved = 0;
-            self.cooled = 0;
+        let raised = self.delay.refault_within(released_at, now, base, cap);
+        if raised {
+            self.reused = 0;
+            self.released = 0;
         }
+        raised
     }
 
-    /// After a pass of the arena that decommitted `bytes` of cached blocks.
-    pub fn judge(&mut self, now: u64, bytes: usize) {
-        let (base, cap) = Self::bounds();
+    /// After a pass of the arena that released `bytes`. Returns whether the delay was lowered.
+    pub fn judge(&mut self, now: u64, bytes: usize, base: u64, cap: u64) -> bool {
         let window = self.delay.purged_at;
-        if self.delay.judge_within(now, bytes, base, cap) {
-            GLOBAL.cold_delay_lowered.add(1);
-        }
+        let lowered = self.delay.judge_within(now, bytes, base, cap);
         if bytes > 0 {
-            self.last_cooled = now.max(1);
-            self.cooled = self.cooled.saturating_add(bytes as u64);
+            self.last_released = now.max(1);
+            self.released = self.released.saturating_add(bytes as u64);
             if window != 0 {
                 self.late = self.late.saturating_add(bytes as u64);
             }
         }
         if window != 0 && self.delay.purged_at != window {
-            // The window closed: the coolings made during it open the next one.
+            // The window closed: the releases made during it open the next one.
             if self.delay.purged_at == 0 && self.late > 0 {
-                self.delay.purged_at = self.last_cooled;
+                self.delay.purged_at = self.last_released;
             }
-            self.cooled = self.late;
-            self.carved = 0;
+            self.released = self.late;
+            self.reused = 0;
             self.late = 0;
+        }
+        lowered
+    }
+}
+
+/// A big arena's two adaptive delays. The cold delay (decommit) starts at `SACS_WARM_MS` and
+/// stretches up to [`COLD_STRETCH`] × that when the arena carves back memory its coolings
+/// decommitted; the hot delay (the warm step, `MADV_FREE`) starts at `SACS_HOT_MS` and stretches
+/// up to the cold delay when the arena takes back cached blocks it had just released lazily. A
+/// program that idles between jobs for longer than `SACS_WARM_MS` thus keeps its big blocks
+/// across the pause, instead of releasing them at its first call after it, just before it needs
+/// them: each release costs a system call, and a decommit a page fault per 4 KiB on the way back.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BigDelays {
+    hot: ArenaDelay,
+    cold: ArenaDelay,
+}
+
+impl BigDelays {
+    pub const fn new() -> Self {
+        Self {
+            hot: ArenaDelay::new(),
+            cold: ArenaDelay::new(),
+        }
+    }
+
+    fn cold_bounds() -> (u64, u64) {
+        let warm = options::get(Opt::WarmMs) as u64;
+        (warm, warm.saturating_mul(COLD_STRETCH))
+    }
+
+    /// The cold delay (ms): cached blocks older than this are decommitted.
+    pub fn cold(&self) -> u64 {
+        let (base, cap) = Self::cold_bounds();
+        self.cold.current(base, cap)
+    }
+
+    /// The hot delay (ms): cached blocks older than this are released with `MADV_FREE`.
+    pub fn hot(&self) -> u64 {
+        self.hot
+            .current(options::get(Opt::HotMs) as u64, self.cold())
+    }
+
+    /// The arena carved `bytes` whose latest decommit was at `purged` (ms; 0: none was).
+    pub fn note_carved(&mut self, purged: u64, now: u64, bytes: usize) {
+        let (base, cap) = Self::cold_bounds();
+        if self.cold.note_reuse(purged, now, bytes, base, cap) {
+            GLOBAL.cold_delay_raised.add(1);
+        }
+    }
+
+    /// The arena took back a cached block of `bytes` that its warm step released at `warmed`.
+    pub fn note_warm_hit(&mut self, warmed: u64, now: u64, bytes: usize) {
+        let (base, cap) = (options::get(Opt::HotMs) as u64, self.cold());
+        if self.hot.note_reuse(warmed, now, bytes, base, cap) {
+            GLOBAL.hot_delay_raised.add(1);
+        }
+    }
+
+    /// After a pass of the arena that released `warmed` bytes lazily and decommitted `cooled`.
+    pub fn judge(&mut self, now: u64, warmed: usize, cooled: usize) {
+        let (base, cap) = Self::cold_bounds();
+        if self.cold.judge(now, cooled, base, cap) {
+            GLOBAL.cold_delay_lowered.add(1);
+        }
+        let (base, cap) = (options::get(Opt::HotMs) as u64, self.cold());
+        if self.hot.judge(now, warmed, base, cap) {
+            GLOBAL.hot_delay_lowered.add(1);
         }
     }
 }
@@ -409,34 +473,49 @@ mod tests {
 
     #[test]
     fn a_cold_delay_stretches_over_an_idle_pause_and_comes_back() {
-        let mut d = ColdDelay::new();
-        assert_eq!(d.current(), CAP, "starts at SACS_WARM_MS");
+        let mut d = BigDelays::new();
+        assert_eq!(d.cold(), CAP, "starts at SACS_WARM_MS");
         // 8 MiB cooled at 1000 after a pause; a sliver carved back is not a refault.
-        d.judge(1000, 8 << 20);
-        d.note_refault(1000, 1002, 64 << 10);
-        assert_eq!(d.current(), CAP, "64 KiB of 8 MiB is a sliver");
+        d.judge(1000, 0, 8 << 20);
+        d.note_carved(1000, 1002, 64 << 10);
+        assert_eq!(d.cold(), CAP, "64 KiB of 8 MiB is a sliver");
         // The job carves its blocks back at 1003: the pause was too long by little.
-        d.note_refault(1000, 1003, 2 << 20);
-        assert_eq!(d.current(), 2 * CAP);
+        d.note_carved(1000, 1003, 2 << 20);
+        assert_eq!(d.cold(), 2 * CAP);
         // Pauses carved back at once stretch it, at most to COLD_STRETCH x SACS_WARM_MS.
         for t in [3000, 5000] {
-            d.judge(t, 8 << 20);
-            d.note_refault(t, t + 1, 8 << 20);
+            d.judge(t, 0, 8 << 20);
+            d.note_carved(t, t + 1, 8 << 20);
         }
-        assert_eq!(d.current(), COLD_STRETCH * CAP);
+        assert_eq!(d.cold(), COLD_STRETCH * CAP);
         // The program stops: a cooling made while a window is open is judged in the next one.
-        d.judge(5500, 8 << 20);
-        d.judge(5000 + COLD_STRETCH * CAP, 0);
+        d.judge(5500, 0, 8 << 20);
+        d.judge(5000 + COLD_STRETCH * CAP, 0, 0);
         assert_eq!(
-            d.current(),
+            d.cold(),
             COLD_STRETCH * CAP,
             "the refaulted window does not lower it"
         );
-        d.judge(5500 + COLD_STRETCH * CAP, 0);
+        d.judge(5500 + COLD_STRETCH * CAP, 0, 0);
         assert_eq!(
-            d.current(),
+            d.cold(),
             COLD_STRETCH * CAP / 2,
             "a cooling left alone halves it"
         );
+    }
+
+    #[test]
+    fn a_hot_delay_stretches_up_to_the_cold_one() {
+        const HOT: u64 = 100; // SACS_HOT_MS's default
+        let mut d = BigDelays::new();
+        assert_eq!(d.hot(), HOT);
+        d.judge(1000, 8 << 20, 0);
+        d.note_warm_hit(1000, 1001, 1 << 20);
+        assert_eq!(d.hot(), HOT, "one block of eight is not enough");
+        d.note_warm_hit(1000, 1002, 1 << 20);
+        assert_eq!(d.hot(), 2 * HOT);
+        d.judge(2000, 8 << 20, 0);
+        d.note_warm_hit(2000, 2001, 8 << 20);
+        assert_eq!(d.hot(), CAP, "never above the cold delay");
     }
 }

@@ -1,7 +1,8 @@
 //! A program that idles between jobs for longer than `SACS_WARM_MS` has its job's big blocks
 //! decommitted by its first call after the first pause, and carves them back at once: the
-//! arena's cold delay stretches (`purge::ColdDelay`), so that after the next pauses the blocks
-//! are still cached and come back without a system call or a page fault. Then, once the program
+//! arena's cold delay stretches, and so does its hot delay (`purge::BigDelays`), so that after
+//! the next pauses the blocks are still cached and come back without a system call or a page
+//! fault. Then, once the program
 //! stops coming back, a cooling that nothing carves back lowers the delay again. One test in
 //! the binary (the counters are process-wide); the system allocator stays global.
 
@@ -51,11 +52,18 @@ fn jobs_after_pauses_keep_their_big_blocks_once_a_refault_was_seen() {
         raised >= 1,
         "a refault right after a cooling stretches the delay"
     );
-    for _ in 0..3 {
+    for round in 0..5 {
         pause();
         let before = sacs::stats();
         job();
         let after = sacs::stats();
+        // The warm step (MADV_FREE) stretches too, one doubling per pause, up to the cold delay.
+        if round >= 3 {
+            assert_eq!(
+                after.big_cache_warmed, before.big_cache_warmed,
+                "round {round}: the hot delay has stretched past the pause"
+            );
+        }
         assert_eq!(
             after.big_cache_cooled, before.big_cache_cooled,
             "a pause shorter than the stretched delay cools nothing"

@@ -127,6 +127,8 @@ impl Stats {
             j.num("uncached", self.big_cache_uncached);
             j.num("cold_delay_raised", self.cold_delay_raised);
             j.num("cold_delay_lowered", self.cold_delay_lowered);
+            j.num("hot_delay_raised", self.hot_delay_raised);
+            j.num("hot_delay_lowered", self.hot_delay_lowered);
         });
         j.object("whale_ring", |j| {
             j.num("hits", self.whale_ring_hits);

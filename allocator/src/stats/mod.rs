@@ -87,9 +87,13 @@ pub struct Stats {
     /// a block of another class (no system call).
     pub big_cache_uncached: u64,
     /// Times an arena lengthened (doubled) its cold delay because blocks it had decommitted
-    /// were carved again soon after, and times it shortened (halved) it (`purge::ColdDelay`).
+    /// were carved again soon after, and times it shortened (halved) it (`purge::BigDelays`).
     pub cold_delay_raised: u64,
     pub cold_delay_lowered: u64,
+    /// The same for the hot delay (the warm step): raised when blocks it released lazily were
+    /// taken back soon after.
+    pub hot_delay_raised: u64,
+    pub hot_delay_lowered: u64,
     /// Whale allocations served from the ring of freed mappings.
     pub whale_ring_hits: u64,
     /// Whale allocations that had to map.
@@ -450,6 +454,8 @@ pub struct GlobalCounters {
     pub big_cache_uncached: SharedCounter,
     pub cold_delay_raised: SharedCounter,
     pub cold_delay_lowered: SharedCounter,
+    pub hot_delay_raised: SharedCounter,
+    pub hot_delay_lowered: SharedCounter,
     pub whale_ring_hits: SharedCounter,
     pub whale_ring_misses: SharedCounter,
     pub whale_ring_evictions: SharedCounter,
@@ -532,6 +538,8 @@ pub static GLOBAL: GlobalCounters = counters!(
     big_cache_uncached,
     cold_delay_raised,
     cold_delay_lowered,
+    hot_delay_raised,
+    hot_delay_lowered,
     whale_ring_hits,
     whale_ring_misses,
     whale_ring_evictions,
@@ -629,6 +637,8 @@ pub fn stats() -> Stats {
     s.big_cache_uncached = g.big_cache_uncached.get();
     s.cold_delay_raised = g.cold_delay_raised.get();
     s.cold_delay_lowered = g.cold_delay_lowered.get();
+    s.hot_delay_raised = g.hot_delay_raised.get();
+    s.hot_delay_lowered = g.hot_delay_lowered.get();
     s.whale_ring_hits = g.whale_ring_hits.get();
     s.whale_ring_misses = g.whale_ring_misses.get();
     s.whale_ring_evictions = g.whale_ring_evictions.get();

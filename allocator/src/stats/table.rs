@@ -61,7 +61,11 @@ impl Stats {
         w.num(self.big_cache_cooled);
         w.s(", uncached ");
         w.num(self.big_cache_uncached);
-        w.s("\n              cold delay raised ");
+        w.s("\n              hot delay raised ");
+        w.num(self.hot_delay_raised);
+        w.s(", lowered ");
+        w.num(self.hot_delay_lowered);
+        w.s(", cold delay raised ");
         w.num(self.cold_delay_raised);
         w.s(", lowered ");
         w.num(self.cold_delay_lowered);
