@@ -40,7 +40,7 @@
 //! | layer | modules |
 //! | --- | --- |
 //! | platform | `platform` |
-//! | support | `list`, `probe`, `lock`, `size_class`, `options`, `stats`, `error`, `segment_map` |
+//! | support | `list`, `probe`, `lock`, `size_class`, `options`, `stats`, `pressure`, `error`, `segment_map` |
 //! | memory | `page`, `purge`, `segment` |
 //! | tiers | `small`, `big`, `whale`, `site` |
 //! | heap | `heap` |
@@ -71,6 +71,7 @@ pub(crate) mod error;
 pub(crate) mod list;
 pub(crate) mod lock;
 pub mod options;
+pub(crate) mod pressure;
 pub(crate) mod probe;
 pub(crate) mod segment_map;
 pub(crate) mod size_class;

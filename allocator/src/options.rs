@@ -36,10 +36,11 @@ pub enum Opt {
     SitesShortMs,
     Profile,
     ProfileSampleEvery,
+    PressurePercent,
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 21;
+pub const OPTION_COUNT: usize = 22;
 
 /// One configurable setting.
 pub struct OptionDesc {
@@ -157,6 +158,11 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         name: "SACS_PROFILE_SAMPLE_EVERY",
         default: 4096,
         doc: "The heap profile: a thread samples one in this many of its `malloc`s of up to 32 KiB (at least 1); the profile's estimates are the sampled counts and bytes times this.",
+    },
+    OptionDesc {
+        name: "SACS_PRESSURE_PERCENT",
+        default: 90,
+        doc: "Memory pressure: the process is under pressure when its memory cgroup's working set (usage less inactive file cache) is at least this percentage of the cgroup's limit (checked on slow paths, at most every 100 ms); SACS then purges its caches at once and keeps no memory longer than its options' delays. 0 turns the checks off.",
     },
 ];
 

@@ -17,6 +17,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use crate::options::{self, Opt};
+use crate::pressure;
 use crate::stats::GLOBAL;
 
 static NEXT_GLOBAL: AtomicU64 = AtomicU64::new(0);
@@ -190,6 +191,9 @@ impl PurgeDelay {
     /// The current delay (ms): `SACS_PURGE_DELAY_MS`, lengthened while purges are faulted back.
     pub fn current(&self) -> u64 {
         let base = base();
+        if pressure::active() {
+            return base;
+        }
         self.current_within(base, cap(base))
     }
 
@@ -383,13 +387,19 @@ impl BigDelays {
     /// The cold delay (ms): cached blocks older than this are decommitted.
     pub fn cold(&self) -> u64 {
         let (base, cap) = Self::cold_bounds();
+        if pressure::active() {
+            return base;
+        }
         self.cold.current(base, cap)
     }
 
     /// The hot delay (ms): cached blocks older than this are released with `MADV_FREE`.
     pub fn hot(&self) -> u64 {
-        self.hot
-            .current(options::get(Opt::HotMs) as u64, self.cold())
+        let base = options::get(Opt::HotMs) as u64;
+        if pressure::active() {
+            return base;
+        }
+        self.hot.current(base, self.cold())
     }
 
     /// The arena carved `bytes` whose latest decommit was at `purged` (ms; 0: none was).

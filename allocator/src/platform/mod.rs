@@ -93,6 +93,27 @@ pub fn resident_bytes() -> usize {
     pages * OS_PAGE
 }
 
+/// Reads the file at `path` (NUL-terminated) into `buf` and returns the bytes read (0 when it
+/// cannot be opened or read); a longer file is cut at `buf`'s length. For small files of
+/// `/proc` and `/sys`, read in one call.
+pub fn read_file(path: &[u8], buf: &mut [u8]) -> usize {
+    let _errno = KeepErrno::new();
+    if path.last() != Some(&0) {
+        return 0;
+    }
+    // SAFETY: `path` is NUL-terminated (checked above); the buffer is ours, its length passed.
+    let n = unsafe {
+        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return 0;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    n.max(0) as usize
+}
+
 /// The calling process's ID.
 pub fn process_id() -> u32 {
     // SAFETY: getpid has no preconditions and cannot fail.

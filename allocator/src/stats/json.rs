@@ -161,6 +161,12 @@ impl Stats {
             j.num("heaps_taken_over", self.heaps_taken_over);
         });
         j.num("invalid_frees", self.invalid_frees);
+        j.object("pressure", |j| {
+            j.num("checks", self.pressure_checks);
+            j.num("found", self.pressure_found);
+            j.num("limit", self.pressure_limit);
+            j.num("working_set", self.pressure_working);
+        });
         j.object("sites", |j| {
             j.num("samples", self.site_samples);
             j.num("sampled_frees", self.site_sampled_frees);

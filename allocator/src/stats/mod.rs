@@ -134,6 +134,12 @@ pub struct Stats {
     pub heaps_taken_over: u64,
     /// Bad pointers reported.
     pub invalid_frees: u64,
+    /// Memory pressure (`pressure`): cgroup checks made, checks that found pressure, and the
+    /// limit and working set (bytes) the last check read (0: no limit seen).
+    pub pressure_checks: u64,
+    pub pressure_found: u64,
+    pub pressure_limit: u64,
+    pub pressure_working: u64,
     /// Site Rules (`SACS_SITES`): allocations sampled, sampled blocks freed, samples not
     /// recorded because the table of live samples was full.
     pub site_samples: u64,
@@ -480,6 +486,11 @@ pub struct GlobalCounters {
     pub heaps_retired: SharedCounter,
     pub heaps_taken_over: SharedCounter,
     pub invalid_frees: SharedCounter,
+    pub pressure_checks: SharedCounter,
+    pub pressure_found: SharedCounter,
+    /// The limit and working set the last pressure check read.
+    pub pressure_limit: AtomicU64,
+    pub pressure_working: AtomicU64,
     pub site_samples: SharedCounter,
     pub site_sampled_frees: SharedCounter,
     pub site_records_dropped: SharedCounter,
@@ -516,6 +527,8 @@ macro_rules! counters {
             tier_frees: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
             tier_bytes: [SharedCounter::new(), SharedCounter::new(), SharedCounter::new(), SharedCounter::new()],
             whale_live_bytes: AtomicUsize::new(0),
+            pressure_limit: AtomicU64::new(0),
+            pressure_working: AtomicU64::new(0),
             $($f: SharedCounter::new(),)*
             whale_ring_bytes: AtomicUsize::new(0),
             whale_ring_budget: AtomicUsize::new(0),
@@ -561,6 +574,8 @@ pub static GLOBAL: GlobalCounters = counters!(
     heaps_retired,
     heaps_taken_over,
     invalid_frees,
+    pressure_checks,
+    pressure_found,
     site_samples,
     site_sampled_frees,
     site_records_dropped,
@@ -662,6 +677,10 @@ pub fn stats() -> Stats {
     s.heaps_retired = g.heaps_retired.get();
     s.heaps_taken_over = g.heaps_taken_over.get();
     s.invalid_frees = g.invalid_frees.get();
+    s.pressure_checks = g.pressure_checks.get();
+    s.pressure_found = g.pressure_found.get();
+    s.pressure_limit = g.pressure_limit.load(Relaxed);
+    s.pressure_working = g.pressure_working.load(Relaxed);
     s.site_samples = g.site_samples.get();
     s.site_sampled_frees = g.site_sampled_frees.get();
     s.site_records_dropped = g.site_records_dropped.get();

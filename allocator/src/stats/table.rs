@@ -120,6 +120,16 @@ impl Stats {
         w.num(self.invalid_frees);
         w.s(", taken over ");
         w.num(self.heaps_taken_over);
+        w.s("\n  pressure    checks ");
+        w.num(self.pressure_checks);
+        w.s(", under pressure ");
+        w.num(self.pressure_found);
+        if self.pressure_limit != 0 {
+            w.s(", working set ");
+            w.bytes(self.pressure_working as usize);
+            w.s(" of ");
+            w.bytes(self.pressure_limit as usize);
+        }
         w.s("\n  sites       samples ");
         w.num(self.site_samples);
         w.s(", short ");

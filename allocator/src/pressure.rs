@@ -1,0 +1,252 @@
+//! Memory pressure: whether the process's memory cgroup is close to its limit.
+//!
+//! A container or a systemd unit with a memory limit kills (or, with `memory.high`, throttles)
+//! a process whose cgroup goes over it, and memory that SACS keeps cached for reuse counts
+//! against it like any other. So SACS reads where its cgroup stands, on slow paths, at most
+//! every [`CHECK_MS`] ms ([`check`], from the global purge look): the limit (cgroup v1
+//! `memory.limit_in_bytes`; v2 the lower of `memory.max` and `memory.high`) and the working
+//! set (usage less the inactive file cache, which the kernel drops first: v1
+//! `memory.usage_in_bytes` − `total_inactive_file`, v2 `memory.current` − `inactive_file`).
+//! When the working set is at or above `SACS_PRESSURE_PERCENT` of the limit, the process is
+//! under pressure ([`active`]) until a later check finds it below: the look that found it
+//! purges every shared cache at once, and the adaptive delays (a heap's purge delay, a big
+//! arena's hot and cold delays) fall back to their options' values.
+//!
+//! The cgroup is found once, from `/proc/self/cgroup` (v1 when a memory controller line is
+//! there, else v2), under the usual mount points (`/sys/fs/cgroup/memory`, `/sys/fs/cgroup`,
+//! `/sys/fs/cgroup/unified`). Only the process's own cgroup is read, not its ancestors'
+//! limits. Files are read into stack buffers: nothing allocates.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use crate::options::{self, Opt};
+use crate::platform;
+use crate::stats::GLOBAL;
+
+/// The shortest time (ms) between two checks.
+pub const CHECK_MS: u64 = 100;
+
+/// The longest cgroup directory path kept.
+const DIR_MAX: usize = 240;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Version {
+    None,
+    V1,
+    V2,
+}
+
+/// The process's memory cgroup directory, found once.
+struct Cgroup {
+    version: Version,
+    dir: [u8; DIR_MAX],
+    len: usize,
+}
+
+static CGROUP: spin::Once<Cgroup> = spin::Once::new();
+static NEXT_CHECK: AtomicU64 = AtomicU64::new(0);
+static PRESSURED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the last check found the process under memory pressure.
+#[inline]
+pub fn active() -> bool {
+    PRESSURED.load(Relaxed)
+}
+
+/// Reads where the cgroup stands if the last check is [`CHECK_MS`] old (one thread per
+/// interval). Returns true when this call read it and found the process under pressure: the
+/// caller purges then. Off (always false) with `SACS_PRESSURE_PERCENT=0` or where no cgroup
+/// memory controller can be read.
+pub fn check(now: u64) -> bool {
+    let percent = options::get(Opt::PressurePercent) as u64;
+    if percent == 0 {
+        return false;
+    }
+    let next = NEXT_CHECK.load(Relaxed);
+    if now < next
+        || NEXT_CHECK
+            .compare_exchange(next, now + CHECK_MS, Relaxed, Relaxed)
+            .is_err()
+    {
+        return false;
+    }
+    let cg = CGROUP.call_once(find_cgroup);
+    let Some((limit, working)) = cg.standing() else {
+        PRESSURED.store(false, Relaxed);
+        return false;
+    };
+    GLOBAL.pressure_checks.add(1);
+    GLOBAL.pressure_limit.store(limit, Relaxed);
+    GLOBAL.pressure_working.store(working, Relaxed);
+    let pressured = working.saturating_mul(100) >= limit.saturating_mul(percent);
+    if pressured {
+        GLOBAL.pressure_found.add(1);
+    }
+    PRESSURED.store(pressured, Relaxed);
+    pressured
+}
+
+/// Finds the memory cgroup from `/proc/self/cgroup`.
+fn find_cgroup() -> Cgroup {
+    let mut buf = [0u8; 2048];
+    let n = platform::read_file(b"/proc/self/cgroup\0", &mut buf);
+    let text = &buf[..n];
+    let mut v1 = None;
+    let mut v2 = None;
+    for line in text.split(|&b| b == b'\n') {
+        let mut fields = line.splitn(3, |&b| b == b':');
+        let (Some(id), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if controllers.split(|&b| b == b',').any(|c| c == b"memory") {
+            v1 = Some(path);
+        } else if id == b"0" && controllers.is_empty() {
+            v2 = Some(path);
+        }
+    }
+    /// A cgroup version, its mount point and the process's path under it (if listed).
+    type Candidate<'a> = (Version, &'a [u8], Option<&'a [u8]>);
+    let candidates: [Candidate; 3] = [
+        (Version::V1, b"/sys/fs/cgroup/memory", v1),
+        (Version::V2, b"/sys/fs/cgroup", v2),
+        (Version::V2, b"/sys/fs/cgroup/unified", v2),
+    ];
+    for (version, mount, path) in candidates {
+        let Some(path) = path else { continue };
+        let mut cg = Cgroup {
+            version,
+            dir: [0; DIR_MAX],
+            len: 0,
+        };
+        if !cg.set_dir(mount, path) {
+            continue;
+        }
+        if cg.read_limit().is_some() {
+            return cg;
+        }
+    }
+    Cgroup {
+        version: Version::None,
+        dir: [0; DIR_MAX],
+        len: 0,
+    }
+}
+
+impl Cgroup {
+    /// Sets the directory to `mount` + `path` (a path of "/" adds nothing). False if too long.
+    fn set_dir(&mut self, mount: &[u8], path: &[u8]) -> bool {
+        let path = if path == b"/" { &b""[..] } else { path };
+        let len = mount.len() + path.len();
+        if len >= DIR_MAX {
+            return false;
+        }
+        self.dir[..mount.len()].copy_from_slice(mount);
+        self.dir[mount.len()..len].copy_from_slice(path);
+        self.len = len;
+        true
+    }
+
+    /// Reads the file `name` of the cgroup into `buf`; the bytes read.
+    fn read_file(&self, name: &[u8], buf: &mut [u8]) -> usize {
+        let mut path = [0u8; DIR_MAX + 40];
+        let total = self.len + 1 + name.len();
+        if self.version == Version::None || total + 1 > path.len() {
+            return 0;
+        }
+        path[..self.len].copy_from_slice(&self.dir[..self.len]);
+        path[self.len] = b'/';
+        path[self.len + 1..total].copy_from_slice(name);
+        path[total] = 0;
+        platform::read_file(&path[..total + 1], buf)
+    }
+
+    /// The first number in file `name`: `Some(u64::MAX)` for v2's `max`, `None` if unreadable.
+    fn number(&self, name: &[u8]) -> Option<u64> {
+        let mut buf = [0u8; 32];
+        let n = self.read_file(name, &mut buf);
+        let text = &buf[..n];
+        if text.starts_with(b"max") {
+            return Some(u64::MAX);
+        }
+        if text.first().is_some_and(u8::is_ascii_digit) {
+            return Some(platform::parse_decimal(text) as u64);
+        }
+        None
+    }
+
+    /// The memory limit in bytes, if the cgroup's files can be read (`u64::MAX`: no limit).
+    fn read_limit(&self) -> Option<u64> {
+        match self.version {
+            Version::None => None,
+            Version::V1 => self.number(b"memory.limit_in_bytes"),
+            Version::V2 => {
+                let max = self.number(b"memory.max")?;
+                Some(max.min(self.number(b"memory.high").unwrap_or(u64::MAX)))
+            }
+        }
+    }
+
+    /// (limit, working set) in bytes, or `None` with no limit or unreadable files.
+    fn standing(&self) -> Option<(u64, u64)> {
+        let limit = self.read_limit()?;
+        // v1 reports "no limit" as a huge page-rounded number.
+        if limit >= 1 << 60 {
+            return None;
+        }
+        let (usage_file, inactive_key): (&[u8], &[u8]) = match self.version {
+            Version::V1 => (b"memory.usage_in_bytes", b"total_inactive_file "),
+            _ => (b"memory.current", b"inactive_file "),
+        };
+        let usage = self.number(usage_file)?;
+        let mut stat = [0u8; 4096];
+        let n = self.read_file(b"memory.stat", &mut stat);
+        let inactive = stat_value(&stat[..n], inactive_key).unwrap_or(0);
+        Some((limit, usage.saturating_sub(inactive)))
+    }
+}
+
+/// The value of the line `key N` in a `memory.stat` text (`key` ends with its space).
+fn stat_value(text: &[u8], key: &[u8]) -> Option<u64> {
+    text.split(|&b| b == b'\n')
+        .find(|line| line.starts_with(key))
+        .map(|line| platform::parse_decimal(&line[key.len()..]) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_are_found_by_their_whole_key() {
+        let text = b"cache 10\ninactive_file 300\ntotal_inactive_file 700\n";
+        assert_eq!(stat_value(text, b"inactive_file "), Some(300));
+        assert_eq!(stat_value(text, b"total_inactive_file "), Some(700));
+        assert_eq!(stat_value(text, b"rss "), None);
+    }
+
+    #[test]
+    fn directories_join_and_refuse_what_does_not_fit() {
+        let mut cg = Cgroup {
+            version: Version::V1,
+            dir: [0; DIR_MAX],
+            len: 0,
+        };
+        assert!(cg.set_dir(b"/sys/fs/cgroup/memory", b"/"));
+        assert_eq!(&cg.dir[..cg.len], b"/sys/fs/cgroup/memory");
+        assert!(cg.set_dir(b"/sys/fs/cgroup/memory", b"/a/b"));
+        assert_eq!(&cg.dir[..cg.len], b"/sys/fs/cgroup/memory/a/b");
+        assert!(!cg.set_dir(b"/sys", &[b'x'; DIR_MAX]));
+    }
+
+    #[test]
+    fn this_machine_reads_or_says_it_cannot() {
+        // Wherever the tests run, finding the cgroup must not fail loudly; with a limit, the
+        // working set is below it or the process would not run.
+        let cg = find_cgroup();
+        if let Some((limit, working)) = cg.standing() {
+            assert!(working <= limit.saturating_mul(2), "{working} vs {limit}");
+        }
+    }
+}
