@@ -27,18 +27,7 @@
 #pragma weak sacs_large_obtain
 #pragma weak sacs_large_release
 
-static int checks, failed;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        checks++;                                                                          \
-        if (!(cond)) {                                                                     \
-            failed++;                                                                      \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
-            printf(__VA_ARGS__);                                                           \
-            printf("\n");                                                                  \
-        }                                                                                  \
-    } while (0)
+#include "check.h"
 
 /* Keeps sizes opaque to the optimiser. */
 static volatile size_t vz = 0;

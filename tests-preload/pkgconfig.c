@@ -15,18 +15,7 @@
 
 #include <sacs.h>
 
-static int checks, failed;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        checks++;                                                                          \
-        if (!(cond)) {                                                                     \
-            failed++;                                                                      \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
-            printf(__VA_ARGS__);                                                           \
-            printf("\n");                                                                  \
-        }                                                                                  \
-    } while (0)
+#include "check.h"
 
 /* Keeps sizes opaque to the optimiser, which could otherwise drop a malloc/free pair. */
 static volatile size_t vz = 0;

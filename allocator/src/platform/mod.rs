@@ -67,27 +67,10 @@ pub const EINVAL: i32 = libc::EINVAL;
 /// Resident set size of the process in bytes, read from `/proc/self/statm` into a stack buffer.
 /// Returns 0 when it cannot be read.
 pub fn resident_bytes() -> usize {
-    let _errno = KeepErrno::new();
     let mut buf = [0u8; 128];
-    // SAFETY: the path is a NUL-terminated literal; the buffer is ours and its length is passed.
-    let n = unsafe {
-        let fd = libc::open(
-            c"/proc/self/statm".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        );
-        if fd < 0 {
-            return 0;
-        }
-        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-        libc::close(fd);
-        n
-    };
-    if n <= 0 {
-        return 0;
-    }
+    let n = read_file(b"/proc/self/statm\0", &mut buf);
     // statm: "size resident shared ..." in pages; take the second number.
-    let text = &buf[..n as usize];
-    let mut fields = text.split(|&b| b == b' ');
+    let mut fields = buf[..n].split(|&b| b == b' ');
     fields.next();
     let pages = fields.next().map(parse_decimal).unwrap_or(0);
     pages * OS_PAGE
@@ -123,25 +106,9 @@ pub fn process_id() -> u32 {
 /// Writes the process's name (`/proc/self/comm`, without its newline) into `buf` and returns
 /// its length; 0 when it cannot be read.
 pub fn program_name(buf: &mut [u8; 16]) -> usize {
-    let _errno = KeepErrno::new();
     let mut raw = [0u8; 17];
-    // SAFETY: the path is a NUL-terminated literal; the buffer is ours and its length is passed.
-    let n = unsafe {
-        let fd = libc::open(
-            c"/proc/self/comm".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        );
-        if fd < 0 {
-            return 0;
-        }
-        let n = libc::read(fd, raw.as_mut_ptr().cast(), raw.len());
-        libc::close(fd);
-        n
-    };
-    if n <= 0 {
-        return 0;
-    }
-    let text = &raw[..n as usize];
+    let n = read_file(b"/proc/self/comm\0", &mut raw);
+    let text = &raw[..n];
     let len = text
         .iter()
         .position(|&b| b == b'\n')
