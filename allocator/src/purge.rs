@@ -291,6 +291,8 @@ pub struct ArenaDelay {
     /// judged too.
     late: u64,
     last_released: u64,
+    /// When the last few passes that released memory ran (ms): the stamps their releases left.
+    recent: [u64; 4],
 }
 
 impl ArenaDelay {
@@ -301,12 +303,19 @@ impl ArenaDelay {
             reused: 0,
             late: 0,
             last_released: 0,
+            recent: [0; 4],
         }
     }
 
     /// The current delay (ms), between `base` and `cap`.
     pub fn current(&self, base: u64, cap: u64) -> u64 {
         self.delay.current_within(base, cap)
+    }
+
+    /// Whether one of the last few passes that released memory ran at `stamp` (ms): memory
+    /// with that stamp was released by this delay's step, not by something else.
+    pub fn released_at(&self, stamp: u64) -> bool {
+        stamp != 0 && self.recent.contains(&stamp)
     }
 
     /// `bytes` released at `released_at` (ms; 0: never released) were taken back. Returns
@@ -340,6 +349,10 @@ impl ArenaDelay {
         let lowered = self.delay.judge_within(now, bytes, base, cap);
         if bytes > 0 {
             self.last_released = now.max(1);
+            if !self.recent.contains(&self.last_released) {
+                self.recent.rotate_right(1);
+                self.recent[0] = self.last_released;
+            }
             self.released = self.released.saturating_add(bytes as u64);
             if window != 0 {
                 self.late = self.late.saturating_add(bytes as u64);
@@ -402,8 +415,14 @@ impl BigDelays {
         self.hot.current(base, self.cold())
     }
 
-    /// The arena carved `bytes` whose latest decommit was at `purged` (ms; 0: none was).
+    /// The arena carved `bytes` whose latest decommit was at `purged` (ms; 0: none was). Only
+    /// memory its coolings decommitted counts: slices a segment decommitted after
+    /// `SACS_PURGE_DELAY_MS` (spans given back to make room) would not have stayed with a
+    /// longer cold delay.
     pub fn note_carved(&mut self, purged: u64, now: u64, bytes: usize) {
+        if !self.cold.released_at(purged) {
+            return;
+        }
         let (base, cap) = Self::cold_bounds();
         if self.cold.note_reuse(purged, now, bytes, base, cap) {
             GLOBAL.cold_delay_raised.add(1);
@@ -489,6 +508,12 @@ mod tests {
         d.judge(1000, 0, 8 << 20);
         d.note_carved(1000, 1002, 64 << 10);
         assert_eq!(d.cold(), CAP, "64 KiB of 8 MiB is a sliver");
+        d.note_carved(990, 1002, 8 << 20);
+        assert_eq!(
+            d.cold(),
+            CAP,
+            "slices a segment decommitted (another stamp) do not count"
+        );
         // The job carves its blocks back at 1003: the pause was too long by little.
         d.note_carved(1000, 1003, 2 << 20);
         assert_eq!(d.cold(), 2 * CAP);
