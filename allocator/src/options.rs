@@ -102,7 +102,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_WHALE_RING_PERCENT",
         default: 33,
-        doc: "Whale: the ring's byte budget as a percentage of the live whale footprint (the most bytes of whales live lately); the oldest mappings are unmapped beyond it, and a larger mapping is unmapped at once.",
+        doc: "Whale: the ring's byte budget as a percentage of the live whale footprint (the most bytes of whales live lately); the oldest mappings are unmapped beyond it, and a larger mapping is unmapped at once. The share doubles (up to 100) when a request has to map soon after the ring pushed mappings out, and halves after 8 x SACS_WARM_MS without that.",
     },
     OptionDesc {
         name: "SACS_WHALE_RING_MAX_MIB",

@@ -141,6 +141,8 @@ impl Stats {
             j.num("merges", self.whale_ring_merges);
             j.num("bytes", self.whale_ring_bytes as u64);
             j.num("budget", self.whale_ring_budget as u64);
+            j.num("budget_raised", self.whale_budget_raised);
+            j.num("budget_lowered", self.whale_budget_lowered);
         });
         j.object("segments", |j| {
             j.num("mapped", self.segments_mapped);

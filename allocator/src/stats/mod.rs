@@ -113,6 +113,10 @@ pub struct Stats {
     /// Bytes in the whale ring now, and its byte budget (which follows the live whales).
     pub whale_ring_bytes: usize,
     pub whale_ring_budget: usize,
+    /// Times the ring's budget share doubled because a request had to map soon after the ring
+    /// pushed ranges out for its budget, and times it halved again.
+    pub whale_budget_raised: u64,
+    pub whale_budget_lowered: u64,
     /// Slice runs given back to the system by purging (each is one madvise).
     pub purged_runs: u64,
     /// Bytes given back by purging.
@@ -470,6 +474,8 @@ pub struct GlobalCounters {
     pub whale_ring_splits: SharedCounter,
     pub whale_ring_trims: SharedCounter,
     pub whale_ring_merges: SharedCounter,
+    pub whale_budget_raised: SharedCounter,
+    pub whale_budget_lowered: SharedCounter,
     /// Bytes in the whale ring and its budget, as the last whale operation left them.
     pub whale_ring_bytes: AtomicUsize,
     pub whale_ring_budget: AtomicUsize,
@@ -561,6 +567,8 @@ pub static GLOBAL: GlobalCounters = counters!(
     whale_ring_splits,
     whale_ring_trims,
     whale_ring_merges,
+    whale_budget_raised,
+    whale_budget_lowered,
     purged_runs,
     purged_bytes,
     purge_delay_raised,
@@ -662,6 +670,8 @@ pub fn stats() -> Stats {
     s.whale_ring_splits = g.whale_ring_splits.get();
     s.whale_ring_trims = g.whale_ring_trims.get();
     s.whale_ring_merges = g.whale_ring_merges.get();
+    s.whale_budget_raised = g.whale_budget_raised.get();
+    s.whale_budget_lowered = g.whale_budget_lowered.get();
     s.whale_ring_bytes = g.whale_ring_bytes.load(Relaxed);
     s.whale_ring_budget = g.whale_ring_budget.load(Relaxed);
     s.purged_runs = g.purged_runs.get();

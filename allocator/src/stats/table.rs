@@ -94,6 +94,10 @@ impl Stats {
         w.bytes(self.whale_ring_bytes);
         w.s(" of ");
         w.bytes(self.whale_ring_budget);
+        w.s(", budget raised ");
+        w.num(self.whale_budget_raised);
+        w.s(", lowered ");
+        w.num(self.whale_budget_lowered);
         w.s("\n  segments    mapped ");
         w.num(self.segments_mapped);
         w.s(", unmapped ");

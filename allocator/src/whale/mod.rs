@@ -206,6 +206,10 @@ fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usiz
         let live = w.registry.live_bytes.saturating_add(len);
         w.ring.note_live(live);
         let taken = w.ring.take(len, align, exact, true, &limits);
+        if !matches!(taken, Take::Hit { .. }) {
+            w.ring
+                .note_fresh(now, options::get(Opt::WarmMs) as u64, &limits);
+        }
         w.publish(&limits);
         if let Take::Hit { base, len, .. } = taken {
             if register {

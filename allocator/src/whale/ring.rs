@@ -112,7 +112,17 @@ pub(super) struct Ring {
     /// The live whale footprint the byte budget follows: the most bytes of whales live since
     /// the last aging look, halved at each look down to what is live then.
     footprint: usize,
+    /// How many times the budget's share has doubled ([`Ring::note_fresh`]), up to the whole
+    /// footprint; when the ring last pushed a range out for the budget; when the share last
+    /// changed.
+    boost: u32,
+    evicted_at: u64,
+    boosted_at: u64,
 }
+
+/// How many `SACS_WARM_MS` a doubled budget share lasts without a wasted eviction before it
+/// halves.
+const BOOST_WINDOWS: u64 = 8;
 
 impl Ring {
     pub(super) const fn new() -> Ring {
@@ -120,7 +130,33 @@ impl Ring {
             entries: ArrayVec::new_const(),
             bytes: 0,
             footprint: 0,
+            boost: 0,
+            evicted_at: 0,
+            boosted_at: 0,
         }
+    }
+
+    /// The budget's share of the footprint (percent): `SACS_WHALE_RING_PERCENT`, doubled
+    /// `boost` times, at most 100 (or the option, if higher).
+    fn share(&self, l: &Limits) -> usize {
+        let doubled = l.percent.checked_shl(self.boost).unwrap_or(usize::MAX);
+        doubled.min(l.percent.max(100))
+    }
+
+    /// A request at `now` had to map (or grow a mapping): if the ring pushed ranges out for its
+    /// budget less than `window` ms ago, that memory was needed after all. The budget's share of
+    /// the footprint doubles (at most once per `window`, up to the whole footprint).
+    pub(super) fn note_fresh(&mut self, now: u64, window: u64, l: &Limits) {
+        if self.evicted_at == 0
+            || now.saturating_sub(self.evicted_at) >= window
+            || now.saturating_sub(self.boosted_at) < window
+            || self.share(l) >= l.percent.max(100)
+        {
+            return;
+        }
+        self.boost += 1;
+        self.boosted_at = now;
+        GLOBAL.whale_budget_raised.add(1);
     }
 
     /// The byte budget: `SACS_WHALE_RING_PERCENT` of the footprint, clamped to
@@ -128,7 +164,7 @@ impl Ring {
     /// counts as the floor).
     pub(super) fn budget(&self, l: &Limits) -> usize {
         (self.footprint / 100)
-            .saturating_mul(l.percent)
+            .saturating_mul(self.share(l))
             .clamp(l.floor, l.ceiling.max(l.floor))
     }
 
@@ -268,9 +304,13 @@ impl Ring {
         while !self.entries.is_empty()
             && (self.entries.len() >= l.capacity || self.bytes + len > budget)
         {
+            if self.bytes + len > budget {
+                self.evicted_at = now.max(1);
+            }
             self.evict_oldest(out);
         }
         if len > budget {
+            self.evicted_at = now.max(1);
             // Merged beyond the budget: the whole range leaves.
             GLOBAL.whale_ring_evictions.add(1);
             out.push((base, len));
@@ -331,6 +371,16 @@ impl Ring {
     ) {
         let hot = options::get(Opt::HotMs) as u64;
         let warm = options::get(Opt::WarmMs) as u64;
+        // A doubled share that has gone its windows without a wasted eviction halves.
+        let quiet = warm.saturating_mul(BOOST_WINDOWS);
+        if self.boost > 0
+            && now.saturating_sub(self.boosted_at) >= quiet
+            && now.saturating_sub(self.evicted_at) >= warm
+        {
+            self.boost -= 1;
+            self.boosted_at = now;
+            GLOBAL.whale_budget_lowered.add(1);
+        }
         self.footprint = (self.footprint / 2).max(live);
         let budget = self.budget(l);
         while self.bytes > budget {
@@ -532,6 +582,56 @@ mod tests {
         r.age(0, false, 0, &L, &mut out, &mut warming);
         assert_eq!(out.as_slice(), [(g, 200 * MIB)]);
         assert_eq!(r.bytes, 100 * MIB);
+    }
+
+    #[test]
+    fn a_wasted_eviction_doubles_the_budget_share_and_quiet_halves_it() {
+        let l = Limits { floor: 0, ..L };
+        let mut r = Ring::new();
+        r.note_live(400 * MIB);
+        assert_eq!(r.budget(&l), 100 * MIB, "25 % of the footprint");
+        let mut out = Expired::new();
+        r.insert(1 << 30, 64 * MIB, 1000, &l, &mut out);
+        r.insert(2 << 30, 64 * MIB, 1001, &l, &mut out);
+        assert_eq!(
+            out.len(),
+            1,
+            "the second pushes the first out for the budget"
+        );
+        r.note_fresh(5000, 200, &l);
+        assert_eq!(
+            r.budget(&l),
+            100 * MIB,
+            "a map long after the eviction is not a waste"
+        );
+        r.insert(3 << 30, 64 * MIB, 5100, &l, &mut out);
+        r.note_fresh(5150, 200, &l);
+        assert_eq!(
+            r.budget(&l),
+            200 * MIB,
+            "mapped 50 ms after an eviction: doubled"
+        );
+        r.note_fresh(5160, 200, &l);
+        assert_eq!(r.budget(&l), 200 * MIB, "at most once per window");
+        r.insert(4 << 30, 64 * MIB, 5400, &l, &mut out);
+        r.insert(5 << 30, 64 * MIB, 5401, &l, &mut out);
+        r.insert(6 << 30, 64 * MIB, 5402, &l, &mut out);
+        r.note_fresh(5450, 200, &l);
+        assert_eq!(r.budget(&l), 400 * MIB, "up to the whole footprint");
+        r.note_fresh(6000, 200, &l);
+        assert_eq!(r.share(&l), 100, "never above it");
+        // Quiet for BOOST_WINDOWS windows: one halving per look.
+        let mut warming = Warming::new();
+        let mut gone = Expired::new();
+        r.age(
+            5450 + 200 * BOOST_WINDOWS,
+            false,
+            400 * MIB,
+            &l,
+            &mut gone,
+            &mut warming,
+        );
+        assert_eq!(r.share(&l), 50);
     }
 
     #[test]
