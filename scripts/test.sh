@@ -4,7 +4,8 @@
 # of allocator/src/lib.rs is one of them: allocator/tests/layering.rs), the
 # allocator's tests again with its invariant checks (feature `validate`), and real programs
 # under LD_PRELOAD=libsacs.so (scripts/preload-tests.sh), and the quick mode of the
-# side-by-side comparison (scripts/compare.sh --quick), whose every run checks its results.
+# side-by-side comparison (scripts/compare.sh --quick), whose every run checks its results, and
+# the smallest run of the tuning sweep (scripts/sweep.sh).
 # Exits non-zero as soon as any step fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -59,6 +60,8 @@ step_done "preload"
 # timings of this quick mode are not what the docs quote (scripts/compare.sh without --quick).
 section "6/6 side-by-side comparison, quick mode: scripts/compare.sh --quick"
 scripts/compare.sh --quick
+# The tuning sweep, at its smallest: it runs, every setting gives the same results.
+scripts/sweep.sh --workloads batch,whale-churn --knobs SACS_HOT_MS --reps 1 --scale 0.05
 step_done "compare"
 
 section "all tests passed in $((SECONDS - start)) s"

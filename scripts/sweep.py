@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""The ground truth for tuning SACS: chosen workloads under every candidate value of each knob
+(one knob at a time, the others at their defaults, set through SACS_* variables), and the best
+fixed setting per workload by one score. Run through scripts/sweep.sh, which builds first.
+
+Score of a setting on a workload, lower is better (the defaults score 1 + W):
+
+    score = time / time_default + W * memory / memory_default
+
+time: the workload's own elapsed_s; memory: its time-weighted mean resident set when it traces
+one (mean_rss_kib), else its peak (peak_rss_kib); both medians over the repetitions. W is
+SACS_LEARN_WEIGHT (default 1): how much a unit of memory weighs against a unit of time. A learner
+tuning the knobs while the program runs is to be judged against the best of these, which a
+person could reach by hand.
+
+Writes bench-results/sweep/<stamp>/results.csv (every run) and summary.md."""
+
+import argparse
+import csv
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Each knob: the variable and its candidate values, the default among them. The ladders of the
+# big cache's delays and of W_MAX are the design notes' (Hot 50/100/200 ms, Warm 600/900/1200 ms,
+# W_MAX 1.25/1.5/1.75), with SACS's defaults added where they are not on them.
+KNOBS = {
+    "SACS_WHALE_WASTE_PERCENT": [25, 50, 75],
+    "SACS_HOT_MS": [50, 100, 200],
+    "SACS_WARM_MS": [200, 600, 900, 1200],
+    "SACS_PURGE_DELAY_MS": [0, 10, 50],
+    "SACS_PREFILL_PAGES": [1, 4, 8],
+    "SACS_WARM_POOL_PAGES": [4, 8, 16],
+}
+DEFAULT_WORKLOADS = ["big-mix", "batch", "whale-churn", "fragmentation", "server", "json",
+                     "thread-rounds", "random-mixed"]
+
+
+def defaults():
+    """The options' defaults, from the options table's documentation (docs/configuration.md)."""
+    out = {}
+    with open(os.path.join(ROOT, "docs/configuration.md")) as f:
+        for line in f:
+            cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 2 and cells[0] in KNOBS and cells[1].isdigit():
+                out[cells[0]] = int(cells[1])
+    missing = [k for k in KNOBS if k not in out]
+    if missing:
+        sys.exit("sweep: no default in docs/configuration.md for %s" % ", ".join(missing))
+    return out
+
+
+def run(binary, lib, workload, scale, env_extra):
+    # The caller's SACS_* settings would change what is measured.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SACS_")}
+    env.update({k: str(v) for k, v in env_extra.items()})
+    env["LD_PRELOAD"] = lib
+    p = subprocess.run([binary, workload, "--scale", str(scale)], env=env,
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError("%s %s failed (%d): %s" % (workload, env_extra, p.returncode,
+                                                     p.stderr.strip()[-300:]))
+    fields = dict(kv.split("=", 1) for kv in p.stdout.split() if "=" in kv)
+    memory = int(fields.get("mean_rss_kib") or fields["peak_rss_kib"])
+    return float(fields["elapsed_s"]), memory, fields["checksum"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS),
+                    help="comma-separated workload names (default: %(default)s)")
+    ap.add_argument("--knobs", default=",".join(KNOBS),
+                    help="comma-separated SACS_* knobs to sweep (default: all)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--weight", type=float,
+                    default=float(os.environ.get("SACS_LEARN_WEIGHT", "1")),
+                    help="W: memory against time (default SACS_LEARN_WEIGHT or 1)")
+    ap.add_argument("--workload-bin", required=True)
+    ap.add_argument("--sacs-lib", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    base = defaults()
+    knobs = [k for k in args.knobs.split(",") if k]
+    unknown = [k for k in knobs if k not in KNOBS]
+    if unknown:
+        sys.exit("sweep: unknown knob %s (known: %s)" % (", ".join(unknown), ", ".join(KNOBS)))
+    workloads = [w for w in args.workloads.split(",") if w]
+    # Settings: the defaults once, then each other candidate of each knob.
+    settings = [("default", {})]
+    for k in knobs:
+        for v in KNOBS[k]:
+            if v != base[k]:
+                settings.append(("%s=%d" % (k, v), {k: v}))
+    os.makedirs(args.out, exist_ok=True)
+    rows = []
+    total = len(workloads) * len(settings) * args.reps
+    n = 0
+    for rep in range(args.reps):
+        for w in workloads:
+            # The order rotates every repetition, so no setting always runs first.
+            order = settings[rep % len(settings):] + settings[:rep % len(settings)]
+            for name, extra in order:
+                n += 1
+                t, m, checksum = run(args.workload_bin, args.sacs_lib, w, args.scale, extra)
+                rows.append({"workload": w, "setting": name, "rep": rep, "time_s": t,
+                             "memory_kib": m, "checksum": checksum})
+                print("[%d/%d] %-14s %-32s %.4f s %7.1f MiB" % (n, total, w, name, t, m / 1024),
+                      file=sys.stderr)
+    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
+
+    bad = {(r["workload"]) for r in rows
+           if r["checksum"] != next(x["checksum"] for x in rows if x["workload"] == r["workload"])}
+    if bad:
+        sys.exit("sweep: results differ between settings on %s" % ", ".join(sorted(bad)))
+
+    W = args.weight
+    med = {}
+    for w in workloads:
+        for name, _ in settings:
+            rs = [r for r in rows if r["workload"] == w and r["setting"] == name]
+            med[(w, name)] = (statistics.median(r["time_s"] for r in rs),
+                              statistics.median(r["memory_kib"] for r in rs))
+
+    def score(w, name):
+        t0, m0 = med[(w, "default")]
+        t, m = med[(w, name)]
+        return t / t0 + W * m / m0
+
+    lines = ["# SACS: fixed settings, one knob at a time", "",
+             "- command: `scripts/sweep.sh --workloads %s --knobs %s --reps %d --scale %g "
+             "--weight %g`" % (",".join(workloads), ",".join(knobs), args.reps, args.scale, W),
+             "- date: %s UTC; %d repetitions, settings rotated every repetition; scale %g" % (
+                 datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), args.reps, args.scale),
+             "- score = time / time(default) + W x memory / memory(default), W = %g; lower is "
+             "better, the defaults score %g. Memory: time-weighted mean RSS where the workload "
+             "traces it, else peak RSS. Medians over the repetitions." % (W, 1 + W), "",
+             "## Best fixed setting per workload", "",
+             "| workload | best setting | score | time (s) | memory (MiB) | default time (s) | default memory (MiB) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for w in workloads:
+        best = min((name for name, _ in settings), key=lambda s: score(w, s))
+        t, m = med[(w, best)]
+        t0, m0 = med[(w, "default")]
+        lines.append("| %s | %s | %.3f | %.4f | %.1f | %.4f | %.1f |" % (
+            w, best, score(w, best), t, m / 1024, t0, m0 / 1024))
+    lines += ["", "## Every setting", "",
+              "| workload | setting | score | time (s) | memory (MiB) |", "| --- | --- | ---: | ---: | ---: |"]
+    for w in workloads:
+        for name, _ in settings:
+            t, m = med[(w, name)]
+            lines.append("| %s | %s | %.3f | %.4f | %.1f |" % (w, name, score(w, name), t, m / 1024))
+    lines += ["", "## Per knob, over the workloads", "",
+              "Geometric mean of each candidate's score over the workloads (the default value "
+              "scores %g on each)." % (1 + W), "",
+              "| knob | value | geometric mean score |", "| --- | ---: | ---: |"]
+    for k in knobs:
+        for v in KNOBS[k]:
+            name = "default" if v == base[k] else "%s=%d" % (k, v)
+            g = statistics.geometric_mean([score(w, name) for w in workloads])
+            lines.append("| %s | %d%s | %.3f |" % (k, v, " (default)" if name == "default" else "", g))
+    with open(os.path.join(args.out, "summary.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("sweep: results in %s (summary.md, results.csv)" % args.out, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
