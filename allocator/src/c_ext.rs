@@ -199,9 +199,7 @@ unsafe fn option_named(name: *const c_char) -> Option<Opt> {
     // SAFETY: per the contract.
     let name = unsafe { core::ffi::CStr::from_ptr(name) }.to_bytes();
     let i = OPTIONS.iter().position(|o| o.name.as_bytes() == name)?;
-    // SAFETY: `Opt` is `repr(usize)` with one variant per entry of OPTIONS, in order (a test of
-    // `options` checks the order), and `i` indexes OPTIONS.
-    Some(unsafe { core::mem::transmute::<usize, Opt>(i) })
+    Some(Opt::ALL[i])
 }
 
 /// `sacs_option_get`: stores the value of option `name` in `*value`. Returns 0, or -1 with

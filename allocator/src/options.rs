@@ -42,6 +42,34 @@ pub enum Opt {
 /// Number of options.
 pub const OPTION_COUNT: usize = 22;
 
+impl Opt {
+    /// Every option, in [`OPTIONS`] order (`Opt::ALL[i] as usize == i`).
+    pub const ALL: [Opt; OPTION_COUNT] = [
+        Opt::PurgeDelayMs,
+        Opt::HotMs,
+        Opt::WarmMs,
+        Opt::WarmPoolPages,
+        Opt::PrefillPages,
+        Opt::BigCacheMib,
+        Opt::SegmentCache,
+        Opt::WhaleRing,
+        Opt::WhaleRingMib,
+        Opt::WhaleRingPercent,
+        Opt::WhaleRingMaxMib,
+        Opt::WhaleWastePercent,
+        Opt::WhaleHugePages,
+        Opt::Stats,
+        Opt::OnError,
+        Opt::Verbose,
+        Opt::Sites,
+        Opt::SitesSampleEvery,
+        Opt::SitesShortMs,
+        Opt::Profile,
+        Opt::ProfileSampleEvery,
+        Opt::PressurePercent,
+    ];
+}
+
 /// One configurable setting.
 pub struct OptionDesc {
     /// The environment variable.
@@ -547,6 +575,9 @@ mod tests {
         );
         for o in OPTIONS.iter() {
             assert!(o.name.starts_with("SACS_"));
+        }
+        for (i, opt) in Opt::ALL.iter().enumerate() {
+            assert_eq!(*opt as usize, i, "Opt::ALL is in OPTIONS order");
         }
     }
 }
