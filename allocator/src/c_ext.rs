@@ -232,7 +232,7 @@ const FIXED_AT_LOAD: [Opt; 4] = [
 
 /// `sacs_option_set`: sets option `name` to `value` for the rest of the process; it takes
 /// effect where SACS next reads it. Returns 0, or -1 with `errno` `EINVAL` if there is no such
-/// option or it is one chosen at load ([`FIXED_AT_LOAD`]).
+/// option or it is one chosen at load (`FIXED_AT_LOAD`).
 ///
 /// # Safety
 /// - `name` is null or a NUL-terminated string.

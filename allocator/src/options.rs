@@ -475,8 +475,8 @@ fn units(name: &str) -> &'static [(&'static [u8], usize)] {
 }
 
 /// Parses the value of option `name`: a decimal number, optionally followed by a unit its name
-/// allows ([`units`]; the product saturates), a switch word (`off/on`, `false/true`, `no/yes`,
-/// `abort/continue`), or a word of the option's own ([`own_words`]), in any case. Anything
+/// allows (`units`; the product saturates), a switch word (`off/on`, `false/true`, `no/yes`,
+/// `abort/continue`), or a word of the option's own (`own_words`), in any case. Anything
 /// else (a sign, a space, a fraction, an unknown unit) is `None`.
 pub fn parse(name: &str, text: &[u8]) -> Option<usize> {
     let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();

@@ -83,8 +83,8 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Stats {
     /// Writes the statistics as one JSON object followed by a newline into `buf` and returns
-    /// the number of bytes written (cut short if `buf` is too small; [`JSON_MAX`] is always
-    /// enough). Byte counts are bytes; times are milliseconds or, for system calls, cycles.
+    /// the number of bytes written (cut short if `buf` is too small; `JSON_MAX`, 4 KiB, is
+    /// always enough). Byte counts are bytes; times are milliseconds or, for system calls, cycles.
     pub fn write_json(&self, buf: &mut [u8]) -> usize {
         let mut w = super::Writer::new(buf);
         w.s("{");
