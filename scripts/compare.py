@@ -937,7 +937,8 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
 
     meta = {"command": args.command, "reps": reps,
-            "mode": "quick mode (scale %g)" % scale if args.quick else "full mode (scale %g)" % scale,
+            "mode": ("quick mode (scale %g): a smoke test that every run works and gives the same "
+                     "results, not a measurement" % scale) if args.quick else "full mode (scale %g)" % scale,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": "%s, %d cores, %s" % (os.uname().machine, os.cpu_count(), os.uname().release),
             "sacs_commit": "SACS at " + subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
