@@ -35,6 +35,7 @@ KNOBS = {
     "SACS_PURGE_DELAY_MS": [0, 10, 50],
     "SACS_PREFILL_PAGES": [1, 4, 8],
     "SACS_WARM_POOL_PAGES": [4, 8, 16],
+    "SACS_THREAD_BIG_CACHE_MIB": [0, 4, 16],
 }
 DEFAULT_WORKLOADS = ["big-mix", "batch", "whale-churn", "fragmentation", "server", "json",
                      "thread-rounds", "random-mixed"]

@@ -37,10 +37,11 @@ pub enum Opt {
     Profile,
     ProfileSampleEvery,
     PressurePercent,
+    ThreadBigCacheMib,
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 22;
+pub const OPTION_COUNT: usize = 23;
 
 impl Opt {
     /// Every option, in [`OPTIONS`] order (`Opt::ALL[i] as usize == i`).
@@ -67,6 +68,7 @@ impl Opt {
         Opt::Profile,
         Opt::ProfileSampleEvery,
         Opt::PressurePercent,
+        Opt::ThreadBigCacheMib,
     ];
 }
 
@@ -191,6 +193,11 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         name: "SACS_PRESSURE_PERCENT",
         default: 90,
         doc: "Memory pressure: the process is under pressure when its memory cgroup's working set (usage less inactive file cache) is at least this percentage of the cgroup's limit (checked on slow paths, at most every 100 ms); SACS then purges its caches at once and keeps no memory longer than its options' delays. 0 turns the checks off.",
+    },
+    OptionDesc {
+        name: "SACS_THREAD_BIG_CACHE_MIB",
+        default: 4,
+        doc: "BigCache: most MiB of freed big blocks (32 KiB - 2 MiB) each thread keeps in its own cache, at most 4 per class, taken back with no lock; 0 sends every big free to its arena.",
     },
 ];
 

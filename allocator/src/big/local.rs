@@ -24,8 +24,9 @@ use core::ptr;
 
 /// Blocks of one class a thread keeps in its own cache.
 const PER_CLASS: usize = 4;
-/// Bytes a thread keeps in its own cache at most.
-const MAX_BYTES: usize = 4 << 20;
+/// Bytes a thread keeps in its own cache at most, until its heap reads
+/// `SACS_THREAD_BIG_CACHE_MIB` (the option's default).
+const DEFAULT_LIMIT: usize = 4 << 20;
 /// Frees stamped with one reading of the clock.
 pub const CLOCK_EVERY: u32 = 16;
 
@@ -40,6 +41,9 @@ pub struct LocalCache {
     now: u64,
     /// Frees to stamp with `now` before the clock is read again.
     stamps_left: u32,
+    /// Bytes kept at most: `SACS_THREAD_BIG_CACHE_MIB`, read when the heap is made and at each
+    /// purge look ([`set_limit`](Self::set_limit)), not on every free.
+    limit: usize,
 }
 
 impl LocalCache {
@@ -50,7 +54,13 @@ impl LocalCache {
             bytes: 0,
             now: 0,
             stamps_left: 0,
+            limit: DEFAULT_LIMIT,
         }
+    }
+
+    /// Reads the byte limit from `SACS_THREAD_BIG_CACHE_MIB`.
+    pub fn set_limit(&mut self) {
+        self.limit = options::get(Opt::ThreadBigCacheMib).saturating_mul(1 << 20);
     }
 
     /// A cached block of `class` (the newest), zeroed if `zero`.
@@ -91,7 +101,7 @@ impl LocalCache {
         let i = class - BIG_FIRST;
         let n = self.lens[i] as usize;
         let size = class_size(class);
-        if n >= PER_CLASS || self.bytes + size > MAX_BYTES {
+        if n >= PER_CLASS || self.bytes + size > self.limit {
             return false;
         }
         p.flags = (p.flags & !ZERO) | LOCAL;
@@ -116,6 +126,7 @@ impl LocalCache {
     /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas, and
     /// sets the cache's clock to `now`.
     pub fn flush(&mut self, now: u64, force: bool) {
+        self.set_limit();
         self.now = now;
         self.stamps_left = CLOCK_EVERY;
         let hot = options::get(Opt::HotMs) as u64;
@@ -197,6 +208,24 @@ mod tests {
     }
 
     #[test]
+    fn the_byte_limit_caps_the_cache_and_zero_turns_it_off() {
+        let class = BIG_FIRST + 3;
+        let mut ps = pages(class, 2);
+        let mut cache = LocalCache::new();
+        cache.limit = class_size(class);
+        // SAFETY: pretend blocks, never touched through `start`.
+        unsafe {
+            assert!(cache.free(&mut ps[0]));
+            assert!(!cache.free(&mut ps[1]), "a second block is over the limit");
+        }
+        let mut off = LocalCache::new();
+        off.limit = 0;
+        // SAFETY: as above.
+        let kept = unsafe { off.free(&mut ps[1]) };
+        assert!(!kept, "a limit of 0 keeps nothing");
+    }
+
+    #[test]
     fn stamps_come_from_one_clock_reading_per_batch_and_never_decrease() {
         let mut cache = LocalCache::new();
         let before = platform::now_ms();
@@ -215,6 +244,6 @@ mod tests {
     #[test]
     fn the_bounds_fit_their_types() {
         const { assert!(PER_CLASS <= u8::MAX as usize) };
-        assert!(MAX_BYTES >= PER_CLASS * class_size(BIG_FIRST));
+        assert!(DEFAULT_LIMIT >= PER_CLASS * class_size(BIG_FIRST));
     }
 }

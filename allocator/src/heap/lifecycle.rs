@@ -156,6 +156,7 @@ fn make_heap() -> *mut Heap {
             // share too.
         }
         (*h).sample_left = crate::site::interval();
+        (*h).big.set_limit();
         stats::register(ptr::addr_of_mut!((*h).counters));
     }
     GLOBAL.heaps_created.add(1);
