@@ -402,14 +402,6 @@ pub unsafe fn malloc_usable_size(p: *mut c_void) -> usize {
     n
 }
 
-/// Writes the statistics table ([`crate::Stats::write_table`]) to descriptor `fd`, without
-/// allocating (`malloc_stats`, `SACS_STATS=1` at exit).
-pub fn write_stats(fd: i32) {
-    let mut buf = [0u8; 4096];
-    let n = crate::stats().write_table(&mut buf);
-    crate::platform::write_fd(fd, &buf[..n]);
-}
-
 /// A private copy of standard error (close-on-exec, numbered 100 or above) for output at exit,
 /// when many programs have closed descriptor 2 already; -1 if it cannot be made.
 pub fn stderr_copy() -> i32 {

@@ -117,7 +117,8 @@ pub unsafe fn stats_json(buf: *mut c_char, len: usize) -> usize {
     n
 }
 
-/// `sacs_stats_print`: writes the statistics table (`json == 0`) or the JSON object to `fd`.
+/// `sacs_stats_print` and `malloc_stats`: writes the statistics table (`json == 0`) or the JSON
+/// object to `fd`, without allocating (both fit 4 KiB).
 pub fn stats_print(fd: i32, json: bool) {
     let s = crate::stats();
     let mut buf = [0u8; 4096];

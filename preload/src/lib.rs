@@ -208,7 +208,7 @@ pub extern "C" fn malloc_trim(_pad: usize) -> i32 {
 /// `SACS_PROFILE` is on.
 #[no_mangle]
 pub extern "C" fn malloc_stats() {
-    c::write_stats(2);
+    x::stats_print(2, false);
     core_sacs::print_profile(2);
 }
 
