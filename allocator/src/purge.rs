@@ -286,12 +286,12 @@ pub struct ArenaDelay {
     /// Bytes released by recent releases, and bytes of them taken back since.
     released: u64,
     reused: u64,
-    /// Bytes released after the judgement window opened, and when the latest release was:
-    /// when the window closes they open the next one, so a release made while one is open is
+    /// Bytes released after the judgement window opened: when the window closes, the latest of
+    /// those releases (`recent[0]`) opens the next one, so a release made while one is open is
     /// judged too.
     late: u64,
-    last_released: u64,
-    /// When the last few passes that released memory ran (ms): the stamps their releases left.
+    /// When the last few passes that released memory ran (ms), newest first: the stamps their
+    /// releases left.
     recent: [u64; 4],
 }
 
@@ -302,7 +302,6 @@ impl ArenaDelay {
             released: 0,
             reused: 0,
             late: 0,
-            last_released: 0,
             recent: [0; 4],
         }
     }
@@ -348,10 +347,10 @@ impl ArenaDelay {
         let window = self.delay.purged_at;
         let lowered = self.delay.judge_within(now, bytes, base, cap);
         if bytes > 0 {
-            self.last_released = now.max(1);
-            if !self.recent.contains(&self.last_released) {
+            let stamp = now.max(1);
+            if !self.recent.contains(&stamp) {
                 self.recent.rotate_right(1);
-                self.recent[0] = self.last_released;
+                self.recent[0] = stamp;
             }
             self.released = self.released.saturating_add(bytes as u64);
             if window != 0 {
@@ -361,7 +360,7 @@ impl ArenaDelay {
         if window != 0 && self.delay.purged_at != window {
             // The window closed: the releases made during it open the next one.
             if self.delay.purged_at == 0 && self.late > 0 {
-                self.delay.purged_at = self.last_released;
+                self.delay.purged_at = self.recent[0];
             }
             self.released = self.late;
             self.reused = 0;
