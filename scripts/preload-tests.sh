@@ -578,18 +578,21 @@ case_signal() {
     need gcc
     cc_plain sigtest "$SRC/signal.c"
     ulimit -c 0
-    local rc=0
-    timeout -k 5 30 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB" ./sigtest >sig.out 2>sig.err || rc=$?
-    if ((rc == 134)); then
-        grep -qF 'sacs: a thread re-entered the allocator while inside it' sig.err ||
-            die "aborted without SACS's message: $(first_lines sig.err)"
-        note "malloc from a signal handler while its thread held an arena lock: message + SIGABRT (glibc aborts too)"
-    elif ((rc == 0)); then
-        grep -q '^done' sig.out || die "no 'done' line: $(first_lines sig.out)"
-        note "the handler never hit a held lock in 3 s: $(cat sig.out)"
-    else
-        die "malloc from a signal handler: exit status $rc (124: hung); stderr: $(first_lines sig.err)"
-    fi
+    local mode rc
+    for mode in at-start after-start; do
+        rc=0
+        timeout -k 5 30 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB" ./sigtest $mode >sig-$mode.out 2>sig-$mode.err || rc=$?
+        if ((rc == 134)); then
+            grep -qF 'sacs: a thread re-entered the allocator while inside it' sig-$mode.err ||
+                die "$mode: aborted without SACS's message: $(first_lines sig-$mode.err)"
+            note "$mode: message + SIGABRT (glibc aborts too)"
+        elif ((rc == 0)); then
+            grep -q '^done' sig-$mode.out || die "$mode: no 'done' line: $(first_lines sig-$mode.out)"
+            note "$mode: the handler never hit a held lock in 3 s: $(cat sig-$mode.out)"
+        else
+            die "$mode: malloc from a signal handler: exit status $rc (124: hung); stderr: $(first_lines sig-$mode.err)"
+        fi
+    done
 }
 
 case_fork() {

@@ -3,7 +3,11 @@
  * thread hundreds of times a millisecond while it allocates and frees big blocks, which takes
  * SACS's arena locks; when the interrupted thread holds one, the handler's malloc asks for a lock
  * its own thread holds. SACS must then abort with a message (as glibc does), never hang.
- * Prints "done, N signals handled" if the race never hit in 3 s. */
+ * Prints "done, N signals handled" if the race never hit in 3 s.
+ *
+ * With no argument the timer starts before the program's first malloc, so the handler may also
+ * interrupt SACS's start-up (a hang there was once seen); with "after-start" one block is
+ * allocated and freed first, so only the arena locks can be hit. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -19,7 +23,8 @@ static void on_alarm(int sig) {
     if (p) { memset(p, 1, 64); free(p); }
     handled++;
 }
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "after-start") == 0) free(malloc(100000));
     struct sigaction sa; memset(&sa, 0, sizeof sa); sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, 0);
     struct itimerval it = {{0, 50}, {0, 50}};

@@ -230,6 +230,87 @@ fn self_deadlock() -> ! {
     }
 }
 
+/// [`Once`] states besides a running thread's token: nothing done yet, and done.
+const ONCE_NEW: usize = 0;
+const ONCE_DONE: usize = usize::MAX;
+
+/// A value made once, by the first thread that asks for it; later callers wait until it is
+/// made. SACS's own rather than `spin::Once` for the same reason as [`Spin`]: the state word
+/// holds the maker's thread token while it runs, so a thread that asks again while making it
+/// (a signal handler that calls `malloc` while its thread was starting SACS up) is reported
+/// and the process aborts, instead of waiting for itself forever. After the value is made a
+/// call is one load.
+pub struct Once<T> {
+    state: AtomicUsize,
+    value: UnsafeCell<core::mem::MaybeUninit<T>>,
+}
+
+// SAFETY: the value is written once, by one thread, before the state says `ONCE_DONE` with
+// release ordering; every reader first sees `ONCE_DONE` with acquire ordering, and then only
+// reads it. `T: Sync` because several threads read it; `T: Send` because the thread that made
+// it may not be the one that drops it (statics are never dropped).
+unsafe impl<T: Send + Sync> Sync for Once<T> {}
+
+impl<T> Once<T> {
+    /// A value not made yet.
+    pub const fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(ONCE_NEW),
+            value: UnsafeCell::new(core::mem::MaybeUninit::uninit()),
+        }
+    }
+
+    /// The value, made by `make` if no thread has made it yet; waits while another thread
+    /// makes it. `make` must not panic (the core never does): a panic would leave the state
+    /// naming its thread, and every later caller would wait or report a re-entry.
+    #[inline]
+    pub fn call_once(&self, make: impl FnOnce() -> T) -> &T {
+        if self.state.load(Acquire) != ONCE_DONE {
+            self.make_or_wait(make);
+        }
+        // SAFETY: the state is `ONCE_DONE` (seen with acquire ordering here or in
+        // `make_or_wait`), so the value was written and is never written again.
+        unsafe { (*self.value.get()).assume_init_ref() }
+    }
+
+    #[cold]
+    fn make_or_wait(&self, make: impl FnOnce() -> T) {
+        let me = holder_token();
+        match self.state.compare_exchange(ONCE_NEW, me, Acquire, Acquire) {
+            Ok(_) => {
+                // SAFETY: this thread moved the state from `ONCE_NEW` to its token, so it is
+                // the only one to write the value, and no one reads it before `ONCE_DONE`.
+                unsafe { (*self.value.get()).write(make()) };
+                self.state.store(ONCE_DONE, Release);
+            }
+            Err(_) => {
+                let mut spins = 0;
+                loop {
+                    let state = self.state.load(Acquire);
+                    if state == ONCE_DONE {
+                        return;
+                    }
+                    if state == me && me != 1 {
+                        self_deadlock();
+                    }
+                    if spins < SPINS_BEFORE_YIELD {
+                        core::hint::spin_loop();
+                        spins += 1;
+                    } else {
+                        crate::platform::thread::yield_now();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the value has been made (tests).
+    #[cfg(test)]
+    pub fn is_made(&self) -> bool {
+        self.state.load(Acquire) == ONCE_DONE
+    }
+}
+
 /// [`Futex`] states.
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
@@ -321,6 +402,46 @@ mod tests {
             crate::platform::thread::token() != 0,
             "this target gives a thread token"
         );
+    }
+
+    #[test]
+    fn once_makes_its_value_once_for_racing_threads() {
+        static ONCE: Once<u64> = Once::new();
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let threads: std::vec::Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    *ONCE.call_once(|| {
+                        MADE.fetch_add(1, Relaxed);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        42
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().expect("a caller"), 42);
+        }
+        assert_eq!(MADE.load(Relaxed), 1, "made by one thread only");
+        assert!(ONCE.is_made());
+        assert_eq!(
+            *ONCE.call_once(|| 7),
+            42,
+            "a later call does not make it again"
+        );
+    }
+
+    #[test]
+    fn once_asked_again_by_the_thread_making_it_is_caught() {
+        let once: Once<u32> = Once::new();
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            once.call_once(|| *once.call_once(|| 1) + 1);
+        }));
+        let message = again.expect_err("the re-entry is caught");
+        let text = message
+            .downcast_ref::<std::string::String>()
+            .expect("a message");
+        assert!(text.contains("re-entered"), "{text}");
     }
 
     #[test]

@@ -43,7 +43,7 @@ struct Cgroup {
     len: usize,
 }
 
-static CGROUP: spin::Once<Cgroup> = spin::Once::new();
+static CGROUP: crate::lock::Once<Cgroup> = crate::lock::Once::new();
 static NEXT_CHECK: AtomicU64 = AtomicU64::new(0);
 static PRESSURED: AtomicBool = AtomicBool::new(false);
 

@@ -6,7 +6,7 @@
 
 use crate::{fork, heap, options, stats};
 
-static INIT: spin::Once<()> = spin::Once::new();
+static INIT: crate::lock::Once<()> = crate::lock::Once::new();
 
 /// Sets SACS up for the process (idempotent, thread-safe).
 #[inline]

@@ -28,7 +28,7 @@ use crate::stats::{self, GLOBAL};
 
 /// The thread-exit key (`usize::MAX`: none), whose value is each thread's live heap.
 static KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
-static INIT: spin::Once<()> = spin::Once::new();
+static INIT: crate::lock::Once<()> = crate::lock::Once::new();
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
 
 /// Heap structures for reuse, linked through `next`: retired heaps that kept their pages, the

@@ -289,18 +289,30 @@ fn write_slot(value: usize) {
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", feature = "tls-std")))]
 mod fallback {
-    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use core::sync::atomic::{
+        AtomicUsize,
+        Ordering::{AcqRel, Acquire},
+    };
     static KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
-    static INIT: spin::Once<()> = spin::Once::new();
 
+    /// The key, created by the first caller; when two threads race, the loser deletes its own
+    /// key and uses the winner's. (Not `lock::Once`: the platform layer comes before it.)
     pub fn key() -> libc::pthread_key_t {
-        INIT.call_once(|| {
-            let mut k: libc::pthread_key_t = 0;
-            // SAFETY: `k` is a valid out-parameter; no destructor.
-            unsafe { libc::pthread_key_create(&mut k, None) };
-            KEY.store(k as usize, Relaxed);
-        });
-        KEY.load(Relaxed) as libc::pthread_key_t
+        let key = KEY.load(Acquire);
+        if key != usize::MAX {
+            return key as libc::pthread_key_t;
+        }
+        let mut k: libc::pthread_key_t = 0;
+        // SAFETY: `k` is a valid out-parameter; no destructor.
+        unsafe { libc::pthread_key_create(&mut k, None) };
+        match KEY.compare_exchange(usize::MAX, k as usize, AcqRel, Acquire) {
+            Ok(_) => k,
+            Err(won) => {
+                // SAFETY: `k` was created above and never used.
+                unsafe { libc::pthread_key_delete(k) };
+                won as libc::pthread_key_t
+            }
+        }
     }
 }
 
