@@ -9,9 +9,10 @@ Score of a setting on a workload, lower is better (the defaults score 1 + W):
 
 time: the workload's own elapsed_s; memory: its time-weighted mean resident set when it traces
 one (mean_rss_kib), else its peak (peak_rss_kib); both medians over the repetitions. W is
-SACS_LEARN_WEIGHT (default 1): how much a unit of memory weighs against a unit of time. A learner
-tuning the knobs while the program runs is to be judged against the best of these, which a
-person could reach by hand.
+SACS_LEARN_WEIGHT_PERCENT / 100 (default 1): how much a unit of memory weighs against a unit of
+time, the weight the learner uses too. Every fixed setting runs with SACS_LEARN=0; the setting
+"learned" runs with SACS_LEARN=1 and no knob set, so the learner (allocator/src/learn.rs) is
+judged against the best fixed setting, which a person could reach by hand.
 
 Writes bench-results/sweep/<stamp>/results.csv (every run) and summary.md."""
 
@@ -79,8 +80,10 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--weight", type=float,
-                    default=float(os.environ.get("SACS_LEARN_WEIGHT", "1")),
-                    help="W: memory against time (default SACS_LEARN_WEIGHT or 1)")
+                    default=float(os.environ.get("SACS_LEARN_WEIGHT_PERCENT", "100")) / 100,
+                    help="W: memory against time (default SACS_LEARN_WEIGHT_PERCENT / 100, or 1)")
+    ap.add_argument("--no-learned", action="store_true",
+                    help="leave out the run with learning on")
     ap.add_argument("--workload-bin", required=True)
     ap.add_argument("--sacs-lib", required=True)
     ap.add_argument("--out", required=True)
@@ -93,11 +96,13 @@ def main():
         sys.exit("sweep: unknown knob %s (known: %s)" % (", ".join(unknown), ", ".join(KNOBS)))
     workloads = [w for w in args.workloads.split(",") if w]
     # Settings: the defaults once, then each other candidate of each knob.
-    settings = [("default", {})]
+    settings = [("default", {"SACS_LEARN": 0})]
     for k in knobs:
         for v in KNOBS[k]:
             if v != base[k]:
-                settings.append(("%s=%d" % (k, v), {k: v}))
+                settings.append(("%s=%d" % (k, v), {k: v, "SACS_LEARN": 0}))
+    if not args.no_learned:
+        settings.append(("learned", {"SACS_LEARN": 1, "SACS_LEARN_WEIGHT_PERCENT": round(100 * args.weight)}))
     os.makedirs(args.out, exist_ok=True)
     rows = []
     total = len(workloads) * len(settings) * args.reps
@@ -145,14 +150,17 @@ def main():
              "better, the defaults score %g. Memory: time-weighted mean RSS where the workload "
              "traces it, else peak RSS. Medians over the repetitions." % (W, 1 + W), "",
              "## Best fixed setting per workload", "",
-             "| workload | best setting | score | time (s) | memory (MiB) | default time (s) | default memory (MiB) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| workload | best fixed setting | score | time (s) | memory (MiB) | default time (s) | default memory (MiB) | learned score | learned / best fixed |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    fixed = [name for name, _ in settings if name != "learned"]
     for w in workloads:
-        best = min((name for name, _ in settings), key=lambda s: score(w, s))
+        best = min(fixed, key=lambda s: score(w, s))
         t, m = med[(w, best)]
         t0, m0 = med[(w, "default")]
-        lines.append("| %s | %s | %.3f | %.4f | %.1f | %.4f | %.1f |" % (
-            w, best, score(w, best), t, m / 1024, t0, m0 / 1024))
+        learned = ("%.3f | %.3f" % (score(w, "learned"), score(w, "learned") / score(w, best))
+                   if (w, "learned") in med else "- | -")
+        lines.append("| %s | %s | %.3f | %.4f | %.1f | %.4f | %.1f | %s |" % (
+            w, best, score(w, best), t, m / 1024, t0, m0 / 1024, learned))
     lines += ["", "## Every setting", "",
               "| workload | setting | score | time (s) | memory (MiB) |", "| --- | --- | ---: | ---: | ---: |"]
     for w in workloads:

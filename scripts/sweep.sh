@@ -2,7 +2,8 @@
 # The ground truth for tuning SACS: chosen workloads under every candidate value of each knob,
 # one knob at a time (set through SACS_* variables, the others at their defaults), and the best
 # fixed setting per workload by one score: time / time(default) + W x memory / memory(default),
-# W = SACS_LEARN_WEIGHT (default 1). See scripts/sweep.py for the knobs and their candidates.
+# W = SACS_LEARN_WEIGHT_PERCENT / 100 (default 1); and the same workloads with the learner on
+# (SACS_LEARN=1), scored against the best fixed setting. See scripts/sweep.py for the knobs.
 #
 #   scripts/sweep.sh                                   # 8 workloads x 6 knobs, 3 repetitions
 #   scripts/sweep.sh --workloads batch,big-mix --knobs SACS_HOT_MS,SACS_WARM_MS --reps 5

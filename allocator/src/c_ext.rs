@@ -118,10 +118,10 @@ pub unsafe fn stats_json(buf: *mut c_char, len: usize) -> usize {
 }
 
 /// `sacs_stats_print` and `malloc_stats`: writes the statistics table (`json == 0`) or the JSON
-/// object to `fd`, without allocating (both fit 4 KiB).
+/// object to `fd`, without allocating (both fit 8 KiB).
 pub fn stats_print(fd: i32, json: bool) {
     let s = crate::stats();
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; 8192];
     let n = if json {
         s.write_json(&mut buf)
     } else {

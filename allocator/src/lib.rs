@@ -40,7 +40,7 @@
 //! | layer | modules |
 //! | --- | --- |
 //! | platform | `platform` |
-//! | support | `list`, `probe`, `lock`, `size_class`, `options`, `stats`, `pressure`, `error`, `segment_map` |
+//! | support | `list`, `probe`, `lock`, `size_class`, `options`, `stats`, `pressure`, `learn`, `error`, `segment_map` |
 //! | memory | `page`, `purge`, `segment` |
 //! | tiers | `small`, `big`, `whale`, `site` |
 //! | heap | `heap` |
@@ -50,7 +50,8 @@
 //! - **platform**: every system and C-library call (memory, clocks, thread keys, `fork()`
 //!   handlers, TLS, `environ`, `errno`), counted where it is a system call.
 //! - **support**: intrusive lists, the spin lock, size classes, options, counters and the
-//!   statistics snapshot, bad-pointer reports, the segment map.
+//!   statistics snapshot, memory pressure, the learned thresholds, bad-pointer reports, the
+//!   segment map.
 //! - **memory**: 4 MiB segments of 64 KiB slices, pages and their free lists, purge policy.
 //! - **tiers**: the small-object tier (TinySlab and MidPool), BigCache, whales.
 //! - **heap**: the per-thread heap: lifecycle, refill, slow frees, parking, purge looks.
@@ -68,6 +69,7 @@ extern crate std;
 pub(crate) mod platform;
 
 pub(crate) mod error;
+pub(crate) mod learn;
 pub(crate) mod list;
 pub(crate) mod lock;
 pub mod options;
@@ -101,7 +103,9 @@ pub mod c_ext;
 pub use fast_path::{alloc, alloc_zeroed, free, owns, realloc, usable_size};
 pub use global::Sacs;
 pub use platform::{Syscall, SYSCALL_KINDS, SYSCALL_NAMES};
-pub use stats::{SyscallStats, Tier, TierStats, TIERS, TIER_NAMES};
+pub use stats::{
+    KnobState, KnobStats, LearnStats, SyscallStats, Tier, TierStats, TIERS, TIER_NAMES,
+};
 
 /// Statistics: what SACS did, per tier and per system call, and how much memory it holds.
 pub use stats::Stats;

@@ -38,10 +38,13 @@ pub enum Opt {
     ProfileSampleEvery,
     PressurePercent,
     ThreadBigCacheMib,
+    Learn,
+    LearnWeightPercent,
+    LearnWindowMs,
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 23;
+pub const OPTION_COUNT: usize = 26;
 
 impl Opt {
     /// Every option, in [`OPTIONS`] order (`Opt::ALL[i] as usize == i`).
@@ -69,6 +72,9 @@ impl Opt {
         Opt::ProfileSampleEvery,
         Opt::PressurePercent,
         Opt::ThreadBigCacheMib,
+        Opt::Learn,
+        Opt::LearnWeightPercent,
+        Opt::LearnWindowMs,
     ];
 }
 
@@ -199,6 +205,67 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         default: 4,
         doc: "BigCache: most MiB of freed big blocks (32 KiB - 2 MiB) each thread keeps in its own cache, at most 4 per class, taken back with no lock; 0 sends every big free to its arena.",
     },
+    OptionDesc {
+        name: "SACS_LEARN",
+        default: 0,
+        doc: "1 lets SACS tune its knobs (the options in docs/learning.md: purge and cache delays, warm pool, prefill, thread big cache, whale waste bound) to the running program: candidates play short windows scored on measured cost, rated by ELO, and the choice freezes once the ratings settle, re-opening when the workload changes. A knob set explicitly (SACS_* in the environment or sacs_option_set) is never changed.",
+    },
+    OptionDesc {
+        name: "SACS_LEARN_WEIGHT_PERCENT",
+        default: 100,
+        doc: "Learning: the weight of memory against time in a window's score, in percent (score = time cost / its mean + weight x (committed - in use) / its mean); 0 learns for time alone.",
+    },
+    OptionDesc {
+        name: "SACS_LEARN_WINDOW_MS",
+        default: 50,
+        doc: "Learning: the length of one window in milliseconds (closed on a slow path by the first thread past its end).",
+    },
+];
+
+/// A knob the learner may move (`crate::learn`): the option it sets and its candidate values,
+/// in order from the leanest (least memory kept) to the most generous, one of which is the
+/// option's default.
+pub struct Ladder {
+    pub opt: Opt,
+    pub candidates: &'static [usize],
+}
+
+/// Number of knobs the learner moves.
+pub const KNOB_COUNT: usize = 7;
+
+/// The most candidates a knob has.
+pub const CANDIDATES_MAX: usize = 4;
+
+/// Every knob the learner moves, in the order it learns them.
+pub static LADDERS: [Ladder; KNOB_COUNT] = [
+    Ladder {
+        opt: Opt::PurgeDelayMs,
+        candidates: &[0, 10, 50],
+    },
+    Ladder {
+        opt: Opt::WarmMs,
+        candidates: &[200, 600, 900, 1200],
+    },
+    Ladder {
+        opt: Opt::HotMs,
+        candidates: &[50, 100, 200],
+    },
+    Ladder {
+        opt: Opt::ThreadBigCacheMib,
+        candidates: &[0, 4, 16],
+    },
+    Ladder {
+        opt: Opt::WhaleWastePercent,
+        candidates: &[25, 50, 75],
+    },
+    Ladder {
+        opt: Opt::WarmPoolPages,
+        candidates: &[4, 8, 16],
+    },
+    Ladder {
+        opt: Opt::PrefillPages,
+        candidates: &[1, 4, 8],
+    },
 ];
 
 /// A setting whose value is text (a path), read with the numbers.
@@ -246,6 +313,8 @@ struct Values([AtomicUsize; OPTION_COUNT]);
 #[allow(clippy::declare_interior_mutable_const)]
 const UNSET_SLOT: AtomicUsize = AtomicUsize::new(UNSET);
 static VALUES: Values = Values([UNSET_SLOT; OPTION_COUNT]);
+/// Bit `i` set: option `i` was given by the environment or by [`set`], so the learner leaves it.
+static EXPLICIT: AtomicUsize = AtomicUsize::new(0);
 static LOADED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 /// Whether the environment's mistakes were reported (once per process).
 static WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -264,10 +333,28 @@ pub fn get(opt: Opt) -> usize {
     VALUES.0[opt as usize].load(Relaxed)
 }
 
-/// Overrides `opt` for the rest of the process (tests and embedding programs use it).
+/// Overrides `opt` for the rest of the process (tests and embedding programs use it). The
+/// value counts as explicit: the learner never changes it.
 pub fn set(opt: Opt, value: usize) {
     load();
+    EXPLICIT.fetch_or(1 << opt as usize, Relaxed);
     VALUES.0[opt as usize].store(value, Relaxed);
+}
+
+/// Whether `opt` was given by the environment or by [`set`] (not its default).
+pub fn is_explicit(opt: Opt) -> bool {
+    load();
+    EXPLICIT.load(Relaxed) & (1 << opt as usize) != 0
+}
+
+/// Sets `opt` to a value the learner chose, unless the option is explicit. Returns whether it
+/// was set.
+pub fn set_learned(opt: Opt, value: usize) -> bool {
+    if is_explicit(opt) {
+        return false;
+    }
+    VALUES.0[opt as usize].store(value, Relaxed);
+    true
 }
 
 /// Reads every option from `environ`. Racing callers may both parse; they store the same values.
@@ -282,7 +369,10 @@ pub fn load() {
         let text = unsafe { env::lookup(desc.name.as_bytes()) };
         let value = match text.map(|t| (t, parse(desc.name, t))) {
             None => desc.default,
-            Some((_, Some(v))) => v,
+            Some((_, Some(v))) => {
+                EXPLICIT.fetch_or(1 << i, Relaxed);
+                v
+            }
             Some((t, None)) => {
                 if warn {
                     warn_bad_value(desc, t);

@@ -6,7 +6,7 @@
 use super::{lifecycle, park, Heap, HeapState};
 use crate::platform;
 use crate::small::{abandon, refill, retire};
-use crate::{big, pressure, purge, segment, whale};
+use crate::{big, learn, pressure, purge, segment, whale};
 
 /// A heap's periodic look: its own caches and pages, then the shared structures.
 pub fn heap_tick(h: &mut Heap, now: u64, force: bool) {
@@ -24,6 +24,8 @@ pub fn global_tick(now: u64, force: bool) {
     }
     // Under memory pressure (a cgroup near its limit) everything shared goes back at once.
     let force = pressure::check(now) || force;
+    // The learner's windows (and the knobs' lean ends under pressure) before the looks use them.
+    learn::tick(now);
     lifecycle::release_kept(now, force);
     abandon::purge_abandoned(now, force);
     let big = big::purge_all(now, force);

@@ -34,10 +34,12 @@ pub enum Syscall {
     Futex = 6,
     /// `sched_yield`, the spin lock's back-off: how often a thread waited for a shared lock.
     Yield = 7,
+    /// `getrusage`, the learner's page-fault count, once per window.
+    Getrusage = 8,
 }
 
 /// Number of [`Syscall`] kinds.
-pub const SYSCALL_KINDS: usize = 8;
+pub const SYSCALL_KINDS: usize = 9;
 
 /// Names in [`Syscall`] order, for the statistics table.
 pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
@@ -49,6 +51,7 @@ pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
     "mremap",
     "futex",
     "sched_yield",
+    "getrusage",
 ];
 
 /// Count and cycles of one kind of system call.
@@ -78,7 +81,28 @@ pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
     SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),
+    SyscallCounter::new(),
 ];
+
+/// Page faults of the process so far (minor and major, `getrusage(RUSAGE_SELF)`), counted as a
+/// system call; 0 if the call fails.
+pub fn page_faults() -> u64 {
+    let mut usage = core::mem::MaybeUninit::<libc::rusage>::zeroed();
+    let rc = counted(
+        Syscall::Getrusage,
+        || {
+            // SAFETY: `usage` is a valid out-parameter for one `rusage`.
+            unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) }
+        },
+        |&rc| rc == 0,
+    );
+    if rc != 0 {
+        return 0;
+    }
+    // SAFETY: zeroed above and filled by a successful call.
+    let usage = unsafe { usage.assume_init() };
+    (usage.ru_minflt as u64).saturating_add(usage.ru_majflt as u64)
+}
 
 /// Runs `call`, counting it under `kind`; `ok` says whether the result is a success.
 ///

@@ -4,7 +4,8 @@
 //! and its version is the value of the `"sacs"` key, raised whenever a key changes meaning or
 //! goes away (keys may be added without raising it).
 
-use super::{Stats, TIER_NAMES};
+use super::{Stats, KNOB_STATE_NAMES, TIER_NAMES};
+use crate::options::{LADDERS, OPTIONS};
 use crate::platform::SYSCALL_KINDS;
 
 /// The schema's version: the value of the object's first key, `"sacs"`.
@@ -20,10 +21,11 @@ const SYSCALL_KEYS: [&str; SYSCALL_KINDS] = [
     "mremap",
     "futex",
     "sched_yield",
+    "getrusage",
 ];
 
 /// The longest object [`Stats::write_json`] writes is well below this (a test checks it).
-pub const JSON_MAX: usize = 4096;
+pub const JSON_MAX: usize = 8192;
 
 /// Writes `"key":value` pairs and nested objects, with the commas between them.
 struct Json<'a, 'b> {
@@ -83,7 +85,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Stats {
     /// Writes the statistics as one JSON object followed by a newline into `buf` and returns
-    /// the number of bytes written (cut short if `buf` is too small; `JSON_MAX`, 4 KiB, is
+    /// the number of bytes written (cut short if `buf` is too small; `JSON_MAX`, 8 KiB, is
     /// always enough). Byte counts are bytes; times are milliseconds or, for system calls, cycles.
     pub fn write_json(&self, buf: &mut [u8]) -> usize {
         let mut w = super::Writer::new(buf);
@@ -168,6 +170,33 @@ impl Stats {
             j.num("found", self.pressure_found);
             j.num("limit", self.pressure_limit);
             j.num("working_set", self.pressure_working);
+        });
+        j.object("learn", |j| {
+            let l = &self.learn;
+            j.num("enabled", l.enabled as u64);
+            j.num("windows", l.windows);
+            j.num("frozen_windows", l.frozen_windows);
+            j.num("reopened", l.reopened);
+            j.num("pressure_lean", l.pressure_lean);
+            j.object("knobs", |j| {
+                for (k, ladder) in l.knobs.iter().zip(LADDERS.iter()) {
+                    j.object(OPTIONS[ladder.opt as usize].name, |j| {
+                        j.key("state");
+                        j.w.s("\"");
+                        j.w.s(KNOB_STATE_NAMES[k.state as usize]);
+                        j.w.s("\"");
+                        j.num("value", k.value as u64);
+                        j.num("games", k.games);
+                        j.object("ratings", |j| {
+                            for (i, &c) in ladder.candidates.iter().enumerate() {
+                                let mut digits = [0u8; 20];
+                                j.key(super::format_decimal(c as u64, &mut digits));
+                                j.w.num(k.ratings[i].max(0) as u64);
+                            }
+                        });
+                    });
+                }
+            });
         });
         j.object("sites", |j| {
             j.num("samples", self.site_samples);

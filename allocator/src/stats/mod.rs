@@ -9,9 +9,12 @@
 //! buffer.
 
 mod json;
+mod learning;
 mod table;
 
 pub(crate) use json::JSON_MAX;
+pub use learning::{KnobState, KnobStats, LearnStats};
+pub(crate) use learning::{KNOB_STATE_NAMES, LEARN};
 pub(crate) use table::{format_decimal, Writer};
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -177,6 +180,8 @@ pub struct Stats {
     pub site_big_released: u64,
     pub site_big_right: u64,
     pub site_big_wrong: u64,
+    /// The learner (`learn`): knobs, ratings, windows, pressure events.
+    pub learn: LearnStats,
     /// System calls per kind, indexed by [`platform::Syscall`].
     pub syscalls: [SyscallStats; SYSCALL_KINDS],
     /// Bytes currently mapped by SACS and not decommitted (an upper bound of what it holds resident).
@@ -638,6 +643,38 @@ pub fn mark_start() {
     let _ = START_MS.compare_exchange(0, platform::now_ms(), Relaxed, Relaxed);
 }
 
+/// What the learner reads at the end of a window: allocations per tier, bytes in use and bytes
+/// committed. A part of [`stats`] that reads no file.
+pub struct Activity {
+    pub allocs: [u64; TIERS],
+    pub in_use: u64,
+    pub committed: u64,
+}
+
+/// Reads the [`Activity`] counters (walking the live heaps under their lock, like [`stats`]).
+pub fn activity() -> Activity {
+    let g = &GLOBAL;
+    let mut s = Stats::default();
+    for t in 0..TIERS {
+        s.tiers[t].allocs = g.tier_allocs[t].get();
+        s.tiers[t].in_use_bytes = g.tier_bytes[t].get();
+    }
+    add_live(&mut s);
+    let mut a = Activity {
+        allocs: [0; TIERS],
+        in_use: 0,
+        committed: g.committed.load(Relaxed) as u64,
+    };
+    for (t, tier) in s.tiers.iter().enumerate() {
+        a.allocs[t] = tier.allocs;
+        if t != Tier::Whale as usize && tier.in_use_bytes <= i64::MAX as u64 {
+            a.in_use += tier.in_use_bytes;
+        }
+    }
+    a.in_use += g.whale_live_bytes.load(Relaxed) as u64;
+    a
+}
+
 /// A snapshot of every counter, with the calling process's resident size.
 pub fn stats() -> Stats {
     let g = &GLOBAL;
@@ -717,6 +754,7 @@ pub fn stats() -> Stats {
     s.site_big_released = g.site_big_released.get();
     s.site_big_right = g.site_big_right.get();
     s.site_big_wrong = g.site_big_wrong.get();
+    s.learn = LearnStats::read();
     // Live heaps' own counters (after the globals they add to).
     add_live(&mut s);
     // Counters read one after another can show a free before its allocation: a net count that

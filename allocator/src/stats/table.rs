@@ -2,12 +2,13 @@
 //! fixed buffer, without allocating (`SACS_STATS=1` at exit, `malloc_stats()`). Its [`Writer`]
 //! also writes the heap profile (`site::profile`).
 
-use super::{Stats, TIER_NAMES};
+use super::{Stats, KNOB_STATE_NAMES, TIER_NAMES};
+use crate::options::{LADDERS, OPTIONS};
 use crate::platform::SYSCALL_NAMES;
 
 impl Stats {
     /// Writes the statistics as a readable table into `buf` and returns the number of bytes
-    /// written (the table is cut short if `buf` is too small; 4 KiB is always enough).
+    /// written (the table is cut short if `buf` is too small; 8 KiB is always enough).
     pub fn write_table(&self, buf: &mut [u8]) -> usize {
         let mut w = Writer::new(buf);
         w.s("sacs statistics\n");
@@ -133,6 +134,9 @@ impl Stats {
             w.bytes(self.pressure_working as usize);
             w.s(" of ");
             w.bytes(self.pressure_limit as usize);
+        }
+        if self.learn.shown() {
+            self.write_learning(&mut w);
         }
         w.s("\n  sites       samples ");
         w.num(self.site_samples);
@@ -329,6 +333,39 @@ pub fn format_decimal(mut v: u64, digits: &mut [u8; 20]) -> &str {
     unsafe { core::str::from_utf8_unchecked(&digits[i..]) }
 }
 
+impl Stats {
+    /// The learner's lines: a summary, then one line per knob with its state, value, games and
+    /// each candidate's rating (the running candidate marked `*`).
+    fn write_learning(&self, w: &mut Writer) {
+        let l = &self.learn;
+        w.s("\n  learning    ");
+        w.s(if l.enabled { "on" } else { "off" });
+        w.s(", windows ");
+        w.num(l.windows);
+        w.s(", frozen for ");
+        w.num(l.frozen_windows);
+        w.s(", re-opened ");
+        w.num(l.reopened);
+        w.s(", pressure lean ");
+        w.num(l.pressure_lean);
+        for (k, ladder) in l.knobs.iter().zip(LADDERS.iter()) {
+            w.s("\n    ");
+            w.pad(OPTIONS[ladder.opt as usize].name, 26);
+            w.pad(KNOB_STATE_NAMES[k.state as usize], 9);
+            w.num_w(k.value as u64, 5);
+            w.s("  games ");
+            w.num_w(k.games, 3);
+            w.s("  ratings");
+            for (i, &c) in ladder.candidates.iter().enumerate() {
+                w.s(if c == k.value { " *" } else { "  " });
+                w.num(c as u64);
+                w.s(":");
+                w.num(k.ratings[i].max(0) as u64);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,7 +385,7 @@ mod tests {
         s.whale_ring_hits = 3;
         s.whale_ring_misses = 1;
         s.committed_bytes = 3 << 20;
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; 8192];
         let n = s.write_table(&mut buf);
         let text = core::str::from_utf8(&buf[..n]).unwrap();
         assert!(text.contains("tiny"));
@@ -356,7 +393,7 @@ mod tests {
         assert!(text.contains("75.0%"));
         assert!(text.contains("3.0 MiB"));
         assert!(text.contains("mremap"));
-        assert!(n < 4096, "the table must fit 4 KiB");
+        assert!(n < 8192, "the table must fit 8 KiB");
         // A small buffer is cut, never overrun.
         let mut small = [0u8; 10];
         assert_eq!(s.write_table(&mut small), 10);

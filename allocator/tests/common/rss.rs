@@ -80,7 +80,7 @@ pub fn fell_enough(m: &Measure, now: usize) -> bool {
 
 /// SACS's statistics table, for failure messages.
 pub fn stats_table() -> String {
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; 8192];
     let n = sacs::stats().write_table(&mut buf);
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }

@@ -1,0 +1,796 @@
+//! Learned thresholds: the knobs of `options::LADDERS` tuned to the running program by
+//! windows that compete, rated by ELO, then frozen (`SACS_LEARN=1`; docs/learning.md).
+//!
+//! **Windows.** Time is cut into windows of `SACS_LEARN_WINDOW_MS`. The first thread whose slow
+//! path (the shared purge look, `heap::tick::global_tick`) finds the current window over claims
+//! its end with one compare-and-swap, measures it outside any lock, and scores it under a
+//! try-lock; no HOT path is involved, and nothing allocates. A window's cost is
+//! - its *time*: cycles spent in SACS's system calls, plus [`FAULT_CYCLES`] per page fault of the
+//!   process (one `getrusage` per window), plus [`REFILL_CYCLES`] per refill from a shared
+//!   structure (warm-pool prefills, big-cache misses, whale-ring misses, segments mapped), per
+//!   allocation made in the window;
+//! - its *memory*: bytes committed above the bytes in use at the window's end.
+//!
+//! Its score is `time / mean time + weight x memory / mean memory` (lower is better), the means
+//! being running averages over all windows and the weight `SACS_LEARN_WEIGHT_PERCENT` / 100:
+//! the same score `scripts/sweep.sh` gives a whole run, so that the learner can be judged
+//! against the best fixed setting found by hand.
+//!
+//! **Games.** One knob is learned at a time, in `LADDERS` order, from its current value (the
+//! default at first). Windows are played in pairs: one with every knob at its chosen value, one
+//! with the knob being learned moved one step (a *challenger*: one of the chosen value's
+//! neighbours on its ladder, picked by a softmax over their ratings, or at random with
+//! probability [`EPSILON_IN_256`]/256), in random order. The pair is one game: the lower score
+//! wins, scores within [`DRAW_BAND`] are a draw, and both ratings move by ELO. A challenger
+//! rated [`MOVE_MARGIN`] above the chosen value replaces it, one step at a time (hysteresis).
+//! The knob freezes when the chosen value leads each neighbour by [`MOVE_MARGIN`] after
+//! [`MIN_GAMES`] games, or after [`MAX_GAMES`] games whatever the ratings; then the next knob
+//! is learned. Knobs whose tiers see no allocations are skipped (idle), and a knob set
+//! explicitly is never moved.
+//!
+//! **Frozen.** When every knob is frozen, idle or explicit, windows only watch the workload's
+//! signature (each tier's share of allocations and the allocation rate); when it moves away
+//! from the one seen at freezing for [`SHIFT_WINDOWS`] windows in a row, learning re-opens, the
+//! ratings halfway back to the start.
+//!
+//! **Pressure.** While `pressure::active` (the memory cgroup near its limit), every knob not
+//! set explicitly is moved to its leanest candidate at once, with or without learning, and
+//! games stop; when the pressure ends the chosen values come back.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use crate::lock::Lock;
+use crate::options::{self, Opt, CANDIDATES_MAX, KNOB_COUNT, LADDERS, OPTIONS};
+use crate::platform;
+use crate::pressure;
+use crate::stats::{self, KnobState, GLOBAL, LEARN, TIERS};
+
+/// Cycles one page fault costs, as charged to a window: a first touch of a fresh 4 KiB page
+/// (fault and zeroing) measured about 4,000 time-stamp cycles on the project's machines.
+pub const FAULT_CYCLES: u64 = 4000;
+/// Cycles charged per refill from a shared structure (a lock and list work, no system call:
+/// those are counted apart).
+pub const REFILL_CYCLES: u64 = 2000;
+/// A window with fewer allocations is not scored (too little to measure).
+pub const MIN_ALLOCS: u64 = 256;
+/// The rating every candidate starts from.
+pub const START_RATING: i32 = 1500;
+/// ELO's K: the most a rating moves in one game.
+const K_FACTOR: f64 = 32.0;
+/// Scores this close (relative) are a draw.
+pub const DRAW_BAND: f64 = 0.03;
+/// Points a challenger must lead the chosen value by to replace it, and the chosen value must
+/// lead its neighbours by to freeze early.
+pub const MOVE_MARGIN: i32 = 40;
+/// Games a knob plays before it may freeze on its ratings.
+pub const MIN_GAMES: u64 = 6;
+/// Games after which a knob freezes whatever its ratings.
+pub const MAX_GAMES: u64 = 16;
+/// The softmax's temperature, in rating points: a lead of this many points makes a challenger
+/// 10 times as likely to be picked.
+const SOFTMAX_POINTS: f64 = 100.0;
+/// Exploration: the challenger is picked at random with probability this / 256.
+pub const EPSILON_IN_256: u64 = 32;
+/// Windows in a row the signature must be off before learning re-opens.
+pub const SHIFT_WINDOWS: u32 = 3;
+/// How far the signature may move before it counts as a new workload: a tier's share of
+/// allocations by this much, or the allocation rate by this factor (log2).
+const SHIFT_SHARE: f64 = 0.3;
+const SHIFT_RATE_LOG2: f64 = 3.0;
+/// A knob is idle when the tiers it tunes make less than this share of allocations.
+const IDLE_SHARE: f64 = 1.0 / 1024.0;
+
+/// The tiers (bits of `stats::Tier`) each knob of `LADDERS` tunes.
+const KNOB_TIERS: [u8; KNOB_COUNT] = [
+    0b1111, // purge delay: small pages, and dirty slices of every segment
+    0b1100, // warm delay: big blocks and whales
+    0b1100, // hot delay: big blocks and whales
+    0b0100, // thread big cache
+    0b1000, // whale waste bound
+    0b0011, // warm pool
+    0b0011, // prefill
+];
+
+/// The end of the current window (ms); 0 before the first.
+static WINDOW_END: AtomicU64 = AtomicU64::new(0);
+/// Whether the pressure response moved the knobs to their lean ends.
+static LEAN: AtomicBool = AtomicBool::new(false);
+static LEARNER: Lock<Learner> = Lock::new(Learner::new());
+
+/// The learner's look, from the shared purge look: closes the window if it is over.
+pub fn tick(now: u64) {
+    let on = options::get(Opt::Learn) != 0;
+    if !on && !pressure::active() && !LEAN.load(Relaxed) {
+        return;
+    }
+    let end = WINDOW_END.load(Relaxed);
+    let window = (options::get(Opt::LearnWindowMs) as u64).max(1);
+    if now < end
+        || WINDOW_END
+            .compare_exchange(end, now + window, Relaxed, Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    // Measured outside the lock: `page_faults` is a system call.
+    let reading = Reading::now(now);
+    let Some(mut learner) = LEARNER.try_lock() else {
+        return;
+    };
+    let weight = options::get(Opt::LearnWeightPercent) as f64 / 100.0;
+    learner.close(&reading, on, pressure::active(), weight);
+    learner.apply(on);
+    learner.publish(on);
+}
+
+/// Cumulative counters read at a window's end.
+#[derive(Clone, Copy, Default)]
+struct Reading {
+    ms: u64,
+    allocs: [u64; TIERS],
+    syscall_cycles: u64,
+    faults: u64,
+    refills: u64,
+    waste: u64,
+}
+
+impl Reading {
+    fn now(ms: u64) -> Reading {
+        let a = stats::activity();
+        Reading {
+            ms,
+            allocs: a.allocs,
+            syscall_cycles: platform::SYSCALLS
+                .iter()
+                .map(|c| c.cycles.load(Relaxed))
+                .fold(0, u64::wrapping_add),
+            faults: platform::page_faults(),
+            refills: GLOBAL.warm_pool_prefills.get()
+                + GLOBAL.big_cache_misses.get()
+                + GLOBAL.whale_ring_misses.get()
+                + GLOBAL.segments_mapped.get(),
+            waste: a.committed.saturating_sub(a.in_use),
+        }
+    }
+}
+
+/// One window, measured: what the learner scores.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Allocations per tier in the window.
+    pub allocs: [u64; TIERS],
+    /// Its length in milliseconds.
+    pub ms: u64,
+    /// Cycles of system calls, faults and refills.
+    pub time_cycles: u64,
+    /// Bytes committed above the bytes in use at its end.
+    pub waste: u64,
+}
+
+impl Window {
+    fn between(a: &Reading, b: &Reading) -> Window {
+        let mut allocs = [0; TIERS];
+        for (t, n) in allocs.iter_mut().enumerate() {
+            *n = b.allocs[t].saturating_sub(a.allocs[t]);
+        }
+        Window {
+            allocs,
+            ms: b.ms.saturating_sub(a.ms).max(1),
+            time_cycles: b.syscall_cycles.wrapping_sub(a.syscall_cycles)
+                + b.faults.saturating_sub(a.faults) * FAULT_CYCLES
+                + b.refills.saturating_sub(a.refills) * REFILL_CYCLES,
+            waste: b.waste,
+        }
+    }
+
+    fn total_allocs(&self) -> u64 {
+        self.allocs.iter().sum()
+    }
+}
+
+/// The workload's signature: each tier's share of allocations, and log2 of the allocation
+/// rate per millisecond.
+#[derive(Clone, Copy, Debug, Default)]
+struct Signature {
+    share: [f64; TIERS],
+    rate_log2: f64,
+}
+
+impl Signature {
+    fn of(w: &Window) -> Signature {
+        let total = w.total_allocs().max(1) as f64;
+        let mut s = Signature {
+            rate_log2: log2(total / w.ms as f64),
+            ..Signature::default()
+        };
+        for (t, share) in s.share.iter_mut().enumerate() {
+            *share = w.allocs[t] as f64 / total;
+        }
+        s
+    }
+
+    /// Moves a quarter of the way towards `to`.
+    fn blend(&mut self, to: &Signature) {
+        for (a, b) in self.share.iter_mut().zip(to.share.iter()) {
+            *a += (b - *a) / 4.0;
+        }
+        self.rate_log2 += (to.rate_log2 - self.rate_log2) / 4.0;
+    }
+
+    fn far_from(&self, other: &Signature) -> bool {
+        self.share
+            .iter()
+            .zip(other.share.iter())
+            .any(|(a, b)| abs(a - b) > SHIFT_SHARE)
+            || abs(self.rate_log2 - other.rate_log2) > SHIFT_RATE_LOG2
+    }
+
+    /// The share of allocations made in the tiers of `mask`.
+    fn share_of(&self, mask: u8) -> f64 {
+        (0..TIERS)
+            .filter(|t| mask & (1 << t) != 0)
+            .map(|t| self.share[t])
+            .sum()
+    }
+}
+
+/// One knob's learning state.
+#[derive(Clone, Copy, Debug)]
+struct Knob {
+    /// Index of the chosen candidate in its ladder.
+    chosen: usize,
+    ratings: [i32; CANDIDATES_MAX],
+    games: u64,
+    state: KnobState,
+}
+
+/// What a window runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Play {
+    /// Every knob at its chosen value.
+    Chosen,
+    /// The knob being learned at candidate `cand`.
+    Challenger { cand: usize },
+}
+
+/// The learner.
+pub struct Learner {
+    last: Option<Reading>,
+    knobs: [Knob; KNOB_COUNT],
+    /// The knob being learned.
+    current: Option<usize>,
+    /// What the next window runs, and the score of the pair's first window (with what it ran).
+    playing: Play,
+    first: Option<(Play, f64)>,
+    /// The challenger of the pair being played.
+    challenger: usize,
+    time_mean: f64,
+    waste_mean: f64,
+    signature: Signature,
+    frozen_signature: Option<Signature>,
+    shifted: u32,
+    windows: u64,
+    reopened: u64,
+    rng: u64,
+}
+
+impl Learner {
+    /// A learner that has seen nothing, every knob at its default.
+    pub const fn new() -> Learner {
+        const KNOB: Knob = Knob {
+            chosen: 0,
+            ratings: [START_RATING; CANDIDATES_MAX],
+            games: 0,
+            state: KnobState::Waiting,
+        };
+        Learner {
+            last: None,
+            knobs: [KNOB; KNOB_COUNT],
+            current: None,
+            playing: Play::Chosen,
+            first: None,
+            challenger: 0,
+            time_mean: 0.0,
+            waste_mean: 0.0,
+            signature: Signature {
+                share: [0.0; TIERS],
+                rate_log2: 0.0,
+            },
+            frozen_signature: None,
+            shifted: 0,
+            windows: 0,
+            reopened: 0,
+            rng: 0,
+        }
+    }
+
+    /// Closes the window that ends at `r`.
+    fn close(&mut self, r: &Reading, on: bool, pressured: bool, weight: f64) {
+        let Some(last) = self.last.replace(*r) else {
+            self.start(r.ms);
+            return;
+        };
+        if pressured || !on {
+            // Games stop: a window under pressure (knobs at their lean ends) or with learning
+            // off says nothing about the candidates. The pair in progress is dropped.
+            self.first = None;
+            self.playing = Play::Chosen;
+            return;
+        }
+        let w = Window::between(&last, r);
+        self.window(&w, weight);
+    }
+
+    /// Sets the knobs up at the first window: each at its default (or explicit).
+    fn start(&mut self, seed: u64) {
+        self.rng = (platform::clock::cycles() ^ seed.rotate_left(32)) | 1;
+        for (k, ladder) in self.knobs.iter_mut().zip(LADDERS.iter()) {
+            let default = OPTIONS[ladder.opt as usize].default;
+            k.chosen = ladder
+                .candidates
+                .iter()
+                .position(|&c| c == default)
+                .unwrap_or(0);
+            if options::is_explicit(ladder.opt) {
+                k.state = KnobState::Explicit;
+            }
+        }
+    }
+
+    /// Scores a measured window and plays on. The learner's logic without any system input
+    /// (the unit tests drive it with made-up windows).
+    pub fn window(&mut self, w: &Window, weight: f64) {
+        let allocs = w.total_allocs();
+        if allocs < MIN_ALLOCS {
+            return;
+        }
+        self.windows += 1;
+        let sig = Signature::of(w);
+        if self.windows == 1 {
+            self.signature = sig;
+        } else {
+            self.signature.blend(&sig);
+        }
+        let time = w.time_cycles as f64 / allocs as f64;
+        let waste = w.waste as f64;
+        if self.windows == 1 {
+            (self.time_mean, self.waste_mean) = (time, waste);
+        } else {
+            self.time_mean += (time - self.time_mean) / 8.0;
+            self.waste_mean += (waste - self.waste_mean) / 8.0;
+        }
+        let score =
+            time / self.time_mean.max(1.0) + weight * waste / self.waste_mean.max(1048576.0);
+
+        if let Some(frozen) = self.frozen_signature {
+            self.shifted = if self.signature.far_from(&frozen) {
+                self.shifted + 1
+            } else {
+                0
+            };
+            if self.shifted >= SHIFT_WINDOWS {
+                self.reopen();
+            } else {
+                return;
+            }
+        }
+        if self.current.is_none() {
+            self.next_knob();
+            self.first = None;
+            self.plan_pair();
+            return;
+        }
+        match self.first.take() {
+            None => {
+                self.first = Some((self.playing, score));
+                self.playing = match self.playing {
+                    Play::Chosen => Play::Challenger {
+                        cand: self.challenger,
+                    },
+                    Play::Challenger { .. } => Play::Chosen,
+                };
+            }
+            Some((first_play, first_score)) => {
+                let (chosen_score, challenger_score) = match first_play {
+                    Play::Chosen => (first_score, score),
+                    Play::Challenger { .. } => (score, first_score),
+                };
+                self.game(chosen_score, challenger_score);
+                self.plan_pair();
+            }
+        }
+    }
+
+    /// Plays one game of the current knob: its chosen value against the pair's challenger.
+    fn game(&mut self, chosen_score: f64, challenger_score: f64) {
+        let Some(i) = self.current else { return };
+        let cand = self.challenger;
+        let k = &mut self.knobs[i];
+        let result = if challenger_score < chosen_score * (1.0 - DRAW_BAND) {
+            1.0
+        } else if challenger_score > chosen_score * (1.0 + DRAW_BAND) {
+            0.0
+        } else {
+            0.5
+        };
+        let expected = expected_score(k.ratings[cand], k.ratings[k.chosen]);
+        let delta = round(K_FACTOR * (result - expected));
+        k.ratings[cand] += delta;
+        k.ratings[k.chosen] -= delta;
+        k.games += 1;
+        if k.ratings[cand] >= k.ratings[k.chosen] + MOVE_MARGIN {
+            k.chosen = cand;
+        }
+        let len = LADDERS[i].candidates.len();
+        let leads =
+            neighbours(k.chosen, len).all(|n| k.ratings[k.chosen] >= k.ratings[n] + MOVE_MARGIN);
+        if (k.games >= MIN_GAMES && leads) || k.games >= MAX_GAMES {
+            k.state = KnobState::Frozen;
+            self.next_knob();
+        }
+    }
+
+    /// Moves on to the next knob that can be learned (skipping idle and explicit ones), or
+    /// freezes the whole when none is left.
+    fn next_knob(&mut self) {
+        let from = self.current.map_or(0, |i| i + 1);
+        self.current = None;
+        for (i, (k, &tiers)) in self
+            .knobs
+            .iter_mut()
+            .zip(KNOB_TIERS.iter())
+            .enumerate()
+            .skip(from)
+        {
+            if k.state != KnobState::Waiting {
+                continue;
+            }
+            if self.signature.share_of(tiers) < IDLE_SHARE {
+                k.state = KnobState::Idle;
+                continue;
+            }
+            k.state = KnobState::Learning;
+            self.current = Some(i);
+            return;
+        }
+        self.frozen_signature = Some(self.signature);
+        self.shifted = 0;
+    }
+
+    /// Picks the next pair's challenger and which of its windows comes first.
+    fn plan_pair(&mut self) {
+        self.first = None;
+        let Some(i) = self.current else {
+            self.playing = Play::Chosen;
+            return;
+        };
+        let k = self.knobs[i];
+        let len = LADDERS[i].candidates.len();
+        let mut options = [0usize; 2];
+        let mut n = 0;
+        for c in neighbours(k.chosen, len) {
+            options[n] = c;
+            n += 1;
+        }
+        let roll = self.random();
+        self.challenger = if n == 1 {
+            options[0]
+        } else if roll % 256 < EPSILON_IN_256 {
+            options[(roll >> 8) as usize % n]
+        } else {
+            // Softmax over the two neighbours' ratings.
+            let d = (k.ratings[options[1]] - k.ratings[options[0]]) as f64;
+            let p1 = 1.0 / (1.0 + pow10(-d / SOFTMAX_POINTS));
+            let u = ((roll >> 16) % 1_000_000) as f64 / 1_000_000.0;
+            options[(u < p1) as usize]
+        };
+        self.playing = if self.random() & 1 == 0 {
+            Play::Chosen
+        } else {
+            Play::Challenger {
+                cand: self.challenger,
+            }
+        };
+    }
+
+    /// The workload changed after freezing: every knob learns again from its chosen value,
+    /// ratings halfway back to the start.
+    fn reopen(&mut self) {
+        self.reopened += 1;
+        self.frozen_signature = None;
+        self.shifted = 0;
+        self.current = None;
+        for k in self.knobs.iter_mut() {
+            if k.state == KnobState::Explicit {
+                continue;
+            }
+            k.state = KnobState::Waiting;
+            k.games = 0;
+            for r in k.ratings.iter_mut() {
+                *r = (*r + START_RATING) / 2;
+            }
+        }
+    }
+
+    /// The candidate index knob `i` runs now.
+    fn running(&self, i: usize) -> usize {
+        match self.playing {
+            Play::Challenger { cand } if self.current == Some(i) => cand,
+            _ => self.knobs[i].chosen,
+        }
+    }
+
+    /// Sets every knob's option: its lean end under pressure, else what the learner runs (or,
+    /// with learning off, its default). Explicit options are left alone by `set_learned`.
+    fn apply(&self, on: bool) {
+        let lean = pressure::active();
+        if lean && !LEAN.swap(true, Relaxed) {
+            LEARN.pressure_lean.fetch_add(1, Relaxed);
+        }
+        if !lean {
+            LEAN.store(false, Relaxed);
+        }
+        for (i, ladder) in LADDERS.iter().enumerate() {
+            let value = if lean {
+                ladder.candidates[0]
+            } else if on {
+                ladder.candidates[self.running(i)]
+            } else {
+                OPTIONS[ladder.opt as usize].default
+            };
+            options::set_learned(ladder.opt, value);
+        }
+    }
+
+    /// Publishes the state on the statistics board.
+    fn publish(&self, on: bool) {
+        LEARN.enabled.store(on as u8, Relaxed);
+        LEARN.windows.store(self.windows, Relaxed);
+        LEARN.reopened.store(self.reopened, Relaxed);
+        if self.frozen_signature.is_some() && on {
+            LEARN.frozen_windows.fetch_add(1, Relaxed);
+        }
+        for ((k, board), ladder) in self
+            .knobs
+            .iter()
+            .zip(LEARN.knobs.iter())
+            .zip(LADDERS.iter())
+        {
+            board.value.store(options::get(ladder.opt), Relaxed);
+            board.games.store(k.games, Relaxed);
+            board.state.store(k.state as u8, Relaxed);
+            for (b, &r) in board.ratings.iter().zip(k.ratings.iter()) {
+                b.store(r, Relaxed);
+            }
+        }
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng.max(1);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// The neighbours of candidate `c` on a ladder of `len`.
+fn neighbours(c: usize, len: usize) -> impl Iterator<Item = usize> {
+    [c.wrapping_sub(1), c + 1]
+        .into_iter()
+        .filter(move |&n| n < len)
+}
+
+/// ELO's expected score of a player rated `a` against one rated `b`.
+fn expected_score(a: i32, b: i32) -> f64 {
+    1.0 / (1.0 + pow10((b - a) as f64 / 400.0))
+}
+
+/// 10^x, for |x| up to about 300 (the core has no `powf`).
+fn pow10(x: f64) -> f64 {
+    exp2(x * core::f64::consts::LOG2_10)
+}
+
+/// 2^x within about 1e-7 relative, for |x| < 1000: the integer part in the exponent bits, the
+/// fraction by a polynomial (Taylor series of e^(f ln 2) to the 7th power, f in [0, 1)).
+fn exp2(x: f64) -> f64 {
+    let x = x.clamp(-1000.0, 1000.0);
+    let mut n = x as i64;
+    if (n as f64) > x {
+        n -= 1;
+    }
+    let f = (x - n as f64) * core::f64::consts::LN_2;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for i in 1..=10 {
+        term *= f / i as f64;
+        sum += term;
+    }
+    let e = n + 1023;
+    if e <= 0 {
+        return 0.0;
+    }
+    if e >= 2047 {
+        return f64::INFINITY;
+    }
+    sum * f64::from_bits((e as u64) << 52)
+}
+
+/// log2(x) for x > 0, to about 1e-6: the exponent bits plus a series for the mantissa.
+fn log2(x: f64) -> f64 {
+    if x <= 0.0 {
+        return -1000.0;
+    }
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let m = f64::from_bits((bits & ((1 << 52) - 1)) | (1023 << 52)); // in [1, 2)
+                                                                     // ln(m) = 2 atanh((m - 1) / (m + 1)), a fast series for m in [1, 2).
+    let y = (m - 1.0) / (m + 1.0);
+    let (y2, mut term, mut sum) = (y * y, y, 0.0);
+    for i in 0..12 {
+        sum += term / (2 * i + 1) as f64;
+        term *= y2;
+    }
+    e as f64 + 2.0 * sum * core::f64::consts::LOG2_E
+}
+
+fn abs(x: f64) -> f64 {
+    if x < 0.0 {
+        -x
+    } else {
+        x
+    }
+}
+
+fn round(x: f64) -> i32 {
+    if x < 0.0 {
+        (x - 0.5) as i32
+    } else {
+        (x + 0.5) as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_math_helpers_agree_with_std() {
+        for x in [-30.5, -3.0, -0.25, 0.0, 0.5, 1.0, 7.3, 40.0] {
+            let (a, b) = (exp2(x), 2f64.powf(x));
+            assert!((a - b).abs() <= b * 1e-9, "exp2({x}) = {a}, std {b}");
+        }
+        for x in [1e-6, 0.3, 1.0, 1.5, 3.0, 1000.0, 123456789.0] {
+            let (a, b) = (log2(x), x.log2());
+            assert!((a - b).abs() < 1e-6, "log2({x}) = {a}, std {b}");
+        }
+        assert!((expected_score(1500, 1500) - 0.5).abs() < 1e-12);
+        assert!((expected_score(1900, 1500) - 10.0 / 11.0).abs() < 1e-9);
+        assert_eq!((round(2.5), round(-2.5), round(0.4)), (3, -3, 0));
+    }
+
+    /// A window of small allocations whose cost depends on the value of knob 0 (the purge
+    /// delay): `cost(value)` cycles per allocation, with a little noise.
+    fn small_window(l: &Learner, cost: impl Fn(usize) -> f64, noise: &mut u64) -> Window {
+        let value = LADDERS[0].candidates[l.running(0)];
+        *noise = noise
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let jitter = 1.0 + ((*noise >> 40) % 100) as f64 / 2000.0; // up to 5 %
+        let allocs = 10_000u64;
+        Window {
+            allocs: [allocs, 0, 0, 0],
+            ms: 50,
+            time_cycles: (cost(value) * jitter * allocs as f64) as u64,
+            waste: 8 << 20,
+        }
+    }
+
+    fn fresh() -> Learner {
+        let mut l = Learner::new();
+        l.rng = 12345;
+        for (k, ladder) in l.knobs.iter_mut().zip(LADDERS.iter()) {
+            let default = OPTIONS[ladder.opt as usize].default;
+            k.chosen = ladder
+                .candidates
+                .iter()
+                .position(|&c| c == default)
+                .unwrap();
+        }
+        l
+    }
+
+    #[test]
+    fn a_knob_moves_step_by_step_to_its_cheapest_value_and_freezes() {
+        let mut l = fresh();
+        let mut noise = 7;
+        // Purge delay 50 ms costs 100 cycles per allocation, 10 ms 300, 0 ms 900.
+        let cost = |v: usize| match v {
+            50 => 100.0,
+            10 => 300.0,
+            _ => 900.0,
+        };
+        let mut windows = 0;
+        while l.knobs[0].state != KnobState::Frozen {
+            let w = small_window(&l, cost, &mut noise);
+            l.window(&w, 1.0);
+            windows += 1;
+            assert!(
+                windows < 2 * MAX_GAMES as usize + 4,
+                "knob 0 froze within its games"
+            );
+        }
+        assert_eq!(LADDERS[0].candidates[l.knobs[0].chosen], 50);
+        assert!(l.knobs[0].ratings[2] > l.knobs[0].ratings[1]);
+        // The knobs of tiers without allocations are idle; the small-page ones learn next.
+        assert_eq!(
+            l.current,
+            Some(5),
+            "the warm pool learns after the purge delay"
+        );
+        for i in 1..=4 {
+            assert_eq!(l.knobs[i].state, KnobState::Idle, "knob {i}");
+        }
+    }
+
+    #[test]
+    fn equal_candidates_freeze_after_the_most_games_and_a_shift_reopens() {
+        let mut l = fresh();
+        let mut noise = 3;
+        let mut windows = 0;
+        while l.frozen_signature.is_none() {
+            let w = small_window(&l, |_| 200.0, &mut noise);
+            l.window(&w, 1.0);
+            windows += 1;
+            assert!(
+                windows < 3 * 2 * (MAX_GAMES as usize + 2),
+                "all knobs froze"
+            );
+        }
+        for i in [0, 5, 6] {
+            assert_eq!(l.knobs[i].state, KnobState::Frozen, "knob {i}");
+            assert!(l.knobs[i].games <= MAX_GAMES);
+        }
+        // Same workload: stays frozen.
+        for _ in 0..10 {
+            let w = small_window(&l, |_| 200.0, &mut noise);
+            l.window(&w, 1.0);
+        }
+        assert_eq!(l.reopened, 0);
+        // Whales now: the signature moves and learning re-opens, whale knobs included.
+        for _ in 0..(SHIFT_WINDOWS + 6) {
+            l.window(
+                &Window {
+                    allocs: [0, 0, 0, 5_000],
+                    ms: 50,
+                    time_cycles: 1_000_000,
+                    waste: 64 << 20,
+                },
+                1.0,
+            );
+        }
+        assert_eq!(l.reopened, 1);
+        assert!(l.frozen_signature.is_none());
+        assert!(l.current.is_some());
+    }
+
+    #[test]
+    fn memory_weighs_by_the_weight() {
+        // Two values equal in time; 0 ms keeps far less memory. With weight 1 the lean value
+        // wins, with weight 0 it is a draw (and the knob freezes after its most games).
+        for (weight, want_lean) in [(1.0, true), (0.0, false)] {
+            let mut l = fresh();
+            let mut noise = 11;
+            while l.knobs[0].state != KnobState::Frozen {
+                let value = LADDERS[0].candidates[l.running(0)];
+                let mut w = small_window(&l, |_| 200.0, &mut noise);
+                w.waste = if value == 0 { 1 << 20 } else { 32 << 20 };
+                l.window(&w, weight);
+            }
+            let chosen = LADDERS[0].candidates[l.knobs[0].chosen];
+            assert_eq!(chosen == 0, want_lean, "weight {weight}: chose {chosen}");
+        }
+    }
+}
