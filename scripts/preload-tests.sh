@@ -538,7 +538,7 @@ KEYS = {
     "threads": ["heaps_created", "heaps_retired", "heaps_taken_over"],
     "invalid_frees": None,
     "pressure": ["checks", "found", "limit", "working_set"],
-    "learn": ["enabled", "windows", "frozen_windows", "reopened", "pressure_lean", "knobs"],
+    "learn": ["enabled", "windows", "frozen_windows", "reopened", "recalled", "pressure_lean", "knobs"],
     "sites": ["samples", "sampled_frees", "records_dropped", "short", "long", "rules_adopted",
               "rules_dropped", "rules_evicted", "predicted_right", "predicted_wrong", "unpredicted",
               "long_allocs", "pages_relabelled", "long_pages", "long_page_bytes", "big_allocs",

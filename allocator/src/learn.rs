@@ -1,7 +1,8 @@
 //! Learned thresholds: the knobs of `options::LADDERS` tuned to the running program by
 //! windows that compete, rated by ELO, then frozen (`SACS_LEARN=1`; docs/learning.md).
 //!
-//! **Windows.** Time is cut into windows of `SACS_LEARN_WINDOW_MS`. The first thread whose slow
+//! **Windows.** Time is cut into windows of `SACS_LEARN_WINDOW_MS`, or longer while a delay is
+//! learned (`Ladder::window_ms`: the delay's longest candidate). The first thread whose slow
 //! path (the shared purge look, `heap::tick::global_tick`) finds the current window over claims
 //! its end with one compare-and-swap, measures it outside any lock, and scores it under a
 //! try-lock; no HOT path is involved, and nothing allocates. A window's cost is
@@ -30,8 +31,10 @@
 //!
 //! **Frozen.** When every knob is frozen, idle or explicit, windows only watch the workload's
 //! signature (each tier's share of allocations and the allocation rate); when it moves away
-//! from the one seen at freezing for [`SHIFT_WINDOWS`] windows in a row, learning re-opens, the
-//! ratings halfway back to the start.
+//! from the one seen at freezing for [`SHIFT_WINDOWS`] windows in a row, the learner looks
+//! among the last [`REMEMBERED`] workloads it froze for: if the new signature is near one, it
+//! takes that workload's choices back, frozen (*recalled*: a program that alternates phases
+//! learns each once); else learning re-opens, the ratings halfway back to the start.
 //!
 //! **Pressure.** While `pressure::active` (the memory cgroup near its limit), every knob not
 //! set explicitly is moved to its leanest candidate at once, with or without learning, and
@@ -58,14 +61,14 @@ pub const START_RATING: i32 = 1500;
 /// ELO's K: the most a rating moves in one game.
 const K_FACTOR: f64 = 32.0;
 /// Scores this close (relative) are a draw.
-pub const DRAW_BAND: f64 = 0.03;
+pub const DRAW_BAND: f64 = 0.05;
 /// Points a challenger must lead the chosen value by to replace it, and the chosen value must
 /// lead its neighbours by to freeze early.
-pub const MOVE_MARGIN: i32 = 40;
+pub const MOVE_MARGIN: i32 = 50;
 /// Games a knob plays before it may freeze on its ratings.
 pub const MIN_GAMES: u64 = 6;
 /// Games after which a knob freezes whatever its ratings.
-pub const MAX_GAMES: u64 = 16;
+pub const MAX_GAMES: u64 = 12;
 /// The softmax's temperature, in rating points: a lead of this many points makes a challenger
 /// 10 times as likely to be picked.
 const SOFTMAX_POINTS: f64 = 100.0;
@@ -77,6 +80,9 @@ pub const SHIFT_WINDOWS: u32 = 3;
 /// allocations by this much, or the allocation rate by this factor (log2).
 const SHIFT_SHARE: f64 = 0.3;
 const SHIFT_RATE_LOG2: f64 = 3.0;
+/// Workloads remembered with the choices frozen for them (a program that alternates phases
+/// gets each phase's choices back without learning them again).
+pub const REMEMBERED: usize = 4;
 /// A knob is idle when the tiers it tunes make less than this share of allocations.
 const IDLE_SHARE: f64 = 1.0 / 1024.0;
 
@@ -93,6 +99,8 @@ const KNOB_TIERS: [u8; KNOB_COUNT] = [
 
 /// The end of the current window (ms); 0 before the first.
 static WINDOW_END: AtomicU64 = AtomicU64::new(0);
+/// The shortest window the knob being learned needs (`Ladder::window_ms`).
+static KNOB_WINDOW: AtomicU64 = AtomicU64::new(0);
 /// Whether the pressure response moved the knobs to their lean ends.
 static LEAN: AtomicBool = AtomicBool::new(false);
 static LEARNER: Lock<Learner> = Lock::new(Learner::new());
@@ -104,7 +112,9 @@ pub fn tick(now: u64) {
         return;
     }
     let end = WINDOW_END.load(Relaxed);
-    let window = (options::get(Opt::LearnWindowMs) as u64).max(1);
+    let window = (options::get(Opt::LearnWindowMs) as u64)
+        .max(KNOB_WINDOW.load(Relaxed))
+        .max(1);
     if now < end
         || WINDOW_END
             .compare_exchange(end, now + window, Relaxed, Relaxed)
@@ -269,8 +279,12 @@ pub struct Learner {
     signature: Signature,
     frozen_signature: Option<Signature>,
     shifted: u32,
+    /// Signatures frozen before, with the knobs as they were then (oldest replaced first).
+    memory: [Option<(Signature, [Knob; KNOB_COUNT])>; REMEMBERED],
+    memory_next: usize,
     windows: u64,
     reopened: u64,
+    recalled: u64,
     rng: u64,
 }
 
@@ -298,8 +312,11 @@ impl Learner {
             },
             frozen_signature: None,
             shifted: 0,
+            memory: [None; REMEMBERED],
+            memory_next: 0,
             windows: 0,
             reopened: 0,
+            recalled: 0,
             rng: 0,
         }
     }
@@ -363,16 +380,21 @@ impl Learner {
             time / self.time_mean.max(1.0) + weight * waste / self.waste_mean.max(1048576.0);
 
         if let Some(frozen) = self.frozen_signature {
-            self.shifted = if self.signature.far_from(&frozen) {
+            // Each window's own signature, not the running one, so that a phase that comes
+            // back is recognised as soon as it has lasted `SHIFT_WINDOWS` windows.
+            self.shifted = if sig.far_from(&frozen) {
                 self.shifted + 1
             } else {
                 0
             };
-            if self.shifted >= SHIFT_WINDOWS {
-                self.reopen();
-            } else {
+            if self.shifted < SHIFT_WINDOWS {
                 return;
             }
+            self.signature = sig;
+            if self.recall() {
+                return;
+            }
+            self.reopen();
         }
         if self.current.is_none() {
             self.next_knob();
@@ -455,6 +477,49 @@ impl Learner {
         }
         self.frozen_signature = Some(self.signature);
         self.shifted = 0;
+        self.remember();
+    }
+
+    /// Keeps the signature just frozen with its knobs: in place of a remembered one it is near
+    /// (the same workload, learned again), else in place of the oldest.
+    fn remember(&mut self) {
+        let entry = Some((self.signature, self.knobs));
+        let near = self
+            .memory
+            .iter()
+            .position(|m| m.is_some_and(|(sig, _)| !sig.far_from(&self.signature)));
+        if let Some(i) = near {
+            self.memory[i] = entry;
+        } else {
+            self.memory[self.memory_next] = entry;
+            self.memory_next = (self.memory_next + 1) % REMEMBERED;
+        }
+    }
+
+    /// The workload moved to one frozen before: takes its knobs back, frozen. Returns whether
+    /// one was found.
+    fn recall(&mut self) -> bool {
+        let found = self
+            .memory
+            .iter()
+            .flatten()
+            .find(|(sig, _)| !sig.far_from(&self.signature))
+            .copied();
+        let Some((sig, knobs)) = found else {
+            return false;
+        };
+        for (k, was) in self.knobs.iter_mut().zip(knobs.iter()) {
+            if k.state != KnobState::Explicit {
+                *k = *was;
+            }
+        }
+        self.recalled += 1;
+        self.frozen_signature = Some(sig);
+        self.shifted = 0;
+        self.current = None;
+        self.playing = Play::Chosen;
+        self.first = None;
+        true
     }
 
     /// Picks the next pair's challenger and which of its windows comes first.
@@ -542,11 +607,13 @@ impl Learner {
         }
     }
 
-    /// Publishes the state on the statistics board.
+    /// Publishes the state on the statistics board, and the window the next one needs.
     fn publish(&self, on: bool) {
+        KNOB_WINDOW.store(self.current.map_or(0, |i| LADDERS[i].window_ms), Relaxed);
         LEARN.enabled.store(on as u8, Relaxed);
         LEARN.windows.store(self.windows, Relaxed);
         LEARN.reopened.store(self.reopened, Relaxed);
+        LEARN.recalled.store(self.recalled, Relaxed);
         if self.frozen_signature.is_some() && on {
             LEARN.frozen_windows.fetch_add(1, Relaxed);
         }
@@ -774,6 +841,49 @@ mod tests {
         assert_eq!(l.reopened, 1);
         assert!(l.frozen_signature.is_none());
         assert!(l.current.is_some());
+    }
+
+    #[test]
+    fn a_workload_seen_before_gets_its_choices_back() {
+        let mut l = fresh();
+        let mut noise = 5;
+        while l.frozen_signature.is_none() {
+            let w = small_window(&l, |_| 200.0, &mut noise);
+            l.window(&w, 1.0);
+        }
+        let small_choices: std::vec::Vec<usize> = l.knobs.iter().map(|k| k.chosen).collect();
+        // Big blocks only: a new workload, learned (every value costs the same: draws).
+        let big = Window {
+            allocs: [0, 0, 10_000, 0],
+            ms: 50,
+            time_cycles: 2_000_000,
+            waste: 8 << 20,
+        };
+        let mut n = 0;
+        while l.reopened == 0 || l.frozen_signature.is_none() {
+            l.window(&big, 1.0);
+            n += 1;
+            assert!(n < 400, "the big-block workload froze");
+        }
+        assert_eq!(
+            l.knobs[1].state,
+            KnobState::Frozen,
+            "the warm delay was learned"
+        );
+        // Small blocks again: their choices come back, frozen, with no learning.
+        for _ in 0..(SHIFT_WINDOWS + 2) {
+            let w = small_window(&l, |_| 200.0, &mut noise);
+            l.window(&w, 1.0);
+        }
+        assert_eq!((l.reopened, l.recalled), (1, 1));
+        assert!(l.frozen_signature.is_some() && l.current.is_none());
+        let now: std::vec::Vec<usize> = l.knobs.iter().map(|k| k.chosen).collect();
+        assert_eq!(now, small_choices);
+        assert_eq!(
+            l.knobs[1].state,
+            KnobState::Idle,
+            "as it was for small blocks"
+        );
     }
 
     #[test]

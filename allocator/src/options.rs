@@ -228,6 +228,10 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
 pub struct Ladder {
     pub opt: Opt,
     pub candidates: &'static [usize],
+    /// The shortest window (ms) the knob's games are played in: for a delay, its longest
+    /// candidate, so that what a delay costs (memory kept, faults when the memory comes back)
+    /// falls mostly in the window that chose it.
+    pub window_ms: u64,
 }
 
 /// Number of knobs the learner moves.
@@ -241,30 +245,37 @@ pub static LADDERS: [Ladder; KNOB_COUNT] = [
     Ladder {
         opt: Opt::PurgeDelayMs,
         candidates: &[0, 10, 50],
+        window_ms: 50,
     },
     Ladder {
         opt: Opt::WarmMs,
         candidates: &[200, 600, 900, 1200],
+        window_ms: 1200,
     },
     Ladder {
         opt: Opt::HotMs,
         candidates: &[50, 100, 200],
+        window_ms: 200,
     },
     Ladder {
         opt: Opt::ThreadBigCacheMib,
         candidates: &[0, 4, 16],
+        window_ms: 0,
     },
     Ladder {
         opt: Opt::WhaleWastePercent,
         candidates: &[25, 50, 75],
+        window_ms: 0,
     },
     Ladder {
         opt: Opt::WarmPoolPages,
         candidates: &[4, 8, 16],
+        window_ms: 0,
     },
     Ladder {
         opt: Opt::PrefillPages,
         candidates: &[1, 4, 8],
+        window_ms: 0,
     },
 ];
 

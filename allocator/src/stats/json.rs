@@ -177,6 +177,7 @@ impl Stats {
             j.num("windows", l.windows);
             j.num("frozen_windows", l.frozen_windows);
             j.num("reopened", l.reopened);
+            j.num("recalled", l.recalled);
             j.num("pressure_lean", l.pressure_lean);
             j.object("knobs", |j| {
                 for (k, ladder) in l.knobs.iter().zip(LADDERS.iter()) {

@@ -55,6 +55,8 @@ pub struct LearnBoard {
     pub windows: AtomicU64,
     /// Times a change of workload re-opened learning after it had frozen.
     pub reopened: AtomicU64,
+    /// Times a change of workload brought back the choices frozen for an earlier one.
+    pub recalled: AtomicU64,
     /// Windows at whose end every knob was frozen, idle or explicit.
     pub frozen_windows: AtomicU64,
     /// Times memory pressure moved the knobs to their lean ends.
@@ -78,6 +80,7 @@ pub static LEARN: LearnBoard = LearnBoard {
     knobs: [KNOB; KNOB_COUNT],
     windows: AtomicU64::new(0),
     reopened: AtomicU64::new(0),
+    recalled: AtomicU64::new(0),
     frozen_windows: AtomicU64::new(0),
     pressure_lean: AtomicU64::new(0),
     enabled: AtomicU8::new(0),
@@ -102,6 +105,7 @@ pub struct LearnStats {
     pub knobs: [KnobStats; KNOB_COUNT],
     pub windows: u64,
     pub reopened: u64,
+    pub recalled: u64,
     pub frozen_windows: u64,
     pub pressure_lean: u64,
 }
@@ -114,6 +118,7 @@ impl LearnStats {
             enabled: b.enabled.load(Relaxed) != 0,
             windows: b.windows.load(Relaxed),
             reopened: b.reopened.load(Relaxed),
+            recalled: b.recalled.load(Relaxed),
             frozen_windows: b.frozen_windows.load(Relaxed),
             pressure_lean: b.pressure_lean.load(Relaxed),
             ..LearnStats::default()

@@ -346,6 +346,8 @@ impl Stats {
         w.num(l.frozen_windows);
         w.s(", re-opened ");
         w.num(l.reopened);
+        w.s(", recalled ");
+        w.num(l.recalled);
         w.s(", pressure lean ");
         w.num(l.pressure_lean);
         for (k, ladder) in l.knobs.iter().zip(LADDERS.iter()) {

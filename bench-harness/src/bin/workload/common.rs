@@ -223,15 +223,17 @@ pub static IDLE_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU6
 /// what those allocators' users get.
 pub const SETTLE: core::time::Duration = core::time::Duration::from_millis(250);
 
+/// Sleeps for `d`, a program idle between pieces of work; not counted in the workload's time.
+pub fn idle(d: core::time::Duration) {
+    std::thread::sleep(d);
+    IDLE_NS.fetch_add(d.as_nanos() as u64, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// Lets the allocator settle before a resident-set reading, as a program idle between requests
 /// would: [`SETTLE`] of sleep (not counted in the workload's time), then one small allocation
 /// and free, so an allocator that purges on its next call gets that call.
 pub fn settle() {
-    std::thread::sleep(SETTLE);
-    IDLE_NS.fetch_add(
-        SETTLE.as_nanos() as u64,
-        core::sync::atomic::Ordering::Relaxed,
-    );
+    idle(SETTLE);
     // The write and `black_box` keep the compiler from removing the pair (it may drop a
     // malloc/free pair whose block is never used, and then the allocator gets no call).
     let p = core::hint::black_box(malloc(16));

@@ -26,7 +26,8 @@
 //! a quarter of its cache remains), or else after it freed everything; either way after
 //! `common::settle`'s idle pause.
 //!
-//! The workloads that trace their resident set over time (`fragmentation`, `server`, `batch`; see
+//! The workloads that trace their resident set over time (`fragmentation`, `server`, `batch`,
+//! `phases`; see
 //! `trace.rs`) add four fields: `phases` (the phases' names, `/`-separated), `phase_rss_kib`
 //! (the resident set at the end of each phase, in the same order), `mean_rss_kib` (the
 //! time-weighted mean resident set, idle pauses included) and `rss_samples` (readings taken):
@@ -37,6 +38,7 @@
 
 mod batch;
 mod common;
+mod phases;
 mod server;
 mod single;
 mod tally;
@@ -112,6 +114,11 @@ const WORKLOADS: &[Workload] = &[
         name: "whale-churn",
         about: "20 live whales of 5-25 MiB, one replaced per step, each written whole",
         run: whale::whale_churn,
+    },
+    Workload {
+        name: "phases",
+        about: "small-object swells and drains, then big-buffer jobs with idle pauses, alternating",
+        run: phases::phases,
     },
     Workload {
         name: "larson",
