@@ -614,6 +614,27 @@ case_python() {
     note "$(tail -n 1 sacs.out | cut -c1-24)…"
 }
 
+# The learner (SACS_LEARN=1, docs/learning.md) with 1 ms windows, so that it plays many games
+# and moves its knobs while the interpreter runs: the output is unchanged, and the statistics
+# show the windows it scored.
+case_learn() {
+    [[ -n $PY ]] || die "python3 is not installed"
+    PYTHONMALLOC=malloc SACS_LEARN=1 SACS_LEARN_WINDOW_MS=1 twice 1000000 "$PY" "$SRC/threaded.py"
+    local summary
+    summary=$("$STATS_PY" - sacs.stats <<'EOF'
+import glob, json, sys
+s = json.loads(open(glob.glob(sys.argv[1] + "/*.json")[0]).readline())
+l = s["learn"]
+if not l["enabled"] or l["windows"] == 0:
+    sys.exit("learning on, but the statistics show %r" % {k: l[k] for k in l if k != "knobs"})
+games = sum(k["games"] for k in l["knobs"].values())
+print("%d windows, %d games, states %s" % (l["windows"], games,
+      "/".join(k["state"] for k in l["knobs"].values())))
+EOF
+) || die "$summary"
+    note "$summary"
+}
+
 # The heap profile (SACS_PROFILE=1, docs/profile.md): printed by malloc_stats() and at exit,
 # with its three tables, and its rows name their sites (module + offset, and a function where
 # dladdr knows one); the program's output is unchanged.
@@ -855,6 +876,7 @@ run_case stats-formats case_stats_formats
 run_case signal case_signal
 run_case fork case_fork
 run_case python case_python
+run_case learn case_learn
 run_case profile case_profile
 run_case sqlite case_sqlite
 run_case git case_git

@@ -19,6 +19,7 @@ Writes bench-results/sweep/<stamp>/results.csv (every run) and summary.md."""
 import argparse
 import csv
 import datetime
+import json
 import os
 import statistics
 import subprocess
@@ -56,11 +57,19 @@ def defaults():
     return out
 
 
-def run(binary, lib, workload, scale, env_extra):
+def run(binary, lib, workload, scale, env_extra, stats_dir):
+    """Runs one workload; returns its time, memory, checksum and, with learning on, what the
+    learner reported at exit (the "learn" object of SACS's JSON statistics)."""
     # The caller's SACS_* settings would change what is measured.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SACS_")}
     env.update({k: str(v) for k, v in env_extra.items()})
     env["LD_PRELOAD"] = lib
+    stats_file = None
+    if env_extra.get("SACS_LEARN") == 1:
+        stats_file = os.path.join(stats_dir, "learn.%d.json" % os.getpid())
+        if os.path.exists(stats_file):
+            os.remove(stats_file)
+        env.update({"SACS_STATS": "json", "SACS_STATS_FILE": stats_file})
     p = subprocess.run([binary, workload, "--scale", str(scale)], env=env,
                        capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
@@ -68,7 +77,24 @@ def run(binary, lib, workload, scale, env_extra):
                                                      p.stderr.strip()[-300:]))
     fields = dict(kv.split("=", 1) for kv in p.stdout.split() if "=" in kv)
     memory = int(fields.get("mean_rss_kib") or fields["peak_rss_kib"])
-    return float(fields["elapsed_s"]), memory, fields["checksum"]
+    learn = None
+    if stats_file:
+        with open(stats_file) as f:
+            learn = json.loads(f.readline())["learn"]
+        os.remove(stats_file)
+    return float(fields["elapsed_s"]), memory, fields["checksum"], learn
+
+
+def learned_summary(learn):
+    """One cell: the learner's windows and final choices, e.g. "42 w (frozen 10, re-opened 0,
+    recalled 0): PURGE_DELAY_MS=50 frozen, WARM_MS=600 learning, ...", idle and waiting knobs
+    left out."""
+    knobs = ", ".join("%s=%d %s" % (name.replace("SACS_", ""), k["value"], k["state"])
+                      for name, k in learn["knobs"].items()
+                      if k["state"] in ("learning", "frozen"))
+    return "%d w (frozen %d, re-opened %d, recalled %d): %s" % (
+        learn["windows"], learn["frozen_windows"], learn["reopened"], learn["recalled"],
+        knobs or "no knob played")
 
 
 def main():
@@ -113,9 +139,11 @@ def main():
             order = settings[rep % len(settings):] + settings[:rep % len(settings)]
             for name, extra in order:
                 n += 1
-                t, m, checksum = run(args.workload_bin, args.sacs_lib, w, args.scale, extra)
+                t, m, checksum, learn = run(args.workload_bin, args.sacs_lib, w, args.scale,
+                                            extra, args.out)
                 rows.append({"workload": w, "setting": name, "rep": rep, "time_s": t,
-                             "memory_kib": m, "checksum": checksum})
+                             "memory_kib": m, "checksum": checksum,
+                             "learned": learned_summary(learn) if learn else ""})
                 print("[%d/%d] %-14s %-32s %.4f s %7.1f MiB" % (n, total, w, name, t, m / 1024),
                       file=sys.stderr)
     with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
@@ -161,6 +189,16 @@ def main():
                    if (w, "learned") in med else "- | -")
         lines.append("| %s | %s | %.3f | %.4f | %.1f | %.4f | %.1f | %s |" % (
             w, best, score(w, best), t, m / 1024, t0, m0 / 1024, learned))
+    if not args.no_learned:
+        lines += ["", "## What the learner chose", "",
+                  "At exit of each run with learning on: windows scored (w), windows with every "
+                  "knob settled, re-openings and recalls, and each knob that played, with its "
+                  "value and state.", "",
+                  "| workload | repetition | learner at exit |", "| --- | ---: | --- |"]
+        for w in workloads:
+            for r in rows:
+                if r["workload"] == w and r["setting"] == "learned":
+                    lines.append("| %s | %d | %s |" % (w, r["rep"], r["learned"]))
     lines += ["", "## Every setting", "",
               "| workload | setting | score | time (s) | memory (MiB) |", "| --- | --- | ---: | ---: | ---: |"]
     for w in workloads:

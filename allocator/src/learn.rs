@@ -46,18 +46,17 @@ use crate::lock::Lock;
 use crate::options::{self, Opt, CANDIDATES_MAX, KNOB_COUNT, LADDERS, OPTIONS};
 use crate::platform;
 use crate::pressure;
-use crate::stats::{self, KnobState, GLOBAL, LEARN, TIERS};
+use crate::stats::{self, KnobState, GLOBAL, LEARN, START_RATING, TIERS};
 
 /// Cycles one page fault costs, as charged to a window: a first touch of a fresh 4 KiB page
-/// (fault and zeroing) measured about 4,000 time-stamp cycles on the project's machines.
+/// (fault and zeroing) measured about 4,000 time-stamp cycles on the project's machines
+/// (`scripts/fault-cycles.c`).
 pub const FAULT_CYCLES: u64 = 4000;
 /// Cycles charged per refill from a shared structure (a lock and list work, no system call:
 /// those are counted apart).
 pub const REFILL_CYCLES: u64 = 2000;
 /// A window with fewer allocations is not scored (too little to measure).
 pub const MIN_ALLOCS: u64 = 256;
-/// The rating every candidate starts from.
-pub const START_RATING: i32 = 1500;
 /// ELO's K: the most a rating moves in one game.
 const K_FACTOR: f64 = 32.0;
 /// Scores this close (relative) are a draw.
@@ -617,13 +616,7 @@ impl Learner {
         if self.frozen_signature.is_some() && on {
             LEARN.frozen_windows.fetch_add(1, Relaxed);
         }
-        for ((k, board), ladder) in self
-            .knobs
-            .iter()
-            .zip(LEARN.knobs.iter())
-            .zip(LADDERS.iter())
-        {
-            board.value.store(options::get(ladder.opt), Relaxed);
+        for (k, board) in self.knobs.iter().zip(LEARN.knobs.iter()) {
             board.games.store(k.games, Relaxed);
             board.state.store(k.state as u8, Relaxed);
             for (b, &r) in board.ratings.iter().zip(k.ratings.iter()) {

@@ -4,9 +4,12 @@
 //! under its own lock; snapshots read it with relaxed loads (a snapshot taken while a window
 //! closes may mix two windows' figures, which a statistics reader can live with).
 
-use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
-use crate::options::{CANDIDATES_MAX, KNOB_COUNT};
+use crate::options::{self, CANDIDATES_MAX, KNOB_COUNT, LADDERS};
+
+/// The rating every candidate starts from (ELO points).
+pub const START_RATING: i32 = 1500;
 
 /// What a knob is doing ([`KnobStats::state`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -40,9 +43,8 @@ impl KnobState {
     }
 }
 
-/// One knob on the board.
+/// One knob on the board (its value is its option's, read at the snapshot).
 pub struct KnobBoard {
-    pub value: AtomicUsize,
     pub ratings: [AtomicI32; CANDIDATES_MAX],
     pub games: AtomicU64,
     pub state: AtomicU8,
@@ -66,10 +68,9 @@ pub struct LearnBoard {
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
-const RATING: AtomicI32 = AtomicI32::new(0);
+const RATING: AtomicI32 = AtomicI32::new(START_RATING);
 #[allow(clippy::declare_interior_mutable_const)]
 const KNOB: KnobBoard = KnobBoard {
-    value: AtomicUsize::new(0),
     ratings: [RATING; CANDIDATES_MAX],
     games: AtomicU64::new(0),
     state: AtomicU8::new(0),
@@ -89,7 +90,7 @@ pub static LEARN: LearnBoard = LearnBoard {
 /// A knob in a snapshot.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KnobStats {
-    /// The value the knob has now (0 before the learner's first window).
+    /// The value the knob's option has now.
     pub value: usize,
     /// Ratings of the candidates in `options::LADDERS` order (ELO points, 1500 at the start).
     pub ratings: [i32; CANDIDATES_MAX],
@@ -123,10 +124,14 @@ impl LearnStats {
             pressure_lean: b.pressure_lean.load(Relaxed),
             ..LearnStats::default()
         };
-        for (k, board) in s.knobs.iter_mut().zip(b.knobs.iter()) {
-            k.value = board.value.load(Relaxed);
+        for ((k, board), ladder) in s.knobs.iter_mut().zip(b.knobs.iter()).zip(LADDERS.iter()) {
+            k.value = options::get(ladder.opt);
             k.games = board.games.load(Relaxed);
-            k.state = KnobState::from_u8(board.state.load(Relaxed));
+            k.state = if options::is_explicit(ladder.opt) {
+                KnobState::Explicit
+            } else {
+                KnobState::from_u8(board.state.load(Relaxed))
+            };
             for (r, a) in k.ratings.iter_mut().zip(board.ratings.iter()) {
                 *r = a.load(Relaxed);
             }

@@ -14,7 +14,7 @@ mod table;
 
 pub(crate) use json::JSON_MAX;
 pub use learning::{KnobState, KnobStats, LearnStats};
-pub(crate) use learning::{KNOB_STATE_NAMES, LEARN};
+pub(crate) use learning::{KNOB_STATE_NAMES, LEARN, START_RATING};
 pub(crate) use table::{format_decimal, Writer};
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};

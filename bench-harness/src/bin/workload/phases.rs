@@ -33,8 +33,11 @@ const SCRATCH_BYTES: usize = 1 << 20;
 const REQUESTS: usize = 300;
 
 /// The names of the phases, as the `phases` field gives them (two per cycle).
-const PHASE_NAMES: [&str; 2 * CYCLES as usize] =
-    ["churn1", "jobs1", "churn2", "jobs2", "churn3", "jobs3"];
+const PHASE_NAMES: [&str; 2 * MAX_CYCLES as usize] = [
+    "churn1", "jobs1", "churn2", "jobs2", "churn3", "jobs3", "churn4", "jobs4", "churn5", "jobs5",
+    "churn6", "jobs6", "churn7", "jobs7", "churn8", "jobs8", "churn9", "jobs9", "churn10",
+    "jobs10", "churn11", "jobs11", "churn12", "jobs12",
+];
 
 /// `scaled(3)` cycles (1 to 12) of a churn phase then a jobs phase; the resident set
 /// is traced over the whole run (`mean_rss_kib`, pauses included) and read at each phase's end.
