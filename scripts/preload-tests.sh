@@ -633,6 +633,21 @@ print("%d windows, %d games, states %s" % (l["windows"], games,
 EOF
 ) || die "$summary"
     note "$summary"
+    # Across runs (SACS_LEARN_FILE): the second run resumes from the first one's file, so its
+    # knobs have played at least the games of the first.
+    local run games=()
+    for run in 1 2; do
+        SACS_LEARN=1 SACS_LEARN_WINDOW_MS=1 SACS_LEARN_FILE="$PWD/learn.txt" PYTHONMALLOC=malloc \
+            run_sacs "file$run" "$PY" "$SRC/threaded.py"
+        expect_rc0 "file$run" "run $run with SACS_LEARN_FILE"
+        expect_same plain.out "file$run.out"
+        head -n 1 learn.txt | grep -qx 'sacs-learn 1' || die "learn.txt after run $run: $(first_lines learn.txt)"
+        games+=("$("$STATS_PY" -c 'import glob, json, sys
+s = json.loads(open(glob.glob(sys.argv[1] + "/*.json")[0]).readline())
+print(sum(k["games"] for k in s["learn"]["knobs"].values()))' "file$run.stats")")
+    done
+    ((games[1] >= games[0] && games[0] > 0)) || die "games in run 1 and 2: ${games[*]} (the second run did not resume)"
+    note "with SACS_LEARN_FILE: ${games[0]} games after run 1, ${games[1]} after run 2"
 }
 
 # The heap profile (SACS_PROFILE=1, docs/profile.md): printed by malloc_stats() and at exit,

@@ -110,6 +110,11 @@ def main():
                     help="W: memory against time (default SACS_LEARN_WEIGHT_PERCENT / 100, or 1)")
     ap.add_argument("--no-learned", action="store_true",
                     help="leave out the run with learning on")
+    ap.add_argument("--train", type=int, default=0,
+                    help="runs of each workload with learning on before the measured ones, "
+                         "learning kept across runs in a SACS_LEARN_FILE of the workload's own "
+                         "(default 0: the learner starts from nothing in the first repetition, "
+                         "and each later repetition resumes from the file)")
     ap.add_argument("--workload-bin", required=True)
     ap.add_argument("--sacs-lib", required=True)
     ap.add_argument("--out", required=True)
@@ -130,6 +135,19 @@ def main():
     if not args.no_learned:
         settings.append(("learned", {"SACS_LEARN": 1, "SACS_LEARN_WEIGHT_PERCENT": round(100 * args.weight)}))
     os.makedirs(args.out, exist_ok=True)
+
+    def with_file(w, extra):
+        """The learned setting keeps what it learns in a file per workload (SACS_LEARN_FILE)."""
+        if extra.get("SACS_LEARN") == 1:
+            return dict(extra, SACS_LEARN_FILE=os.path.join(os.path.abspath(args.out), "learn-%s.txt" % w))
+        return extra
+
+    if not args.no_learned:
+        for w in workloads:
+            for i in range(args.train):
+                run(args.workload_bin, args.sacs_lib, w, args.scale,
+                    with_file(w, dict(settings)["learned"]), args.out)
+                print("[train %d/%d] %s" % (i + 1, args.train, w), file=sys.stderr)
     rows = []
     total = len(workloads) * len(settings) * args.reps
     n = 0
@@ -140,7 +158,7 @@ def main():
             for name, extra in order:
                 n += 1
                 t, m, checksum, learn = run(args.workload_bin, args.sacs_lib, w, args.scale,
-                                            extra, args.out)
+                                            with_file(w, extra), args.out)
                 rows.append({"workload": w, "setting": name, "rep": rep, "time_s": t,
                              "memory_kib": m, "checksum": checksum,
                              "learned": learned_summary(learn) if learn else ""})
@@ -171,7 +189,10 @@ def main():
 
     lines = ["# SACS: fixed settings, one knob at a time", "",
              "- command: `scripts/sweep.sh --workloads %s --knobs %s --reps %d --scale %g "
-             "--weight %g`" % (",".join(workloads), ",".join(knobs), args.reps, args.scale, W),
+             "--weight %g --train %d`" % (",".join(workloads), ",".join(knobs), args.reps, args.scale, W,
+                                        args.train),
+             "- learned: SACS_LEARN=1, what it learns kept across runs in a file per workload; "
+             "%d training runs before the first measured one" % args.train,
              "- date: %s UTC; %d repetitions, settings rotated every repetition; scale %g" % (
                  datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), args.reps, args.scale),
              "- score = time / time(default) + W x memory / memory(default), W = %g; lower is "

@@ -287,35 +287,70 @@ pub struct TextOptionDesc {
     pub doc: &'static str,
 }
 
-/// Every text setting SACS reads.
-pub static TEXT_OPTIONS: [TextOptionDesc; 1] = [TextOptionDesc {
-    name: "SACS_STATS_FILE",
-    doc: "Where `SACS_STATS` writes at exit instead of standard error: a path, in which `%p` becomes the process ID; the file is created or appended to. If it cannot be opened, standard error.",
-}];
+/// Every text setting SACS reads, in [`TextOpt`] order.
+pub static TEXT_OPTIONS: [TextOptionDesc; TEXT_OPTION_COUNT] = [
+    TextOptionDesc {
+        name: "SACS_STATS_FILE",
+        doc: "Where `SACS_STATS` writes at exit instead of standard error: a path, in which `%p` becomes the process ID; the file is created or appended to. If it cannot be opened, standard error.",
+    },
+    TextOptionDesc {
+        name: "SACS_LEARN_FILE",
+        doc: "With `SACS_LEARN=1`: a file in which the learner keeps what it learned (each knob's value, games, ratings and state, and the workload it froze for) from one run of a program to the next: read at the first window, written (replaced whole) when learning freezes and at exit. A program run many times, each run too short to learn in, resumes where the last run stopped. Unset: nothing is kept.",
+    },
+];
 
-/// The longest `SACS_STATS_FILE` SACS keeps (longer ones are refused with a warning).
-pub const STATS_FILE_MAX: usize = 511;
+/// Index of each text option in [`TEXT_OPTIONS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum TextOpt {
+    StatsFile = 0,
+    LearnFile,
+}
+
+/// Number of text options.
+pub const TEXT_OPTION_COUNT: usize = 2;
+
+/// The longest text option value SACS keeps (longer ones are refused with a warning).
+pub const TEXT_MAX: usize = 511;
+/// The longest `SACS_STATS_FILE` SACS keeps.
+pub const STATS_FILE_MAX: usize = TEXT_MAX;
 
 /// Copies the value of `SACS_STATS_FILE` as read at load into `out` and returns its length, or
 /// `None` when it is unset. A copy is kept from load because programs that set their process
 /// title (redis-server, nginx, postgres) write over their `environ` strings.
 pub fn stats_file(out: &mut [u8; STATS_FILE_MAX]) -> Option<usize> {
+    text(TextOpt::StatsFile, out)
+}
+
+/// Copies the value of the text option `opt` as read at load into `out` and returns its
+/// length, or `None` when it is unset.
+pub fn text(opt: TextOpt, out: &mut [u8; TEXT_MAX]) -> Option<usize> {
     load();
-    let len = STATS_FILE_LEN.load(Relaxed);
+    let slot = &TEXT[opt as usize];
+    let len = slot.len.load(Relaxed);
     if len == UNSET {
         return None;
     }
-    for (o, b) in out.iter_mut().zip(STATS_FILE.iter()).take(len) {
+    for (o, b) in out.iter_mut().zip(slot.bytes.iter()).take(len) {
         *o = b.load(Relaxed);
     }
     Some(len)
 }
 
-/// `SACS_STATS_FILE`'s bytes as read at load, and their length (`UNSET`: not set).
+/// A text option's bytes as read at load, and their length (`UNSET`: not set).
+struct TextSlot {
+    bytes: [AtomicU8; TEXT_MAX],
+    len: AtomicUsize,
+}
+
 #[allow(clippy::declare_interior_mutable_const)]
 const NUL: AtomicU8 = AtomicU8::new(0);
-static STATS_FILE: [AtomicU8; STATS_FILE_MAX] = [NUL; STATS_FILE_MAX];
-static STATS_FILE_LEN: AtomicUsize = AtomicUsize::new(UNSET);
+#[allow(clippy::declare_interior_mutable_const)]
+const TEXT_SLOT: TextSlot = TextSlot {
+    bytes: [NUL; TEXT_MAX],
+    len: AtomicUsize::new(UNSET),
+};
+static TEXT: [TextSlot; TEXT_OPTION_COUNT] = [TEXT_SLOT; TEXT_OPTION_COUNT];
 
 const UNSET: usize = usize::MAX;
 
@@ -394,18 +429,25 @@ pub fn load() {
         // Only the first loader sets values, so `set` made after loading is never overwritten.
         let _ = VALUES.0[i].compare_exchange(UNSET, value, Relaxed, Relaxed);
     }
-    // SAFETY: as above.
-    if let Some(path) = unsafe { env::lookup(TEXT_OPTIONS[0].name.as_bytes()) } {
-        if path.len() <= STATS_FILE_MAX {
-            for (slot, &b) in STATS_FILE.iter().zip(path) {
-                slot.store(b, Relaxed);
+    for (desc, slot) in TEXT_OPTIONS.iter().zip(TEXT.iter()) {
+        // SAFETY: as above.
+        let Some(path) = (unsafe { env::lookup(desc.name.as_bytes()) }) else {
+            continue;
+        };
+        if path.len() <= TEXT_MAX {
+            for (b, &c) in slot.bytes.iter().zip(path) {
+                b.store(c, Relaxed);
             }
-            let _ = STATS_FILE_LEN.compare_exchange(UNSET, path.len(), Relaxed, Relaxed);
+            let _ = slot
+                .len
+                .compare_exchange(UNSET, path.len(), Relaxed, Relaxed);
         } else if warn {
             Message::new()
-                .put(b"sacs: SACS_STATS_FILE is longer than ")
-                .num(STATS_FILE_MAX)
-                .put(b" bytes; statistics go to standard error")
+                .put(b"sacs: ")
+                .put(desc.name.as_bytes())
+                .put(b" is longer than ")
+                .num(TEXT_MAX)
+                .put(b" bytes; ignored")
                 .write();
         }
     }
@@ -434,14 +476,22 @@ fn print_effective() {
         };
         m.put(from).write();
     }
-    let mut m = Message::new();
-    m.put(b"sacs: option SACS_STATS_FILE=");
-    let mut path = [0u8; STATS_FILE_MAX];
-    match stats_file(&mut path) {
-        Some(len) => m.put(&path[..len.min(QUOTE_MAX * 4)]).put(b" (set)"),
-        None => m.put(b" (unset: standard error)"),
-    };
-    m.write();
+    for (i, desc) in TEXT_OPTIONS.iter().enumerate() {
+        let mut m = Message::new();
+        m.put(b"sacs: option ").put(desc.name.as_bytes()).put(b"=");
+        let mut path = [0u8; TEXT_MAX];
+        let opt = if i == 0 {
+            TextOpt::StatsFile
+        } else {
+            TextOpt::LearnFile
+        };
+        match text(opt, &mut path) {
+            Some(len) => m.put(&path[..len.min(QUOTE_MAX * 4)]).put(b" (set)"),
+            None if opt == TextOpt::StatsFile => m.put(b" (unset: standard error)"),
+            None => m.put(b" (unset)"),
+        };
+        m.write();
+    }
 }
 
 /// A message of at most 256 bytes, built without allocating.

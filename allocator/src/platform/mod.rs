@@ -135,6 +135,32 @@ pub fn open_append(path: &[u8]) -> i32 {
     }
 }
 
+/// Opens `path` (NUL-terminated) for writing, created or emptied; returns the descriptor, or -1.
+pub fn open_truncate(path: &[u8]) -> i32 {
+    let _errno = KeepErrno::new();
+    if path.last() != Some(&0) {
+        return -1;
+    }
+    // SAFETY: `path` is NUL-terminated (checked above).
+    unsafe {
+        libc::open(
+            path.as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            0o644,
+        )
+    }
+}
+
+/// Renames `from` to `to` (both NUL-terminated), replacing `to` at once; returns whether it did.
+pub fn rename(from: &[u8], to: &[u8]) -> bool {
+    let _errno = KeepErrno::new();
+    if from.last() != Some(&0) || to.last() != Some(&0) {
+        return false;
+    }
+    // SAFETY: both paths are NUL-terminated (checked above).
+    unsafe { libc::rename(from.as_ptr().cast(), to.as_ptr().cast()) == 0 }
+}
+
 /// Writes `bytes` to the C stream `stream` (a `FILE *`, for `malloc_info`); false on failure.
 ///
 /// # Safety

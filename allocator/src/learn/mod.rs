@@ -36,9 +36,15 @@
 //! takes that workload's choices back, frozen (*recalled*: a program that alternates phases
 //! learns each once); else learning re-opens, the ratings halfway back to the start.
 //!
+//! **Across runs.** With `SACS_LEARN_FILE` set, what was learned is kept in that file
+//! ([`file`]): read at the first window, written when learning freezes and at exit, so a
+//! program too short to learn in one run learns over several.
+//!
 //! **Pressure.** While `pressure::active` (the memory cgroup near its limit), every knob not
 //! set explicitly is moved to its leanest candidate at once, with or without learning, and
 //! games stop; when the pressure ends the chosen values come back.
+
+mod file;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -121,15 +127,45 @@ pub fn tick(now: u64) {
     {
         return;
     }
-    // Measured outside the lock: `page_faults` is a system call.
+    // Measured outside the lock: `page_faults` is a system call, and so are the file's reads
+    // and writes.
     let reading = Reading::now(now);
-    let Some(mut learner) = LEARNER.try_lock() else {
-        return;
+    let mut text = [0u8; file::FILE_MAX];
+    let mut text_len = 0;
+    if on && !FILE_READ.swap(true, Relaxed) && file::is_set() {
+        text_len = file::read(&mut text);
+        platform::at_exit(save_at_exit);
+    }
+    let save = {
+        let Some(mut learner) = LEARNER.try_lock() else {
+            return;
+        };
+        let weight = options::get(Opt::LearnWeightPercent) as f64 / 100.0;
+        learner.close(&reading, on, pressure::active(), weight, &text[..text_len]);
+        learner.apply(on);
+        learner.publish(on);
+        // Learning froze in this window: keep it.
+        (learner.froze && file::is_set()).then(|| {
+            learner.froze = false;
+            learner.save(&mut text)
+        })
     };
-    let weight = options::get(Opt::LearnWeightPercent) as f64 / 100.0;
-    learner.close(&reading, on, pressure::active(), weight);
-    learner.apply(on);
-    learner.publish(on);
+    if let Some(n) = save {
+        file::write(&text[..n]);
+    }
+}
+
+/// Whether the first window with learning on has read the learner's file.
+static FILE_READ: AtomicBool = AtomicBool::new(false);
+
+/// At exit: writes what the learner knows to its file (if no other thread is inside it).
+extern "C" fn save_at_exit(_: *mut core::ffi::c_void) {
+    let mut text = [0u8; file::FILE_MAX];
+    let n = match LEARNER.try_lock() {
+        Some(learner) => learner.save(&mut text),
+        None => return,
+    };
+    file::write(&text[..n]);
 }
 
 /// Cumulative counters read at a window's end.
@@ -284,6 +320,8 @@ pub struct Learner {
     windows: u64,
     reopened: u64,
     recalled: u64,
+    /// Learning froze since the learner's file was last written.
+    froze: bool,
     rng: u64,
 }
 
@@ -316,14 +354,18 @@ impl Learner {
             windows: 0,
             reopened: 0,
             recalled: 0,
+            froze: false,
             rng: 0,
         }
     }
 
     /// Closes the window that ends at `r`.
-    fn close(&mut self, r: &Reading, on: bool, pressured: bool, weight: f64) {
+    fn close(&mut self, r: &Reading, on: bool, pressured: bool, weight: f64, file: &[u8]) {
         let Some(last) = self.last.replace(*r) else {
             self.start(r.ms);
+            if !file.is_empty() {
+                self.restore(file);
+            }
             return;
         };
         if pressured || !on {
@@ -476,6 +518,7 @@ impl Learner {
         }
         self.frozen_signature = Some(self.signature);
         self.shifted = 0;
+        self.froze = true;
         self.remember();
     }
 
@@ -713,7 +756,7 @@ fn round(x: f64) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -748,7 +791,7 @@ mod tests {
         }
     }
 
-    fn fresh() -> Learner {
+    pub(super) fn fresh() -> Learner {
         let mut l = Learner::new();
         l.rng = 12345;
         for (k, ladder) in l.knobs.iter_mut().zip(LADDERS.iter()) {
