@@ -37,7 +37,7 @@
 //! learns each once); else learning re-opens, the ratings halfway back to the start.
 //!
 //! **Across runs.** With `SACS_LEARN_FILE` set, what was learned is kept in that file
-//! ([`file`]): read at the first window, written when learning freezes and at exit, so a
+//! ([`file`](mod@file)): read at the first window, written when learning freezes and at exit, so a
 //! program too short to learn in one run learns over several.
 //!
 //! **Pressure.** While `pressure::active` (the memory cgroup near its limit), every knob not
