@@ -537,7 +537,7 @@ KEYS = {
     "purge": ["runs", "bytes", "delay_raised", "delay_lowered"],
     "threads": ["heaps_created", "heaps_retired", "heaps_taken_over"],
     "invalid_frees": None,
-    "pressure": ["checks", "found", "limit", "working_set"],
+    "pressure": ["checks", "found", "limit", "working_set", "stall"],
     "learn": ["enabled", "windows", "frozen_windows", "reopened", "recalled", "pressure_lean", "knobs"],
     "sites": ["samples", "sampled_frees", "records_dropped", "short", "long", "rules_adopted",
               "rules_dropped", "rules_evicted", "predicted_right", "predicted_wrong", "unpredicted",

@@ -198,7 +198,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_PRESSURE_PERCENT",
         default: 90,
-        doc: "Memory pressure: the process is under pressure when its memory cgroup's working set (usage less inactive file cache) is at least this percentage of the cgroup's limit (checked on slow paths, at most every 100 ms); SACS then purges its caches at once and keeps no memory longer than its options' delays. 0 turns the checks off.",
+        doc: "Memory pressure: the process is under pressure when its memory cgroup's working set (usage less inactive file cache) is at least this percentage of the cgroup's limit, or when tasks waited for memory 10 % or more of the last 10 s (/proc/pressure/memory); checked on slow paths, at most every 100 ms. SACS then purges its caches at once, keeps no memory longer than its options' delays and moves the learner's knobs to their lean ends. 0 turns the checks off.",
     },
     OptionDesc {
         name: "SACS_THREAD_BIG_CACHE_MIB",

@@ -12,6 +12,11 @@
 //! purges every shared cache at once, and the adaptive delays (a heap's purge delay, a big
 //! arena's hot and cold delays) fall back to their options' values.
 //!
+//! The kernel's pressure stall information counts too, where it exists: when tasks waited for
+//! memory at least [`STALL_HUNDREDTHS`] / 100 % of the last 10 seconds
+//! (`/proc/pressure/memory`, "some avg10"), the process is under pressure as well, cgroup or
+//! not: the machine is short of memory, and cached memory is the first to give back.
+//!
 //! The cgroup is found once, from `/proc/self/cgroup` (v1 when a memory controller line is
 //! there, else v2), under the usual mount points (`/sys/fs/cgroup/memory`, `/sys/fs/cgroup`,
 //! `/sys/fs/cgroup/unified`). Only the process's own cgroup is read, not its ancestors'
@@ -25,6 +30,11 @@ use crate::stats::GLOBAL;
 
 /// The shortest time (ms) between two checks.
 pub const CHECK_MS: u64 = 100;
+
+/// The system is under memory pressure when tasks were stalled waiting for memory at least
+/// this share of the last 10 seconds (`/proc/pressure/memory`, "some avg10"), in hundredths
+/// of a percent: 10 %.
+pub const STALL_HUNDREDTHS: u64 = 1000;
 
 /// The longest cgroup directory path kept.
 const DIR_MAX: usize = 240;
@@ -71,19 +81,61 @@ pub fn check(now: u64) -> bool {
         return false;
     }
     let cg = CGROUP.call_once(find_cgroup);
-    let Some((limit, working)) = cg.standing() else {
+    let standing = cg.standing();
+    let stall = memory_stall();
+    if standing.is_none() && stall.is_none() {
         PRESSURED.store(false, Relaxed);
         return false;
-    };
+    }
     GLOBAL.pressure_checks.add(1);
-    GLOBAL.pressure_limit.store(limit, Relaxed);
-    GLOBAL.pressure_working.store(working, Relaxed);
-    let pressured = working.saturating_mul(100) >= limit.saturating_mul(percent);
+    let mut pressured = false;
+    if let Some((limit, working)) = standing {
+        GLOBAL.pressure_limit.store(limit, Relaxed);
+        GLOBAL.pressure_working.store(working, Relaxed);
+        pressured = working.saturating_mul(100) >= limit.saturating_mul(percent);
+    }
+    if let Some(stall) = stall {
+        GLOBAL.pressure_stall.store(stall, Relaxed);
+        pressured |= stall >= STALL_HUNDREDTHS;
+    }
     if pressured {
         GLOBAL.pressure_found.add(1);
     }
     PRESSURED.store(pressured, Relaxed);
     pressured
+}
+
+/// The share of the last 10 s in which some task waited for memory (pressure stall
+/// information, `/proc/pressure/memory`, "some avg10"), in hundredths of a percent; `None`
+/// where the kernel does not provide it.
+fn memory_stall() -> Option<u64> {
+    let mut buf = [0u8; 256];
+    let n = platform::read_file(b"/proc/pressure/memory\0", &mut buf);
+    some_avg10(&buf[..n])
+}
+
+/// "some avg10=12.34 ..." in the text of a pressure file, as 1234.
+fn some_avg10(text: &[u8]) -> Option<u64> {
+    let line = text
+        .split(|&b| b == b'\n')
+        .find(|l| l.starts_with(b"some "))?;
+    let field = line
+        .split(|&b| b == b' ')
+        .find_map(|f| f.strip_prefix(b"avg10="))?;
+    let mut parts = field.splitn(2, |&b| b == b'.');
+    let whole = parts
+        .next()
+        .filter(|w| !w.is_empty() && w.iter().all(u8::is_ascii_digit))?;
+    let frac = parts.next().unwrap_or(b"");
+    if !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let hundredths = frac
+        .iter()
+        .chain(b"00")
+        .take(2)
+        .fold(0, |v, &d| v * 10 + (d - b'0') as u64);
+    Some(platform::parse_decimal(whole) as u64 * 100 + hundredths)
 }
 
 /// Finds the memory cgroup from `/proc/self/cgroup`.
@@ -216,6 +268,21 @@ fn stat_value(text: &[u8], key: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_stall_share_is_read_in_hundredths() {
+        let text = b"some avg10=12.34 avg60=1.00 avg300=0.00 total=1335\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=1106\n";
+        assert_eq!(super::some_avg10(text), Some(1234));
+        assert_eq!(super::some_avg10(b"some avg10=0.5 avg60=0"), Some(50));
+        assert_eq!(super::some_avg10(b"some avg10=7 avg60=0"), Some(700));
+        assert_eq!(super::some_avg10(b"full avg10=9.00"), None);
+        assert_eq!(super::some_avg10(b"some avg10=x.1"), None);
+        assert_eq!(super::some_avg10(b""), None);
+        // This machine's kernel has PSI: a reading exists (and is a share, at most 100 %).
+        if std::path::Path::new("/proc/pressure/memory").exists() {
+            assert!(super::memory_stall().is_some_and(|s| s <= 10_000));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -170,6 +170,7 @@ impl Stats {
             j.num("found", self.pressure_found);
             j.num("limit", self.pressure_limit);
             j.num("working_set", self.pressure_working);
+            j.num("stall", self.pressure_stall);
         });
         j.object("learn", |j| {
             let l = &self.learn;

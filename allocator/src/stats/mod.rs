@@ -147,6 +147,8 @@ pub struct Stats {
     pub pressure_found: u64,
     pub pressure_limit: u64,
     pub pressure_working: u64,
+    /// The last memory stall share read (`/proc/pressure/memory`, some avg10), in hundredths of a percent.
+    pub pressure_stall: u64,
     /// Site Rules (`SACS_SITES`): allocations sampled, sampled blocks freed, samples not
     /// recorded because the table of live samples was full.
     pub site_samples: u64,
@@ -502,6 +504,7 @@ pub struct GlobalCounters {
     /// The limit and working set the last pressure check read.
     pub pressure_limit: AtomicU64,
     pub pressure_working: AtomicU64,
+    pub pressure_stall: AtomicU64,
     pub site_samples: SharedCounter,
     pub site_sampled_frees: SharedCounter,
     pub site_records_dropped: SharedCounter,
@@ -540,6 +543,7 @@ macro_rules! counters {
             whale_live_bytes: AtomicUsize::new(0),
             pressure_limit: AtomicU64::new(0),
             pressure_working: AtomicU64::new(0),
+            pressure_stall: AtomicU64::new(0),
             $($f: SharedCounter::new(),)*
             whale_ring_bytes: AtomicUsize::new(0),
             whale_ring_budget: AtomicUsize::new(0),
@@ -728,6 +732,7 @@ pub fn stats() -> Stats {
     s.pressure_found = g.pressure_found.get();
     s.pressure_limit = g.pressure_limit.load(Relaxed);
     s.pressure_working = g.pressure_working.load(Relaxed);
+    s.pressure_stall = g.pressure_stall.load(Relaxed);
     s.site_samples = g.site_samples.get();
     s.site_sampled_frees = g.site_sampled_frees.get();
     s.site_records_dropped = g.site_records_dropped.get();

@@ -135,6 +135,13 @@ impl Stats {
             w.s(" of ");
             w.bytes(self.pressure_limit as usize);
         }
+        if self.pressure_checks != 0 {
+            w.s(", memory stall ");
+            w.num(self.pressure_stall / 100);
+            w.s(if self.pressure_stall % 100 < 10 { ".0" } else { "." });
+            w.num(self.pressure_stall % 100);
+            w.s("%");
+        }
         if self.learn.shown() {
             self.write_learning(&mut w);
         }
