@@ -61,8 +61,9 @@ pub const FAULT_CYCLES: u64 = 4000;
 /// Cycles charged per refill from a shared structure (a lock and list work, no system call:
 /// those are counted apart).
 pub const REFILL_CYCLES: u64 = 2000;
-/// A window with fewer allocations is not scored (too little to measure).
-pub const MIN_ALLOCS: u64 = 256;
+/// A window with fewer allocations is not scored (too little to measure). Low, because a
+/// program that makes whales (2 MiB and up) makes a few dozen a window, each costly.
+pub const MIN_ALLOCS: u64 = 16;
 /// ELO's K: the most a rating moves in one game.
 const K_FACTOR: f64 = 32.0;
 /// Scores this close (relative) are a draw.
