@@ -59,7 +59,7 @@ enum Current {
     Slot(usize),
 }
 
-/// Counts from [`BlockStore::check`].
+/// What a check of every stored block found (`Field::check_file`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
     /// Blocks present in the file.
