@@ -7,42 +7,47 @@
 //! (`kernel::blend`); the output concatenates the levels. An update applies one SGD step to the
 //! same entries, each receiving its interpolation weight's share of the gradient, and marks
 //! their blocks dirty; dirty blocks reach the file on [`Field::flush`], when their number
-//! reaches the write-back threshold, and when the field is dropped.
+//! reaches the write-back threshold, when a dirty block must leave the hot tier, and when the
+//! field is dropped.
 //!
-//! Not built yet: a memory budget (every block touched stays resident), the warm (f16) and
-//! cold (int8) tiers, prefetch.
+//! Under a [`Budget`] (`tiers`), a block first touched by a query while the hot tier is full
+//! is read into the warm tier (f16) and answered from there; a second touch promotes it to hot
+//! (read again from the file, so hot values are exact); updates always work on hot blocks.
+//! Eviction and write-back happen on the calling thread, inside the query or update that
+//! needs the room. Not built yet: eviction off the query path, prefetch.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::hash::{Corners, LevelGrid};
-use crate::hot::{FrameId, HotFrames};
 use crate::init;
 use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
 use crate::store::{BlockStore, CheckReport};
+use crate::tiers::{Budget, Place, Tiers};
 
 /// Dirty blocks that trigger a write-back by default.
 pub const DEFAULT_WRITE_BACK_THRESHOLD: usize = 1024;
 
-#[derive(Clone, Copy, Debug)]
-struct Resident {
-    frame: FrameId,
-    dirty: bool,
-}
-
 /// Counts describing a field's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stats {
-    /// Blocks held in memory.
-    pub resident_blocks: usize,
-    /// Resident blocks changed since their last write-back.
+    /// Blocks in the hot tier (f32).
+    pub hot_blocks: usize,
+    /// Blocks in the warm tier (f16).
+    pub warm_blocks: usize,
+    /// Hot blocks changed since their last write-back.
     pub dirty_blocks: usize,
     /// Blocks with a version in the file.
     pub stored_blocks: usize,
-    /// Bytes of 2 MiB regions obtained from SACS for resident blocks.
+    /// Bytes of 2 MiB regions obtained from SACS for hot blocks.
     pub hot_region_bytes: usize,
+    /// Bytes of warm blocks' values.
+    pub warm_bytes: usize,
+    /// Blocks read from the file (or given their initial values) since the field was opened.
+    pub loads: u64,
+    /// Write-backs (each one `fdatasync`) since the field was opened.
+    pub write_backs: u64,
 }
 
 /// A paged neural field backed by one file.
@@ -52,10 +57,12 @@ pub struct Field {
     blocking: Blocking,
     kernel: Kernel,
     store: BlockStore,
-    frames: HotFrames,
-    resident: HashMap<u64, Resident>,
-    dirty: usize,
+    tiers: Tiers,
     write_back_threshold: usize,
+    /// One block's floats, for loads into the warm tier.
+    scratch: Vec<f32>,
+    loads: u64,
+    write_backs: u64,
 }
 
 impl Field {
@@ -84,10 +91,11 @@ impl Field {
             blocking,
             kernel: Kernel::best(),
             store,
-            frames: HotFrames::new(blocking.floats_per_block()),
-            resident: HashMap::new(),
-            dirty: 0,
+            tiers: Tiers::new(blocking.floats_per_block(), Budget::UNLIMITED),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
+            scratch: vec![0.0; blocking.floats_per_block()],
+            loads: 0,
+            write_backs: 0,
         }
     }
 
@@ -114,6 +122,19 @@ impl Field {
     /// Chooses the kernel (e.g. [`Kernel::scalar`] to compare).
     pub fn set_kernel(&mut self, kernel: Kernel) {
         self.kernel = kernel;
+    }
+
+    /// Sets the memory budget for resident blocks. Writes dirty blocks back and empties the
+    /// tiers first.
+    pub fn set_budget(&mut self, budget: Budget) -> Result<()> {
+        self.flush()?;
+        self.tiers = Tiers::new(self.blocking.floats_per_block(), budget);
+        Ok(())
+    }
+
+    /// The most bytes the hot tier's regions may take under the budget (a multiple of 2 MiB).
+    pub fn hot_bytes_bound(&self) -> usize {
+        self.tiers.hot_bytes_bound()
     }
 
     /// Sets how many dirty blocks trigger a write-back (at least 1).
@@ -148,30 +169,66 @@ impl Field {
         (tile, local)
     }
 
-    /// The frame holding `block`, loading the block (or giving it its initial values) first
-    /// if it is not resident.
-    fn frame_of(&mut self, block: u64) -> Result<FrameId> {
-        if let Some(r) = self.resident.get(&block) {
-            return Ok(r.frame);
+    /// Fills `out` with the block's stored version, or its initial values if it has none.
+    fn load(&mut self, block: u64, out: &mut [f32]) -> Result<()> {
+        self.loads += 1;
+        if !self.store.read(block, out)? {
+            init::fill(self.layout.seed, self.layout.init_scale, block, out);
         }
-        let frame = self.frames.alloc()?;
-        let buf = self.frames.frame_mut(frame);
-        match self.store.read(block, buf) {
-            Ok(true) => {}
-            Ok(false) => init::fill(self.layout.seed, self.layout.init_scale, block, buf),
-            Err(e) => {
-                self.frames.free(frame);
-                return Err(e);
+        Ok(())
+    }
+
+    /// The hot slot of `block`, making it hot first: promoted from warm or loaded from the
+    /// file, into a free slot or the CLOCK's victim (written back first if dirty).
+    fn hot_slot(&mut self, block: u64) -> Result<usize> {
+        match self.tiers.touch(block) {
+            Some(Place::Hot(slot)) => return Ok(slot),
+            Some(Place::Warm(slot)) => self.tiers.remove_warm(slot),
+            None => {}
+        }
+        let slot = if self.tiers.hot_has_room() {
+            self.tiers.push_hot(block)?
+        } else {
+            let victim = self.tiers.hot_victim();
+            if self.tiers.is_dirty(victim) {
+                self.flush()?;
             }
-        }
-        self.resident.insert(
-            block,
-            Resident {
-                frame,
-                dirty: false,
-            },
-        );
-        Ok(frame)
+            self.tiers.replace_hot(victim, block);
+            victim
+        };
+        let mut values = std::mem::take(&mut self.scratch);
+        let loaded = self.load(block, &mut values);
+        self.tiers.hot_values_mut(slot).copy_from_slice(&values);
+        self.scratch = values;
+        loaded?;
+        Ok(slot)
+    }
+
+    /// Copies `out.len()` features of `block` from float `at` into `out`, for a query: from
+    /// hot; from warm on a first touch, promoting on the next; a block not resident becomes
+    /// hot while there is room, else warm.
+    fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
+        let slot = match self.tiers.touch(block) {
+            Some(Place::Hot(slot)) => slot,
+            Some(Place::Warm(slot)) => {
+                // A warm block touched again is promoted.
+                self.tiers.warm_values(slot, at, out);
+                self.hot_slot(block)?
+            }
+            None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
+                let mut values = std::mem::take(&mut self.scratch);
+                let loaded = self.load(block, &mut values);
+                if loaded.is_ok() {
+                    self.tiers.insert_warm(block, &values);
+                    out.copy_from_slice(&values[at..at + out.len()]);
+                }
+                self.scratch = values;
+                return loaded;
+            }
+            None => self.hot_slot(block)?,
+        };
+        out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
+        Ok(())
     }
 
     /// A level's cell around `x` (already tile-local): its corners and their table's first
@@ -195,16 +252,12 @@ impl Field {
         let (tile, local) = self.tile_of(x);
         for level in 0..self.grids.len() {
             let (corners, base) = self.level_corners(tile, level, local);
-            let mut rows = [(FrameId::default(), 0usize); 8];
+            let mut rows = [[0f32; 8]; 8];
             for (c, row) in rows.iter_mut().take(corner_count).enumerate() {
                 let (block, at) = self.blocking.locate(base, corners.index[c]);
-                *row = (self.frame_of(block)?, at);
+                self.read_row(block, at, &mut row[..features])?;
             }
-            let frames = &self.frames;
-            let slices: [&[f32]; 8] = std::array::from_fn(|c| {
-                let (frame, at) = rows[c % corner_count];
-                &frames.frame(frame)[at..at + features]
-            });
+            let slices: [&[f32]; 8] = std::array::from_fn(|c| &rows[c][..features]);
             let level_out = &mut out[level * features..(level + 1) * features];
             self.kernel
                 .blend(&slices[..corner_count], &corners.weight, level_out);
@@ -245,17 +298,12 @@ impl Field {
             let level_grad = &grad[level * features..(level + 1) * features];
             for c in 0..1 << dim {
                 let (block, at) = self.blocking.locate(base, corners.index[c]);
-                let frame = self.frame_of(block)?;
-                let resident = self.resident.get_mut(&block).expect("just made resident");
-                if !resident.dirty {
-                    resident.dirty = true;
-                    self.dirty += 1;
-                }
-                let row = &mut self.frames.frame_mut(frame)[at..at + features];
+                let slot = self.hot_slot(block)?;
+                let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
                 self.kernel.axpy(-lr * corners.weight[c], level_grad, row);
             }
         }
-        if self.dirty >= self.write_back_threshold {
+        if self.tiers.dirty_count() >= self.write_back_threshold {
             self.flush()?;
         }
         Ok(())
@@ -264,29 +312,20 @@ impl Field {
     /// Writes every dirty block back to the file and syncs it (see `store` for the crash
     /// safety of this step).
     pub fn flush(&mut self) -> Result<()> {
-        if self.dirty == 0 {
+        if self.tiers.dirty_count() == 0 {
             return Ok(());
         }
-        let frames = &self.frames;
-        let dirty: Vec<(u64, &[f32])> = self
-            .resident
-            .iter()
-            .filter(|(_, r)| r.dirty)
-            .map(|(&block, r)| (block, frames.frame(r.frame)))
-            .collect();
-        self.store.write_back(&dirty)?;
-        for r in self.resident.values_mut() {
-            r.dirty = false;
-        }
-        self.dirty = 0;
+        self.store.write_back(&self.tiers.dirty_blocks())?;
+        self.tiers.mark_all_clean();
+        self.write_backs += 1;
         Ok(())
     }
 
-    /// The current values of a block (`entries_per_block × features` floats), as a query
-    /// would see them.
+    /// The exact current values of a block (`entries_per_block × features` floats); makes it
+    /// hot.
     pub fn block_values(&mut self, block: u64) -> Result<Vec<f32>> {
-        let frame = self.frame_of(block)?;
-        Ok(self.frames.frame(frame).to_vec())
+        let slot = self.hot_slot(block)?;
+        Ok(self.tiers.hot_values(slot).to_vec())
     }
 
     /// Ids of the blocks with a version in the file, sorted.
@@ -294,11 +333,9 @@ impl Field {
         self.store.present_blocks()
     }
 
-    /// Ids of the blocks held in memory, sorted.
+    /// Ids of the blocks held in memory (hot or warm), sorted.
     pub fn resident_blocks(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.resident.keys().copied().collect();
-        ids.sort_unstable();
-        ids
+        self.tiers.resident_blocks()
     }
 
     /// Reads every stored block's slots and counts those that check out (a diagnostic; it
@@ -312,13 +349,19 @@ impl Field {
         self.store.disk_usage()
     }
 
-    /// Counts of resident, dirty and stored blocks.
+    /// Counts of resident, dirty, stored and loaded blocks.
     pub fn stats(&self) -> Stats {
+        let (hot_blocks, warm_blocks) = self.tiers.counts();
+        let (hot_region_bytes, warm_bytes) = self.tiers.bytes();
         Stats {
-            resident_blocks: self.resident.len(),
-            dirty_blocks: self.dirty,
+            hot_blocks,
+            warm_blocks,
+            dirty_blocks: self.tiers.dirty_count(),
             stored_blocks: self.store.present_count(),
-            hot_region_bytes: self.frames.region_bytes(),
+            hot_region_bytes,
+            warm_bytes,
+            loads: self.loads,
+            write_backs: self.write_backs,
         }
     }
 }

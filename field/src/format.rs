@@ -8,7 +8,8 @@
 //! ```
 //!
 //! A slot holds one version of one block: a 64-byte record header, then the payload (the
-//! block's f32 features, little-endian), the whole rounded up to 512 bytes. Each written block
+//! block's features, little-endian: f32, or a f32 scale then one int8 per value), the whole
+//! rounded up to 512 bytes (a slot has room for the f32 encoding). Each written block
 //! owns one pair of slots and writes its versions alternately into them (see `store`). All
 //! integers are little-endian. Checksums are CRC-32 (crc32fast): the file header's covers its
 //! first 60 bytes; a record header's covers its first 60 bytes, which include the payload's
@@ -25,6 +26,7 @@
 //! | 20..24, 24..28 | base_resolution, finest_resolution |
 //! | 28..32 | tiles_per_axis |
 //! | 32 | log2_block_bytes |
+//! | 33 | cold encoding (0: f32, 1: int8 with a per-block scale) |
 //! | 36..40 | init_scale (f32 bits) |
 //! | 40..48 | seed |
 //! | 48..52 | slot size in bytes (derived, stored as a check) |
@@ -35,7 +37,7 @@
 //! | bytes | field |
 //! | --- | --- |
 //! | 0..4 | magic `SFBK` |
-//! | 4..6 | payload encoding (0: f32) |
+//! | 4..6 | payload encoding (0: f32, 1: int8) |
 //! | 8..16 | block id |
 //! | 16..24 | sequence number of this version (1, 2, …) |
 //! | 24..28 | payload length in bytes |
@@ -45,7 +47,7 @@
 //! An all-zero slot (never written, or a hole) fails the magic check and holds no version.
 
 use crate::error::{Error, Result};
-use crate::layout::{Blocking, Layout};
+use crate::layout::{Blocking, Encoding, Layout};
 
 /// Size of the region the file header occupies; block pairs start here.
 pub const FILE_HEADER_BYTES: u64 = 4096;
@@ -58,8 +60,6 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Size of a record header.
 pub const RECORD_HEADER_BYTES: usize = 64;
 const RECORD_MAGIC: [u8; 4] = *b"SFBK";
-/// Payload encoding: the block's f32 values, little-endian.
-pub const ENCODING_F32: u16 = 0;
 /// Slots are rounded up to this (a disk sector).
 const SLOT_ALIGN: usize = 512;
 
@@ -90,6 +90,7 @@ pub fn encode_file_header(layout: &Layout) -> Vec<u8> {
     b[24..28].copy_from_slice(&layout.finest_resolution.to_le_bytes());
     b[28..32].copy_from_slice(&layout.tiles_per_axis.to_le_bytes());
     b[32] = layout.log2_block_bytes;
+    b[33] = layout.cold_encoding.code();
     b[36..40].copy_from_slice(&layout.init_scale.to_bits().to_le_bytes());
     b[40..48].copy_from_slice(&layout.seed.to_le_bytes());
     let slot = slot_bytes(&Blocking::new(layout)) as u32;
@@ -134,6 +135,8 @@ pub fn decode_file_header(b: &[u8]) -> Result<Layout> {
         log2_block_bytes: b[32],
         init_scale: f32::from_bits(u32_at(b, 36)),
         seed: u64_at(b, 40),
+        cold_encoding: Encoding::from_code(b[33])
+            .ok_or_else(|| Error::BadHeader(format!("unknown cold encoding {}", b[33])))?,
     };
     layout
         .validate()
@@ -153,29 +156,48 @@ pub struct RecordHeader {
     pub block: u64,
     /// Its sequence number (versions of a block are numbered 1, 2, …).
     pub seq: u64,
+    /// How the payload is encoded.
+    pub encoding: Encoding,
     /// Payload length in bytes.
     pub payload_len: u32,
     /// CRC-32 of the payload.
     pub payload_crc: u32,
 }
 
-/// Writes a record (header then payload of f32 values) into `out`, which must be exactly one
-/// slot long; the tail past the payload is zeroed.
-pub fn encode_record(block: u64, seq: u64, values: &[f32], out: &mut [u8]) {
-    let payload_len = values.len() * 4;
+/// Writes a record (header, then the payload: `values` in `encoding`) into `out`, which must
+/// be exactly one slot long; the tail past the payload is zeroed.
+pub fn encode_record(block: u64, seq: u64, encoding: Encoding, values: &[f32], out: &mut [u8]) {
+    let payload_len = encoding.payload_bytes(values.len());
     assert!(
         RECORD_HEADER_BYTES + payload_len <= out.len(),
         "record larger than its slot"
     );
     let (head, rest) = out.split_at_mut(RECORD_HEADER_BYTES);
-    for (chunk, v) in rest.chunks_exact_mut(4).zip(values) {
-        chunk.copy_from_slice(&v.to_le_bytes());
+    match encoding {
+        Encoding::F32 => {
+            for (chunk, v) in rest.chunks_exact_mut(4).zip(values) {
+                chunk.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        Encoding::Int8 => {
+            let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let scale = max / 127.0;
+            rest[0..4].copy_from_slice(&scale.to_le_bytes());
+            for (q, v) in rest[4..].iter_mut().zip(values) {
+                let level = if scale > 0.0 {
+                    (v / scale).round().clamp(-127.0, 127.0)
+                } else {
+                    0.0
+                };
+                *q = (level as i8) as u8;
+            }
+        }
     }
     rest[payload_len..].fill(0);
     let payload_crc = crc32fast::hash(&rest[..payload_len]);
     head.fill(0);
     head[0..4].copy_from_slice(&RECORD_MAGIC);
-    head[4..6].copy_from_slice(&ENCODING_F32.to_le_bytes());
+    head[4..6].copy_from_slice(&(encoding.code() as u16).to_le_bytes());
     head[8..16].copy_from_slice(&block.to_le_bytes());
     head[16..24].copy_from_slice(&seq.to_le_bytes());
     head[24..28].copy_from_slice(&(payload_len as u32).to_le_bytes());
@@ -193,12 +215,12 @@ pub fn decode_record_header(b: &[u8]) -> Option<RecordHeader> {
     if crc32fast::hash(&b[0..60]) != u32_at(b, 60) {
         return None;
     }
-    if u16::from_le_bytes([b[4], b[5]]) != ENCODING_F32 {
-        return None;
-    }
+    let code = u16::from_le_bytes([b[4], b[5]]);
+    let encoding = Encoding::from_code(u8::try_from(code).ok()?)?;
     Some(RecordHeader {
         block: u64_at(b, 8),
         seq: u64_at(b, 16),
+        encoding,
         payload_len: u32_at(b, 24),
         payload_crc: u32_at(b, 28),
     })
@@ -208,7 +230,7 @@ pub fn decode_record_header(b: &[u8]) -> Option<RecordHeader> {
 /// into `out`. Returns the record's sequence number, or `None` if anything fails to match.
 pub fn decode_record(slot: &[u8], block: u64, out: &mut [f32]) -> Option<u64> {
     let h = decode_record_header(slot)?;
-    let len = out.len() * 4;
+    let len = h.encoding.payload_bytes(out.len());
     if h.block != block || h.payload_len as usize != len || slot.len() < RECORD_HEADER_BYTES + len {
         return None;
     }
@@ -216,8 +238,18 @@ pub fn decode_record(slot: &[u8], block: u64, out: &mut [f32]) -> Option<u64> {
     if crc32fast::hash(payload) != h.payload_crc {
         return None;
     }
-    for (v, chunk) in out.iter_mut().zip(payload.chunks_exact(4)) {
-        *v = f32::from_le_bytes(chunk.try_into().expect("4 bytes"));
+    match h.encoding {
+        Encoding::F32 => {
+            for (v, chunk) in out.iter_mut().zip(payload.chunks_exact(4)) {
+                *v = f32::from_le_bytes(chunk.try_into().expect("4 bytes"));
+            }
+        }
+        Encoding::Int8 => {
+            let scale = f32::from_le_bytes(payload[0..4].try_into().expect("4 bytes"));
+            for (v, &q) in out.iter_mut().zip(&payload[4..]) {
+                *v = (q as i8) as f32 * scale;
+            }
+        }
     }
     Some(h.seq)
 }
@@ -247,7 +279,7 @@ mod tests {
     fn record_round_trips_and_a_torn_payload_fails() {
         let values: Vec<f32> = (0..1024).map(|i| i as f32 * 0.5 - 3.0).collect();
         let mut slot = vec![0xAAu8; 4608];
-        encode_record(7, 3, &values, &mut slot);
+        encode_record(7, 3, Encoding::F32, &values, &mut slot);
         let mut out = vec![0f32; 1024];
         assert_eq!(decode_record(&slot, 7, &mut out), Some(3));
         assert_eq!(out, values);
@@ -263,5 +295,27 @@ mod tests {
             decode_record_header(&[0u8; 64]).is_none(),
             "an empty slot holds nothing"
         );
+    }
+
+    #[test]
+    fn int8_records_quantise_within_half_a_step() {
+        let values: Vec<f32> = (0..1024)
+            .map(|i| ((i * 37) % 101) as f32 * 0.01 - 0.5)
+            .collect();
+        let mut slot = vec![0u8; 4608];
+        encode_record(2, 1, Encoding::Int8, &values, &mut slot);
+        let h = decode_record_header(&slot).unwrap();
+        assert_eq!((h.encoding, h.payload_len), (Encoding::Int8, 4 + 1024));
+        let mut out = vec![0f32; 1024];
+        assert_eq!(decode_record(&slot, 2, &mut out), Some(1));
+        let step = 0.5 / 127.0;
+        for (v, q) in values.iter().zip(&out) {
+            assert!((v - q).abs() <= step / 2.0 + 1e-7, "{v} → {q}");
+        }
+        let extreme = values.iter().position(|&v| v == -0.5).unwrap();
+        assert_eq!(out[extreme], -0.5, "the largest magnitude is exact");
+        encode_record(2, 1, Encoding::Int8, &[0.0; 1024], &mut slot);
+        assert_eq!(decode_record(&slot, 2, &mut out), Some(1));
+        assert!(out.iter().all(|&v| v == 0.0));
     }
 }

@@ -2,9 +2,9 @@
 //! SACS's large-page tier (`sacs::large_pages`), the field's hot tier.
 //!
 //! A frame holds one block's features. Frames are numbered; frame `i` lives in region
-//! `i / frames_per_region` at offset `(i % frames_per_region) × frame_bytes`. Freed frames go
-//! to a free list and are reused before a new region is obtained; regions go back to SACS (its
-//! whale ring) when the pool is dropped.
+//! `i / frames_per_region` at offset `(i % frames_per_region) × frame_bytes`. Frames are not
+//! freed one by one (the tiers reuse a frame for the block that replaces its own); the regions
+//! go back to SACS (its whale ring) when the pool is dropped.
 
 use std::io;
 use std::ptr::NonNull;
@@ -12,7 +12,7 @@ use std::ptr::NonNull;
 use sacs::large_pages::{self, LARGE_PAGE};
 
 /// The number of a frame in a [`HotFrames`] pool.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameId(u32);
 
 /// A pool of equal frames of f32 in 2 MiB regions from SACS.
@@ -21,7 +21,6 @@ pub struct HotFrames {
     frames_per_region: usize,
     /// Each region is `LARGE_PAGE` bytes, obtained from `large_pages::obtain`, owned here.
     regions: Vec<NonNull<f32>>,
-    free: Vec<FrameId>,
     /// Frames numbered below this have been handed out at least once.
     next_fresh: u32,
 }
@@ -42,16 +41,12 @@ impl HotFrames {
             floats_per_frame,
             frames_per_region: LARGE_PAGE / frame_bytes,
             regions: Vec::new(),
-            free: Vec::new(),
             next_fresh: 0,
         }
     }
 
-    /// A frame, with unspecified contents. Fails only when SACS has no memory left.
+    /// A new frame, with unspecified contents. Fails only when SACS has no memory left.
     pub fn alloc(&mut self) -> io::Result<FrameId> {
-        if let Some(id) = self.free.pop() {
-            return Ok(id);
-        }
         let id = self.next_fresh as usize;
         if id / self.frames_per_region == self.regions.len() {
             let region = NonNull::new(large_pages::obtain(LARGE_PAGE).cast::<f32>())
@@ -60,12 +55,6 @@ impl HotFrames {
         }
         self.next_fresh += 1;
         Ok(FrameId(id as u32))
-    }
-
-    /// Returns a frame to the pool.
-    pub fn free(&mut self, id: FrameId) {
-        debug_assert!(id.0 < self.next_fresh && !self.free.contains(&id));
-        self.free.push(id);
     }
 
     fn frame_ptr(&self, id: FrameId) -> *mut f32 {
@@ -120,7 +109,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frames_are_disjoint_reused_and_span_regions() {
+    fn frames_are_disjoint_aligned_and_span_regions() {
         let floats = 16 * 1024; // 64 KiB frames: 32 per region
         let mut pool = HotFrames::new(floats);
         let ids: Vec<FrameId> = (0..40).map(|_| pool.alloc().unwrap()).collect();
@@ -135,8 +124,6 @@ mod tests {
             );
             assert_eq!(pool.frame(id).as_ptr() as usize % 4096, 0);
         }
-        pool.free(ids[3]);
-        assert_eq!(pool.alloc().unwrap(), ids[3]);
         assert_eq!(pool.region_bytes(), 2 * LARGE_PAGE);
     }
 }

@@ -55,11 +55,52 @@ pub struct Layout {
     pub init_scale: f32,
     /// Seed of the initial values.
     pub seed: u64,
+    /// How blocks are stored in the file (the cold tier).
+    pub cold_encoding: Encoding,
+}
+
+/// How a block's features are stored in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// f32, exactly as in memory.
+    #[default]
+    F32,
+    /// int8 with one f32 scale per block (`value = q × scale`, `scale = max |value| / 127`):
+    /// a quarter of the bytes, an error of at most `scale / 2` per value, taken at each
+    /// write-back.
+    Int8,
+}
+
+impl Encoding {
+    /// The code stored in the file.
+    pub fn code(self) -> u8 {
+        match self {
+            Encoding::F32 => 0,
+            Encoding::Int8 => 1,
+        }
+    }
+
+    /// The encoding of a stored code.
+    pub fn from_code(code: u8) -> Option<Encoding> {
+        match code {
+            0 => Some(Encoding::F32),
+            1 => Some(Encoding::Int8),
+            _ => None,
+        }
+    }
+
+    /// Bytes of a payload of `floats` values.
+    pub fn payload_bytes(self, floats: usize) -> usize {
+        match self {
+            Encoding::F32 => 4 * floats,
+            Encoding::Int8 => 4 + floats,
+        }
+    }
 }
 
 impl Default for Layout {
     /// Instant-NGP's usual 3-D configuration scaled down: 16 levels of 2^19 entries, 2 features,
-    /// resolutions 16 – 2048, one tile, 16 KiB blocks, initial values in ±1e-4.
+    /// resolutions 16 – 2048, one tile, 16 KiB blocks, initial values in ±1e-4, f32 in the file.
     fn default() -> Self {
         Layout {
             dim: 3,
@@ -72,6 +113,7 @@ impl Default for Layout {
             log2_block_bytes: 14,
             init_scale: 1e-4,
             seed: 0,
+            cold_encoding: Encoding::F32,
         }
     }
 }

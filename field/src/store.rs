@@ -36,7 +36,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::format::{self, FILE_HEADER_BYTES, RECORD_HEADER_BYTES};
-use crate::layout::{Blocking, Layout};
+use crate::layout::{Blocking, Encoding, Layout};
 
 /// What is known of a present block's pair of slots.
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +76,7 @@ pub struct CheckReport {
 pub struct BlockStore {
     file: File,
     blocking: Blocking,
+    encoding: Encoding,
     block_count: u64,
     slot_bytes: usize,
     pairs: HashMap<u64, Pair>,
@@ -127,6 +128,7 @@ impl BlockStore {
         BlockStore {
             file,
             blocking,
+            encoding: layout.cold_encoding,
             block_count: blocking.block_count(layout),
             slot_bytes,
             pairs: HashMap::new(),
@@ -168,7 +170,7 @@ impl BlockStore {
         // exclusive flock, so no cooperating process writes or truncates the file meanwhile,
         // and this store does not write while the map lives.
         let map = unsafe { memmap2::Mmap::map(&self.file)? };
-        let payload_len = (self.blocking.floats_per_block() * 4) as u32;
+        let floats = self.blocking.floats_per_block();
         for index in 0..self.pair_count {
             let mut seq = [0u64; 2];
             let mut owner: Option<u64> = None;
@@ -180,7 +182,10 @@ impl BlockStore {
                 let Some(h) = format::decode_record_header(bytes) else {
                     continue;
                 };
-                if h.payload_len != payload_len || h.block >= self.block_count || h.seq == 0 {
+                if h.payload_len as usize != h.encoding.payload_bytes(floats)
+                    || h.block >= self.block_count
+                    || h.seq == 0
+                {
                     return Err(Error::Corrupt(format!(
                         "pair {index} slot {slot}: record for block {} does not fit the layout",
                         h.block
@@ -295,7 +300,7 @@ impl BlockStore {
                 _ => 0,
             };
             let seq = pair.seq[0].max(pair.seq[1]) + 1;
-            format::encode_record(block, seq, values, &mut self.scratch);
+            format::encode_record(block, seq, self.encoding, values, &mut self.scratch);
             self.file
                 .write_all_at(&self.scratch, self.slot_offset(pair.index, target))?;
             planned.push((block, pair, target, seq));

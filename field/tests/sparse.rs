@@ -20,6 +20,7 @@ fn a_petabyte_field_opens_and_answers_in_proportion_to_use() {
         log2_block_bytes: 14,
         init_scale: 1e-3,
         seed: 1,
+        cold_encoding: field::Encoding::F32,
     };
     assert_eq!(layout.logical_bytes(), 1u128 << 50);
     let dir = tempfile::tempdir().unwrap();

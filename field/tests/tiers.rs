@@ -1,0 +1,124 @@
+//! The tiers under a memory budget: a field far larger than its budget pages blocks between
+//! hot (f32), warm (f16) and the file, loses no update, stays within its budget, and answers
+//! like an unbudgeted field within the error of f16; the int8 cold encoding stays within its
+//! quantisation step.
+
+use field::{Budget, Encoding, Field, Layout};
+
+fn layout() -> Layout {
+    Layout {
+        dim: 3,
+        levels: 4,
+        log2_table: 14,
+        features: 2,
+        base_resolution: 8,
+        finest_resolution: 128,
+        log2_block_bytes: 12, // 512 entries per block, 32 blocks per level
+        init_scale: 0.1,
+        seed: 11,
+        ..Layout::default()
+    }
+}
+
+/// Applies the same training steps to every field.
+fn train(fields: &mut [&mut Field], steps: usize, seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let width = fields[0].output_len();
+    for _ in 0..steps {
+        let x = [rng.f32(), rng.f32(), rng.f32()];
+        let grad: Vec<f32> = (0..width).map(|_| rng.f32() - 0.5).collect();
+        for f in fields.iter_mut() {
+            f.update(&x, &grad, 0.2).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_field_larger_than_its_budget_pages_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut free = Field::create(dir.path().join("free"), layout()).unwrap();
+    let mut tight = Field::create(dir.path().join("tight"), layout()).unwrap();
+    // 128 blocks of 4 KiB exist; the budget holds 40 hot and 24 warm (an update touches up
+    // to 32).
+    let budget = Budget {
+        hot_bytes: 40 * 4096,
+        warm_bytes: 24 * 2048,
+    };
+    tight.set_budget(budget).unwrap();
+    train(&mut [&mut free, &mut tight], 120, 1);
+
+    let stats = tight.stats();
+    eprintln!("after training: {stats:?}");
+    assert!(
+        stats.hot_blocks <= 40 && stats.warm_blocks <= 24,
+        "{stats:?}"
+    );
+    assert!(stats.warm_bytes <= budget.warm_bytes, "{stats:?}");
+    assert!(
+        stats.hot_region_bytes <= tight.hot_bytes_bound(),
+        "{stats:?}"
+    );
+    assert!(
+        stats.loads > 128,
+        "blocks were evicted and loaded again: {stats:?}"
+    );
+
+    // Queries: exact where the block is hot, within f16 rounding where it is warm.
+    let mut rng = fastrand::Rng::with_seed(2);
+    let width = free.output_len();
+    let (mut a, mut b) = (vec![0f32; width], vec![0f32; width]);
+    let mut worst = 0f32;
+    for _ in 0..200 {
+        let x = [rng.f32(), rng.f32(), rng.f32()];
+        free.query(&x, &mut a).unwrap();
+        tight.query(&x, &mut b).unwrap();
+        for (u, v) in a.iter().zip(&b) {
+            worst = worst.max((u - v).abs() / (u.abs() + 1e-3));
+        }
+    }
+    assert!(worst < 2e-3, "relative error {worst} exceeds f16 rounding");
+    let stats = tight.stats();
+    assert!(
+        stats.warm_blocks > 0,
+        "queries used the warm tier: {stats:?}"
+    );
+
+    // Every update reached the file: each block's exact values agree.
+    tight.flush().unwrap();
+    for block in free.resident_blocks() {
+        assert_eq!(
+            free.block_values(block).unwrap(),
+            tight.block_values(block).unwrap(),
+            "block {block}"
+        );
+    }
+    assert!(tight.stats().hot_blocks <= 40);
+}
+
+#[test]
+fn int8_cold_blocks_stay_within_their_quantisation_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("int8");
+    let layout = Layout {
+        cold_encoding: Encoding::Int8,
+        ..layout()
+    };
+    let mut f = Field::create(&path, layout).unwrap();
+    train(&mut [&mut f], 100, 3);
+    let blocks = f.resident_blocks();
+    let before: Vec<Vec<f32>> = blocks.iter().map(|&b| f.block_values(b).unwrap()).collect();
+    drop(f);
+    let mut f = Field::open(&path).unwrap();
+    assert_eq!(f.layout().cold_encoding, Encoding::Int8);
+    for (block, exact) in blocks.iter().zip(&before) {
+        let stored = f.block_values(*block).unwrap();
+        let step = exact.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+        for (e, s) in exact.iter().zip(&stored) {
+            assert!(
+                (e - s).abs() <= step / 2.0 + 1e-6,
+                "block {block}: {e} stored as {s}"
+            );
+        }
+        assert_ne!(&stored, exact, "int8 rounds");
+    }
+}
