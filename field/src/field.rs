@@ -11,8 +11,9 @@
 //! field is dropped.
 //!
 //! Under a [`Budget`] (`tiers`), a block first touched by a query while the hot tier is full
-//! is read into the warm tier (f16) and answered from there; a second touch promotes it to hot
-//! (read again from the file, so hot values are exact); updates always work on hot blocks.
+//! is read into the warm tier (f16); later queries read its f16 copy until its second touch
+//! there promotes it to hot (read again from the file, so hot values are exact); updates
+//! always work on hot blocks.
 //! Eviction and write-back happen on the calling thread, inside the query or update that
 //! needs the room. Not built yet: eviction off the query path, prefetch.
 
@@ -25,6 +26,11 @@ use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
 use crate::store::{BlockStore, CheckReport};
 use crate::tiers::{Budget, Place, Tiers};
+
+/// A warm block whose access count reaches this is promoted to hot by the next query that
+/// touches it: it enters warm with count 1, so this is its second touch while warm (if the
+/// CLOCK has not halved its count meanwhile).
+pub const PROMOTE_AT_COUNT: u8 = 3;
 
 /// Dirty blocks that trigger a write-back by default.
 pub const DEFAULT_WRITE_BACK_THRESHOLD: usize = 1024;
@@ -48,6 +54,8 @@ pub struct Stats {
     pub loads: u64,
     /// Write-backs (each one `fdatasync`) since the field was opened.
     pub write_backs: u64,
+    /// Feature rows that queries read from warm (f16) blocks.
+    pub warm_reads: u64,
 }
 
 /// A paged neural field backed by one file.
@@ -63,6 +71,7 @@ pub struct Field {
     scratch: Vec<f32>,
     loads: u64,
     write_backs: u64,
+    warm_reads: u64,
 }
 
 impl Field {
@@ -96,6 +105,7 @@ impl Field {
             scratch: vec![0.0; blocking.floats_per_block()],
             loads: 0,
             write_backs: 0,
+            warm_reads: 0,
         }
     }
 
@@ -204,15 +214,21 @@ impl Field {
         Ok(slot)
     }
 
-    /// Copies `out.len()` features of `block` from float `at` into `out`, for a query: from
-    /// hot; from warm on a first touch, promoting on the next; a block not resident becomes
-    /// hot while there is room, else warm.
+    /// Copies `out.len()` features of `block` from float `at` into `out`, for a query.
+    /// - hot: the exact values;
+    /// - warm: promoted to hot if there is room or this is its second touch since it entered
+    ///   warm (its count reached [`PROMOTE_AT_COUNT`]), else answered from its f16 copy;
+    /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
+    ///   answered from the values just read.
     fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
         let slot = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => slot,
             Some(Place::Warm(slot)) => {
-                // A warm block touched again is promoted.
-                self.tiers.warm_values(slot, at, out);
+                if !self.tiers.hot_has_room() && self.tiers.warm_count(slot) < PROMOTE_AT_COUNT {
+                    self.tiers.warm_values(slot, at, out);
+                    self.warm_reads += 1;
+                    return Ok(());
+                }
                 self.hot_slot(block)?
             }
             None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
@@ -362,6 +378,7 @@ impl Field {
             warm_bytes,
             loads: self.loads,
             write_backs: self.write_backs,
+            warm_reads: self.warm_reads,
         }
     }
 }

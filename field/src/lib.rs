@@ -41,7 +41,7 @@ mod store;
 mod tiers;
 
 pub use error::{Error, Result};
-pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD};
+pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, PROMOTE_AT_COUNT};
 pub use kernel::Kernel;
 pub use layout::{Encoding, Layout};
 pub use store::CheckReport;

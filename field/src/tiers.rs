@@ -245,6 +245,11 @@ impl Tiers {
         }
     }
 
+    /// A warm block's access count.
+    pub fn warm_count(&self, slot: usize) -> u8 {
+        self.warm[slot].count
+    }
+
     /// Whether hot slot `slot` holds changes not yet written back.
     pub fn is_dirty(&self, slot: usize) -> bool {
         self.hot[slot].dirty

@@ -63,25 +63,44 @@ fn a_field_larger_than_its_budget_pages_and_loses_nothing() {
         "blocks were evicted and loaded again: {stats:?}"
     );
 
-    // Queries: exact where the block is hot, within f16 rounding where it is warm.
+    // Queries: exact where the block is hot; where it is warm, each entry is off by at most
+    // f16's rounding (2^-11 of its magnitude), so an interpolated feature by at most 2^-11 of
+    // the largest entry.
+    let largest = free
+        .resident_blocks()
+        .into_iter()
+        .flat_map(|b| free.block_values(b).unwrap())
+        .fold(0f32, |m, v| m.max(v.abs()));
+    let bound = largest / 2048.0 + 1e-6;
     let mut rng = fastrand::Rng::with_seed(2);
     let width = free.output_len();
     let (mut a, mut b) = (vec![0f32; width], vec![0f32; width]);
-    let mut worst = 0f32;
+    let (mut worst, mut diff2, mut norm2) = (0f32, 0f64, 0f64);
     for _ in 0..200 {
         let x = [rng.f32(), rng.f32(), rng.f32()];
         free.query(&x, &mut a).unwrap();
         tight.query(&x, &mut b).unwrap();
         for (u, v) in a.iter().zip(&b) {
-            worst = worst.max((u - v).abs() / (u.abs() + 1e-3));
+            worst = worst.max((u - v).abs());
+            diff2 += ((u - v) as f64).powi(2);
+            norm2 += (*u as f64).powi(2);
         }
     }
-    assert!(worst < 2e-3, "relative error {worst} exceeds f16 rounding");
     let stats = tight.stats();
-    assert!(
-        stats.warm_blocks > 0,
-        "queries used the warm tier: {stats:?}"
+    eprintln!(
+        "after queries: {stats:?}; largest difference {worst} (bound {bound}), relative error \
+         of all outputs {:.2e}",
+        (diff2 / norm2).sqrt()
     );
+    assert!(
+        worst <= bound,
+        "difference {worst} exceeds f16 rounding {bound}"
+    );
+    assert!(
+        stats.warm_reads > 0,
+        "queries read the warm tier: {stats:?}"
+    );
+    assert!(worst > 0.0, "warm reads are f16, not exact");
 
     // Every update reached the file: each block's exact values agree.
     tight.flush().unwrap();
