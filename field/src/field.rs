@@ -67,8 +67,6 @@ pub struct Field {
     store: BlockStore,
     tiers: Tiers,
     write_back_threshold: usize,
-    /// One block's floats, for loads into the warm tier.
-    scratch: Vec<f32>,
     loads: u64,
     write_backs: u64,
     warm_reads: u64,
@@ -102,7 +100,6 @@ impl Field {
             store,
             tiers: Tiers::new(blocking.floats_per_block(), Budget::UNLIMITED),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
-            scratch: vec![0.0; blocking.floats_per_block()],
             loads: 0,
             write_backs: 0,
             warm_reads: 0,
@@ -179,22 +176,29 @@ impl Field {
         (tile, local)
     }
 
-    /// Fills `out` with the block's stored version, or its initial values if it has none.
-    fn load(&mut self, block: u64, out: &mut [f32]) -> Result<()> {
-        self.loads += 1;
-        if !self.store.read(block, out)? {
-            init::fill(self.layout.seed, self.layout.init_scale, block, out);
+    /// The block's stored version, or its initial values if it has none.
+    fn load(&mut self, block: u64) -> Result<Vec<f32>> {
+        let mut values = vec![0f32; self.blocking.floats_per_block()];
+        if !self.store.read(block, &mut values)? {
+            init::fill(self.layout.seed, self.layout.init_scale, block, &mut values);
         }
-        Ok(())
+        self.loads += 1;
+        Ok(values)
     }
 
     /// The hot slot of `block`, making it hot first: promoted from warm or loaded from the
-    /// file, into a free slot or the CLOCK's victim (written back first if dirty).
+    /// file (read first, so a failed read changes nothing), into a free slot or the CLOCK's
+    /// victim (all dirty blocks are written back first if the victim is dirty).
     fn hot_slot(&mut self, block: u64) -> Result<usize> {
-        match self.tiers.touch(block) {
+        let warm = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => return Ok(slot),
-            Some(Place::Warm(slot)) => self.tiers.remove_warm(slot),
-            None => {}
+            Some(Place::Warm(slot)) => Some(slot),
+            None => None,
+        };
+        let values = self.load(block)?;
+        if let Some(slot) = warm {
+            // Clean, so losing this copy if what follows fails loses nothing.
+            self.tiers.remove_warm(slot);
         }
         let slot = if self.tiers.hot_has_room() {
             self.tiers.push_hot(block)?
@@ -206,11 +210,7 @@ impl Field {
             self.tiers.replace_hot(victim, block);
             victim
         };
-        let mut values = std::mem::take(&mut self.scratch);
-        let loaded = self.load(block, &mut values);
         self.tiers.hot_values_mut(slot).copy_from_slice(&values);
-        self.scratch = values;
-        loaded?;
         Ok(slot)
     }
 
@@ -232,14 +232,10 @@ impl Field {
                 self.hot_slot(block)?
             }
             None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
-                let mut values = std::mem::take(&mut self.scratch);
-                let loaded = self.load(block, &mut values);
-                if loaded.is_ok() {
-                    self.tiers.insert_warm(block, &values);
-                    out.copy_from_slice(&values[at..at + out.len()]);
-                }
-                self.scratch = values;
-                return loaded;
+                let values = self.load(block)?;
+                self.tiers.insert_warm(block, &values);
+                out.copy_from_slice(&values[at..at + out.len()]);
+                return Ok(());
             }
             None => self.hot_slot(block)?,
         };

@@ -55,6 +55,7 @@ fn a_petabyte_field_opens_and_answers_in_proportion_to_use() {
         // A generous bound for a loaded debug build: the work is a header and ≤ 256 record
         // headers; a scan of anything proportional to the logical size could not finish.
         assert!(opened.as_secs_f64() < 2.0, "open took {opened:?}");
+        eprintln!("opened in {opened:?}");
         for (p, a) in points.iter().zip(&answers) {
             let mut out = vec![0f32; f.output_len()];
             f.query(p, &mut out).unwrap();
@@ -68,6 +69,7 @@ fn a_petabyte_field_opens_and_answers_in_proportion_to_use() {
     };
     // Each stored block takes one slot of 16.5 KiB (its pair's second slot is a hole or past
     // the end): at most 256 × 16.5 KiB ≈ 4.1 MiB, plus the header.
+    eprintln!("file length {len} bytes, {allocated} bytes allocated on disk");
     assert!(allocated < 8 << 20, "{allocated} bytes allocated on disk");
     assert!(len < 16 << 20, "file length {len}");
 }
