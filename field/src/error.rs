@@ -28,6 +28,9 @@ pub enum Error {
         /// The length the field's layout asks for.
         expected: usize,
     },
+    /// A coordinate, gradient or learning rate is NaN or infinite.
+    #[error("{0} is not finite")]
+    NotFinite(&'static str),
     /// Another process (or another `Field` in this one) has the file open.
     #[error("field file is locked by another user")]
     Locked,

@@ -160,6 +160,14 @@ impl Field {
         Ok(())
     }
 
+    fn check_finite(what: &'static str, values: &[f32]) -> Result<()> {
+        if values.iter().all(|v| v.is_finite()) {
+            Ok(())
+        } else {
+            Err(Error::NotFinite(what))
+        }
+    }
+
     /// The tile holding `x` and `x`'s coordinates inside it, in `[0, 1]`.
     fn tile_of(&self, x: &[f32]) -> (u64, [f32; 3]) {
         let tiles = self.layout.tiles_per_axis;
@@ -253,12 +261,13 @@ impl Field {
         (corners, self.blocking.table_base(tile, level))
     }
 
-    /// The encoding of the point `x` (`dim` coordinates in `[0, 1]`, clamped) into `out`
+    /// The encoding of the point `x` (`dim` finite coordinates in `[0, 1]`, clamped) into `out`
     /// (`levels × features` floats, level 0 first).
     pub fn query(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
         let dim = self.layout.dim as usize;
         Field::check_len("x", x.len(), dim)?;
         Field::check_len("out", out.len(), self.output_len())?;
+        Field::check_finite("x", x)?;
         let features = self.blocking.features;
         let corner_count = 1 << dim;
         let (tile, local) = self.tile_of(x);
@@ -303,6 +312,9 @@ impl Field {
         let dim = self.layout.dim as usize;
         Field::check_len("x", x.len(), dim)?;
         Field::check_len("grad", grad.len(), self.output_len())?;
+        Field::check_finite("x", x)?;
+        Field::check_finite("grad", grad)?;
+        Field::check_finite("lr", &[lr])?;
         let features = self.blocking.features;
         let (tile, local) = self.tile_of(x);
         for level in 0..self.grids.len() {

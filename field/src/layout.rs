@@ -25,7 +25,8 @@ pub mod bounds {
     pub const LEVELS: (u8, u8) = (1, 32);
     /// Block size in the file, as a power of two (4 KiB – 64 KiB).
     pub const LOG2_BLOCK_BYTES: (u8, u8) = (12, 16);
-    /// Finest grid resolution per tile (f32 positions keep a fraction below it).
+    /// Finest grid resolution across the whole cube (`tiles_per_axis × finest_resolution`):
+    /// an f32 coordinate in `[0, 1]` still resolves a sixteenth of a cell at 2^20 cells.
     pub const MAX_RESOLUTION: u32 = 1 << 20;
     /// Tiles per axis.
     pub const MAX_TILES_PER_AXIS: u32 = 1 << 20;
@@ -44,7 +45,8 @@ pub struct Layout {
     pub features: u8,
     /// Grid resolution of the coarsest level, per tile (cells per axis, ≥ 1).
     pub base_resolution: u32,
-    /// Grid resolution of the finest level, per tile (≥ `base_resolution`, ≤ 2^20).
+    /// Grid resolution of the finest level, per tile (≥ `base_resolution`; times
+    /// `tiles_per_axis`, ≤ 2^20).
     pub finest_resolution: u32,
     /// Tiles per axis (≥ 1); each tile has its own hash grid.
     pub tiles_per_axis: u32,
@@ -167,6 +169,13 @@ impl Layout {
             bounds::LOG2_BLOCK_BYTES.0,
             bounds::LOG2_BLOCK_BYTES.1,
         )?;
+        let overall = self.tiles_per_axis as u64 * self.finest_resolution as u64;
+        if overall > bounds::MAX_RESOLUTION as u64 {
+            return Err(Error::InvalidLayout(format!(
+                "tiles_per_axis × finest_resolution = {overall}, more than {}",
+                bounds::MAX_RESOLUTION
+            )));
+        }
         if !(self.init_scale.is_finite() && self.init_scale >= 0.0) {
             return Err(Error::InvalidLayout(format!(
                 "init_scale = {}, must be finite and ≥ 0",
@@ -338,6 +347,11 @@ mod tests {
             },
             Layout {
                 tiles_per_axis: 0,
+                ..Layout::default()
+            },
+            Layout {
+                tiles_per_axis: 1024,
+                finest_resolution: 2048,
                 ..Layout::default()
             },
             Layout {

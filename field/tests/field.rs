@@ -194,7 +194,7 @@ fn tiles_have_separate_tables() {
 }
 
 #[test]
-fn wrong_lengths_are_errors_not_panics() {
+fn wrong_lengths_and_non_finite_inputs_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let mut f = Field::create(dir.path().join("f"), small(3, 2)).unwrap();
     let mut out = vec![0f32; f.output_len()];
@@ -214,6 +214,21 @@ fn wrong_lengths_are_errors_not_panics() {
         f.query_batch(&[0.5; 4], &mut out),
         Err(Error::WrongLength { .. })
     ));
+    assert!(matches!(
+        f.query(&[0.5, f32::NAN, 0.5], &mut out),
+        Err(Error::NotFinite("x"))
+    ));
+    let mut grad = vec![0.0; f.output_len()];
+    grad[3] = f32::INFINITY;
+    assert!(matches!(
+        f.update(&[0.5; 3], &grad, 0.1),
+        Err(Error::NotFinite("grad"))
+    ));
+    assert_eq!(
+        f.stats().dirty_blocks,
+        0,
+        "a refused update changes nothing"
+    );
     let bad = Layout {
         features: 9,
         ..small(3, 2)
