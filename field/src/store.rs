@@ -462,6 +462,41 @@ mod tests {
     }
 
     #[test]
+    fn a_pair_left_without_a_valid_record_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let layout = small_layout();
+        let n = Blocking::new(&layout).floats_per_block();
+        let mut store = BlockStore::create(&path, &layout).unwrap();
+        store
+            .write_back(&[(1, &vec![1.0; n]), (2, &vec![2.0; n])])
+            .unwrap();
+        // Block 2's first write torn inside its record header: the pair names no block.
+        let header = store.slot_of(2, 0) + 10;
+        drop(store);
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(&[0xff; 8], header).unwrap();
+        let length = file.metadata().unwrap().len();
+        drop(file);
+        let (_, mut store) = BlockStore::open(&path).unwrap();
+        assert_eq!(store.present_blocks(), vec![1]);
+        assert_eq!(store.check().unwrap().free_pairs, 1);
+        store.write_back(&[(3, &vec![3.0; n])]).unwrap();
+        drop(store);
+        let (_, mut store) = BlockStore::open(&path).unwrap();
+        assert_eq!(store.present_blocks(), vec![1, 3]);
+        assert_eq!(store.pairs[&3].index, 1, "block 3 took the free pair");
+        assert_eq!(
+            store.disk_usage().unwrap().0,
+            length,
+            "the file did not grow"
+        );
+        let mut out = vec![0f32; n];
+        assert!(store.read(3, &mut out).unwrap());
+        assert!(out.iter().all(|&v| v == 3.0));
+    }
+
+    #[test]
     fn a_second_opener_is_refused_and_a_damaged_header_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
