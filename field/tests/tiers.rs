@@ -141,3 +141,80 @@ fn int8_cold_blocks_stay_within_their_quantisation_step() {
         assert_ne!(&stored, exact, "int8 rounds");
     }
 }
+
+/// Trains a field to a smooth target through a linear read-out (the sum of its outputs), the
+/// way a small decoder would use it.
+fn train_to_target(f: &mut Field, steps: usize) {
+    let target = |x: &[f32; 3]| (6.0 * x[0]).sin() * (4.0 * x[1]).cos() + x[2];
+    let mut rng = fastrand::Rng::with_seed(21);
+    let mut out = vec![0f32; f.output_len()];
+    for _ in 0..steps {
+        let x = [rng.f32(), rng.f32(), rng.f32()];
+        f.query(&x, &mut out).unwrap();
+        let residual = out.iter().sum::<f32>() - target(&x);
+        let grad = vec![2.0 * residual; out.len()];
+        f.update(&x, &grad, 0.05).unwrap();
+    }
+}
+
+/// `‖a − b‖ / ‖a‖` over the outputs of the same random queries.
+fn relative_error(a: &mut Field, b: &mut Field, queries: usize) -> f64 {
+    let mut rng = fastrand::Rng::with_seed(22);
+    let (mut oa, mut ob) = (vec![0f32; a.output_len()], vec![0f32; b.output_len()]);
+    let (mut diff2, mut norm2) = (0f64, 0f64);
+    for _ in 0..queries {
+        let x = [rng.f32(), rng.f32(), rng.f32()];
+        a.query(&x, &mut oa).unwrap();
+        b.query(&x, &mut ob).unwrap();
+        for (u, v) in oa.iter().zip(&ob) {
+            diff2 += ((u - v) as f64).powi(2);
+            norm2 += (*u as f64).powi(2);
+        }
+    }
+    (diff2 / norm2).sqrt()
+}
+
+#[test]
+fn quantised_tiers_keep_the_error_of_a_trained_field_under_one_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let exact_path = dir.path().join("f32");
+    let int8_path = dir.path().join("int8");
+    let int8_layout = Layout {
+        cold_encoding: Encoding::Int8,
+        ..layout()
+    };
+    for (path, layout) in [(&exact_path, layout()), (&int8_path, int8_layout)] {
+        let mut f = Field::create(path, layout).unwrap();
+        f.set_write_back_threshold(usize::MAX);
+        train_to_target(&mut f, 1500);
+    } // dropped: written back, the int8 one quantised
+      // A second opener is refused (the file lock): the warm field reads a copy.
+    let warm_path = dir.path().join("f32-copy");
+    std::fs::copy(&exact_path, &warm_path).unwrap();
+    let mut exact = Field::open(&exact_path).unwrap();
+    let mut int8 = Field::open(&int8_path).unwrap();
+    let int8_error = relative_error(&mut exact, &mut int8, 300);
+    drop(int8);
+    let mut warm = Field::open(&warm_path).unwrap();
+    warm.set_budget(Budget {
+        hot_bytes: 4096,
+        warm_bytes: 1 << 20,
+    })
+    .unwrap();
+    let warm_error = relative_error(&mut exact, &mut warm, 300);
+    let stats = warm.stats();
+    eprintln!(
+        "relative error of query outputs against f32: int8 in the file {int8_error:.2e}, \
+         f16 warm {warm_error:.2e} ({} of {} rows from warm)",
+        stats.warm_reads,
+        300 * 4 * 8
+    );
+    assert!(int8_error > 0.0 && int8_error < 0.01, "int8: {int8_error}");
+    assert!(warm_error > 0.0 && warm_error < 0.01, "f16: {warm_error}");
+    // With one hot slot, every third touch of a warm block promotes it (PROMOTE_AT_COUNT)
+    // and demotes another: about a third of the rows come from f16.
+    assert!(
+        stats.warm_reads > 300 * 4 * 8 / 4,
+        "a good share of rows came from warm: {stats:?}"
+    );
+}
