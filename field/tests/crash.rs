@@ -46,6 +46,8 @@ fn child(path: &Path) -> ! {
     let mut f = Field::open(path).unwrap();
     f.set_write_back_threshold(usize::MAX);
     let mut out = std::io::stdout().lock();
+    // The test harness has printed "test NAME ... " with no newline: end that line first.
+    writeln!(out).unwrap();
     for epoch in 1.. {
         run_epoch(&mut f, epoch);
         f.flush().unwrap();
@@ -102,14 +104,17 @@ fn a_kill_during_updates_leaves_every_block_old_or_new() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.u64(30..250)));
+        std::thread::sleep(Duration::from_millis(rng.u64(10..250)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         let last = stdout
             .lines()
             .map_while(|l| l.ok())
-            .filter_map(|l| l.strip_prefix("epoch ").and_then(|n| n.parse::<u64>().ok()))
+            .filter_map(|l| {
+                let (_, n) = l.rsplit_once("epoch ")?;
+                n.trim().parse::<u64>().ok()
+            })
             .last()
             .unwrap_or(0);
 
