@@ -297,9 +297,12 @@ impl Tiers {
         )
     }
 
-    /// The most hot regions the budget allows.
+    /// The most bytes of hot regions the budget allows (`usize::MAX` when unlimited).
     pub fn hot_bytes_bound(&self) -> usize {
-        (self.hot_cap * self.floats_per_block * 4).next_multiple_of(LARGE_PAGE)
+        self.hot_cap
+            .checked_mul(self.floats_per_block * 4)
+            .and_then(|b| b.checked_next_multiple_of(LARGE_PAGE))
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -402,5 +405,7 @@ mod tests {
         t.replace_hot(v, 4);
         assert_eq!(t.touch(3), None, "no warm tier: the block is dropped");
         assert!(t.hot_bytes_bound() == LARGE_PAGE && t.bytes().0 == LARGE_PAGE);
+        let unlimited = Tiers::new(FLOATS, Budget::UNLIMITED);
+        assert_eq!(unlimited.hot_bytes_bound(), usize::MAX);
     }
 }
