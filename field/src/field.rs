@@ -56,6 +56,24 @@ pub struct Stats {
     pub write_backs: u64,
     /// Feature rows that queries read from warm (f16) blocks.
     pub warm_reads: u64,
+    /// Block residencies (a load until the block leaves memory) since the budget was set,
+    /// the current ones included.
+    pub residencies: u64,
+    /// Distinct entries read or updated, summed over those residencies.
+    pub entries_used: u64,
+    /// Entries per block.
+    pub entries_per_block: usize,
+}
+
+impl Stats {
+    /// Block utilisation: the share of a loaded block's entries that were used before it left
+    /// memory, on average (0 when nothing was loaded).
+    pub fn utilisation(&self) -> f64 {
+        if self.residencies == 0 {
+            return 0.0;
+        }
+        self.entries_used as f64 / (self.residencies as f64 * self.entries_per_block as f64)
+    }
 }
 
 /// A paged neural field backed by one file.
@@ -98,7 +116,11 @@ impl Field {
             blocking,
             kernel: Kernel::best(),
             store,
-            tiers: Tiers::new(blocking.floats_per_block(), Budget::UNLIMITED),
+            tiers: Tiers::new(
+                blocking.floats_per_block(),
+                blocking.entries_per_block(),
+                Budget::UNLIMITED,
+            ),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
             loads: 0,
             write_backs: 0,
@@ -132,10 +154,14 @@ impl Field {
     }
 
     /// Sets the memory budget for resident blocks. Writes dirty blocks back and empties the
-    /// tiers first.
+    /// tiers first (utilisation counts start again).
     pub fn set_budget(&mut self, budget: Budget) -> Result<()> {
         self.flush()?;
-        self.tiers = Tiers::new(self.blocking.floats_per_block(), budget);
+        self.tiers = Tiers::new(
+            self.blocking.floats_per_block(),
+            self.blocking.entries_per_block(),
+            budget,
+        );
         Ok(())
     }
 
@@ -204,10 +230,8 @@ impl Field {
             None => None,
         };
         let values = self.load(block)?;
-        if let Some(slot) = warm {
-            // Clean, so losing this copy if what follows fails loses nothing.
-            self.tiers.remove_warm(slot);
-        }
+        // Clean, so losing this copy if what follows fails loses nothing.
+        let used = warm.map(|slot| self.tiers.remove_warm(slot));
         let slot = if self.tiers.hot_has_room() {
             self.tiers.push_hot(block)?
         } else {
@@ -219,6 +243,9 @@ impl Field {
             victim
         };
         self.tiers.hot_values_mut(slot).copy_from_slice(&values);
+        if let Some(used) = used {
+            self.tiers.carry_used(slot, used);
+        }
         Ok(slot)
     }
 
@@ -229,11 +256,13 @@ impl Field {
     /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
     ///   answered from the values just read.
     fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
+        let entry = at / self.blocking.features;
         let slot = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => slot,
             Some(Place::Warm(slot)) => {
                 if !self.tiers.hot_has_room() && self.tiers.warm_count(slot) < PROMOTE_AT_COUNT {
                     self.tiers.warm_values(slot, at, out);
+                    self.tiers.mark_used(Place::Warm(slot), entry);
                     self.warm_reads += 1;
                     return Ok(());
                 }
@@ -241,12 +270,15 @@ impl Field {
             }
             None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
                 let values = self.load(block)?;
-                self.tiers.insert_warm(block, &values);
+                if let Some(slot) = self.tiers.insert_warm(block, &values) {
+                    self.tiers.mark_used(Place::Warm(slot), entry);
+                }
                 out.copy_from_slice(&values[at..at + out.len()]);
                 return Ok(());
             }
             None => self.hot_slot(block)?,
         };
+        self.tiers.mark_used(Place::Hot(slot), entry);
         out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
         Ok(())
     }
@@ -323,6 +355,7 @@ impl Field {
             for c in 0..1 << dim {
                 let (block, at) = self.blocking.locate(base, corners.index[c]);
                 let slot = self.hot_slot(block)?;
+                self.tiers.mark_used(Place::Hot(slot), at / features);
                 let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
                 self.kernel.axpy(-lr * corners.weight[c], level_grad, row);
             }
@@ -373,10 +406,11 @@ impl Field {
         self.store.disk_usage()
     }
 
-    /// Counts of resident, dirty, stored and loaded blocks.
+    /// Counts of resident, dirty, stored and loaded blocks, write-backs and utilisation.
     pub fn stats(&self) -> Stats {
         let (hot_blocks, warm_blocks) = self.tiers.counts();
         let (hot_region_bytes, warm_bytes) = self.tiers.bytes();
+        let usage = self.tiers.utilisation();
         Stats {
             hot_blocks,
             warm_blocks,
@@ -387,6 +421,9 @@ impl Field {
             loads: self.loads,
             write_backs: self.write_backs,
             warm_reads: self.warm_reads,
+            residencies: usage.residencies,
+            entries_used: usage.entries_used,
+            entries_per_block: self.blocking.entries_per_block(),
         }
     }
 }

@@ -19,7 +19,7 @@
 //! Modules, bottom up: [`layout`] (parameters and block geometry), `format` (the bytes of the
 //! file), `hash` (vertex indexing, the scalar reference), `kernel` (scalar and AVX2 + FMA
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
-//! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `field` (the API). `docs/field.md` describes the file
+//! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block utilisation), `field` (the API). `docs/field.md` describes the file
 //! format and the crash-safety design, and what is not built yet.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -39,6 +39,7 @@ mod kernel;
 pub mod layout;
 mod store;
 mod tiers;
+mod usage;
 
 pub use error::{Error, Result};
 pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, PROMOTE_AT_COUNT};

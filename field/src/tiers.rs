@@ -20,6 +20,7 @@ use half::f16;
 use sacs::large_pages::LARGE_PAGE;
 
 use crate::hot::{FrameId, HotFrames};
+use crate::usage::{UsedEntries, Utilisation};
 
 /// A memory budget for a field's resident blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,17 +54,20 @@ struct HotSlot {
     frame: FrameId,
     dirty: bool,
     count: u8,
+    used: UsedEntries,
 }
 
 struct WarmSlot {
     block: u64,
     values: Box<[f16]>,
     count: u8,
+    used: UsedEntries,
 }
 
 /// The resident blocks of a field.
 pub struct Tiers {
     floats_per_block: usize,
+    entries_per_block: usize,
     frames: HotFrames,
     hot: Vec<HotSlot>,
     hot_cap: usize,
@@ -73,6 +77,8 @@ pub struct Tiers {
     warm_hand: usize,
     index: HashMap<u64, Place>,
     dirty: usize,
+    /// Utilisation of the residencies that have ended.
+    ended: Utilisation,
 }
 
 /// Advances a CLOCK hand over `slots` to the first whose count is zero, halving each count it
@@ -95,12 +101,14 @@ fn clock_victim<T>(
 }
 
 impl Tiers {
-    /// Empty tiers for blocks of `floats_per_block` floats under `budget`.
-    pub fn new(floats_per_block: usize, budget: Budget) -> Tiers {
+    /// Empty tiers for blocks of `floats_per_block` floats (`entries_per_block` entries)
+    /// under `budget`.
+    pub fn new(floats_per_block: usize, entries_per_block: usize, budget: Budget) -> Tiers {
         let hot_cap = (budget.hot_bytes / (floats_per_block * 4)).max(1);
         let warm_cap = budget.warm_bytes / (floats_per_block * 2);
         Tiers {
             floats_per_block,
+            entries_per_block,
             frames: HotFrames::new(floats_per_block),
             hot: Vec::new(),
             hot_cap,
@@ -110,6 +118,7 @@ impl Tiers {
             warm_hand: 0,
             index: HashMap::new(),
             dirty: 0,
+            ended: Utilisation::default(),
         }
     }
 
@@ -144,6 +153,7 @@ impl Tiers {
             frame,
             dirty: false,
             count: 1,
+            used: UsedEntries::new(self.entries_per_block),
         });
         let slot = self.hot.len() - 1;
         self.index.insert(block, Place::Hot(slot));
@@ -158,63 +168,106 @@ impl Tiers {
     /// Gives hot slot `slot` (clean) to `block` (not resident); the block that held it moves
     /// to the warm tier as f16, or is dropped if there is no warm tier.
     pub fn replace_hot(&mut self, slot: usize, block: u64) {
-        let old = &self.hot[slot];
+        let fresh = UsedEntries::new(self.entries_per_block);
+        let old = &mut self.hot[slot];
         assert!(
             !old.dirty,
             "a dirty block must be written back before it leaves hot"
         );
-        let old_block = old.block;
+        let (old_block, old_frame) = (old.block, old.frame);
+        let old_used = std::mem::replace(&mut old.used, fresh);
+        old.block = block;
+        old.count = 1;
         self.index.remove(&old_block);
+        self.index.insert(block, Place::Hot(slot));
         if self.has_warm() {
             let values: Box<[f16]> = self
                 .frames
-                .frame(old.frame)
+                .frame(old_frame)
                 .iter()
                 .map(|&v| f16::from_f32(v))
                 .collect();
-            self.insert_warm_values(old_block, values);
+            self.insert_warm_values(old_block, values, old_used);
+        } else {
+            self.ended.add(&old_used);
         }
-        let s = &mut self.hot[slot];
-        s.block = block;
-        s.count = 1;
-        self.index.insert(block, Place::Hot(slot));
     }
 
-    /// Stores a warm copy of `block` (not resident), evicting a warm block if the tier is full.
-    pub fn insert_warm(&mut self, block: u64, values: &[f32]) {
+    /// Stores a warm copy of `block` (not resident), evicting a warm block if the tier is full;
+    /// returns its slot (`None` if there is no warm tier).
+    pub fn insert_warm(&mut self, block: u64, values: &[f32]) -> Option<usize> {
         let values = values.iter().map(|&v| f16::from_f32(v)).collect();
-        self.insert_warm_values(block, values);
+        self.insert_warm_values(block, values, UsedEntries::new(self.entries_per_block))
     }
 
-    fn insert_warm_values(&mut self, block: u64, values: Box<[f16]>) {
+    fn insert_warm_values(
+        &mut self,
+        block: u64,
+        values: Box<[f16]>,
+        used: UsedEntries,
+    ) -> Option<usize> {
         if !self.has_warm() {
-            return;
+            self.ended.add(&used);
+            return None;
         }
         debug_assert_eq!(values.len(), self.floats_per_block);
         let slot = WarmSlot {
             block,
             values,
             count: 1,
+            used,
         };
         let i = if self.warm.len() < self.warm_cap {
             self.warm.push(slot);
             self.warm.len() - 1
         } else {
             let i = clock_victim(&mut self.warm, &mut self.warm_hand, |s| &mut s.count);
-            self.index.remove(&self.warm[i].block);
-            self.warm[i] = slot;
+            let gone = std::mem::replace(&mut self.warm[i], slot);
+            self.index.remove(&gone.block);
+            self.ended.add(&gone.used);
             i
         };
         self.index.insert(block, Place::Warm(i));
+        Some(i)
     }
 
-    /// Drops warm slot `slot` (its block is about to become hot).
-    pub fn remove_warm(&mut self, slot: usize) {
+    /// Drops warm slot `slot` (its block is about to become hot) and returns its record of
+    /// used entries, for `carry_used`.
+    pub fn remove_warm(&mut self, slot: usize) -> UsedEntries {
         let gone = self.warm.swap_remove(slot);
         self.index.remove(&gone.block);
         if let Some(moved) = self.warm.get(slot) {
             self.index.insert(moved.block, Place::Warm(slot));
         }
+        gone.used
+    }
+
+    /// Continues a promoted block's residency in hot slot `slot`.
+    pub fn carry_used(&mut self, slot: usize, used: UsedEntries) {
+        self.hot[slot].used = used;
+    }
+
+    /// Notes that entry `entry` of the block at `place` was read or updated.
+    #[inline]
+    pub fn mark_used(&mut self, place: Place, entry: usize) {
+        match place {
+            Place::Hot(i) => self.hot[i].used.mark(entry),
+            Place::Warm(i) => self.warm[i].used.mark(entry),
+        }
+    }
+
+    /// Utilisation over the residencies that ended and the blocks resident now.
+    pub fn utilisation(&self) -> Utilisation {
+        let mut u = self.ended;
+        for used in self
+            .hot
+            .iter()
+            .map(|s| &s.used)
+            .chain(self.warm.iter().map(|s| &s.used))
+        {
+            u.add(used);
+        }
+        u
     }
 
     /// A hot block's floats.
@@ -320,6 +373,7 @@ mod tests {
     fn clock_evicts_the_block_not_touched_since_the_hand_passed() {
         let mut t = Tiers::new(
             FLOATS,
+            FLOATS / 2,
             Budget {
                 hot_bytes: 3 * 4096,
                 warm_bytes: 2 * 2048,
@@ -353,6 +407,7 @@ mod tests {
     fn warm_copies_are_f16_and_the_warm_tier_is_bounded() {
         let mut t = Tiers::new(
             FLOATS,
+            FLOATS / 2,
             Budget {
                 hot_bytes: 4096,
                 warm_bytes: 2 * 2048,
@@ -388,6 +443,7 @@ mod tests {
     fn dirty_blocks_are_tracked_and_must_be_clean_to_leave() {
         let mut t = Tiers::new(
             FLOATS,
+            FLOATS / 2,
             Budget {
                 hot_bytes: 4096,
                 warm_bytes: 0,
@@ -405,7 +461,7 @@ mod tests {
         t.replace_hot(v, 4);
         assert_eq!(t.touch(3), None, "no warm tier: the block is dropped");
         assert!(t.hot_bytes_bound() == LARGE_PAGE && t.bytes().0 == LARGE_PAGE);
-        let unlimited = Tiers::new(FLOATS, Budget::UNLIMITED);
+        let unlimited = Tiers::new(FLOATS, FLOATS / 2, Budget::UNLIMITED);
         assert_eq!(unlimited.hot_bytes_bound(), usize::MAX);
     }
 }

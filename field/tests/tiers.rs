@@ -218,3 +218,46 @@ fn quantised_tiers_keep_the_error_of_a_trained_field_under_one_percent() {
         "a good share of rows came from warm: {stats:?}"
     );
 }
+
+/// Utilisation under a small budget along a smooth path, for a one-level field of the given
+/// resolution.
+fn path_utilisation(dir: &std::path::Path, resolution: u32) -> field::Stats {
+    let layout = Layout {
+        levels: 1,
+        base_resolution: resolution,
+        finest_resolution: resolution,
+        ..layout()
+    };
+    let mut f = Field::create(dir.join(format!("path-{resolution}")), layout).unwrap();
+    f.set_budget(Budget {
+        hot_bytes: 4 * 4096,
+        warm_bytes: 4 * 2048,
+    })
+    .unwrap();
+    let mut out = vec![0f32; f.output_len()];
+    for step in 0..2000 {
+        let t = step as f32 / 2000.0;
+        let x = [t, 0.5 + 0.3 * (6.0 * t).sin(), 0.5 + 0.3 * (4.0 * t).cos()];
+        f.query(&x, &mut out).unwrap();
+    }
+    f.stats()
+}
+
+#[test]
+fn utilisation_is_low_where_the_hash_scatters_and_high_where_indexing_is_dense() {
+    let dir = tempfile::tempdir().unwrap();
+    // 17³ vertices fit the 2^14-entry table: dense. 1025³ do not: hashed.
+    let dense = path_utilisation(dir.path(), 16);
+    let hashed = path_utilisation(dir.path(), 1024);
+    eprintln!(
+        "utilisation along a path: dense {:.4} ({dense:?}), hashed {:.4} ({hashed:?})",
+        dense.utilisation(),
+        hashed.utilisation()
+    );
+    assert!(
+        hashed.residencies > 100,
+        "the hashed level pages: {hashed:?}"
+    );
+    assert!(hashed.utilisation() < 0.02, "{hashed:?}");
+    assert!(dense.utilisation() > 4.0 * hashed.utilisation());
+}
