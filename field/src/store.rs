@@ -5,8 +5,8 @@
 //! A block takes room in the file only once it is first written: it then gets a *pair* of
 //! slots, appended at the end of the file (or reusing a pair that holds no valid record). The
 //! index of present blocks (block id → pair) lives in memory and is rebuilt at open by reading
-//! the record headers, through a read-only mapping of the file (the kernel reads the pages a
-//! header sits on, one system call for the whole scan). Open therefore costs time proportional
+//! the record headers, through a read-only mapping of the file (one `mmap` for the whole
+//! scan; the kernel reads only the pages the headers sit on, instead of a `pread` per slot). Open therefore costs time proportional
 //! to the blocks written, whatever the field's logical size. Blocks not in the index have no
 //! stored version; the field gives them their initial values.
 //!
