@@ -238,3 +238,20 @@ fn wrong_lengths_and_non_finite_inputs_are_errors_not_panics() {
         Err(Error::InvalidLayout(_))
     ));
 }
+
+#[test]
+fn a_field_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Field>();
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Field::create(dir.path().join("f"), small(2, 2)).unwrap();
+    let width = f.output_len();
+    let out = std::thread::spawn(move || {
+        let mut out = vec![0f32; width];
+        f.query(&[0.3, 0.6], &mut out).unwrap();
+        out
+    })
+    .join()
+    .unwrap();
+    assert_eq!(out.len(), width);
+}
