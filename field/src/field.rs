@@ -1,0 +1,436 @@
+//! [`Field`]: the API. A multiresolution hash-grid feature field (Instant-NGP's encoding) whose
+//! tables live in a crash-safe sparse block file, with the blocks in use held in memory.
+//!
+//! A query (or update) at `x` finds `x`'s tile, then at every level the cell around `x`, its
+//! `2^dim` vertices' table entries (`kernel::corners`), the blocks holding them (loaded from the
+//! file, or given their initial values, the first time), and interpolates their features
+//! (`kernel::blend`); the output concatenates the levels. An update applies one SGD step to the
+//! same entries, each receiving its interpolation weight's share of the gradient, and marks
+//! their blocks dirty; dirty blocks reach the file on [`Field::flush`], when their number
+//! reaches the write-back threshold, when a dirty block must leave the hot tier, and when the
+//! field is dropped.
+//!
+//! Under a [`Budget`] (`tiers`), a block first touched by a query while the hot tier is full
+//! is read into the warm tier (f16); later queries read its f16 copy until its second touch
+//! there promotes it to hot (read again from the file, so hot values are exact); updates
+//! always work on hot blocks.
+//! Eviction and write-back happen on the calling thread, inside the query or update that
+//! needs the room. Not built yet: eviction off the query path, prefetch.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::hash::{Corners, LevelGrid};
+use crate::init;
+use crate::kernel::Kernel;
+use crate::layout::{Blocking, Layout};
+use crate::store::{BlockStore, CheckReport};
+use crate::tiers::{Budget, Place, Tiers};
+
+/// A warm block whose access count reaches this is promoted to hot by the next query that
+/// touches it: it enters warm with count 1, so this is its second touch while warm (if the
+/// CLOCK has not halved its count meanwhile).
+pub const PROMOTE_AT_COUNT: u8 = 3;
+
+/// Dirty blocks that trigger a write-back by default.
+pub const DEFAULT_WRITE_BACK_THRESHOLD: usize = 1024;
+
+/// Counts describing a field's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Blocks in the hot tier (f32).
+    pub hot_blocks: usize,
+    /// Blocks in the warm tier (f16).
+    pub warm_blocks: usize,
+    /// Hot blocks changed since their last write-back.
+    pub dirty_blocks: usize,
+    /// Blocks with a version in the file.
+    pub stored_blocks: usize,
+    /// Bytes of 2 MiB regions obtained from SACS for hot blocks.
+    pub hot_region_bytes: usize,
+    /// Bytes of warm blocks' values.
+    pub warm_bytes: usize,
+    /// Blocks read from the file (or given their initial values) since the field was opened.
+    pub loads: u64,
+    /// Write-backs (each one `fdatasync`) since the field was opened.
+    pub write_backs: u64,
+    /// Feature rows that queries read from warm (f16) blocks.
+    pub warm_reads: u64,
+    /// Block residencies (a load until the block leaves memory) since the budget was set,
+    /// the current ones included.
+    pub residencies: u64,
+    /// Distinct entries read or updated, summed over those residencies.
+    pub entries_used: u64,
+    /// Entries per block.
+    pub entries_per_block: usize,
+}
+
+impl Stats {
+    /// Block utilisation: the share of a loaded block's entries that were used before it left
+    /// memory, on average (0 when nothing was loaded).
+    pub fn utilisation(&self) -> f64 {
+        if self.residencies == 0 {
+            return 0.0;
+        }
+        self.entries_used as f64 / (self.residencies as f64 * self.entries_per_block as f64)
+    }
+}
+
+/// A paged neural field backed by one file.
+pub struct Field {
+    layout: Layout,
+    grids: Vec<LevelGrid>,
+    blocking: Blocking,
+    kernel: Kernel,
+    store: BlockStore,
+    tiers: Tiers,
+    write_back_threshold: usize,
+    loads: u64,
+    write_backs: u64,
+    warm_reads: u64,
+}
+
+impl Field {
+    /// Creates a field file at `path` (which must not exist) with the given layout.
+    pub fn create(path: impl AsRef<Path>, layout: Layout) -> Result<Field> {
+        let store = BlockStore::create(path.as_ref(), &layout)?;
+        Ok(Field::with_store(layout, store))
+    }
+
+    /// Opens an existing field file; time proportional to the blocks stored in it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Field> {
+        let (layout, store) = BlockStore::open(path.as_ref())?;
+        Ok(Field::with_store(layout, store))
+    }
+
+    fn with_store(layout: Layout, store: BlockStore) -> Field {
+        let grids = layout
+            .resolutions()
+            .into_iter()
+            .map(|r| LevelGrid::new(r, layout.dim, layout.log2_table))
+            .collect();
+        let blocking = *store.blocking();
+        Field {
+            layout,
+            grids,
+            blocking,
+            kernel: Kernel::best(),
+            store,
+            tiers: Tiers::new(
+                blocking.floats_per_block(),
+                blocking.entries_per_block(),
+                Budget::UNLIMITED,
+            ),
+            write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
+            loads: 0,
+            write_backs: 0,
+            warm_reads: 0,
+        }
+    }
+
+    /// The field's layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Floats per query output: `levels × features`.
+    pub fn output_len(&self) -> usize {
+        self.layout.output_len()
+    }
+
+    /// Blocks per table, entries per block and block ids, as this field cuts its tables.
+    pub fn blocking(&self) -> &Blocking {
+        &self.blocking
+    }
+
+    /// The kernel in use (the best one detected, unless set).
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Chooses the kernel (e.g. [`Kernel::scalar`] to compare).
+    pub fn set_kernel(&mut self, kernel: Kernel) {
+        self.kernel = kernel;
+    }
+
+    /// Sets the memory budget for resident blocks. Writes dirty blocks back and empties the
+    /// tiers first (utilisation counts start again).
+    pub fn set_budget(&mut self, budget: Budget) -> Result<()> {
+        self.flush()?;
+        self.tiers = Tiers::new(
+            self.blocking.floats_per_block(),
+            self.blocking.entries_per_block(),
+            budget,
+        );
+        Ok(())
+    }
+
+    /// The most bytes the hot tier's regions may take under the budget (a multiple of 2 MiB).
+    pub fn hot_bytes_bound(&self) -> usize {
+        self.tiers.hot_bytes_bound()
+    }
+
+    /// Sets how many dirty blocks trigger a write-back (at least 1).
+    pub fn set_write_back_threshold(&mut self, blocks: usize) {
+        self.write_back_threshold = blocks.max(1);
+    }
+
+    fn check_len(what: &'static str, got: usize, expected: usize) -> Result<()> {
+        if got != expected {
+            return Err(Error::WrongLength {
+                what,
+                got,
+                expected,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_finite(what: &'static str, values: &[f32]) -> Result<()> {
+        if values.iter().all(|v| v.is_finite()) {
+            Ok(())
+        } else {
+            Err(Error::NotFinite(what))
+        }
+    }
+
+    /// The tile holding `x` and `x`'s coordinates inside it, in `[0, 1]`.
+    fn tile_of(&self, x: &[f32]) -> (u64, [f32; 3]) {
+        let tiles = self.layout.tiles_per_axis;
+        let mut tile = 0u64;
+        let mut stride = 1u64;
+        let mut local = [0f32; 3];
+        for (d, &xd) in x.iter().enumerate() {
+            let p = xd.clamp(0.0, 1.0) * tiles as f32;
+            let c = (p.floor() as u32).min(tiles - 1);
+            local[d] = p - c as f32;
+            tile += c as u64 * stride;
+            stride *= tiles as u64;
+        }
+        (tile, local)
+    }
+
+    /// The block's stored version, or its initial values if it has none.
+    fn load(&mut self, block: u64) -> Result<Vec<f32>> {
+        let mut values = vec![0f32; self.blocking.floats_per_block()];
+        if !self.store.read(block, &mut values)? {
+            init::fill(self.layout.seed, self.layout.init_scale, block, &mut values);
+        }
+        self.loads += 1;
+        Ok(values)
+    }
+
+    /// The hot slot of `block`, making it hot first: promoted from warm or loaded from the
+    /// file (read first, so a failed read changes nothing), into a free slot or the CLOCK's
+    /// victim (all dirty blocks are written back first if the victim is dirty).
+    fn hot_slot(&mut self, block: u64) -> Result<usize> {
+        let warm = match self.tiers.touch(block) {
+            Some(Place::Hot(slot)) => return Ok(slot),
+            Some(Place::Warm(slot)) => Some(slot),
+            None => None,
+        };
+        let values = self.load(block)?;
+        // Clean, so losing this copy if what follows fails loses nothing.
+        let used = warm.map(|slot| self.tiers.remove_warm(slot));
+        let slot = if self.tiers.hot_has_room() {
+            self.tiers.push_hot(block)?
+        } else {
+            let victim = self.tiers.hot_victim();
+            if self.tiers.is_dirty(victim) {
+                self.flush()?;
+            }
+            self.tiers.replace_hot(victim, block);
+            victim
+        };
+        self.tiers.hot_values_mut(slot).copy_from_slice(&values);
+        if let Some(used) = used {
+            self.tiers.carry_used(slot, used);
+        }
+        Ok(slot)
+    }
+
+    /// Copies `out.len()` features of `block` from float `at` into `out`, for a query.
+    /// - hot: the exact values;
+    /// - warm: promoted to hot if there is room or this is its second touch since it entered
+    ///   warm (its count reached [`PROMOTE_AT_COUNT`]), else answered from its f16 copy;
+    /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
+    ///   answered from the values just read.
+    fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
+        let entry = at / self.blocking.features;
+        let slot = match self.tiers.touch(block) {
+            Some(Place::Hot(slot)) => slot,
+            Some(Place::Warm(slot)) => {
+                if !self.tiers.hot_has_room() && self.tiers.warm_count(slot) < PROMOTE_AT_COUNT {
+                    self.tiers.warm_values(slot, at, out);
+                    self.tiers.mark_used(Place::Warm(slot), entry);
+                    self.warm_reads += 1;
+                    return Ok(());
+                }
+                self.hot_slot(block)?
+            }
+            None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
+                let values = self.load(block)?;
+                if let Some(slot) = self.tiers.insert_warm(block, &values) {
+                    self.tiers.mark_used(Place::Warm(slot), entry);
+                }
+                out.copy_from_slice(&values[at..at + out.len()]);
+                return Ok(());
+            }
+            None => self.hot_slot(block)?,
+        };
+        self.tiers.mark_used(Place::Hot(slot), entry);
+        out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
+        Ok(())
+    }
+
+    /// A level's cell around `x` (already tile-local): its corners and their table's first
+    /// block.
+    fn level_corners(&self, tile: u64, level: usize, local: [f32; 3]) -> (Corners, u64) {
+        let grid = &self.grids[level];
+        let (cell, frac) = grid.locate(local, self.layout.dim as usize);
+        let mut corners = Corners::default();
+        self.kernel.corners(grid, cell, frac, &mut corners);
+        (corners, self.blocking.table_base(tile, level))
+    }
+
+    /// The encoding of the point `x` (`dim` finite coordinates in `[0, 1]`, clamped) into `out`
+    /// (`levels × features` floats, level 0 first).
+    pub fn query(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        let dim = self.layout.dim as usize;
+        Field::check_len("x", x.len(), dim)?;
+        Field::check_len("out", out.len(), self.output_len())?;
+        Field::check_finite("x", x)?;
+        let features = self.blocking.features;
+        let corner_count = 1 << dim;
+        let (tile, local) = self.tile_of(x);
+        for level in 0..self.grids.len() {
+            let (corners, base) = self.level_corners(tile, level, local);
+            let mut rows = [[0f32; 8]; 8];
+            for (c, row) in rows.iter_mut().take(corner_count).enumerate() {
+                let (block, at) = self.blocking.locate(base, corners.index[c]);
+                self.read_row(block, at, &mut row[..features])?;
+            }
+            let slices: [&[f32]; 8] = std::array::from_fn(|c| &rows[c][..features]);
+            let level_out = &mut out[level * features..(level + 1) * features];
+            self.kernel
+                .blend(&slices[..corner_count], &corners.weight, level_out);
+        }
+        Ok(())
+    }
+
+    /// [`Field::query`] for many points: `xs` holds `n × dim` coordinates, `out` receives
+    /// `n × levels × features` floats.
+    pub fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()> {
+        let dim = self.layout.dim as usize;
+        let width = self.output_len();
+        if !xs.len().is_multiple_of(dim) {
+            return Err(Error::WrongLength {
+                what: "xs",
+                got: xs.len(),
+                expected: xs.len() / dim * dim,
+            });
+        }
+        Field::check_len("out", out.len(), xs.len() / dim * width)?;
+        for (x, o) in xs.chunks_exact(dim).zip(out.chunks_exact_mut(width)) {
+            self.query(x, o)?;
+        }
+        Ok(())
+    }
+
+    /// One SGD step at `x`: `grad` is the loss gradient with respect to the query output
+    /// (`levels × features` floats); each vertex's entry moves by `−lr × weight × grad` of its
+    /// level, the gradient of the interpolation.
+    pub fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
+        let dim = self.layout.dim as usize;
+        Field::check_len("x", x.len(), dim)?;
+        Field::check_len("grad", grad.len(), self.output_len())?;
+        Field::check_finite("x", x)?;
+        Field::check_finite("grad", grad)?;
+        Field::check_finite("lr", &[lr])?;
+        let features = self.blocking.features;
+        let (tile, local) = self.tile_of(x);
+        for level in 0..self.grids.len() {
+            let (corners, base) = self.level_corners(tile, level, local);
+            let level_grad = &grad[level * features..(level + 1) * features];
+            for c in 0..1 << dim {
+                let (block, at) = self.blocking.locate(base, corners.index[c]);
+                let slot = self.hot_slot(block)?;
+                self.tiers.mark_used(Place::Hot(slot), at / features);
+                let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
+                self.kernel.axpy(-lr * corners.weight[c], level_grad, row);
+            }
+        }
+        if self.tiers.dirty_count() >= self.write_back_threshold {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every dirty block back to the file and syncs it (see `store` for the crash
+    /// safety of this step).
+    pub fn flush(&mut self) -> Result<()> {
+        if self.tiers.dirty_count() == 0 {
+            return Ok(());
+        }
+        self.store.write_back(&self.tiers.dirty_blocks())?;
+        self.tiers.mark_all_clean();
+        self.write_backs += 1;
+        Ok(())
+    }
+
+    /// The exact current values of a block (`entries_per_block × features` floats); makes it
+    /// hot.
+    pub fn block_values(&mut self, block: u64) -> Result<Vec<f32>> {
+        let slot = self.hot_slot(block)?;
+        Ok(self.tiers.hot_values(slot).to_vec())
+    }
+
+    /// Ids of the blocks with a version in the file, sorted.
+    pub fn stored_blocks(&self) -> Vec<u64> {
+        self.store.present_blocks()
+    }
+
+    /// Ids of the blocks held in memory (hot or warm), sorted.
+    pub fn resident_blocks(&self) -> Vec<u64> {
+        self.tiers.resident_blocks()
+    }
+
+    /// Reads every stored block's slots and counts those that check out (a diagnostic; it
+    /// reads the whole file).
+    pub fn check_file(&mut self) -> Result<CheckReport> {
+        self.store.check()
+    }
+
+    /// The file's length and the bytes it occupies on disk.
+    pub fn disk_usage(&self) -> Result<(u64, u64)> {
+        self.store.disk_usage()
+    }
+
+    /// Counts of resident, dirty, stored and loaded blocks, write-backs and utilisation.
+    pub fn stats(&self) -> Stats {
+        let (hot_blocks, warm_blocks) = self.tiers.counts();
+        let (hot_region_bytes, warm_bytes) = self.tiers.bytes();
+        let usage = self.tiers.utilisation();
+        Stats {
+            hot_blocks,
+            warm_blocks,
+            dirty_blocks: self.tiers.dirty_count(),
+            stored_blocks: self.store.present_count(),
+            hot_region_bytes,
+            warm_bytes,
+            loads: self.loads,
+            write_backs: self.write_backs,
+            warm_reads: self.warm_reads,
+            residencies: usage.residencies,
+            entries_used: usage.entries_used,
+            entries_per_block: self.blocking.entries_per_block(),
+        }
+    }
+}
+
+impl Drop for Field {
+    /// Writes dirty blocks back; an error here is lost (call [`Field::flush`] to see it).
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}

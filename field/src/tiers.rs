@@ -1,0 +1,467 @@
+//! Where resident blocks live, within a memory budget, and which one leaves when a tier is full.
+//!
+//! - **hot**: f32 frames in SACS's 2 MiB pages (`hot`). The only tier updates write to, and the
+//!   only one with dirty blocks.
+//! - **warm**: f16 copies in ordinary memory (`half`), half the bytes of hot, read-only: a
+//!   query reads them converted back to f32 (an error of at most 2^-11 relative per value).
+//! - **cold**: the file (`store`), f32 or int8 per the layout's encoding.
+//!
+//! Each tier has a fixed number of slots derived from the [`Budget`], and replaces blocks with
+//! a CLOCK over decaying access counts: a touch adds one to a block's count; the hand, looking
+//! for a victim, halves the count of each block it passes and takes the first at zero. A block
+//! leaving hot goes to warm (the caller writes it back first if dirty); a block leaving warm
+//! is dropped (it is clean). Loading, promotion policy and write-back are the field's job
+//! (`field`); this module only keeps the slots.
+
+use std::collections::HashMap;
+use std::io;
+
+use half::f16;
+use sacs::large_pages::LARGE_PAGE;
+
+use crate::hot::{FrameId, HotFrames};
+use crate::usage::{UsedEntries, Utilisation};
+
+/// A memory budget for a field's resident blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes of hot (f32) blocks. Hot frames come in whole 2 MiB regions, so the regions held
+    /// are at most this rounded up to 2 MiB; at least one block is always allowed.
+    pub hot_bytes: usize,
+    /// Bytes of warm (f16) blocks' values; 0 disables the warm tier.
+    pub warm_bytes: usize,
+}
+
+impl Budget {
+    /// No bound: every block touched stays hot.
+    pub const UNLIMITED: Budget = Budget {
+        hot_bytes: usize::MAX,
+        warm_bytes: 0,
+    };
+}
+
+/// Where a resident block is: a slot of the hot or of the warm tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Slot in the hot tier.
+    Hot(usize),
+    /// Slot in the warm tier.
+    Warm(usize),
+}
+
+struct HotSlot {
+    block: u64,
+    frame: FrameId,
+    dirty: bool,
+    count: u8,
+    used: UsedEntries,
+}
+
+struct WarmSlot {
+    block: u64,
+    values: Box<[f16]>,
+    count: u8,
+    used: UsedEntries,
+}
+
+/// The resident blocks of a field.
+pub struct Tiers {
+    floats_per_block: usize,
+    entries_per_block: usize,
+    frames: HotFrames,
+    hot: Vec<HotSlot>,
+    hot_cap: usize,
+    hot_hand: usize,
+    warm: Vec<WarmSlot>,
+    warm_cap: usize,
+    warm_hand: usize,
+    index: HashMap<u64, Place>,
+    dirty: usize,
+    /// Utilisation of the residencies that have ended.
+    ended: Utilisation,
+}
+
+/// Advances a CLOCK hand over `slots` to the first whose count is zero, halving each count it
+/// passes; returns that slot's index and leaves the hand just past it.
+fn clock_victim<T>(
+    slots: &mut [T],
+    hand: &mut usize,
+    count_of: impl Fn(&mut T) -> &mut u8,
+) -> usize {
+    assert!(!slots.is_empty());
+    loop {
+        let i = *hand % slots.len();
+        *hand = (i + 1) % slots.len();
+        let count = count_of(&mut slots[i]);
+        if *count == 0 {
+            return i;
+        }
+        *count /= 2;
+    }
+}
+
+impl Tiers {
+    /// Empty tiers for blocks of `floats_per_block` floats (`entries_per_block` entries)
+    /// under `budget`.
+    pub fn new(floats_per_block: usize, entries_per_block: usize, budget: Budget) -> Tiers {
+        let hot_cap = (budget.hot_bytes / (floats_per_block * 4)).max(1);
+        let warm_cap = budget.warm_bytes / (floats_per_block * 2);
+        Tiers {
+            floats_per_block,
+            entries_per_block,
+            frames: HotFrames::new(floats_per_block),
+            hot: Vec::new(),
+            hot_cap,
+            hot_hand: 0,
+            warm: Vec::new(),
+            warm_cap,
+            warm_hand: 0,
+            index: HashMap::new(),
+            dirty: 0,
+            ended: Utilisation::default(),
+        }
+    }
+
+    /// Where `block` is, counting a touch.
+    pub fn touch(&mut self, block: u64) -> Option<Place> {
+        let place = *self.index.get(&block)?;
+        let count = match place {
+            Place::Hot(i) => &mut self.hot[i].count,
+            Place::Warm(i) => &mut self.warm[i].count,
+        };
+        *count = count.saturating_add(1);
+        Some(place)
+    }
+
+    /// Whether a block can become hot without evicting another.
+    pub fn hot_has_room(&self) -> bool {
+        self.hot.len() < self.hot_cap
+    }
+
+    /// Whether the warm tier exists (its budget holds at least one block).
+    pub fn has_warm(&self) -> bool {
+        self.warm_cap > 0
+    }
+
+    /// A new hot slot for `block` (not resident) while there is room; its frame's contents
+    /// are unspecified until the caller fills them (`hot_values_mut`).
+    pub fn push_hot(&mut self, block: u64) -> io::Result<usize> {
+        debug_assert!(self.hot_has_room() && !self.index.contains_key(&block));
+        let frame = self.frames.alloc()?;
+        self.hot.push(HotSlot {
+            block,
+            frame,
+            dirty: false,
+            count: 1,
+            used: UsedEntries::new(self.entries_per_block),
+        });
+        let slot = self.hot.len() - 1;
+        self.index.insert(block, Place::Hot(slot));
+        Ok(slot)
+    }
+
+    /// The hot slot the CLOCK would evict next (the tier must be full).
+    pub fn hot_victim(&mut self) -> usize {
+        clock_victim(&mut self.hot, &mut self.hot_hand, |s| &mut s.count)
+    }
+
+    /// Gives hot slot `slot` (clean) to `block` (not resident); the block that held it moves
+    /// to the warm tier as f16, or is dropped if there is no warm tier.
+    pub fn replace_hot(&mut self, slot: usize, block: u64) {
+        let fresh = UsedEntries::new(self.entries_per_block);
+        let old = &mut self.hot[slot];
+        assert!(
+            !old.dirty,
+            "a dirty block must be written back before it leaves hot"
+        );
+        let (old_block, old_frame) = (old.block, old.frame);
+        let old_used = std::mem::replace(&mut old.used, fresh);
+        old.block = block;
+        old.count = 1;
+        self.index.remove(&old_block);
+        self.index.insert(block, Place::Hot(slot));
+        if self.has_warm() {
+            let values: Box<[f16]> = self
+                .frames
+                .frame(old_frame)
+                .iter()
+                .map(|&v| f16::from_f32(v))
+                .collect();
+            self.insert_warm_values(old_block, values, old_used);
+        } else {
+            self.ended.add(&old_used);
+        }
+    }
+
+    /// Stores a warm copy of `block` (not resident), evicting a warm block if the tier is full;
+    /// returns its slot (`None` if there is no warm tier).
+    pub fn insert_warm(&mut self, block: u64, values: &[f32]) -> Option<usize> {
+        let values = values.iter().map(|&v| f16::from_f32(v)).collect();
+        self.insert_warm_values(block, values, UsedEntries::new(self.entries_per_block))
+    }
+
+    fn insert_warm_values(
+        &mut self,
+        block: u64,
+        values: Box<[f16]>,
+        used: UsedEntries,
+    ) -> Option<usize> {
+        if !self.has_warm() {
+            self.ended.add(&used);
+            return None;
+        }
+        debug_assert_eq!(values.len(), self.floats_per_block);
+        let slot = WarmSlot {
+            block,
+            values,
+            count: 1,
+            used,
+        };
+        let i = if self.warm.len() < self.warm_cap {
+            self.warm.push(slot);
+            self.warm.len() - 1
+        } else {
+            let i = clock_victim(&mut self.warm, &mut self.warm_hand, |s| &mut s.count);
+            let gone = std::mem::replace(&mut self.warm[i], slot);
+            self.index.remove(&gone.block);
+            self.ended.add(&gone.used);
+            i
+        };
+        self.index.insert(block, Place::Warm(i));
+        Some(i)
+    }
+
+    /// Drops warm slot `slot` (its block is about to become hot) and returns its record of
+    /// used entries, for `carry_used`.
+    pub fn remove_warm(&mut self, slot: usize) -> UsedEntries {
+        let gone = self.warm.swap_remove(slot);
+        self.index.remove(&gone.block);
+        if let Some(moved) = self.warm.get(slot) {
+            self.index.insert(moved.block, Place::Warm(slot));
+        }
+        gone.used
+    }
+
+    /// Continues a promoted block's residency in hot slot `slot`.
+    pub fn carry_used(&mut self, slot: usize, used: UsedEntries) {
+        self.hot[slot].used = used;
+    }
+
+    /// Notes that entry `entry` of the block at `place` was read or updated.
+    #[inline]
+    pub fn mark_used(&mut self, place: Place, entry: usize) {
+        match place {
+            Place::Hot(i) => self.hot[i].used.mark(entry),
+            Place::Warm(i) => self.warm[i].used.mark(entry),
+        }
+    }
+
+    /// Utilisation over the residencies that ended and the blocks resident now.
+    pub fn utilisation(&self) -> Utilisation {
+        let mut u = self.ended;
+        for used in self
+            .hot
+            .iter()
+            .map(|s| &s.used)
+            .chain(self.warm.iter().map(|s| &s.used))
+        {
+            u.add(used);
+        }
+        u
+    }
+
+    /// A hot block's floats.
+    pub fn hot_values(&self, slot: usize) -> &[f32] {
+        self.frames.frame(self.hot[slot].frame)
+    }
+
+    /// A hot block's floats, for filling after `push_hot` / `replace_hot` (not marked dirty).
+    pub fn hot_values_mut(&mut self, slot: usize) -> &mut [f32] {
+        self.frames.frame_mut(self.hot[slot].frame)
+    }
+
+    /// A hot block's floats for an update: marks the block dirty.
+    pub fn hot_values_for_update(&mut self, slot: usize) -> &mut [f32] {
+        let s = &mut self.hot[slot];
+        if !s.dirty {
+            s.dirty = true;
+            self.dirty += 1;
+        }
+        self.frames.frame_mut(s.frame)
+    }
+
+    /// Converts `out.len()` floats of a warm block, from float `at`, into `out`.
+    pub fn warm_values(&self, slot: usize, at: usize, out: &mut [f32]) {
+        let values = &self.warm[slot].values[at..at + out.len()];
+        for (o, v) in out.iter_mut().zip(values) {
+            *o = v.to_f32();
+        }
+    }
+
+    /// A warm block's access count.
+    pub fn warm_count(&self, slot: usize) -> u8 {
+        self.warm[slot].count
+    }
+
+    /// Whether hot slot `slot` holds changes not yet written back.
+    pub fn is_dirty(&self, slot: usize) -> bool {
+        self.hot[slot].dirty
+    }
+
+    /// Number of dirty hot blocks.
+    pub fn dirty_count(&self) -> usize {
+        self.dirty
+    }
+
+    /// The dirty hot blocks and their floats.
+    pub fn dirty_blocks(&self) -> Vec<(u64, &[f32])> {
+        self.hot
+            .iter()
+            .filter(|s| s.dirty)
+            .map(|s| (s.block, self.frames.frame(s.frame)))
+            .collect()
+    }
+
+    /// Marks every hot block clean (after a write-back).
+    pub fn mark_all_clean(&mut self) {
+        for s in &mut self.hot {
+            s.dirty = false;
+        }
+        self.dirty = 0;
+    }
+
+    /// Ids of the resident blocks (hot and warm), sorted.
+    pub fn resident_blocks(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.index.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Numbers of hot and warm blocks.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.hot.len(), self.warm.len())
+    }
+
+    /// Bytes held: hot regions (whole 2 MiB regions) and warm values.
+    pub fn bytes(&self) -> (usize, usize) {
+        (
+            self.frames.region_bytes(),
+            self.warm.len() * self.floats_per_block * 2,
+        )
+    }
+
+    /// The most bytes of hot regions the budget allows (`usize::MAX` when unlimited).
+    pub fn hot_bytes_bound(&self) -> usize {
+        self.hot_cap
+            .checked_mul(self.floats_per_block * 4)
+            .and_then(|b| b.checked_next_multiple_of(LARGE_PAGE))
+            .unwrap_or(usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FLOATS: usize = 1024; // 4 KiB hot, 2 KiB warm
+
+    fn fill(tiers: &mut Tiers, slot: usize, v: f32) {
+        tiers.hot_values_mut(slot).fill(v);
+    }
+
+    #[test]
+    fn clock_evicts_the_block_not_touched_since_the_hand_passed() {
+        let mut t = Tiers::new(
+            FLOATS,
+            FLOATS / 2,
+            Budget {
+                hot_bytes: 3 * 4096,
+                warm_bytes: 2 * 2048,
+            },
+        );
+        for b in 0..3 {
+            let s = t.push_hot(b).unwrap();
+            fill(&mut t, s, b as f32);
+        }
+        assert!(!t.hot_has_room());
+        // Blocks 0 and 2 are touched again; 1 is not.
+        t.touch(0);
+        t.touch(2);
+        let victim = t.hot_victim();
+        assert_eq!(t.hot[victim].block, 1);
+        t.replace_hot(victim, 7);
+        fill(&mut t, victim, 7.0);
+        assert_eq!(
+            t.touch(1),
+            Some(Place::Warm(0)),
+            "the evicted block went warm"
+        );
+        let mut row = [0f32; 4];
+        t.warm_values(0, 8, &mut row);
+        assert_eq!(row, [1.0; 4]);
+        assert_eq!(t.touch(7), Some(Place::Hot(victim)));
+        assert_eq!(t.counts(), (3, 1));
+    }
+
+    #[test]
+    fn warm_copies_are_f16_and_the_warm_tier_is_bounded() {
+        let mut t = Tiers::new(
+            FLOATS,
+            FLOATS / 2,
+            Budget {
+                hot_bytes: 4096,
+                warm_bytes: 2 * 2048,
+            },
+        );
+        let values: Vec<f32> = (0..FLOATS).map(|i| 1.0 + i as f32 / 3000.0).collect();
+        t.insert_warm(10, &values);
+        t.insert_warm(11, &values);
+        t.insert_warm(12, &values); // evicts 10 or 11
+        assert_eq!(t.counts().1, 2);
+        assert_eq!(t.resident_blocks().len(), 2);
+        assert!(t.resident_blocks().contains(&12));
+        let Some(Place::Warm(slot)) = t.touch(12) else {
+            panic!("12 is warm")
+        };
+        let mut row = vec![0f32; FLOATS];
+        t.warm_values(slot, 0, &mut row);
+        for (a, b) in values.iter().zip(&row) {
+            assert!((a - b).abs() <= a.abs() / 2048.0, "{a} → {b}");
+        }
+        assert!(row.iter().zip(&values).any(|(a, b)| a != b), "f16 rounds");
+        t.remove_warm(slot);
+        assert_eq!(t.touch(12), None);
+        assert_eq!(t.counts().1, 1);
+        let other = t.resident_blocks()[0];
+        assert!(
+            matches!(t.touch(other), Some(Place::Warm(0))),
+            "the moved slot is re-indexed"
+        );
+    }
+
+    #[test]
+    fn dirty_blocks_are_tracked_and_must_be_clean_to_leave() {
+        let mut t = Tiers::new(
+            FLOATS,
+            FLOATS / 2,
+            Budget {
+                hot_bytes: 4096,
+                warm_bytes: 0,
+            },
+        );
+        let s = t.push_hot(3).unwrap();
+        t.hot_values_for_update(s)[0] = 5.0;
+        t.hot_values_for_update(s)[1] = 6.0;
+        assert_eq!(t.dirty_count(), 1);
+        assert_eq!(t.dirty_blocks()[0].0, 3);
+        assert!(t.is_dirty(s));
+        t.mark_all_clean();
+        assert_eq!(t.dirty_count(), 0);
+        let v = t.hot_victim();
+        t.replace_hot(v, 4);
+        assert_eq!(t.touch(3), None, "no warm tier: the block is dropped");
+        assert!(t.hot_bytes_bound() == LARGE_PAGE && t.bytes().0 == LARGE_PAGE);
+        let unlimited = Tiers::new(FLOATS, FLOATS / 2, Budget::UNLIMITED);
+        assert_eq!(unlimited.hot_bytes_bound(), usize::MAX);
+    }
+}
