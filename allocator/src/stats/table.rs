@@ -138,7 +138,11 @@ impl Stats {
         if self.pressure_checks != 0 {
             w.s(", memory stall ");
             w.num(self.pressure_stall / 100);
-            w.s(if self.pressure_stall % 100 < 10 { ".0" } else { "." });
+            w.s(if self.pressure_stall % 100 < 10 {
+                ".0"
+            } else {
+                "."
+            });
             w.num(self.pressure_stall % 100);
             w.s("%");
         }
