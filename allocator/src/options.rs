@@ -240,22 +240,13 @@ pub const KNOB_COUNT: usize = 7;
 /// The most candidates a knob has.
 pub const CANDIDATES_MAX: usize = 4;
 
-/// Every knob the learner moves, in the order it learns them.
+/// Every knob the learner moves, in the order it learns them: the delays of the big blocks
+/// last, since their windows are longest (a short program may end before they play).
 pub static LADDERS: [Ladder; KNOB_COUNT] = [
     Ladder {
         opt: Opt::PurgeDelayMs,
         candidates: &[0, 10, 50],
         window_ms: 50,
-    },
-    Ladder {
-        opt: Opt::WarmMs,
-        candidates: &[200, 600, 900, 1200],
-        window_ms: 1200,
-    },
-    Ladder {
-        opt: Opt::HotMs,
-        candidates: &[50, 100, 200],
-        window_ms: 200,
     },
     Ladder {
         opt: Opt::ThreadBigCacheMib,
@@ -276,6 +267,16 @@ pub static LADDERS: [Ladder; KNOB_COUNT] = [
         opt: Opt::PrefillPages,
         candidates: &[1, 4, 8],
         window_ms: 0,
+    },
+    Ladder {
+        opt: Opt::HotMs,
+        candidates: &[50, 100, 200],
+        window_ms: 200,
+    },
+    Ladder {
+        opt: Opt::WarmMs,
+        candidates: &[200, 600, 900, 1200],
+        window_ms: 1200,
     },
 ];
 

@@ -67,13 +67,13 @@ fn small_blocks_freeze_then_big_blocks_reopen() {
     );
     let s = sacs::stats();
     let state = |i: usize| s.learn.knobs[i].state;
-    // LADDERS order: purge delay, warm, hot, thread big cache, whale waste, warm pool, prefill.
+    // LADDERS order: purge delay, thread big cache, whale waste, warm pool, prefill, hot, warm.
     assert_eq!(state(0), KnobState::Frozen, "{}", table());
-    assert_eq!(state(5), KnobState::Frozen, "{}", table());
-    for i in 1..=4 {
+    assert_eq!(state(3), KnobState::Frozen, "{}", table());
+    for i in [1, 2, 5, 6] {
         assert_eq!(state(i), KnobState::Idle, "knob {i}\n{}", table());
     }
-    assert_eq!(state(6), KnobState::Explicit);
+    assert_eq!(state(4), KnobState::Explicit);
     assert_eq!(options::get(Opt::PrefillPages), 2, "an explicit knob stays");
     assert_eq!(s.learn.reopened, 0);
     for k in &s.learn.knobs[..2] {

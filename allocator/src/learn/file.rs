@@ -230,9 +230,9 @@ mod tests {
         l.knobs[0].games = 8;
         l.knobs[0].ratings[..3].copy_from_slice(&[1472, 1539, 1488]);
         l.knobs[0].state = KnobState::Frozen;
-        l.knobs[1].games = 3;
-        l.knobs[1].ratings[0] = -20;
-        l.knobs[6].state = KnobState::Explicit;
+        l.knobs[6].games = 3; // the warm delay
+        l.knobs[6].ratings[0] = -20;
+        l.knobs[4].state = KnobState::Explicit; // the prefill count
         let mut buf = [0u8; FILE_MAX];
         let n = l.save(&mut buf);
         let text = core::str::from_utf8(&buf[..n]).unwrap();
@@ -251,7 +251,7 @@ mod tests {
 
         let mut back = fresh();
         assert!(back.restore(&buf[..n]));
-        for i in 0..6 {
+        for i in [0, 1, 2, 3, 5, 6] {
             let (a, b) = (&l.knobs[i], &back.knobs[i]);
             assert_eq!(
                 (a.chosen, a.games, a.ratings, a.state),
@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(back.knobs[0].state, KnobState::Frozen);
         assert_eq!(LADDERS[0].candidates[back.knobs[0].chosen], 0);
         assert_eq!(
-            LADDERS[2].candidates[back.knobs[2].chosen], 100,
+            LADDERS[5].candidates[back.knobs[5].chosen], 100,
             "77 is not on the ladder"
         );
 

@@ -95,12 +95,12 @@ const IDLE_SHARE: f64 = 1.0 / 1024.0;
 /// The tiers (bits of `stats::Tier`) each knob of `LADDERS` tunes.
 const KNOB_TIERS: [u8; KNOB_COUNT] = [
     0b1111, // purge delay: small pages, and dirty slices of every segment
-    0b1100, // warm delay: big blocks and whales
-    0b1100, // hot delay: big blocks and whales
     0b0100, // thread big cache
     0b1000, // whale waste bound
     0b0011, // warm pool
     0b0011, // prefill
+    0b1100, // hot delay: big blocks and whales
+    0b1100, // warm delay: big blocks and whales
 ];
 
 /// The end of the current window (ms); 0 before the first.
@@ -831,11 +831,14 @@ pub(super) mod tests {
         // The knobs of tiers without allocations are idle; the small-page ones learn next.
         assert_eq!(
             l.current,
-            Some(5),
+            Some(3),
             "the warm pool learns after the purge delay"
         );
-        for i in 1..=4 {
+        for i in [1, 2] {
             assert_eq!(l.knobs[i].state, KnobState::Idle, "knob {i}");
+        }
+        for i in [4, 5, 6] {
+            assert_eq!(l.knobs[i].state, KnobState::Waiting, "knob {i} has not had its turn");
         }
     }
 
@@ -853,7 +856,7 @@ pub(super) mod tests {
                 "all knobs froze"
             );
         }
-        for i in [0, 5, 6] {
+        for i in [0, 3, 4] {
             assert_eq!(l.knobs[i].state, KnobState::Frozen, "knob {i}");
             assert!(l.knobs[i].games <= MAX_GAMES);
         }
@@ -903,7 +906,7 @@ pub(super) mod tests {
             assert!(n < 400, "the big-block workload froze");
         }
         assert_eq!(
-            l.knobs[1].state,
+            l.knobs[6].state,
             KnobState::Frozen,
             "the warm delay was learned"
         );
@@ -917,7 +920,7 @@ pub(super) mod tests {
         let now: std::vec::Vec<usize> = l.knobs.iter().map(|k| k.chosen).collect();
         assert_eq!(now, small_choices);
         assert_eq!(
-            l.knobs[1].state,
+            l.knobs[6].state,
             KnobState::Idle,
             "as it was for small blocks"
         );
