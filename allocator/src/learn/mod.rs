@@ -838,7 +838,11 @@ pub(super) mod tests {
             assert_eq!(l.knobs[i].state, KnobState::Idle, "knob {i}");
         }
         for i in [4, 5, 6] {
-            assert_eq!(l.knobs[i].state, KnobState::Waiting, "knob {i} has not had its turn");
+            assert_eq!(
+                l.knobs[i].state,
+                KnobState::Waiting,
+                "knob {i} has not had its turn"
+            );
         }
     }
 
