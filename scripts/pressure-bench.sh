@@ -29,7 +29,7 @@ GROUP="$ROOT/sacs-pressure-bench-$$"
 cleanup() { [ -d "$GROUP" ] && rmdir "$GROUP" 2>/dev/null || true; }
 trap cleanup EXIT
 
-field() { grep -o "$1=[0-9.]*" <<<"$2" | head -1 | cut -d= -f2; }
+field() { { grep -o "$1=[0-9.]*" <<<"$2" || true; } | head -1 | cut -d= -f2; }
 
 printf '| workload | limit (MiB) | pressure response | learning | exit | time (s) | cgroup peak (MiB) | hit the limit |\n'
 printf '| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |\n'

@@ -237,7 +237,39 @@ def main():
             lines.append("| %s | %d%s | %.3f |" % (k, v, " (default)" if name == "default" else "", g))
     with open(os.path.join(args.out, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    try:
+        chart(os.path.join(args.out, "scores.png"), workloads, fixed, score,
+              learned=not args.no_learned and all((w, "learned") in med for w in workloads), W=W)
+    except ImportError:
+        print("sweep: no matplotlib, no chart", file=sys.stderr)
     print("sweep: results in %s (summary.md, results.csv)" % args.out, file=sys.stderr)
+
+
+def chart(path, workloads, fixed, score, learned, W):
+    """Scores per workload, relative to the default's (1 + W): the best fixed setting and, with
+    learning, the learned one; bars grow from 1x, down is better."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = 1 + W
+    series = [("best fixed setting", [min(score(w, s) for s in fixed) / base for w in workloads])]
+    if learned:
+        series.append(("learned (SACS_LEARN=1)", [score(w, "learned") / base for w in workloads]))
+    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(workloads) + 2), 4.2))
+    width = 0.8 / len(series)
+    for i, (label, ys) in enumerate(series):
+        xs = [k + (i - (len(series) - 1) / 2) * width for k in range(len(workloads))]
+        ax.bar(xs, [y - 1.0 for y in ys], width, bottom=1.0, label=label)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(workloads)))
+    ax.set_xticklabels(workloads, rotation=30, ha="right")
+    ax.set_ylabel("score / default's score (lower is better)")
+    ax.set_title("time + %g x memory, each against the default setting; medians of runs" % W)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

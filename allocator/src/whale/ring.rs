@@ -87,8 +87,15 @@ pub(super) struct Limits {
 
 impl Limits {
     pub(super) fn from_options() -> Limits {
+        // Under memory pressure the ring keeps nothing: a freed whale is unmapped at once,
+        // instead of refilling the ring between two pressure checks.
+        let capacity = if crate::pressure::active() {
+            0
+        } else {
+            options::get(Opt::WhaleRing).min(RING_MAX)
+        };
         Limits {
-            capacity: options::get(Opt::WhaleRing).min(RING_MAX),
+            capacity,
             floor: options::get(Opt::WhaleRingMib).saturating_mul(1 << 20),
             ceiling: options::get(Opt::WhaleRingMaxMib).saturating_mul(1 << 20),
             percent: options::get(Opt::WhaleRingPercent),
