@@ -199,12 +199,7 @@ impl Spin {
                 if holder == me && me != 1 {
                     self_deadlock();
                 }
-                if spins < SPINS_BEFORE_YIELD {
-                    core::hint::spin_loop();
-                    spins += 1;
-                } else {
-                    crate::platform::thread::yield_now();
-                }
+                back_off(&mut spins);
             }
             if self
                 .0
@@ -214,6 +209,18 @@ impl Spin {
                 return;
             }
         }
+    }
+}
+
+/// One wait of a spinning thread: a pause instruction for the first [`SPINS_BEFORE_YIELD`]
+/// waits, then the processor given up, so that a preempted holder gets to run.
+#[inline]
+fn back_off(spins: &mut u32) {
+    if *spins < SPINS_BEFORE_YIELD {
+        core::hint::spin_loop();
+        *spins += 1;
+    } else {
+        crate::platform::thread::yield_now();
     }
 }
 
@@ -293,12 +300,7 @@ impl<T> Once<T> {
                     if state == me && me != 1 {
                         self_deadlock();
                     }
-                    if spins < SPINS_BEFORE_YIELD {
-                        core::hint::spin_loop();
-                        spins += 1;
-                    } else {
-                        crate::platform::thread::yield_now();
-                    }
+                    back_off(&mut spins);
                 }
             }
         }

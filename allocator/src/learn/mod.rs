@@ -45,6 +45,10 @@
 //! games stop; when the pressure ends the chosen values come back.
 
 mod file;
+mod math;
+mod measure;
+mod output;
+mod signature;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -52,15 +56,13 @@ use crate::lock::Lock;
 use crate::options::{self, Opt, CANDIDATES_MAX, KNOB_COUNT, LADDERS, OPTIONS};
 use crate::platform;
 use crate::pressure;
-use crate::stats::{self, KnobState, GLOBAL, LEARN, START_RATING, TIERS};
+use crate::stats::{KnobState, START_RATING, TIERS};
 
-/// Cycles one page fault costs, as charged to a window: a first touch of a fresh 4 KiB page
-/// (fault and zeroing) measured about 4,000 time-stamp cycles on the project's machines
-/// (`scripts/fault-cycles.c`).
-pub const FAULT_CYCLES: u64 = 4000;
-/// Cycles charged per refill from a shared structure (a lock and list work, no system call:
-/// those are counted apart).
-pub const REFILL_CYCLES: u64 = 2000;
+use math::{expected_score, pow10, round};
+use measure::Reading;
+pub use measure::Window;
+use signature::Signature;
+
 /// A window with fewer allocations is not scored (too little to measure). Low, because a
 /// program that makes whales (2 MiB and up) makes a few dozen a window, each costly.
 pub const MIN_ALLOCS: u64 = 16;
@@ -82,10 +84,6 @@ const SOFTMAX_POINTS: f64 = 100.0;
 pub const EPSILON_IN_256: u64 = 32;
 /// Windows in a row the signature must be off before learning re-opens.
 pub const SHIFT_WINDOWS: u32 = 3;
-/// How far the signature may move before it counts as a new workload: a tier's share of
-/// allocations by this much, or the allocation rate by this factor (log2).
-const SHIFT_SHARE: f64 = 0.3;
-const SHIFT_RATE_LOG2: f64 = 3.0;
 /// Workloads remembered with the choices frozen for them (a program that alternates phases
 /// gets each phase's choices back without learning them again).
 pub const REMEMBERED: usize = 4;
@@ -167,117 +165,6 @@ extern "C" fn save_at_exit(_: *mut core::ffi::c_void) {
         None => return,
     };
     file::write(&text[..n]);
-}
-
-/// Cumulative counters read at a window's end.
-#[derive(Clone, Copy, Default)]
-struct Reading {
-    ms: u64,
-    allocs: [u64; TIERS],
-    syscall_cycles: u64,
-    faults: u64,
-    refills: u64,
-    waste: u64,
-}
-
-impl Reading {
-    fn now(ms: u64) -> Reading {
-        let a = stats::activity();
-        Reading {
-            ms,
-            allocs: a.allocs,
-            syscall_cycles: platform::SYSCALLS
-                .iter()
-                .map(|c| c.cycles.load(Relaxed))
-                .fold(0, u64::wrapping_add),
-            faults: platform::page_faults(),
-            refills: GLOBAL.warm_pool_prefills.get()
-                + GLOBAL.big_cache_misses.get()
-                + GLOBAL.whale_ring_misses.get()
-                + GLOBAL.segments_mapped.get(),
-            waste: a.committed.saturating_sub(a.in_use),
-        }
-    }
-}
-
-/// One window, measured: what the learner scores.
-#[derive(Clone, Copy, Debug)]
-pub struct Window {
-    /// Allocations per tier in the window.
-    pub allocs: [u64; TIERS],
-    /// Its length in milliseconds.
-    pub ms: u64,
-    /// Cycles of system calls, faults and refills.
-    pub time_cycles: u64,
-    /// Bytes committed above the bytes in use at its end.
-    pub waste: u64,
-}
-
-impl Window {
-    fn between(a: &Reading, b: &Reading) -> Window {
-        let mut allocs = [0; TIERS];
-        for (t, n) in allocs.iter_mut().enumerate() {
-            *n = b.allocs[t].saturating_sub(a.allocs[t]);
-        }
-        Window {
-            allocs,
-            ms: b.ms.saturating_sub(a.ms).max(1),
-            time_cycles: b.syscall_cycles.wrapping_sub(a.syscall_cycles)
-                + b.faults.saturating_sub(a.faults) * FAULT_CYCLES
-                + b.refills.saturating_sub(a.refills) * REFILL_CYCLES,
-            waste: b.waste,
-        }
-    }
-
-    fn total_allocs(&self) -> u64 {
-        self.allocs.iter().sum()
-    }
-}
-
-/// The workload's signature: each tier's share of allocations, and log2 of the allocation
-/// rate per millisecond.
-#[derive(Clone, Copy, Debug, Default)]
-struct Signature {
-    share: [f64; TIERS],
-    rate_log2: f64,
-}
-
-impl Signature {
-    fn of(w: &Window) -> Signature {
-        let total = w.total_allocs().max(1) as f64;
-        let mut s = Signature {
-            rate_log2: log2(total / w.ms as f64),
-            ..Signature::default()
-        };
-        for (t, share) in s.share.iter_mut().enumerate() {
-            *share = w.allocs[t] as f64 / total;
-        }
-        s
-    }
-
-    /// Moves a quarter of the way towards `to`.
-    fn blend(&mut self, to: &Signature) {
-        for (a, b) in self.share.iter_mut().zip(to.share.iter()) {
-            *a += (b - *a) / 4.0;
-        }
-        self.rate_log2 += (to.rate_log2 - self.rate_log2) / 4.0;
-    }
-
-    fn far_from(&self, other: &Signature) -> bool {
-        self.share
-            .iter()
-            .zip(other.share.iter())
-            .any(|(a, b)| abs(a - b) > SHIFT_SHARE)
-            || abs(self.rate_log2 - other.rate_log2) > SHIFT_RATE_LOG2
-    }
-
-    /// The share of allocations made in the tiers of `mask`.
-    fn share_of(&self, mask: u8) -> f64 {
-        (0..TIERS)
-            .filter(|t| mask & (1 << t) != 0)
-            .map(|t| self.share[t])
-            .sum()
-    }
 }
 
 /// One knob's learning state.
@@ -628,47 +515,6 @@ impl Learner {
         }
     }
 
-    /// Sets every knob's option: its lean end under pressure, else what the learner runs (or,
-    /// with learning off, its default). Explicit options are left alone by `set_learned`.
-    fn apply(&self, on: bool) {
-        let lean = pressure::active();
-        if lean && !LEAN.swap(true, Relaxed) {
-            LEARN.pressure_lean.fetch_add(1, Relaxed);
-        }
-        if !lean {
-            LEAN.store(false, Relaxed);
-        }
-        for (i, ladder) in LADDERS.iter().enumerate() {
-            let value = if lean {
-                ladder.candidates[0]
-            } else if on {
-                ladder.candidates[self.running(i)]
-            } else {
-                OPTIONS[ladder.opt as usize].default
-            };
-            options::set_learned(ladder.opt, value);
-        }
-    }
-
-    /// Publishes the state on the statistics board, and the window the next one needs.
-    fn publish(&self, on: bool) {
-        KNOB_WINDOW.store(self.current.map_or(0, |i| LADDERS[i].window_ms), Relaxed);
-        LEARN.enabled.store(on as u8, Relaxed);
-        LEARN.windows.store(self.windows, Relaxed);
-        LEARN.reopened.store(self.reopened, Relaxed);
-        LEARN.recalled.store(self.recalled, Relaxed);
-        if self.frozen_signature.is_some() && on {
-            LEARN.frozen_windows.fetch_add(1, Relaxed);
-        }
-        for (k, board) in self.knobs.iter().zip(LEARN.knobs.iter()) {
-            board.games.store(k.games, Relaxed);
-            board.state.store(k.state as u8, Relaxed);
-            for (b, &r) in board.ratings.iter().zip(k.ratings.iter()) {
-                b.store(r, Relaxed);
-            }
-        }
-    }
-
     fn random(&mut self) -> u64 {
         // xorshift64*
         let mut x = self.rng.max(1);
@@ -687,93 +533,9 @@ fn neighbours(c: usize, len: usize) -> impl Iterator<Item = usize> {
         .filter(move |&n| n < len)
 }
 
-/// ELO's expected score of a player rated `a` against one rated `b`.
-fn expected_score(a: i32, b: i32) -> f64 {
-    1.0 / (1.0 + pow10((b - a) as f64 / 400.0))
-}
-
-/// 10^x, for |x| up to about 300 (the core has no `powf`).
-fn pow10(x: f64) -> f64 {
-    exp2(x * core::f64::consts::LOG2_10)
-}
-
-/// 2^x within about 1e-7 relative, for |x| < 1000: the integer part in the exponent bits, the
-/// fraction by a polynomial (Taylor series of e^(f ln 2) to the 7th power, f in [0, 1)).
-fn exp2(x: f64) -> f64 {
-    let x = x.clamp(-1000.0, 1000.0);
-    let mut n = x as i64;
-    if (n as f64) > x {
-        n -= 1;
-    }
-    let f = (x - n as f64) * core::f64::consts::LN_2;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for i in 1..=10 {
-        term *= f / i as f64;
-        sum += term;
-    }
-    let e = n + 1023;
-    if e <= 0 {
-        return 0.0;
-    }
-    if e >= 2047 {
-        return f64::INFINITY;
-    }
-    sum * f64::from_bits((e as u64) << 52)
-}
-
-/// log2(x) for x > 0, to about 1e-6: the exponent bits plus a series for the mantissa.
-fn log2(x: f64) -> f64 {
-    if x <= 0.0 {
-        return -1000.0;
-    }
-    let bits = x.to_bits();
-    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let m = f64::from_bits((bits & ((1 << 52) - 1)) | (1023 << 52)); // in [1, 2)
-                                                                     // ln(m) = 2 atanh((m - 1) / (m + 1)), a fast series for m in [1, 2).
-    let y = (m - 1.0) / (m + 1.0);
-    let (y2, mut term, mut sum) = (y * y, y, 0.0);
-    for i in 0..12 {
-        sum += term / (2 * i + 1) as f64;
-        term *= y2;
-    }
-    e as f64 + 2.0 * sum * core::f64::consts::LOG2_E
-}
-
-fn abs(x: f64) -> f64 {
-    if x < 0.0 {
-        -x
-    } else {
-        x
-    }
-}
-
-fn round(x: f64) -> i32 {
-    if x < 0.0 {
-        (x - 0.5) as i32
-    } else {
-        (x + 0.5) as i32
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-
-    #[test]
-    fn the_math_helpers_agree_with_std() {
-        for x in [-30.5, -3.0, -0.25, 0.0, 0.5, 1.0, 7.3, 40.0] {
-            let (a, b) = (exp2(x), 2f64.powf(x));
-            assert!((a - b).abs() <= b * 1e-9, "exp2({x}) = {a}, std {b}");
-        }
-        for x in [1e-6, 0.3, 1.0, 1.5, 3.0, 1000.0, 123456789.0] {
-            let (a, b) = (log2(x), x.log2());
-            assert!((a - b).abs() < 1e-6, "log2({x}) = {a}, std {b}");
-        }
-        assert!((expected_score(1500, 1500) - 0.5).abs() < 1e-12);
-        assert!((expected_score(1900, 1500) - 10.0 / 11.0).abs() < 1e-9);
-        assert_eq!((round(2.5), round(-2.5), round(0.4)), (3, -3, 0));
-    }
 
     /// A window of small allocations whose cost depends on the value of knob 0 (the purge
     /// delay): `cost(value)` cycles per allocation, with a little noise.

@@ -121,6 +121,12 @@ pub fn program_name(buf: &mut [u8; 16]) -> usize {
 /// Opens `path` (NUL-terminated) for appending, creating it with mode 0644. Returns the
 /// descriptor (close-on-exec) or -1.
 pub fn open_append(path: &[u8]) -> i32 {
+    open_for_writing(path, libc::O_APPEND)
+}
+
+/// Opens `path` (NUL-terminated) write-only, created if need be, with `flags` added; returns
+/// the descriptor, or -1.
+fn open_for_writing(path: &[u8], flags: i32) -> i32 {
     let _errno = KeepErrno::new();
     if path.last() != Some(&0) {
         return -1;
@@ -129,7 +135,7 @@ pub fn open_append(path: &[u8]) -> i32 {
     unsafe {
         libc::open(
             path.as_ptr().cast(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | flags,
             0o644,
         )
     }
@@ -137,18 +143,7 @@ pub fn open_append(path: &[u8]) -> i32 {
 
 /// Opens `path` (NUL-terminated) for writing, created or emptied; returns the descriptor, or -1.
 pub fn open_truncate(path: &[u8]) -> i32 {
-    let _errno = KeepErrno::new();
-    if path.last() != Some(&0) {
-        return -1;
-    }
-    // SAFETY: `path` is NUL-terminated (checked above).
-    unsafe {
-        libc::open(
-            path.as_ptr().cast(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
-            0o644,
-        )
-    }
+    open_for_writing(path, libc::O_TRUNC)
 }
 
 /// Renames `from` to `to` (both NUL-terminated), replacing `to` at once; returns whether it did.
