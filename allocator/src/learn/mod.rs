@@ -6,8 +6,9 @@
 //! path (the shared purge look, `heap::tick::global_tick`) finds the current window over claims
 //! its end with one compare-and-swap, measures it outside any lock, and scores it under a
 //! try-lock; no HOT path is involved, and nothing allocates. A window's cost is
-//! - its *time*: cycles spent in SACS's system calls, plus [`FAULT_CYCLES`] per page fault of the
-//!   process (one `getrusage` per window), plus [`REFILL_CYCLES`] per refill from a shared
+//! - its *time*: cycles spent in SACS's system calls, plus
+//!   [`FAULT_CYCLES`](measure::FAULT_CYCLES) per page fault of the process (one `getrusage`
+//!   per window), plus [`REFILL_CYCLES`](measure::REFILL_CYCLES) per refill from a shared
 //!   structure (warm-pool prefills, big-cache misses, whale-ring misses, segments mapped), per
 //!   allocation made in the window;
 //! - its *memory*: bytes committed above the bytes in use at the window's end.
