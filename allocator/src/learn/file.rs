@@ -171,6 +171,8 @@ impl Learner {
                 _ => KnobState::Waiting,
             };
         }
+        // Learning resumes from the file's state: the next window picks the knob to play.
+        self.current = None;
         let settled = self.knobs.iter().all(|k| {
             matches!(
                 k.state,

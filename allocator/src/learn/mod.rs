@@ -250,11 +250,18 @@ impl Learner {
 
     /// Closes the window that ends at `r`.
     fn close(&mut self, r: &Reading, on: bool, pressured: bool, weight: f64, file: &[u8]) {
-        let Some(last) = self.last.replace(*r) else {
+        let last = self.last.replace(*r);
+        if last.is_none() {
             self.start(r.ms);
-            if !file.is_empty() {
-                self.restore(file);
-            }
+        }
+        // The learner's file, read once, at the first window with learning on (which may come
+        // after windows with learning off, when pressure started the learner).
+        if !file.is_empty() {
+            self.restore(file);
+            self.first = None;
+            self.playing = Play::Chosen;
+        }
+        let Some(last) = last else {
             return;
         };
         if pressured || !on {
