@@ -1,8 +1,9 @@
 //! Under memory pressure SACS gives its caches back at once. The test makes a cgroup v1 memory
-//! group of its own with a 192 MiB limit (pressure at 75 % of it), moves itself into it, and sets the big blocks' delays
-//! to 20 s, so that without pressure freed blocks stay cached (committed) for the whole test.
-//! Near the limit, the next checks must find pressure and the purge must bring committed memory
-//! down to what is live. It needs root and the v1 memory controller at
+//! group of its own with a 192 MiB limit (pressure at 75 % of it), moves itself into it, and
+//! sets the big blocks' delays to 20 s, so that without pressure freed blocks stay cached
+//! (committed) for the whole test. Near the limit, the next checks must find pressure, the
+//! knobs not set explicitly must move to their lean ends, and the purge must bring committed
+//! memory down to what is live. It needs root and the v1 memory controller at
 //! `/sys/fs/cgroup/memory`; elsewhere it says why and passes. It removes its cgroup, also when
 //! it fails. One test in the binary; the system allocator stays global.
 
@@ -163,6 +164,25 @@ fn caches_go_back_at_once_near_the_cgroup_limit() {
 
     // Near it: 160 MiB live (83 % of the limit), then 112 MiB of them freed, then slow paths.
     let live = take(160);
+    // While they are live the pressure lasts: learning is off, but the knobs not set here move
+    // to their lean ends (the explicit ones stay, checked below).
+    let t = Instant::now();
+    while sacs::stats().learn.pressure_lean == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "under pressure the knobs did not move to their lean ends"
+        );
+        slow_paths();
+        sleep(Duration::from_millis(10));
+    }
+    for (opt, lean) in [
+        (Opt::PurgeDelayMs, 0),
+        (Opt::ThreadBigCacheMib, 0),
+        (Opt::WarmPoolPages, 4),
+        (Opt::PrefillPages, 1),
+    ] {
+        assert_eq!(options::get(opt), lean, "{opt:?} under pressure");
+    }
     let (keep, drop_now) = live.split_at(48);
     give(drop_now.to_vec());
     let t = Instant::now();
@@ -184,6 +204,7 @@ fn caches_go_back_at_once_near_the_cgroup_limit() {
     }
     assert!(s.pressure_found >= 1, "the purge came from the pressure");
     assert_eq!(s.pressure_limit as usize, LIMIT);
+    assert_eq!(options::get(Opt::HotMs), 20_000, "explicit: never moved");
     give(keep.to_vec());
     drop(group);
 }
