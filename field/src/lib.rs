@@ -29,6 +29,7 @@
     clippy::missing_safety_doc
 )]
 
+pub mod bench;
 mod error;
 mod field;
 mod format;
