@@ -261,12 +261,17 @@ pub struct Report {
     pub config: Config,
     /// The layout's f32 bytes, MiB (what `size_mib` came to).
     pub layout_mib: f64,
-    /// Whether the page cache was dropped before the field was reopened.
+    /// Whether the page cache was dropped before the field was reopened and again after.
     pub dropped_caches: bool,
-    /// Whether the peak RSS was reset (`/proc/self/clear_refs`) before the reopen.
+    /// Whether the peak RSS was reset (`/proc/self/clear_refs`) before the reopen and again
+    /// before the measured loop.
     pub peak_reset: bool,
     /// Time to reopen the field file, ms.
     pub open_ms: f64,
+    /// `read_bytes` during the reopen.
+    pub open_bytes_read: u64,
+    /// VmHWM just after the reopen, KiB (the file's mapping included).
+    pub open_peak_kib: u64,
     /// Time of the warm-up pass (unlimited budget only), ms.
     pub warmup_ms: f64,
     /// Latency percentiles per query (per call divided by the batch size), µs.
@@ -281,7 +286,8 @@ pub struct Report {
     pub queries_per_s: f64,
     /// The final flush of the training workload, ms (0 otherwise).
     pub flush_ms: f64,
-    /// VmHWM after the run, KiB.
+    /// VmHWM after the run, KiB: the peak of the measured loop (and, with no budget, of the
+    /// warm-up) if the reset worked.
     pub rss_peak_kib: u64,
     /// VmRSS after the run, KiB.
     pub rss_end_kib: u64,
@@ -320,8 +326,8 @@ impl Report {
              latency_per={} p50_us={:.2} p99_us={:.2} p999_us={:.2} max_us={:.2} \
              queries_per_s={:.0} flush_ms={:.1} rss_peak_kib={} rss_end_kib={} bytes_read={} \
              read_call_bytes={} loads={} warm_reads={} hot_blocks={} warm_blocks={} \
-             write_backs={} utilisation={:.4} non_finite={} open_ms={:.1} warmup_ms={:.1} \
-             dropped_caches={} peak_reset={}",
+             write_backs={} utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} \
+             open_peak_kib={} warmup_ms={:.1} dropped_caches={} peak_reset={}",
             c.workload.name(),
             c.size_mib,
             self.layout_mib,
@@ -347,6 +353,8 @@ impl Report {
             self.utilisation,
             self.non_finite,
             self.open_ms,
+            self.open_bytes_read,
+            self.open_peak_kib,
             self.warmup_ms,
             self.dropped_caches,
             self.peak_reset,
@@ -383,8 +391,9 @@ fn drop_page_cache() -> bool {
 }
 
 /// Reopens the field file at `path` cold and runs `config`'s workload on it: drops the page
-/// cache if asked and allowed, resets the peak RSS, opens the file, sets the budget (or, with
-/// none, loads every block first: the all-in-RAM baseline), then times each call of `query`,
+/// cache if asked and allowed, resets the peak RSS, opens the file, drops the page cache and
+/// resets the peak again, sets the budget (or, with none, loads every block first: the
+/// all-in-RAM baseline), then times each call of `query`,
 /// `query_batch` or (train) `batch` calls of `update`, and, for train, the closing `flush`.
 pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let dim = 3;
@@ -393,9 +402,16 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let dropped_caches = config.drop_caches && drop_page_cache();
     let peak_reset = fs::write("/proc/self/clear_refs", "5").is_ok();
 
+    let read_bytes_at_open = io_counter("read_bytes");
     let opened = Instant::now();
     let mut field = Field::open(path)?;
     let open_ms = opened.elapsed().as_secs_f64() * 1e3;
+    let open_bytes_read = io_counter("read_bytes").saturating_sub(read_bytes_at_open);
+    // Opening reads every slot header through a mapping of the whole file, whose readahead
+    // brings most of the file into the page cache and into the RSS peak: both are reported
+    // for the open, then dropped / reset so that the measured loop starts cold.
+    let open_peak_kib = status_kib("VmHWM");
+    let dropped_after_open = config.drop_caches && drop_page_cache();
     let layout = *field.layout();
     let mut warmup_ms = 0.0;
     if config.budget_mib > 0 {
@@ -420,6 +436,7 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
         .expect("constant histogram bounds are valid");
     let mut non_finite = 0u64;
     let before = field.stats();
+    let peak_reset = peak_reset && fs::write("/proc/self/clear_refs", "5").is_ok();
     let read_bytes_before = io_counter("read_bytes");
     let rchar_before = io_counter("rchar");
 
@@ -465,9 +482,11 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     Ok(Report {
         config: config.clone(),
         layout_mib: layout_bytes(&layout) as f64 / (1u64 << 20) as f64,
-        dropped_caches,
+        dropped_caches: dropped_caches && dropped_after_open,
         peak_reset,
         open_ms,
+        open_bytes_read,
+        open_peak_kib,
         warmup_ms,
         p50_us: us(0.5),
         p99_us: us(0.99),
