@@ -20,7 +20,7 @@
 //! file), `hash` (vertex indexing, the scalar reference), `kernel` (scalar and AVX2 + FMA
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
 //! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
-//! utilisation), `field` (the API), [`bench`] (the workloads and measuring loop of the
+//! utilisation), `field` (the API), [`bench`](mod@bench) (the workloads and measuring loop of the
 //! `field-bench` binary). `docs/field.md` describes the file format and the crash-safety
 //! design, the benchmark's figures, and what is not built yet.
 
