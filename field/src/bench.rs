@@ -29,9 +29,11 @@ const FILL_HOT_BYTES: usize = 16 << 20;
 const CAMERA_STEP: f32 = 2e-4;
 /// Largest change of the camera's direction per step, per axis, before renormalising.
 const CAMERA_TURN: f32 = 0.05;
-/// Hot regions of the Zipf workload, their Zipf exponent and their half-width.
+/// Hot regions of the Zipf workload (random centres).
 const ZIPF_REGIONS: usize = 4096;
+/// The Zipf exponent: region of rank `k` (from 1) is chosen with probability ∝ `k^-1.1`.
 const ZIPF_EXPONENT: f64 = 1.1;
+/// A Zipf point lies within this distance of its region's centre, per axis.
 const ZIPF_HALF_WIDTH: f32 = 0.01;
 /// Learning rate of the training workload.
 const TRAIN_LR: f32 = 0.01;
