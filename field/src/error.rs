@@ -31,6 +31,14 @@ pub enum Error {
     /// A coordinate, gradient or learning rate is NaN or infinite.
     #[error("{0} is not finite")]
     NotFinite(&'static str),
+    /// A block id beyond the layout's last block.
+    #[error("block {block} does not exist (the layout has {blocks} blocks)")]
+    NoSuchBlock {
+        /// The id asked for.
+        block: u64,
+        /// Blocks in the layout.
+        blocks: u64,
+    },
     /// Another process (or another `Field` in this one) has the file open.
     #[error("field file is locked by another user")]
     Locked,

@@ -385,6 +385,26 @@ impl Field {
         Ok(self.tiers.hot_values(slot).to_vec())
     }
 
+    /// Sets a block's values (`entries_per_block × features` finite floats) exactly: the
+    /// block becomes hot and dirty and reaches the file at the next write-back (used to fill a
+    /// field file, e.g. by the benchmark).
+    pub fn write_block(&mut self, block: u64, values: &[f32]) -> Result<()> {
+        Field::check_len("values", values.len(), self.blocking.floats_per_block())?;
+        Field::check_finite("values", values)?;
+        let blocks = self.blocking.block_count(&self.layout);
+        if block >= blocks {
+            return Err(Error::NoSuchBlock { block, blocks });
+        }
+        let slot = self.hot_slot(block)?;
+        self.tiers
+            .hot_values_for_update(slot)
+            .copy_from_slice(values);
+        if self.tiers.dirty_count() >= self.write_back_threshold {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Ids of the blocks with a version in the file, sorted.
     pub fn stored_blocks(&self) -> Vec<u64> {
         self.store.present_blocks()

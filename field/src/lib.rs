@@ -19,8 +19,10 @@
 //! Modules, bottom up: [`layout`] (parameters and block geometry), `format` (the bytes of the
 //! file), `hash` (vertex indexing, the scalar reference), `kernel` (scalar and AVX2 + FMA
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
-//! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block utilisation), `field` (the API). `docs/field.md` describes the file
-//! format and the crash-safety design, and what is not built yet.
+//! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
+//! utilisation), `field` (the API), [`bench`](mod@bench) (the workloads and measuring loop of the
+//! `field-bench` binary). `docs/field.md` describes the file format and the crash-safety
+//! design, the benchmark's figures, and what is not built yet.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(
@@ -29,6 +31,7 @@
     clippy::missing_safety_doc
 )]
 
+pub mod bench;
 mod error;
 mod field;
 mod format;

@@ -1,0 +1,521 @@
+//! The benchmark of issue 13's point 4, as a library so that a test can run it: the workloads
+//! (a camera path, Zipf-skewed regions, uniform points, a training epoch), a field file sized
+//! and filled for them ([`prepare`]), and the measuring loop ([`measure`]) that reopens the
+//! file cold and reports latency percentiles (`hdrhistogram`), throughput, resident memory
+//! (`/proc/self/status`) and bytes read (`/proc/self/io`) as one line of `key=value`.
+//!
+//! The binary `field-bench` parses its arguments into a [`Config`] and calls both.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use crate::error::Result;
+use crate::field::Field;
+use crate::layout::{Encoding, Layout};
+use crate::tiers::Budget;
+
+/// Features per entry in the benchmark's layouts (16 bytes of f32 per entry).
+const FEATURES: u8 = 4;
+/// Levels when the size allows 2^14-entry tables or more.
+const LEVELS: u8 = 16;
+/// Hot blocks kept while a field file is filled (16 MiB), so filling stays small in memory.
+const FILL_HOT_BYTES: usize = 16 << 20;
+/// Distance between consecutive points of a camera path (a finest cell at resolution 2048 is
+/// 4.9e-4 wide).
+const CAMERA_STEP: f32 = 2e-4;
+/// Largest change of the camera's direction per step, per axis, before renormalising.
+const CAMERA_TURN: f32 = 0.05;
+/// Hot regions of the Zipf workload (random centres).
+const ZIPF_REGIONS: usize = 4096;
+/// The Zipf exponent: region of rank `k` (from 1) is chosen with probability ∝ `k^-1.1`.
+const ZIPF_EXPONENT: f64 = 1.1;
+/// A Zipf point lies within this distance of its region's centre, per axis.
+const ZIPF_HALF_WIDTH: f32 = 0.01;
+/// Learning rate of the training workload.
+const TRAIN_LR: f32 = 0.01;
+
+/// Which points the benchmark queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// A smooth path through the unit cube: each point a small step from the last, the
+    /// direction turning slowly (structured).
+    Camera,
+    /// Points near a set of region centres, each chosen with Zipf-skewed probability (skewed).
+    Zipf,
+    /// Uniform random points (adversarial for any cache or prefetch).
+    Uniform,
+    /// An epoch of `update` calls along a camera path, then `flush`.
+    Train,
+}
+
+impl Workload {
+    /// All workloads, in the order the docs list them.
+    pub const ALL: [Workload; 4] = [
+        Workload::Camera,
+        Workload::Zipf,
+        Workload::Uniform,
+        Workload::Train,
+    ];
+
+    /// The name used on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Camera => "camera",
+            Workload::Zipf => "zipf",
+            Workload::Uniform => "uniform",
+            Workload::Train => "train",
+        }
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Workload, String> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| format!("unknown workload {s:?} (camera, zipf, uniform or train)"))
+    }
+}
+
+/// One benchmark run's parameters.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The field's f32 size in its file, MiB (the layout is chosen to come close).
+    pub size_mib: u64,
+    /// Hot + warm budget in MiB (3/4 hot, 1/4 warm); 0 = unlimited, after a warm-up pass that
+    /// loads every block (baseline (b), all in RAM).
+    pub budget_mib: u64,
+    /// The workload.
+    pub workload: Workload,
+    /// Queries (or updates) measured.
+    pub queries: usize,
+    /// Points per call: 1 = `query`, more = `query_batch` (or that many `update`s timed
+    /// together).
+    pub batch: usize,
+    /// Seed of the points and of the field's initial values.
+    pub seed: u64,
+    /// Try to drop the page cache (`/proc/sys/vm/drop_caches`, root only) before measuring.
+    pub drop_caches: bool,
+}
+
+/// The layout of a field of about `size_mib` MiB of f32 features: 3-D, 4 features, blocks of
+/// `2^log2_block_bytes` bytes (12 – 16; the benchmark's default is 14, 16 KiB), resolutions 16 – 2048, one tile; 16 levels of `size / 256` entries each (rounded to
+/// a power of two), fewer levels of 2^14 entries below 4 MiB, up to 32 levels of 2^24 entries
+/// above 4 GiB.
+pub fn layout_for_size(size_mib: u64, log2_block_bytes: u8, seed: u64) -> Layout {
+    let entries = (size_mib.max(1) << 20) / (FEATURES as u64 * 4);
+    let (levels, log2_table) = if entries < (LEVELS as u64) << 14 {
+        ((entries >> 14).clamp(1, LEVELS as u64) as u8, 14)
+    } else if entries > (LEVELS as u64) << 24 {
+        ((entries >> 24).min(32) as u8, 24)
+    } else {
+        let per_level = entries as f64 / LEVELS as f64;
+        (LEVELS, per_level.log2().round().clamp(14.0, 24.0) as u8)
+    };
+    Layout {
+        dim: 3,
+        levels,
+        log2_table,
+        features: FEATURES,
+        base_resolution: 16,
+        finest_resolution: 2048,
+        tiles_per_axis: 1,
+        log2_block_bytes,
+        init_scale: 0.1,
+        seed,
+        cold_encoding: Encoding::F32,
+    }
+}
+
+/// The f32 bytes of a layout's tables.
+pub fn layout_bytes(layout: &Layout) -> u64 {
+    layout.logical_bytes() as u64
+}
+
+/// Creates a field file at `path` with `layout` and writes every block once (its initial
+/// values), holding at most 16 MiB of hot blocks meanwhile; the field is dropped (and its file
+/// synced) before this returns.
+pub fn prepare(path: &Path, layout: Layout) -> Result<()> {
+    let mut field = Field::create(path, layout)?;
+    field.set_budget(Budget {
+        hot_bytes: FILL_HOT_BYTES,
+        warm_bytes: 0,
+    })?;
+    let blocks = field.blocking().block_count(&layout);
+    for block in 0..blocks {
+        let values = field.block_values(block)?;
+        field.write_block(block, &values)?;
+    }
+    field.flush()
+}
+
+/// A small deterministic source of points for one workload.
+pub struct Points {
+    workload: Workload,
+    rng: fastrand::Rng,
+    position: [f32; 3],
+    direction: [f32; 3],
+    centres: Vec<[f32; 3]>,
+    cumulative: Vec<f64>,
+}
+
+impl Points {
+    /// The points of `workload`, from `seed`.
+    pub fn new(workload: Workload, seed: u64) -> Points {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let position = [rng.f32(), rng.f32(), rng.f32()];
+        let mut direction = [rng.f32() - 0.5, rng.f32() - 0.5, rng.f32() - 0.5];
+        normalise(&mut direction);
+        let (centres, cumulative) = if workload == Workload::Zipf {
+            let centres = (0..ZIPF_REGIONS)
+                .map(|_| [rng.f32(), rng.f32(), rng.f32()])
+                .collect();
+            let mut total = 0.0;
+            let cumulative = (0..ZIPF_REGIONS)
+                .map(|rank| {
+                    total += 1.0 / ((rank + 1) as f64).powf(ZIPF_EXPONENT);
+                    total
+                })
+                .collect();
+            (centres, cumulative)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Points {
+            workload,
+            rng,
+            position,
+            direction,
+            centres,
+            cumulative,
+        }
+    }
+
+    /// The next point, in `[0, 1]^3`.
+    pub fn next_point(&mut self) -> [f32; 3] {
+        match self.workload {
+            Workload::Camera | Workload::Train => self.camera_step(),
+            Workload::Zipf => {
+                let total = *self.cumulative.last().unwrap_or(&1.0);
+                let u = self.rng.f64() * total;
+                let region = self
+                    .cumulative
+                    .partition_point(|&c| c < u)
+                    .min(ZIPF_REGIONS - 1);
+                let centre = self.centres[region];
+                std::array::from_fn(|d| {
+                    let offset = (self.rng.f32() * 2.0 - 1.0) * ZIPF_HALF_WIDTH;
+                    (centre[d] + offset).clamp(0.0, 1.0)
+                })
+            }
+            Workload::Uniform => [self.rng.f32(), self.rng.f32(), self.rng.f32()],
+        }
+    }
+
+    /// One step along the camera path: turn a little, move, reflect off the cube's faces.
+    fn camera_step(&mut self) -> [f32; 3] {
+        for d in 0..3 {
+            self.direction[d] += (self.rng.f32() * 2.0 - 1.0) * CAMERA_TURN;
+        }
+        normalise(&mut self.direction);
+        for d in 0..3 {
+            let mut p = self.position[d] + CAMERA_STEP * self.direction[d];
+            if !(0.0..=1.0).contains(&p) {
+                self.direction[d] = -self.direction[d];
+                p = p.clamp(0.0, 1.0);
+            }
+            self.position[d] = p;
+        }
+        self.position
+    }
+
+    /// `n` points, flattened (`3 n` floats).
+    pub fn take_flat(&mut self, n: usize) -> Vec<f32> {
+        (0..n).flat_map(|_| self.next_point()).collect()
+    }
+}
+
+fn normalise(v: &mut [f32; 3]) {
+    let norm = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().max(1e-12);
+    for x in v.iter_mut() {
+        *x /= norm;
+    }
+}
+
+/// A gradient for a training step at `x`: small, smooth in `x`, different per output.
+fn train_gradient(x: &[f32], grad: &mut [f32]) {
+    for (i, g) in grad.iter_mut().enumerate() {
+        let phase = (i as f32 + 1.0) * (x[0] + 2.0 * x[1] + 3.0 * x[2]);
+        *g = 0.1 * phase.sin();
+    }
+}
+
+/// One run's results; [`Report::line`] prints them.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The run's parameters.
+    pub config: Config,
+    /// The layout's f32 bytes, MiB (what `size_mib` came to).
+    pub layout_mib: f64,
+    /// Whether the page cache was dropped before the field was reopened and again after.
+    pub dropped_caches: bool,
+    /// Whether the peak RSS was reset (`/proc/self/clear_refs`) before the reopen and again
+    /// before the measured loop.
+    pub peak_reset: bool,
+    /// Time to reopen the field file, ms.
+    pub open_ms: f64,
+    /// `read_bytes` during the reopen.
+    pub open_bytes_read: u64,
+    /// VmHWM just after the reopen, KiB (the file's mapping included).
+    pub open_peak_kib: u64,
+    /// Time of the warm-up pass (unlimited budget only), ms.
+    pub warmup_ms: f64,
+    /// Latency percentiles per query (per call divided by the batch size), µs.
+    pub p50_us: f64,
+    /// 99th percentile, µs.
+    pub p99_us: f64,
+    /// 99.9th percentile, µs.
+    pub p999_us: f64,
+    /// Largest, µs.
+    pub max_us: f64,
+    /// Queries (updates) per second over the whole measured loop (train: flush included).
+    pub queries_per_s: f64,
+    /// The final flush of the training workload, ms (0 otherwise).
+    pub flush_ms: f64,
+    /// VmHWM after the run, KiB: the peak of the measured loop (and, with no budget, of the
+    /// warm-up) if the reset worked.
+    pub rss_peak_kib: u64,
+    /// VmRSS after the run, KiB.
+    pub rss_end_kib: u64,
+    /// `read_bytes` of `/proc/self/io` during the measured loop (bytes fetched from storage).
+    pub bytes_read: u64,
+    /// `rchar` of `/proc/self/io` during the measured loop (bytes through read calls, page
+    /// cache hits included).
+    pub read_call_bytes: u64,
+    /// The field's statistics after the run.
+    pub loads: u64,
+    /// Feature rows answered from warm (f16) blocks.
+    pub warm_reads: u64,
+    /// Hot and warm blocks at the end.
+    pub hot_blocks: usize,
+    /// Warm blocks at the end.
+    pub warm_blocks: usize,
+    /// Write-backs during the run.
+    pub write_backs: u64,
+    /// Block utilisation (entries used per residency / entries per block).
+    pub utilisation: f64,
+    /// Output values that were not finite (must be 0).
+    pub non_finite: u64,
+}
+
+impl Report {
+    /// The report as one line of `key=value` pairs separated by spaces.
+    pub fn line(&self) -> String {
+        let c = &self.config;
+        let latency = if c.batch > 1 {
+            format!("batch/{}", c.batch)
+        } else {
+            "query".to_string()
+        };
+        format!(
+            "workload={} size_mib={} layout_mib={:.0} budget_mib={} queries={} batch={} \
+             latency_per={} p50_us={:.2} p99_us={:.2} p999_us={:.2} max_us={:.2} \
+             queries_per_s={:.0} flush_ms={:.1} rss_peak_kib={} rss_end_kib={} bytes_read={} \
+             read_call_bytes={} loads={} warm_reads={} hot_blocks={} warm_blocks={} \
+             write_backs={} utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} \
+             open_peak_kib={} warmup_ms={:.1} dropped_caches={} peak_reset={}",
+            c.workload.name(),
+            c.size_mib,
+            self.layout_mib,
+            c.budget_mib,
+            c.queries,
+            c.batch,
+            latency,
+            self.p50_us,
+            self.p99_us,
+            self.p999_us,
+            self.max_us,
+            self.queries_per_s,
+            self.flush_ms,
+            self.rss_peak_kib,
+            self.rss_end_kib,
+            self.bytes_read,
+            self.read_call_bytes,
+            self.loads,
+            self.warm_reads,
+            self.hot_blocks,
+            self.warm_blocks,
+            self.write_backs,
+            self.utilisation,
+            self.non_finite,
+            self.open_ms,
+            self.open_bytes_read,
+            self.open_peak_kib,
+            self.warmup_ms,
+            self.dropped_caches,
+            self.peak_reset,
+        )
+    }
+}
+
+/// A `kB` line of `/proc/self/status` (`VmHWM`, `VmRSS`), 0 if absent.
+pub fn status_kib(key: &str) -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    proc_value(&status, key)
+}
+
+/// A counter of `/proc/self/io` (`read_bytes`, `rchar`), 0 if absent.
+pub fn io_counter(key: &str) -> u64 {
+    let io = fs::read_to_string("/proc/self/io").unwrap_or_default();
+    proc_value(&io, key)
+}
+
+fn proc_value(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Writes back dirty pages and drops the page cache; false if not allowed (not root).
+fn drop_page_cache() -> bool {
+    // SAFETY: `sync` takes no arguments and only schedules dirty pages for writing.
+    unsafe { libc::sync() };
+    fs::write("/proc/sys/vm/drop_caches", "1").is_ok()
+}
+
+/// Reopens the field file at `path` cold and runs `config`'s workload on it: drops the page
+/// cache if asked and allowed, resets the peak RSS, opens the file, drops the page cache and
+/// resets the peak again, sets the budget (or, with none, loads every block first: the
+/// all-in-RAM baseline), then times each call of `query`,
+/// `query_batch` or (train) `batch` calls of `update`, and, for train, the closing `flush`.
+pub fn measure(path: &Path, config: &Config) -> Result<Report> {
+    let dim = 3;
+    let mut points = Points::new(config.workload, config.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let xs = points.take_flat(config.queries);
+    let dropped_caches = config.drop_caches && drop_page_cache();
+    let peak_reset = fs::write("/proc/self/clear_refs", "5").is_ok();
+
+    let read_bytes_at_open = io_counter("read_bytes");
+    let opened = Instant::now();
+    let mut field = Field::open(path)?;
+    let open_ms = opened.elapsed().as_secs_f64() * 1e3;
+    let open_bytes_read = io_counter("read_bytes").saturating_sub(read_bytes_at_open);
+    // Opening reads every slot header through a mapping of the whole file, whose readahead
+    // brings most of the file into the page cache and into the RSS peak: both are reported
+    // for the open, then dropped / reset so that the measured loop starts cold.
+    let open_peak_kib = status_kib("VmHWM");
+    let dropped_after_open = config.drop_caches && drop_page_cache();
+    let layout = *field.layout();
+    let mut warmup_ms = 0.0;
+    if config.budget_mib > 0 {
+        let budget = (config.budget_mib as usize) << 20;
+        field.set_budget(Budget {
+            hot_bytes: budget / 4 * 3,
+            warm_bytes: budget / 4,
+        })?;
+    } else {
+        let warmup = Instant::now();
+        for block in 0..field.blocking().block_count(&layout) {
+            field.block_values(block)?;
+        }
+        warmup_ms = warmup.elapsed().as_secs_f64() * 1e3;
+    }
+
+    let width = field.output_len();
+    let batch = config.batch.max(1);
+    let mut out = vec![0f32; batch * width];
+    let mut grad = vec![0f32; width];
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
+        .expect("constant histogram bounds are valid");
+    let mut non_finite = 0u64;
+    let before = field.stats();
+    let peak_reset = peak_reset && fs::write("/proc/self/clear_refs", "5").is_ok();
+    let read_bytes_before = io_counter("read_bytes");
+    let rchar_before = io_counter("rchar");
+
+    let started = Instant::now();
+    for chunk in xs.chunks(batch * dim) {
+        let n = chunk.len() / dim;
+        let call = Instant::now();
+        match config.workload {
+            Workload::Train => {
+                for x in chunk.chunks_exact(dim) {
+                    train_gradient(x, &mut grad);
+                    field.update(x, &grad, TRAIN_LR)?;
+                }
+            }
+            _ if batch == 1 => field.query(chunk, &mut out)?,
+            _ => field.query_batch(chunk, &mut out[..n * width])?,
+        }
+        let nanos = call.elapsed().as_nanos() as u64 / n as u64;
+        histogram.saturating_record(nanos.max(1));
+        if config.workload != Workload::Train {
+            non_finite += out[..n * width].iter().filter(|v| !v.is_finite()).count() as u64;
+        }
+    }
+    let flushed = Instant::now();
+    if config.workload == Workload::Train {
+        field.flush()?;
+    }
+    let flush_ms = flushed.elapsed().as_secs_f64() * 1e3;
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes_read = io_counter("read_bytes").saturating_sub(read_bytes_before);
+    let read_call_bytes = io_counter("rchar").saturating_sub(rchar_before);
+    let stats = field.stats();
+    if config.workload == Workload::Train {
+        // The trained field must still answer with finite values.
+        let mut out = vec![0f32; width];
+        for x in xs.chunks_exact(dim).step_by(97) {
+            field.query(x, &mut out)?;
+            non_finite += out.iter().filter(|v| !v.is_finite()).count() as u64;
+        }
+    }
+
+    let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1e3;
+    Ok(Report {
+        config: config.clone(),
+        layout_mib: layout_bytes(&layout) as f64 / (1u64 << 20) as f64,
+        dropped_caches: dropped_caches && dropped_after_open,
+        peak_reset,
+        open_ms,
+        open_bytes_read,
+        open_peak_kib,
+        warmup_ms,
+        p50_us: us(0.5),
+        p99_us: us(0.99),
+        p999_us: us(0.999),
+        max_us: histogram.max() as f64 / 1e3,
+        queries_per_s: config.queries as f64 / seconds,
+        flush_ms,
+        rss_peak_kib: status_kib("VmHWM"),
+        rss_end_kib: status_kib("VmRSS"),
+        bytes_read,
+        read_call_bytes,
+        loads: stats.loads - before.loads,
+        warm_reads: stats.warm_reads - before.warm_reads,
+        hot_blocks: stats.hot_blocks,
+        warm_blocks: stats.warm_blocks,
+        write_backs: stats.write_backs - before.write_backs,
+        utilisation: stats.utilisation(),
+        non_finite,
+    })
+}
+
+/// The file name the benchmark gives a field of `layout` in `dir`.
+pub fn field_path(dir: &Path, layout: &Layout) -> PathBuf {
+    dir.join(format!(
+        "field-bench-{}mib-{}kib-seed{}.field",
+        layout_bytes(layout) >> 20,
+        (1u32 << layout.log2_block_bytes) >> 10,
+        layout.seed
+    ))
+}

@@ -1,0 +1,115 @@
+//! `field-bench`: issue 13's benchmark of the paged neural field. Creates (or, with `--reuse`,
+//! reuses) a field file of about `--size-mib` MiB of f32 features with every block written
+//! once, drops it, reopens it cold under `--budget-mib` (3/4 hot, 1/4 warm; 0 = unlimited after
+//! loading every block) and prints one line of `key=value` for the run (see `field::bench`).
+//!
+//! ```text
+//! field-bench --size-mib 256 --budget-mib 64 --workload camera --queries 100000 --batch 1
+//!             [--dir PATH] [--seed N] [--block-kib 16] [--reuse] [--no-drop-caches]
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use field::bench::{self, Config, Workload};
+
+const USAGE: &str = "usage: field-bench --size-mib N --budget-mib N \
+--workload camera|zipf|uniform|train --queries N --batch N [--dir PATH] [--seed N] [--block-kib 4..64] \
+[--reuse] [--no-drop-caches]";
+
+struct Args {
+    config: Config,
+    dir: Option<PathBuf>,
+    reuse: bool,
+    log2_block_bytes: u8,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut config = Config {
+        size_mib: 64,
+        budget_mib: 0,
+        workload: Workload::Camera,
+        queries: 100_000,
+        batch: 1,
+        seed: 1,
+        drop_caches: true,
+    };
+    let mut dir = None;
+    let mut reuse = false;
+    let mut block_kib = 16u64;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        let number = |v: String| v.parse::<u64>().map_err(|e| format!("{v:?}: {e}"));
+        match flag.as_str() {
+            "--size-mib" => config.size_mib = number(value()?)?,
+            "--budget-mib" => config.budget_mib = number(value()?)?,
+            "--workload" => config.workload = value()?.parse()?,
+            "--queries" => config.queries = number(value()?)? as usize,
+            "--batch" => config.batch = (number(value()?)? as usize).max(1),
+            "--seed" => config.seed = number(value()?)?,
+            "--dir" => dir = Some(PathBuf::from(value()?)),
+            "--block-kib" => block_kib = number(value()?)?,
+            "--reuse" => reuse = true,
+            "--no-drop-caches" => config.drop_caches = false,
+            "--help" | "-h" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    if !matches!(block_kib, 4 | 8 | 16 | 32 | 64) {
+        return Err(format!("--block-kib {block_kib}: 4, 8, 16, 32 or 64"));
+    }
+    Ok(Args {
+        config,
+        dir,
+        reuse,
+        log2_block_bytes: (block_kib << 10).trailing_zeros() as u8,
+    })
+}
+
+fn run(args: Args) -> field::Result<()> {
+    let temporary = args.dir.is_none();
+    let dir = args.dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("field-bench-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&dir)?;
+    let layout = bench::layout_for_size(
+        args.config.size_mib,
+        args.log2_block_bytes,
+        args.config.seed,
+    );
+    let path = bench::field_path(&dir, &layout);
+    let mut create_s = 0.0;
+    if !(args.reuse && path.exists()) {
+        if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+        let started = Instant::now();
+        bench::prepare(&path, layout)?;
+        create_s = started.elapsed().as_secs_f64();
+    }
+    let report = bench::measure(&path, &args.config);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!("{} create_s={create_s:.2}", report?.line());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("field-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

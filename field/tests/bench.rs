@@ -1,0 +1,111 @@
+//! The benchmark's core (`field::bench`) on a tiny field: every workload, single queries and
+//! batches, under a 1 MiB budget and unlimited; the report line parses and the answers are
+//! finite.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use field::bench::{self, Config, Workload};
+
+fn parse(line: &str) -> HashMap<&str, &str> {
+    line.split_whitespace()
+        .map(|pair| pair.split_once('=').expect("key=value"))
+        .collect()
+}
+
+#[test]
+fn every_workload_runs_on_a_tiny_field_and_reports_a_parsable_line() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        bench::layout_bytes(&bench::layout_for_size(2, 12, 7)),
+        2 << 20
+    );
+    assert_eq!(
+        bench::layout_bytes(&bench::layout_for_size(256, 14, 7)),
+        256 << 20
+    );
+    assert_eq!(
+        bench::layout_bytes(&bench::layout_for_size(1024, 14, 7)),
+        1 << 30
+    );
+    // 2 MiB in two levels of 2^16 entries (16 rows per query, so that the paging runs below
+    // take under a second each in a debug build), 4 KiB blocks.
+    let layout = field::Layout {
+        levels: 2,
+        log2_table: 16,
+        ..bench::layout_for_size(2, 12, 7)
+    };
+    assert_eq!(bench::layout_bytes(&layout), 2 << 20);
+    let path = bench::field_path(dir.path(), &layout);
+    bench::prepare(&path, layout).unwrap();
+    let stored = field::Field::open(&path).unwrap().stored_blocks().len() as u64;
+    assert_eq!(
+        stored,
+        field::layout::Blocking::new(&layout).block_count(&layout),
+        "every block is written once"
+    );
+
+    for workload in Workload::ALL {
+        let batch = if matches!(workload, Workload::Zipf | Workload::Train) {
+            64
+        } else {
+            1
+        };
+        for budget_mib in [1, 0] {
+            let run = Instant::now();
+            let config = Config {
+                size_mib: 2,
+                budget_mib,
+                workload,
+                queries: 2000,
+                batch,
+                seed: 7,
+                drop_caches: false,
+            };
+            let line = bench::measure(&path, &config).unwrap().line();
+            let values = parse(&line);
+            assert_eq!(values["workload"], workload.name(), "{line}");
+            assert_eq!(values["queries"], "2000", "{line}");
+            assert_eq!(values["non_finite"], "0", "{line}");
+            for key in ["p50_us", "p99_us", "p999_us", "queries_per_s"] {
+                let v: f64 = values[key].parse().unwrap();
+                assert!(v.is_finite() && v > 0.0, "{key} in {line}");
+            }
+            let p50: f64 = values["p50_us"].parse().unwrap();
+            let p999: f64 = values["p999_us"].parse().unwrap();
+            assert!(p50 <= p999, "{line}");
+            for key in ["rss_peak_kib", "rss_end_kib", "bytes_read", "loads"] {
+                values[key].parse::<u64>().unwrap();
+            }
+            eprintln!("{:.2} s: {line}", run.elapsed().as_secs_f64());
+            if budget_mib > 0 {
+                assert!(values["loads"].parse::<u64>().unwrap() > 0, "{line}");
+            }
+        }
+    }
+    // Meant to stay under 5 s in a debug build (about 1.1 s on the 2-core machine).
+    eprintln!("bench test took {:.2} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn the_workloads_stay_in_the_unit_cube_and_the_camera_moves_in_small_steps() {
+    for workload in Workload::ALL {
+        let mut points = bench::Points::new(workload, 3);
+        let mut last = points.next_point();
+        for _ in 0..10_000 {
+            let p = points.next_point();
+            assert!(
+                p.iter().all(|c| (0.0..=1.0).contains(c)),
+                "{workload:?} {p:?}"
+            );
+            if matches!(workload, Workload::Camera | Workload::Train) {
+                let step: f32 = (0..3).map(|d| (p[d] - last[d]).powi(2)).sum::<f32>().sqrt();
+                assert!(step < 1e-3, "{workload:?} stepped {step}");
+            }
+            last = p;
+        }
+    }
+    assert!("camera".parse::<Workload>().is_ok());
+    assert!("nope".parse::<Workload>().is_err());
+}
