@@ -234,6 +234,17 @@ pub struct Ladder {
     pub window_ms: u64,
 }
 
+impl Ladder {
+    /// The index of the option's default among the candidates (0 if it is not one).
+    pub fn default_index(&self) -> usize {
+        let default = OPTIONS[self.opt as usize].default;
+        self.candidates
+            .iter()
+            .position(|&c| c == default)
+            .unwrap_or(0)
+    }
+}
+
 /// Number of knobs the learner moves.
 pub const KNOB_COUNT: usize = 7;
 

@@ -54,7 +54,7 @@ mod signature;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use crate::lock::Lock;
-use crate::options::{self, Opt, CANDIDATES_MAX, KNOB_COUNT, LADDERS, OPTIONS};
+use crate::options::{self, Opt, CANDIDATES_MAX, KNOB_COUNT, LADDERS};
 use crate::platform;
 use crate::pressure;
 use crate::stats::{KnobState, START_RATING, TIERS};
@@ -279,12 +279,7 @@ impl Learner {
     fn start(&mut self, seed: u64) {
         self.rng = (platform::clock::cycles() ^ seed.rotate_left(32)) | 1;
         for (k, ladder) in self.knobs.iter_mut().zip(LADDERS.iter()) {
-            let default = OPTIONS[ladder.opt as usize].default;
-            k.chosen = ladder
-                .candidates
-                .iter()
-                .position(|&c| c == default)
-                .unwrap_or(0);
+            k.chosen = ladder.default_index();
             if options::is_explicit(ladder.opt) {
                 k.state = KnobState::Explicit;
             }
@@ -566,12 +561,13 @@ pub(super) mod tests {
         let mut l = Learner::new();
         l.rng = 12345;
         for (k, ladder) in l.knobs.iter_mut().zip(LADDERS.iter()) {
-            let default = OPTIONS[ladder.opt as usize].default;
-            k.chosen = ladder
-                .candidates
-                .iter()
-                .position(|&c| c == default)
-                .unwrap();
+            let default = crate::options::OPTIONS[ladder.opt as usize].default;
+            assert_eq!(
+                ladder.candidates[ladder.default_index()],
+                default,
+                "the default is on its ladder"
+            );
+            k.chosen = ladder.default_index();
         }
         l
     }

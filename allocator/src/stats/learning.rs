@@ -1,11 +1,12 @@
 //! The learner's board: what `crate::learn` publishes for the statistics (each knob's value,
 //! its candidates' ratings, games played and state; windows, re-openings, pressure events),
-//! and its snapshot in [`Stats`](super::Stats). The learner writes it at the end of a window,
+//! and its snapshot in [`Stats`]. The learner writes it at the end of a window,
 //! under its own lock; snapshots read it with relaxed loads (a snapshot taken while a window
 //! closes may mix two windows' figures, which a statistics reader can live with).
 
 use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
+use super::{add_live, read_global_tiers, settle_tiers, Stats, GLOBAL, TIERS};
 use crate::options::{self, CANDIDATES_MAX, KNOB_COUNT, LADDERS};
 
 /// The rating every candidate starts from (ELO points).
@@ -142,5 +143,27 @@ impl LearnStats {
     /// Whether there is anything to show (learning on, or pressure moved the knobs).
     pub fn shown(&self) -> bool {
         self.enabled || self.pressure_lean != 0
+    }
+}
+
+/// What the learner reads at the end of a window: allocations per tier, bytes in use and bytes
+/// committed. The tier part of [`stats`](super::stats), without the files it reads.
+pub struct Activity {
+    pub allocs: [u64; TIERS],
+    pub in_use: u64,
+    pub committed: u64,
+}
+
+/// Reads the [`Activity`] counters (walking the live heaps under their lock, like
+/// [`stats`](super::stats)).
+pub fn activity() -> Activity {
+    let mut s = Stats::default();
+    read_global_tiers(&mut s);
+    add_live(&mut s);
+    settle_tiers(&mut s);
+    Activity {
+        allocs: s.tiers.map(|t| t.allocs),
+        in_use: s.in_use_bytes(),
+        committed: GLOBAL.committed.load(Relaxed) as u64,
     }
 }
