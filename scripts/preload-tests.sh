@@ -539,7 +539,7 @@ KEYS = {
     "invalid_frees": None,
     "pressure": ["checks", "found", "limit", "working_set", "stall"],
     "learn": ["enabled", "windows", "frozen_windows", "reopened", "recalled", "pressure_lean", "knobs"],
-    "sites": ["samples", "sampled_frees", "records_dropped", "short", "long", "rules_adopted",
+    "sites": ["samples", "sampled_frees", "records_dropped", "sample_pages_released", "short", "long", "rules_adopted",
               "rules_dropped", "rules_evicted", "predicted_right", "predicted_wrong", "unpredicted",
               "long_allocs", "pages_relabelled", "long_pages", "long_page_bytes", "big_allocs",
               "big_kept", "big_released", "big_right", "big_wrong"],

@@ -3,7 +3,8 @@
 //! blocks die at once is learned short-lived, one whose blocks stay is learned long-lived, both
 //! rules predict their sites' later samples, a site that changes its ways loses its rule, and
 //! sampled blocks are ordinary blocks to the program (contents, `realloc`, `usable_size`), and
-//! sample pages are reused rather than piled up.
+//! sample pages are reused rather than piled up, and go back to their segments (then to the
+//! system) once empty.
 //!
 //! Samples are taken at the HOT path's misses (a `malloc` whose page has no free block), so a
 //! site is sampled when it needs memory: the sites here hold batches of blocks, and each round
@@ -11,6 +12,7 @@
 //!
 //! One test function: the statistics are process-wide, and this file is its own process.
 
+use std::collections::HashSet;
 use std::ffi::c_void;
 use std::thread;
 use std::time::Duration;
@@ -35,6 +37,19 @@ fn check(p: *mut c_void, n: usize, tag: u8) {
         bytes.iter().all(|&b| b == tag),
         "a block's contents changed"
     );
+}
+
+extern "C" {
+    fn mincore(addr: *mut c_void, len: usize, vec: *mut u8) -> i32;
+}
+
+/// Whether the 4 KiB page holding `addr` is resident (`mincore`).
+fn is_resident(addr: usize) -> bool {
+    let mut v = 0u8;
+    // SAFETY: one page of a live mapping (a segment SACS keeps mapped), one byte of result.
+    let rc = unsafe { mincore((addr & !4095) as *mut c_void, 4096, &mut v) };
+    assert_eq!(rc, 0, "mincore failed");
+    v & 1 != 0
 }
 
 /// `n` allocations of `size` from `site`, held for a moment (well under the short-lived
@@ -160,7 +175,12 @@ fn observe_mode_learns_and_predicts_lifetimes_by_site() {
         // than the first round did.
         options::set(Opt::SitesSampleEvery, 1);
         churn(SHORT_SITE, 64, 10); // the next sample reads the new interval
+                                   // Samples held throughout, so that the sample segment never empties: the emptied pages'
+                                   // memory must then be decommitted by the purge look, not by the segment cache.
+        let mut pinned = Vec::new();
+        keep(LONG_SITE, 64, 2_000, &mut pinned);
         let mut committed = Vec::new();
+        let released_before = sacs::stats().site_sample_pages_released;
         for _ in 0..20 {
             let mut round = Vec::new();
             keep(LONG_SITE, 64, 2_000, &mut round);
@@ -176,6 +196,58 @@ fn observe_mode_learns_and_predicts_lifetimes_by_site() {
             committed[0],
             committed[19]
         );
+        // A sample page whose blocks all came back goes back to its segment (a round's samples
+        // fill at least one page of their own, beyond the pinned ones' last), and a purge look
+        // decommits it: one more round, noting which blocks are samples (the sample counter
+        // moves at each), then every OS page of those samples, outside the pinned samples'
+        // pages, is no longer resident after a purge.
+        let mut round = Vec::new();
+        let mut sampled = Vec::new();
+        for _ in 0..2_000 {
+            let samples = sacs::stats().site_samples;
+            let p = malloc_at_sites(64, LONG_SITE);
+            assert!(!p.is_null());
+            fill(p, 64, 0xAB);
+            if sacs::stats().site_samples > samples {
+                sampled.push(p as usize);
+            }
+            round.push(p as usize);
+        }
+        for &p in &round {
+            // SAFETY: live blocks, freed once.
+            unsafe { free(p as *mut c_void) };
+        }
+        let released = sacs::stats().site_sample_pages_released - released_before;
+        assert!(
+            released >= 10,
+            "only {released} emptied sample pages went back to their segments in 21 rounds"
+        );
+        sacs::purge();
+        // Sample pages of class 64 are one 64 KiB slice each.
+        let pinned_pages: HashSet<usize> = pinned.iter().map(|&p| p >> 16).collect();
+        let checked: Vec<usize> = sampled
+            .iter()
+            .copied()
+            .filter(|p| !pinned_pages.contains(&(p >> 16)))
+            .collect();
+        assert!(
+            checked.len() >= 10,
+            "too few samples outside the pinned pages to judge: {} of {}",
+            checked.len(),
+            sampled.len()
+        );
+        let resident = checked.iter().filter(|&&p| is_resident(p)).count();
+        assert_eq!(
+            resident,
+            0,
+            "{resident} of {} freed samples' pages stayed resident after a purge",
+            checked.len()
+        );
+        for &p in &pinned {
+            check(p as *mut c_void, 64, 0xAB);
+            // SAFETY: live blocks, freed once.
+            unsafe { free(p as *mut c_void) };
+        }
     })
     .join()
     .unwrap();

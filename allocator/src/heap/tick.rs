@@ -6,7 +6,7 @@
 use super::{lifecycle, park, Heap, HeapState};
 use crate::platform;
 use crate::small::{abandon, refill, retire};
-use crate::{big, learn, pressure, purge, segment, whale};
+use crate::{big, learn, pressure, purge, segment, site, whale};
 
 /// A heap's periodic look: its own caches and pages, then the shared structures.
 pub fn heap_tick(h: &mut Heap, now: u64, force: bool) {
@@ -30,11 +30,12 @@ pub fn global_tick(now: u64, force: bool) {
     abandon::purge_abandoned(now, force);
     let big = big::purge_all(now, force);
     let whales = whale::purge(now, force);
+    let samples = site::purge(now, force);
     // Last: the looks above put the segments they empty into the cache, and a forced look
     // (`malloc_trim`, `sacs::purge()`) must unmap those too, not leave them mapped until the
     // next look.
     let cached = segment::cache::purge(now, force);
-    purge::set_deferred(cached || big || whales);
+    purge::set_deferred(cached || big || whales || samples);
 }
 
 /// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty

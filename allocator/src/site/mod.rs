@@ -34,7 +34,9 @@
 //! outlive their placement is re-labelled (`small::refill`).
 //!
 //! Everything here runs under one spin lock on sampled allocations and frees only, with no
-//! system call under it: a segment for sample pages is mapped with the lock released.
+//! system call under it: a segment for sample pages is mapped with the lock released. A sample
+//! page whose blocks have all come back goes back to its segment, and the global purge look
+//! decommits it after the purge delay ([`purge`]); a segment left empty goes to the cache.
 //!
 //! [`profile`] is the heap profile (`SACS_PROFILE`), fed by [`alloc`] and [`free`] after they
 //! release the lock.
@@ -51,9 +53,9 @@ use core::sync::atomic::{AtomicU32, AtomicUsize};
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
-use crate::page::{Block, Page, PageKind, PageList};
+use crate::page::{Block, Page, PageKind, PageList, LONG_LIVED};
 use crate::probe;
-use crate::segment::{self, SegmentKind, SegmentList, SLICE};
+use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::{class_size, SMALL_CLASSES};
 use crate::small::{is_tiny, MID_PAGE_SLICES, TINY_PAGE_SLICES};
 use crate::stats::{self, GLOBAL};
@@ -69,6 +71,13 @@ const SCAN_STEPS: usize = 64;
 const PENDING: usize = 1024;
 /// Entries of the placement table (one per value of a site's low byte).
 pub const PLACE_ENTRIES: usize = 256;
+/// `flags` of a sample page in a class's second set, the one for samples of sites with a
+/// long-lived rule (see [`State::pages`]): the bit of heap pages' `LONG_LIVED`, which no sample
+/// page otherwise carries. A page stays in the set it was made for until it empties.
+const SAMPLE_LONG_SET: u8 = LONG_LIVED;
+/// Sample segments whose due dirty runs one purge look decommits at most; the others wait for
+/// the next look (bounded work, and a bounded array, under the lock).
+const PURGE_BATCH: usize = 8;
 
 /// The placement table: for each low byte of a call site, the slot offset its blocks take (0 or
 /// `SMALL_CLASSES`). Written under [`STATE`]'s lock, read by heaps refreshing their copy.
@@ -252,6 +261,9 @@ impl State {
                 }
                 if page.is_null() {
                     page = self.new_page(class)?;
+                    if long {
+                        (*page).flags |= SAMPLE_LONG_SET;
+                    }
                     (*page).extend();
                 } else {
                     self.pages[class][set].remove(page);
@@ -282,6 +294,33 @@ impl State {
             }
         }
         None
+    }
+
+    /// Gives an emptied sample page's span back to its segment, dirty since `now` (the global
+    /// purge look decommits it after `SACS_PURGE_DELAY_MS`, [`purge`]). Returns the segment when
+    /// that left it empty: it is then off the sample segments, and the caller puts it in the
+    /// segment cache once the lock is released.
+    ///
+    /// # Safety
+    /// - `page` is a sample page with no block out, on its set's list.
+    unsafe fn release_page(&mut self, page: *mut Page, now: u64) -> Option<*mut Segment> {
+        // SAFETY: per the contract; sample pages and segments are only touched under the lock.
+        unsafe {
+            let p = &mut *page;
+            debug_assert!(p.used() == 0);
+            let set = (p.flags & SAMPLE_LONG_SET != 0) as usize;
+            self.pages[p.class as usize][set].remove(page);
+            p.flags = 0;
+            p.free = ptr::null_mut();
+            let seg = Segment::of(page as *const u8);
+            (*seg).give_span(page, true, now);
+            GLOBAL.site_sample_pages_released.add(1);
+            if !(*seg).is_empty() {
+                return None;
+            }
+            self.segments.remove(seg);
+            Some(seg)
+        }
     }
 
     /// Records a live sample. When the table is full, a sample already classified long-lived
@@ -497,11 +536,73 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
     let tier = stats::small_tier(pg.class as usize) as usize;
     GLOBAL.tier_frees[tier].add(1);
     GLOBAL.tier_bytes[tier].sub(class_size(pg.class as usize) as u64);
+    let emptied = if pg.used() == 0 {
+        // SAFETY: the page has no block out and is on its set's list (sample pages leave their
+        // list only here).
+        unsafe { st.release_page(page, now) }
+    } else {
+        None
+    };
     drop(st);
+    if let Some(seg) = emptied {
+        // SAFETY: an empty segment taken off the sample segments: ours alone.
+        unsafe { segment::cache::put(seg, now) };
+    }
     if let Some((site, class, lifetime_ms)) = profiled {
         profile::freed(site, class as usize, lifetime_ms, now);
     }
     true
+}
+
+/// The global purge look's share for sampling: decommits the free slices of sample segments
+/// that have been dirty for `SACS_PURGE_DELAY_MS` (all of them with `force`), left by sample
+/// pages that emptied. No system call under the lock: the due runs are reserved under it (so
+/// that they can be neither carved nor let their segment look empty), decommitted after it, and
+/// given back under it again. Returns whether dirty slices are left for a later look.
+pub fn purge(now: u64, force: bool) -> bool {
+    let mut reserved = [(ptr::null_mut::<Segment>(), 0u64); PURGE_BATCH];
+    let mut n = 0;
+    let mut left = false;
+    {
+        let st = STATE.lock();
+        let mut seg = st.segments.head;
+        while !seg.is_null() {
+            // SAFETY: sample segments are only touched under the lock, which is held.
+            unsafe {
+                if n < PURGE_BATCH {
+                    let old = (*seg).reserve_purge(now, force);
+                    if old != 0 {
+                        reserved[n] = (seg, old);
+                        n += 1;
+                    }
+                }
+                left |= (*seg).dirty_slices != 0;
+                seg = (*seg).next;
+            }
+        }
+    }
+    for &(seg, old) in &reserved[..n] {
+        // SAFETY: the runs were reserved: no one carves them or frees their segment meanwhile.
+        let done = unsafe { segment::decommit_runs(seg, old) };
+        let mut st = STATE.lock();
+        // SAFETY: `old` was reserved on `seg` above and `done` is its decommit's result; sample
+        // segments are touched under the lock, which is held.
+        let emptied = unsafe {
+            (*seg).finish_purge(old, done);
+            left |= (*seg).dirty_slices != 0;
+            // Its last page may have emptied while the runs were reserved (the segment did not
+            // look empty then): it leaves now.
+            (*seg).is_empty()
+        };
+        if emptied {
+            // SAFETY: an empty sample segment, on the sample segments' list.
+            unsafe { st.segments.remove(seg) };
+            drop(st);
+            // SAFETY: taken off the list: ours alone.
+            unsafe { segment::cache::put(seg, now) };
+        }
+    }
+    left
 }
 
 /// The sampling lock, for the fork handlers.

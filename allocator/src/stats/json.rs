@@ -204,6 +204,7 @@ impl Stats {
             j.num("samples", self.site_samples);
             j.num("sampled_frees", self.site_sampled_frees);
             j.num("records_dropped", self.site_records_dropped);
+            j.num("sample_pages_released", self.site_sample_pages_released);
             j.num("short", self.site_short);
             j.num("long", self.site_long);
             j.num("rules_adopted", self.site_rules_adopted);

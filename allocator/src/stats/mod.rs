@@ -150,10 +150,12 @@ pub struct Stats {
     /// The last memory stall share read (`/proc/pressure/memory`, some avg10), in hundredths of a percent.
     pub pressure_stall: u64,
     /// Site Rules (`SACS_SITES`): allocations sampled, sampled blocks freed, samples not
-    /// recorded because the table of live samples was full.
+    /// recorded because the table of live samples was full, sample pages that emptied and went
+    /// back to their segment (decommitted by a later purge look).
     pub site_samples: u64,
     pub site_sampled_frees: u64,
     pub site_records_dropped: u64,
+    pub site_sample_pages_released: u64,
     /// Sampled blocks classified short-lived (freed within `SACS_SITES_SHORT_MS`) and long-lived.
     pub site_short: u64,
     pub site_long: u64,
@@ -309,6 +311,7 @@ pub struct GlobalCounters {
     pub site_samples: SharedCounter,
     pub site_sampled_frees: SharedCounter,
     pub site_records_dropped: SharedCounter,
+    pub site_sample_pages_released: SharedCounter,
     pub site_short: SharedCounter,
     pub site_long: SharedCounter,
     pub site_rules_adopted: SharedCounter,
@@ -397,6 +400,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     site_samples,
     site_sampled_frees,
     site_records_dropped,
+    site_sample_pages_released,
     site_short,
     site_long,
     site_rules_adopted,
@@ -522,6 +526,7 @@ pub fn stats() -> Stats {
     s.site_samples = g.site_samples.get();
     s.site_sampled_frees = g.site_sampled_frees.get();
     s.site_records_dropped = g.site_records_dropped.get();
+    s.site_sample_pages_released = g.site_sample_pages_released.get();
     s.site_short = g.site_short.get();
     s.site_long = g.site_long.get();
     s.site_rules_adopted = g.site_rules_adopted.get();
