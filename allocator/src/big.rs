@@ -558,6 +558,7 @@ impl Arena {
 /// Purges every arena whose lock is free (all of them, waiting, with `force`). Returns whether
 /// an arena still holds memory to purge later (cached blocks or dirty slices), or could not be
 /// looked at.
+#[inline(never)]
 pub fn purge_all(now: u64, force: bool) -> bool {
     let mut left = false;
     for (index, lock) in ARENA_LOCKS.iter().enumerate() {

@@ -67,6 +67,7 @@ pub fn active() -> bool {
 /// interval). Returns true when this call read it and found the process under pressure: the
 /// caller purges then. Off (always false) with `SACS_PRESSURE_PERCENT=0` or where no cgroup
 /// memory controller can be read.
+#[inline(never)]
 pub fn check(now: u64) -> bool {
     let percent = options::get(Opt::PressurePercent) as u64;
     if percent == 0 {

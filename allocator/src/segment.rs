@@ -556,6 +556,7 @@ pub mod cache {
     /// No system call is made under the cache lock: segments to unmap or decommit are taken off
     /// the cache under it (so no one can take one and use it meanwhile), unmapped or decommitted
     /// after it, and the decommitted ones put back in their age order under it again.
+    #[inline(never)]
     pub fn purge(now: u64, force: bool) -> bool {
         let warm = options::get(Opt::WarmMs) as u64;
         let mut expired = SegmentList::new();

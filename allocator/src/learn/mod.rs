@@ -111,6 +111,7 @@ static LEAN: AtomicBool = AtomicBool::new(false);
 static LEARNER: Lock<Learner> = Lock::new(Learner::new());
 
 /// The learner's look, from the shared purge look: closes the window if it is over.
+#[inline(never)]
 pub fn tick(now: u64) {
     let on = options::get(Opt::Learn) != 0;
     if !on && !pressure::active() && !LEAN.load(Relaxed) {

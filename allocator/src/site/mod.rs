@@ -559,6 +559,7 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
 /// pages that emptied. No system call under the lock: the due runs are reserved under it (so
 /// that they can be neither carved nor let their segment look empty), decommitted after it, and
 /// given back under it again. Returns whether dirty slices are left for a later look.
+#[inline(never)]
 pub fn purge(now: u64, force: bool) -> bool {
     let mut reserved = [(ptr::null_mut::<Segment>(), 0u64); PURGE_BATCH];
     let mut n = 0;

@@ -146,6 +146,7 @@ const PURGE_BATCH: usize = 16;
 /// delay has learned (`purge::abandoned_extra`): a program that replaces its threads has the next
 /// ones adopt the segments at once, and decommitting them in between only makes the adopters
 /// fault the pages back ([`adopt_one`] tells the delay when that happened).
+#[inline(never)]
 pub fn purge_abandoned(now: u64, force: bool) {
     let extra = purge::abandoned_extra();
     let mut bytes = 0;

@@ -34,6 +34,7 @@ struct Json<'a, 'b> {
 }
 
 impl Json<'_, '_> {
+    #[inline(never)]
     fn key(&mut self, key: &str) {
         if !self.first {
             self.w.s(",");
@@ -44,12 +45,14 @@ impl Json<'_, '_> {
         self.w.s("\":");
     }
 
+    #[inline(never)]
     fn num(&mut self, key: &str, v: u64) {
         self.key(key);
         self.w.num(v);
     }
 
     /// A string value, escaped (the program's name comes from outside).
+    #[inline(never)]
     fn text(&mut self, key: &str, bytes: &[u8]) {
         self.key(key);
         self.w.s("\"");

@@ -233,6 +233,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Appends raw bytes (text from outside, such as a symbol's name).
+    #[inline(never)]
     pub(crate) fn raw(&mut self, bytes: &[u8]) {
         let n = bytes.len().min(self.buf.len() - self.len);
         self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
@@ -240,6 +241,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Appends `v` in hexadecimal with a `0x` prefix.
+    #[inline(never)]
     pub(crate) fn hex(&mut self, v: usize) {
         let mut digits = [0u8; 16];
         let mut i = digits.len();
@@ -268,6 +270,7 @@ impl<'a> Writer<'a> {
         self.raw(&scratch[..n]);
     }
 
+    #[inline(never)]
     pub(crate) fn s(&mut self, text: &str) {
         for &b in text.as_bytes() {
             if self.len == self.buf.len() {
@@ -278,6 +281,7 @@ impl<'a> Writer<'a> {
         }
     }
 
+    #[inline(never)]
     pub(crate) fn pad(&mut self, text: &str, width: usize) {
         self.s(text);
         for _ in text.len()..width {
@@ -285,12 +289,14 @@ impl<'a> Writer<'a> {
         }
     }
 
+    #[inline(never)]
     pub(crate) fn num(&mut self, v: u64) {
         let mut digits = [0u8; 20];
         let text = format_decimal(v, &mut digits);
         self.s(text);
     }
 
+    #[inline(never)]
     pub(crate) fn num_w(&mut self, v: u64, width: usize) {
         let mut digits = [0u8; 20];
         let text = format_decimal(v, &mut digits);
@@ -300,6 +306,7 @@ impl<'a> Writer<'a> {
         self.s(text);
     }
 
+    #[inline(never)]
     pub(crate) fn percent(&mut self, part: u64, whole: u64) {
         if whole == 0 {
             self.s("-");
@@ -312,6 +319,7 @@ impl<'a> Writer<'a> {
         self.s("%");
     }
 
+    #[inline(never)]
     pub(crate) fn bytes(&mut self, v: usize) {
         const UNITS: [&str; 4] = [" B", " KiB", " MiB", " GiB"];
         let mut unit = 0;

@@ -404,6 +404,7 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
 
 /// Purges the ring (everything with `force`). Returns whether mappings are left in it (or it
 /// could not be looked at).
+#[inline(never)]
 pub fn purge(now: u64, force: bool) -> bool {
     let limits = Limits::from_options();
     let mut expired = Expired::new();
