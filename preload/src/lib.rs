@@ -26,14 +26,13 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     c::fatal(b"sacs: internal error (panic)\n")
 }
 
-/// A naked entry `$name($args) -> $ret` that passes its caller's return address (the call site)
-/// to the core as one more argument, in `$x86` / `$arm` (the register after the last argument),
-/// and jumps through `$entry`. The address is at the top of the stack on entry (x86_64) or in
-/// the link register (aarch64): capturing it costs one load or one move, and the jump through
-/// the pointer is one instruction like a direct one (x86_64).
-macro_rules! site_entry {
-    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty,
-     $x86:literal, $arm:literal, $entry:ident) => {
+/// A naked entry `$name($args) -> $ret` that jumps through `$entry`, a function pointer chosen
+/// once at load. The jump through the pointer is one instruction like a direct one (x86_64), and
+/// the entry it reaches sees the caller's return address where `$name`'s caller left it (at the
+/// top of the stack on x86_64, in the link register on aarch64): the Site Rules entries take
+/// their call site from there ([`site_trampoline`]), the plain ones ignore it.
+macro_rules! pointer_entry {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $entry:ident) => {
         $(#[$doc])*
         #[cfg(all(
             any(target_arch = "x86_64", target_arch = "aarch64"),
@@ -44,13 +43,11 @@ macro_rules! site_entry {
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             core::arch::naked_asm!(
-                concat!("mov ", $x86, ", qword ptr [rsp]"),
                 "jmp qword ptr [rip + {entry}]",
                 entry = sym $entry,
             );
             #[cfg(target_arch = "aarch64")]
             core::arch::naked_asm!(
-                concat!("mov ", $arm, ", x30"),
                 "adrp x16, {entry}",
                 "ldr x16, [x16, :lo12:{entry}]",
                 "br x16",
@@ -60,9 +57,39 @@ macro_rules! site_entry {
     };
 }
 
-site_entry!(
-    /// `malloc`: jumps to [`MALLOC_AT`] with the allocation site as a second argument.
-    malloc(size: usize) -> *mut c_void, "rsi", "x1", MALLOC_AT
+/// A naked trampoline `$name` that a [`pointer_entry`] may jump to: it passes its caller's
+/// return address (the call site: the entry jumped, it did not call) to `$target` as one more
+/// argument, in `$x86` / `$arm` (the register after the last argument), and jumps there.
+/// Capturing it costs one load (x86_64) or one move (aarch64), paid only by the Site Rules
+/// entries.
+macro_rules! site_trampoline {
+    ($name:ident, $x86:literal, $arm:literal, $target:ident) => {
+        #[cfg(all(
+            any(target_arch = "x86_64", target_arch = "aarch64"),
+            not(feature = "no-site")
+        ))]
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name() {
+            #[cfg(target_arch = "x86_64")]
+            core::arch::naked_asm!(
+                concat!("mov ", $x86, ", qword ptr [rsp]"),
+                "jmp {target}",
+                target = sym $target,
+            );
+            #[cfg(target_arch = "aarch64")]
+            core::arch::naked_asm!(
+                concat!("mov ", $arm, ", x30"),
+                "b {target}",
+                target = sym $target,
+            );
+        }
+    };
+}
+
+pointer_entry!(
+    /// `malloc`: jumps to [`MALLOC_AT`]: [`malloc_plain`] with Site Rules off, else a trampoline
+    /// that adds the allocation site as a second argument.
+    malloc(size: usize) -> *mut c_void, MALLOC_AT
 );
 
 /// `malloc` where the return address cannot be captured (or `no-site`): the site is 0.
@@ -75,33 +102,40 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
     c::malloc_at(size, 0)
 }
 
-/// Where `malloc` goes: [`malloc_at`], or, as `SACS_SITES` and `SACS_PROFILE` ask, one of the
-/// Site Rules entries ([`malloc_at_sites`] for `observe`, [`malloc_at_placed`] for `on`,
-/// [`malloc_at_profiled`] / [`malloc_at_placed_profiled`] with the heap profile). Chosen once, by
-/// the load-time constructor, before the program's own code runs (the C library's start-up
-/// allocations before it take the plain entry); never changed after, so with Site Rules off
-/// `malloc` executes exactly the instructions it did without them. (An atomic holding the
+/// Where `malloc` goes: [`malloc_plain`], or, as `SACS_SITES` and `SACS_PROFILE` ask, a
+/// trampoline to one of the Site Rules entries ([`malloc_at_sites`] for `observe`,
+/// [`malloc_at_placed`] for `on`, [`malloc_at_profiled`] / [`malloc_at_placed_profiled`] with
+/// the heap profile). Chosen once, by the load-time constructor, before the program's own code
+/// runs (the C library's start-up allocations before it take the plain entry); never changed
+/// after, so with Site Rules off `malloc` executes one indirect jump and the plain entry, the
+/// instructions it had as a direct jump before Site Rules existed. (An atomic holding the
 /// function's address: the naked entry's `jmp` reads it as a relaxed load would.)
 #[cfg_attr(feature = "no-site", allow(dead_code))]
-static MALLOC_AT: AtomicPtr<()> = AtomicPtr::new(malloc_at as *mut ());
+static MALLOC_AT: AtomicPtr<()> = AtomicPtr::new(malloc_plain as *mut ());
 
-/// The `extern "C"` entries `malloc` can jump to, one per `c_api` function of the same name
-/// (`malloc(size)` with the call site as a second argument).
+/// `malloc` with Site Rules off: the call site is not read.
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+extern "C" fn malloc_plain(size: usize) -> *mut c_void {
+    c::malloc_at(size, 0)
+}
+
+/// The `extern "C"` entries the `malloc` trampolines jump to, one per `c_api` function of the
+/// same name (`malloc(size)` with the call site as a second argument), each with its trampoline.
 macro_rules! malloc_entries {
-    ($($name:ident),*) => {$(
+    ($($name:ident => $trampoline:ident),*) => {$(
         #[cfg_attr(feature = "no-site", allow(dead_code))]
         extern "C" fn $name(size: usize, site: usize) -> *mut c_void {
             c::$name(size, site)
         }
+        site_trampoline!($trampoline, "rsi", "x1", $name);
     )*};
 }
 
 malloc_entries!(
-    malloc_at,
-    malloc_at_sites,
-    malloc_at_placed,
-    malloc_at_profiled,
-    malloc_at_placed_profiled
+    malloc_at_sites => malloc_at_sites_from_caller,
+    malloc_at_placed => malloc_at_placed_from_caller,
+    malloc_at_profiled => malloc_at_profiled_from_caller,
+    malloc_at_placed_profiled => malloc_at_placed_profiled_from_caller
 );
 
 #[no_mangle]
@@ -121,12 +155,12 @@ pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     c::calloc(n, size)
 }
 
-site_entry!(
-    /// `realloc`: jumps to [`REALLOC_AT`] with the call site as a third argument (the site of a
-    /// block that must move). With Site Rules off that costs one instruction more than the
-    /// direct jump it replaced (the load of the return address); `realloc` is not a HOT path (a
-    /// block that stays costs a size lookup, one that moves a copy).
-    realloc(p: *mut c_void, size: usize) -> *mut c_void, "rdx", "x2", REALLOC_AT
+pointer_entry!(
+    /// `realloc`: jumps to [`REALLOC_AT`]: [`realloc_plain`] with Site Rules off, else a
+    /// trampoline that adds the call site as a third argument (the site of a block that must
+    /// move). `realloc` is not a HOT path (a block that stays costs a size lookup, one that
+    /// moves a copy).
+    realloc(p: *mut c_void, size: usize) -> *mut c_void, REALLOC_AT
 );
 
 /// `realloc` where the return address cannot be captured (or `no-site`): the site is 0.
@@ -140,23 +174,36 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     unsafe { c::realloc(p, size) }
 }
 
-/// Where `realloc` goes: [`realloc_at`], or with Site Rules [`realloc_at_sites`] /
-/// [`realloc_at_placed`]; chosen once by the load-time constructor, as [`MALLOC_AT`] is.
+/// Where `realloc` goes: [`realloc_plain`], or with Site Rules a trampoline to
+/// [`realloc_at_sites`] / [`realloc_at_placed`]; chosen once by the load-time constructor, as
+/// [`MALLOC_AT`] is.
 #[cfg_attr(feature = "no-site", allow(dead_code))]
-static REALLOC_AT: AtomicPtr<()> = AtomicPtr::new(realloc_at as *mut ());
+static REALLOC_AT: AtomicPtr<()> = AtomicPtr::new(realloc_plain as *mut ());
 
-/// The `extern "C"` entries `realloc` can jump to, one per `c_api` function of the same name.
+/// `realloc` with Site Rules off: the call site is not read.
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+unsafe extern "C" fn realloc_plain(p: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY: the C contract of realloc.
+    unsafe { c::realloc(p, size) }
+}
+
+/// The `extern "C"` entries the `realloc` trampolines jump to, one per `c_api` function of the
+/// same name, each with its trampoline.
 macro_rules! realloc_entries {
-    ($($name:ident),*) => {$(
+    ($($name:ident => $trampoline:ident),*) => {$(
         #[cfg_attr(feature = "no-site", allow(dead_code))]
         unsafe extern "C" fn $name(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
             // SAFETY: the C contract of realloc.
             unsafe { c::$name(p, size, site) }
         }
+        site_trampoline!($trampoline, "rdx", "x2", $name);
     )*};
 }
 
-realloc_entries!(realloc_at, realloc_at_sites, realloc_at_placed);
+realloc_entries!(
+    realloc_at_sites => realloc_at_sites_from_caller,
+    realloc_at_placed => realloc_at_placed_from_caller
+);
 
 #[no_mangle]
 pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
@@ -222,23 +269,40 @@ extern "C" fn print_stats_at_exit(_: *mut c_void) {
     core_sacs::print_profile(fd);
 }
 
-#[ctor::ctor]
-fn load() {
-    options::load();
+/// Points `malloc` and `realloc` at their entries for the options (see [`MALLOC_AT`]).
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(feature = "no-site")
+))]
+fn choose_entries() {
     let entry = match c::malloc_entry() {
-        c::MallocEntry::Plain => malloc_at as *mut (),
-        c::MallocEntry::Sites => malloc_at_sites as *mut (),
-        c::MallocEntry::Placed => malloc_at_placed as *mut (),
-        c::MallocEntry::Profiled => malloc_at_profiled as *mut (),
-        c::MallocEntry::PlacedProfiled => malloc_at_placed_profiled as *mut (),
+        c::MallocEntry::Plain => malloc_plain as *mut (),
+        c::MallocEntry::Sites => malloc_at_sites_from_caller as *mut (),
+        c::MallocEntry::Placed => malloc_at_placed_from_caller as *mut (),
+        c::MallocEntry::Profiled => malloc_at_profiled_from_caller as *mut (),
+        c::MallocEntry::PlacedProfiled => malloc_at_placed_profiled_from_caller as *mut (),
     };
     MALLOC_AT.store(entry, Relaxed);
     let entry = match c::realloc_entry() {
-        c::ReallocEntry::Plain => realloc_at as *mut (),
-        c::ReallocEntry::Sites => realloc_at_sites as *mut (),
-        c::ReallocEntry::Placed => realloc_at_placed as *mut (),
+        c::ReallocEntry::Plain => realloc_plain as *mut (),
+        c::ReallocEntry::Sites => realloc_at_sites_from_caller as *mut (),
+        c::ReallocEntry::Placed => realloc_at_placed_from_caller as *mut (),
     };
     REALLOC_AT.store(entry, Relaxed);
+}
+
+/// Where the return address cannot be captured (or `no-site`), `malloc` and `realloc` call the
+/// plain entries directly: nothing to choose.
+#[cfg(any(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    feature = "no-site"
+))]
+fn choose_entries() {}
+
+#[ctor::ctor]
+fn load() {
+    options::load();
+    choose_entries();
     if options::get(Opt::Stats) != 0 || options::get(Opt::Profile) != 0 {
         let fd = c::stderr_copy();
         if fd >= 0 {
