@@ -71,7 +71,7 @@ fn assert_after_second(store: &BlockStore, n: usize, append: bool) {
     let mut out = vec![0f32; n];
     for b in 0..blocks {
         assert!(store.read(b, &mut out).unwrap(), "block {b}");
-        let version = if b < 8 || b >= 24 { 2 } else { 1 };
+        let version = if !(8..24).contains(&b) { 2 } else { 1 };
         assert_eq!(out, content(n, b, version), "block {b}");
     }
 }
