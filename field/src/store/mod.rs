@@ -431,6 +431,17 @@ impl BlockStore {
     /// a stored version. Blocks with none cost no I/O. On an error, which of `outs` were
     /// filled is unspecified.
     pub fn read_many(&self, blocks: &[u64], outs: &mut [&mut [f32]]) -> Result<Vec<bool>> {
+        self.read_many_with(blocks, outs, READ_MANY_IN_FLIGHT)
+    }
+
+    /// [`BlockStore::read_many`] with up to `in_flight` reads in flight (at least 1; 1 reads
+    /// on the calling thread).
+    pub fn read_many_with(
+        &self,
+        blocks: &[u64],
+        outs: &mut [&mut [f32]],
+        in_flight: usize,
+    ) -> Result<Vec<bool>> {
         assert_eq!(blocks.len(), outs.len(), "one output per block");
         let mut found = vec![false; blocks.len()];
         let mut jobs: Vec<(usize, u64, &Pair, &mut [f32])> = Vec::with_capacity(blocks.len());
@@ -440,7 +451,7 @@ impl BlockStore {
                 jobs.push((i, block, pair, &mut **out));
             }
         }
-        let workers = READ_MANY_IN_FLIGHT.min(jobs.len());
+        let workers = in_flight.min(jobs.len());
         if workers <= 1 {
             for (i, block, _, out) in jobs {
                 found[i] = self.read(block, out)?;
