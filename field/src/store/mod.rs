@@ -19,9 +19,10 @@
 //! header, read with `pread` in windows of at most 4 MiB that are dropped from the page cache
 //! once parsed. [`BlockStore::stats`] says which path the open took and why.
 //!
-//! Resident memory of an open: the map (about 41 bytes per block, in a hash table at most
-//! 8/7 × 2 full), plus one buffer of at most [`SCAN_WINDOW`] (scan) or 1 MiB (index), plus
-//! a 4 KiB footer: bounded by the map plus 4 MiB, whatever the file's size.
+//! Resident memory of an open: the map (a hash table of 41-byte buckets, 8/7 to 16/7 buckets
+//! per block; the scan sizes it once for every pair the file can hold), plus one buffer of
+//! [`SCAN_WINDOW`] (4 MiB, scan) or 1 MiB (index): bounded by the map plus 4 MiB, whatever
+//! the file's size. Measured figures are in `docs/field-store.md`.
 //!
 //! # Crash safety: shadow slots, sequence numbers, one sync per write-back
 //! A block's versions alternate between the two slots of its pair, each record carrying the

@@ -50,7 +50,9 @@ pub(super) fn read_full(file: &File, buf: &mut [u8], at: u64) -> std::io::Result
 pub(super) fn scan(file: &File, len: u64, g: &Geometry) -> Result<Scanned> {
     let area = len.saturating_sub(g.first_pair);
     let pair_total = area.div_ceil(g.pair_bytes);
-    let mut pairs = HashMap::new();
+    // Sized once for every pair the file can hold: growing by doubling would hold the old
+    // and the new table at once.
+    let mut pairs = HashMap::with_capacity(pair_total as usize);
     let mut free = Vec::new();
     let mut last_used: Option<u64> = None;
     let mut bytes_read = 0u64;
