@@ -15,6 +15,15 @@ use std::process::{Command, Stdio};
 use field::{BlockStore, Field, Layout, OpenedBy};
 
 const CHILD_ENV: &str = "STORE_INDEX_CHILD";
+
+/// Held by every test: a child spawned by one test inherits, between its fork and its exec,
+/// the descriptors another test has open, and with them that test's `flock` — which would make
+/// that test's reopen fail with `Locked` for a moment.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 const KILL_TEST: &str = "a_kill_after_a_write_back_leaves_a_stale_index_that_the_open_detects";
 
 fn layout() -> Layout {
@@ -97,6 +106,7 @@ fn a_kill_after_a_write_back_leaves_a_stale_index_that_the_open_detects() {
     if let Ok(path) = std::env::var(CHILD_ENV) {
         child(Path::new(&path));
     }
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("killed");
     let n = first_session(&path);
@@ -138,6 +148,7 @@ fn a_kill_after_a_write_back_leaves_a_stale_index_that_the_open_detects() {
 
 #[test]
 fn a_clean_reopen_reads_the_index_and_no_slot() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clean");
     let n = first_session(&path);
@@ -157,6 +168,7 @@ fn a_clean_reopen_reads_the_index_and_no_slot() {
 
 #[test]
 fn a_damaged_index_falls_back_to_the_scan() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("damaged");
     let n = first_session(&path);
@@ -185,6 +197,7 @@ fn a_damaged_index_falls_back_to_the_scan() {
 
 #[test]
 fn a_field_closed_cleanly_reopens_from_its_index() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("field");
     let x = [0.3f32, 0.6];
