@@ -16,10 +16,12 @@
 //!   time, the RSS peak (`VmHWM`) and the RSS before, `read_bytes` of `/proc/self/io` (fetched
 //!   from the disk), the bytes the store says it read, and the path it took. Run it in a
 //!   fresh process per measurement: the peak is the process's.
-//! - `reads` opens the file, picks `--blocks` distinct present blocks at random, drops the
-//!   page cache and reads them one by one with `read`, drops it again and reads the same blocks
-//!   with `read_many_with` in batches of `--batch` with `--in-flight` reads in flight, and reports blocks per second of each and their
-//!   ratio (and the bytes fetched from the disk by each).
+//! - `reads` opens the file, picks twice `--blocks` distinct present blocks at random, drops
+//!   the page cache once, then alternates, `--batch` blocks at a time: a batch read one by one
+//!   with `read`, a batch (other blocks) read with `read_many_with` and `--in-flight` reads in
+//!   flight, the first of the two switching every time, so that both meet the same
+//!   background load (the disk is shared). Every block is read once, so every read is cold.
+//!   Reports blocks per second of each, their ratio, and the bytes fetched from the disk.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -151,55 +153,55 @@ fn reads(a: &Args, path: &Path) -> field::Result<()> {
     let mut present = store.present_blocks();
     let mut rng = fastrand::Rng::with_seed(a.seed);
     rng.shuffle(&mut present);
-    present.truncate(a.blocks);
-    let count = present.len();
-    if count == 0 {
+    // Every block is read once: half one by one, half with read_many.
+    present.truncate(2 * a.blocks);
+    let segments = present.len() / (2 * a.batch);
+    if segments == 0 {
         println!("reads blocks=0");
         return Ok(());
     }
     let mut sum = 0f64; // keeps the reads from being optimised away
-
-    let dropped_one = a.drop_caches && drop_page_cache();
-    let disk = bench::io_counter("read_bytes");
     let mut out = vec![0f32; n];
-    let started = Instant::now();
-    for &b in &present {
-        assert!(store.read(b, &mut out)?);
-        sum += out[0] as f64;
-    }
-    let one_s = started.elapsed().as_secs_f64();
-    let one_disk = bench::io_counter("read_bytes") - disk;
-
-    let dropped_many = a.drop_caches && drop_page_cache();
-    let disk = bench::io_counter("read_bytes");
     let mut bufs = vec![vec![0f32; n]; a.batch];
-    let started = Instant::now();
-    for chunk in present.chunks(a.batch) {
-        let mut outs: Vec<&mut [f32]> = bufs
-            .iter_mut()
-            .take(chunk.len())
-            .map(|b| &mut b[..])
-            .collect();
-        let found = store.read_many_with(chunk, &mut outs, a.in_flight)?;
-        assert!(found.iter().all(|&f| f));
-        sum += bufs[0][0] as f64;
+    let (mut one_s, mut many_s) = (0f64, 0f64);
+    let (mut one_disk, mut many_disk) = (0u64, 0u64);
+    let dropped = a.drop_caches && drop_page_cache();
+    for (k, pair) in present.chunks_exact(2 * a.batch).enumerate() {
+        let (ones, many) = pair.split_at(a.batch);
+        // Alternate which goes first, so both meet the same background load.
+        for step in [k % 2, 1 - k % 2] {
+            let disk = bench::io_counter("read_bytes");
+            let started = Instant::now();
+            if step == 0 {
+                for &b in ones {
+                    assert!(store.read(b, &mut out)?);
+                    sum += out[0] as f64;
+                }
+                one_s += started.elapsed().as_secs_f64();
+                one_disk += bench::io_counter("read_bytes") - disk;
+            } else {
+                let mut outs: Vec<&mut [f32]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+                let found = store.read_many_with(many, &mut outs, a.in_flight)?;
+                assert!(found.iter().all(|&f| f));
+                sum += bufs[0][0] as f64;
+                many_s += started.elapsed().as_secs_f64();
+                many_disk += bench::io_counter("read_bytes") - disk;
+            }
+        }
     }
-    let many_s = started.elapsed().as_secs_f64();
-    let many_disk = bench::io_counter("read_bytes") - disk;
-
+    let count = segments * a.batch;
     let one_rate = count as f64 / one_s;
     let many_rate = count as f64 / many_s;
     println!(
-        "reads blocks={count} batch={} in_flight={} one_by_one_blocks_per_s={one_rate:.0} \
+        "reads blocks={count}+{count} batch={} in_flight={} one_by_one_blocks_per_s={one_rate:.0} \
          read_many_blocks_per_s={many_rate:.0} ratio={:.2} one_by_one_us_per_block={:.1} \
          read_many_us_per_block={:.1} one_by_one_disk_bytes={one_disk} read_many_disk_bytes={many_disk} \
-         dropped_caches={} checksum={sum:.3}",
+         dropped_caches={dropped} checksum={sum:.3}",
         a.batch,
         a.in_flight,
         many_rate / one_rate,
         one_s * 1e6 / count as f64,
         many_s * 1e6 / count as f64,
-        dropped_one && dropped_many,
     );
     Ok(())
 }
