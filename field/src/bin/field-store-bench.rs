@@ -5,7 +5,7 @@
 //! ```text
 //! field-store-bench prepare --size-mib N --dir PATH [--block-kib 16] [--seed 1]
 //! field-store-bench open --path FILE [--scan] [--no-drop-caches]
-//! field-store-bench reads --path FILE [--blocks 2000] [--batch 64] [--in-flight 8] [--seed 1] [--no-drop-caches]
+//! field-store-bench reads --path FILE [--blocks 2000] [--batch 64] [--in-flight 8] [--engine uring|threads] [--seed 1] [--no-drop-caches]
 //! ```
 //!
 //! - `prepare` writes the `field-bench` layout of about N MiB with every block written once
@@ -19,7 +19,7 @@
 //! - `reads` opens the file, picks twice `--blocks` distinct present blocks at random, drops
 //!   the page cache once, then alternates, `--batch` blocks at a time: a batch read one by one
 //!   with `read`, a batch (other blocks) read with `read_many_with` and `--in-flight` reads in
-//!   flight, the first of the two switching every time, so that both meet the same
+//!   flight through `--engine` (io_uring by default, or scoped threads), the first of the two switching every time, so that both meet the same
 //!   background load (the disk is shared). Every block is read once, so every read is cold.
 //!   Reports blocks per second of each, their ratio, and the bytes fetched from the disk.
 
@@ -28,11 +28,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use field::bench;
-use field::BlockStore;
+use field::{BlockStore, ReadEngine};
 
 const USAGE: &str = "usage: field-store-bench prepare --size-mib N --dir PATH [--block-kib 16] [--seed 1]
        field-store-bench open --path FILE [--scan] [--no-drop-caches]
-       field-store-bench reads --path FILE [--blocks 2000] [--batch 64] [--in-flight 8] [--seed 1] [--no-drop-caches]";
+       field-store-bench reads --path FILE [--blocks 2000] [--batch 64] [--in-flight 8] [--engine uring|threads] [--seed 1] [--no-drop-caches]";
 
 struct Args {
     command: String,
@@ -46,6 +46,7 @@ struct Args {
     blocks: usize,
     batch: usize,
     in_flight: usize,
+    engine: ReadEngine,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -63,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         blocks: 2000,
         batch: 64,
         in_flight: field::READ_MANY_IN_FLIGHT,
+        engine: ReadEngine::Uring,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -76,6 +78,13 @@ fn parse_args() -> Result<Args, String> {
             "--blocks" => a.blocks = number(value()?)? as usize,
             "--batch" => a.batch = (number(value()?)? as usize).max(1),
             "--in-flight" => a.in_flight = (number(value()?)? as usize).max(1),
+            "--engine" => {
+                a.engine = match value()?.as_str() {
+                    "uring" => ReadEngine::Uring,
+                    "threads" => ReadEngine::Threads,
+                    other => return Err(format!("--engine {other:?}: uring or threads")),
+                }
+            }
             "--scan" => a.scan = true,
             "--no-drop-caches" => a.drop_caches = false,
             "--help" | "-h" => return Err(USAGE.to_string()),
@@ -148,7 +157,8 @@ fn open(a: &Args, path: &Path) -> field::Result<()> {
 }
 
 fn reads(a: &Args, path: &Path) -> field::Result<()> {
-    let (_, store) = BlockStore::open(path)?;
+    let (_, mut store) = BlockStore::open(path)?;
+    store.set_read_engine(a.engine);
     let n = store.blocking().floats_per_block();
     let mut present = store.present_blocks();
     let mut rng = fastrand::Rng::with_seed(a.seed);
@@ -193,12 +203,14 @@ fn reads(a: &Args, path: &Path) -> field::Result<()> {
     let one_rate = count as f64 / one_s;
     let many_rate = count as f64 / many_s;
     println!(
-        "reads blocks={count}+{count} batch={} in_flight={} one_by_one_blocks_per_s={one_rate:.0} \
+        "reads blocks={count}+{count} batch={} in_flight={} engine={:?} ring_reads={} one_by_one_blocks_per_s={one_rate:.0} \
          read_many_blocks_per_s={many_rate:.0} ratio={:.2} one_by_one_us_per_block={:.1} \
          read_many_us_per_block={:.1} one_by_one_disk_bytes={one_disk} read_many_disk_bytes={many_disk} \
          dropped_caches={dropped} checksum={sum:.3}",
         a.batch,
         a.in_flight,
+        a.engine,
+        store.stats().ring_reads,
         many_rate / one_rate,
         one_s * 1e6 / count as f64,
         many_s * 1e6 / count as f64,

@@ -66,13 +66,17 @@
 //! # Concurrent reads
 //! [`BlockStore::read`] takes `&self`: it `pread`s into a per-thread buffer, and the store is
 //! `Sync`, so threads may read blocks at once. [`BlockStore::read_many`] reads a batch with
-//! up to [`READ_MANY_IN_FLIGHT`] reads in flight (scoped threads), so that a batch of cold
-//! blocks costs about one disk latency per that many blocks instead of one per block.
+//! up to [`READ_MANY_IN_FLIGHT`] reads in flight, so that a batch of cold blocks costs about
+//! one disk latency per that many blocks instead of one per block: by default through one
+//! io_uring the store creates on first use (`uring`), filled from the calling thread; with
+//! [`ReadEngine::Threads`], or where io_uring is unavailable, or while another thread holds
+//! the ring, through that many scoped threads, each `pread`ing its share.
 
 mod index;
 mod scan;
 #[cfg(test)]
 mod tests;
+mod uring;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -81,6 +85,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::format::{self, FILE_HEADER_BYTES};
@@ -88,8 +93,25 @@ use crate::layout::{Blocking, Encoding, Layout};
 
 pub use scan::SCAN_WINDOW;
 
-/// The most reads [`BlockStore::read_many`] keeps in flight (threads it runs at once).
+/// The most reads [`BlockStore::read_many`] keeps in flight.
 pub const READ_MANY_IN_FLIGHT: usize = 8;
+
+/// How [`BlockStore::read_many`] keeps several reads in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadEngine {
+    /// One scoped thread per read in flight, each `pread`ing its share of the batch.
+    Threads,
+    /// One io_uring owned by the store, filled from the calling thread (falls back to
+    /// threads where io_uring is unavailable, or while another thread uses the ring).
+    Uring,
+}
+
+/// The store's ring, created on first use.
+enum RingState {
+    Untried,
+    Ready(Box<io_uring::IoUring>),
+    Unavailable,
+}
 
 /// Which slot of a pair holds the block's current version, as far as the store knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,8 +225,10 @@ pub struct StoreStats {
     /// Bytes the open read from the file (its header, the footer, and the index or the
     /// scanned block area; holes included).
     pub open_bytes_read: u64,
-    /// Slot reads (`pread`s of one slot) since the open.
+    /// Slot reads since the open (each `pread` or io_uring read of one slot).
     pub slot_reads: u64,
+    /// Of those, reads through the store's io_uring.
+    pub ring_reads: u64,
     /// Write-backs since the open.
     pub write_backs: u64,
     /// Indexes written.
@@ -236,6 +260,9 @@ pub struct BlockStore {
     index_allowed: bool,
     stats: StoreStats,
     slot_reads: AtomicU64,
+    ring_reads: AtomicU64,
+    engine: ReadEngine,
+    ring: Mutex<RingState>,
 }
 
 fn lock_exclusive(file: &File) -> Result<()> {
@@ -320,11 +347,15 @@ impl BlockStore {
                 scans: 0,
                 open_bytes_read: 0,
                 slot_reads: 0,
+                ring_reads: 0,
                 write_backs: 0,
                 index_writes: 0,
                 index_invalidations: 0,
             },
             slot_reads: AtomicU64::new(0),
+            ring_reads: AtomicU64::new(0),
+            engine: ReadEngine::Uring,
+            ring: Mutex::new(RingState::Untried),
         }
     }
 
@@ -396,9 +427,21 @@ impl BlockStore {
         out: &mut [f32],
         buf: &mut [u8],
     ) -> Result<Current> {
+        self.find_current_skipping(block, pair, None, out, buf)
+    }
+
+    /// [`BlockStore::find_current`], not trying slot `skip` (already read and found wanting).
+    fn find_current_skipping(
+        &self,
+        block: u64,
+        pair: &Pair,
+        skip: Option<usize>,
+        out: &mut [f32],
+        buf: &mut [u8],
+    ) -> Result<Current> {
         let mut current = Current::Neither;
         for slot in pair.order() {
-            if pair.seq[slot] == 0 {
+            if pair.seq[slot] == 0 || skip == Some(slot) {
                 continue;
             }
             self.read_slot(pair.index, slot, buf)?;
@@ -428,15 +471,15 @@ impl BlockStore {
     }
 
     /// Reads many blocks, `outs[i]` receiving block `blocks[i]` as [`BlockStore::read`] would,
-    /// with up to [`READ_MANY_IN_FLIGHT`] reads in flight; returns, per block, whether it has
-    /// a stored version. Blocks with none cost no I/O. On an error, which of `outs` were
-    /// filled is unspecified.
+    /// with up to [`READ_MANY_IN_FLIGHT`] reads in flight (through the store's io_uring, or
+    /// scoped threads: [`ReadEngine`]); returns, per block, whether it has a stored version.
+    /// Blocks with none cost no I/O. On an error, which of `outs` were filled is unspecified.
     pub fn read_many(&self, blocks: &[u64], outs: &mut [&mut [f32]]) -> Result<Vec<bool>> {
         self.read_many_with(blocks, outs, READ_MANY_IN_FLIGHT)
     }
 
-    /// [`BlockStore::read_many`] with up to `in_flight` reads in flight (at least 1; 1 reads
-    /// on the calling thread).
+    /// [`BlockStore::read_many`] with up to `in_flight` reads in flight (1 reads on the
+    /// calling thread; io_uring keeps at most 64).
     pub fn read_many_with(
         &self,
         blocks: &[u64],
@@ -453,6 +496,22 @@ impl BlockStore {
             }
         }
         let workers = in_flight.min(jobs.len());
+        if workers > 1 && self.engine == ReadEngine::Uring {
+            if let Ok(mut ring) = self.ring.try_lock() {
+                if matches!(*ring, RingState::Untried) {
+                    *ring = match uring::new_ring() {
+                        Ok(r) => RingState::Ready(Box::new(r)),
+                        Err(_) => RingState::Unavailable,
+                    };
+                }
+                if let RingState::Ready(r) = &mut *ring {
+                    for (i, ok) in self.read_jobs_uring(r, &mut jobs, in_flight)? {
+                        found[i] = ok;
+                    }
+                    return Ok(found);
+                }
+            }
+        }
         if workers <= 1 {
             for (i, block, _, out) in jobs {
                 found[i] = self.read(block, out)?;
@@ -486,6 +545,12 @@ impl BlockStore {
             }
         }
         Ok(found)
+    }
+
+    /// Chooses how [`BlockStore::read_many`] keeps reads in flight (default:
+    /// [`ReadEngine::Uring`]).
+    pub fn set_read_engine(&mut self, engine: ReadEngine) {
+        self.engine = engine;
     }
 
     /// Zeroes the footer found at open or left by `write_index`, if any, and syncs: no slot may
@@ -619,6 +684,7 @@ impl BlockStore {
     pub fn stats(&self) -> StoreStats {
         StoreStats {
             slot_reads: self.slot_reads.load(Ordering::Relaxed),
+            ring_reads: self.ring_reads.load(Ordering::Relaxed),
             ..self.stats
         }
     }
