@@ -3,7 +3,8 @@
 //!
 //! The block area is read front to back with `pread` in windows of whole pairs (at most
 //! [`SCAN_WINDOW`] bytes, at least one pair), and only each slot's 64-byte record header is
-//! kept. The file is advised `POSIX_FADV_SEQUENTIAL` for the scan, and each window's pages are
+//! kept. The file is advised `POSIX_FADV_SEQUENTIAL` for the scan (and back to
+//! `POSIX_FADV_NORMAL` after it), and each window's pages are
 //! dropped from the page cache (`POSIX_FADV_DONTNEED`) once parsed, so neither the process
 //! (one window's buffer) nor the page cache grows with the file. The holes of a sparse file
 //! read as zeros without touching the disk.
@@ -114,6 +115,8 @@ pub(super) fn scan(file: &File, len: u64, g: &Geometry) -> Result<Scanned> {
         advise(file, at, n * g.pair_bytes, libc::POSIX_FADV_DONTNEED);
         start += n;
     }
+    // The advice stays with the open file: block reads after the open are random.
+    advise(file, g.first_pair, area, libc::POSIX_FADV_NORMAL);
     let pair_count = last_used.map_or(0, |p| p + 1);
     free.retain(|&p| p < pair_count);
     Ok(Scanned {
