@@ -48,5 +48,7 @@ pub use error::{Error, Result};
 pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, PROMOTE_AT_COUNT};
 pub use kernel::Kernel;
 pub use layout::{Encoding, Layout};
-pub use store::CheckReport;
+pub use store::{
+    BlockStore, CheckReport, OpenedBy, ReadEngine, StoreStats, READ_MANY_IN_FLIGHT, SCAN_WINDOW,
+};
 pub use tiers::Budget;
