@@ -22,6 +22,7 @@ pub(super) struct Reading {
     allocs: [u64; TIERS],
     syscall_cycles: u64,
     faults: u64,
+    cpu_us: u64,
     refills: u64,
     waste: u64,
 }
@@ -29,6 +30,7 @@ pub(super) struct Reading {
 impl Reading {
     pub(super) fn now(ms: u64) -> Reading {
         let a = stats::activity();
+        let usage = platform::usage();
         Reading {
             ms,
             allocs: a.allocs,
@@ -36,7 +38,8 @@ impl Reading {
                 .iter()
                 .map(|c| c.cycles.load(Relaxed))
                 .fold(0, u64::wrapping_add),
-            faults: platform::page_faults(),
+            faults: usage.faults,
+            cpu_us: usage.cpu_us,
             refills: GLOBAL.warm_pool_prefills.get()
                 + GLOBAL.big_cache_misses.get()
                 + GLOBAL.whale_ring_misses.get()
@@ -51,8 +54,10 @@ impl Reading {
 pub struct Window {
     /// Allocations per tier in the window.
     pub allocs: [u64; TIERS],
-    /// Its length in milliseconds.
-    pub ms: u64,
+    /// CPU time the process spent in it (all threads, user and system), in microseconds: what
+    /// the allocation rate of the workload's signature is measured against, so that a process
+    /// the machine leaves waiting does not look like a new workload.
+    pub cpu_us: u64,
     /// Cycles of system calls, faults and refills.
     pub time_cycles: u64,
     /// Bytes committed above the bytes in use at its end.
@@ -67,7 +72,7 @@ impl Window {
         }
         Window {
             allocs,
-            ms: b.ms.saturating_sub(a.ms).max(1),
+            cpu_us: b.cpu_us.saturating_sub(a.cpu_us).max(1),
             time_cycles: b.syscall_cycles.wrapping_sub(a.syscall_cycles)
                 + b.faults.saturating_sub(a.faults) * FAULT_CYCLES
                 + b.refills.saturating_sub(a.refills) * REFILL_CYCLES,

@@ -128,7 +128,7 @@ pub fn tick(now: u64) {
     {
         return;
     }
-    // Measured outside the lock: `page_faults` is a system call, and so are the file's reads
+    // Measured outside the lock: `platform::usage` is a system call, and so are the file's reads
     // and writes.
     let reading = Reading::now(now);
     let mut text = [0u8; file::FILE_MAX];
@@ -552,7 +552,7 @@ pub(super) mod tests {
         let allocs = 10_000u64;
         Window {
             allocs: [allocs, 0, 0, 0],
-            ms: 50,
+            cpu_us: 50_000,
             time_cycles: (cost(value) * jitter * allocs as f64) as u64,
             waste: 8 << 20,
         }
@@ -642,7 +642,7 @@ pub(super) mod tests {
             l.window(
                 &Window {
                     allocs: [0, 0, 0, 5_000],
-                    ms: 50,
+                    cpu_us: 50_000,
                     time_cycles: 1_000_000,
                     waste: 64 << 20,
                 },
@@ -652,6 +652,25 @@ pub(super) mod tests {
         assert_eq!(l.reopened, 1);
         assert!(l.frozen_signature.is_none());
         assert!(l.current.is_some());
+    }
+
+    #[test]
+    fn the_allocation_rate_is_per_cpu_millisecond() {
+        let mut l = fresh();
+        let mut noise = 11;
+        while l.frozen_signature.is_none() {
+            let w = small_window(&l, |_| 200.0, &mut noise);
+            l.window(&w, 1.0);
+        }
+        // A window has no clock time in it: a process that the machine leaves waiting, or that
+        // sleeps, makes the same windows. Eight times the allocations per CPU millisecond, tier
+        // mix unchanged, is a new workload.
+        for _ in 0..(SHIFT_WINDOWS + 6) {
+            let mut w = small_window(&l, |_| 200.0, &mut noise);
+            w.cpu_us /= 20;
+            l.window(&w, 1.0);
+        }
+        assert_eq!(l.reopened, 1);
     }
 
     #[test]
@@ -666,7 +685,7 @@ pub(super) mod tests {
         // Big blocks only: a new workload, learned (every value costs the same: draws).
         let big = Window {
             allocs: [0, 0, 10_000, 0],
-            ms: 50,
+            cpu_us: 50_000,
             time_cycles: 2_000_000,
             waste: 8 << 20,
         };

@@ -11,7 +11,8 @@ const SHIFT_SHARE: f64 = 0.3;
 const SHIFT_RATE_LOG2: f64 = 3.0;
 
 /// The workload's signature: each tier's share of allocations, and log2 of the allocation
-/// rate per millisecond.
+/// rate per millisecond of the process's CPU time (not of the clock: a process that the machine
+/// leaves waiting, or that sleeps, allocates no differently when it runs).
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Signature {
     pub(super) share: [f64; TIERS],
@@ -22,7 +23,7 @@ impl Signature {
     pub(super) fn of(w: &Window) -> Signature {
         let total = w.total_allocs().max(1) as f64;
         let mut s = Signature {
-            rate_log2: log2(total / w.ms as f64),
+            rate_log2: log2(total * 1000.0 / w.cpu_us.max(1) as f64),
             ..Signature::default()
         };
         for (t, share) in s.share.iter_mut().enumerate() {

@@ -84,9 +84,18 @@ pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
     SyscallCounter::new(),
 ];
 
-/// Page faults of the process so far (minor and major, `getrusage(RUSAGE_SELF)`), counted as a
-/// system call; 0 if the call fails.
-pub fn page_faults() -> u64 {
+/// What the process has used so far, from one `getrusage(RUSAGE_SELF)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Page faults, minor and major.
+    pub faults: u64,
+    /// CPU time of all its threads, user and system, in microseconds.
+    pub cpu_us: u64,
+}
+
+/// The process's page faults and CPU time so far (`getrusage(RUSAGE_SELF)`), counted as a
+/// system call; zeros if the call fails.
+pub fn usage() -> Usage {
     let mut usage = core::mem::MaybeUninit::<libc::rusage>::zeroed();
     let rc = counted(
         Syscall::Getrusage,
@@ -97,11 +106,15 @@ pub fn page_faults() -> u64 {
         |&rc| rc == 0,
     );
     if rc != 0 {
-        return 0;
+        return Usage::default();
     }
     // SAFETY: zeroed above and filled by a successful call.
     let usage = unsafe { usage.assume_init() };
-    (usage.ru_minflt as u64).saturating_add(usage.ru_majflt as u64)
+    let micros = |t: libc::timeval| (t.tv_sec as u64) * 1_000_000 + t.tv_usec as u64;
+    Usage {
+        faults: (usage.ru_minflt as u64).saturating_add(usage.ru_majflt as u64),
+        cpu_us: micros(usage.ru_utime).saturating_add(micros(usage.ru_stime)),
+    }
 }
 
 /// Runs `call`, counting it under `kind`; `ok` says whether the result is a success.
