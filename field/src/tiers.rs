@@ -13,7 +13,7 @@
 //! is dropped (it is clean). Loading, promotion policy and write-back are the field's job
 //! (`field`); this module only keeps the slots.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 
 use half::f16;
@@ -79,19 +79,30 @@ pub struct Tiers {
     dirty: usize,
     /// Utilisation of the residencies that have ended.
     ended: Utilisation,
+    /// Blocks that victim searches pass over while possible (those a batch needs).
+    pinned: HashSet<u64>,
 }
 
-/// Advances a CLOCK hand over `slots` to the first whose count is zero, halving each count it
-/// passes; returns that slot's index and leaves the hand just past it.
+/// Advances a CLOCK hand over `slots` to the first whose count is zero and that is not
+/// pinned, halving each count it passes; returns that slot's index and leaves the hand just
+/// past it. If every slot is pinned, the pins are ignored (after enough sweeps to bring any
+/// count to zero), so a victim is always found.
 fn clock_victim<T>(
     slots: &mut [T],
     hand: &mut usize,
     count_of: impl Fn(&mut T) -> &mut u8,
+    pinned: impl Fn(&T) -> bool,
 ) -> usize {
     assert!(!slots.is_empty());
+    // Nine sweeps halve any u8 count to zero.
+    let mut pins_hold = slots.len() * 9;
     loop {
         let i = *hand % slots.len();
         *hand = (i + 1) % slots.len();
+        if pins_hold > 0 && pinned(&slots[i]) {
+            pins_hold -= 1;
+            continue;
+        }
         let count = count_of(&mut slots[i]);
         if *count == 0 {
             return i;
@@ -119,6 +130,49 @@ impl Tiers {
             index: HashMap::new(),
             dirty: 0,
             ended: Utilisation::default(),
+            pinned: HashSet::new(),
+        }
+    }
+
+    /// Where `block` is, without counting a touch.
+    pub fn place(&self, block: u64) -> Option<Place> {
+        self.index.get(&block).copied()
+    }
+
+    /// Sets the blocks that victim searches pass over (replacing any earlier set).
+    pub fn pin(&mut self, blocks: impl IntoIterator<Item = u64>) {
+        self.pinned.clear();
+        self.pinned.extend(blocks);
+    }
+
+    /// Clears the pinned set.
+    pub fn unpin_all(&mut self) {
+        self.pinned.clear();
+    }
+
+    /// How many blocks can be loaded without evicting a pinned block: free hot slots, plus the
+    /// unpinned slots of the tier that a load into a full hot tier takes (warm if it exists,
+    /// else hot).
+    pub fn room_outside_pins(&self) -> usize {
+        let free_hot = self.hot_cap - self.hot.len();
+        let unpinned = |blocks: &mut dyn Iterator<Item = u64>| {
+            blocks.filter(|b| !self.pinned.contains(b)).count()
+        };
+        let replaceable = if self.has_warm() {
+            let warm_free = self.warm_cap - self.warm.len();
+            warm_free + unpinned(&mut self.warm.iter().map(|s| s.block))
+        } else {
+            unpinned(&mut self.hot.iter().map(|s| s.block))
+        };
+        free_hot + replaceable
+    }
+
+    /// Sets a resident block's access count to zero: loaded ahead of its use, so that its
+    /// first use counts as its first touch.
+    pub fn settle(&mut self, place: Place) {
+        match place {
+            Place::Hot(i) => self.hot[i].count = 0,
+            Place::Warm(i) => self.warm[i].count = 0,
         }
     }
 
@@ -160,9 +214,16 @@ impl Tiers {
         Ok(slot)
     }
 
-    /// The hot slot the CLOCK would evict next (the tier must be full).
+    /// The hot slot the CLOCK would evict next (the tier must be full), passing over pinned
+    /// blocks while it can.
     pub fn hot_victim(&mut self) -> usize {
-        clock_victim(&mut self.hot, &mut self.hot_hand, |s| &mut s.count)
+        let pinned = &self.pinned;
+        clock_victim(
+            &mut self.hot,
+            &mut self.hot_hand,
+            |s| &mut s.count,
+            |s| pinned.contains(&s.block),
+        )
     }
 
     /// Gives hot slot `slot` (clean) to `block` (not resident); the block that held it moves
@@ -221,7 +282,13 @@ impl Tiers {
             self.warm.push(slot);
             self.warm.len() - 1
         } else {
-            let i = clock_victim(&mut self.warm, &mut self.warm_hand, |s| &mut s.count);
+            let pinned = &self.pinned;
+            let i = clock_victim(
+                &mut self.warm,
+                &mut self.warm_hand,
+                |s| &mut s.count,
+                |s| pinned.contains(&s.block),
+            );
             let gone = std::mem::replace(&mut self.warm[i], slot);
             self.index.remove(&gone.block);
             self.ended.add(&gone.used);
