@@ -531,4 +531,38 @@ mod tests {
         let unlimited = Tiers::new(FLOATS, FLOATS / 2, Budget::UNLIMITED);
         assert_eq!(unlimited.hot_bytes_bound(), usize::MAX);
     }
+
+    #[test]
+    fn victims_pass_over_pinned_blocks_while_they_can() {
+        let mut t = Tiers::new(
+            FLOATS,
+            FLOATS / 2,
+            Budget {
+                hot_bytes: 3 * 4096,
+                warm_bytes: 2 * 2048,
+            },
+        );
+        for b in 0..3 {
+            t.push_hot(b).unwrap();
+        }
+        // Block 0 is the CLOCK's first choice; pinned, block 1 goes instead.
+        t.pin([0, 2]);
+        assert_eq!(
+            t.room_outside_pins(),
+            2,
+            "two free warm slots, no free hot one"
+        );
+        let v = t.hot_victim();
+        assert_eq!(t.hot[v].block, 1);
+        t.replace_hot(v, 5);
+        t.settle(Place::Hot(v));
+        assert_eq!(t.place(1), Some(Place::Warm(0)));
+        assert_eq!(t.room_outside_pins(), 2, "block 1 is unpinned in warm");
+        // All pinned: a victim is still found.
+        t.pin([0, 2, 5]);
+        let v = t.hot_victim();
+        assert!(v < 3);
+        t.unpin_all();
+        assert_eq!(t.place(7), None);
+    }
 }

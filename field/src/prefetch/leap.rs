@@ -10,7 +10,9 @@
 //!   hits, the next power of two above `hits + 1`, at most `max_window`; without, it shrinks,
 //!   but never faster than by half per miss (the paper's smoothing);
 //! - with a trend `d` it fetches `b + d, b + 2d, …` (window size); with none it follows the
-//!   last trend found, if any.
+//!   last trend found, if any. It does so on a miss and on the first use of a prefetched
+//!   block (in Leap a prefetched page's first use still enters its fault path); the window is
+//!   resized on misses only, from the uses counted since the last miss.
 //!
 //! Where the paper leaves a detail open, this reading chooses: a window that has shrunk to 0
 //! probes with 1 block when a trend is found (else Leap could never learn that prefetching
@@ -115,24 +117,24 @@ impl Prefetcher for Leap {
             };
             s.window = raw.max(s.window / 2);
             s.hits = 0;
-            let trend = self.find_trend(&s);
-            if trend.is_some() {
-                s.last_trend = trend;
-            }
-            let size = if trend.is_some() {
-                s.window.max(1)
-            } else {
-                s.window
-            };
-            if let Some(d) = s.last_trend.filter(|&d| d != 0) {
-                let b = access.block as i64;
-                out.extend(
-                    (1..=size as i64)
-                        .map(|k| b + k * d)
-                        .filter(|&p| p >= 0)
-                        .map(|p| p as u64),
-                );
-            }
+        }
+        let trend = self.find_trend(&s);
+        if trend.is_some() {
+            s.last_trend = trend;
+        }
+        let size = if trend.is_some() {
+            s.window.max(1)
+        } else {
+            s.window
+        };
+        if let Some(d) = s.last_trend.filter(|&d| d != 0) {
+            let b = access.block as i64;
+            out.extend(
+                (1..=size as i64)
+                    .map(|k| b + k * d)
+                    .filter(|&p| p >= 0)
+                    .map(|p| p as u64),
+            );
         }
         self.streams[level] = s;
     }
