@@ -333,10 +333,13 @@ impl Field {
     /// [`Field::query`] for many points: `xs` holds `n × dim` coordinates, `out` receives
     /// `n × levels × features` floats.
     ///
-    /// First gathers the blocks the whole batch needs (every level, every corner), loads the
-    /// missing ones together in block-id order ([`Field::prefetch`]'s step, as far as the
-    /// budget has room outside the batch's own blocks), then answers the points in order;
-    /// while the batch runs, evictions pass over its blocks where they can.
+    /// Works in groups of points whose blocks take at most a quarter of the budget's slots
+    /// (the whole batch when it fits): first gathers the blocks the group needs (every level,
+    /// every corner), loads the missing ones together in block-id order ([`Field::prefetch`]'s
+    /// step), then answers the group's points in order; while a group runs, evictions pass
+    /// over its blocks where they can. Under a budget with a warm tier, a block gathered into
+    /// warm answers its first query from its f16 copy (a single query would answer from the
+    /// values just read), so results may differ from single queries by f16 rounding.
     pub fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()> {
         let dim = self.layout.dim as usize;
         let width = self.output_len();
@@ -349,15 +352,48 @@ impl Field {
         }
         Field::check_len("out", out.len(), xs.len() / dim * width)?;
         Field::check_finite("xs", xs)?;
-        let needed = self.batch_blocks(xs)?;
-        let answered = self.gather(&needed).and_then(|_| {
-            for (x, o) in xs.chunks_exact(dim).zip(out.chunks_exact_mut(width)) {
-                self.query(x, o)?;
+        let mut start = 0;
+        while start < xs.len() {
+            let (end, needed) = self.next_group(xs, start);
+            let answered = self.gather(&needed).and_then(|_| {
+                for (x, o) in xs[start..end]
+                    .chunks_exact(dim)
+                    .zip(out[start / dim * width..end / dim * width].chunks_exact_mut(width))
+                {
+                    self.query(x, o)?;
+                }
+                Ok(())
+            });
+            self.tiers.unpin_all();
+            answered?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// The points of `xs` from float `start` whose blocks, gathered together, take at most a
+    /// quarter of the budget's slots (at least one point): the end of that group and its
+    /// distinct blocks, sorted.
+    fn next_group(&self, xs: &[f32], start: usize) -> (usize, Vec<u64>) {
+        let dim = self.layout.dim as usize;
+        let limit = (self.tiers.capacity() / 4).max(1);
+        let mut seen = std::collections::HashSet::new();
+        let mut touched = Vec::new();
+        let mut end = start;
+        while end < xs.len() {
+            touched.clear();
+            // The points were checked (length, finite) by the caller.
+            let _ = self.blocks_of(&xs[end..end + dim], &mut touched);
+            let new = touched.iter().filter(|(_, b)| !seen.contains(b)).count();
+            if end > start && seen.len() + new > limit {
+                break;
             }
-            Ok(())
-        });
-        self.tiers.unpin_all();
-        answered
+            seen.extend(touched.iter().map(|&(_, b)| b));
+            end += dim;
+        }
+        let mut blocks: Vec<u64> = seen.into_iter().collect();
+        blocks.sort_unstable();
+        (end, blocks)
     }
 
     /// Exact look-ahead: loads the blocks that queries at `xs` (`n × dim` coordinates) will

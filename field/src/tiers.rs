@@ -85,8 +85,8 @@ pub struct Tiers {
 
 /// Advances a CLOCK hand over `slots` to the first whose count is zero and that is not
 /// pinned, halving each count it passes; returns that slot's index and leaves the hand just
-/// past it. If every slot is pinned, the pins are ignored (after enough sweeps to bring any
-/// count to zero), so a victim is always found.
+/// past it. After passing pinned slots `4 × slots` times (mostly pinned slots, or counts that
+/// take many sweeps to decay), the pins are ignored, so a victim is always found.
 fn clock_victim<T>(
     slots: &mut [T],
     hand: &mut usize,
@@ -94,8 +94,7 @@ fn clock_victim<T>(
     pinned: impl Fn(&T) -> bool,
 ) -> usize {
     assert!(!slots.is_empty());
-    // Nine sweeps halve any u8 count to zero.
-    let mut pins_hold = slots.len() * 9;
+    let mut pins_hold = slots.len() * 4;
     loop {
         let i = *hand % slots.len();
         *hand = (i + 1) % slots.len();
@@ -132,6 +131,11 @@ impl Tiers {
             ended: Utilisation::default(),
             pinned: HashSet::new(),
         }
+    }
+
+    /// Slots of both tiers (saturating; `usize::MAX` when unlimited).
+    pub fn capacity(&self) -> usize {
+        self.hot_cap.saturating_add(self.warm_cap)
     }
 
     /// Where `block` is, without counting a touch.
