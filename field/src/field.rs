@@ -17,8 +17,8 @@
 //! Eviction and write-back happen on the calling thread, inside the query or update that
 //! needs the room. [`Field::prefetch`] and [`Field::query_batch`] load the blocks of known
 //! future points ahead, together and in block-id order, pinning them so that loading one does
-//! not evict another (exact look-ahead; `prefetch` holds the predictors judged offline). Not
-//! built yet: eviction and loading off the query path.
+//! not evict another (exact look-ahead; the module `prefetch` holds the predictors judged
+//! offline). Not built yet: eviction and loading off the query path.
 
 use std::path::Path;
 
