@@ -241,3 +241,47 @@ fn a_gathering_batch_answers_like_single_queries_under_a_tight_budget() {
         assert!(s.gathered > 0, "{s:?}");
     }
 }
+
+#[test]
+fn prefetch_beyond_the_budget_loads_what_fits_and_evicts_none_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Field::create(dir.path().join("f"), layout()).unwrap();
+    // 8 hot and 8 warm blocks of 192; 6 uniform points need more than 16.
+    f.set_budget(Budget {
+        hot_bytes: 8 * 4096,
+        warm_bytes: 8 * 2048,
+    })
+    .unwrap();
+    let xs = Points::new(Workload::Uniform, 6).take_flat(6);
+    let mut touched = Vec::new();
+    for x in xs.chunks(3) {
+        f.blocks_of(x, &mut touched).unwrap();
+    }
+    let mut needed: Vec<u64> = touched.iter().map(|&(_, b)| b).collect();
+    needed.sort_unstable();
+    needed.dedup();
+    assert!(needed.len() > 16, "{}", needed.len());
+    let needed_resident = |f: &Field| {
+        f.resident_blocks()
+            .iter()
+            .filter(|b| needed.binary_search(b).is_ok())
+            .count()
+    };
+
+    // Empty tiers: every slot is taken, by the lowest ids (file order).
+    assert_eq!(f.prefetch(&xs).unwrap(), 16);
+    assert_eq!(f.resident_blocks(), needed[..16]);
+
+    // Full tiers holding other blocks: the loads go to warm, whose unpinned slots they take;
+    // a block loaded (count 0, the CLOCK's first choice) is never the victim of the next.
+    queries(&mut f, &Points::new(Workload::Zipf, 7).take_flat(30));
+    let (resident_before, gathered_before) = (needed_resident(&f), f.stats().gathered);
+    let loaded = f.prefetch(&xs).unwrap();
+    assert!(loaded > 0 && loaded <= 8, "{loaded}");
+    assert_eq!(f.stats().gathered, gathered_before + loaded as u64);
+    assert_eq!(
+        needed_resident(&f),
+        resident_before + loaded,
+        "a needed block was evicted while prefetching"
+    );
+}
