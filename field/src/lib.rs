@@ -20,7 +20,8 @@
 //! file), `hash` (vertex indexing, the scalar reference), `kernel` (scalar and AVX2 + FMA
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
 //! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
-//! utilisation), `field` (the API), [`bench`](mod@bench) (the workloads and measuring loop of the
+//! utilisation), `field` (the API), [`prefetch`] (block-access traces, predictors and their
+//! offline evaluator), [`bench`](mod@bench) (the workloads and measuring loop of the
 //! `field-bench` binary). `docs/field.md` describes the file format and the crash-safety
 //! design, the benchmark's figures, and what is not built yet.
 
@@ -40,12 +41,13 @@ mod hot;
 mod init;
 mod kernel;
 pub mod layout;
+pub mod prefetch;
 mod store;
 mod tiers;
 mod usage;
 
 pub use error::{Error, Result};
-pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, PROMOTE_AT_COUNT};
+pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, GATHER_CHUNK, PROMOTE_AT_COUNT};
 pub use kernel::Kernel;
 pub use layout::{Encoding, Layout};
 pub use store::{

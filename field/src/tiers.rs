@@ -13,7 +13,7 @@
 //! is dropped (it is clean). Loading, promotion policy and write-back are the field's job
 //! (`field`); this module only keeps the slots.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 
 use half::f16;
@@ -79,19 +79,29 @@ pub struct Tiers {
     dirty: usize,
     /// Utilisation of the residencies that have ended.
     ended: Utilisation,
+    /// Blocks that victim searches pass over while possible (those a batch needs).
+    pinned: HashSet<u64>,
 }
 
-/// Advances a CLOCK hand over `slots` to the first whose count is zero, halving each count it
-/// passes; returns that slot's index and leaves the hand just past it.
+/// Advances a CLOCK hand over `slots` to the first whose count is zero and that is not
+/// pinned, halving each count it passes; returns that slot's index and leaves the hand just
+/// past it. After passing pinned slots `4 × slots` times (mostly pinned slots, or counts that
+/// take many sweeps to decay), the pins are ignored, so a victim is always found.
 fn clock_victim<T>(
     slots: &mut [T],
     hand: &mut usize,
     count_of: impl Fn(&mut T) -> &mut u8,
+    pinned: impl Fn(&T) -> bool,
 ) -> usize {
     assert!(!slots.is_empty());
+    let mut pins_hold = slots.len() * 4;
     loop {
         let i = *hand % slots.len();
         *hand = (i + 1) % slots.len();
+        if pins_hold > 0 && pinned(&slots[i]) {
+            pins_hold -= 1;
+            continue;
+        }
         let count = count_of(&mut slots[i]);
         if *count == 0 {
             return i;
@@ -119,6 +129,54 @@ impl Tiers {
             index: HashMap::new(),
             dirty: 0,
             ended: Utilisation::default(),
+            pinned: HashSet::new(),
+        }
+    }
+
+    /// Slots of both tiers (saturating; `usize::MAX` when unlimited).
+    pub fn capacity(&self) -> usize {
+        self.hot_cap.saturating_add(self.warm_cap)
+    }
+
+    /// Where `block` is, without counting a touch.
+    pub fn place(&self, block: u64) -> Option<Place> {
+        self.index.get(&block).copied()
+    }
+
+    /// Sets the blocks that victim searches pass over (replacing any earlier set).
+    pub fn pin(&mut self, blocks: impl IntoIterator<Item = u64>) {
+        self.pinned.clear();
+        self.pinned.extend(blocks);
+    }
+
+    /// Clears the pinned set.
+    pub fn unpin_all(&mut self) {
+        self.pinned.clear();
+    }
+
+    /// How many blocks can be loaded without evicting a pinned block: free hot slots, plus the
+    /// unpinned slots of the tier that a load into a full hot tier takes (warm if it exists,
+    /// else hot).
+    pub fn room_outside_pins(&self) -> usize {
+        let free_hot = self.hot_cap - self.hot.len();
+        let unpinned = |blocks: &mut dyn Iterator<Item = u64>| {
+            blocks.filter(|b| !self.pinned.contains(b)).count()
+        };
+        let replaceable = if self.has_warm() {
+            let warm_free = self.warm_cap - self.warm.len();
+            warm_free + unpinned(&mut self.warm.iter().map(|s| s.block))
+        } else {
+            unpinned(&mut self.hot.iter().map(|s| s.block))
+        };
+        free_hot + replaceable
+    }
+
+    /// Sets a resident block's access count to zero: loaded ahead of its use, so that its
+    /// first use counts as its first touch.
+    pub fn settle(&mut self, place: Place) {
+        match place {
+            Place::Hot(i) => self.hot[i].count = 0,
+            Place::Warm(i) => self.warm[i].count = 0,
         }
     }
 
@@ -160,9 +218,16 @@ impl Tiers {
         Ok(slot)
     }
 
-    /// The hot slot the CLOCK would evict next (the tier must be full).
+    /// The hot slot the CLOCK would evict next (the tier must be full), passing over pinned
+    /// blocks while it can.
     pub fn hot_victim(&mut self) -> usize {
-        clock_victim(&mut self.hot, &mut self.hot_hand, |s| &mut s.count)
+        let pinned = &self.pinned;
+        clock_victim(
+            &mut self.hot,
+            &mut self.hot_hand,
+            |s| &mut s.count,
+            |s| pinned.contains(&s.block),
+        )
     }
 
     /// Gives hot slot `slot` (clean) to `block` (not resident); the block that held it moves
@@ -221,7 +286,13 @@ impl Tiers {
             self.warm.push(slot);
             self.warm.len() - 1
         } else {
-            let i = clock_victim(&mut self.warm, &mut self.warm_hand, |s| &mut s.count);
+            let pinned = &self.pinned;
+            let i = clock_victim(
+                &mut self.warm,
+                &mut self.warm_hand,
+                |s| &mut s.count,
+                |s| pinned.contains(&s.block),
+            );
             let gone = std::mem::replace(&mut self.warm[i], slot);
             self.index.remove(&gone.block);
             self.ended.add(&gone.used);
@@ -463,5 +534,39 @@ mod tests {
         assert!(t.hot_bytes_bound() == LARGE_PAGE && t.bytes().0 == LARGE_PAGE);
         let unlimited = Tiers::new(FLOATS, FLOATS / 2, Budget::UNLIMITED);
         assert_eq!(unlimited.hot_bytes_bound(), usize::MAX);
+    }
+
+    #[test]
+    fn victims_pass_over_pinned_blocks_while_they_can() {
+        let mut t = Tiers::new(
+            FLOATS,
+            FLOATS / 2,
+            Budget {
+                hot_bytes: 3 * 4096,
+                warm_bytes: 2 * 2048,
+            },
+        );
+        for b in 0..3 {
+            t.push_hot(b).unwrap();
+        }
+        // Block 0 is the CLOCK's first choice; pinned, block 1 goes instead.
+        t.pin([0, 2]);
+        assert_eq!(
+            t.room_outside_pins(),
+            2,
+            "two free warm slots, no free hot one"
+        );
+        let v = t.hot_victim();
+        assert_eq!(t.hot[v].block, 1);
+        t.replace_hot(v, 5);
+        t.settle(Place::Hot(v));
+        assert_eq!(t.place(1), Some(Place::Warm(0)));
+        assert_eq!(t.room_outside_pins(), 2, "block 1 is unpinned in warm");
+        // All pinned: a victim is still found.
+        t.pin([0, 2, 5]);
+        let v = t.hot_victim();
+        assert!(v < 3);
+        t.unpin_all();
+        assert_eq!(t.place(7), None);
     }
 }
