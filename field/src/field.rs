@@ -475,9 +475,22 @@ impl Field {
 
     /// Reads `blocks` (sorted ids) from the file, or their initial values where they have no
     /// stored version: one `floats_per_block` vector each, in order. The one place the
-    /// batch path does I/O, so that a parallel `read_many` of the store can replace the loop.
+    /// batch path does I/O: the store's `read_many`, several reads in flight (io_uring, or
+    /// threads).
     fn read_blocks(&mut self, blocks: &[u64]) -> Result<Vec<Vec<f32>>> {
-        blocks.iter().map(|&b| self.load(b)).collect()
+        let floats = self.blocking.floats_per_block();
+        let mut values: Vec<Vec<f32>> = blocks.iter().map(|_| vec![0f32; floats]).collect();
+        let found = {
+            let mut outs: Vec<&mut [f32]> = values.iter_mut().map(|v| v.as_mut_slice()).collect();
+            self.store.read_many(blocks, &mut outs)?
+        };
+        for ((&block, v), found) in blocks.iter().zip(&mut values).zip(found) {
+            if !found {
+                init::fill(self.layout.seed, self.layout.init_scale, block, v);
+            }
+        }
+        self.loads += blocks.len() as u64;
+        Ok(values)
     }
 
     /// Puts a block just read (not resident) into the tiers, untouched (see `gather`).
