@@ -46,7 +46,7 @@ mod usage;
 
 pub use error::{Error, Result};
 pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, PROMOTE_AT_COUNT};
-pub use kernel::Kernel;
-pub use layout::{Encoding, Layout};
+pub use kernel::{Grids, Kernel};
+pub use layout::{Encoding, Hashing, Layout};
 pub use store::CheckReport;
 pub use tiers::Budget;
