@@ -21,7 +21,8 @@
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
 //! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
 //! utilisation), `field` (the API), [`bench`](mod@bench) (the workloads and measuring loop of the
-//! `field-bench` binary). `docs/field.md` describes the file format and the crash-safety
+//! `field-bench` binary), [`quality`] (locality, fit and quantisation measurements, the
+//! `field-quality` binary). `docs/field.md` describes the file format and the crash-safety
 //! design, the benchmark's figures, and what is not built yet.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -40,6 +41,7 @@ mod hot;
 mod init;
 mod kernel;
 pub mod layout;
+pub mod quality;
 mod store;
 mod tiers;
 mod usage;
