@@ -4,8 +4,8 @@
 //! ```text
 //! field-quality [--what all|locality|fit] [--dir PATH] [--seed N]
 //!   locality: [--size-mib 256] [--budget-mib 64] [--queries 20000] [--block-kib 16]
-//!   fit:      [--steps 200000] [--eval 20000] [--levels 16] [--log2-table 16] [--features 2]
-//!             [--base 16] [--finest 1024] [--fit-block-kib 4] [--lr 0.05] [--readout-lr 0.001]
+//!   fit:      [--steps 1000000] [--eval 20000] [--levels 16] [--log2-table 16] [--features 2]
+//!             [--base 16] [--finest 1024] [--fit-block-kib 4] [--lr 0.2] [--readout-lr 0.001]
 //!             [--waves 8] [--cycles 12]
 //! ```
 //!
@@ -76,8 +76,8 @@ fn parse_args() -> Result<Args, String> {
         },
         fit_block_kib: 4,
         config: FitConfig {
-            steps: 200_000,
-            lr: 0.05,
+            steps: 1_000_000,
+            lr: 0.2,
             readout_lr: 1e-3,
             eval_points: 20_000,
             seed: 1,
