@@ -8,8 +8,16 @@
 //! (`Kernel::avx2_fma()`'s `encode` called per point: corners in lanes, rows blended in one
 //! register, what `Field::query` uses) and `avx2-batch` (its `encode_batch`: 8 points per
 //! pass, one per lane). Run: `cargo bench -p sacs-field --bench kernel`.
+//!
+//! On a shared machine wall-clock samples include the time other processes held the core;
+//! `FIELD_KERNEL_CLOCK=thread-cpu` makes criterion measure this thread's CPU time instead
+//! (`CLOCK_THREAD_CPUTIME_ID`), which leaves that time out (cache pollution by the others
+//! stays in).
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use field::bench::{Points, Workload};
 use field::{Grids, Kernel, Layout};
 
@@ -27,7 +35,7 @@ fn layout(levels: u8, features: u8) -> Layout {
     }
 }
 
-fn kernels(c: &mut Criterion) {
+fn kernels<M: Measurement>(c: &mut Criterion<M>) {
     let Some(vector) = Kernel::avx2_fma() else {
         eprintln!("no AVX2+FMA on this processor: nothing to compare");
         return;
@@ -66,12 +74,88 @@ fn kernels(c: &mut Criterion) {
     }
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .sample_size(30)
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_secs(2));
-    targets = kernels
+/// This thread's CPU time, in nanoseconds.
+struct ThreadCpu;
+
+fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; the clock id is a Linux constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
-criterion_main!(benches);
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns() - start
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuNanos
+    }
+}
+
+/// Formats CPU nanoseconds as criterion formats wall time (ns, µs, ms; elements per second).
+struct CpuNanos;
+
+impl ValueFormatter for CpuNanos {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns (cpu)")
+        } else if typical < 1e6 {
+            (1e-3, "µs (cpu)")
+        } else {
+            (1e-6, "ms (cpu)")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let per = match *t {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => n,
+        } as f64;
+        values.iter_mut().for_each(|v| *v = per * 1e9 / *v / 1e6);
+        "M/s (cpu)"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn configure<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
+    c.sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args()
+}
+
+fn main() {
+    if std::env::var("FIELD_KERNEL_CLOCK").as_deref() == Ok("thread-cpu") {
+        let mut c = configure(Criterion::default().with_measurement(ThreadCpu));
+        kernels(&mut c);
+        c.final_summary();
+    } else {
+        let mut c = configure(Criterion::default().with_measurement(WallTime));
+        kernels(&mut c);
+        c.final_summary();
+    }
+}
