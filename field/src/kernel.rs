@@ -329,68 +329,86 @@ mod avx2 {
             let v = unsafe { _mm256_loadu_ps(lanes.as_ptr()) };
             *a = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(1.0));
         }
+        // Every index is below the table size already (dense indices by construction, hashed
+        // ones masked); masking with it again costs one AND and makes the row reads below
+        // in bounds whatever the grid.
+        let entries_mask = _mm256_set1_epi32((grids.entries - 1) as i32);
         let mut index = [[0u32; 8]; 8];
         let mut weight = [[0f32; 8]; 8];
         for (level, grid) in grids.grids.iter().enumerate() {
             let r = _mm256_set1_ps(grid.resolution as f32);
             let last = _mm256_set1_epi32(grid.resolution as i32 - 1);
-            let mut cell = [_mm256_setzero_si256(); 3];
-            let mut frac = [_mm256_setzero_ps(); 3];
-            for d in 0..dim {
-                let p = _mm256_mul_ps(axis[d], r);
-                // p ≥ 0, so truncation is the floor; the top face belongs to the last cell.
-                let c = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_floor_ps(p)), last);
-                cell[d] = c;
-                frac[d] = _mm256_sub_ps(p, _mm256_cvtepi32_ps(c));
+            // Per axis, the lower ([0]) and upper ([1]) vertex's share of the index (its term,
+            // or its brick's hash term), of the place in the brick, and of the weight.
+            let mut term = [[_mm256_setzero_si256(); 2]; 3];
+            let mut place = [[_mm256_setzero_si256(); 2]; 3];
+            let mut share = [[_mm256_set1_ps(1.0); 2]; 3];
+            for d in 0..3 {
+                let (cell, frac) = if d < dim {
+                    let p = _mm256_mul_ps(axis[d], r);
+                    // p ≥ 0, so truncation is the floor; the top face belongs to the last cell.
+                    let c = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_floor_ps(p)), last);
+                    (c, _mm256_sub_ps(p, _mm256_cvtepi32_ps(c)))
+                } else {
+                    (_mm256_setzero_si256(), _mm256_setzero_ps())
+                };
+                let m = _mm256_set1_epi32(grid.multipliers[d] as i32);
+                let bits = _mm_cvtsi32_si128(grid.brick_bits[d] as i32);
+                let low = _mm256_set1_epi32(((1u32 << grid.brick_bits[d]) - 1) as i32);
+                let shift = _mm_cvtsi32_si128(grid.place_shift[d] as i32);
+                for upper in 0..2 {
+                    let v = _mm256_add_epi32(cell, _mm256_set1_epi32(upper));
+                    term[d][upper as usize] = if grid.indexing == Indexing::Local {
+                        place[d][upper as usize] =
+                            _mm256_sll_epi32(_mm256_and_si256(v, low), shift);
+                        _mm256_mullo_epi32(_mm256_srl_epi32(v, bits), m)
+                    } else {
+                        _mm256_mullo_epi32(v, m)
+                    };
+                }
+                share[d] = [_mm256_sub_ps(_mm256_set1_ps(1.0), frac), frac];
             }
             for c in 0..corner_count {
-                let mut idx = _mm256_setzero_si256();
-                let mut place = _mm256_setzero_si256();
-                let mut w = _mm256_set1_ps(1.0);
-                for d in 0..3 {
-                    let upper = (c >> d) & 1 == 1;
-                    let v = _mm256_add_epi32(cell[d], _mm256_set1_epi32(upper as i32));
-                    let m = _mm256_set1_epi32(grid.multipliers[d] as i32);
-                    idx = match grid.indexing {
-                        Indexing::Dense => _mm256_add_epi32(idx, _mm256_mullo_epi32(v, m)),
-                        Indexing::Spatial => _mm256_xor_si256(idx, _mm256_mullo_epi32(v, m)),
-                        Indexing::Local => {
-                            let bits = _mm_cvtsi32_si128(grid.brick_bits[d] as i32);
-                            let low = _mm256_set1_epi32(((1u32 << grid.brick_bits[d]) - 1) as i32);
-                            let shift = _mm_cvtsi32_si128(grid.place_shift[d] as i32);
-                            let p = _mm256_sll_epi32(_mm256_and_si256(v, low), shift);
-                            place = _mm256_or_si256(place, p);
-                            _mm256_xor_si256(idx, _mm256_mullo_epi32(_mm256_srl_epi32(v, bits), m))
-                        }
-                    };
-                    let f = if upper {
-                        frac[d]
-                    } else {
-                        _mm256_sub_ps(_mm256_set1_ps(1.0), frac[d])
-                    };
-                    w = _mm256_mul_ps(w, f);
-                }
-                idx = match grid.indexing {
-                    Indexing::Dense => idx,
-                    Indexing::Spatial => _mm256_and_si256(idx, _mm256_set1_epi32(grid.mask as i32)),
+                let [u0, u1, u2] = [c & 1, (c >> 1) & 1, (c >> 2) & 1];
+                let (t0, t1, t2) = (term[0][u0], term[1][u1], term[2][u2]);
+                // The scalar kernel's order: ((1 × w0) × w1) × w2.
+                let w = _mm256_mul_ps(_mm256_mul_ps(share[0][u0], share[1][u1]), share[2][u2]);
+                let idx = match grid.indexing {
+                    Indexing::Dense => _mm256_add_epi32(_mm256_add_epi32(t0, t1), t2),
+                    Indexing::Spatial => _mm256_and_si256(
+                        _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2),
+                        _mm256_set1_epi32(grid.mask as i32),
+                    ),
                     Indexing::Local => {
-                        let block = _mm256_and_si256(idx, _mm256_set1_epi32(grid.mask as i32));
+                        let hash = _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2);
+                        let block = _mm256_and_si256(hash, _mm256_set1_epi32(grid.mask as i32));
                         let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
-                        _mm256_or_si256(_mm256_sll_epi32(block, bits), place)
+                        let p = _mm256_or_si256(
+                            _mm256_or_si256(place[0][u0], place[1][u1]),
+                            place[2][u2],
+                        );
+                        _mm256_or_si256(_mm256_sll_epi32(block, bits), p)
                     }
                 };
+                let idx = _mm256_and_si256(idx, entries_mask);
                 // SAFETY: `index[c]` and `weight[c]` are 8 values = 32 bytes; unaligned stores.
                 unsafe {
                     _mm256_storeu_si256(index[c].as_mut_ptr().cast(), idx);
                     _mm256_storeu_ps(weight[c].as_mut_ptr(), w);
                 }
             }
+            // SAFETY: `level × entries × features` is inside `tables` (its length is checked
+            // by the caller to be `levels × entries × features`).
+            let table = unsafe { tables.as_ptr().add(level * grids.entries * features) };
             for j in 0..8 {
                 let mut acc = _mm256_setzero_ps();
                 for c in 0..corner_count {
-                    let row = grids.row(tables, level, index[c][j]);
-                    // SAFETY: lanes past `features` are masked off; the rest lie in `row`.
-                    let r = unsafe { _mm256_maskload_ps(row.as_ptr(), mask) };
+                    // SAFETY: `index[c][j] < entries` (masked above), so the row's `features`
+                    // floats lie inside this level's table; lanes past `features` are masked
+                    // off and not read.
+                    let r = unsafe {
+                        _mm256_maskload_ps(table.add(index[c][j] as usize * features), mask)
+                    };
                     acc = _mm256_fmadd_ps(_mm256_set1_ps(weight[c][j]), r, acc);
                 }
                 let at = j * width + level * features;
