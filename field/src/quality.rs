@@ -15,12 +15,15 @@
 //!   encodings, and the read-out's predictions) when every block is read back from an int8 file
 //!   (an int8 copy written block by block and reopened), and when most rows come from f16 warm
 //!   copies (a copy of the f32 file reopened with one hot block), against the f32 field.
+//! - [`kernel_gain`]: the end-to-end effect of the vector kernel: single queries per second
+//!   through a field held in memory, scalar against AVX2 + FMA.
 
 use std::path::Path;
 
 use crate::bench::{Points, Workload};
 use crate::error::Result;
 use crate::field::Field;
+use crate::kernel::Kernel;
 use crate::layout::{Encoding, Hashing, Layout};
 use crate::tiers::Budget;
 
@@ -350,6 +353,75 @@ pub fn quantisation(
     })
 }
 
+/// Single queries per second through a field in memory, with each of two kernels.
+#[derive(Clone, Debug)]
+pub struct KernelGain {
+    /// Queries per second of each round, scalar kernel.
+    pub scalar: Vec<f64>,
+    /// Queries per second of each round, the vector kernel.
+    pub vector: Vec<f64>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+impl KernelGain {
+    /// Median queries per second, scalar.
+    pub fn scalar_median(&self) -> f64 {
+        median(&self.scalar)
+    }
+
+    /// Median queries per second, vector.
+    pub fn vector_median(&self) -> f64 {
+        median(&self.vector)
+    }
+}
+
+/// Runs `queries` points of `workload` through `field` (unlimited budget) once to load their
+/// blocks, then `rounds` times with the scalar kernel and with `vector`, alternating, timing
+/// each pass of single `query` calls. `None` when this processor has no vector kernel.
+pub fn kernel_gain(
+    field: &mut Field,
+    workload: Workload,
+    queries: usize,
+    rounds: usize,
+    seed: u64,
+) -> Result<Option<KernelGain>> {
+    let Some(vector) = Kernel::avx2_fma() else {
+        return Ok(None);
+    };
+    let dim = field.layout().dim as usize;
+    let mut points = Points::new(workload, seed);
+    let xs: Vec<[f32; 3]> = (0..queries).map(|_| points.next_point()).collect();
+    let mut out = vec![0f32; field.output_len()];
+    field.set_budget(Budget::UNLIMITED)?;
+    for x in &xs {
+        field.query(&x[..dim], &mut out)?;
+    }
+    let mut gain = KernelGain {
+        scalar: Vec::new(),
+        vector: Vec::new(),
+    };
+    for _ in 0..rounds {
+        for (kernel, rates) in [
+            (Kernel::scalar(), &mut gain.scalar),
+            (vector, &mut gain.vector),
+        ] {
+            field.set_kernel(kernel);
+            let start = std::time::Instant::now();
+            for x in &xs {
+                field.query(&x[..dim], &mut out)?;
+            }
+            rates.push(queries as f64 / start.elapsed().as_secs_f64());
+        }
+    }
+    field.set_kernel(Kernel::best());
+    Ok(Some(gain))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +444,27 @@ mod tests {
             t.value(&[0.1, 0.2, 0.3]),
             Target::new(6, 8.0, 2).value(&[0.1, 0.2, 0.3])
         );
+    }
+
+    #[test]
+    fn kernel_gain_times_every_round_of_both_kernels() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            levels: 2,
+            log2_table: 14,
+            log2_block_bytes: 12,
+            ..Layout::default()
+        };
+        let mut field = Field::create(dir.path().join("f"), layout).unwrap();
+        let Some(gain) = kernel_gain(&mut field, Workload::Camera, 50, 3, 1).unwrap() else {
+            return; // no vector kernel on this processor
+        };
+        assert_eq!((gain.scalar.len(), gain.vector.len()), (3, 3));
+        assert!(gain
+            .scalar
+            .iter()
+            .chain(&gain.vector)
+            .all(|r| r.is_finite() && *r > 0.0));
+        assert_eq!(field.kernel(), Kernel::best());
     }
 }

@@ -2,8 +2,9 @@
 //! (issue 13), over `field::quality`. Prints one line of `key=value` per measurement.
 //!
 //! ```text
-//! field-quality [--what all|locality|fit] [--dir PATH] [--seed N]
+//! field-quality [--what all|locality|fit|kernel] [--dir PATH] [--seed N]
 //!   locality: [--size-mib 256] [--budget-mib 64] [--queries 20000] [--block-kib 16]
+//!   kernel:   [--size-mib 256] [--queries 20000] [--block-kib 16] [--rounds 5]
 //!   fit:      [--steps 1000000] [--eval 20000] [--levels 16] [--log2-table 16] [--features 2]
 //!             [--base 16] [--finest 1024] [--fit-block-kib 4] [--lr 0.2] [--readout-lr 0.001]
 //!             [--waves 8] [--cycles 12]
@@ -12,6 +13,10 @@
 //! - `locality`: for spatial and local hashing, the benchmark's layout of `--size-mib`
 //!   (`bench::layout_for_size`) under `--budget-mib` (3/4 hot, 1/4 warm), `--queries` single
 //!   queries of each of camera, zipf and uniform: loads per query and block utilisation.
+//! - `kernel` (only when asked for): the same layout in memory (unlimited budget), `--queries`
+//!   single queries of camera and uniform, `--rounds` passes with the scalar and the AVX2 +
+//!   FMA kernel alternately: median queries per second of each and their ratio, the vector
+//!   kernel's end-to-end gain.
 //! - `fit`: a field of each hashing trained toward the same sum of sinusoids, same steps and
 //!   points, same table size; the relative RMS error of each on held-out points. Then the
 //!   spatial field's quantisation errors: int8 in the file, f16 warm copies, against f32.
@@ -24,16 +29,18 @@ use std::process::ExitCode;
 
 use field::bench::{self, Workload};
 use field::quality::{self, FitConfig, Target};
-use field::{Budget, Hashing, Layout};
+use field::{Budget, Field, Hashing, Layout};
 
-const USAGE: &str = "usage: field-quality [--what all|locality|fit] [--dir PATH] [--seed N] \
-[--size-mib N] [--budget-mib N] [--queries N] [--block-kib N] [--steps N] [--eval N] [--levels N] \
+const USAGE: &str = "usage: field-quality [--what all|locality|fit|kernel] [--dir PATH] [--seed N] \
+[--size-mib N] [--budget-mib N] [--queries N] [--block-kib N] [--rounds N] [--steps N] [--eval N] [--levels N] \
 [--log2-table N] [--features N] [--base N] [--finest N] [--fit-block-kib N] [--lr F] \
 [--readout-lr F] [--waves N] [--cycles F]";
 
 struct Args {
     locality: bool,
     fit: bool,
+    kernel: bool,
+    rounds: usize,
     dir: Option<PathBuf>,
     seed: u64,
     size_mib: u64,
@@ -58,6 +65,8 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         locality: true,
         fit: true,
+        kernel: false,
+        rounds: 5,
         dir: None,
         seed: 1,
         size_mib: 256,
@@ -96,10 +105,11 @@ fn parse_args() -> Result<Args, String> {
         }
         match flag.as_str() {
             "--what" => match value()?.as_str() {
-                "all" => (a.locality, a.fit) = (true, true),
-                "locality" => (a.locality, a.fit) = (true, false),
-                "fit" => (a.locality, a.fit) = (false, true),
-                other => return Err(format!("--what {other:?}: all, locality or fit")),
+                "all" => (a.locality, a.fit, a.kernel) = (true, true, false),
+                "locality" => (a.locality, a.fit, a.kernel) = (true, false, false),
+                "fit" => (a.locality, a.fit, a.kernel) = (false, true, false),
+                "kernel" => (a.locality, a.fit, a.kernel) = (false, false, true),
+                other => return Err(format!("--what {other:?}: all, locality, fit or kernel")),
             },
             "--dir" => a.dir = Some(PathBuf::from(value()?)),
             "--seed" => a.seed = num(value()?)?,
@@ -107,6 +117,7 @@ fn parse_args() -> Result<Args, String> {
             "--budget-mib" => a.budget_mib = num(value()?)?,
             "--queries" => a.queries = num(value()?)?,
             "--block-kib" => a.block_kib = num(value()?)?,
+            "--rounds" => a.rounds = num::<usize>(value()?)?.max(1),
             "--steps" => a.config.steps = num(value()?)?,
             "--eval" => a.config.eval_points = num(value()?)?,
             "--levels" => a.fit_layout.levels = num(value()?)?,
@@ -185,6 +196,32 @@ fn run(a: &Args) -> field::Result<()> {
                     l.entries_per_block
                 );
             }
+        }
+    }
+    if a.kernel {
+        let layout =
+            bench::layout_for_size(a.size_mib, log2_kib(a.block_kib).expect("checked"), a.seed);
+        for workload in [Workload::Camera, Workload::Uniform] {
+            let path = dir.path().join(format!("kernel-{}", workload.name()));
+            let mut f = Field::create(&path, layout)?;
+            match quality::kernel_gain(&mut f, workload, a.queries, a.rounds, a.seed)? {
+                None => println!("what=kernel vector=none (no AVX2+FMA on this processor)"),
+                Some(g) => println!(
+                    "what=kernel size_mib={} workload={} queries={} rounds={} \
+                     scalar_qps={:.0} vector_qps={:.0} gain={:.3} scalar_rounds={:?} vector_rounds={:?}",
+                    a.size_mib,
+                    workload.name(),
+                    a.queries,
+                    a.rounds,
+                    g.scalar_median(),
+                    g.vector_median(),
+                    g.vector_median() / g.scalar_median(),
+                    g.scalar.iter().map(|r| r.round() as u64).collect::<Vec<_>>(),
+                    g.vector.iter().map(|r| r.round() as u64).collect::<Vec<_>>()
+                ),
+            }
+            drop(f);
+            std::fs::remove_file(&path)?;
         }
     }
     if a.fit {
