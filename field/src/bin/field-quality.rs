@@ -15,7 +15,7 @@
 //!   queries of each of camera, zipf and uniform: loads per query and block utilisation.
 //! - `kernel` (only when asked for): the same layout in memory (unlimited budget), `--queries`
 //!   single queries of camera and uniform, `--rounds` passes with the scalar and the AVX2 +
-//!   FMA kernel alternately: median queries per second of each and their ratio, the vector
+//!   FMA kernel alternately: median queries per CPU second (the thread's) of each and their ratio, the vector
 //!   kernel's end-to-end gain.
 //! - `fit`: a field of each hashing trained toward the same sum of sinusoids, same steps and
 //!   points, same table size; the relative RMS error of each on held-out points. Then the
@@ -208,7 +208,7 @@ fn run(a: &Args) -> field::Result<()> {
                 None => println!("what=kernel vector=none (no AVX2+FMA on this processor)"),
                 Some(g) => println!(
                     "what=kernel size_mib={} workload={} queries={} rounds={} \
-                     scalar_qps={:.0} vector_qps={:.0} gain={:.3} scalar_rounds={:?} vector_rounds={:?}",
+                     scalar_q_per_cpu_s={:.0} vector_q_per_cpu_s={:.0} gain={:.3} scalar_rounds={:?} vector_rounds={:?}",
                     a.size_mib,
                     workload.name(),
                     a.queries,
