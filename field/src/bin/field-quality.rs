@@ -2,9 +2,10 @@
 //! (issue 13), over `field::quality`. Prints one line of `key=value` per measurement.
 //!
 //! ```text
-//! field-quality [--what all|locality|fit|kernel] [--dir PATH] [--seed N]
+//! field-quality [--what all|locality|fit|kernel|bench] [--dir PATH] [--seed N]
 //!   locality: [--size-mib 256] [--budget-mib 64] [--queries 20000] [--block-kib 16]
 //!   kernel:   [--size-mib 256] [--queries 20000] [--block-kib 16] [--rounds 5]
+//!   bench:    [--size-mib 256] [--budget-mib 64] [--queries 20000] [--block-kib 16] [--runs 1]
 //!   fit:      [--steps 1000000] [--eval 20000] [--levels 16] [--log2-table 16] [--features 2]
 //!             [--base 16] [--finest 1024] [--fit-block-kib 4] [--lr 0.2] [--readout-lr 0.001]
 //!             [--waves 8] [--cycles 12]
@@ -17,6 +18,10 @@
 //!   single queries of camera and uniform, `--rounds` passes with the scalar and the AVX2 +
 //!   FMA kernel alternately: median queries per CPU second (the thread's) of each and their ratio, the vector
 //!   kernel's end-to-end gain.
+//! - `bench` (only when asked for): `field::bench`'s measured run (cold reopen, page cache
+//!   dropped, latency percentiles, throughput, bytes read) on the benchmark's layout filled
+//!   once per hashing, for camera, zipf and uniform single queries, spatial and local
+//!   alternating, `--runs` times: one `key=value` line per run, prefixed by the hashing.
 //! - `fit`: a field of each hashing trained toward the same sum of sinusoids, same steps and
 //!   points, same table size; the relative RMS error of each on held-out points. Then the
 //!   spatial field's quantisation errors: int8 in the file, f16 warm copies, against f32.
@@ -32,7 +37,7 @@ use field::quality::{self, FitConfig, Target};
 use field::{Budget, Field, Hashing, Layout};
 
 const USAGE: &str = "usage: field-quality [--what all|locality|fit|kernel] [--dir PATH] [--seed N] \
-[--size-mib N] [--budget-mib N] [--queries N] [--block-kib N] [--rounds N] [--steps N] [--eval N] [--levels N] \
+[--size-mib N] [--budget-mib N] [--queries N] [--block-kib N] [--rounds N] [--runs N] [--steps N] [--eval N] [--levels N] \
 [--log2-table N] [--features N] [--base N] [--finest N] [--fit-block-kib N] [--lr F] \
 [--readout-lr F] [--waves N] [--cycles F]";
 
@@ -40,7 +45,9 @@ struct Args {
     locality: bool,
     fit: bool,
     kernel: bool,
+    bench: bool,
     rounds: usize,
+    runs: usize,
     dir: Option<PathBuf>,
     seed: u64,
     size_mib: u64,
@@ -66,7 +73,9 @@ fn parse_args() -> Result<Args, String> {
         locality: true,
         fit: true,
         kernel: false,
+        bench: false,
         rounds: 5,
+        runs: 1,
         dir: None,
         seed: 1,
         size_mib: 256,
@@ -109,7 +118,15 @@ fn parse_args() -> Result<Args, String> {
                 "locality" => (a.locality, a.fit, a.kernel) = (true, false, false),
                 "fit" => (a.locality, a.fit, a.kernel) = (false, true, false),
                 "kernel" => (a.locality, a.fit, a.kernel) = (false, false, true),
-                other => return Err(format!("--what {other:?}: all, locality, fit or kernel")),
+                "bench" => {
+                    (a.locality, a.fit, a.kernel) = (false, false, false);
+                    a.bench = true;
+                }
+                other => {
+                    return Err(format!(
+                        "--what {other:?}: all, locality, fit, kernel or bench"
+                    ))
+                }
             },
             "--dir" => a.dir = Some(PathBuf::from(value()?)),
             "--seed" => a.seed = num(value()?)?,
@@ -118,6 +135,7 @@ fn parse_args() -> Result<Args, String> {
             "--queries" => a.queries = num(value()?)?,
             "--block-kib" => a.block_kib = num(value()?)?,
             "--rounds" => a.rounds = num::<usize>(value()?)?.max(1),
+            "--runs" => a.runs = num::<usize>(value()?)?.max(1),
             "--steps" => a.config.steps = num(value()?)?,
             "--eval" => a.config.eval_points = num(value()?)?,
             "--levels" => a.fit_layout.levels = num(value()?)?,
@@ -195,6 +213,44 @@ fn run(a: &Args) -> field::Result<()> {
                     l.entries_per_load(),
                     l.entries_per_block
                 );
+            }
+        }
+    }
+    if a.bench {
+        let base =
+            bench::layout_for_size(a.size_mib, log2_kib(a.block_kib).expect("checked"), a.seed);
+        let paths = [Hashing::Spatial, Hashing::Local].map(|hashing| {
+            let path = dir.path().join(format!("bench-{}", hashing.name()));
+            (hashing, path)
+        });
+        for (hashing, path) in &paths {
+            bench::prepare(
+                path,
+                Layout {
+                    hashing: *hashing,
+                    ..base
+                },
+            )?;
+        }
+        for run in 0..a.runs {
+            for workload in [Workload::Camera, Workload::Zipf, Workload::Uniform] {
+                for (hashing, path) in &paths {
+                    let config = bench::Config {
+                        size_mib: a.size_mib,
+                        budget_mib: a.budget_mib,
+                        workload,
+                        queries: a.queries,
+                        batch: 1,
+                        seed: a.seed,
+                        drop_caches: true,
+                    };
+                    let report = bench::measure(path, &config)?;
+                    println!(
+                        "what=bench run={run} hashing={} {}",
+                        hashing.name(),
+                        report.line()
+                    );
+                }
             }
         }
     }
