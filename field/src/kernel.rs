@@ -154,8 +154,10 @@ impl Grids {
 }
 
 impl Kernel {
-    /// Encodes the point `x` (`dim` coordinates in `[0, 1]`, clamped) against `tables` into
-    /// `out` (`levels × features` floats), the way a field query does.
+    /// Encodes the point `x` (`dim` finite coordinates in `[0, 1]`, clamped) against `tables`
+    /// into `out` (`levels × features` floats), the way a field query does. A non-finite
+    /// coordinate gives unspecified values (never an out-of-bounds read); `Field` refuses them
+    /// before they get here.
     ///
     /// # Panics
     /// If `tables`, `x` or `out` has the wrong length.
