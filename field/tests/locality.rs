@@ -152,3 +152,39 @@ fn both_layouts_fit_a_smooth_target_and_quantised_tiers_stay_under_one_percent()
     }
     assert!(q.warm_rows > q.rows / 4, "most rows from warm: {q:?}");
 }
+
+#[test]
+fn a_version_1_file_opens_as_spatial_and_answers_as_before() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1");
+    let x = [0.3f32, 0.6, 0.9];
+    let mut before = Vec::new();
+    {
+        let mut f = Field::create(&path, layout(Hashing::Spatial)).unwrap();
+        let grad = vec![1.0f32; f.output_len()];
+        f.update(&x, &grad, 0.5).unwrap();
+        before.resize(f.output_len(), 0.0);
+        f.query(&x, &mut before).unwrap();
+    }
+    // Rewrite the header as the first format wrote it: version 1, byte 34 unused (zero).
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut head = [0u8; 64];
+    file.read_exact_at(&mut head, 0).unwrap();
+    assert_eq!(u32::from_le_bytes(head[8..12].try_into().unwrap()), 2);
+    head[8..12].copy_from_slice(&1u32.to_le_bytes());
+    assert_eq!(head[34], 0, "spatial");
+    let crc = crc32fast::hash(&head[0..60]);
+    head[60..64].copy_from_slice(&crc.to_le_bytes());
+    file.write_all_at(&head, 0).unwrap();
+    drop(file);
+    let mut f = Field::open(&path).unwrap();
+    assert_eq!(f.layout().hashing, Hashing::Spatial);
+    let mut after = vec![0f32; f.output_len()];
+    f.query(&x, &mut after).unwrap();
+    assert_eq!(before, after);
+}
