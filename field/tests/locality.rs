@@ -104,6 +104,8 @@ fn a_local_field_reopens_local_and_answers_the_same() {
     for p in &points[..10] {
         s.update(p, &grad, 0.1).unwrap();
     }
+    s.flush().unwrap();
+    assert!(!s.stored_blocks().is_empty());
     assert_ne!(f.stored_blocks(), s.stored_blocks());
 }
 
