@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 
 use crate::error::Result;
 use crate::field::Field;
-use crate::layout::{Encoding, Layout};
+use crate::layout::{Encoding, Hashing, Layout};
 use crate::tiers::Budget;
 
 /// Features per entry in the benchmark's layouts (16 bytes of f32 per entry).
@@ -130,6 +130,7 @@ pub fn layout_for_size(size_mib: u64, log2_block_bytes: u8, seed: u64) -> Layout
         init_scale: 0.1,
         seed,
         cold_encoding: Encoding::F32,
+        hashing: Hashing::Spatial,
     }
 }
 

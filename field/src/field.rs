@@ -115,11 +115,7 @@ impl Field {
     }
 
     fn with_store(layout: Layout, store: BlockStore) -> Field {
-        let grids = layout
-            .resolutions()
-            .into_iter()
-            .map(|r| LevelGrid::new(r, layout.dim, layout.log2_table))
-            .collect();
+        let grids = LevelGrid::for_layout(&layout);
         let blocking = *store.blocking();
         Field {
             layout,

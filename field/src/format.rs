@@ -20,13 +20,14 @@
 //! | bytes | field |
 //! | --- | --- |
 //! | 0..8 | magic `SACSFLD\0` |
-//! | 8..12 | format version (1) |
+//! | 8..12 | format version (2; version 1 files, written before byte 34 existed, open as spatial hashing) |
 //! | 12..16 | header region size (4096) |
 //! | 16, 17, 18, 19 | dim, levels, log2_table, features |
 //! | 20..24, 24..28 | base_resolution, finest_resolution |
 //! | 28..32 | tiles_per_axis |
 //! | 32 | log2_block_bytes |
 //! | 33 | cold encoding (0: f32, 1: int8 with a per-block scale) |
+//! | 34 | hashing of hashed levels (0: spatial, 1: local; version 2) |
 //! | 36..40 | init_scale (f32 bits) |
 //! | 40..48 | seed |
 //! | 48..52 | slot size in bytes (derived, stored as a check) |
@@ -47,15 +48,18 @@
 //! An all-zero slot (never written, or a hole) fails the magic check and holds no version.
 
 use crate::error::{Error, Result};
-use crate::layout::{Blocking, Encoding, Layout};
+use crate::layout::{Blocking, Encoding, Hashing, Layout};
 
 /// Size of the region the file header occupies; block pairs start here.
 pub const FILE_HEADER_BYTES: u64 = 4096;
 /// Bytes of the file header that carry data (the rest of the region is zero).
 const FILE_HEADER_USED: usize = 64;
 const FILE_MAGIC: [u8; 8] = *b"SACSFLD\0";
-/// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this crate writes. It reads this one and [`FORMAT_VERSION_SPATIAL_ONLY`].
+pub const FORMAT_VERSION: u32 = 2;
+/// The first format, before the hashing byte: its files have byte 34 zero and open as
+/// [`Hashing::Spatial`], their only hashing.
+pub const FORMAT_VERSION_SPATIAL_ONLY: u32 = 1;
 
 /// Size of a record header.
 pub const RECORD_HEADER_BYTES: usize = 64;
@@ -91,6 +95,7 @@ pub fn encode_file_header(layout: &Layout) -> Vec<u8> {
     b[28..32].copy_from_slice(&layout.tiles_per_axis.to_le_bytes());
     b[32] = layout.log2_block_bytes;
     b[33] = layout.cold_encoding.code();
+    b[34] = layout.hashing.code();
     b[36..40].copy_from_slice(&layout.init_scale.to_bits().to_le_bytes());
     b[40..48].copy_from_slice(&layout.seed.to_le_bytes());
     let slot = slot_bytes(&Blocking::new(layout)) as u32;
@@ -116,11 +121,17 @@ pub fn decode_file_header(b: &[u8]) -> Result<Layout> {
         return Err(Error::BadHeader("header checksum mismatch".into()));
     }
     let version = u32_at(b, 8);
-    if version != FORMAT_VERSION {
-        return Err(Error::BadHeader(format!(
-            "format version {version}, this crate reads 1"
-        )));
-    }
+    let hashing = match version {
+        FORMAT_VERSION => Hashing::from_code(b[34])
+            .ok_or_else(|| Error::BadHeader(format!("unknown hashing {}", b[34])))?,
+        FORMAT_VERSION_SPATIAL_ONLY if b[34] == 0 => Hashing::Spatial,
+        _ => {
+            return Err(Error::BadHeader(format!(
+                "format version {version} (byte 34: {}), this crate reads 1 and 2",
+                b[34]
+            )))
+        }
+    };
     if u32_at(b, 12) as u64 != FILE_HEADER_BYTES {
         return Err(Error::BadHeader("header region size".into()));
     }
@@ -137,6 +148,7 @@ pub fn decode_file_header(b: &[u8]) -> Result<Layout> {
         seed: u64_at(b, 40),
         cold_encoding: Encoding::from_code(b[33])
             .ok_or_else(|| Error::BadHeader(format!("unknown cold encoding {}", b[33])))?,
+        hashing,
     };
     layout
         .validate()
@@ -273,6 +285,38 @@ mod tests {
         b[17] ^= 1;
         b[0] = b'X';
         assert!(matches!(decode_file_header(&b), Err(Error::BadHeader(_))));
+    }
+
+    /// Rewrites a header's version and hashing byte, with a fresh checksum.
+    fn with_version(layout: &Layout, version: u32, hashing_byte: u8) -> Vec<u8> {
+        let mut b = encode_file_header(layout);
+        b[8..12].copy_from_slice(&version.to_le_bytes());
+        b[34] = hashing_byte;
+        let crc = crc32fast::hash(&b[0..60]);
+        b[60..64].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn hashing_round_trips_and_version_1_files_open_as_spatial() {
+        let local = Layout {
+            hashing: Hashing::Local,
+            ..Layout::default()
+        };
+        let b = encode_file_header(&local);
+        assert_eq!(u32_at(&b, 8), FORMAT_VERSION);
+        assert_eq!(decode_file_header(&b).unwrap(), local);
+        // A version 1 file (byte 34 zero) is spatial.
+        let v1 = with_version(&Layout::default(), 1, 0);
+        assert_eq!(decode_file_header(&v1).unwrap().hashing, Hashing::Spatial);
+        // Version 1 never had a hashing byte; an unknown code or version is refused.
+        for (version, byte) in [(1, 1), (2, 2), (3, 0)] {
+            let bad = with_version(&Layout::default(), version, byte);
+            assert!(
+                matches!(decode_file_header(&bad), Err(Error::BadHeader(_))),
+                "version {version}, byte {byte}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //! entries (a power of two, as many as fit in `2^log2_block_bytes` bytes of f32 features). Block
 //! ids number the blocks of all tables in order: `(tile × levels + level) × blocks_per_table +
 //! entry / entries_per_block`.
+//!
+//! How a hashed level's vertices map to table entries is the layout's [`Hashing`]: Instant-NGP's
+//! spatial hash of each vertex ([`Hashing::Spatial`]), or a hash of the *brick* of vertices
+//! around it to a whole block, with the vertex placed inside that block by its position in the
+//! brick ([`Hashing::Local`], see `hash`). Levels whose grid fits in the table are indexed
+//! densely either way.
 
 use crate::error::{Error, Result};
 
@@ -59,6 +65,62 @@ pub struct Layout {
     pub seed: u64,
     /// How blocks are stored in the file (the cold tier).
     pub cold_encoding: Encoding,
+    /// How hashed levels place vertices in their table.
+    pub hashing: Hashing,
+}
+
+/// How a hashed level (one whose grid does not fit in its table) maps vertices to entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Hashing {
+    /// Instant-NGP's spatial hash of each vertex: `(x·1 ⊕ y·2654435761 ⊕ z·805459861) mod T`.
+    /// A query's vertices land in unrelated blocks, so a block read brings a few useful
+    /// entries.
+    #[default]
+    Spatial,
+    /// Locality-aware: the level's vertices are cut into bricks of `entries_per_block`
+    /// vertices (power-of-two sides, e.g. 16 × 8 × 8 for 1,024-entry blocks); a brick's
+    /// coordinates are hashed (same primes) to one block of the table, and each vertex sits at
+    /// its position in the brick. Neighbouring vertices share a block; collisions happen
+    /// between whole bricks, never inside one.
+    Local,
+}
+
+impl Hashing {
+    /// The code stored in the file header.
+    pub fn code(self) -> u8 {
+        match self {
+            Hashing::Spatial => 0,
+            Hashing::Local => 1,
+        }
+    }
+
+    /// The hashing of a stored code.
+    pub fn from_code(code: u8) -> Option<Hashing> {
+        match code {
+            0 => Some(Hashing::Spatial),
+            1 => Some(Hashing::Local),
+            _ => None,
+        }
+    }
+
+    /// A short name: `"spatial"` or `"local"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hashing::Spatial => "spatial",
+            Hashing::Local => "local",
+        }
+    }
+}
+
+impl std::str::FromStr for Hashing {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Hashing, String> {
+        [Hashing::Spatial, Hashing::Local]
+            .into_iter()
+            .find(|h| h.name() == s)
+            .ok_or_else(|| format!("unknown hashing {s:?} (spatial or local)"))
+    }
 }
 
 /// How a block's features are stored in the file.
@@ -102,7 +164,8 @@ impl Encoding {
 
 impl Default for Layout {
     /// Instant-NGP's usual 3-D configuration scaled down: 16 levels of 2^19 entries, 2 features,
-    /// resolutions 16 – 2048, one tile, 16 KiB blocks, initial values in ±1e-4, f32 in the file.
+    /// resolutions 16 – 2048, one tile, 16 KiB blocks, initial values in ±1e-4, f32 in the file,
+    /// Instant-NGP's spatial hash.
     fn default() -> Self {
         Layout {
             dim: 3,
@@ -116,6 +179,7 @@ impl Default for Layout {
             init_scale: 1e-4,
             seed: 0,
             cold_encoding: Encoding::F32,
+            hashing: Hashing::Spatial,
         }
     }
 }

@@ -22,7 +22,8 @@
 //! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
 //! utilisation), `field` (the API), [`prefetch`] (block-access traces, predictors and their
 //! offline evaluator), [`bench`](mod@bench) (the workloads and measuring loop of the
-//! `field-bench` binary). `docs/field.md` describes the file format and the crash-safety
+//! `field-bench` binary), [`quality`] (locality, fit and quantisation measurements, the
+//! `field-quality` binary). `docs/field.md` describes the file format and the crash-safety
 //! design, the benchmark's figures, and what is not built yet.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -42,14 +43,15 @@ mod init;
 mod kernel;
 pub mod layout;
 pub mod prefetch;
+pub mod quality;
 mod store;
 mod tiers;
 mod usage;
 
 pub use error::{Error, Result};
 pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, GATHER_CHUNK, PROMOTE_AT_COUNT};
-pub use kernel::Kernel;
-pub use layout::{Encoding, Layout};
+pub use kernel::{Grids, Kernel};
+pub use layout::{Encoding, Hashing, Layout};
 pub use store::{
     BlockStore, CheckReport, OpenedBy, ReadEngine, StoreStats, READ_MANY_IN_FLIGHT, SCAN_WINDOW,
 };

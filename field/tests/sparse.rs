@@ -21,6 +21,7 @@ fn a_petabyte_field_opens_and_answers_in_proportion_to_use() {
         init_scale: 1e-3,
         seed: 1,
         cold_encoding: field::Encoding::F32,
+        hashing: field::layout::Hashing::Spatial,
     };
     assert_eq!(layout.logical_bytes(), 1u128 << 50);
     let dir = tempfile::tempdir().unwrap();
