@@ -16,7 +16,9 @@
 # The group is /sys/fs/cgroup/memory/field-bench-<pid of this script>: created here, each
 # cgroup run's process moved into it (cgroup.procs) before it execs field-bench, its limit
 # (memory.limit_in_bytes) set to budget + CGROUP_SLACK_MIB before each run, and removed at the
-# end by a trap (also on failure or interrupt). Needs root (cgroup, drop_caches).
+# end by a trap (also on failure or interrupt). Needs root (cgroup, drop_caches). With a slack,
+# the cgroup variants are named e.g. field-cg+64m in the results, so that they do not mix with
+# the runs whose limit is the budget itself.
 #
 # usage: field/bench/run-big.sh [OUT]
 # environment (defaults): SIZE_MIB=4096 BUDGETS="1024 256" RUNS=3 QUERIES=2000000
@@ -109,7 +111,9 @@ run() {
     usage_kib=$(($(cat "$cg/memory.max_usage_in_bytes") >> 10))
     failcnt=$(cat "$cg/memory.failcnt")
   fi
-  echo "$line variant=$engine cgroup_mib=$cgroup_mib cgroup_max_usage_kib=$usage_kib" \
+  local name=$engine
+  if [ "$cgroup_mib" != 0 ] && [ "$slack_mib" != 0 ]; then name=$engine+${slack_mib}m; fi
+  echo "$line variant=$name cgroup_mib=$cgroup_mib cgroup_max_usage_kib=$usage_kib" \
     "cgroup_failcnt=$failcnt" >> "$out"
   echo "$(date -u +%T) $engine budget=$budget $workload batch=$batch:" \
     "$(echo "$line" | grep -o 'queries_per_s=[0-9]*') $(echo "$line" | grep -o 'p99_us=[0-9.]*')" >&2
