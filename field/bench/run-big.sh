@@ -58,10 +58,11 @@ cleanup() {
       < "$cg/cgroup.procs"
     rmdir "$cg" || echo "could not remove $cg" >&2
   fi
-  if [ "$keep" != 1 ]; then
-    rm -f "$dir"/field-bench-"$size"mib-*.field "$dir"/field-bench-"$size"mib-*.f32
+  if [ "$keep" != 1 ] && [ -n "$field_file" ]; then
+    rm -f "$field_file" "${field_file%.field}.f32"
   fi
 }
+field_file=
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -70,8 +71,13 @@ mkdir "$cg"
 
 common=(--size-mib "$size" --queries "$queries" --max-seconds "$max_seconds" --dir "$dir" --reuse)
 
-# The files, made outside the group: the field file, then its f32 copy.
-"$bin" "${common[@]}" --budget-mib 0 --workload camera --engine mmap --prepare-only >&2
+# The files, made outside the group: the field file, then its f32 copy (field-bench prints
+# "prepared PATH create_s=... export_s=...").
+prepared=$("$bin" "${common[@]}" --budget-mib 0 --workload camera --engine mmap --prepare-only)
+echo "$prepared" >&2
+field_file=${prepared#prepared }
+field_file=${field_file%% create_s=*}
+[ -f "$field_file" ] || { echo "field-bench --prepare-only made no $field_file" >&2; exit 1; }
 
 drop_caches() {
   sync
