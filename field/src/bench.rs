@@ -4,6 +4,11 @@
 //! file cold and reports latency percentiles (`hdrhistogram`), throughput, resident memory
 //! (`/proc/self/status`) and bytes read (`/proc/self/io`) as one line of `key=value`.
 //!
+//! Two engines answer the same workloads: [`Engine::Field`], SACS's paged field, and
+//! [`Engine::Mmap`], baseline (a): the same tables as one `memmap2` mapping of a plain f32 file
+//! ([`mmap`]), paged by the kernel (the script `field/bench/run-big.sh` holds its page cache to
+//! the budget with a cgroup v1 memory group).
+//!
 //! The binary `field-bench` parses its arguments into a [`Config`] and calls both.
 
 use std::fs;
@@ -15,8 +20,14 @@ use hdrhistogram::Histogram;
 
 use crate::error::Result;
 use crate::field::Field;
+use mmap::MmapField;
+
+pub mod mmap;
+mod report;
+
 use crate::layout::{Encoding, Hashing, Layout};
 use crate::tiers::Budget;
+pub use report::Report;
 
 /// Features per entry in the benchmark's layouts (16 bytes of f32 per entry).
 const FEATURES: u8 = 4;
@@ -83,9 +94,49 @@ impl FromStr for Workload {
     }
 }
 
+/// Which implementation answers the queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// SACS's paged field ([`Field`]) under the budget.
+    Field,
+    /// Baseline (a): one shared mapping of a plain f32 file ([`MmapField`]); the budget is
+    /// enforced outside the process (a memory cgroup), or, with none, the whole file is loaded
+    /// into the page cache first.
+    Mmap,
+    /// Baseline (a) with `madvise(MADV_RANDOM)` on the mapping: each page fault reads only
+    /// its page, no readahead (the kernel's other guess).
+    MmapRandom,
+}
+
+impl Engine {
+    /// The name used on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Field => "field",
+            Engine::Mmap => "mmap",
+            Engine::MmapRandom => "mmap-random",
+        }
+    }
+}
+
+impl FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Engine, String> {
+        match s {
+            "field" => Ok(Engine::Field),
+            "mmap" => Ok(Engine::Mmap),
+            "mmap-random" => Ok(Engine::MmapRandom),
+            _ => Err(format!("unknown engine {s:?} (field, mmap or mmap-random)")),
+        }
+    }
+}
+
 /// One benchmark run's parameters.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Which implementation answers.
+    pub engine: Engine,
     /// The field's f32 size in its file, MiB (the layout is chosen to come close).
     pub size_mib: u64,
     /// Hot + warm budget in MiB (3/4 hot, 1/4 warm); 0 = unlimited, after a warm-up pass that
@@ -93,8 +144,11 @@ pub struct Config {
     pub budget_mib: u64,
     /// The workload.
     pub workload: Workload,
-    /// Queries (or updates) measured.
+    /// Queries (or updates) measured at most.
     pub queries: usize,
+    /// Stop the measured loop after the first call that ends past this many seconds (0 = no
+    /// limit); the report counts the queries actually measured.
+    pub max_seconds: f64,
     /// Points per call: 1 = `query`, more = `query_batch` (or that many `update`s timed
     /// together).
     pub batch: usize,
@@ -257,114 +311,6 @@ fn train_gradient(x: &[f32], grad: &mut [f32]) {
     }
 }
 
-/// One run's results; [`Report::line`] prints them.
-#[derive(Clone, Debug)]
-pub struct Report {
-    /// The run's parameters.
-    pub config: Config,
-    /// The layout's f32 bytes, MiB (what `size_mib` came to).
-    pub layout_mib: f64,
-    /// Whether the page cache was dropped before the field was reopened and again after.
-    pub dropped_caches: bool,
-    /// Whether the peak RSS was reset (`/proc/self/clear_refs`) before the reopen and again
-    /// before the measured loop.
-    pub peak_reset: bool,
-    /// Time to reopen the field file, ms.
-    pub open_ms: f64,
-    /// `read_bytes` during the reopen.
-    pub open_bytes_read: u64,
-    /// VmHWM just after the reopen, KiB (the file's mapping included).
-    pub open_peak_kib: u64,
-    /// Time of the warm-up pass (unlimited budget only), ms.
-    pub warmup_ms: f64,
-    /// Latency percentiles per query (per call divided by the batch size), µs.
-    pub p50_us: f64,
-    /// 99th percentile, µs.
-    pub p99_us: f64,
-    /// 99.9th percentile, µs.
-    pub p999_us: f64,
-    /// Largest, µs.
-    pub max_us: f64,
-    /// Queries (updates) per second over the whole measured loop (train: flush included).
-    pub queries_per_s: f64,
-    /// The final flush of the training workload, ms (0 otherwise).
-    pub flush_ms: f64,
-    /// VmHWM after the run, KiB: the peak of the measured loop (and, with no budget, of the
-    /// warm-up) if the reset worked.
-    pub rss_peak_kib: u64,
-    /// VmRSS after the run, KiB.
-    pub rss_end_kib: u64,
-    /// `read_bytes` of `/proc/self/io` during the measured loop (bytes fetched from storage).
-    pub bytes_read: u64,
-    /// `rchar` of `/proc/self/io` during the measured loop (bytes through read calls, page
-    /// cache hits included).
-    pub read_call_bytes: u64,
-    /// The field's statistics after the run.
-    pub loads: u64,
-    /// Feature rows answered from warm (f16) blocks.
-    pub warm_reads: u64,
-    /// Hot and warm blocks at the end.
-    pub hot_blocks: usize,
-    /// Warm blocks at the end.
-    pub warm_blocks: usize,
-    /// Write-backs during the run.
-    pub write_backs: u64,
-    /// Block utilisation (entries used per residency / entries per block).
-    pub utilisation: f64,
-    /// Output values that were not finite (must be 0).
-    pub non_finite: u64,
-}
-
-impl Report {
-    /// The report as one line of `key=value` pairs separated by spaces.
-    pub fn line(&self) -> String {
-        let c = &self.config;
-        let latency = if c.batch > 1 {
-            format!("batch/{}", c.batch)
-        } else {
-            "query".to_string()
-        };
-        format!(
-            "workload={} size_mib={} layout_mib={:.0} budget_mib={} queries={} batch={} \
-             latency_per={} p50_us={:.2} p99_us={:.2} p999_us={:.2} max_us={:.2} \
-             queries_per_s={:.0} flush_ms={:.1} rss_peak_kib={} rss_end_kib={} bytes_read={} \
-             read_call_bytes={} loads={} warm_reads={} hot_blocks={} warm_blocks={} \
-             write_backs={} utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} \
-             open_peak_kib={} warmup_ms={:.1} dropped_caches={} peak_reset={}",
-            c.workload.name(),
-            c.size_mib,
-            self.layout_mib,
-            c.budget_mib,
-            c.queries,
-            c.batch,
-            latency,
-            self.p50_us,
-            self.p99_us,
-            self.p999_us,
-            self.max_us,
-            self.queries_per_s,
-            self.flush_ms,
-            self.rss_peak_kib,
-            self.rss_end_kib,
-            self.bytes_read,
-            self.read_call_bytes,
-            self.loads,
-            self.warm_reads,
-            self.hot_blocks,
-            self.warm_blocks,
-            self.write_backs,
-            self.utilisation,
-            self.non_finite,
-            self.open_ms,
-            self.open_bytes_read,
-            self.open_peak_kib,
-            self.warmup_ms,
-            self.dropped_caches,
-            self.peak_reset,
-        )
-    }
-}
-
 /// A `kB` line of `/proc/self/status` (`VmHWM`, `VmRSS`), 0 if absent.
 pub fn status_kib(key: &str) -> u64 {
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -393,15 +339,188 @@ fn drop_page_cache() -> bool {
     fs::write("/proc/sys/vm/drop_caches", "1").is_ok()
 }
 
-/// Reopens the field file at `path` cold and runs `config`'s workload on it: drops the page
-/// cache if asked and allowed, resets the peak RSS, opens the file, drops the page cache and
-/// resets the peak again, sets the budget (or, with none, loads every block first: the
-/// all-in-RAM baseline), then times each call of `query`,
-/// `query_batch` or (train) `batch` calls of `update`, and, for train, the closing `flush`.
-pub fn measure(path: &Path, config: &Config) -> Result<Report> {
+/// Major page faults of this process so far (`getrusage`), 0 if the call fails.
+fn major_faults() -> u64 {
+    // SAFETY: `rusage` is plain data, valid when zeroed; `getrusage` writes it whole.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage`.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0;
+    }
+    usage.ru_majflt as u64
+}
+
+/// The calls the measured loop makes, on either engine.
+trait Subject {
+    fn query(&mut self, x: &[f32], out: &mut [f32]) -> Result<()>;
+    fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()>;
+    fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()>;
+    fn flush(&mut self) -> Result<()>;
+}
+
+impl Subject for Field {
+    fn query(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        Field::query(self, x, out)
+    }
+    fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()> {
+        Field::query_batch(self, xs, out)
+    }
+    fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
+        Field::update(self, x, grad, lr)
+    }
+    fn flush(&mut self) -> Result<()> {
+        Field::flush(self)
+    }
+}
+
+impl Subject for MmapField {
+    fn query(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        MmapField::query(self, x, out)
+    }
+    fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()> {
+        MmapField::query_batch(self, xs, out)
+    }
+    fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
+        MmapField::update(self, x, grad, lr)
+    }
+    fn flush(&mut self) -> Result<()> {
+        MmapField::flush(self)
+    }
+}
+
+/// What the measured loop found, before the engine's own statistics are added.
+struct Measured {
+    queries: usize,
+    seconds: f64,
+    histogram: Histogram<u64>,
+    flush_ms: f64,
+    bytes_read: u64,
+    read_call_bytes: u64,
+    major_faults: u64,
+    non_finite: u64,
+    peak_reset: bool,
+}
+
+/// Times each call of `query`, `query_batch` or (train) `batch` calls of `update` on
+/// `config`'s points until `config.queries` are done or `config.max_seconds` have passed, and,
+/// for train, the closing `flush`; then checks that the answers (train: a sample of queries
+/// after the epoch) are finite. Resets the peak RSS first.
+fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> Result<Measured> {
     let dim = 3;
-    let mut points = Points::new(config.workload, config.seed ^ 0x9e37_79b9_7f4a_7c15);
-    let xs = points.take_flat(config.queries);
+    let seed = config.seed ^ 0x9e37_79b9_7f4a_7c15;
+    let mut points = Points::new(config.workload, seed);
+    let batch = config.batch.max(1);
+    let mut out = vec![0f32; batch * width];
+    let mut grad = vec![0f32; width];
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
+        .expect("constant histogram bounds are valid");
+    let mut non_finite = 0u64;
+    let peak_reset = fs::write("/proc/self/clear_refs", "5").is_ok();
+    let read_bytes_before = io_counter("read_bytes");
+    let rchar_before = io_counter("rchar");
+    let faults_before = major_faults();
+
+    let mut done = 0;
+    let started = Instant::now();
+    while done < config.queries {
+        if config.max_seconds > 0.0 && started.elapsed().as_secs_f64() >= config.max_seconds {
+            break;
+        }
+        let n = batch.min(config.queries - done);
+        // The points are made outside the timed call.
+        let chunk = points.take_flat(n);
+        let call = Instant::now();
+        match config.workload {
+            Workload::Train => {
+                for x in chunk.chunks_exact(dim) {
+                    train_gradient(x, &mut grad);
+                    subject.update(x, &grad, TRAIN_LR)?;
+                }
+            }
+            _ if batch == 1 => subject.query(&chunk, &mut out)?,
+            _ => subject.query_batch(&chunk, &mut out[..n * width])?,
+        }
+        let nanos = call.elapsed().as_nanos() as u64 / n as u64;
+        histogram.saturating_record(nanos.max(1));
+        if config.workload != Workload::Train {
+            non_finite += out[..n * width].iter().filter(|v| !v.is_finite()).count() as u64;
+        }
+        done += n;
+    }
+    let flushed = Instant::now();
+    if config.workload == Workload::Train {
+        subject.flush()?;
+    }
+    let flush_ms = flushed.elapsed().as_secs_f64() * 1e3;
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes_read = io_counter("read_bytes").saturating_sub(read_bytes_before);
+    let read_call_bytes = io_counter("rchar").saturating_sub(rchar_before);
+    let major_faults = major_faults().saturating_sub(faults_before);
+    if config.workload == Workload::Train {
+        // The trained field must still answer with finite values.
+        let mut again = Points::new(config.workload, seed);
+        let xs = again.take_flat(done);
+        let mut out = vec![0f32; width];
+        for x in xs.chunks_exact(dim).step_by(97) {
+            subject.query(x, &mut out)?;
+            non_finite += out.iter().filter(|v| !v.is_finite()).count() as u64;
+        }
+    }
+    Ok(Measured {
+        queries: done,
+        seconds,
+        histogram,
+        flush_ms,
+        bytes_read,
+        read_call_bytes,
+        major_faults,
+        non_finite,
+        peak_reset,
+    })
+}
+
+/// The report of a run from its loop's measures; the field's statistics are left at 0.
+fn report(config: &Config, layout: &Layout, measured: Measured) -> Report {
+    let histogram = &measured.histogram;
+    let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1e3;
+    Report {
+        config: config.clone(),
+        layout_mib: layout_bytes(layout) as f64 / (1u64 << 20) as f64,
+        dropped_caches: false,
+        peak_reset: measured.peak_reset,
+        open_ms: 0.0,
+        open_bytes_read: 0,
+        open_peak_kib: 0,
+        warmup_ms: 0.0,
+        queries: measured.queries,
+        seconds: measured.seconds,
+        p50_us: us(0.5),
+        p99_us: us(0.99),
+        p999_us: us(0.999),
+        max_us: histogram.max() as f64 / 1e3,
+        queries_per_s: measured.queries as f64 / measured.seconds,
+        flush_ms: measured.flush_ms,
+        rss_peak_kib: status_kib("VmHWM"),
+        rss_end_kib: status_kib("VmRSS"),
+        bytes_read: measured.bytes_read,
+        read_call_bytes: measured.read_call_bytes,
+        major_faults: measured.major_faults,
+        loads: 0,
+        warm_reads: 0,
+        hot_blocks: 0,
+        warm_blocks: 0,
+        write_backs: 0,
+        utilisation: 0.0,
+        non_finite: measured.non_finite,
+    }
+}
+
+/// Reopens the field file at `path` cold and runs `config`'s workload on it ([`Engine::Field`];
+/// `config.engine` is not consulted): drops the page cache if asked and allowed, resets the
+/// peak RSS, opens the file, drops the page cache and resets the peak again, sets the budget
+/// (or, with none, loads every block first: the all-in-RAM baseline), then runs the measured
+/// loop (see [`Config::queries`] and [`Config::max_seconds`]).
+pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let dropped_caches = config.drop_caches && drop_page_cache();
     let peak_reset = fs::write("/proc/self/clear_refs", "5").is_ok();
 
@@ -431,92 +550,81 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
         warmup_ms = warmup.elapsed().as_secs_f64() * 1e3;
     }
 
-    let width = field.output_len();
-    let batch = config.batch.max(1);
-    let mut out = vec![0f32; batch * width];
-    let mut grad = vec![0f32; width];
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
-        .expect("constant histogram bounds are valid");
-    let mut non_finite = 0u64;
     let before = field.stats();
-    let peak_reset = peak_reset && fs::write("/proc/self/clear_refs", "5").is_ok();
-    let read_bytes_before = io_counter("read_bytes");
-    let rchar_before = io_counter("rchar");
-
-    let started = Instant::now();
-    for chunk in xs.chunks(batch * dim) {
-        let n = chunk.len() / dim;
-        let call = Instant::now();
-        match config.workload {
-            Workload::Train => {
-                for x in chunk.chunks_exact(dim) {
-                    train_gradient(x, &mut grad);
-                    field.update(x, &grad, TRAIN_LR)?;
-                }
-            }
-            _ if batch == 1 => field.query(chunk, &mut out)?,
-            _ => field.query_batch(chunk, &mut out[..n * width])?,
-        }
-        let nanos = call.elapsed().as_nanos() as u64 / n as u64;
-        histogram.saturating_record(nanos.max(1));
-        if config.workload != Workload::Train {
-            non_finite += out[..n * width].iter().filter(|v| !v.is_finite()).count() as u64;
-        }
-    }
-    let flushed = Instant::now();
-    if config.workload == Workload::Train {
-        field.flush()?;
-    }
-    let flush_ms = flushed.elapsed().as_secs_f64() * 1e3;
-    let seconds = started.elapsed().as_secs_f64();
-    let bytes_read = io_counter("read_bytes").saturating_sub(read_bytes_before);
-    let read_call_bytes = io_counter("rchar").saturating_sub(rchar_before);
+    let width = field.output_len();
+    let measured = measure_loop(&mut field, width, config)?;
     let stats = field.stats();
-    if config.workload == Workload::Train {
-        // The trained field must still answer with finite values.
-        let mut out = vec![0f32; width];
-        for x in xs.chunks_exact(dim).step_by(97) {
-            field.query(x, &mut out)?;
-            non_finite += out.iter().filter(|v| !v.is_finite()).count() as u64;
-        }
-    }
-
-    let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1e3;
+    let peak_reset = peak_reset && measured.peak_reset;
     Ok(Report {
-        config: config.clone(),
-        layout_mib: layout_bytes(&layout) as f64 / (1u64 << 20) as f64,
         dropped_caches: dropped_caches && dropped_after_open,
         peak_reset,
         open_ms,
         open_bytes_read,
         open_peak_kib,
         warmup_ms,
-        p50_us: us(0.5),
-        p99_us: us(0.99),
-        p999_us: us(0.999),
-        max_us: histogram.max() as f64 / 1e3,
-        queries_per_s: config.queries as f64 / seconds,
-        flush_ms,
-        rss_peak_kib: status_kib("VmHWM"),
-        rss_end_kib: status_kib("VmRSS"),
-        bytes_read,
-        read_call_bytes,
         loads: stats.loads - before.loads,
         warm_reads: stats.warm_reads - before.warm_reads,
         hot_blocks: stats.hot_blocks,
         warm_blocks: stats.warm_blocks,
         write_backs: stats.write_backs - before.write_backs,
         utilisation: stats.utilisation(),
-        non_finite,
+        ..report(config, &layout, measured)
+    })
+}
+
+/// Runs `config`'s workload on the f32 file at `path` holding `layout`'s tables through one
+/// mapping ([`Engine::Mmap`], or [`Engine::MmapRandom`] if `config.engine` says so; any other
+/// engine counts as `Mmap`): drops the page cache if asked and allowed, maps the file (and
+/// advises random access for `MmapRandom`), and with no budget (`budget_mib` 0) touches every page
+/// first (all in the page cache); with a budget, the process's memory cgroup (set up by the
+/// caller) is what bounds the page cache. Then runs the measured loop.
+pub fn measure_mmap(path: &Path, layout: Layout, config: &Config) -> Result<Report> {
+    let dropped_caches = config.drop_caches && drop_page_cache();
+    let _ = fs::write("/proc/self/clear_refs", "5");
+    let read_bytes_at_open = io_counter("read_bytes");
+    let opened = Instant::now();
+    let mut mapped = MmapField::open(path, layout)?;
+    if config.engine == Engine::MmapRandom {
+        mapped.advise(memmap2::Advice::Random)?;
+    }
+    let open_ms = opened.elapsed().as_secs_f64() * 1e3;
+    let open_bytes_read = io_counter("read_bytes").saturating_sub(read_bytes_at_open);
+    let open_peak_kib = status_kib("VmHWM");
+    let mut warmup_ms = 0.0;
+    if config.budget_mib == 0 {
+        let warmup = Instant::now();
+        let sum = mapped.load_all()?;
+        std::hint::black_box(sum);
+        warmup_ms = warmup.elapsed().as_secs_f64() * 1e3;
+    }
+    let width = mapped.output_len();
+    let measured = measure_loop(&mut mapped, width, config)?;
+    Ok(Report {
+        dropped_caches,
+        open_ms,
+        open_bytes_read,
+        open_peak_kib,
+        warmup_ms,
+        ..report(config, &layout, measured)
     })
 }
 
 /// The file name the benchmark gives a field of `layout` in `dir`.
 pub fn field_path(dir: &Path, layout: &Layout) -> PathBuf {
+    let hashing = match layout.hashing {
+        Hashing::Spatial => "",
+        Hashing::Local => "-local",
+    };
     dir.join(format!(
-        "field-bench-{}mib-{}kib-seed{}.field",
+        "field-bench-{}mib-{}kib-seed{}{hashing}.field",
         layout_bytes(layout) >> 20,
         (1u32 << layout.log2_block_bytes) >> 10,
         layout.seed
     ))
+}
+
+/// The file name the benchmark gives the plain f32 copy of the field file at `field_path`
+/// (baseline (a)): the same name with the extension `.f32`.
+pub fn mmap_path(field_path: &Path) -> PathBuf {
+    field_path.with_extension("f32")
 }

@@ -55,10 +55,12 @@ fn every_workload_runs_on_a_tiny_field_and_reports_a_parsable_line() {
         for budget_mib in [1, 0] {
             let run = Instant::now();
             let config = Config {
+                engine: bench::Engine::Field,
                 size_mib: 2,
                 budget_mib,
                 workload,
                 queries: 2000,
+                max_seconds: 0.0,
                 batch,
                 seed: 7,
                 drop_caches: false,

@@ -3,41 +3,62 @@
 //! once, drops it, reopens it cold under `--budget-mib` (3/4 hot, 1/4 warm; 0 = unlimited after
 //! loading every block) and prints one line of `key=value` for the run (see `field::bench`).
 //!
+//! `--engine mmap` (or `mmap-random`: the mapping advised `MADV_RANDOM`) runs baseline (a) instead: the field file's values exported once to a plain
+//! f32 file beside it (`.f32`, reused with `--reuse`), mapped whole; its budget is whatever
+//! memory cgroup the process runs in (`field/bench/run-big.sh` makes one), and with
+//! `--budget-mib 0` the whole file is loaded into the page cache first.
+//!
 //! ```text
 //! field-bench --size-mib 256 --budget-mib 64 --workload camera --queries 100000 --batch 1
-//!             [--dir PATH] [--seed N] [--block-kib 16] [--reuse] [--no-drop-caches]
+//!             [--engine field|mmap|mmap-random] [--max-seconds S] [--dir PATH] [--seed N]
+//!             [--block-kib 16] [--hashing spatial|local] [--reuse] [--no-drop-caches]
+//!             [--prepare-only]
 //! ```
+//!
+//! `--hashing local` gives the hashed levels the locality-aware layout (`Hashing::Local`,
+//! docs/field-locality.md); its files have their own names, and the line says `hashing=`.
+//!
+//! `--prepare-only` makes the engine's files (as without it) and exits without measuring, so
+//! that a script can make them outside the memory cgroup it measures in.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use field::bench::{self, Config, Workload};
+use field::bench::{self, Config, Engine, Workload};
+use field::{Hashing, Layout};
 
 const USAGE: &str = "usage: field-bench --size-mib N --budget-mib N \
---workload camera|zipf|uniform|train --queries N --batch N [--dir PATH] [--seed N] [--block-kib 4..64] \
-[--reuse] [--no-drop-caches]";
+--workload camera|zipf|uniform|train --queries N --batch N [--engine field|mmap|mmap-random] \
+[--max-seconds S] [--dir PATH] [--seed N] [--block-kib 4..64] [--hashing spatial|local] [--reuse] \
+[--no-drop-caches] [--prepare-only]";
 
 struct Args {
     config: Config,
     dir: Option<PathBuf>,
     reuse: bool,
+    prepare_only: bool,
     log2_block_bytes: u8,
+    hashing: Hashing,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut config = Config {
+        engine: Engine::Field,
         size_mib: 64,
         budget_mib: 0,
         workload: Workload::Camera,
         queries: 100_000,
+        max_seconds: 0.0,
         batch: 1,
         seed: 1,
         drop_caches: true,
     };
     let mut dir = None;
     let mut reuse = false;
+    let mut prepare_only = false;
     let mut block_kib = 16u64;
+    let mut hashing = Hashing::Spatial;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -46,16 +67,30 @@ fn parse_args() -> Result<Args, String> {
             "--size-mib" => config.size_mib = number(value()?)?,
             "--budget-mib" => config.budget_mib = number(value()?)?,
             "--workload" => config.workload = value()?.parse()?,
+            "--engine" => config.engine = value()?.parse()?,
+            "--max-seconds" => {
+                let v = value()?;
+                config.max_seconds = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .ok_or_else(|| format!("--max-seconds {v:?}: a number of seconds >= 0"))?;
+            }
             "--queries" => config.queries = number(value()?)? as usize,
             "--batch" => config.batch = (number(value()?)? as usize).max(1),
             "--seed" => config.seed = number(value()?)?,
             "--dir" => dir = Some(PathBuf::from(value()?)),
             "--block-kib" => block_kib = number(value()?)?,
+            "--hashing" => hashing = value()?.parse()?,
             "--reuse" => reuse = true,
+            "--prepare-only" => prepare_only = true,
             "--no-drop-caches" => config.drop_caches = false,
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
+    }
+    if prepare_only && dir.is_none() {
+        return Err("--prepare-only needs --dir (the files are kept there)".to_string());
     }
     if !matches!(block_kib, 4 | 8 | 16 | 32 | 64) {
         return Err(format!("--block-kib {block_kib}: 4, 8, 16, 32 or 64"));
@@ -64,7 +99,9 @@ fn parse_args() -> Result<Args, String> {
         config,
         dir,
         reuse,
+        prepare_only,
         log2_block_bytes: (block_kib << 10).trailing_zeros() as u8,
+        hashing,
     })
 }
 
@@ -74,14 +111,18 @@ fn run(args: Args) -> field::Result<()> {
         std::env::temp_dir().join(format!("field-bench-{}", std::process::id()))
     });
     std::fs::create_dir_all(&dir)?;
-    let layout = bench::layout_for_size(
-        args.config.size_mib,
-        args.log2_block_bytes,
-        args.config.seed,
-    );
+    let layout = Layout {
+        hashing: args.hashing,
+        ..bench::layout_for_size(
+            args.config.size_mib,
+            args.log2_block_bytes,
+            args.config.seed,
+        )
+    };
     let path = bench::field_path(&dir, &layout);
     let mut create_s = 0.0;
-    if !(args.reuse && path.exists()) {
+    let created = !(args.reuse && path.exists());
+    if created {
         if path.exists() {
             std::fs::remove_file(&path)?;
         }
@@ -89,11 +130,34 @@ fn run(args: Args) -> field::Result<()> {
         bench::prepare(&path, layout)?;
         create_s = started.elapsed().as_secs_f64();
     }
-    let report = bench::measure(&path, &args.config);
+    let mut export_s = 0.0;
+    let f32_path = bench::mmap_path(&path);
+    // A field file made just now has new values: its copy is made again too.
+    let mapped = matches!(args.config.engine, Engine::Mmap | Engine::MmapRandom);
+    if mapped && (!(args.reuse && f32_path.exists()) || created) {
+        let started = Instant::now();
+        bench::mmap::export_f32(&path, &f32_path)?;
+        export_s = started.elapsed().as_secs_f64();
+    }
+    if args.prepare_only {
+        println!(
+            "prepared {} create_s={create_s:.2} export_s={export_s:.2}",
+            path.display()
+        );
+        return Ok(());
+    }
+    let report = match args.config.engine {
+        Engine::Field => bench::measure(&path, &args.config),
+        Engine::Mmap | Engine::MmapRandom => bench::measure_mmap(&f32_path, layout, &args.config),
+    };
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    println!("{} create_s={create_s:.2}", report?.line());
+    println!(
+        "{} create_s={create_s:.2} export_s={export_s:.2} hashing={}",
+        report?.line(),
+        layout.hashing.name()
+    );
     Ok(())
 }
 

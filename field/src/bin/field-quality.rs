@@ -236,6 +236,8 @@ fn run(a: &Args) -> field::Result<()> {
             for workload in [Workload::Camera, Workload::Zipf, Workload::Uniform] {
                 for (hashing, path) in &paths {
                     let config = bench::Config {
+                        engine: bench::Engine::Field,
+                        max_seconds: 0.0,
                         size_mib: a.size_mib,
                         budget_mib: a.budget_mib,
                         workload,

@@ -1,0 +1,127 @@
+//! One benchmark run's results and their `key=value` line.
+
+use super::Config;
+
+/// One run's results; [`Report::line`] prints them.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The run's parameters.
+    pub config: Config,
+    /// The layout's f32 bytes, MiB (what `size_mib` came to).
+    pub layout_mib: f64,
+    /// Whether the page cache was dropped before the field was reopened and again after
+    /// (the mmap engine: before the file was mapped).
+    pub dropped_caches: bool,
+    /// Whether the peak RSS was reset (`/proc/self/clear_refs`) before the reopen and again
+    /// before the measured loop.
+    pub peak_reset: bool,
+    /// Time to reopen the field file (or map the f32 file), ms.
+    pub open_ms: f64,
+    /// `read_bytes` during the reopen.
+    pub open_bytes_read: u64,
+    /// VmHWM just after the reopen, KiB (the file's mapping included).
+    pub open_peak_kib: u64,
+    /// Time of the warm-up pass (unlimited budget only), ms.
+    pub warmup_ms: f64,
+    /// Queries (updates) measured: `config.queries`, or fewer if `config.max_seconds` ended
+    /// the loop first.
+    pub queries: usize,
+    /// Seconds of the measured loop (train: flush included).
+    pub seconds: f64,
+    /// Latency percentiles per query (per call divided by the batch size), µs.
+    pub p50_us: f64,
+    /// 99th percentile, µs.
+    pub p99_us: f64,
+    /// 99.9th percentile, µs.
+    pub p999_us: f64,
+    /// Largest, µs.
+    pub max_us: f64,
+    /// Queries (updates) per second over the whole measured loop (train: flush included).
+    pub queries_per_s: f64,
+    /// The final flush of the training workload, ms (0 otherwise).
+    pub flush_ms: f64,
+    /// VmHWM after the run, KiB: the peak of the measured loop (and, with no budget, of the
+    /// warm-up) if the reset worked. For the mmap engine it counts the mapped file pages.
+    pub rss_peak_kib: u64,
+    /// VmRSS after the run, KiB.
+    pub rss_end_kib: u64,
+    /// `read_bytes` of `/proc/self/io` during the measured loop (bytes fetched from storage,
+    /// page faults' readahead included).
+    pub bytes_read: u64,
+    /// `rchar` of `/proc/self/io` during the measured loop (bytes through read calls, page
+    /// cache hits included; page faults do not count).
+    pub read_call_bytes: u64,
+    /// Major page faults (`getrusage`) during the measured loop: for the mmap engine, the
+    /// faults that waited for the disk.
+    pub major_faults: u64,
+    /// The field's statistics after the run (0 for the mmap engine).
+    pub loads: u64,
+    /// Feature rows answered from warm (f16) blocks.
+    pub warm_reads: u64,
+    /// Hot blocks at the end.
+    pub hot_blocks: usize,
+    /// Warm blocks at the end.
+    pub warm_blocks: usize,
+    /// Write-backs during the run.
+    pub write_backs: u64,
+    /// Block utilisation (entries used per residency / entries per block).
+    pub utilisation: f64,
+    /// Output values that were not finite (must be 0).
+    pub non_finite: u64,
+}
+
+impl Report {
+    /// The report as one line of `key=value` pairs separated by spaces.
+    pub fn line(&self) -> String {
+        let c = &self.config;
+        let latency = if c.batch > 1 {
+            format!("batch/{}", c.batch)
+        } else {
+            "query".to_string()
+        };
+        format!(
+            "engine={} workload={} size_mib={} layout_mib={:.0} budget_mib={} queries={} \
+             queries_asked={} max_s={} seconds={:.2} batch={} latency_per={} p50_us={:.2} \
+             p99_us={:.2} p999_us={:.2} max_us={:.2} queries_per_s={:.0} flush_ms={:.1} \
+             rss_peak_kib={} rss_end_kib={} bytes_read={} read_call_bytes={} major_faults={} \
+             loads={} warm_reads={} hot_blocks={} warm_blocks={} write_backs={} \
+             utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} open_peak_kib={} \
+             warmup_ms={:.1} dropped_caches={} peak_reset={}",
+            c.engine.name(),
+            c.workload.name(),
+            c.size_mib,
+            self.layout_mib,
+            c.budget_mib,
+            self.queries,
+            c.queries,
+            c.max_seconds,
+            self.seconds,
+            c.batch,
+            latency,
+            self.p50_us,
+            self.p99_us,
+            self.p999_us,
+            self.max_us,
+            self.queries_per_s,
+            self.flush_ms,
+            self.rss_peak_kib,
+            self.rss_end_kib,
+            self.bytes_read,
+            self.read_call_bytes,
+            self.major_faults,
+            self.loads,
+            self.warm_reads,
+            self.hot_blocks,
+            self.warm_blocks,
+            self.write_backs,
+            self.utilisation,
+            self.non_finite,
+            self.open_ms,
+            self.open_bytes_read,
+            self.open_peak_kib,
+            self.warmup_ms,
+            self.dropped_caches,
+            self.peak_reset,
+        )
+    }
+}
