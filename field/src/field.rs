@@ -202,20 +202,9 @@ impl Field {
         }
     }
 
-    /// The tile holding `x` and `x`'s coordinates inside it, in `[0, 1]`.
+    /// The tile holding `x` and `x`'s coordinates inside it ([`Layout::tile_of`]).
     fn tile_of(&self, x: &[f32]) -> (u64, [f32; 3]) {
-        let tiles = self.layout.tiles_per_axis;
-        let mut tile = 0u64;
-        let mut stride = 1u64;
-        let mut local = [0f32; 3];
-        for (d, &xd) in x.iter().enumerate() {
-            let p = xd.clamp(0.0, 1.0) * tiles as f32;
-            let c = (p.floor() as u32).min(tiles - 1);
-            local[d] = p - c as f32;
-            tile += c as u64 * stride;
-            stride *= tiles as u64;
-        }
-        (tile, local)
+        self.layout.tile_of(x)
     }
 
     /// The block's stored version, or its initial values if it has none.

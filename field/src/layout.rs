@@ -264,6 +264,23 @@ impl Layout {
         (self.tiles_per_axis as u64).pow(self.dim as u32)
     }
 
+    /// The tile holding `x` (`dim` coordinates, clamped to the unit cube) and `x`'s
+    /// coordinates inside it, in `[0, 1]`.
+    pub(crate) fn tile_of(&self, x: &[f32]) -> (u64, [f32; 3]) {
+        let tiles = self.tiles_per_axis;
+        let mut tile = 0u64;
+        let mut stride = 1u64;
+        let mut local = [0f32; 3];
+        for (d, &xd) in x.iter().enumerate() {
+            let p = xd.clamp(0.0, 1.0) * tiles as f32;
+            let c = (p.floor() as u32).min(tiles - 1);
+            local[d] = p - c as f32;
+            tile += c as u64 * stride;
+            stride *= tiles as u64;
+        }
+        (tile, local)
+    }
+
     /// Bytes the field would take if every entry of every table were stored as f32: its
     /// logical size.
     pub fn logical_bytes(&self) -> u128 {
