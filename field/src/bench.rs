@@ -529,9 +529,9 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let mut field = Field::open(path)?;
     let open_ms = opened.elapsed().as_secs_f64() * 1e3;
     let open_bytes_read = io_counter("read_bytes").saturating_sub(read_bytes_at_open);
-    // Opening reads every slot header through a mapping of the whole file, whose readahead
-    // brings most of the file into the page cache and into the RSS peak: both are reported
-    // for the open, then dropped / reset so that the measured loop starts cold.
+    // Opening reads the store's index (or, after a crash, scans every slot header in windows):
+    // what it read and its RSS peak are reported for the open, then the page cache is dropped
+    // and the peak reset so that the measured loop starts cold.
     let open_peak_kib = status_kib("VmHWM");
     let dropped_after_open = config.drop_caches && drop_page_cache();
     let layout = *field.layout();
