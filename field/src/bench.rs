@@ -29,6 +29,38 @@ use crate::layout::{Encoding, Hashing, Layout};
 use crate::tiers::Budget;
 pub use report::Report;
 
+/// log2 of a block size in bytes from the benchmark binaries' `--block-kib` (4, 8, 16, 32 or
+/// 64 KiB), or the message to print.
+pub fn log2_block_bytes(kib: u64) -> std::result::Result<u8, String> {
+    if !matches!(kib, 4 | 8 | 16 | 32 | 64) {
+        return Err(format!("block size {kib} KiB: 4, 8, 16, 32 or 64"));
+    }
+    Ok((kib.trailing_zeros() + 10) as u8)
+}
+
+/// The `main` of the benchmark binaries: `parse`s the arguments (a message and exit status 2
+/// when they are wrong), `run`s, and prints an error as `name: error` with exit status 1.
+pub fn cli_main<A, E: std::fmt::Display>(
+    name: &str,
+    parse: impl FnOnce() -> std::result::Result<A, String>,
+    run: impl FnOnce(A) -> std::result::Result<(), E>,
+) -> std::process::ExitCode {
+    let args = match parse() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Features per entry in the benchmark's layouts (16 bytes of f32 per entry).
 const FEATURES: u8 = 4;
 /// Levels when the size allows 2^14-entry tables or more.

@@ -92,15 +92,13 @@ fn parse_args() -> Result<Args, String> {
     if prepare_only && dir.is_none() {
         return Err("--prepare-only needs --dir (the files are kept there)".to_string());
     }
-    if !matches!(block_kib, 4 | 8 | 16 | 32 | 64) {
-        return Err(format!("--block-kib {block_kib}: 4, 8, 16, 32 or 64"));
-    }
+    let log2_block_bytes = bench::log2_block_bytes(block_kib)?;
     Ok(Args {
         config,
         dir,
         reuse,
         prepare_only,
-        log2_block_bytes: (block_kib << 10).trailing_zeros() as u8,
+        log2_block_bytes,
         hashing,
     })
 }
@@ -162,18 +160,5 @@ fn run(args: Args) -> field::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("field-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::cli_main("field-bench", parse_args, run)
 }

@@ -75,9 +75,7 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    if !matches!(a.block_kib, 4 | 8 | 16 | 32 | 64) {
-        return Err(format!("--block-kib {}: 4, 8, 16, 32 or 64", a.block_kib));
-    }
+    bench::log2_block_bytes(a.block_kib)?;
     Ok(a)
 }
 
@@ -118,7 +116,7 @@ fn prefetchers<'a>(
 
 fn run(a: &Args) -> field::Result<()> {
     std::fs::create_dir_all(&a.dir)?;
-    let log2_block_bytes = (a.block_kib << 10).trailing_zeros() as u8;
+    let log2_block_bytes = bench::log2_block_bytes(a.block_kib).expect("checked");
     let layout = bench::layout_for_size(a.size_mib, log2_block_bytes, a.seed);
     let path = bench::field_path(&a.dir, &layout);
     if !(a.reuse && path.exists()) {
@@ -172,18 +170,5 @@ fn run(a: &Args) -> field::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("field-prefetch: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::cli_main("field-prefetch", parse_args, |a| run(&a))
 }

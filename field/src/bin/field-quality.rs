@@ -61,13 +61,6 @@ struct Args {
     cycles: f32,
 }
 
-fn log2_kib(kib: u64) -> Result<u8, String> {
-    if !matches!(kib, 4 | 8 | 16 | 32 | 64) {
-        return Err(format!("block size {kib} KiB: 4, 8, 16, 32 or 64"));
-    }
-    Ok((kib.trailing_zeros() + 10) as u8)
-}
-
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         locality: true,
@@ -152,10 +145,10 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    a.fit_layout.log2_block_bytes = log2_kib(a.fit_block_kib)?;
+    a.fit_layout.log2_block_bytes = bench::log2_block_bytes(a.fit_block_kib)?;
     a.fit_layout.seed = a.seed;
     a.config.seed = a.seed;
-    log2_kib(a.block_kib)?;
+    bench::log2_block_bytes(a.block_kib)?;
     Ok(a)
 }
 
@@ -180,8 +173,11 @@ fn run(a: &Args) -> field::Result<()> {
     let dir = RunDir(parent.join(format!("field-quality-{}", std::process::id())));
     std::fs::create_dir_all(dir.path())?;
     if a.locality {
-        let base =
-            bench::layout_for_size(a.size_mib, log2_kib(a.block_kib).expect("checked"), a.seed);
+        let base = bench::layout_for_size(
+            a.size_mib,
+            bench::log2_block_bytes(a.block_kib).expect("checked"),
+            a.seed,
+        );
         let budget = (a.budget_mib << 20) as usize;
         let budget = Budget {
             hot_bytes: budget / 4 * 3,
@@ -217,8 +213,11 @@ fn run(a: &Args) -> field::Result<()> {
         }
     }
     if a.bench {
-        let base =
-            bench::layout_for_size(a.size_mib, log2_kib(a.block_kib).expect("checked"), a.seed);
+        let base = bench::layout_for_size(
+            a.size_mib,
+            bench::log2_block_bytes(a.block_kib).expect("checked"),
+            a.seed,
+        );
         let paths = [Hashing::Spatial, Hashing::Local].map(|hashing| {
             let path = dir.path().join(format!("bench-{}", hashing.name()));
             (hashing, path)
@@ -257,8 +256,11 @@ fn run(a: &Args) -> field::Result<()> {
         }
     }
     if a.kernel {
-        let layout =
-            bench::layout_for_size(a.size_mib, log2_kib(a.block_kib).expect("checked"), a.seed);
+        let layout = bench::layout_for_size(
+            a.size_mib,
+            bench::log2_block_bytes(a.block_kib).expect("checked"),
+            a.seed,
+        );
         for workload in [Workload::Camera, Workload::Uniform] {
             let path = dir.path().join(format!("kernel-{}", workload.name()));
             let mut f = Field::create(&path, layout)?;
@@ -340,18 +342,5 @@ fn run(a: &Args) -> field::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("field-quality: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::cli_main("field-quality", parse_args, |a| run(&a))
 }

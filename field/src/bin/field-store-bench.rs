@@ -91,9 +91,7 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    if !matches!(a.block_kib, 4 | 8 | 16 | 32 | 64) {
-        return Err(format!("--block-kib {}: 4, 8, 16, 32 or 64", a.block_kib));
-    }
+    bench::log2_block_bytes(a.block_kib)?;
     Ok(a)
 }
 
@@ -109,7 +107,7 @@ fn prepare(a: &Args) -> field::Result<()> {
     std::fs::create_dir_all(dir)?;
     let layout = bench::layout_for_size(
         a.size_mib,
-        (a.block_kib << 10).trailing_zeros() as u8,
+        bench::log2_block_bytes(a.block_kib).expect("checked"),
         a.seed,
     );
     let path = bench::field_path(dir, &layout);
@@ -234,18 +232,5 @@ fn run(a: Args) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("field-store-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::cli_main("field-store-bench", parse_args, run)
 }
