@@ -9,14 +9,15 @@
 # counts as one).
 #   - GlobalAlloc: bench-harness/src/bin/pairs.rs (`pairs sacs N SIZE`), bench profile.
 #   - LD_PRELOAD: bench-harness/c/pairs.c (malloc/free, gcc -O2) under LD_PRELOAD=libsacs.so
-#     (release profile); this adds the C entry points to the path.
+#     (release profile); this adds the C entry points to the path. Also C++ operator new/delete
+#     and calloc/free (PAIRS_API), at 64 B and 4 KiB.
 # Sizes 16, 64 and 1024 B are the tiny tier; 4096 and 32768 B the mid tier.
 #
 #   scripts/hot-path-instructions.sh [--out FILE]     # prints a Markdown table (and writes FILE)
 #   N1=200000 N2=400000 scripts/hot-path-instructions.sh   # other loop lengths (default 1M, 2M)
 #
 # Needs valgrind and gcc; honours CARGO_TARGET_DIR (default target). About 30 s once built
-# (20 callgrind runs).
+# (28 callgrind runs).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -45,7 +46,7 @@ rust_pairs="$target_dir/release/pairs"
 lib="$(realpath "$target_dir/release/libsacs.so")"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-gcc -O2 -o "$tmp/pairs-c" bench-harness/c/pairs.c
+gcc -O2 -o "$tmp/pairs-c" bench-harness/c/pairs.c -lstdc++
 
 total() { # NAME N PRELOAD COMMAND... -> total instructions (Ir) of COMMAND under callgrind
     local name="$1" n="$2" preload="$3" cg="$tmp/$1-$2.out"
@@ -81,6 +82,12 @@ done
 for size in 16 64 1024 4096 32768; do
     v="$(per_pair preload "$size" "$lib" "$tmp/pairs-c")"
     table+=$'\n'"| LD_PRELOAD malloc/free (pairs.c) | $size | $v |"
+done
+for api in new calloc; do
+    for size in 64 4096; do
+        v="$(PAIRS_API=$api per_pair "preload-$api" "$size" "$lib" "$tmp/pairs-c")"
+        table+=$'\n'"| LD_PRELOAD $api (pairs.c, PAIRS_API=$api) | $size | $v |"
+    done
 done
 echo "$table"
 if [ -n "$out_file" ]; then echo "$table" >"$out_file"; fi

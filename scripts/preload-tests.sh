@@ -178,8 +178,8 @@ expect_allocs() {
     # The case stats-formats fails on that; here it is only reported.
     ((on_stderr == 0)) || note "$on_stderr on stderr: $(grep -a -m1 '^sacs: cannot open SACS_STATS_FILE' "$name.err" | tr -d '\0' | tr -s ' ')"
     if [[ ${EXTRA_ENV[*]} == *SACS_SITES=observe* || ${EXTRA_ENV[*]} == *SACS_SITES=on* ]]; then
-        # Every miss of the HOT malloc is sampled; calloc, realloc and C++ operator new are not
-        # (the c++ case shows 0), so the count is reported, not required.
+        # Misses of the HOT malloc, calloc and C++ operator new are sampled, realloc's and aligned
+        # allocations' are not, so the count is reported, not required.
         note "site samples $samples"
     fi
 }
@@ -676,6 +676,37 @@ EOF
     note "$(grep -m1 '^sacs heap profile' sacs.err | cut -c20-100)"
 }
 
+# Call sites of C++ `operator new` and of `calloc` (tests-preload/sites.cpp): with the heap
+# profile, each of the program's four allocating functions is a site of its own, named by
+# dladdr, with its lifetime (long for the two that keep their blocks, short for the two that
+# free them at once); with SACS_SITES=on, the keepers' blocks are placed long-lived. Before
+# these entries captured their caller, every `new` and `calloc` had site 0.
+case_sites_entries() {
+    need g++
+    g++ -std=c++17 -O2 -rdynamic -o sites "$SRC/sites.cpp" 2>sites.cc.err ||
+        die "g++ sites.cpp failed: $(first_lines sites.cc.err)"
+    SACS_PROFILE=1 SACS_PROFILE_SAMPLE_EVERY=64 twice 100000 ./sites
+    local f
+    for f in keep_node keep_zeroed; do
+        grep -Eq " long +[0-9]+\+? +sites\+0x[0-9a-f]+ $f\+0x[0-9a-f]+$" sacs.err ||
+            die "no long-lived site in $f: $(grep -A6 'by allocated bytes' sacs.err | tr '\n' '|')"
+    done
+    for f in temp_buffer temp_zeroed; do
+        grep -Eq " short +[0-9]+\+? +sites\+0x[0-9a-f]+ $f\+0x[0-9a-f]+$" sacs.err ||
+            die "no short-lived site in $f: $(grep -A6 'by allocated bytes' sacs.err | tr '\n' '|')"
+    done
+    EXTRA_ENV+=(SACS_SITES=on SACS_SITES_SAMPLE_EVERY=1 SACS_SITES_SHORT_MS=5) # this case runs in a subshell of its own
+    run_sacs on ./sites
+    expect_rc0 on "SACS_SITES=on"
+    expect_same plain.out on.out
+    local placed
+    placed=$("$STATS_PY" -c 'import glob, json, sys
+print(sum(json.loads(l)["sites"]["long_allocs"] for p in glob.glob(sys.argv[1] + "/*.json") for l in open(p) if l.strip()))' on.stats)
+    # 80,000 blocks are kept over 40 ms or more; a site's rule comes 5 ms after its first samples.
+    ((placed >= 40000)) || die "SACS_SITES=on placed $placed blocks long-lived, expected most of the 80000 kept"
+    note "profile names new and calloc sites; on: $placed blocks placed long-lived"
+}
+
 case_sqlite() {
     need sqlite3
     cat >q.sql <<'EOF'
@@ -893,6 +924,7 @@ run_case fork case_fork
 run_case python case_python
 run_case learn case_learn
 run_case profile case_profile
+run_case sites-entries case_sites_entries
 run_case sqlite case_sqlite
 run_case git case_git
 run_case gcc case_gcc

@@ -206,18 +206,96 @@ pub unsafe fn free(p: *mut c_void) {
     unsafe { fast_path::free(p.cast()) }
 }
 
-/// `calloc`: zeroed, with the product checked for overflow.
+/// `calloc`: zeroed, with the product checked for overflow. A small block takes `malloc`'s HOT
+/// pops ([`malloc_at`]) and is zeroed; a big one comes zeroed from the big path (fresh pages are
+/// not written).
 pub fn calloc(n: usize, size: usize) -> *mut c_void {
     let _guard = Reentry::enter("calloc");
     let Some(total) = n.checked_mul(size) else {
         set_errno(ENOMEM);
         return ptr::null_mut();
     };
+    let p: *mut u8 = if total <= TINY_MAX {
+        fast_path::alloc_c_tiny(total, refill_c_tiny_or_enomem)
+    } else if total <= MID_MAX {
+        fast_path::alloc_small(size_class::mid_class(total), refill_or_enomem)
+    } else {
+        return calloc_large(total);
+    };
+    if !p.is_null() {
+        // SAFETY: `p` is a new block of at least `total` bytes.
+        unsafe { ptr::write_bytes(p, 0, total) };
+    }
+    p.cast()
+}
+
+/// `calloc` of more than [`MID_MAX`] bytes.
+#[cold]
+#[inline(never)]
+fn calloc_large(total: usize) -> *mut c_void {
     let p = fast_path::alloc_zeroed(c_size(total), 1);
     if p.is_null() {
         set_errno(ENOMEM);
     }
     p.cast()
+}
+
+/// `calloc` with Site Rules observing (`SACS_SITES=observe`): [`calloc`] whose block comes from
+/// the Site Rules path with `site`, as [`malloc_at_sites`]'s does (what the preload library's
+/// `calloc` enters when so chosen at load).
+pub fn calloc_at_sites(n: usize, size: usize, site: usize) -> *mut c_void {
+    calloc_at_site_rules::<false, false>(n, size, site)
+}
+
+/// `calloc` with Site Rules placing (`SACS_SITES=on`), as [`malloc_at_placed`].
+pub fn calloc_at_placed(n: usize, size: usize, site: usize) -> *mut c_void {
+    calloc_at_site_rules::<true, false>(n, size, site)
+}
+
+/// `calloc` with the heap profile (`SACS_PROFILE`), as [`malloc_at_profiled`].
+pub fn calloc_at_profiled(n: usize, size: usize, site: usize) -> *mut c_void {
+    calloc_at_site_rules::<false, true>(n, size, site)
+}
+
+/// `calloc` with the heap profile and placement, as [`malloc_at_placed_profiled`].
+pub fn calloc_at_placed_profiled(n: usize, size: usize, site: usize) -> *mut c_void {
+    calloc_at_site_rules::<true, true>(n, size, site)
+}
+
+/// [`calloc`] from `site`: a small block is allocated as `malloc` from `site` allocates (sampled
+/// at the HOT path's misses, placed by the site's rule) and zeroed; a big one comes zeroed from
+/// the big path (fresh pages are not written) and learns its site's reuse gap.
+#[inline(always)]
+fn calloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
+    n: usize,
+    size: usize,
+    site: usize,
+) -> *mut c_void {
+    let _guard = Reentry::enter("calloc");
+    let Some(total) = n.checked_mul(size) else {
+        set_errno(ENOMEM);
+        return ptr::null_mut();
+    };
+    if total > MID_MAX {
+        return calloc_large_at::<PLACE>(total, site);
+    }
+    let p = alloc_at_site_rules::<PLACE, COUNT>(total, site);
+    if !p.is_null() {
+        // SAFETY: `p` is a new block of at least `total` bytes.
+        unsafe { ptr::write_bytes(p.cast::<u8>(), 0, total) };
+    }
+    p
+}
+
+/// [`calloc`] of more than [`MID_MAX`] bytes from `site` (see [`malloc_large_at`]).
+#[cold]
+#[inline(never)]
+fn calloc_large_at<const PLACE: bool>(total: usize, site: usize) -> *mut c_void {
+    let p = calloc_large(total);
+    if !p.is_null() {
+        site::big::allocated(p.cast(), site, platform::now_ms(), PLACE);
+    }
+    p
 }
 
 /// `realloc`.
@@ -557,19 +635,36 @@ mod tests {
 
     #[test]
     fn calloc_zeroes_reused_memory() {
-        for size in [24usize, 1000, 20000, 100_000, 3 << 20] {
-            let p = malloc(size) as *mut u8;
-            // SAFETY: size bytes.
-            unsafe {
-                ptr::write_bytes(p, 0xEE, size);
-                free(p.cast());
+        // The plain entry and the Site Rules ones (a site of this test's own), at sizes of the
+        // tiny, mid and big tiers and a whale, each over a block just freed dirty.
+        let site = calloc_zeroes_reused_memory as *const () as usize;
+        type Calloc = fn(usize, usize, usize) -> *mut c_void;
+        let entries: [(&str, Calloc); 5] = [
+            ("calloc", |n, size, _| calloc(n, size)),
+            ("calloc_at_sites", calloc_at_sites),
+            ("calloc_at_placed", calloc_at_placed),
+            ("calloc_at_profiled", calloc_at_profiled),
+            ("calloc_at_placed_profiled", calloc_at_placed_profiled),
+        ];
+        for (name, entry) in entries {
+            for size in [0usize, 24, 1000, 20000, 100_000, 3 << 20] {
+                let p = malloc_at_placed(size.max(1), site) as *mut u8;
+                // SAFETY: at least size bytes.
+                unsafe {
+                    ptr::write_bytes(p, 0xEE, size.max(1));
+                    free(p.cast());
+                }
+                let q = entry(1, size, site) as *mut u8;
+                assert!(!q.is_null(), "{name}({size})");
+                // SAFETY: size bytes.
+                let bytes = unsafe { core::slice::from_raw_parts(q, size) };
+                assert!(bytes.iter().all(|&b| b == 0), "{name}({size})");
+                // SAFETY: from calloc.
+                unsafe { free(q.cast()) };
             }
-            let q = calloc(1, size) as *mut u8;
-            // SAFETY: size bytes.
-            let bytes = unsafe { core::slice::from_raw_parts(q, size) };
-            assert!(bytes.iter().all(|&b| b == 0), "size {size}");
-            // SAFETY: from calloc.
-            unsafe { free(q.cast()) };
+            set_errno(0);
+            assert!(entry(usize::MAX, 2, site).is_null(), "{name} overflow");
+            assert_eq!(platform::errno(), ENOMEM, "{name} overflow");
         }
     }
 

@@ -150,10 +150,51 @@ pub unsafe extern "C" fn cfree(p: *mut c_void) {
     unsafe { c::free(p) }
 }
 
+pointer_entry!(
+    /// `calloc`: jumps to [`CALLOC_AT`]: [`calloc_plain`] with Site Rules off, else a trampoline
+    /// that adds the allocation site as a third argument.
+    calloc(n: usize, size: usize) -> *mut c_void, CALLOC_AT
+);
+
+/// `calloc` where the return address cannot be captured (or `no-site`).
+#[cfg(any(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    feature = "no-site"
+))]
 #[no_mangle]
 pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     c::calloc(n, size)
 }
+
+/// Where `calloc` goes: [`calloc_plain`], or a trampoline to the Site Rules entry of the same
+/// options as `malloc`'s ([`MALLOC_AT`]); chosen once by the load-time constructor.
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+static CALLOC_AT: AtomicPtr<()> = AtomicPtr::new(calloc_plain as *mut ());
+
+/// `calloc` with Site Rules off: the call site is not read.
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+extern "C" fn calloc_plain(n: usize, size: usize) -> *mut c_void {
+    c::calloc(n, size)
+}
+
+/// The `extern "C"` entries the `calloc` trampolines jump to, one per `c_api` function of the
+/// same name (`calloc(n, size)` with the call site as a third argument), each with its trampoline.
+macro_rules! calloc_entries {
+    ($($name:ident => $trampoline:ident),*) => {$(
+        #[cfg_attr(feature = "no-site", allow(dead_code))]
+        extern "C" fn $name(n: usize, size: usize, site: usize) -> *mut c_void {
+            c::$name(n, size, site)
+        }
+        site_trampoline!($trampoline, "rdx", "x2", $name);
+    )*};
+}
+
+calloc_entries!(
+    calloc_at_sites => calloc_at_sites_from_caller,
+    calloc_at_placed => calloc_at_placed_from_caller,
+    calloc_at_profiled => calloc_at_profiled_from_caller,
+    calloc_at_placed_profiled => calloc_at_placed_profiled_from_caller
+);
 
 pointer_entry!(
     /// `realloc`: jumps to [`REALLOC_AT`]: [`realloc_plain`] with Site Rules off, else a
@@ -269,7 +310,8 @@ extern "C" fn print_stats_at_exit(_: *mut c_void) {
     core_sacs::print_profile(fd);
 }
 
-/// Points `malloc` and `realloc` at their entries for the options (see [`MALLOC_AT`]).
+/// Points `malloc`, `calloc`, `operator new` and `realloc` at their entries for the options (see
+/// [`MALLOC_AT`]).
 #[cfg(all(
     any(target_arch = "x86_64", target_arch = "aarch64"),
     not(feature = "no-site")
@@ -283,6 +325,22 @@ fn choose_entries() {
         c::MallocEntry::PlacedProfiled => malloc_at_placed_profiled_from_caller as *mut (),
     };
     MALLOC_AT.store(entry, Relaxed);
+    let entry = match c::malloc_entry() {
+        c::MallocEntry::Plain => calloc_plain as *mut (),
+        c::MallocEntry::Sites => calloc_at_sites_from_caller as *mut (),
+        c::MallocEntry::Placed => calloc_at_placed_from_caller as *mut (),
+        c::MallocEntry::Profiled => calloc_at_profiled_from_caller as *mut (),
+        c::MallocEntry::PlacedProfiled => calloc_at_placed_profiled_from_caller as *mut (),
+    };
+    CALLOC_AT.store(entry, Relaxed);
+    let entry = match c::malloc_entry() {
+        c::MallocEntry::Plain => new_plain as *mut (),
+        c::MallocEntry::Sites => new_at_sites_from_caller as *mut (),
+        c::MallocEntry::Placed => new_at_placed_from_caller as *mut (),
+        c::MallocEntry::Profiled => new_at_profiled_from_caller as *mut (),
+        c::MallocEntry::PlacedProfiled => new_at_placed_profiled_from_caller as *mut (),
+    };
+    NEW_AT.store(entry, Relaxed);
     let entry = match c::realloc_entry() {
         c::ReallocEntry::Plain => realloc_plain as *mut (),
         c::ReallocEntry::Sites => realloc_at_sites_from_caller as *mut (),
@@ -378,29 +436,91 @@ fn new_or_abort(p: *mut c_void) -> *mut c_void {
     p
 }
 
-/// `operator new(size_t)`
-#[no_mangle]
-pub extern "C" fn _Znwm(size: usize) -> *mut c_void {
+pointer_entry!(
+    /// `operator new(size_t)`: jumps to [`NEW_AT`], as `malloc` jumps to [`MALLOC_AT`], so that
+    /// a C++ program's `new` expressions are call sites of their own for Site Rules.
+    _Znwm(size: usize) -> *mut c_void, NEW_AT
+);
+
+pointer_entry!(
+    /// `operator new[](size_t)`: jumps to [`NEW_AT`].
+    _Znam(size: usize) -> *mut c_void, NEW_AT
+);
+
+pointer_entry!(
+    /// `operator new(size_t, const std::nothrow_t&)`: `malloc` (it returns null on failure),
+    /// through [`MALLOC_AT`]; a Site Rules trampoline puts the site where the unused
+    /// `nothrow_t` argument was.
+    _ZnwmRKSt9nothrow_t(size: usize, nothrow: *const c_void) -> *mut c_void, MALLOC_AT
+);
+
+pointer_entry!(
+    /// `operator new[](size_t, const std::nothrow_t&)`: as the one above.
+    _ZnamRKSt9nothrow_t(size: usize, nothrow: *const c_void) -> *mut c_void, MALLOC_AT
+);
+
+/// The `operator new` forms where the return address cannot be captured (or `no-site`).
+#[cfg(any(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    feature = "no-site"
+))]
+mod new_without_site {
+    use super::{c, c_void, new_or_abort};
+
+    /// `operator new(size_t)`
+    #[no_mangle]
+    pub extern "C" fn _Znwm(size: usize) -> *mut c_void {
+        new_or_abort(c::malloc(size))
+    }
+
+    /// `operator new[](size_t)`
+    #[no_mangle]
+    pub extern "C" fn _Znam(size: usize) -> *mut c_void {
+        new_or_abort(c::malloc(size))
+    }
+
+    /// `operator new(size_t, const std::nothrow_t&)`
+    #[no_mangle]
+    pub extern "C" fn _ZnwmRKSt9nothrow_t(size: usize, _: *const c_void) -> *mut c_void {
+        c::malloc(size)
+    }
+
+    /// `operator new[](size_t, const std::nothrow_t&)`
+    #[no_mangle]
+    pub extern "C" fn _ZnamRKSt9nothrow_t(size: usize, _: *const c_void) -> *mut c_void {
+        c::malloc(size)
+    }
+}
+
+/// Where `operator new` and `operator new[]` go: [`new_plain`], or a trampoline to the Site
+/// Rules entry of the same options as `malloc`'s; chosen once by the load-time constructor.
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+static NEW_AT: AtomicPtr<()> = AtomicPtr::new(new_plain as *mut ());
+
+/// `operator new` with Site Rules off: the call site is not read.
+#[cfg_attr(feature = "no-site", allow(dead_code))]
+extern "C" fn new_plain(size: usize) -> *mut c_void {
     new_or_abort(c::malloc(size))
 }
 
-/// `operator new[](size_t)`
-#[no_mangle]
-pub extern "C" fn _Znam(size: usize) -> *mut c_void {
-    new_or_abort(c::malloc(size))
+/// The `extern "C"` entries the `operator new` trampolines jump to: the `c_api` `malloc` entry
+/// `$malloc` with the call site as a second argument, aborting when it has no memory.
+macro_rules! new_entries {
+    ($($name:ident = $malloc:ident => $trampoline:ident),*) => {$(
+        #[cfg_attr(feature = "no-site", allow(dead_code))]
+        extern "C" fn $name(size: usize, site: usize) -> *mut c_void {
+            new_or_abort(c::$malloc(size, site))
+        }
+        site_trampoline!($trampoline, "rsi", "x1", $name);
+    )*};
 }
 
-/// `operator new(size_t, const std::nothrow_t&)`
-#[no_mangle]
-pub extern "C" fn _ZnwmRKSt9nothrow_t(size: usize, _: *const c_void) -> *mut c_void {
-    c::malloc(size)
-}
-
-/// `operator new[](size_t, const std::nothrow_t&)`
-#[no_mangle]
-pub extern "C" fn _ZnamRKSt9nothrow_t(size: usize, _: *const c_void) -> *mut c_void {
-    c::malloc(size)
-}
+new_entries!(
+    new_at_sites = malloc_at_sites => new_at_sites_from_caller,
+    new_at_placed = malloc_at_placed => new_at_placed_from_caller,
+    new_at_profiled = malloc_at_profiled => new_at_profiled_from_caller,
+    new_at_placed_profiled = malloc_at_placed_profiled => new_at_placed_profiled_from_caller
+);
 
 /// `operator new(size_t, std::align_val_t)`
 #[no_mangle]
