@@ -534,7 +534,7 @@ KEYS = {
     "whale_ring": ["hits", "misses", "evictions", "expired", "grown", "splits", "trims", "merges", "bytes", "budget",
                    "budget_raised", "budget_lowered"],
     "segments": ["mapped", "unmapped", "reused", "abandoned", "adopted"],
-    "purge": ["runs", "bytes", "delay_raised", "delay_lowered"],
+    "purge": ["runs", "bytes", "holes_punched", "holes_filled", "delay_raised", "delay_lowered"],
     "threads": ["heaps_created", "heaps_retired", "heaps_taken_over"],
     "invalid_frees": None,
     "pressure": ["checks", "found", "limit", "working_set", "stall"],

@@ -156,7 +156,9 @@ pub struct Page {
     pub owner: AtomicUsize,
     /// First byte of the span.
     pub start: *mut u8,
-    _line1: [u8; 24],
+    /// System pages decommitted while blocks are out: the [`holes`] bitmap (owner only).
+    pub holes: [u64; 2],
+    _line1: [u8; 8],
     // Line 2: other threads' frees.
     /// Blocks freed by other threads, waiting for the owner: a [`remote`] word (head and count).
     pub thread_free: AtomicUsize,
@@ -214,7 +216,8 @@ impl Page {
             since: 0,
             site: 0,
             _line0: [0; 8],
-            _line1: [0; 24],
+            holes: [0; 2],
+            _line1: [0; 8],
             _line2: [0; 56],
         }
     }
@@ -238,6 +241,8 @@ impl Page {
         self.capacity = (span_bytes / block_size) as u32;
         self.extended = 0;
         self.carved.store(0, Relaxed);
+        debug_assert!(!self.has_holes(), "a page set up afresh with holes left");
+        self.holes = [0, 0];
         (self.inverse, self.shift) = divisor_parts(block_size as u32);
         self.owner.store(owner, Relaxed);
         self.thread_free.store(remote::EMPTY, Relaxed);
@@ -498,6 +503,8 @@ pub const fn divisor_parts(d: u32) -> (u32, u32) {
     (x, shift)
 }
 
+pub mod holes;
+pub use holes::PUNCHED;
 pub mod remote;
 mod trim;
 

@@ -231,6 +231,7 @@ impl Segment {
             (*page).block_size = 0;
             (*page).extended = 0;
             (*page).carved.store(0, Relaxed);
+            debug_assert!(!(*page).has_holes(), "a span given back with holes");
             (*page).owner.store(0, Relaxed);
         }
     }

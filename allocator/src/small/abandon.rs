@@ -107,9 +107,10 @@ pub unsafe fn adopt_one(pages: &mut Pages) -> bool {
                 if p.used() == 0 {
                     // Back to the segment, which stays ours (releasing the segment here could
                     // unmap it under this loop).
+                    retire::drop_holes(p);
                     p.flags = 0;
                     s.give_span(page, true, platform::now_ms());
-                } else if !p.free.is_null() || p.can_extend() {
+                } else if p.has_room() {
                     p.flags = 0;
                     pages.partial[class].push_back(page);
                 } else {

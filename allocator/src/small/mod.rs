@@ -237,12 +237,14 @@ pub fn validate(pages: &Pages) {
                     p.is_block_start(b as *const u8),
                     "free block off a block boundary"
                 );
+                assert!(!p.block_in_hole(b as *const u8), "free block in a hole");
                 b = (*b).next;
             }
             let out = p.used() - pinned as u32;
+            let holed = p.hole_blocks();
             assert!(
-                free + out <= p.extended,
-                "more blocks than carved: free {free} out {out}"
+                free + out + holed <= p.extended,
+                "more blocks than carved: free {free} out {out} in holes {holed}"
             );
         }
     };

@@ -22,7 +22,7 @@ use super::{
     SLOTS,
 };
 use crate::options::{self, Opt};
-use crate::page::{Page, PageKind, EMPTY, IN_WARM_POOL, LONG_LIVED};
+use crate::page::{Page, PageKind, EMPTY, IN_WARM_POOL, LONG_LIVED, PUNCHED};
 use crate::platform;
 use crate::segment::{self, SegmentKind, SLICE};
 use crate::size_class::SMALL_CLASSES;
@@ -46,7 +46,7 @@ pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
     }
     // SAFETY: the current page belongs to `pages`.
     let p = unsafe { &mut *page };
-    if p.free.is_null() && collect(p) == 0 && !p.extend() {
+    if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(p) && !p.extend() {
         // Exhausted: unpin it and park it with the full pages.
         p.held -= 1;
         p.enter_full();
@@ -76,10 +76,11 @@ pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut 
             return ptr::null_mut();
         };
         let p = &mut *page;
-        if p.free.is_null() && collect(p) == 0 {
+        if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(p) {
             p.extend();
         }
         debug_assert!(!p.free.is_null());
+        p.flags &= !PUNCHED; // in use again: the next idle spell may punch it
         p.held += 1; // the pin
         pages.set_current(slot, page);
         pop(pages, slot)
@@ -108,7 +109,7 @@ pub unsafe fn put_back_current(pages: &mut Pages, now: u64) {
             collect(p);
             if p.used() == 0 {
                 retire::retire_page(pages, page);
-            } else if !p.free.is_null() || p.can_extend() {
+            } else if p.has_room() {
                 p.since = now;
                 pages.partial[slot].push_front(page);
             } else {
@@ -149,7 +150,7 @@ unsafe fn take_partial(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut 
             continue;
         }
         collect(p);
-        if !p.free.is_null() || p.can_extend() {
+        if p.has_room() {
             p.since = now;
             return Some(page);
         }
@@ -185,7 +186,7 @@ unsafe fn take_from_ordinary_set(pages: &mut Pages, slot: usize, now: u64) -> Op
         // SAFETY: partial pages belong to `pages`.
         let p = unsafe { &mut *page };
         collect(p);
-        if !p.free.is_null() || p.can_extend() {
+        if p.has_room() {
             relabel_page(p, now);
             return Some(page);
         }

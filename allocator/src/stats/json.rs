@@ -159,6 +159,8 @@ impl Stats {
         j.object("purge", |j| {
             j.num("runs", self.purged_runs);
             j.num("bytes", self.purged_bytes);
+            j.num("holes_punched", self.holes_punched);
+            j.num("holes_filled", self.holes_filled);
             j.num("delay_raised", self.purge_delay_raised);
             j.num("delay_lowered", self.purge_delay_lowered);
         });

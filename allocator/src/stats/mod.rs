@@ -124,6 +124,10 @@ pub struct Stats {
     pub purged_runs: u64,
     /// Bytes given back by purging.
     pub purged_bytes: u64,
+    /// System pages punched out of pages that still had blocks out (`page::holes`), and those
+    /// of them filled again by a refill.
+    pub holes_punched: u64,
+    pub holes_filled: u64,
     /// Times a heap lengthened (doubled) its purge delay because memory it had purged was
     /// needed again soon after, and times it shortened (halved) it after a purge went unreused.
     pub purge_delay_raised: u64,
@@ -291,6 +295,8 @@ pub struct GlobalCounters {
     pub whale_ring_budget: AtomicUsize,
     pub purged_runs: SharedCounter,
     pub purged_bytes: SharedCounter,
+    pub holes_punched: SharedCounter,
+    pub holes_filled: SharedCounter,
     pub purge_delay_raised: SharedCounter,
     pub purge_delay_lowered: SharedCounter,
     pub segments_mapped: SharedCounter,
@@ -384,6 +390,8 @@ pub static GLOBAL: GlobalCounters = counters!(
     whale_budget_lowered,
     purged_runs,
     purged_bytes,
+    holes_punched,
+    holes_filled,
     purge_delay_raised,
     purge_delay_lowered,
     segments_mapped,
@@ -507,6 +515,8 @@ pub fn stats() -> Stats {
     s.whale_ring_budget = g.whale_ring_budget.load(Relaxed);
     s.purged_runs = g.purged_runs.get();
     s.purged_bytes = g.purged_bytes.get();
+    s.holes_punched = g.holes_punched.get();
+    s.holes_filled = g.holes_filled.get();
     s.purge_delay_raised = g.purge_delay_raised.get();
     s.purge_delay_lowered = g.purge_delay_lowered.get();
     s.segments_mapped = g.segments_mapped.get();

@@ -113,6 +113,10 @@ impl Stats {
         w.num(self.purged_runs);
         w.s(", bytes ");
         w.bytes(self.purged_bytes as usize);
+        w.s(", holes punched ");
+        w.num(self.holes_punched);
+        w.s(", filled ");
+        w.num(self.holes_filled);
         w.s(", delay raised ");
         w.num(self.purge_delay_raised);
         w.s(", lowered ");

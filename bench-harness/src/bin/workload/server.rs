@@ -27,7 +27,7 @@
 //! Every block is filled and checked ([`Tally`]); the workload is deterministic.
 
 use crate::common::{rss_kib, Config, Outcome, Rng};
-use crate::tally::{Block, Tally};
+use crate::tally::{os_pages_touched_kib, Block, Tally};
 use crate::trace::RssTrace;
 
 /// Requests in flight between waves (and in the `fill` and `shrink` phases).
@@ -376,6 +376,18 @@ pub fn server(config: &Config) -> Outcome {
     s.trace.settle();
     s.trace.end_phase("idle");
     let final_rss = rss_kib();
+    if std::env::var_os("WORKLOAD_LIVE_PAGES").is_some() {
+        // Diagnostic (stderr): how much of the final resident set the live entries need at
+        // the least, in whole system pages.
+        let live = || s.cache.nodes.iter().filter_map(|n| n.entry.as_ref());
+        eprintln!(
+            "server: {} live entries, {} KiB, on system pages of {} KiB; final RSS {} KiB",
+            live().count(),
+            live().map(|b| b.len).sum::<usize>() / 1024,
+            os_pages_touched_kib(live().map(|b| (b.addr(), b.len))),
+            final_rss
+        );
+    }
     let report = s.trace.finish();
     s.drain();
     Outcome {

@@ -17,6 +17,26 @@ pub struct Block {
     tag: u64,
 }
 
+impl Block {
+    /// The block's first byte, as an address (for diagnostics such as
+    /// [`os_pages_touched_kib`]).
+    pub fn addr(&self) -> usize {
+        self.ptr as usize
+    }
+}
+
+/// The KiB of the 4 KiB system pages that `blocks` (address, length) touch: the resident set an
+/// allocator would need for them if it could give back every system page holding no live byte.
+pub fn os_pages_touched_kib(blocks: impl Iterator<Item = (usize, usize)>) -> u64 {
+    let mut pages: Vec<usize> = Vec::new();
+    for (addr, len) in blocks {
+        pages.extend(addr / 4096..=(addr + len.max(1) - 1) / 4096);
+    }
+    pages.sort_unstable();
+    pages.dedup();
+    pages.len() as u64 * 4
+}
+
 /// One workload's running totals, and the only place its blocks are allocated and freed.
 pub struct Tally {
     /// The workload's name, for the message of a failed check.
