@@ -123,6 +123,9 @@ pub struct Pages {
     /// Site Rules' placement: milliseconds after which an ordinary page with survivors is
     /// re-labelled long-lived (see `refill::take_partial`); 0 when placement is off.
     pub relabel_after: u64,
+    /// When (ms) the purge look last punched holes in these pages (`retire::punch_idle`; 0:
+    /// never): a refill that fills holes reports a refault of that purge to `purge_delay`.
+    pub punched_at: u64,
     /// When (ms) a retiring thread last trimmed these pages' free tails (`retire::trim`).
     pub trimmed_at: u64,
 }
@@ -142,6 +145,7 @@ impl Pages {
             segments: SegmentList::new(),
             purge_delay: PurgeDelay::new(),
             relabel_after: 0,
+            punched_at: 0,
             trimmed_at: 0,
         }
     }

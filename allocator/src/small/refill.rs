@@ -46,7 +46,7 @@ pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
     }
     // SAFETY: the current page belongs to `pages`.
     let p = unsafe { &mut *page };
-    if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(p) && !p.extend() {
+    if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(pages, p) && !p.extend() {
         // Exhausted: unpin it and park it with the full pages.
         p.held -= 1;
         p.enter_full();
@@ -76,7 +76,7 @@ pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut 
             return ptr::null_mut();
         };
         let p = &mut *page;
-        if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(p) {
+        if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(pages, p) {
             p.extend();
         }
         debug_assert!(!p.free.is_null());

@@ -177,18 +177,26 @@ unsafe fn punch_idle(pages: &mut Pages, now: u64, delay: u64, force: bool) -> us
             GLOBAL.holes_punched.add(holes.count_ones() as u64);
         }
     }
+    if bytes > 0 {
+        pages.punched_at = now;
+    }
     GLOBAL.purged_bytes.add(bytes as u64);
     bytes
 }
 
-/// Puts the blocks of `p`'s holes back on its free list, for a refill that found the list
-/// empty: whether it put back any. Their system pages count as committed again (they are
-/// faulted in as the links are written).
-pub fn fill_holes(p: &mut Page) -> bool {
+/// Puts the blocks of `p`'s holes back on its free list, for a refill of `pages` that found the
+/// list empty: whether it put back any. Their system pages count as committed again (they are
+/// faulted in as the links are written), and the refault is reported to the purge delay as
+/// one of the memory the last punching look gave back, so that a program whose idle pages
+/// are soon used again has its delay lengthened, as for purged slices.
+pub fn fill_holes(pages: &mut Pages, p: &mut Page) -> bool {
     let (blocks, os_pages) = p.fill_holes();
     if os_pages > 0 {
         GLOBAL.committed(os_pages as usize * OS_PAGE);
         GLOBAL.holes_filled.add(os_pages as u64);
+        pages
+            .purge_delay
+            .note_refault(pages.punched_at, platform::now_ms());
     }
     blocks > 0
 }
