@@ -132,7 +132,10 @@ pub struct Page {
     /// A big block allocated through a Site Rules entry: its call site (with [`SITED`]),
     /// written by the thread that got the block and read by the one that frees it.
     pub site: usize,
-    _line0: [u8; 8],
+    /// A partial page's idle mark for punching holes: the milliseconds (low 32 bits, never 0)
+    /// and `used` when a purge look first saw it, 0 when unmarked (owner thread only).
+    pub idle_at: u32,
+    pub idle_used: u32,
     // Line 1: read by every thread that frees a block of the page.
     /// `IN_FULL`, `IN_WARM_POOL`, `LONG_LIVED` (small); `WARM`, `ZERO`, `LOCAL`, `SITED`,
     /// `ONE_SHOT`, `KEEP` (big).
@@ -215,7 +218,8 @@ impl Page {
             prev: ptr::null_mut(),
             since: 0,
             site: 0,
-            _line0: [0; 8],
+            idle_at: 0,
+            idle_used: 0,
             holes: [0; 2],
             _line1: [0; 8],
             _line2: [0; 56],

@@ -80,7 +80,9 @@ pub unsafe fn refill_new_page(pages: &mut Pages, slot: usize, now: u64) -> *mut 
             p.extend();
         }
         debug_assert!(!p.free.is_null());
-        p.flags &= !PUNCHED; // in use again: the next idle spell may punch it
+        // In use again: the next idle spell may punch it, once marked anew.
+        p.flags &= !PUNCHED;
+        p.idle_at = 0;
         p.held += 1; // the pin
         pages.set_current(slot, page);
         pop(pages, slot)

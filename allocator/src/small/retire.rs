@@ -131,30 +131,51 @@ pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
     pending
 }
 
-/// Punches the free system pages out of the partial pages that have been idle (not current)
-/// for the purge delay, every partial page with `force` (see `page::holes`): their blocks leave
-/// the free list, the pages are decommitted, one `madvise` per run of neighbouring ones. A page
-/// is looked at once per idle spell (`PUNCHED`, cleared when it is made current again). Returns
-/// the bytes given back.
+/// Punches the free system pages out of the partial pages that have been idle for the purge
+/// delay, every partial page with `force` (see `page::holes`): their blocks leave the free list,
+/// the pages are decommitted, one `madvise` per run of neighbouring ones. Idle means: at most
+/// half its blocks out and not made current for the delay; or, for a fuller page, neither made
+/// current nor freed into for the delay: a look marks it with the time and its count of blocks
+/// out (`idle_at`, `idle_used`), and a later look punches it once the delay has passed with the
+/// count unchanged (a changed count marks it anew; being made current clears the mark). A page
+/// is punched once per idle spell (`PUNCHED`). Returns the bytes given back.
 ///
 /// Why: a page stays committed while one block of it is out. After a phase whose long-lived
 /// survivors are scattered (a cache that shrank, with its entries spread over the pages it
 /// filled), nearly every page keeps a few, and most of its memory is free blocks: on `workload
 /// server` the 12,000 entries that remain touch 27–32 MiB of system pages, while the pages
-/// holding them keep 90–125 MiB.
+/// holding them keep 90–125 MiB. Why the mark: a page that had been full for long and just got
+/// a block back is not idle, and punching it at once cost refaults (counting from when it was
+/// last current, whatever its count, `big-mix` took 33 % more minor faults and `thread-rounds`
+/// 27 %, medians of 3 in `scripts/compare.sh --reps 3`).
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set (or the backstop's under its lock).
 unsafe fn punch_idle(pages: &mut Pages, now: u64, delay: u64, force: bool) -> usize {
     let mut bytes = 0;
+    let stamp = (now as u32).max(1);
     for slot in 0..SLOTS {
         let mut page = pages.partial[slot].head;
         while !page.is_null() {
             // SAFETY: a page on our partial list; punching leaves it there.
             let p = unsafe { &mut *page };
             page = p.next;
-            if !force && (p.flags & PUNCHED != 0 || !purge::aged(p.since, now, delay, false)) {
-                continue;
+            if !force {
+                if p.flags & PUNCHED != 0 {
+                    continue;
+                }
+                let used = p.used();
+                // Mostly free and not current for the delay: what a phase's survivors leave.
+                let sparse = 2 * used <= p.capacity && purge::aged(p.since, now, delay, false);
+                if !sparse {
+                    if p.idle_at == 0 || p.idle_used != used {
+                        (p.idle_at, p.idle_used) = (stamp, used);
+                        continue;
+                    }
+                    if (stamp.wrapping_sub(p.idle_at) as u64) < delay {
+                        continue;
+                    }
+                }
             }
             p.flags |= PUNCHED;
             let holes = p.punch_holes(1);
