@@ -8,27 +8,32 @@
 //! same entries, each receiving its interpolation weight's share of the gradient, and marks
 //! their blocks dirty; dirty blocks reach the file on [`Field::flush`], when their number
 //! reaches the write-back threshold, when a dirty block must leave the hot tier, and when the
-//! field is dropped.
+//! field is dropped (through the background writer in every case).
 //!
 //! Under a [`Budget`] (`tiers`), a block first touched by a query while the hot tier is full
 //! is read into the warm tier (f16); later queries read its f16 copy until its second touch
 //! there promotes it to hot (read again from the file, so hot values are exact); updates
 //! always work on hot blocks.
-//! Eviction and write-back happen on the calling thread, inside the query or update that
-//! needs the room. [`Field::prefetch`] and [`Field::query_batch`] load the blocks of known
+//! A dirty block that must leave hot, and every dirty block when their number reaches the
+//! write-back threshold, are handed to the background writer (`writer`): copied, marked clean,
+//! and written back and synced on the writer's thread; until then a load of such a block reads
+//! its in-flight copy. [`Field::flush`] waits for the writer and writes the store's index. [`Field::prefetch`] and [`Field::query_batch`] load the blocks of known
 //! future points ahead, together and in block-id order, pinning them so that loading one does
 //! not evict another (exact look-ahead; the module `prefetch` holds the predictors judged
-//! offline). Not built yet: eviction and loading off the query path.
+//! offline). Not built yet: loading off the query path.
 
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{Error, Result};
 use crate::hash::{Corners, LevelGrid};
 use crate::init;
 use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
-use crate::store::{BlockStore, CheckReport};
+use crate::store::{BlockStore, CheckReport, StoreStats};
 use crate::tiers::{Budget, Place, Tiers};
+use crate::writer::Writer;
+pub use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
 
 /// A warm block whose access count reaches this is promoted to hot by the next query that
 /// touches it: it enters warm with count 1, so this is its second touch while warm (if the
@@ -59,8 +64,13 @@ pub struct Stats {
     pub warm_bytes: usize,
     /// Blocks read from the file (or given their initial values) since the field was opened.
     pub loads: u64,
-    /// Write-backs (each one `fdatasync`) since the field was opened.
+    /// Write-backs (each one `fdatasync`) since the field was opened, all done by the
+    /// background writer.
     pub write_backs: u64,
+    /// Bytes of dirty blocks' copies handed to the background writer and not yet written.
+    pub write_behind_bytes: usize,
+    /// The most such bytes held at once.
+    pub write_behind_peak_bytes: usize,
     /// Feature rows that queries read from warm (f16) blocks.
     pub warm_reads: u64,
     /// Blocks loaded ahead of their queries (by `prefetch` or a batch's gathering step),
@@ -92,11 +102,11 @@ pub struct Field {
     grids: Vec<LevelGrid>,
     blocking: Blocking,
     kernel: Kernel,
-    store: BlockStore,
+    store: Arc<RwLock<BlockStore>>,
+    writer: Writer,
     tiers: Tiers,
     write_back_threshold: usize,
     loads: u64,
-    write_backs: u64,
     warm_reads: u64,
     gathered: u64,
 }
@@ -117,7 +127,9 @@ impl Field {
     fn with_store(layout: Layout, store: BlockStore) -> Field {
         let grids = LevelGrid::for_layout(&layout);
         let blocking = *store.blocking();
+        let store = Arc::new(RwLock::new(store));
         Field {
+            writer: Writer::new(Arc::clone(&store), DEFAULT_WRITE_BEHIND_BYTES),
             layout,
             grids,
             blocking,
@@ -130,7 +142,6 @@ impl Field {
             ),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
             loads: 0,
-            write_backs: 0,
             warm_reads: 0,
             gathered: 0,
         }
@@ -183,6 +194,26 @@ impl Field {
         self.write_back_threshold = blocks.max(1);
     }
 
+    /// Bounds the bytes of dirty blocks' copies handed to the background writer and not yet
+    /// written ([`DEFAULT_WRITE_BEHIND_BYTES`] by default; one block is always admitted): a
+    /// hand-over that would pass it waits for the writer.
+    pub fn set_write_behind_bytes(&mut self, bytes: usize) {
+        self.writer.set_limit(bytes);
+    }
+
+    /// The bound set by [`Field::set_write_behind_bytes`].
+    pub fn write_behind_bytes(&self) -> usize {
+        self.writer.limit()
+    }
+
+    fn store(&self) -> RwLockReadGuard<'_, BlockStore> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn store_mut(&self) -> RwLockWriteGuard<'_, BlockStore> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn check_len(what: &'static str, got: usize, expected: usize) -> Result<()> {
         if got != expected {
             return Err(Error::WrongLength {
@@ -207,10 +238,15 @@ impl Field {
         self.layout.tile_of(x)
     }
 
-    /// The block's stored version, or its initial values if it has none.
+    /// The block's newest version — its copy in flight to the file, or its stored version —
+    /// or its initial values if it has neither.
     fn load(&mut self, block: u64) -> Result<Vec<f32>> {
         let mut values = vec![0f32; self.blocking.floats_per_block()];
-        if !self.store.read(block, &mut values)? {
+        if self.writer.copy_in_flight(block, &mut values) {
+            self.loads += 1;
+            return Ok(values);
+        }
+        if !self.store().read(block, &mut values)? {
             init::fill(self.layout.seed, self.layout.init_scale, block, &mut values);
         }
         self.loads += 1;
@@ -233,9 +269,7 @@ impl Field {
             self.tiers.push_hot(block)?
         } else {
             let victim = self.tiers.hot_victim();
-            if self.tiers.is_dirty(victim) {
-                self.flush()?;
-            }
+            self.hand_over(victim)?;
             self.tiers.replace_hot(victim, block);
             victim
         };
@@ -465,12 +499,26 @@ impl Field {
     fn read_blocks(&mut self, blocks: &[u64]) -> Result<Vec<Vec<f32>>> {
         let floats = self.blocking.floats_per_block();
         let mut values: Vec<Vec<f32>> = blocks.iter().map(|_| vec![0f32; floats]).collect();
+        // Blocks in flight to the file read from their copies; the rest from the store.
+        let mut from_copy = vec![false; blocks.len()];
+        if !self.writer.is_idle() {
+            for ((&block, v), c) in blocks.iter().zip(&mut values).zip(&mut from_copy) {
+                *c = self.writer.copy_in_flight(block, v);
+            }
+        }
         let found = {
-            let mut outs: Vec<&mut [f32]> = values.iter_mut().map(|v| v.as_mut_slice()).collect();
-            self.store.read_many(blocks, &mut outs)?
+            let (ids, mut outs): (Vec<u64>, Vec<&mut [f32]>) = blocks
+                .iter()
+                .zip(values.iter_mut())
+                .zip(&from_copy)
+                .filter(|(_, &c)| !c)
+                .map(|((&b, v), _)| (b, v.as_mut_slice()))
+                .unzip();
+            self.store().read_many(&ids, &mut outs)?
         };
-        for ((&block, v), found) in blocks.iter().zip(&mut values).zip(found) {
-            if !found {
+        let mut found = found.into_iter();
+        for ((&block, v), &c) in blocks.iter().zip(&mut values).zip(&from_copy) {
+            if !c && !found.next().expect("one result per block read") {
                 init::fill(self.layout.seed, self.layout.init_scale, block, v);
             }
         }
@@ -487,9 +535,7 @@ impl Field {
             return Ok(());
         } else {
             let victim = self.tiers.hot_victim();
-            if self.tiers.is_dirty(victim) {
-                self.flush()?;
-            }
+            self.hand_over(victim)?;
             self.tiers.replace_hot(victim, block);
             Place::Hot(victim)
         };
@@ -504,6 +550,10 @@ impl Field {
     /// One SGD step at `x`: `grad` is the loss gradient with respect to the query output
     /// (`levels × features` floats); each vertex's entry moves by `−lr × weight × grad` of its
     /// level, the gradient of the interpolation.
+    ///
+    /// The step's blocks are pinned while it runs: if the hot tier has more slots than the
+    /// step touches blocks (at most `levels × 2^dim`), none of them is evicted before the
+    /// step ends, so every version written back is a state after a whole step.
     pub fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
         let dim = self.layout.dim as usize;
         Field::check_len("x", x.len(), dim)?;
@@ -518,28 +568,67 @@ impl Field {
             let level_grad = &grad[level * features..(level + 1) * features];
             for c in 0..1 << dim {
                 let (block, at) = self.blocking.locate(base, corners.index[c]);
-                let slot = self.hot_slot(block)?;
+                let slot = match self.hot_slot(block) {
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        self.tiers.unpin_all();
+                        return Err(e);
+                    }
+                };
+                self.tiers.pin_one(block);
                 self.tiers.mark_used(Place::Hot(slot), at / features);
                 let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
                 self.kernel.axpy(-lr * corners.weight[c], level_grad, row);
             }
         }
+        self.tiers.unpin_all();
         if self.tiers.dirty_count() >= self.write_back_threshold {
-            self.flush()?;
+            self.hand_over_dirty()?;
         }
         Ok(())
     }
 
-    /// Writes every dirty block back to the file and syncs it (see `store` for the crash
-    /// safety of this step).
-    pub fn flush(&mut self) -> Result<()> {
-        if self.tiers.dirty_count() == 0 {
-            return Ok(());
+    /// If hot slot `slot` is dirty, hands a copy of its values to the background writer
+    /// (which may wait for room among the copies in flight) and marks it clean.
+    fn hand_over(&mut self, slot: usize) -> Result<()> {
+        if self.tiers.is_dirty(slot) {
+            let block = self.tiers.hot_block(slot);
+            self.writer.submit(block, self.tiers.hot_values(slot))?;
+            self.tiers.mark_clean(slot);
         }
-        self.store.write_back(&self.tiers.dirty_blocks())?;
-        self.tiers.mark_all_clean();
-        self.write_backs += 1;
         Ok(())
+    }
+
+    /// Hands every dirty block to the background writer (the write-back threshold was
+    /// reached); does not wait for the writes.
+    fn hand_over_dirty(&mut self) -> Result<()> {
+        for slot in self.tiers.dirty_slots() {
+            self.hand_over(slot)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every dirty block back to the file, waits until every block handed to the
+    /// background writer is written and synced, then writes the store's index (so that an
+    /// open after a later crash with no write-back since reads the index instead of scanning;
+    /// the next write-back zeroes its footer first). See `store` for the crash safety.
+    pub fn flush(&mut self) -> Result<()> {
+        self.hand_over_dirty()?;
+        self.writer.drain()?;
+        self.store_mut().write_index()
+    }
+
+    /// Waits until every block handed to the background writer (evicted dirty blocks, and
+    /// those of write-backs the threshold started) is written and synced; unlike
+    /// [`Field::flush`], writes neither the blocks still dirty in memory nor the index.
+    pub fn wait_for_write_backs(&self) -> Result<()> {
+        self.writer.drain()
+    }
+
+    /// What the block store did: how the file was opened, slot reads, write-backs, index
+    /// writes and invalidations.
+    pub fn store_stats(&self) -> StoreStats {
+        self.store().stats()
     }
 
     /// The exact current values of a block (`entries_per_block × features` floats); makes it
@@ -564,14 +653,14 @@ impl Field {
             .hot_values_for_update(slot)
             .copy_from_slice(values);
         if self.tiers.dirty_count() >= self.write_back_threshold {
-            self.flush()?;
+            self.hand_over_dirty()?;
         }
         Ok(())
     }
 
     /// Ids of the blocks with a version in the file, sorted.
     pub fn stored_blocks(&self) -> Vec<u64> {
-        self.store.present_blocks()
+        self.store().present_blocks()
     }
 
     /// Ids of the blocks held in memory (hot or warm), sorted.
@@ -582,12 +671,12 @@ impl Field {
     /// Reads every stored block's slots and counts those that check out (a diagnostic; it
     /// reads the whole file).
     pub fn check_file(&mut self) -> Result<CheckReport> {
-        self.store.check()
+        self.store().check()
     }
 
     /// The file's length and the bytes it occupies on disk.
     pub fn disk_usage(&self) -> Result<(u64, u64)> {
-        self.store.disk_usage()
+        self.store().disk_usage()
     }
 
     /// Counts of resident, dirty, stored and loaded blocks, write-backs and utilisation.
@@ -595,15 +684,18 @@ impl Field {
         let (hot_blocks, warm_blocks) = self.tiers.counts();
         let (hot_region_bytes, warm_bytes) = self.tiers.bytes();
         let usage = self.tiers.utilisation();
+        let writer = self.writer.stats();
         Stats {
             hot_blocks,
             warm_blocks,
             dirty_blocks: self.tiers.dirty_count(),
-            stored_blocks: self.store.present_count(),
+            stored_blocks: self.store().present_count(),
             hot_region_bytes,
             warm_bytes,
             loads: self.loads,
-            write_backs: self.write_backs,
+            write_backs: writer.write_backs,
+            write_behind_bytes: writer.bytes,
+            write_behind_peak_bytes: writer.peak_bytes,
             warm_reads: self.warm_reads,
             gathered: self.gathered,
             residencies: usage.residencies,
@@ -614,8 +706,9 @@ impl Field {
 }
 
 impl Drop for Field {
-    /// Writes dirty blocks back; an error here is lost (call [`Field::flush`] to see it).
+    /// Writes dirty blocks back (the writer's thread is then joined and the store, dropped
+    /// last, writes its index); an error here is lost (call [`Field::flush`] to see it).
     fn drop(&mut self) {
-        let _ = self.flush();
+        let _ = self.hand_over_dirty();
     }
 }

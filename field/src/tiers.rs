@@ -85,8 +85,10 @@ pub struct Tiers {
 
 /// Advances a CLOCK hand over `slots` to the first whose count is zero and that is not
 /// pinned, halving each count it passes; returns that slot's index and leaves the hand just
-/// past it. After passing pinned slots `4 × slots` times (mostly pinned slots, or counts that
-/// take many sweeps to decay), the pins are ignored, so a victim is always found.
+/// past it. Pins hold while any slot is unpinned: an unpinned count (at most 255) reaches zero
+/// within 9 passes of the hand, during which it passes pinned slots fewer than `9 × slots`
+/// times. Only after passing pinned slots `16 × slots` times (every slot pinned) are the pins
+/// ignored, so a victim is always found.
 fn clock_victim<T>(
     slots: &mut [T],
     hand: &mut usize,
@@ -94,7 +96,7 @@ fn clock_victim<T>(
     pinned: impl Fn(&T) -> bool,
 ) -> usize {
     assert!(!slots.is_empty());
-    let mut pins_hold = slots.len() * 4;
+    let mut pins_hold = slots.len() * 16;
     loop {
         let i = *hand % slots.len();
         *hand = (i + 1) % slots.len();
@@ -147,6 +149,11 @@ impl Tiers {
     pub fn pin(&mut self, blocks: impl IntoIterator<Item = u64>) {
         self.pinned.clear();
         self.pinned.extend(blocks);
+    }
+
+    /// Adds `block` to the pinned set.
+    pub fn pin_one(&mut self, block: u64) {
+        self.pinned.insert(block);
     }
 
     /// Clears the pinned set.
@@ -384,21 +391,23 @@ impl Tiers {
         self.dirty
     }
 
-    /// The dirty hot blocks and their floats.
-    pub fn dirty_blocks(&self) -> Vec<(u64, &[f32])> {
-        self.hot
-            .iter()
-            .filter(|s| s.dirty)
-            .map(|s| (s.block, self.frames.frame(s.frame)))
-            .collect()
+    /// The hot slots holding dirty blocks.
+    pub fn dirty_slots(&self) -> Vec<usize> {
+        (0..self.hot.len()).filter(|&i| self.hot[i].dirty).collect()
     }
 
-    /// Marks every hot block clean (after a write-back).
-    pub fn mark_all_clean(&mut self) {
-        for s in &mut self.hot {
+    /// The block in hot slot `slot`.
+    pub fn hot_block(&self, slot: usize) -> u64 {
+        self.hot[slot].block
+    }
+
+    /// Marks hot slot `slot` clean (its values were handed over for write-back).
+    pub fn mark_clean(&mut self, slot: usize) {
+        let s = &mut self.hot[slot];
+        if s.dirty {
             s.dirty = false;
+            self.dirty -= 1;
         }
-        self.dirty = 0;
     }
 
     /// Ids of the resident blocks (hot and warm), sorted.
@@ -524,10 +533,12 @@ mod tests {
         t.hot_values_for_update(s)[0] = 5.0;
         t.hot_values_for_update(s)[1] = 6.0;
         assert_eq!(t.dirty_count(), 1);
-        assert_eq!(t.dirty_blocks()[0].0, 3);
+        assert_eq!(t.dirty_slots(), [s]);
+        assert_eq!(t.hot_block(s), 3);
         assert!(t.is_dirty(s));
-        t.mark_all_clean();
+        t.mark_clean(s);
         assert_eq!(t.dirty_count(), 0);
+        assert!(t.dirty_slots().is_empty());
         let v = t.hot_victim();
         t.replace_hot(v, 4);
         assert_eq!(t.touch(3), None, "no warm tier: the block is dropped");
