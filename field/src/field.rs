@@ -30,6 +30,7 @@ use crate::hash::{Corners, LevelGrid};
 use crate::init;
 use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
+use crate::memory::{self, BudgetPlan};
 use crate::store::{BlockStore, CheckReport, StoreStats};
 use crate::tiers::{Budget, Place, Tiers};
 use crate::writer::Writer;
@@ -104,6 +105,8 @@ pub struct Field {
     kernel: Kernel,
     store: Arc<RwLock<BlockStore>>,
     writer: Writer,
+    /// Whether the caller set the write-behind bound (a resident budget then keeps it).
+    write_behind_explicit: bool,
     tiers: Tiers,
     write_back_threshold: usize,
     loads: u64,
@@ -130,6 +133,7 @@ impl Field {
         let store = Arc::new(RwLock::new(store));
         Field {
             writer: Writer::new(Arc::clone(&store), DEFAULT_WRITE_BEHIND_BYTES),
+            write_behind_explicit: false,
             layout,
             grids,
             blocking,
@@ -184,6 +188,35 @@ impl Field {
         Ok(())
     }
 
+    /// Sets a budget on the field's resident memory as a whole: like [`Field::set_budget`],
+    /// but the field's memory outside its blocks' values — the store's block map, the tiers'
+    /// tables, copies in flight to the writer, I/O buffers, the last hot region's unused rest
+    /// — is set aside first (module `memory`), and the rest split between hot and warm in the
+    /// budget's proportion. Unless set with [`Field::set_write_behind_bytes`], the bound on
+    /// copies in flight becomes 1/64 of the budget (at least one block, at most
+    /// [`DEFAULT_WRITE_BEHIND_BYTES`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
+    /// and one hot block do not fit. Returns how the budget was cut.
+    pub fn set_resident_budget(&mut self, budget: Budget) -> Result<BudgetPlan> {
+        self.flush()?;
+        let total = budget.hot_bytes.saturating_add(budget.warm_bytes);
+        let block_bytes = self.blocking.floats_per_block() * 4;
+        if !self.write_behind_explicit {
+            self.writer
+                .set_limit((total / 64).clamp(block_bytes, DEFAULT_WRITE_BEHIND_BYTES));
+        }
+        let sizes = memory::Sizes {
+            block_bytes,
+            entries_per_block: self.blocking.entries_per_block(),
+            slot_bytes: crate::format::slot_bytes(&self.blocking),
+            map_bytes: self.store().map_bytes(),
+            write_behind_bytes: self.writer.limit(),
+            gather_chunk: GATHER_CHUNK,
+        };
+        let plan = memory::plan(budget, sizes)?;
+        self.set_budget(plan.tiers)?;
+        Ok(plan)
+    }
+
     /// The most bytes the hot tier's regions may take under the budget (a multiple of 2 MiB).
     pub fn hot_bytes_bound(&self) -> usize {
         self.tiers.hot_bytes_bound()
@@ -198,6 +231,7 @@ impl Field {
     /// written ([`DEFAULT_WRITE_BEHIND_BYTES`] by default; one block is always admitted): a
     /// hand-over that would pass it waits for the writer.
     pub fn set_write_behind_bytes(&mut self, bytes: usize) {
+        self.write_behind_explicit = true;
         self.writer.set_limit(bytes);
     }
 

@@ -20,7 +20,8 @@
 //! file), `hash` (vertex indexing, the scalar reference), `kernel` (scalar and AVX2 + FMA
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
 //! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
-//! utilisation), `writer` (write-back on a thread of the field's own), `field` (the API), [`prefetch`] (block-access traces, predictors and their
+//! utilisation), `writer` (write-back on a thread of the field's own), `memory` (a budget cut
+//! to bound resident memory), `field` (the API), [`prefetch`] (block-access traces, predictors and their
 //! offline evaluator), [`bench`](mod@bench) (the workloads and measuring loop of the
 //! `field-bench` binary), [`quality`] (locality, fit and quantisation measurements, the
 //! `field-quality` binary). `docs/field.md` describes the file format and the crash-safety
@@ -42,6 +43,7 @@ mod hot;
 mod init;
 mod kernel;
 pub mod layout;
+mod memory;
 pub mod prefetch;
 pub mod quality;
 mod store;
@@ -56,6 +58,7 @@ pub use field::{
 };
 pub use kernel::{Grids, Kernel};
 pub use layout::{Encoding, Hashing, Layout};
+pub use memory::BudgetPlan;
 pub use store::{
     BlockStore, CheckReport, OpenedBy, ReadEngine, StoreStats, READ_MANY_IN_FLIGHT, SCAN_WINDOW,
 };

@@ -528,6 +528,13 @@ impl BlockStore {
         ids
     }
 
+    /// Bytes of the map of present blocks and the list of free pairs, as allocated (their
+    /// buckets, each a key, a pair record and a control byte).
+    pub fn map_bytes(&self) -> usize {
+        self.pairs.capacity() * (8 + std::mem::size_of::<Pair>() + 1)
+            + self.free_pairs.capacity() * 8
+    }
+
     /// Number of blocks present in the file.
     pub fn present_count(&self) -> usize {
         self.pairs.len()
