@@ -605,17 +605,17 @@ impl Field {
                 let slot = match self.hot_slot(block) {
                     Ok(slot) => slot,
                     Err(e) => {
-                        self.tiers.unpin_all();
+                        self.tiers.end_update();
                         return Err(e);
                     }
                 };
-                self.tiers.pin_one(block);
+                self.tiers.pin_for_update(slot);
                 self.tiers.mark_used(Place::Hot(slot), at / features);
                 let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
                 self.kernel.axpy(-lr * corners.weight[c], level_grad, row);
             }
         }
-        self.tiers.unpin_all();
+        self.tiers.end_update();
         if self.tiers.dirty_count() >= self.write_back_threshold {
             self.hand_over_dirty()?;
         }

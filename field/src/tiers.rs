@@ -54,6 +54,8 @@ struct HotSlot {
     frame: FrameId,
     dirty: bool,
     count: u8,
+    /// Pinned for the update whose stamp this is (see `Tiers::pin_for_update`).
+    stamp: u64,
     used: UsedEntries,
 }
 
@@ -81,6 +83,9 @@ pub struct Tiers {
     ended: Utilisation,
     /// Blocks that victim searches pass over while possible (those a batch needs).
     pinned: HashSet<u64>,
+    /// The current update's stamp: hot slots carrying it are pinned too (cheaper than the
+    /// set for the few blocks of one update).
+    update_stamp: u64,
 }
 
 /// Advances a CLOCK hand over `slots` to the first whose count is zero and that is not
@@ -132,6 +137,7 @@ impl Tiers {
             dirty: 0,
             ended: Utilisation::default(),
             pinned: HashSet::new(),
+            update_stamp: 1,
         }
     }
 
@@ -151,9 +157,16 @@ impl Tiers {
         self.pinned.extend(blocks);
     }
 
-    /// Adds `block` to the pinned set.
-    pub fn pin_one(&mut self, block: u64) {
-        self.pinned.insert(block);
+    /// Pins hot slot `slot` until [`Tiers::end_update`]: an update's blocks stay while it runs.
+    #[inline]
+    pub fn pin_for_update(&mut self, slot: usize) {
+        self.hot[slot].stamp = self.update_stamp;
+    }
+
+    /// Unpins the slots [`Tiers::pin_for_update`] pinned.
+    #[inline]
+    pub fn end_update(&mut self) {
+        self.update_stamp += 1;
     }
 
     /// Clears the pinned set.
@@ -218,6 +231,7 @@ impl Tiers {
             frame,
             dirty: false,
             count: 1,
+            stamp: 0,
             used: UsedEntries::new(self.entries_per_block),
         });
         let slot = self.hot.len() - 1;
@@ -228,12 +242,12 @@ impl Tiers {
     /// The hot slot the CLOCK would evict next (the tier must be full), passing over pinned
     /// blocks while it can.
     pub fn hot_victim(&mut self) -> usize {
-        let pinned = &self.pinned;
+        let (pinned, stamp) = (&self.pinned, self.update_stamp);
         clock_victim(
             &mut self.hot,
             &mut self.hot_hand,
             |s| &mut s.count,
-            |s| pinned.contains(&s.block),
+            |s| s.stamp == stamp || (!pinned.is_empty() && pinned.contains(&s.block)),
         )
     }
 
@@ -573,6 +587,23 @@ mod tests {
         t.settle(Place::Hot(v));
         assert_eq!(t.place(1), Some(Place::Warm(0)));
         assert_eq!(t.room_outside_pins(), 2, "block 1 is unpinned in warm");
+        // An update's pins: slot-stamped, lifted by end_update.
+        t.unpin_all();
+        let s0 = match t.place(0) {
+            Some(Place::Hot(s)) => s,
+            other => panic!("block 0 is hot: {other:?}"),
+        };
+        t.pin_for_update(s0);
+        for _ in 0..12 {
+            let v = t.hot_victim();
+            assert_ne!(v, s0, "the update's block stays");
+        }
+        t.end_update();
+        let mut taken = false;
+        for _ in 0..12 {
+            taken |= t.hot_victim() == s0;
+        }
+        assert!(taken, "after the update it may leave");
         // All pinned: a victim is still found.
         t.pin([0, 2, 5]);
         let v = t.hot_victim();
