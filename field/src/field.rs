@@ -109,6 +109,8 @@ pub struct Field {
     write_behind_explicit: bool,
     tiers: Tiers,
     write_back_threshold: usize,
+    /// The batch path's read buffer ([`GATHER_CHUNK`] blocks), kept between batches.
+    gather_buf: Vec<f32>,
     loads: u64,
     warm_reads: u64,
     gathered: u64,
@@ -145,6 +147,7 @@ impl Field {
                 Budget::UNLIMITED,
             ),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
+            gather_buf: Vec::new(),
             loads: 0,
             warm_reads: 0,
             gathered: 0,
@@ -516,23 +519,38 @@ impl Field {
             .filter(|&b| self.tiers.place(b).is_none())
             .take(room)
             .collect();
-        for chunk in missing.chunks(GATHER_CHUNK) {
-            let values = self.read_blocks(chunk)?;
-            for (&block, values) in chunk.iter().zip(&values) {
-                self.place_loaded(block, values)?;
-            }
+        // One buffer for every chunk, kept between calls (no allocation, no fresh pages to
+        // fault in per batch); taken out of the field while blocks are placed.
+        let floats = self.blocking.floats_per_block();
+        let mut buf = std::mem::take(&mut self.gather_buf);
+        let want = GATHER_CHUNK.min(missing.len()) * floats;
+        if buf.len() < want {
+            buf.resize(want, 0.0);
         }
+        let placed = (|| -> Result<()> {
+            for chunk in missing.chunks(GATHER_CHUNK) {
+                let values = &mut buf[..chunk.len() * floats];
+                self.read_blocks(chunk, values)?;
+                for (&block, values) in chunk.iter().zip(values.chunks_exact(floats)) {
+                    self.place_loaded(block, values)?;
+                }
+            }
+            Ok(())
+        })();
+        self.gather_buf = buf;
+        placed?;
         self.gathered += missing.len() as u64;
         Ok(missing.len())
     }
 
     /// Reads `blocks` (sorted ids) from the file, or their initial values where they have no
-    /// stored version: one `floats_per_block` vector each, in order. The one place the
-    /// batch path does I/O: the store's `read_many`, several reads in flight (io_uring, or
-    /// threads).
-    fn read_blocks(&mut self, blocks: &[u64]) -> Result<Vec<Vec<f32>>> {
+    /// stored version, into `buf` (`floats_per_block` floats each, in order). The one place
+    /// the batch path does I/O: the store's `read_many`, several reads in flight (io_uring,
+    /// or threads).
+    fn read_blocks(&mut self, blocks: &[u64], buf: &mut [f32]) -> Result<()> {
         let floats = self.blocking.floats_per_block();
-        let mut values: Vec<Vec<f32>> = blocks.iter().map(|_| vec![0f32; floats]).collect();
+        let mut values: Vec<&mut [f32]> = buf.chunks_exact_mut(floats).collect();
+        debug_assert_eq!(values.len(), blocks.len());
         // Blocks in flight to the file read from their copies; the rest from the store.
         let mut from_copy = vec![false; blocks.len()];
         if !self.writer.is_idle() {
@@ -546,7 +564,7 @@ impl Field {
                 .zip(values.iter_mut())
                 .zip(&from_copy)
                 .filter(|(_, &c)| !c)
-                .map(|((&b, v), _)| (b, v.as_mut_slice()))
+                .map(|((&b, v), _)| (b, &mut **v))
                 .unzip();
             self.store().read_many(&ids, &mut outs)?
         };
@@ -557,7 +575,7 @@ impl Field {
             }
         }
         self.loads += blocks.len() as u64;
-        Ok(values)
+        Ok(())
     }
 
     /// Puts a block just read (not resident) into the tiers, untouched (see `gather`).

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 use sacs::large_pages::LARGE_PAGE;
 
 use crate::hot::{FrameId, HotFrames};
@@ -267,12 +268,8 @@ impl Tiers {
         self.index.remove(&old_block);
         self.index.insert(block, Place::Hot(slot));
         if self.has_warm() {
-            let values: Box<[f16]> = self
-                .frames
-                .frame(old_frame)
-                .iter()
-                .map(|&v| f16::from_f32(v))
-                .collect();
+            let mut values: Box<[f16]> = vec![f16::ZERO; self.floats_per_block].into_boxed_slice();
+            values.convert_from_f32_slice(self.frames.frame(old_frame));
             self.insert_warm_values(old_block, values, old_used);
         } else {
             self.ended.add(&old_used);
@@ -282,7 +279,28 @@ impl Tiers {
     /// Stores a warm copy of `block` (not resident), evicting a warm block if the tier is full;
     /// returns its slot (`None` if there is no warm tier).
     pub fn insert_warm(&mut self, block: u64, values: &[f32]) -> Option<usize> {
-        let values = values.iter().map(|&v| f16::from_f32(v)).collect();
+        if self.has_warm() && self.warm.len() == self.warm_cap {
+            // Full: the victim's f16 box and bitmap take the new block (no allocation).
+            let pinned = &self.pinned;
+            let i = clock_victim(
+                &mut self.warm,
+                &mut self.warm_hand,
+                |s| &mut s.count,
+                |s| pinned.contains(&s.block),
+            );
+            let slot = &mut self.warm[i];
+            slot.values.convert_from_f32_slice(values);
+            let gone = std::mem::replace(&mut slot.block, block);
+            slot.count = 1;
+            self.ended.add(&slot.used);
+            slot.used.clear();
+            self.index.remove(&gone);
+            self.index.insert(block, Place::Warm(i));
+            return Some(i);
+        }
+        let mut boxed: Box<[f16]> = vec![f16::ZERO; values.len()].into_boxed_slice();
+        boxed.convert_from_f32_slice(values);
+        let values = boxed;
         self.insert_warm_values(block, values, UsedEntries::new(self.entries_per_block))
     }
 
