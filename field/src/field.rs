@@ -74,6 +74,11 @@ pub struct Stats {
     pub write_behind_bytes: usize,
     /// The most such bytes held at once.
     pub write_behind_peak_bytes: usize,
+    /// Hand-overs to the writer that waited for room among the copies in flight (on the
+    /// caller's thread).
+    pub write_behind_waits: u64,
+    /// Their total wait, in nanoseconds.
+    pub write_behind_wait_ns: u64,
     /// Feature rows that queries read from warm (f16) blocks.
     pub warm_reads: u64,
     /// Blocks loaded ahead of their queries (by `prefetch` or a batch's gathering step),
@@ -537,6 +542,8 @@ impl Field {
             write_backs: writer.write_backs,
             write_behind_bytes: writer.bytes,
             write_behind_peak_bytes: writer.peak_bytes,
+            write_behind_waits: writer.waits,
+            write_behind_wait_ns: writer.wait_ns,
             warm_reads: self.warm_reads,
             gathered: self.gathered,
             residencies: usage.residencies,

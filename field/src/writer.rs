@@ -59,6 +59,9 @@ struct State {
     failed: Option<String>,
     /// Write-backs completed (each one sync).
     write_backs: u64,
+    /// Hand-overs that waited for room among the copies in flight, and their total wait.
+    waits: u64,
+    wait_ns: u64,
 }
 
 struct Shared {
@@ -84,6 +87,10 @@ pub struct WriterStats {
     pub bytes: usize,
     /// The most bytes of in-flight copies held at once.
     pub peak_bytes: usize,
+    /// Hand-overs that waited for room among the copies in flight.
+    pub waits: u64,
+    /// Their total wait, in nanoseconds.
+    pub wait_ns: u64,
 }
 
 /// The field's background writer (see the module documentation).
@@ -140,6 +147,7 @@ impl Writer {
         let generation = self.next_generation;
         self.next_generation += 1;
         let mut state = self.shared.lock();
+        let mut waited: Option<std::time::Instant> = None;
         loop {
             if let Some(message) = &state.failed {
                 return Err(failure(message));
@@ -147,11 +155,16 @@ impl Writer {
             if state.bytes == 0 || state.bytes + bytes <= self.limit_bytes {
                 break;
             }
+            waited.get_or_insert_with(std::time::Instant::now);
             state = self
                 .shared
                 .progress
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+        if let Some(since) = waited {
+            state.waits += 1;
+            state.wait_ns += since.elapsed().as_nanos() as u64;
         }
         state.bytes += bytes;
         state.peak_bytes = state.peak_bytes.max(state.bytes);
@@ -211,6 +224,8 @@ impl Writer {
             write_backs: state.write_backs,
             bytes: state.bytes,
             peak_bytes: state.peak_bytes,
+            waits: state.waits,
+            wait_ns: state.wait_ns,
         }
     }
 
