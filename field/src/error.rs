@@ -39,6 +39,15 @@ pub enum Error {
         /// Blocks in the layout.
         blocks: u64,
     },
+    /// A budget too small for the field's fixed memory and one hot block
+    /// (`Field::set_resident_budget`).
+    #[error("a budget of {budget} bytes is too small: the field needs at least {needed}")]
+    BudgetTooSmall {
+        /// The budget's total bytes.
+        budget: usize,
+        /// The fixed overheads plus one hot block.
+        needed: usize,
+    },
     /// Another process (or another `Field` in this one) has the file open.
     #[error("field file is locked by another user")]
     Locked,

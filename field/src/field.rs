@@ -8,27 +8,35 @@
 //! same entries, each receiving its interpolation weight's share of the gradient, and marks
 //! their blocks dirty; dirty blocks reach the file on [`Field::flush`], when their number
 //! reaches the write-back threshold, when a dirty block must leave the hot tier, and when the
-//! field is dropped.
+//! field is dropped (through the background writer in every case).
 //!
 //! Under a [`Budget`] (`tiers`), a block first touched by a query while the hot tier is full
 //! is read into the warm tier (f16); later queries read its f16 copy until its second touch
 //! there promotes it to hot (read again from the file, so hot values are exact); updates
 //! always work on hot blocks.
-//! Eviction and write-back happen on the calling thread, inside the query or update that
-//! needs the room. [`Field::prefetch`] and [`Field::query_batch`] load the blocks of known
+//! A dirty block that must leave hot, and every dirty block when their number reaches the
+//! write-back threshold, are handed to the background writer (`writer`): copied, marked clean,
+//! and written back and synced on the writer's thread; until then a load of such a block reads
+//! its in-flight copy. [`Field::flush`] waits for the writer and writes the store's index. [`Field::prefetch`] and [`Field::query_batch`] load the blocks of known
 //! future points ahead, together and in block-id order, pinning them so that loading one does
 //! not evict another (exact look-ahead; the module `prefetch` holds the predictors judged
-//! offline). Not built yet: eviction and loading off the query path.
+//! offline). Not built yet: loading off the query path.
 
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{Error, Result};
 use crate::hash::{Corners, LevelGrid};
 use crate::init;
 use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
-use crate::store::{BlockStore, CheckReport};
+use crate::memory::{self, BudgetPlan};
+use crate::store::{BlockStore, CheckReport, StoreStats};
 use crate::tiers::{Budget, Place, Tiers};
+use crate::writer::Writer;
+pub use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
+
+mod batch;
 
 /// A warm block whose access count reaches this is promoted to hot by the next query that
 /// touches it: it enters warm with count 1, so this is its second touch while warm (if the
@@ -59,8 +67,18 @@ pub struct Stats {
     pub warm_bytes: usize,
     /// Blocks read from the file (or given their initial values) since the field was opened.
     pub loads: u64,
-    /// Write-backs (each one `fdatasync`) since the field was opened.
+    /// Write-backs (each one `fdatasync`) since the field was opened, all done by the
+    /// background writer.
     pub write_backs: u64,
+    /// Bytes of dirty blocks' copies handed to the background writer and not yet written.
+    pub write_behind_bytes: usize,
+    /// The most such bytes held at once.
+    pub write_behind_peak_bytes: usize,
+    /// Hand-overs to the writer that waited for room among the copies in flight (on the
+    /// caller's thread).
+    pub write_behind_waits: u64,
+    /// Their total wait, in nanoseconds.
+    pub write_behind_wait_ns: u64,
     /// Feature rows that queries read from warm (f16) blocks.
     pub warm_reads: u64,
     /// Blocks loaded ahead of their queries (by `prefetch` or a batch's gathering step),
@@ -92,11 +110,15 @@ pub struct Field {
     grids: Vec<LevelGrid>,
     blocking: Blocking,
     kernel: Kernel,
-    store: BlockStore,
+    store: Arc<RwLock<BlockStore>>,
+    writer: Writer,
+    /// Whether the caller set the write-behind bound (a resident budget then keeps it).
+    write_behind_explicit: bool,
     tiers: Tiers,
     write_back_threshold: usize,
+    /// The batch path's read buffer ([`GATHER_CHUNK`] blocks), kept between batches.
+    gather_buf: Vec<f32>,
     loads: u64,
-    write_backs: u64,
     warm_reads: u64,
     gathered: u64,
 }
@@ -117,7 +139,10 @@ impl Field {
     fn with_store(layout: Layout, store: BlockStore) -> Field {
         let grids = LevelGrid::for_layout(&layout);
         let blocking = *store.blocking();
+        let store = Arc::new(RwLock::new(store));
         Field {
+            writer: Writer::new(Arc::clone(&store), DEFAULT_WRITE_BEHIND_BYTES),
+            write_behind_explicit: false,
             layout,
             grids,
             blocking,
@@ -129,8 +154,8 @@ impl Field {
                 Budget::UNLIMITED,
             ),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
+            gather_buf: Vec::new(),
             loads: 0,
-            write_backs: 0,
             warm_reads: 0,
             gathered: 0,
         }
@@ -173,6 +198,35 @@ impl Field {
         Ok(())
     }
 
+    /// Sets a budget on the field's resident memory as a whole: like [`Field::set_budget`],
+    /// but the field's memory outside its blocks' values — the store's block map, the tiers'
+    /// tables, copies in flight to the writer, I/O buffers, the last hot region's unused rest
+    /// — is set aside first (module `memory`), and the rest split between hot and warm in the
+    /// budget's proportion. Unless set with [`Field::set_write_behind_bytes`], the bound on
+    /// copies in flight becomes 1/64 of the budget (at least one block, at most
+    /// [`DEFAULT_WRITE_BEHIND_BYTES`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
+    /// and one hot block do not fit. Returns how the budget was cut.
+    pub fn set_resident_budget(&mut self, budget: Budget) -> Result<BudgetPlan> {
+        self.flush()?;
+        let total = budget.hot_bytes.saturating_add(budget.warm_bytes);
+        let block_bytes = self.blocking.floats_per_block() * 4;
+        if !self.write_behind_explicit {
+            self.writer
+                .set_limit((total / 64).clamp(block_bytes, DEFAULT_WRITE_BEHIND_BYTES));
+        }
+        let sizes = memory::Sizes {
+            block_bytes,
+            entries_per_block: self.blocking.entries_per_block(),
+            slot_bytes: crate::format::slot_bytes(&self.blocking),
+            map_bytes: self.store().map_bytes(),
+            write_behind_bytes: self.writer.limit(),
+            gather_chunk: GATHER_CHUNK,
+        };
+        let plan = memory::plan(budget, sizes)?;
+        self.set_budget(plan.tiers)?;
+        Ok(plan)
+    }
+
     /// The most bytes the hot tier's regions may take under the budget (a multiple of 2 MiB).
     pub fn hot_bytes_bound(&self) -> usize {
         self.tiers.hot_bytes_bound()
@@ -181,6 +235,27 @@ impl Field {
     /// Sets how many dirty blocks trigger a write-back (at least 1).
     pub fn set_write_back_threshold(&mut self, blocks: usize) {
         self.write_back_threshold = blocks.max(1);
+    }
+
+    /// Bounds the bytes of dirty blocks' copies handed to the background writer and not yet
+    /// written ([`DEFAULT_WRITE_BEHIND_BYTES`] by default; one block is always admitted): a
+    /// hand-over that would pass it waits for the writer.
+    pub fn set_write_behind_bytes(&mut self, bytes: usize) {
+        self.write_behind_explicit = true;
+        self.writer.set_limit(bytes);
+    }
+
+    /// The bound set by [`Field::set_write_behind_bytes`].
+    pub fn write_behind_bytes(&self) -> usize {
+        self.writer.limit()
+    }
+
+    fn store(&self) -> RwLockReadGuard<'_, BlockStore> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn store_mut(&self) -> RwLockWriteGuard<'_, BlockStore> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn check_len(what: &'static str, got: usize, expected: usize) -> Result<()> {
@@ -207,10 +282,15 @@ impl Field {
         self.layout.tile_of(x)
     }
 
-    /// The block's stored version, or its initial values if it has none.
+    /// The block's newest version — its copy in flight to the file, or its stored version —
+    /// or its initial values if it has neither.
     fn load(&mut self, block: u64) -> Result<Vec<f32>> {
         let mut values = vec![0f32; self.blocking.floats_per_block()];
-        if !self.store.read(block, &mut values)? {
+        if self.writer.copy_in_flight(block, &mut values) {
+            self.loads += 1;
+            return Ok(values);
+        }
+        if !self.store().read(block, &mut values)? {
             init::fill(self.layout.seed, self.layout.init_scale, block, &mut values);
         }
         self.loads += 1;
@@ -233,9 +313,7 @@ impl Field {
             self.tiers.push_hot(block)?
         } else {
             let victim = self.tiers.hot_victim();
-            if self.tiers.is_dirty(victim) {
-                self.flush()?;
-            }
+            self.hand_over(victim)?;
             self.tiers.replace_hot(victim, block);
             victim
         };
@@ -315,195 +393,13 @@ impl Field {
         Ok(())
     }
 
-    /// [`Field::query`] for many points: `xs` holds `n × dim` coordinates, `out` receives
-    /// `n × levels × features` floats.
-    ///
-    /// Works in groups of points whose blocks take at most a quarter of the budget's slots
-    /// (the whole batch when it fits): first gathers the blocks the group needs (every level,
-    /// every corner), loads the missing ones together in block-id order ([`Field::prefetch`]'s
-    /// step), then answers the group's points in order; while a group runs, evictions pass
-    /// over its blocks where they can. Under a budget with a warm tier, a block gathered into
-    /// warm answers its first query from its f16 copy (a single query would answer from the
-    /// values just read), so results may differ from single queries by f16 rounding.
-    pub fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()> {
-        let dim = self.layout.dim as usize;
-        let width = self.output_len();
-        if !xs.len().is_multiple_of(dim) {
-            return Err(Error::WrongLength {
-                what: "xs",
-                got: xs.len(),
-                expected: xs.len() / dim * dim,
-            });
-        }
-        Field::check_len("out", out.len(), xs.len() / dim * width)?;
-        Field::check_finite("xs", xs)?;
-        let mut start = 0;
-        while start < xs.len() {
-            let (end, needed) = self.next_group(xs, start);
-            let answered = self.gather(&needed).and_then(|_| {
-                for (x, o) in xs[start..end]
-                    .chunks_exact(dim)
-                    .zip(out[start / dim * width..end / dim * width].chunks_exact_mut(width))
-                {
-                    self.query(x, o)?;
-                }
-                Ok(())
-            });
-            self.tiers.unpin_all();
-            answered?;
-            start = end;
-        }
-        Ok(())
-    }
-
-    /// The points of `xs` from float `start` whose blocks, gathered together, take at most a
-    /// quarter of the budget's slots (at least one point): the end of that group and its
-    /// distinct blocks, sorted.
-    fn next_group(&self, xs: &[f32], start: usize) -> (usize, Vec<u64>) {
-        let dim = self.layout.dim as usize;
-        let limit = (self.tiers.capacity() / 4).max(1);
-        let mut seen = std::collections::HashSet::new();
-        let mut touched = Vec::new();
-        let mut end = start;
-        while end < xs.len() {
-            touched.clear();
-            // The points were checked (length, finite) by the caller.
-            let _ = self.blocks_of(&xs[end..end + dim], &mut touched);
-            let new = touched.iter().filter(|(_, b)| !seen.contains(b)).count();
-            if end > start && seen.len() + new > limit {
-                break;
-            }
-            seen.extend(touched.iter().map(|&(_, b)| b));
-            end += dim;
-        }
-        let mut blocks: Vec<u64> = seen.into_iter().collect();
-        blocks.sort_unstable();
-        (end, blocks)
-    }
-
-    /// Exact look-ahead: loads the blocks that queries at `xs` (`n × dim` coordinates) will
-    /// need, in block-id order, as far as the budget has room without evicting any of them
-    /// (those that do not fit are left to the queries' own loads). Returns how many blocks
-    /// were loaded. Nothing is queried and no access is counted: a block loaded here enters
-    /// its tier untouched, as if its first query had not come yet.
-    pub fn prefetch(&mut self, xs: &[f32]) -> Result<usize> {
-        let dim = self.layout.dim as usize;
-        if !xs.len().is_multiple_of(dim) {
-            return Err(Error::WrongLength {
-                what: "xs",
-                got: xs.len(),
-                expected: xs.len() / dim * dim,
-            });
-        }
-        Field::check_finite("xs", xs)?;
-        let needed = self.batch_blocks(xs)?;
-        let loaded = self.gather(&needed);
-        self.tiers.unpin_all();
-        loaded
-    }
-
-    /// The distinct blocks that queries at `xs` touch, sorted by id.
-    fn batch_blocks(&self, xs: &[f32]) -> Result<Vec<u64>> {
-        let mut touched = Vec::new();
-        for x in xs.chunks_exact(self.layout.dim as usize) {
-            self.blocks_of(x, &mut touched)?;
-        }
-        let mut blocks: Vec<u64> = touched.into_iter().map(|(_, b)| b).collect();
-        blocks.sort_unstable();
-        blocks.dedup();
-        Ok(blocks)
-    }
-
-    /// The blocks a query at `x` touches, appended to `out` as `(level, block)` in the order
-    /// the query reaches them: level by level, each level's distinct blocks in corner order.
-    /// Computes indices only; loads nothing.
-    pub fn blocks_of(&self, x: &[f32], out: &mut Vec<(u8, u64)>) -> Result<()> {
-        let dim = self.layout.dim as usize;
-        Field::check_len("x", x.len(), dim)?;
-        Field::check_finite("x", x)?;
-        let (tile, local) = self.tile_of(x);
-        for level in 0..self.grids.len() {
-            let (corners, base) = self.level_corners(tile, level, local);
-            let start = out.len();
-            for &entry in &corners.index[..1 << dim] {
-                let (block, _) = self.blocking.locate(base, entry);
-                if !out[start..].iter().any(|&(_, b)| b == block) {
-                    out.push((level as u8, block));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Pins `needed` (sorted, distinct) and loads those of its blocks that are not resident,
-    /// in id order, [`GATHER_CHUNK`] at a time, as many as fit without evicting a pinned
-    /// block; each enters hot if hot has room, else warm (else hot in place of an unpinned
-    /// victim), untouched. Returns how many were loaded. The caller unpins.
-    fn gather(&mut self, needed: &[u64]) -> Result<usize> {
-        self.tiers.pin(needed.iter().copied());
-        let room = self.tiers.room_outside_pins();
-        let missing: Vec<u64> = needed
-            .iter()
-            .copied()
-            .filter(|&b| self.tiers.place(b).is_none())
-            .take(room)
-            .collect();
-        for chunk in missing.chunks(GATHER_CHUNK) {
-            let values = self.read_blocks(chunk)?;
-            for (&block, values) in chunk.iter().zip(&values) {
-                self.place_loaded(block, values)?;
-            }
-        }
-        self.gathered += missing.len() as u64;
-        Ok(missing.len())
-    }
-
-    /// Reads `blocks` (sorted ids) from the file, or their initial values where they have no
-    /// stored version: one `floats_per_block` vector each, in order. The one place the
-    /// batch path does I/O: the store's `read_many`, several reads in flight (io_uring, or
-    /// threads).
-    fn read_blocks(&mut self, blocks: &[u64]) -> Result<Vec<Vec<f32>>> {
-        let floats = self.blocking.floats_per_block();
-        let mut values: Vec<Vec<f32>> = blocks.iter().map(|_| vec![0f32; floats]).collect();
-        let found = {
-            let mut outs: Vec<&mut [f32]> = values.iter_mut().map(|v| v.as_mut_slice()).collect();
-            self.store.read_many(blocks, &mut outs)?
-        };
-        for ((&block, v), found) in blocks.iter().zip(&mut values).zip(found) {
-            if !found {
-                init::fill(self.layout.seed, self.layout.init_scale, block, v);
-            }
-        }
-        self.loads += blocks.len() as u64;
-        Ok(values)
-    }
-
-    /// Puts a block just read (not resident) into the tiers, untouched (see `gather`).
-    fn place_loaded(&mut self, block: u64, values: &[f32]) -> Result<()> {
-        let place = if self.tiers.hot_has_room() {
-            Place::Hot(self.tiers.push_hot(block)?)
-        } else if let Some(slot) = self.tiers.insert_warm(block, values) {
-            self.tiers.settle(Place::Warm(slot));
-            return Ok(());
-        } else {
-            let victim = self.tiers.hot_victim();
-            if self.tiers.is_dirty(victim) {
-                self.flush()?;
-            }
-            self.tiers.replace_hot(victim, block);
-            Place::Hot(victim)
-        };
-        let Place::Hot(slot) = place else {
-            unreachable!("warm placements returned above")
-        };
-        self.tiers.hot_values_mut(slot).copy_from_slice(values);
-        self.tiers.settle(place);
-        Ok(())
-    }
-
     /// One SGD step at `x`: `grad` is the loss gradient with respect to the query output
     /// (`levels × features` floats); each vertex's entry moves by `−lr × weight × grad` of its
     /// level, the gradient of the interpolation.
+    ///
+    /// The step's blocks are pinned while it runs: if the hot tier has more slots than the
+    /// step touches blocks (at most `levels × 2^dim`), none of them is evicted before the
+    /// step ends, so every version written back is a state after a whole step.
     pub fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
         let dim = self.layout.dim as usize;
         Field::check_len("x", x.len(), dim)?;
@@ -518,28 +414,67 @@ impl Field {
             let level_grad = &grad[level * features..(level + 1) * features];
             for c in 0..1 << dim {
                 let (block, at) = self.blocking.locate(base, corners.index[c]);
-                let slot = self.hot_slot(block)?;
+                let slot = match self.hot_slot(block) {
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        self.tiers.end_update();
+                        return Err(e);
+                    }
+                };
+                self.tiers.pin_for_update(slot);
                 self.tiers.mark_used(Place::Hot(slot), at / features);
                 let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
                 self.kernel.axpy(-lr * corners.weight[c], level_grad, row);
             }
         }
+        self.tiers.end_update();
         if self.tiers.dirty_count() >= self.write_back_threshold {
-            self.flush()?;
+            self.hand_over_dirty()?;
         }
         Ok(())
     }
 
-    /// Writes every dirty block back to the file and syncs it (see `store` for the crash
-    /// safety of this step).
-    pub fn flush(&mut self) -> Result<()> {
-        if self.tiers.dirty_count() == 0 {
-            return Ok(());
+    /// If hot slot `slot` is dirty, hands a copy of its values to the background writer
+    /// (which may wait for room among the copies in flight) and marks it clean.
+    fn hand_over(&mut self, slot: usize) -> Result<()> {
+        if self.tiers.is_dirty(slot) {
+            let block = self.tiers.hot_block(slot);
+            self.writer.submit(block, self.tiers.hot_values(slot))?;
+            self.tiers.mark_clean(slot);
         }
-        self.store.write_back(&self.tiers.dirty_blocks())?;
-        self.tiers.mark_all_clean();
-        self.write_backs += 1;
         Ok(())
+    }
+
+    /// Hands every dirty block to the background writer (the write-back threshold was
+    /// reached); does not wait for the writes.
+    fn hand_over_dirty(&mut self) -> Result<()> {
+        for slot in self.tiers.dirty_slots() {
+            self.hand_over(slot)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every dirty block back to the file, waits until every block handed to the
+    /// background writer is written and synced, then writes the store's index (so that an
+    /// open after a later crash with no write-back since reads the index instead of scanning;
+    /// the next write-back zeroes its footer first). See `store` for the crash safety.
+    pub fn flush(&mut self) -> Result<()> {
+        self.hand_over_dirty()?;
+        self.writer.drain()?;
+        self.store_mut().write_index()
+    }
+
+    /// Waits until every block handed to the background writer (evicted dirty blocks, and
+    /// those of write-backs the threshold started) is written and synced; unlike
+    /// [`Field::flush`], writes neither the blocks still dirty in memory nor the index.
+    pub fn wait_for_write_backs(&self) -> Result<()> {
+        self.writer.drain()
+    }
+
+    /// What the block store did: how the file was opened, slot reads, write-backs, index
+    /// writes and invalidations.
+    pub fn store_stats(&self) -> StoreStats {
+        self.store().stats()
     }
 
     /// The exact current values of a block (`entries_per_block × features` floats); makes it
@@ -564,14 +499,14 @@ impl Field {
             .hot_values_for_update(slot)
             .copy_from_slice(values);
         if self.tiers.dirty_count() >= self.write_back_threshold {
-            self.flush()?;
+            self.hand_over_dirty()?;
         }
         Ok(())
     }
 
     /// Ids of the blocks with a version in the file, sorted.
     pub fn stored_blocks(&self) -> Vec<u64> {
-        self.store.present_blocks()
+        self.store().present_blocks()
     }
 
     /// Ids of the blocks held in memory (hot or warm), sorted.
@@ -582,12 +517,12 @@ impl Field {
     /// Reads every stored block's slots and counts those that check out (a diagnostic; it
     /// reads the whole file).
     pub fn check_file(&mut self) -> Result<CheckReport> {
-        self.store.check()
+        self.store().check()
     }
 
     /// The file's length and the bytes it occupies on disk.
     pub fn disk_usage(&self) -> Result<(u64, u64)> {
-        self.store.disk_usage()
+        self.store().disk_usage()
     }
 
     /// Counts of resident, dirty, stored and loaded blocks, write-backs and utilisation.
@@ -595,15 +530,20 @@ impl Field {
         let (hot_blocks, warm_blocks) = self.tiers.counts();
         let (hot_region_bytes, warm_bytes) = self.tiers.bytes();
         let usage = self.tiers.utilisation();
+        let writer = self.writer.stats();
         Stats {
             hot_blocks,
             warm_blocks,
             dirty_blocks: self.tiers.dirty_count(),
-            stored_blocks: self.store.present_count(),
+            stored_blocks: self.store().present_count(),
             hot_region_bytes,
             warm_bytes,
             loads: self.loads,
-            write_backs: self.write_backs,
+            write_backs: writer.write_backs,
+            write_behind_bytes: writer.bytes,
+            write_behind_peak_bytes: writer.peak_bytes,
+            write_behind_waits: writer.waits,
+            write_behind_wait_ns: writer.wait_ns,
             warm_reads: self.warm_reads,
             gathered: self.gathered,
             residencies: usage.residencies,
@@ -614,8 +554,9 @@ impl Field {
 }
 
 impl Drop for Field {
-    /// Writes dirty blocks back; an error here is lost (call [`Field::flush`] to see it).
+    /// Writes dirty blocks back (the writer's thread is then joined and the store, dropped
+    /// last, writes its index); an error here is lost (call [`Field::flush`] to see it).
     fn drop(&mut self) {
-        let _ = self.flush();
+        let _ = self.hand_over_dirty();
     }
 }

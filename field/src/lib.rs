@@ -20,7 +20,8 @@
 //! file), `hash` (vertex indexing, the scalar reference), `kernel` (scalar and AVX2 + FMA
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
 //! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
-//! utilisation), `field` (the API), [`prefetch`] (block-access traces, predictors and their
+//! utilisation), `writer` (write-back on a thread of the field's own), `memory` (a budget cut
+//! to bound resident memory), `field` (the API), [`prefetch`] (block-access traces, predictors and their
 //! offline evaluator), [`bench`](mod@bench) (the workloads and measuring loop of the
 //! `field-bench` binary), [`quality`] (locality, fit and quantisation measurements, the
 //! `field-quality` binary). `docs/field.md` describes the file format and the crash-safety
@@ -42,16 +43,22 @@ mod hot;
 mod init;
 mod kernel;
 pub mod layout;
+mod memory;
 pub mod prefetch;
 pub mod quality;
 mod store;
 mod tiers;
 mod usage;
+mod writer;
 
 pub use error::{Error, Result};
-pub use field::{Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, GATHER_CHUNK, PROMOTE_AT_COUNT};
+pub use field::{
+    Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, DEFAULT_WRITE_BEHIND_BYTES, GATHER_CHUNK,
+    PROMOTE_AT_COUNT,
+};
 pub use kernel::{Grids, Kernel};
 pub use layout::{Encoding, Hashing, Layout};
+pub use memory::BudgetPlan;
 pub use store::{
     BlockStore, CheckReport, OpenedBy, ReadEngine, StoreStats, READ_MANY_IN_FLIGHT, SCAN_WINDOW,
 };

@@ -14,13 +14,42 @@
 //! (`field`); this module only keeps the slots.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 use sacs::large_pages::LARGE_PAGE;
 
 use crate::hot::{FrameId, HotFrames};
 use crate::usage::{UsedEntries, Utilisation};
+
+/// Hashes a block id with one multiplication (Fibonacci hashing): ids are the field's own,
+/// not an adversary's, so SipHash's protection buys nothing here, and its cost showed in
+/// the profile of Zipf batches (`Tiers::touch` and `hash_one` about 13 % of the samples).
+/// Consecutive ids differ in the low bits of the product (an odd multiplier is a bijection
+/// on them) and the high bits, which the table's tags use, mix every bit of the id.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b) ^ self.0.rotate_left(8));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdBuild = BuildHasherDefault<IdHasher>;
 
 /// A memory budget for a field's resident blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +83,8 @@ struct HotSlot {
     frame: FrameId,
     dirty: bool,
     count: u8,
+    /// Pinned for the update whose stamp this is (see `Tiers::pin_for_update`).
+    stamp: u64,
     used: UsedEntries,
 }
 
@@ -75,18 +106,23 @@ pub struct Tiers {
     warm: Vec<WarmSlot>,
     warm_cap: usize,
     warm_hand: usize,
-    index: HashMap<u64, Place>,
+    index: HashMap<u64, Place, IdBuild>,
     dirty: usize,
     /// Utilisation of the residencies that have ended.
     ended: Utilisation,
     /// Blocks that victim searches pass over while possible (those a batch needs).
-    pinned: HashSet<u64>,
+    pinned: HashSet<u64, IdBuild>,
+    /// The current update's stamp: hot slots carrying it are pinned too (cheaper than the
+    /// set for the few blocks of one update).
+    update_stamp: u64,
 }
 
 /// Advances a CLOCK hand over `slots` to the first whose count is zero and that is not
 /// pinned, halving each count it passes; returns that slot's index and leaves the hand just
-/// past it. After passing pinned slots `4 × slots` times (mostly pinned slots, or counts that
-/// take many sweeps to decay), the pins are ignored, so a victim is always found.
+/// past it. Pins hold while any slot is unpinned: an unpinned count (at most 255) reaches zero
+/// within 9 passes of the hand, during which it passes pinned slots fewer than `9 × slots`
+/// times. Only after passing pinned slots `16 × slots` times (every slot pinned) are the pins
+/// ignored, so a victim is always found.
 fn clock_victim<T>(
     slots: &mut [T],
     hand: &mut usize,
@@ -94,7 +130,7 @@ fn clock_victim<T>(
     pinned: impl Fn(&T) -> bool,
 ) -> usize {
     assert!(!slots.is_empty());
-    let mut pins_hold = slots.len() * 4;
+    let mut pins_hold = slots.len() * 16;
     loop {
         let i = *hand % slots.len();
         *hand = (i + 1) % slots.len();
@@ -126,10 +162,11 @@ impl Tiers {
             warm: Vec::new(),
             warm_cap,
             warm_hand: 0,
-            index: HashMap::new(),
+            index: HashMap::default(),
             dirty: 0,
             ended: Utilisation::default(),
-            pinned: HashSet::new(),
+            pinned: HashSet::default(),
+            update_stamp: 1,
         }
     }
 
@@ -147,6 +184,18 @@ impl Tiers {
     pub fn pin(&mut self, blocks: impl IntoIterator<Item = u64>) {
         self.pinned.clear();
         self.pinned.extend(blocks);
+    }
+
+    /// Pins hot slot `slot` until [`Tiers::end_update`]: an update's blocks stay while it runs.
+    #[inline]
+    pub fn pin_for_update(&mut self, slot: usize) {
+        self.hot[slot].stamp = self.update_stamp;
+    }
+
+    /// Unpins the slots [`Tiers::pin_for_update`] pinned.
+    #[inline]
+    pub fn end_update(&mut self) {
+        self.update_stamp += 1;
     }
 
     /// Clears the pinned set.
@@ -211,6 +260,7 @@ impl Tiers {
             frame,
             dirty: false,
             count: 1,
+            stamp: 0,
             used: UsedEntries::new(self.entries_per_block),
         });
         let slot = self.hot.len() - 1;
@@ -221,12 +271,12 @@ impl Tiers {
     /// The hot slot the CLOCK would evict next (the tier must be full), passing over pinned
     /// blocks while it can.
     pub fn hot_victim(&mut self) -> usize {
-        let pinned = &self.pinned;
+        let (pinned, stamp) = (&self.pinned, self.update_stamp);
         clock_victim(
             &mut self.hot,
             &mut self.hot_hand,
             |s| &mut s.count,
-            |s| pinned.contains(&s.block),
+            |s| s.stamp == stamp || (!pinned.is_empty() && pinned.contains(&s.block)),
         )
     }
 
@@ -246,12 +296,8 @@ impl Tiers {
         self.index.remove(&old_block);
         self.index.insert(block, Place::Hot(slot));
         if self.has_warm() {
-            let values: Box<[f16]> = self
-                .frames
-                .frame(old_frame)
-                .iter()
-                .map(|&v| f16::from_f32(v))
-                .collect();
+            let mut values: Box<[f16]> = vec![f16::ZERO; self.floats_per_block].into_boxed_slice();
+            values.convert_from_f32_slice(self.frames.frame(old_frame));
             self.insert_warm_values(old_block, values, old_used);
         } else {
             self.ended.add(&old_used);
@@ -261,7 +307,28 @@ impl Tiers {
     /// Stores a warm copy of `block` (not resident), evicting a warm block if the tier is full;
     /// returns its slot (`None` if there is no warm tier).
     pub fn insert_warm(&mut self, block: u64, values: &[f32]) -> Option<usize> {
-        let values = values.iter().map(|&v| f16::from_f32(v)).collect();
+        if self.has_warm() && self.warm.len() == self.warm_cap {
+            // Full: the victim's f16 box and bitmap take the new block (no allocation).
+            let pinned = &self.pinned;
+            let i = clock_victim(
+                &mut self.warm,
+                &mut self.warm_hand,
+                |s| &mut s.count,
+                |s| pinned.contains(&s.block),
+            );
+            let slot = &mut self.warm[i];
+            slot.values.convert_from_f32_slice(values);
+            let gone = std::mem::replace(&mut slot.block, block);
+            slot.count = 1;
+            self.ended.add(&slot.used);
+            slot.used.clear();
+            self.index.remove(&gone);
+            self.index.insert(block, Place::Warm(i));
+            return Some(i);
+        }
+        let mut boxed: Box<[f16]> = vec![f16::ZERO; values.len()].into_boxed_slice();
+        boxed.convert_from_f32_slice(values);
+        let values = boxed;
         self.insert_warm_values(block, values, UsedEntries::new(self.entries_per_block))
     }
 
@@ -384,21 +451,23 @@ impl Tiers {
         self.dirty
     }
 
-    /// The dirty hot blocks and their floats.
-    pub fn dirty_blocks(&self) -> Vec<(u64, &[f32])> {
-        self.hot
-            .iter()
-            .filter(|s| s.dirty)
-            .map(|s| (s.block, self.frames.frame(s.frame)))
-            .collect()
+    /// The hot slots holding dirty blocks.
+    pub fn dirty_slots(&self) -> Vec<usize> {
+        (0..self.hot.len()).filter(|&i| self.hot[i].dirty).collect()
     }
 
-    /// Marks every hot block clean (after a write-back).
-    pub fn mark_all_clean(&mut self) {
-        for s in &mut self.hot {
+    /// The block in hot slot `slot`.
+    pub fn hot_block(&self, slot: usize) -> u64 {
+        self.hot[slot].block
+    }
+
+    /// Marks hot slot `slot` clean (its values were handed over for write-back).
+    pub fn mark_clean(&mut self, slot: usize) {
+        let s = &mut self.hot[slot];
+        if s.dirty {
             s.dirty = false;
+            self.dirty -= 1;
         }
-        self.dirty = 0;
     }
 
     /// Ids of the resident blocks (hot and warm), sorted.
@@ -524,10 +593,12 @@ mod tests {
         t.hot_values_for_update(s)[0] = 5.0;
         t.hot_values_for_update(s)[1] = 6.0;
         assert_eq!(t.dirty_count(), 1);
-        assert_eq!(t.dirty_blocks()[0].0, 3);
+        assert_eq!(t.dirty_slots(), [s]);
+        assert_eq!(t.hot_block(s), 3);
         assert!(t.is_dirty(s));
-        t.mark_all_clean();
+        t.mark_clean(s);
         assert_eq!(t.dirty_count(), 0);
+        assert!(t.dirty_slots().is_empty());
         let v = t.hot_victim();
         t.replace_hot(v, 4);
         assert_eq!(t.touch(3), None, "no warm tier: the block is dropped");
@@ -562,6 +633,23 @@ mod tests {
         t.settle(Place::Hot(v));
         assert_eq!(t.place(1), Some(Place::Warm(0)));
         assert_eq!(t.room_outside_pins(), 2, "block 1 is unpinned in warm");
+        // An update's pins: slot-stamped, lifted by end_update.
+        t.unpin_all();
+        let s0 = match t.place(0) {
+            Some(Place::Hot(s)) => s,
+            other => panic!("block 0 is hot: {other:?}"),
+        };
+        t.pin_for_update(s0);
+        for _ in 0..12 {
+            let v = t.hot_victim();
+            assert_ne!(v, s0, "the update's block stays");
+        }
+        t.end_update();
+        let mut taken = false;
+        for _ in 0..12 {
+            taken |= t.hot_victim() == s0;
+        }
+        assert!(taken, "after the update it may leave");
         // All pinned: a victim is still found.
         t.pin([0, 2, 5]);
         let v = t.hot_victim();

@@ -20,6 +20,11 @@ impl UsedEntries {
         self.0[entry / 64] |= 1 << (entry % 64);
     }
 
+    /// Forgets every mark (for a slot that takes another block).
+    pub fn clear(&mut self) {
+        self.0.fill(0);
+    }
+
     /// Number of entries used.
     pub fn count(&self) -> u64 {
         self.0.iter().map(|w| w.count_ones() as u64).sum()

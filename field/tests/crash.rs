@@ -4,6 +4,12 @@
 //! moment, reopens the file, and replays the same epochs in memory: every block in the file
 //! must equal its content after the last printed epoch `k` or after epoch `k + 1` (the
 //! write-back that may have been cut short), never a mix within a block, and must check out.
+//!
+//! The second test trains under a budget of 20 hot blocks (of the 64 of the layout), so that evictions hand
+//! dirty blocks to the background writer in the middle of every epoch: a block in the file
+//! must then hold its content after epoch `k` or after one of the updates of epoch `k + 1`
+//! (the flush at the end of epoch `k` made every earlier version durable; an update pins its
+//! blocks, so no block leaves in the middle of one), and check out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -11,10 +17,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use field::{Field, Layout};
+use field::{Budget, Field, Layout};
 
 const CHILD_ENV: &str = "FIELD_CRASH_CHILD";
+const BUDGET_ENV: &str = "FIELD_CRASH_BUDGET";
 const TEST_NAME: &str = "a_kill_during_updates_leaves_every_block_old_or_new";
+const BUDGET_TEST: &str = "a_kill_during_budgeted_training_leaves_every_block_at_a_version_it_had";
 
 fn layout() -> Layout {
     Layout {
@@ -31,20 +39,36 @@ fn layout() -> Layout {
     }
 }
 
-/// The updates of one epoch: a function of the epoch number alone.
-fn run_epoch(f: &mut Field, epoch: u64) {
+/// The updates of one epoch: a function of the epoch number alone. `after_each` sees the
+/// field and the point after every update.
+fn run_epoch_with(f: &mut Field, epoch: u64, mut after_each: impl FnMut(&mut Field, [f32; 3])) {
     let mut rng = fastrand::Rng::with_seed(epoch);
     let grad: Vec<f32> = (0..f.output_len()).map(|_| rng.f32() - 0.5).collect();
     for _ in 0..24 {
         let x = [rng.f32(), rng.f32(), rng.f32()];
         f.update(&x, &grad, 0.05).unwrap();
+        after_each(f, x);
     }
 }
+
+fn run_epoch(f: &mut Field, epoch: u64) {
+    run_epoch_with(f, epoch, |_, _| {});
+}
+
+/// The budget of the second test: 20 hot blocks of 4 KiB (an update touches at most 16),
+/// no warm tier.
+const BUDGET: Budget = Budget {
+    hot_bytes: 20 * 4096,
+    warm_bytes: 0,
+};
 
 /// The child: opens the field and trains until killed.
 fn child(path: &Path) -> ! {
     let mut f = Field::open(path).unwrap();
     f.set_write_back_threshold(usize::MAX);
+    if std::env::var_os(BUDGET_ENV).is_some() {
+        f.set_budget(BUDGET).unwrap();
+    }
     let mut out = std::io::stdout().lock();
     // The test harness has printed "test NAME ... " with no newline: end that line first.
     writeln!(out).unwrap();
@@ -86,6 +110,35 @@ fn replay(dir: &Path, last: u64) -> (Snapshot, Snapshot) {
     (before, after)
 }
 
+/// Starts the child on a new field file at `path` (with the budget if `budget`), kills it
+/// with SIGKILL after a random 10 – 250 ms, and returns the last epoch it printed.
+fn train_and_kill(path: &Path, test: &str, budget: bool, rng: &mut fastrand::Rng) -> u64 {
+    drop(Field::create(path, layout()).unwrap());
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if budget {
+        command.env(BUDGET_ENV, "1");
+    }
+    let mut child = command.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(rng.u64(10..250)));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout
+        .lines()
+        .map_while(|l| l.ok())
+        .filter_map(|l| {
+            let (_, n) = l.rsplit_once("epoch ")?;
+            n.trim().parse::<u64>().ok()
+        })
+        .last()
+        .unwrap_or(0)
+}
+
 #[test]
 fn a_kill_during_updates_leaves_every_block_old_or_new() {
     if let Ok(path) = std::env::var(CHILD_ENV) {
@@ -96,27 +149,7 @@ fn a_kill_during_updates_leaves_every_block_old_or_new() {
     let mut mixed = 0;
     for round in 0..6 {
         let path = dir.path().join(format!("crash-{round}"));
-        drop(Field::create(&path, layout()).unwrap());
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.u64(10..250)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let last = stdout
-            .lines()
-            .map_while(|l| l.ok())
-            .filter_map(|l| {
-                let (_, n) = l.rsplit_once("epoch ")?;
-                n.trim().parse::<u64>().ok()
-            })
-            .last()
-            .unwrap_or(0);
+        let last = train_and_kill(&path, TEST_NAME, false, &mut rng);
 
         let mut f = Field::open(&path).expect("a killed writer's file opens");
         let report = f.check_file().unwrap();
@@ -156,4 +189,74 @@ fn a_kill_during_updates_leaves_every_block_old_or_new() {
         eprintln!("round {round}: killed after epoch {last}: of the blocks epoch {} changes, {old} old, {new} new; {report:?}", last + 1);
     }
     eprintln!("{mixed} of 6 kills fell in the middle of a write-back");
+}
+
+/// Every version each block had in memory from the end of epoch `last` to the end of epoch
+/// `last + 1` (replayed without a budget), its initial values included for blocks first
+/// touched in epoch `last + 1`.
+fn versions(dir: &Path, last: u64) -> BTreeMap<u64, Vec<Vec<f32>>> {
+    let (before, _) = replay(dir, last);
+    let mut f = Field::create(dir.join("versions"), layout()).unwrap();
+    f.set_write_back_threshold(usize::MAX);
+    for epoch in 1..=last {
+        run_epoch(&mut f, epoch);
+    }
+    let mut seen: BTreeMap<u64, Vec<Vec<f32>>> =
+        before.into_iter().map(|(b, v)| (b, vec![v])).collect();
+    let mut touched = Vec::new();
+    run_epoch_with(&mut f, last + 1, |f, x| {
+        touched.clear();
+        f.blocks_of(&x, &mut touched).unwrap();
+        for &(_, block) in &touched {
+            let values = f.block_values(block).unwrap();
+            seen.entry(block).or_default().push(values);
+        }
+    });
+    seen
+}
+
+#[test]
+fn a_kill_during_budgeted_training_leaves_every_block_at_a_version_it_had() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        child(Path::new(&path));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = fastrand::Rng::with_seed(0xb0d9);
+    let mut mid_epoch = 0;
+    for round in 0..6 {
+        let path = dir.path().join(format!("budget-{round}"));
+        let last = train_and_kill(&path, BUDGET_TEST, true, &mut rng);
+        let mut f = Field::open(&path).expect("a killed writer's file opens");
+        let report = f.check_file().unwrap();
+        let replay_dir = tempfile::tempdir().unwrap();
+        let seen = versions(replay_dir.path(), last);
+        // Blocks found at a version from the middle of epoch `last + 1`.
+        let mut middle = 0;
+        assert!(
+            f.stored_blocks().iter().all(|b| seen.contains_key(b)),
+            "a stored block no epoch touched"
+        );
+        // Every block the epochs touched (one never written reads as its initial values).
+        for (&block, had) in &seen {
+            let got = f.block_values(block).unwrap();
+            let Some(at) = had.iter().position(|v| *v == got) else {
+                panic!("round {round}: block {block} holds no version it had after epoch {last}");
+            };
+            middle += (at > 0) as usize;
+        }
+        // Only the write-back in flight can have torn a slot; the others check out.
+        assert!(
+            report.readable + report.torn_slots >= report.blocks,
+            "{report:?}"
+        );
+        if middle > 0 {
+            mid_epoch += 1;
+        }
+        eprintln!(
+            "round {round}: killed after epoch {last}: {middle} blocks at a version from inside epoch {}; {report:?}; {:?}",
+            last + 1,
+            f.store_stats().opened_by
+        );
+    }
+    eprintln!("{mid_epoch} of 6 kills left blocks at versions from inside an epoch");
 }

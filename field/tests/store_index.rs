@@ -216,3 +216,51 @@ fn a_field_closed_cleanly_reopens_from_its_index() {
     f.query(&x, &mut after).unwrap();
     assert_eq!(before, after);
 }
+
+/// The blocks of `store` and their values must be those of `f`.
+fn assert_same_blocks(store: &BlockStore, f: &mut Field) {
+    assert_eq!(store.present_blocks(), f.stored_blocks());
+    let mut out = vec![0f32; store.blocking().floats_per_block()];
+    for block in f.stored_blocks() {
+        assert!(store.read(block, &mut out).unwrap(), "block {block}");
+        assert_eq!(out, f.block_values(block).unwrap(), "block {block}");
+    }
+}
+
+/// `Field::flush` writes the index, so that the file as a crash right after it would leave it
+/// (copied while the field is still open, never closed) opens from the index; the next
+/// write-back zeroes the footer before it writes a slot, so a copy taken after it scans.
+#[test]
+fn a_flush_writes_the_index_and_the_next_write_back_invalidates_it() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flushed");
+    let mut f = Field::create(&path, layout()).unwrap();
+    let grad = vec![0.25f32; f.output_len()];
+    let mut rng = fastrand::Rng::with_seed(13);
+    for _ in 0..40 {
+        f.update(&[rng.f32(), rng.f32()], &grad, 0.1).unwrap();
+    }
+    f.flush().unwrap();
+    assert_eq!(f.store_stats().index_writes, 1);
+    let copy = dir.path().join("after-flush");
+    std::fs::copy(&path, &copy).unwrap();
+    let (_, store) = BlockStore::open(&copy).unwrap();
+    assert_eq!(store.stats().opened_by, OpenedBy::Index);
+    assert_same_blocks(&store, &mut f);
+    drop(store);
+
+    f.set_write_back_threshold(1);
+    f.update(&[0.5, 0.5], &grad, 0.1).unwrap();
+    f.wait_for_write_backs().unwrap();
+    assert_eq!(f.store_stats().index_invalidations, 1);
+    let copy = dir.path().join("after-write-back");
+    std::fs::copy(&path, &copy).unwrap();
+    let (_, store) = BlockStore::open(&copy).unwrap();
+    let stats = store.stats();
+    assert_eq!(
+        (stats.opened_by, stats.scan_reason),
+        (OpenedBy::Scan, Some("no index at the end of the file"))
+    );
+    assert_same_blocks(&store, &mut f);
+}

@@ -261,3 +261,55 @@ fn utilisation_is_low_where_the_hash_scatters_and_high_where_indexing_is_dense()
     assert!(hashed.utilisation() < 0.02, "{hashed:?}");
     assert!(dense.utilisation() > 4.0 * hashed.utilisation());
 }
+
+/// Eviction hands dirty blocks to the background writer: a budget of 33 hot blocks and no
+/// warm tier (so an evicted block leaves memory and its next load reads its copy in flight or
+/// the file), one block's bytes in flight at most (every hand-over after the first waits for
+/// the writer). Queries between the updates, before any flush, must equal an unbudgeted
+/// field's exactly (f32 everywhere), and after the flush so must every block in the file.
+#[test]
+fn write_back_off_the_query_thread_loses_nothing_and_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut free = Field::create(dir.path().join("free"), layout()).unwrap();
+    let mut tight = Field::create(dir.path().join("tight"), layout()).unwrap();
+    tight
+        .set_budget(Budget {
+            hot_bytes: 33 * 4096,
+            warm_bytes: 0,
+        })
+        .unwrap();
+    tight.set_write_behind_bytes(4096);
+    let width = free.output_len();
+    let (mut a, mut b) = (vec![0f32; width], vec![0f32; width]);
+    let mut rng = fastrand::Rng::with_seed(3);
+    for step in 0..60 {
+        train(&mut [&mut free, &mut tight], 2, 100 + step);
+        for _ in 0..3 {
+            let x = [rng.f32(), rng.f32(), rng.f32()];
+            free.query(&x, &mut a).unwrap();
+            tight.query(&x, &mut b).unwrap();
+            assert_eq!(a, b, "step {step}: query at {x:?}");
+        }
+    }
+    let stats = tight.stats();
+    eprintln!("before the flush: {stats:?}");
+    assert!(stats.write_backs > 10, "evictions wrote back: {stats:?}");
+    assert!(stats.write_behind_peak_bytes <= 4096, "{stats:?}");
+    assert!(
+        stats.hot_blocks <= 33 && stats.warm_blocks == 0,
+        "{stats:?}"
+    );
+    tight.flush().unwrap();
+    free.flush().unwrap();
+    assert_eq!(tight.stats().write_behind_bytes, 0);
+    assert_eq!(tight.stored_blocks(), free.stored_blocks());
+    drop(tight);
+    let mut reopened = Field::open(dir.path().join("tight")).unwrap();
+    for block in free.stored_blocks() {
+        assert_eq!(
+            reopened.block_values(block).unwrap(),
+            free.block_values(block).unwrap(),
+            "block {block}"
+        );
+    }
+}

@@ -64,6 +64,11 @@ pub struct Report {
     pub warm_blocks: usize,
     /// Write-backs during the run.
     pub write_backs: u64,
+    /// Hand-overs to the field's writer that waited for room during the run, and their
+    /// total wait in ms.
+    pub write_waits: u64,
+    /// See `write_waits`.
+    pub write_wait_ms: f64,
     /// Block utilisation (entries used per residency / entries per block).
     pub utilisation: f64,
     /// Output values that were not finite (must be 0).
@@ -86,7 +91,7 @@ impl Report {
              rss_peak_kib={} rss_end_kib={} bytes_read={} read_call_bytes={} major_faults={} \
              loads={} warm_reads={} hot_blocks={} warm_blocks={} write_backs={} \
              utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} open_peak_kib={} \
-             warmup_ms={:.1} dropped_caches={} peak_reset={}",
+             warmup_ms={:.1} dropped_caches={} peak_reset={} write_waits={} write_wait_ms={:.1}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -122,6 +127,8 @@ impl Report {
             self.warmup_ms,
             self.dropped_caches,
             self.peak_reset,
+            self.write_waits,
+            self.write_wait_ms,
         )
     }
 }

@@ -78,6 +78,7 @@ mod scan;
 #[cfg(test)]
 mod tests;
 mod uring;
+mod write;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -95,6 +96,7 @@ use crate::layout::{Blocking, Encoding, Layout};
 pub use batch::ReadEngine;
 use batch::RingState;
 pub use scan::SCAN_WINDOW;
+pub(crate) use write::SlotWriter;
 
 /// The most reads [`BlockStore::read_many`] keeps in flight.
 pub const READ_MANY_IN_FLIGHT: usize = 8;
@@ -468,79 +470,6 @@ impl BlockStore {
         Ok(())
     }
 
-    /// Writes new versions of blocks, `(id, floats_per_block floats)` each, every id at most
-    /// once, then syncs the file's data. Only after the sync do the new versions count as
-    /// current (see the module's crash-safety notes). The first write-back after an open or
-    /// an index write first invalidates the index (one more sync).
-    pub fn write_back(&mut self, blocks: &[(u64, &[f32])]) -> Result<()> {
-        let mut order: Vec<usize> = (0..blocks.len()).collect();
-        order.sort_unstable_by_key(|&i| blocks[i].0);
-        if order.windows(2).any(|w| blocks[w[0]].0 == blocks[w[1]].0) {
-            panic!("write_back: a block appears twice in one write-back");
-        }
-        for &(block, values) in blocks {
-            assert!(
-                block < self.geometry.block_count,
-                "block {block} out of range"
-            );
-            assert_eq!(values.len(), self.geometry.floats);
-        }
-        if blocks.is_empty() {
-            return Ok(());
-        }
-        self.invalidate_index()?;
-        let result = self.write_slots(blocks, &order);
-        if result.is_err() {
-            self.index_allowed = false;
-        }
-        self.stats.write_backs += 1;
-        result
-    }
-
-    fn write_slots(&mut self, blocks: &[(u64, &[f32])], order: &[usize]) -> Result<()> {
-        // (block, pair, sequence numbers before, target slot, new sequence number)
-        let mut planned: Vec<(u64, u64, [u64; 2], usize, u64)> = Vec::with_capacity(blocks.len());
-        let (mut tmp, mut buf) = (Vec::new(), Vec::new());
-        for &i in order {
-            let (block, values) = blocks[i];
-            let (index, seq, current) = match self.pairs.get(&block) {
-                Some(p) => {
-                    let mut current = p.current();
-                    if current == Current::Unchecked {
-                        // Which slot holds the current version decides which one to write.
-                        tmp.resize(values.len(), 0f32);
-                        buf.resize(self.slot_bytes, 0u8);
-                        current = self.find_current(block, p, &mut tmp, &mut buf)?;
-                    }
-                    (p.index, p.seq, current)
-                }
-                None => {
-                    let index = self.free_pairs.pop().unwrap_or_else(|| {
-                        self.pair_count += 1;
-                        self.pair_count - 1
-                    });
-                    (index, [0, 0], Current::Neither)
-                }
-            };
-            let target = match current {
-                Current::Slot(s) => 1 - s,
-                _ => 0,
-            };
-            let new_seq = seq[0].max(seq[1]) + 1;
-            format::encode_record(block, new_seq, self.encoding, values, &mut self.scratch);
-            self.file
-                .write_all_at(&self.scratch, self.slot_offset(index, target))?;
-            planned.push((block, index, seq, target, new_seq));
-        }
-        self.file.sync_data()?;
-        for (block, index, mut seq, target, new_seq) in planned {
-            seq[target] = new_seq;
-            self.pairs
-                .insert(block, Pair::new(index, seq, Current::Slot(target)));
-        }
-        Ok(())
-    }
-
     /// Writes the index of present blocks to the end of the file and syncs it, so that the
     /// next open reads the index instead of scanning (see the module documentation). Called
     /// on drop; does nothing if the file's index is already current. Fails (and writes
@@ -597,6 +526,13 @@ impl BlockStore {
         let mut ids: Vec<u64> = self.pairs.keys().copied().collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// Bytes of the map of present blocks and the list of free pairs, as allocated (their
+    /// buckets, each a key, a pair record and a control byte).
+    pub fn map_bytes(&self) -> usize {
+        self.pairs.capacity() * (8 + std::mem::size_of::<Pair>() + 1)
+            + self.free_pairs.capacity() * 8
     }
 
     /// Number of blocks present in the file.

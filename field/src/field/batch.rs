@@ -1,0 +1,223 @@
+//! The batch path of [`Field`]: `query_batch`, `prefetch` and the gathering step they share
+//! (a batch's blocks found, pinned, read together in block-id order through the store's
+//! `read_many`, and placed in the tiers untouched).
+
+use super::{Field, GATHER_CHUNK};
+use crate::error::{Error, Result};
+use crate::init;
+use crate::tiers::Place;
+
+impl Field {
+    /// [`Field::query`] for many points: `xs` holds `n × dim` coordinates, `out` receives
+    /// `n × levels × features` floats.
+    ///
+    /// Works in groups of points whose blocks take at most a quarter of the budget's slots
+    /// (the whole batch when it fits): first gathers the blocks the group needs (every level,
+    /// every corner), loads the missing ones together in block-id order ([`Field::prefetch`]'s
+    /// step), then answers the group's points in order; while a group runs, evictions pass
+    /// over its blocks where they can. Under a budget with a warm tier, a block gathered into
+    /// warm answers its first query from its f16 copy (a single query would answer from the
+    /// values just read), so results may differ from single queries by f16 rounding.
+    pub fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()> {
+        let dim = self.layout.dim as usize;
+        let width = self.output_len();
+        if !xs.len().is_multiple_of(dim) {
+            return Err(Error::WrongLength {
+                what: "xs",
+                got: xs.len(),
+                expected: xs.len() / dim * dim,
+            });
+        }
+        Field::check_len("out", out.len(), xs.len() / dim * width)?;
+        Field::check_finite("xs", xs)?;
+        let mut start = 0;
+        while start < xs.len() {
+            let (end, needed) = self.next_group(xs, start);
+            let answered = self.gather(&needed).and_then(|_| {
+                for (x, o) in xs[start..end]
+                    .chunks_exact(dim)
+                    .zip(out[start / dim * width..end / dim * width].chunks_exact_mut(width))
+                {
+                    self.query(x, o)?;
+                }
+                Ok(())
+            });
+            self.tiers.unpin_all();
+            answered?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// The points of `xs` from float `start` whose blocks, gathered together, take at most a
+    /// quarter of the budget's slots (at least one point): the end of that group and its
+    /// distinct blocks, sorted.
+    fn next_group(&self, xs: &[f32], start: usize) -> (usize, Vec<u64>) {
+        let dim = self.layout.dim as usize;
+        let limit = (self.tiers.capacity() / 4).max(1);
+        let mut seen = std::collections::HashSet::new();
+        let mut touched = Vec::new();
+        let mut end = start;
+        while end < xs.len() {
+            touched.clear();
+            // The points were checked (length, finite) by the caller.
+            let _ = self.blocks_of(&xs[end..end + dim], &mut touched);
+            let new = touched.iter().filter(|(_, b)| !seen.contains(b)).count();
+            if end > start && seen.len() + new > limit {
+                break;
+            }
+            seen.extend(touched.iter().map(|&(_, b)| b));
+            end += dim;
+        }
+        let mut blocks: Vec<u64> = seen.into_iter().collect();
+        blocks.sort_unstable();
+        (end, blocks)
+    }
+
+    /// Exact look-ahead: loads the blocks that queries at `xs` (`n × dim` coordinates) will
+    /// need, in block-id order, as far as the budget has room without evicting any of them
+    /// (those that do not fit are left to the queries' own loads). Returns how many blocks
+    /// were loaded. Nothing is queried and no access is counted: a block loaded here enters
+    /// its tier untouched, as if its first query had not come yet.
+    pub fn prefetch(&mut self, xs: &[f32]) -> Result<usize> {
+        let dim = self.layout.dim as usize;
+        if !xs.len().is_multiple_of(dim) {
+            return Err(Error::WrongLength {
+                what: "xs",
+                got: xs.len(),
+                expected: xs.len() / dim * dim,
+            });
+        }
+        Field::check_finite("xs", xs)?;
+        let needed = self.batch_blocks(xs)?;
+        let loaded = self.gather(&needed);
+        self.tiers.unpin_all();
+        loaded
+    }
+
+    /// The distinct blocks that queries at `xs` touch, sorted by id.
+    fn batch_blocks(&self, xs: &[f32]) -> Result<Vec<u64>> {
+        let mut touched = Vec::new();
+        for x in xs.chunks_exact(self.layout.dim as usize) {
+            self.blocks_of(x, &mut touched)?;
+        }
+        let mut blocks: Vec<u64> = touched.into_iter().map(|(_, b)| b).collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        Ok(blocks)
+    }
+
+    /// The blocks a query at `x` touches, appended to `out` as `(level, block)` in the order
+    /// the query reaches them: level by level, each level's distinct blocks in corner order.
+    /// Computes indices only; loads nothing.
+    pub fn blocks_of(&self, x: &[f32], out: &mut Vec<(u8, u64)>) -> Result<()> {
+        let dim = self.layout.dim as usize;
+        Field::check_len("x", x.len(), dim)?;
+        Field::check_finite("x", x)?;
+        let (tile, local) = self.tile_of(x);
+        for level in 0..self.grids.len() {
+            let (corners, base) = self.level_corners(tile, level, local);
+            let start = out.len();
+            for &entry in &corners.index[..1 << dim] {
+                let (block, _) = self.blocking.locate(base, entry);
+                if !out[start..].iter().any(|&(_, b)| b == block) {
+                    out.push((level as u8, block));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pins `needed` (sorted, distinct) and loads those of its blocks that are not resident,
+    /// in id order, [`GATHER_CHUNK`] at a time, as many as fit without evicting a pinned
+    /// block; each enters hot if hot has room, else warm (else hot in place of an unpinned
+    /// victim), untouched. Returns how many were loaded. The caller unpins.
+    fn gather(&mut self, needed: &[u64]) -> Result<usize> {
+        self.tiers.pin(needed.iter().copied());
+        let room = self.tiers.room_outside_pins();
+        let missing: Vec<u64> = needed
+            .iter()
+            .copied()
+            .filter(|&b| self.tiers.place(b).is_none())
+            .take(room)
+            .collect();
+        // One buffer for every chunk, kept between calls (no allocation, no fresh pages to
+        // fault in per batch); taken out of the field while blocks are placed.
+        let floats = self.blocking.floats_per_block();
+        let mut buf = std::mem::take(&mut self.gather_buf);
+        let want = GATHER_CHUNK.min(missing.len()) * floats;
+        if buf.len() < want {
+            buf.resize(want, 0.0);
+        }
+        let placed = (|| -> Result<()> {
+            for chunk in missing.chunks(GATHER_CHUNK) {
+                let values = &mut buf[..chunk.len() * floats];
+                self.read_blocks(chunk, values)?;
+                for (&block, values) in chunk.iter().zip(values.chunks_exact(floats)) {
+                    self.place_loaded(block, values)?;
+                }
+            }
+            Ok(())
+        })();
+        self.gather_buf = buf;
+        placed?;
+        self.gathered += missing.len() as u64;
+        Ok(missing.len())
+    }
+
+    /// Reads `blocks` (sorted ids) from the file, or their initial values where they have no
+    /// stored version, into `buf` (`floats_per_block` floats each, in order). The one place
+    /// the batch path does I/O: the store's `read_many`, several reads in flight (io_uring,
+    /// or threads).
+    fn read_blocks(&mut self, blocks: &[u64], buf: &mut [f32]) -> Result<()> {
+        let floats = self.blocking.floats_per_block();
+        let mut values: Vec<&mut [f32]> = buf.chunks_exact_mut(floats).collect();
+        debug_assert_eq!(values.len(), blocks.len());
+        // Blocks in flight to the file read from their copies; the rest from the store.
+        let mut from_copy = vec![false; blocks.len()];
+        if !self.writer.is_idle() {
+            for ((&block, v), c) in blocks.iter().zip(&mut values).zip(&mut from_copy) {
+                *c = self.writer.copy_in_flight(block, v);
+            }
+        }
+        let found = {
+            let (ids, mut outs): (Vec<u64>, Vec<&mut [f32]>) = blocks
+                .iter()
+                .zip(values.iter_mut())
+                .zip(&from_copy)
+                .filter(|(_, &c)| !c)
+                .map(|((&b, v), _)| (b, &mut **v))
+                .unzip();
+            self.store().read_many(&ids, &mut outs)?
+        };
+        let mut found = found.into_iter();
+        for ((&block, v), &c) in blocks.iter().zip(&mut values).zip(&from_copy) {
+            if !c && !found.next().expect("one result per block read") {
+                init::fill(self.layout.seed, self.layout.init_scale, block, v);
+            }
+        }
+        self.loads += blocks.len() as u64;
+        Ok(())
+    }
+
+    /// Puts a block just read (not resident) into the tiers, untouched (see `gather`).
+    fn place_loaded(&mut self, block: u64, values: &[f32]) -> Result<()> {
+        let place = if self.tiers.hot_has_room() {
+            Place::Hot(self.tiers.push_hot(block)?)
+        } else if let Some(slot) = self.tiers.insert_warm(block, values) {
+            self.tiers.settle(Place::Warm(slot));
+            return Ok(());
+        } else {
+            let victim = self.tiers.hot_victim();
+            self.hand_over(victim)?;
+            self.tiers.replace_hot(victim, block);
+            Place::Hot(victim)
+        };
+        let Place::Hot(slot) = place else {
+            unreachable!("warm placements returned above")
+        };
+        self.tiers.hot_values_mut(slot).copy_from_slice(values);
+        self.tiers.settle(place);
+        Ok(())
+    }
+}

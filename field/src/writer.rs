@@ -1,0 +1,429 @@
+//! The background writer: dirty blocks handed over by the field (an evicted dirty block, or
+//! every dirty block when their number reaches the write-back threshold) are written back
+//! and synced on a thread of the field's own, not on the thread that queries or trains.
+//!
+//! - **Hand-over**: [`Writer::submit`] copies a block's values into an *in-flight copy* and
+//!   queues it; the caller marks its hot block clean and goes on. The thread starts on the
+//!   first hand-over and is joined when the writer is dropped (after it has written every
+//!   block handed over).
+//! - **A write-back** takes every queued copy (the newest of each block), and runs the
+//!   store's three steps (`store::write`): plan with the store locked for writing, write and
+//!   `fdatasync` with it unlocked (queries keep reading), commit locked. So the store's crash
+//!   safety holds unchanged: each block's new version goes to the slot that does not hold
+//!   its current one, and counts as current only after the sync.
+//! - **Reads**: a block handed over but not yet committed reads from its in-flight copy
+//!   ([`Writer::copy_in_flight`]), which the field checks before the file. A copy leaves
+//!   the in-flight map only after its commit, and only if no newer copy of the block replaced
+//!   it, so a read that misses the map finds the new version in the store.
+//! - **Memory**: the bytes of in-flight copies are bounded by the writer's limit; a
+//!   hand-over that would pass it waits until the thread has written what is queued (a
+//!   condition variable, no busy-waiting). One block is always admitted.
+//! - **Errors**: a write-back that fails leaves its copies in the map (reads stay correct),
+//!   aborts the plan (the store will write no index, so the next open scans), and makes every
+//!   later hand-over and [`Writer::drain`] fail with that error.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::store::BlockStore;
+
+/// The default bound on the bytes of dirty blocks' copies handed to the background writer
+/// and not yet written (`Field::set_write_behind_bytes`).
+pub const DEFAULT_WRITE_BEHIND_BYTES: usize = 16 << 20;
+
+/// One block's values handed over for write-back.
+struct Job {
+    block: u64,
+    /// Distinguishes copies of one block handed over at different times.
+    generation: u64,
+    values: Arc<[f32]>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Handed over, not yet taken by the thread.
+    queue: Vec<Job>,
+    /// The newest copy of each block handed over and not yet committed.
+    in_flight: HashMap<u64, (u64, Arc<[f32]>)>,
+    /// Bytes of the copies queued or being written.
+    bytes: usize,
+    /// The most `bytes` reached.
+    peak_bytes: usize,
+    /// The thread holds jobs it took from the queue.
+    writing: bool,
+    /// The writer is being dropped: finish the queue, then end.
+    stop: bool,
+    /// Why a write-back failed (every later hand-over fails with it).
+    failed: Option<String>,
+    /// Write-backs completed (each one sync).
+    write_backs: u64,
+    /// Hand-overs that waited for room among the copies in flight, and their total wait.
+    waits: u64,
+    wait_ns: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when jobs are queued or the writer stops.
+    work: Condvar,
+    /// Signalled when the thread finished a write-back (or died).
+    progress: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What the writer did, for `Stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriterStats {
+    /// Write-backs completed.
+    pub write_backs: u64,
+    /// Bytes of in-flight copies now.
+    pub bytes: usize,
+    /// The most bytes of in-flight copies held at once.
+    pub peak_bytes: usize,
+    /// Hand-overs that waited for room among the copies in flight.
+    pub waits: u64,
+    /// Their total wait, in nanoseconds.
+    pub wait_ns: u64,
+}
+
+/// The field's background writer (see the module documentation).
+pub struct Writer {
+    store: Arc<RwLock<BlockStore>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    next_generation: u64,
+    limit_bytes: usize,
+}
+
+fn failure(message: &str) -> Error {
+    Error::Io(std::io::Error::other(format!(
+        "an earlier background write-back failed: {message}"
+    )))
+}
+
+impl Writer {
+    /// A writer for `store` whose in-flight copies take at most `limit_bytes` (at least one
+    /// block is always admitted). No thread runs until the first hand-over.
+    pub fn new(store: Arc<RwLock<BlockStore>>, limit_bytes: usize) -> Writer {
+        Writer {
+            store,
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                work: Condvar::new(),
+                progress: Condvar::new(),
+            }),
+            thread: None,
+            next_generation: 0,
+            limit_bytes,
+        }
+    }
+
+    /// Sets the bound on in-flight copies' bytes.
+    pub fn set_limit(&mut self, limit_bytes: usize) {
+        self.limit_bytes = limit_bytes;
+    }
+
+    /// The bound on in-flight copies' bytes.
+    pub fn limit(&self) -> usize {
+        self.limit_bytes
+    }
+
+    /// Hands `values` of `block` over for write-back (copied), waiting first while the copies
+    /// in flight would pass the limit. Fails if an earlier write-back failed, or the thread
+    /// cannot be started.
+    pub fn submit(&mut self, block: u64, values: &[f32]) -> Result<()> {
+        if self.thread.is_none() {
+            self.start()?;
+        }
+        let copy: Arc<[f32]> = Arc::from(values);
+        let bytes = std::mem::size_of_val(values);
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let mut state = self.shared.lock();
+        let mut waited: Option<std::time::Instant> = None;
+        loop {
+            if let Some(message) = &state.failed {
+                return Err(failure(message));
+            }
+            if state.bytes == 0 || state.bytes + bytes <= self.limit_bytes {
+                break;
+            }
+            waited.get_or_insert_with(std::time::Instant::now);
+            state = self
+                .shared
+                .progress
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if let Some(since) = waited {
+            state.waits += 1;
+            state.wait_ns += since.elapsed().as_nanos() as u64;
+        }
+        state.bytes += bytes;
+        state.peak_bytes = state.peak_bytes.max(state.bytes);
+        state
+            .in_flight
+            .insert(block, (generation, Arc::clone(&copy)));
+        state.queue.push(Job {
+            block,
+            generation,
+            values: copy,
+        });
+        drop(state);
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Copies the in-flight values of `block` into `out`, if it has any; true if it did.
+    pub fn copy_in_flight(&self, block: u64, out: &mut [f32]) -> bool {
+        let state = self.shared.lock();
+        match state.in_flight.get(&block) {
+            Some((_, values)) => {
+                out.copy_from_slice(values);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether any block is in flight (cheap check before per-block look-ups).
+    pub fn is_idle(&self) -> bool {
+        self.shared.lock().in_flight.is_empty()
+    }
+
+    /// Waits until every block handed over is written back and synced (or a write-back
+    /// failed: then its error).
+    pub fn drain(&self) -> Result<()> {
+        let mut state = self.shared.lock();
+        loop {
+            if let Some(message) = &state.failed {
+                return Err(failure(message));
+            }
+            if state.queue.is_empty() && !state.writing {
+                return Ok(());
+            }
+            state = self
+                .shared
+                .progress
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Write-backs done and in-flight bytes.
+    pub fn stats(&self) -> WriterStats {
+        let state = self.shared.lock();
+        WriterStats {
+            write_backs: state.write_backs,
+            bytes: state.bytes,
+            peak_bytes: state.peak_bytes,
+            waits: state.waits,
+            wait_ns: state.wait_ns,
+        }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        let slots = self
+            .store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .slot_writer()?;
+        let store = Arc::clone(&self.store);
+        let shared = Arc::clone(&self.shared);
+        let thread = std::thread::Builder::new()
+            .name("field-writer".into())
+            .spawn(move || run(store, shared, slots))?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    /// Lets the thread write what is queued, then joins it.
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.work.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Marks the writer failed if its thread unwinds, so that no caller waits for it forever.
+struct DeathNotice(Arc<Shared>);
+
+impl Drop for DeathNotice {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut state = self.0.lock();
+            state.failed = Some("the writer thread panicked".into());
+            state.writing = false;
+            drop(state);
+            self.0.progress.notify_all();
+        }
+    }
+}
+
+/// The thread: takes the queue, writes it back, until stopped with an empty queue.
+fn run(store: Arc<RwLock<BlockStore>>, shared: Arc<Shared>, mut slots: crate::store::SlotWriter) {
+    let _notice = DeathNotice(Arc::clone(&shared));
+    loop {
+        let jobs = {
+            let mut state = shared.lock();
+            while state.queue.is_empty() && !state.stop {
+                state = shared
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.queue.is_empty() {
+                return;
+            }
+            state.writing = true;
+            std::mem::take(&mut state.queue)
+        };
+        // The newest copy of each block, in block-id order.
+        let mut newest: BTreeMap<u64, &Job> = BTreeMap::new();
+        for job in &jobs {
+            newest.insert(job.block, job);
+        }
+        let ids: Vec<u64> = newest.keys().copied().collect();
+        let values: Vec<&[f32]> = newest.values().map(|j| &*j.values).collect();
+        let result = write_back(&store, &mut slots, &ids, &values);
+        let mut state = shared.lock();
+        state.writing = false;
+        match result {
+            Ok(()) => {
+                for job in newest.values() {
+                    if state.in_flight.get(&job.block).map(|(g, _)| *g) == Some(job.generation) {
+                        state.in_flight.remove(&job.block);
+                    }
+                }
+                let bytes: usize = jobs.iter().map(|j| std::mem::size_of_val(&*j.values)).sum();
+                state.bytes -= bytes;
+                state.write_backs += 1;
+            }
+            Err(e) => {
+                // The copies stay in the map (and counted): reads keep the newest values.
+                state.failed = Some(e.to_string());
+            }
+        }
+        drop(state);
+        shared.progress.notify_all();
+    }
+}
+
+/// The store's three steps, the store write-locked only to plan and to commit.
+fn write_back(
+    store: &RwLock<BlockStore>,
+    slots: &mut crate::store::SlotWriter,
+    ids: &[u64],
+    values: &[&[f32]],
+) -> Result<()> {
+    let lock = || store.write().unwrap_or_else(PoisonError::into_inner);
+    let plan = lock().plan_write_back(ids)?;
+    match slots.write(&plan, values) {
+        Ok(()) => {
+            lock().commit_write_back(plan);
+            Ok(())
+        }
+        Err(e) => {
+            lock().abort_write_back();
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Layout;
+
+    fn store(dir: &std::path::Path) -> (Arc<RwLock<BlockStore>>, usize) {
+        let layout = Layout {
+            dim: 2,
+            levels: 2,
+            log2_table: 14,
+            features: 2,
+            base_resolution: 4,
+            finest_resolution: 64,
+            log2_block_bytes: 12,
+            ..Layout::default()
+        };
+        let store = BlockStore::create(&dir.join("w"), &layout).unwrap();
+        let n = store.blocking().floats_per_block();
+        (Arc::new(RwLock::new(store)), n)
+    }
+
+    fn read(store: &RwLock<BlockStore>, block: u64, n: usize) -> Option<Vec<f32>> {
+        let mut out = vec![0f32; n];
+        store
+            .read()
+            .unwrap()
+            .read(block, &mut out)
+            .unwrap()
+            .then_some(out)
+    }
+
+    #[test]
+    fn a_block_in_flight_reads_its_newest_copy_until_the_file_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, n) = store(dir.path());
+        let mut w = Writer::new(Arc::clone(&store), DEFAULT_WRITE_BEHIND_BYTES);
+        let (a, b) = (vec![1.0f32; n], vec![2.0f32; n]);
+        let mut out = vec![0f32; n];
+        // The first hand-over starts the thread (which needs the store for a moment).
+        w.submit(1, &a).unwrap();
+        w.drain().unwrap();
+        {
+            // Held for writing, the store keeps the thread at its plan step.
+            let held = store.write().unwrap();
+            w.submit(7, &a).unwrap();
+            w.submit(7, &b).unwrap();
+            w.submit(8, &a).unwrap();
+            assert!(w.copy_in_flight(7, &mut out));
+            assert_eq!(out, b, "the newest copy answers");
+            assert!(!w.copy_in_flight(9, &mut out));
+            assert_eq!(w.stats().bytes, 3 * n * 4);
+            drop(held);
+        }
+        w.drain().unwrap();
+        assert!(w.is_idle() && !w.copy_in_flight(7, &mut out));
+        assert_eq!(read(&store, 7, n), Some(b));
+        assert_eq!(read(&store, 8, n), Some(a.clone()));
+        let stats = w.stats();
+        assert_eq!((stats.bytes, stats.peak_bytes), (0, 3 * n * 4));
+        assert_eq!(read(&store, 1, n), Some(a.clone()));
+        assert!(stats.write_backs >= 1);
+    }
+
+    #[test]
+    fn copies_in_flight_stay_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, n) = store(dir.path());
+        let block_bytes = n * 4;
+        let mut w = Writer::new(Arc::clone(&store), 3 * block_bytes);
+        for round in 0..4u64 {
+            for block in 0..16u64 {
+                w.submit(block, &vec![(round * 100 + block) as f32; n])
+                    .unwrap();
+            }
+        }
+        w.drain().unwrap();
+        let stats = w.stats();
+        assert!(stats.peak_bytes <= 3 * block_bytes, "{stats:?}");
+        assert!(stats.write_backs >= 64 / 3, "{stats:?}");
+        for block in 0..16u64 {
+            assert_eq!(read(&store, block, n), Some(vec![(300 + block) as f32; n]));
+        }
+        drop(w);
+        assert_eq!(Arc::strong_count(&store), 1, "the thread was joined");
+    }
+}
