@@ -143,8 +143,8 @@ pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
 /// Why: a page stays committed while one block of it is out. After a phase whose long-lived
 /// survivors are scattered (a cache that shrank, with its entries spread over the pages it
 /// filled), nearly every page keeps a few, and most of its memory is free blocks: on `workload
-/// server` the 12,000 entries that remain touch 27–32 MiB of system pages, while the pages
-/// holding them keep 90–125 MiB. Why the mark: a page that had been full for long and just got
+/// server` the 12,000 entries that remain touch 27–35 MiB of system pages, while the pages
+/// holding them keep 89–132 MiB. Why the mark: a page that had been full for long and just got
 /// a block back is not idle, and punching it at once cost refaults (counting from when it was
 /// last current, whatever its count, `big-mix` took 33 % more minor faults and `thread-rounds`
 /// 27 %, medians of 3 in `scripts/compare.sh --reps 3`).
