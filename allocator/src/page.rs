@@ -84,30 +84,29 @@ pub const SITE_FLAGS: u8 = SITED | ONE_SHOT | KEEP;
 /// Bytes carved into the free list at a time.
 const EXTEND_BYTES: usize = 4096;
 
-/// Metadata of one page; lives in the segment header, indexed by the span's first slice.
-/// Three cache lines (192 bytes), one per kind of writer, so that a thread freeing another
-/// thread's block neither reads nor writes the line the owner writes on every allocation and
-/// free, and the owner's HOT paths never touch the line other threads write:
+/// Metadata of one page; lives in the segment header, indexed by the span's first slice. Three
+/// cache lines (192 bytes), one per kind of writer, so that a thread freeing another thread's
+/// block neither reads nor writes the line the owner writes on every allocation and free, and
+/// the owner's HOT paths never touch the line other threads write:
 ///
 /// | line | fields | written by | read by |
 /// | --- | --- | --- | --- |
-/// | 0 | `free`, `held`, `capacity`, `extended`, links, `since`, `site` | the owner, every HOT call | the owner |
-/// | 1 | `flags`, `class`, `slices`, `kind`, `block_size`, `carved`, `inverse`, `shift`, `owner`, `start` | set-up, refills, list changes | every thread that frees |
+/// | 0 | `free`, `held`, `capacity`, `extended`, links, `since`, `site`, `idle_at`, `idle_used` | the owner, every HOT call | the owner |
+/// | 1 | `flags`, `class`, `slices`, `kind`, `block_size`, `carved`, `inverse`, `shift`, `owner`, `start`, `holes` | set-up, refills, list changes, punching | every thread that frees |
 /// | 2 | `thread_free` | other threads' frees, the owner's collection | the same |
 ///
 /// Who writes and who reads what:
-/// - `free`, `used`, `flags`, `extended`, `capacity`, the links and `since` of a small page
-///   are its owner thread's alone (an adopter becomes the owner by taking the segment off the
-///   abandoned list under its lock); a big page's are written under its arena's lock or by the
-///   thread that holds the block.
+/// - `free`, `used`, `flags`, `extended`, `capacity`, the links, `since`, `holes` and the idle
+///   mark of a small page are its owner thread's alone (an adopter becomes the owner by taking
+///   the segment off the abandoned list under its lock); a big page's are written under its
+///   arena's lock or by the thread that holds the block.
 /// - `class`, `kind`, `block_size`, `inverse`, `shift`, `start` are written when the span is set up
 ///   for a class, before any of its blocks is handed out: a thread that frees or asks about a
 ///   block got the block through the program's own synchronisation after that, so its plain
 ///   reads are ordered after those writes.
 /// - `carved` changes while blocks are out (the owner carves more) and other threads read
 ///   it to check block starts when they free: an atomic, relaxed (only its own value matters).
-/// - `owner` and `thread_free` are atomics: any thread reads the owner, any thread pushes
-///   remote frees.
+/// - `owner` and `thread_free` are atomics: any thread reads the owner, pushes remote frees.
 #[repr(C, align(64))]
 pub struct Page {
     // Line 0: the owner's.
@@ -132,8 +131,7 @@ pub struct Page {
     /// A big block allocated through a Site Rules entry: its call site (with [`SITED`]),
     /// written by the thread that got the block and read by the one that frees it.
     pub site: usize,
-    /// A partial page's idle mark for punching holes: the milliseconds (low 32 bits, never 0)
-    /// and `used` when a purge look first saw it, 0 when unmarked (owner thread only).
+    /// Idle mark for holes (`small::retire::punch_idle`; owner only): ms (low 32 bits) and `used`.
     pub idle_at: u32,
     pub idle_used: u32,
     // Line 1: read by every thread that frees a block of the page.

@@ -29,10 +29,6 @@ pub const PUNCHED: u8 = 4;
 /// The most system pages a page may span for [`Page::holes`]'s bitmap: a mid page of 512 KiB.
 pub const HOLE_PAGES_MAX: usize = 128;
 
-/// The most carved blocks [`Page::punch_holes`] looks at (its bitmap's bits, 1 KiB of stack),
-/// as for `trim_tail`: a tiny page of the smallest class holds 8192.
-const PUNCH_MAX_BLOCKS: usize = 8192;
-
 impl Page {
     /// The system pages of the span that are holes (bit `k`: the `k`-th system page from
     /// `start`).
@@ -80,13 +76,11 @@ impl Page {
     /// # Time Complexity
     /// One walk of the free list, and passes over the carved blocks.
     pub fn punch_holes(&mut self, min_pages: u32) -> u128 {
-        const WORDS: usize = PUNCH_MAX_BLOCKS / 64;
         let ext = self.extended as usize;
         let size = self.block_size as usize;
         let start = self.start as usize;
         let span_pages = (ext * size) / OS_PAGE; // system pages wholly inside the carved blocks
         if self.free.is_null()
-            || ext > PUNCH_MAX_BLOCKS
             || !start.is_multiple_of(OS_PAGE)
             || span_pages == 0
             || (self.capacity as usize * size).div_ceil(OS_PAGE) > HOLE_PAGES_MAX
@@ -94,21 +88,9 @@ impl Page {
             return 0;
         }
         // The blocks on the free list.
-        let mut listed = [0u64; WORDS];
-        let mut b = self.free;
-        let mut n = 0;
-        while !b.is_null() {
-            let offset = (b as usize).wrapping_sub(start);
-            let i = offset / size;
-            n += 1;
-            if !offset.is_multiple_of(size) || i >= ext || n > ext {
-                // Not a list of this page's carved blocks (a corrupted list): leave it alone.
-                return 0;
-            }
-            listed[i / 64] |= 1 << (i % 64);
-            // SAFETY: `b` is a carved block of this page on the owner's free list.
-            b = unsafe { (*b).next };
-        }
+        let Some(listed) = self.free_bitmap() else {
+            return 0;
+        };
         let old = self.hole_bits();
         let in_hole = |i: usize, holes: u128| {
             let (first_page, last_page) = (i * size / OS_PAGE, ((i + 1) * size - 1) / OS_PAGE);

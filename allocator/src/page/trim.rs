@@ -15,6 +15,35 @@ pub const TRIM_MAX_BLOCKS: usize = 8192;
 const OS_PAGE: usize = crate::platform::memory::OS_PAGE;
 
 impl Page {
+    /// The blocks on the owner's free list as a bitmap of their indices (bit `i`: block `i`);
+    /// `None` when the list is not a list of this page's carved blocks (a corrupted list: leave
+    /// it alone), or the page has carved more than [`TRIM_MAX_BLOCKS`]. Owner thread only.
+    pub(super) fn free_bitmap(&self) -> Option<[u64; TRIM_MAX_BLOCKS / 64]> {
+        let (ext, size, start) = (
+            self.extended as usize,
+            self.block_size as usize,
+            self.start as usize,
+        );
+        if ext > TRIM_MAX_BLOCKS {
+            return None;
+        }
+        let mut free = [0u64; TRIM_MAX_BLOCKS / 64];
+        let mut b = self.free;
+        let mut n = 0;
+        while !b.is_null() {
+            let offset = (b as usize).wrapping_sub(start);
+            let i = offset / size;
+            n += 1;
+            if !offset.is_multiple_of(size) || i >= ext || n > ext {
+                return None;
+            }
+            free[i / 64] |= 1 << (i % 64);
+            // SAFETY: `b` is a carved block of this page on the owner's free list.
+            b = unsafe { (*b).next };
+        }
+        Some(free)
+    }
+
     /// Un-carves the free blocks at the top of the carved ones (`extended` and `carved` drop to
     /// one past the highest block out) and returns `(from, len)`, the whole OS pages that only
     /// those blocks covered, for the caller to decommit; `None`, with the page unchanged, when
@@ -31,7 +60,6 @@ impl Page {
     /// # Time Complexity
     /// One walk of the free list and one pass over a bitmap of `extended` bits.
     pub fn trim_tail(&mut self, min_bytes: usize) -> Option<(*mut u8, usize)> {
-        const WORDS: usize = TRIM_MAX_BLOCKS / 64;
         let ext = self.extended as usize;
         if self.free.is_null() || ext == 0 || ext > TRIM_MAX_BLOCKS {
             return None;
@@ -43,21 +71,7 @@ impl Page {
         if end - start.next_multiple_of(OS_PAGE) < min_bytes {
             return None;
         }
-        let mut free = [0u64; WORDS];
-        let mut b = self.free;
-        let mut n = 0;
-        while !b.is_null() {
-            let offset = (b as usize).wrapping_sub(start);
-            let i = offset / size;
-            n += 1;
-            if !offset.is_multiple_of(size) || i >= ext || n > ext {
-                // Not a list of this page's carved blocks (a corrupted list): leave it alone.
-                return None;
-            }
-            free[i / 64] |= 1 << (i % 64);
-            // SAFETY: `b` is a carved block of this page on the owner's free list.
-            b = unsafe { (*b).next };
-        }
+        let free = self.free_bitmap()?;
         // The new extent: one past the highest block that is not free.
         let mut keep = ext;
         while keep > 0 && free[(keep - 1) / 64] & (1 << ((keep - 1) % 64)) != 0 {
