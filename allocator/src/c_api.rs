@@ -211,22 +211,37 @@ pub unsafe fn free(p: *mut c_void) {
 /// not written).
 pub fn calloc(n: usize, size: usize) -> *mut c_void {
     let _guard = Reentry::enter("calloc");
-    let Some(total) = n.checked_mul(size) else {
-        set_errno(ENOMEM);
+    let Some(total) = calloc_total(n, size) else {
         return ptr::null_mut();
     };
-    let p: *mut u8 = if total <= TINY_MAX {
+    let p = if total <= TINY_MAX {
         fast_path::alloc_c_tiny(total, refill_c_tiny_or_enomem)
     } else if total <= MID_MAX {
         fast_path::alloc_small(size_class::mid_class(total), refill_or_enomem)
     } else {
         return calloc_large(total);
     };
+    zeroed(p.cast(), total)
+}
+
+/// `calloc`'s `n * size`, or `None` with `errno` set to `ENOMEM` when it overflows.
+#[inline(always)]
+fn calloc_total(n: usize, size: usize) -> Option<usize> {
+    let total = n.checked_mul(size);
+    if total.is_none() {
+        set_errno(ENOMEM);
+    }
+    total
+}
+
+/// Clears the first `total` bytes of `p`, a new small block (or null), and returns it.
+#[inline(always)]
+fn zeroed(p: *mut c_void, total: usize) -> *mut c_void {
     if !p.is_null() {
         // SAFETY: `p` is a new block of at least `total` bytes.
-        unsafe { ptr::write_bytes(p, 0, total) };
+        unsafe { ptr::write_bytes(p.cast::<u8>(), 0, total) };
     }
-    p.cast()
+    p
 }
 
 /// `calloc` of more than [`MID_MAX`] bytes.
@@ -272,19 +287,13 @@ fn calloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
     site: usize,
 ) -> *mut c_void {
     let _guard = Reentry::enter("calloc");
-    let Some(total) = n.checked_mul(size) else {
-        set_errno(ENOMEM);
+    let Some(total) = calloc_total(n, size) else {
         return ptr::null_mut();
     };
     if total > MID_MAX {
         return calloc_large_at::<PLACE>(total, site);
     }
-    let p = alloc_at_site_rules::<PLACE, COUNT>(total, site);
-    if !p.is_null() {
-        // SAFETY: `p` is a new block of at least `total` bytes.
-        unsafe { ptr::write_bytes(p.cast::<u8>(), 0, total) };
-    }
-    p
+    zeroed(alloc_at_site_rules::<PLACE, COUNT>(total, site), total)
 }
 
 /// [`calloc`] of more than [`MID_MAX`] bytes from `site` (see [`malloc_large_at`]).

@@ -415,15 +415,26 @@ impl Segment {
 /// - `seg` is a live segment, and no one uses the contents of the slices in `mask` or takes
 ///   them as a span until the caller gives them back.
 pub unsafe fn decommit_runs(seg: *mut Segment, mask: u64) -> u64 {
+    // SAFETY: the caller's contract, for the segment's slices.
+    unsafe { decommit_unit_runs(seg as *mut u8, SLICE, mask as u128) as u64 }
+}
+
+/// Decommits the units `mask` (bit `k`: the `unit` bytes at `base + k * unit`), one madvise per
+/// contiguous run of set bits. Returns the units the kernel decommitted; counts the runs. The
+/// segment's slices ([`decommit_runs`]) and the system pages of a page's holes
+/// (`small::retire::punch_idle`) are given back with it.
+///
+/// # Safety
+/// - every unit in `mask` lies in a live mapping of SACS and no one uses its contents.
+pub unsafe fn decommit_unit_runs(base: *mut u8, unit: usize, mask: u128) -> u128 {
     let mut done = 0;
     let mut rest = mask;
     while rest != 0 {
         let start = rest.trailing_zeros() as usize;
         let len = (!(rest >> start)).trailing_zeros() as usize;
-        let run = run_mask(start, len);
-        let p = (seg as usize + start * SLICE) as *mut u8;
-        // SAFETY: the caller guarantees the run is inside a live segment and unused.
-        if unsafe { platform::decommit(p, len * SLICE) } {
+        let run = (u128::MAX >> (128 - len)) << start;
+        // SAFETY: the caller guarantees the run is inside a live mapping and unused.
+        if unsafe { platform::decommit(base.wrapping_add(start * unit), len * unit) } {
             GLOBAL.purged_runs.add(1);
             done |= run;
         }

@@ -63,6 +63,14 @@ impl Page {
         (first <= last).then_some((first, last))
     }
 
+    /// Whether block `i` overlaps one of the system pages `holes` (bits as in
+    /// [`hole_bits`](Self::hole_bits)).
+    fn block_overlaps(&self, i: usize, holes: u128) -> bool {
+        let size = self.block_size as usize;
+        let (first, last) = (i * size / OS_PAGE, ((i + 1) * size - 1) / OS_PAGE);
+        (first..=last.min(HOLE_PAGES_MAX - 1)).any(|k| holes & (1 << k) != 0)
+    }
+
     /// Takes off the free list the free blocks that lie in system pages holding no block that
     /// is out, and marks those system pages as holes. Returns the new holes (bits as in
     /// [`hole_bits`](Self::hole_bits)) for the caller to decommit; 0, with the page unchanged,
@@ -92,11 +100,7 @@ impl Page {
             return 0;
         };
         let old = self.hole_bits();
-        let in_hole = |i: usize, holes: u128| {
-            let (first_page, last_page) = (i * size / OS_PAGE, ((i + 1) * size - 1) / OS_PAGE);
-            (first_page..=last_page).any(|k| k < 128 && holes & (1 << k) != 0)
-        };
-        let free = |i: usize| listed[i / 64] & (1 << (i % 64)) != 0 || in_hole(i, old);
+        let free = |i: usize| listed[i / 64] & (1 << (i % 64)) != 0 || self.block_overlaps(i, old);
         let mut new: u128 = 0;
         for k in 0..span_pages {
             if old & (1 << k) != 0 {
@@ -116,7 +120,7 @@ impl Page {
         // Rebuild the list from the listed blocks outside every hole, lowest first.
         let mut head: *mut Block = ptr::null_mut();
         for i in (0..ext).rev() {
-            if listed[i / 64] & (1 << (i % 64)) != 0 && !in_hole(i, holes) {
+            if listed[i / 64] & (1 << (i % 64)) != 0 && !self.block_overlaps(i, holes) {
                 // SAFETY: block `i` is a free carved block of this page, outside every hole
                 // (its memory stays committed).
                 unsafe {
@@ -140,20 +144,9 @@ impl Page {
             return (0, 0);
         }
         let size = self.block_size as usize;
-        let ext = self.extended as usize;
         let mut added = 0;
-        let mut last_added = usize::MAX;
-        for k in 0..HOLE_PAGES_MAX {
-            if holes & (1 << k) == 0 {
-                continue;
-            }
-            let Some((first, last)) = self.blocks_of_os_page(k, ext) else {
-                continue;
-            };
-            for i in first..=last {
-                if last_added != usize::MAX && i <= last_added {
-                    continue; // a block over two holes, already put back
-                }
+        for i in (0..self.extended as usize).rev() {
+            if self.block_overlaps(i, holes) {
                 // SAFETY: block `i` overlaps a hole, so it is a free carved block of this page
                 // on no list (the module's invariant); its memory is ours to write.
                 unsafe {
@@ -161,7 +154,6 @@ impl Page {
                     (*block).next = self.free;
                     self.free = block;
                 }
-                last_added = i;
                 added += 1;
             }
         }
@@ -172,24 +164,16 @@ impl Page {
     /// Whether the block at `b` (a block start of this page) overlaps a hole.
     #[cfg(any(test, feature = "validate"))]
     pub fn block_in_hole(&self, b: *const u8) -> bool {
-        let holes = self.hole_bits();
-        if holes == 0 {
-            return false;
-        }
-        let offset = (b as usize).wrapping_sub(self.start as usize);
-        let (first, last) = (
-            offset / OS_PAGE,
-            (offset + self.block_size as usize - 1) / OS_PAGE,
-        );
-        (first..=last.min(HOLE_PAGES_MAX - 1)).any(|k| holes & (1 << k) != 0)
+        let i = (b as usize).wrapping_sub(self.start as usize) / self.block_size as usize;
+        self.block_overlaps(i, self.hole_bits())
     }
 
     /// The blocks that overlap a hole (free, on no list).
     #[cfg(any(test, feature = "validate"))]
     pub fn hole_blocks(&self) -> u32 {
-        let size = self.block_size as usize;
+        let holes = self.hole_bits();
         (0..self.extended as usize)
-            .filter(|i| self.block_in_hole(self.start.wrapping_add(i * size)))
+            .filter(|&i| self.block_overlaps(i, holes))
             .count() as u32
     }
 

@@ -182,19 +182,12 @@ unsafe fn punch_idle(pages: &mut Pages, now: u64, delay: u64, force: bool) -> us
             if holes == 0 {
                 continue;
             }
-            let mut bits = holes;
-            while bits != 0 {
-                let k = bits.trailing_zeros() as usize;
-                let run = (bits >> k).trailing_ones() as usize;
-                bits &= !((u128::MAX >> (128 - run)) << k);
-                let (from, len) = (p.start.wrapping_add(k * OS_PAGE), run * OS_PAGE);
-                // SAFETY: the run holds only free blocks, now on no list (`punch_holes`).
-                if unsafe { platform::decommit(from, len) } {
-                    GLOBAL.purged_runs.add(1);
-                    GLOBAL.decommitted(len);
-                    bytes += len;
-                }
-            }
+            // SAFETY: the holes hold only free blocks, now on no list (`punch_holes`).
+            let done = unsafe { segment::decommit_unit_runs(p.start, OS_PAGE, holes) };
+            bytes += done.count_ones() as usize * OS_PAGE;
+            // All holes leave the committed figure, as `fill_holes` and `drop_holes` bring all
+            // back (a run the kernel refused stays resident, uncounted).
+            GLOBAL.decommitted(holes.count_ones() as usize * OS_PAGE);
             GLOBAL.holes_punched.add(holes.count_ones() as u64);
         }
     }
