@@ -313,6 +313,31 @@ pub unsafe fn free(p: *mut u8) {
     if !segment_map::contains(p as usize) {
         return free_outside_segments(p, "free");
     }
+    // SAFETY: `p` lies in a live segment.
+    unsafe { free_in_segment(p) }
+}
+
+/// Whether every block this allocator returns for a request of `size` bytes aligned to `align`
+/// lies in a segment, however `realloc` changed it since: small requests get a block of a
+/// small page, and `realloc` keeps a block in place only when the new size is at least half
+/// the old (a whale, 2 MiB or more, thus never becomes a small request; a big block that does
+/// is still in its segment).
+#[inline(always)]
+pub fn lies_in_segment(size: usize, align: usize) -> bool {
+    size <= MID_MAX && align <= NATURAL_ALIGN
+}
+
+/// [`free`] of a block known to lie in a segment, without asking the segment map: what
+/// `GlobalAlloc::dealloc` does when [`lies_in_segment`] holds for the block's layout (Rust's
+/// contract guarantees the pointer came from this allocator with that layout). The checks
+/// within the segment stay: a pointer of another thread's page, a big or sampled block goes
+/// the slow way, an interior pointer or an immediate double free is reported.
+///
+/// # Safety
+/// - `p` lies in a live segment; otherwise as for [`free`].
+#[inline(always)]
+pub unsafe fn free_in_segment(p: *mut u8) {
+    debug_assert!(segment_map::contains(p as usize));
     // SAFETY: `p` lies in a live segment, so its page entry is valid to read.
     unsafe {
         let page = Segment::page_of(p);

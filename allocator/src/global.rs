@@ -25,10 +25,18 @@ unsafe impl GlobalAlloc for Sacs {
     }
 
     #[inline(always)]
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let _guard = Reentry::enter("dealloc");
-        // SAFETY: the caller passes a block this allocator returned.
-        unsafe { fast_path::free(ptr) }
+        // The layout says where the block lies: a small one needs no segment-map look-up.
+        // SAFETY: the caller passes a block this allocator returned for `layout` (or for a
+        // layout `realloc` changed to it), so `lies_in_segment` speaks for it.
+        unsafe {
+            if fast_path::lies_in_segment(layout.size(), layout.align()) {
+                fast_path::free_in_segment(ptr)
+            } else {
+                fast_path::free(ptr)
+            }
+        }
     }
 
     #[inline]

@@ -92,7 +92,7 @@ const EXTEND_BYTES: usize = 4096;
 /// | line | fields | written by | read by |
 /// | --- | --- | --- | --- |
 /// | 0 | `free`, `held`, `capacity`, `extended`, links, `since`, `site`, `idle_at`, `idle_used` | the owner, every HOT call | the owner |
-/// | 1 | `flags`, `class`, `slices`, `kind`, `block_size`, `carved`, `inverse`, `shift`, `owner`, `start`, `holes` | set-up, refills, list changes, punching | every thread that frees |
+/// | 1 | `flags`, `class`, `slices`, `kind`, `block_size`, `carved`, `inverse`, `shift`, `bias`, `owner`, `start`, `holes` | set-up, refills, list changes, punching | every thread that frees |
 /// | 2 | `thread_free` | other threads' frees, the owner's collection | the same |
 ///
 /// Who writes and who reads what:
@@ -100,10 +100,10 @@ const EXTEND_BYTES: usize = 4096;
 ///   mark of a small page are its owner thread's alone (an adopter becomes the owner by taking
 ///   the segment off the abandoned list under its lock); a big page's are written under its
 ///   arena's lock or by the thread that holds the block.
-/// - `class`, `kind`, `block_size`, `inverse`, `shift`, `start` are written when the span is set up
-///   for a class, before any of its blocks is handed out: a thread that frees or asks about a
-///   block got the block through the program's own synchronisation after that, so its plain
-///   reads are ordered after those writes.
+/// - `class`, `kind`, `block_size`, `inverse`, `shift`, `bias`, `start` are written when the
+///   span is set up for a class, before any of its blocks is handed out: a thread that frees or
+///   asks about a block got the block through the program's own synchronisation after that, so
+///   its plain reads are ordered after those writes.
 /// - `carved` changes while blocks are out (the owner carves more) and other threads read
 ///   it to check block starts when they free: an atomic, relaxed (only its own value matters).
 /// - `owner` and `thread_free` are atomics: any thread reads the owner, pushes remote frees.
@@ -149,17 +149,19 @@ pub struct Page {
     /// `extended`, for the block-start check of the HOT free and of other threads' frees (see
     /// above).
     pub carved: AtomicU32,
-    /// The block size is `odd << shift`; `inverse` is the inverse of `odd` modulo 2^32. Both
-    /// are for the division-free block-start check ([`Page::is_block_start`]).
+    /// The block size is `odd << shift`; `inverse` is the inverse of `odd` modulo 2^32, and
+    /// `bias` is `start * inverse` (low 32 bits). All three are for the division-free
+    /// block-start check ([`Page::is_block_start`]).
     pub inverse: u32,
     pub shift: u32,
+    pub bias: u32,
     /// Address of the owning heap (small pages); 0 when abandoned or not in use.
     pub owner: AtomicUsize,
     /// First byte of the span.
     pub start: *mut u8,
     /// System pages decommitted while blocks are out: the [`holes`] bitmap (owner only).
     pub holes: [u64; 2],
-    _line1: [u8; 8],
+    _line1: [u8; 4],
     // Line 2: other threads' frees.
     /// Blocks freed by other threads, waiting for the owner: a [`remote`] word (head and count).
     pub thread_free: AtomicUsize,
@@ -209,6 +211,7 @@ impl Page {
             carved: AtomicU32::new(0),
             inverse: 0,
             shift: 0,
+            bias: 0,
             owner: AtomicUsize::new(0),
             thread_free: AtomicUsize::new(remote::EMPTY),
             start: ptr::null_mut(),
@@ -219,7 +222,7 @@ impl Page {
             idle_at: 0,
             idle_used: 0,
             holes: [0; 2],
-            _line1: [0; 8],
+            _line1: [0; 4],
             _line2: [0; 56],
         }
     }
@@ -246,6 +249,7 @@ impl Page {
         debug_assert!(!self.has_holes(), "a page set up afresh with holes left");
         self.holes = [0, 0];
         (self.inverse, self.shift) = divisor_parts(block_size as u32);
+        self.bias = (start as usize as u32).wrapping_mul(self.inverse);
         self.owner.store(owner, Relaxed);
         self.thread_free.store(remote::EMPTY, Relaxed);
         self.start = start;
@@ -445,66 +449,10 @@ impl Page {
             }
         }
     }
-
-    /// Whether `p` is the start of a carved block of this small page (an interior or foreign
-    /// pointer is not). Any thread. `p` must lie within 2 GiB of the page (callers pass a
-    /// pointer of the page's own segment).
-    #[inline(always)]
-    pub fn is_block_start(&self, p: *const u8) -> bool {
-        self.is_start_within(p, self.carved.load(Relaxed))
-    }
-
-    /// [`is_block_start`](Self::is_block_start) for the page's owner, the HOT free: reads
-    /// `carved` plainly, which lets the compare take it straight from memory (one instruction
-    /// less than an atomic load).
-    ///
-    /// # Safety
-    /// - the calling thread owns the page: it is the only thread that writes `carved`, so this
-    ///   read races with no write (other threads only read it).
-    #[inline(always)]
-    pub unsafe fn is_block_start_owned(&self, p: *const u8) -> bool {
-        // SAFETY: per the contract, no other thread writes the word while we read it.
-        let carved = unsafe { *self.carved.as_ptr() };
-        self.is_start_within(p, carved)
-    }
-
-    /// Whether `p` is `start + k * block_size` with `k < carved`: one multiplication, one
-    /// rotation and one compare (five instructions with the subtraction), no division.
-    #[inline(always)]
-    fn is_start_within(&self, p: *const u8, carved: u32) -> bool {
-        // `p` lies in the page's segment (its entry was found from `p`'s address), so it is
-        // within 4 MiB of `start`: the 32-bit difference `offset` is exact, or, for a pointer
-        // below `start`, wraps to at least 2^32 - 4 MiB.
-        let offset = (p as usize as u32).wrapping_sub(self.start as usize as u32);
-        // With block_size = odd << shift, f(o) = rotate_right(o * inverse mod 2^32, shift) is a
-        // bijection of the 32-bit numbers (a product with an odd number, then a rotation). For
-        // a multiple o = k * block_size, o * inverse = k << shift (no wrap: k << shift <= 2^32 /
-        // odd), so f(o) = k: the multiples take exactly the values 0..=(2^32 - 1) / block_size,
-        // and every other offset maps above them, hence to at least `carved` (carved *
-        // block_size <= span < 2^32). So one unsigned compare checks both "on a block boundary"
-        // and "among the carved blocks"; a pointer below `start` is a multiple with k far above
-        // `carved`, or not a multiple.
-        let k = offset.wrapping_mul(self.inverse).rotate_right(self.shift);
-        k < carved
-    }
 }
 
-/// `(inverse, shift)` of a block size `d = odd << shift`: `inverse * odd = 1 (mod 2^32)`.
-pub const fn divisor_parts(d: u32) -> (u32, u32) {
-    debug_assert!(d != 0);
-    let shift = d.trailing_zeros();
-    let odd = d >> shift;
-    // Newton's iteration x' = x * (2 - odd * x) doubles the number of correct low bits; an odd
-    // number is its own inverse modulo 8 (3 bits), so four steps give 48 >= 32.
-    let mut x = odd;
-    let mut i = 0;
-    while i < 4 {
-        x = x.wrapping_mul(2u32.wrapping_sub(odd.wrapping_mul(x)));
-        i += 1;
-    }
-    (x, shift)
-}
-
+mod block_start;
+use block_start::divisor_parts;
 pub mod holes;
 pub use holes::PUNCHED;
 pub mod remote;
@@ -562,65 +510,6 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 128);
-    }
-
-    #[test]
-    fn block_start_check_rejects_interior_pointers() {
-        let mut buf = vec![0u8; 65536 * 8];
-        for class in [0usize, 5, 16, 39, 40, 60, 79] {
-            let mut p = page_over(&mut buf, class);
-            while p.can_extend() {
-                p.free = ptr::null_mut();
-                p.extend();
-            }
-            let size = size_class::class_size(class);
-            for i in [0usize, 1, 7, (p.capacity - 1) as usize] {
-                // SAFETY: in bounds of the buffer.
-                let b = unsafe { p.start.add(i * size) };
-                assert!(p.is_block_start(b), "class {class} block {i}");
-                // SAFETY: in bounds of the buffer.
-                let inside = unsafe { b.add(size.min(16) / 2) };
-                assert!(!p.is_block_start(inside), "class {class} interior");
-            }
-            // SAFETY: one past the last block is still inside the buffer or one past it.
-            assert!(!p.is_block_start(unsafe { p.start.add(p.capacity as usize * size) }));
-            assert!(!p.is_block_start(buf.as_ptr().wrapping_sub(64)));
-        }
-    }
-
-    #[test]
-    fn block_start_check_agrees_with_division_everywhere() {
-        // Every class, every byte from 64 KiB below the span to 64 KiB past it, with a third
-        // of the blocks carved: the check must say exactly "start + k * size, k < carved". The
-        // page is set up over a made-up address that is never dereferenced.
-        let start = 0x7e00_0040_0000usize as *mut u8;
-        for class in 0..size_class::SMALL_CLASSES {
-            let size = size_class::class_size(class);
-            let span = if class < size_class::TINY_CLASSES {
-                65536
-            } else {
-                8 * 65536
-            };
-            let mut p = Page::zeroed();
-            p.init(PageKind::Small, class, start, span, 1);
-            assert_eq!(
-                p.inverse.wrapping_mul(size as u32 >> p.shift),
-                1,
-                "class {class}"
-            );
-            let carved = (span / size / 3).max(1);
-            for offset in -65536..(span + 65536) as isize {
-                let q = start.wrapping_offset(offset);
-                let expect = offset >= 0
-                    && (offset as usize).is_multiple_of(size)
-                    && (offset as usize / size) < carved;
-                assert_eq!(
-                    p.is_start_within(q, carved as u32),
-                    expect,
-                    "class {class} size {size} offset {offset}"
-                );
-            }
-        }
     }
 
     #[test]
