@@ -1,7 +1,8 @@
 //! WARM and COLD: finding a page with a free block when the current page's list is empty.
 //!
 //! ```text
-//! refill_current(slot)      current page: take remote frees, or carve more never-used blocks
+//! refill_current(slot)      current page: take remote frees, fill its holes, or carve more
+//!                            never-used blocks unless other pages of the slot have room
 //! refill_new_page(slot)
 //!  ├─ partial pages of the class (pages that got blocks back while not current)
 //!  ├─ a few full pages that other threads freed into (rotating sweep)
@@ -33,9 +34,12 @@ const MAX_ADOPT_PER_REFILL: usize = 4;
 /// Full pages looked at per refill for blocks freed by other threads.
 const SWEEP_PER_REFILL: usize = 4;
 
-/// Refills the current page of `slot` from its remote frees or its never-carved blocks and
-/// pops a block. Returns null when the page has nothing left (it is then parked with the full
-/// pages, and the caller goes on to [`refill_new_page`]) or there is no current page.
+/// Refills the current page of `slot` from its remote frees, its holes or its never-carved
+/// blocks and pops a block. Returns null when the page has nothing left (it is then parked with
+/// the full pages), when it would have to carve while other pages of the slot have room (it then
+/// waits at the back of the partial list: freed blocks are used before never-used ones, so a
+/// class does not spread over more memory than it has out), or when there is no current page;
+/// the caller goes on to [`refill_new_page`].
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set (or the backstop's with its lock held).
@@ -46,7 +50,21 @@ pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
     }
     // SAFETY: the current page belongs to `pages`.
     let p = unsafe { &mut *page };
-    if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(pages, p) && !p.extend() {
+    if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(pages, p) {
+        if p.can_extend() && !pages.partial[slot].is_empty() {
+            // Blocks freed on other pages of the slot come before never-used ones. The page
+            // has blocks out (it carved some, and none is free), so unpinned it is not empty.
+            p.held -= 1;
+            debug_assert!(p.used() >= 1);
+            // SAFETY: the current page is on no list.
+            unsafe { pages.partial[slot].push_back(page) };
+            pages.set_current(slot, EMPTY.ptr());
+            return ptr::null_mut();
+        }
+        if p.extend() {
+            // SAFETY: `page` is current and now has a free block.
+            return unsafe { pop(pages, slot) };
+        }
         // Exhausted: unpin it and park it with the full pages.
         p.held -= 1;
         p.enter_full();
