@@ -34,7 +34,7 @@ pub unsafe fn page_freed(heap: *mut Heap, page: *mut Page) {
             // The page waits in the warm pool (or as dirty slices of its segment) for the purge
             // delay; a program that stops calling now must still get it back: the thread's next
             // call looks at purging (see `park`).
-            park::park(heap);
+            park::park_at_most_once_per_interval(heap);
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct Heap {
     pub purge_pending: bool,
     /// Earliest time (ms) of the heap's next nudge (see [`park::nudge`]).
     pub nudge_after: u64,
+    /// Earliest time (ms) at which an emptied page parks the heap again (see
+    /// [`park::park_at_most_once_per_interval`]).
+    pub park_after: u64,
     /// A retired heap whose pages were kept for the next thread (see `lifecycle`): when it
     /// retired (ms); 0 otherwise.
     pub kept_since: u64,
@@ -108,6 +111,7 @@ impl Heap {
             park_calls: 0,
             purge_pending: false,
             nudge_after: 0,
+            park_after: 0,
             kept_since: 0,
             next: ptr::null_mut(),
         }

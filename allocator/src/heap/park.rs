@@ -3,7 +3,7 @@
 //! SACS has no background thread, so memory freed and then left alone is given back on a later
 //! call. Slow paths look at the clock; the HOT paths must not (they would pay for it on every
 //! call). A thread that has just deferred a purge (freed a big block or a whale, or emptied a
-//! small page) is *parked*:
+//! small page, this at most once per purge interval) is *parked*:
 //! its slot holds the [`PARKED`] sentinel, whose current pages are all EMPTY and which owns no
 //! page, so its next allocation or free misses the HOT path at no cost to it. That slow call
 //! puts the real heap back, reads the coarse clock and runs the purge looks that are due. While
@@ -37,6 +37,27 @@ pub unsafe fn park(h: *mut Heap) {
         if (*h).state == HeapState::Live && lifecycle::key().is_some() {
             (*h).park_calls = PARK_CALLS;
             set_current(PARKED.ptr());
+        }
+    }
+}
+
+/// [`park`] for a page that emptied, at most once per purge interval: a thread that empties
+/// pages often (a live set that drains) would otherwise be parked nearly all the time, each of
+/// its calls a slow one. A page that empties within the interval after a park is caught by
+/// that park's calls or the nudge that ends them when they are still to come, and otherwise by
+/// the heap's next slow call (a refill makes the purge look once it is due); only a thread
+/// that then makes nothing but HOT calls keeps that page's memory until its next slow call.
+///
+/// # Safety
+/// - as for [`park`], with `h` the calling thread's live heap.
+#[inline]
+pub unsafe fn park_at_most_once_per_interval(h: *mut Heap) {
+    let now = platform::now_ms();
+    // SAFETY: per the contract `h` is the calling thread's live heap.
+    unsafe {
+        if now >= (*h).park_after {
+            (*h).park_after = now + purge::interval();
+            park(h);
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::platform::memory::OS_PAGE;
 /// big pages carry.
 pub const PUNCHED: u8 = 4;
 
-/// The most system pages a page may span for [`Page::holes`]'s bitmap: a mid page of 512 KiB.
+/// The most system pages a page may span for [`Page::holes`]'s bitmap: a wide page of 512 KiB.
 pub const HOLE_PAGES_MAX: usize = 128;
 
 impl Page {

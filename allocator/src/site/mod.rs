@@ -57,7 +57,7 @@ use crate::page::{Block, Page, PageKind, PageList, LONG_LIVED};
 use crate::probe;
 use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
 use crate::size_class::{class_size, SMALL_CLASSES};
-use crate::small::{is_tiny, MID_PAGE_SLICES, TINY_PAGE_SLICES};
+use crate::small;
 use crate::stats::{self, GLOBAL};
 
 /// The owner word of sample pages and their segments: never a heap's address (heaps are
@@ -219,15 +219,6 @@ fn slot_of(addr: usize) -> usize {
     ((addr as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 12)) as usize
 }
 
-/// The page shape of `class`: slices per page.
-fn page_slices(class: usize) -> usize {
-    if is_tiny(class) {
-        TINY_PAGE_SLICES
-    } else {
-        MID_PAGE_SLICES
-    }
-}
-
 impl State {
     const fn new() -> Self {
         State {
@@ -280,7 +271,7 @@ impl State {
 
     /// A fresh sample page for `class` from the sample segments (on no list yet).
     fn new_page(&mut self, class: usize) -> Option<*mut Page> {
-        let n = page_slices(class);
+        let n = small::page_slices(class);
         let mut seg = self.segments.head;
         while !seg.is_null() {
             // SAFETY: sample segments are only touched under the lock.

@@ -9,7 +9,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use arrayvec::ArrayVec;
 
-use super::{count_long_page, retire, Pages, SLOTS, WARM_MID, WARM_TINY};
+use super::{count_long_page, retire, Pages, SLOTS, WARM_NARROW, WARM_WIDE};
 use crate::lock::Lock;
 use crate::page::{PageKind, EMPTY, IN_FULL, LONG_LIVED};
 use crate::platform;
@@ -55,7 +55,7 @@ pub unsafe fn abandon(pages: &mut Pages, now: u64) {
                 }
             }
         }
-        for pool in [WARM_TINY, WARM_MID] {
+        for pool in [WARM_NARROW, WARM_WIDE] {
             while let Some(page) = pages.warm[pool].pop_front() {
                 (*page).flags = 0;
                 retire::release_span(pages, page, now);

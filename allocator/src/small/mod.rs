@@ -8,9 +8,12 @@
 //! slot `class + SMALL_CLASSES` ([`long_slot`]) its long-lived pages, which only Site Rules'
 //! placement (`SACS_SITES=on`) allocates from, so that blocks predicted to outlive their
 //! neighbours do not pin pages that short-lived blocks would otherwise empty. (The seed's 64
-//! MidPool shards are these two sets per class, per thread.) Tiny pages are one 64 KiB slice,
-//! mid pages eight (512 KiB, so even the 32 KiB class has 16 blocks per page and a page refill
-//! is rare).
+//! MidPool shards are these two sets per class, per thread.) Pages of blocks up to 8 KiB (every
+//! tiny class and the first mid classes) are one 64 KiB slice, narrow pages; larger mid classes
+//! have wide pages of eight slices (512 KiB, so even the 32 KiB class has 16 blocks per page
+//! and a page refill is rare). A narrow page holds few enough blocks of a mid class (8 – 56)
+//! that it empties when its class shrinks, and its span then serves any class: with 512 KiB
+//! pages for every mid class, each class kept pages for the most blocks it ever had out.
 //!
 //! | file | what it does |
 //! | --- | --- |
@@ -33,14 +36,17 @@ use crate::segment::SegmentList;
 use crate::size_class::{self, C_TINY_WORDS, SMALL_CLASSES, TINY_CLASSES};
 use crate::stats::GLOBAL;
 
-/// Slices in a tiny page (64 KiB).
-pub const TINY_PAGE_SLICES: usize = 1;
-/// Slices in a mid page (512 KiB).
-pub const MID_PAGE_SLICES: usize = 8;
+/// Slices in a narrow page (64 KiB): classes up to [`NARROW_MAX`].
+pub const NARROW_PAGE_SLICES: usize = 1;
+/// Slices in a wide page (512 KiB): mid classes above [`NARROW_MAX`].
+pub const WIDE_PAGE_SLICES: usize = 8;
 
-/// Warm-pool index of tiny pages and mid pages.
-const WARM_TINY: usize = 0;
-const WARM_MID: usize = 1;
+/// The largest class size on narrow pages: 8 blocks or more per page.
+pub const NARROW_MAX: usize = 8192;
+
+/// Warm-pool index of narrow pages and wide pages.
+const WARM_NARROW: usize = 0;
+const WARM_WIDE: usize = 1;
 
 /// Slots of a page set: every class twice (ordinary, long-lived).
 pub const SLOTS: usize = 2 * SMALL_CLASSES;
@@ -93,11 +99,17 @@ pub fn is_tiny(class: usize) -> bool {
 /// Warm-pool index and span length (slices) of the pages of `class`.
 #[inline]
 fn page_shape(class: usize) -> (usize, usize) {
-    if is_tiny(class) {
-        (WARM_TINY, TINY_PAGE_SLICES)
+    if size_class::class_size(class) <= NARROW_MAX {
+        (WARM_NARROW, NARROW_PAGE_SLICES)
     } else {
-        (WARM_MID, MID_PAGE_SLICES)
+        (WARM_WIDE, WIDE_PAGE_SLICES)
     }
+}
+
+/// Span length (slices) of the pages of small class `class`.
+#[inline]
+pub fn page_slices(class: usize) -> usize {
+    page_shape(class).1
 }
 
 /// A thread's small-object pages.
@@ -313,7 +325,7 @@ mod tests {
     #[test]
     fn a_tiny_page_holds_many_blocks_of_every_tiny_class() {
         for class in 0..TINY_CLASSES {
-            let blocks = TINY_PAGE_SLICES * SLICE / class_size(class);
+            let blocks = page_slices(class) * SLICE / class_size(class);
             assert!(blocks >= 64, "class {class}: {blocks} blocks");
         }
         assert!(is_tiny(class_of(TINY_MAX)));
@@ -321,11 +333,20 @@ mod tests {
     }
 
     #[test]
-    fn a_mid_page_holds_at_least_sixteen_blocks() {
+    fn a_mid_page_holds_eight_blocks_or_more_and_wide_pages_sixteen() {
         for class in TINY_CLASSES..SMALL_CLASSES {
-            let blocks = MID_PAGE_SLICES * SLICE / class_size(class);
-            assert!(blocks >= 16, "class {class}: {blocks} blocks");
+            let slices = page_slices(class);
+            let blocks = slices * SLICE / class_size(class);
+            let least = if slices == NARROW_PAGE_SLICES { 8 } else { 16 };
+            assert!(blocks >= least, "class {class}: {blocks} blocks");
+            assert_eq!(
+                slices == NARROW_PAGE_SLICES,
+                class_size(class) <= NARROW_MAX
+            );
         }
+        // The first mid classes are narrow, the last wide.
+        assert_eq!(page_slices(TINY_CLASSES), NARROW_PAGE_SLICES);
+        assert_eq!(page_slices(SMALL_CLASSES - 1), WIDE_PAGE_SLICES);
     }
 
     #[test]

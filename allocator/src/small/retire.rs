@@ -6,7 +6,7 @@
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::{count_long_page, page_shape, slot_of, Pages, SLOTS, WARM_MID, WARM_TINY};
+use super::{count_long_page, page_shape, slot_of, Pages, SLOTS, WARM_NARROW, WARM_WIDE};
 use crate::options::{self, Opt};
 use crate::page::{Page, EMPTY, IN_FULL, IN_WARM_POOL, LONG_LIVED, PUNCHED};
 use crate::platform;
@@ -100,7 +100,7 @@ pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, since: u64) {
 pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
     let delay = pages.purge_delay.current();
     let extra = pages.purge_delay.extra();
-    for pool in [WARM_TINY, WARM_MID] {
+    for pool in [WARM_NARROW, WARM_WIDE] {
         // SAFETY: warm pages are ours.
         let due = |p: *mut Page| purge::aged(unsafe { (*p).since }, now, delay, force);
         while let Some(old) = pages.warm[pool].pop_back_if(due) {
@@ -115,7 +115,7 @@ pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
     }
     // SAFETY: `pages` is the calling thread's, per the contract.
     let mut bytes = unsafe { punch_idle(pages, now, delay, force) };
-    let mut pending = !pages.warm[WARM_TINY].is_empty() || !pages.warm[WARM_MID].is_empty();
+    let mut pending = !pages.warm[WARM_NARROW].is_empty() || !pages.warm[WARM_WIDE].is_empty();
     let mut seg = pages.segments.head;
     while !seg.is_null() {
         // SAFETY: our segments are ours alone: no other thread touches their slice bitmaps.
