@@ -188,6 +188,13 @@ pub struct Config {
     pub seed: u64,
     /// Try to drop the page cache (`/proc/sys/vm/drop_caches`, root only) before measuring.
     pub drop_caches: bool,
+    /// The field's bound on pending background reads (`Field::set_read_ahead`; 0: no
+    /// reader); `None` keeps the field's default.
+    pub read_ahead: Option<usize>,
+    /// Single queries (batch 1, not train) with exact look-ahead: before each query, the
+    /// field is handed the point this many queries ahead (`Field::prefetch`, timed with the
+    /// query: the caller pays for it). 0: none. The field engine only.
+    pub look_ahead: usize,
 }
 
 /// The layout of a field of about `size_mib` MiB of f32 features: 3-D, 4 features, blocks of
@@ -388,6 +395,8 @@ trait Subject {
     fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()>;
     fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()>;
     fn flush(&mut self) -> Result<()>;
+    /// Exact look-ahead of the points `xs` (`Field::prefetch`); the mapping has none.
+    fn prefetch(&mut self, xs: &[f32]) -> Result<()>;
 }
 
 impl Subject for Field {
@@ -403,6 +412,9 @@ impl Subject for Field {
     fn flush(&mut self) -> Result<()> {
         Field::flush(self)
     }
+    fn prefetch(&mut self, xs: &[f32]) -> Result<()> {
+        Field::prefetch(self, xs).map(|_| ())
+    }
 }
 
 impl Subject for MmapField {
@@ -417,6 +429,9 @@ impl Subject for MmapField {
     }
     fn flush(&mut self) -> Result<()> {
         MmapField::flush(self)
+    }
+    fn prefetch(&mut self, _xs: &[f32]) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -452,6 +467,16 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
     let rchar_before = io_counter("rchar");
     let faults_before = major_faults();
 
+    // Look-ahead: the points not yet queried, the next one first (made outside the timed
+    // calls, like every point).
+    let look_ahead = if batch == 1 && config.workload != Workload::Train {
+        config.look_ahead
+    } else {
+        0
+    };
+    let mut ahead: std::collections::VecDeque<[f32; 3]> =
+        (0..look_ahead).map(|_| points.next_point()).collect();
+
     let mut done = 0;
     let started = Instant::now();
     while done < config.queries {
@@ -460,8 +485,20 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
         }
         let n = batch.min(config.queries - done);
         // The points are made outside the timed call.
-        let chunk = points.take_flat(n);
+        let (chunk, coming) = if look_ahead > 0 {
+            let coming = points.next_point();
+            ahead.push_back(coming);
+            let x = ahead
+                .pop_front()
+                .expect("the look-ahead window is not empty");
+            (x.to_vec(), Some(coming))
+        } else {
+            (points.take_flat(n), None)
+        };
         let call = Instant::now();
+        if let Some(coming) = coming {
+            subject.prefetch(&coming)?;
+        }
         match config.workload {
             Workload::Train => {
                 for x in chunk.chunks_exact(dim) {
@@ -569,6 +606,9 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let open_peak_kib = status_kib("VmHWM");
     let dropped_after_open = config.drop_caches && drop_page_cache();
     let layout = *field.layout();
+    if let Some(blocks) = config.read_ahead {
+        field.set_read_ahead(blocks)?;
+    }
     let mut warmup_ms = 0.0;
     if config.budget_mib > 0 {
         // The budget bounds the field's resident memory as a whole (its block map, tables

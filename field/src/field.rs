@@ -20,7 +20,9 @@
 //! its in-flight copy. [`Field::flush`] waits for the writer and writes the store's index. [`Field::prefetch`] and [`Field::query_batch`] load the blocks of known
 //! future points ahead, together and in block-id order, pinning them so that loading one does
 //! not evict another (exact look-ahead; the module `prefetch` holds the predictors judged
-//! offline). Not built yet: loading off the query path.
+//! offline). Since session 11 those reads run on a background reader (`reader`, the field's
+//! side in `read_ahead`): `prefetch` returns once its reads are queued, and `query_batch`
+//! answers the points whose blocks are resident while the others' blocks load.
 
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -31,12 +33,15 @@ use crate::init;
 use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
 use crate::memory::{self, BudgetPlan};
+use crate::reader::Reader;
 use crate::store::{BlockStore, CheckReport, StoreStats};
-use crate::tiers::{Budget, Place, Tiers};
+use crate::tiers::{Budget, IdBuild, Place, Tiers};
 use crate::writer::Writer;
 pub use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
+pub use read_ahead::DEFAULT_READ_AHEAD_BLOCKS;
 
 mod batch;
+mod read_ahead;
 
 /// A warm block whose access count reaches this is promoted to hot by the next query that
 /// touches it: it enters warm with count 1, so this is its second touch while warm (if the
@@ -118,6 +123,18 @@ pub struct Field {
     write_back_threshold: usize,
     /// The batch path's read buffer ([`GATHER_CHUNK`] blocks), kept between batches.
     gather_buf: Vec<f32>,
+    /// The background reader (`read_ahead`), created at the first request.
+    reader: Option<Reader>,
+    /// The most block reads pending at once (0: no reader).
+    read_ahead: usize,
+    /// Blocks whose reads are pending (requested, not yet placed), with their tickets.
+    pending: std::collections::HashMap<u64, u64, IdBuild>,
+    /// Reused buffers: blocks to request, reads taken, one block's initial values.
+    request_buf: Vec<u64>,
+    done_buf: Vec<crate::reader::Loaded>,
+    load_buf: Vec<f32>,
+    /// The budget given to `set_resident_budget`, while it is in force.
+    resident_budget: Option<Budget>,
     loads: u64,
     warm_reads: u64,
     gathered: u64,
@@ -155,6 +172,13 @@ impl Field {
             ),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
             gather_buf: Vec::new(),
+            reader: None,
+            read_ahead: DEFAULT_READ_AHEAD_BLOCKS,
+            pending: Default::default(),
+            request_buf: Vec::new(),
+            done_buf: Vec::new(),
+            load_buf: Vec::new(),
+            resident_budget: None,
             loads: 0,
             warm_reads: 0,
             gathered: 0,
@@ -189,6 +213,12 @@ impl Field {
     /// Sets the memory budget for resident blocks. Writes dirty blocks back and empties the
     /// tiers first (utilisation counts start again).
     pub fn set_budget(&mut self, budget: Budget) -> Result<()> {
+        self.resident_budget = None;
+        self.replace_tiers(budget)
+    }
+
+    fn replace_tiers(&mut self, budget: Budget) -> Result<()> {
+        self.discard_reads()?;
         self.flush()?;
         self.tiers = Tiers::new(
             self.blocking.floats_per_block(),
@@ -221,9 +251,11 @@ impl Field {
             map_bytes: self.store().map_bytes(),
             write_behind_bytes: self.writer.limit(),
             gather_chunk: GATHER_CHUNK,
+            read_ahead_blocks: self.read_ahead,
         };
         let plan = memory::plan(budget, sizes)?;
-        self.set_budget(plan.tiers)?;
+        self.replace_tiers(plan.tiers)?;
+        self.resident_budget = Some(budget);
         Ok(plan)
     }
 
@@ -301,6 +333,7 @@ impl Field {
     /// file (read first, so a failed read changes nothing), into a free slot or the CLOCK's
     /// victim (all dirty blocks are written back first if the victim is dirty).
     fn hot_slot(&mut self, block: u64) -> Result<usize> {
+        self.await_block(block)?;
         let warm = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => return Ok(slot),
             Some(Place::Warm(slot)) => Some(slot),
@@ -331,6 +364,7 @@ impl Field {
     /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
     ///   answered from the values just read.
     fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
+        self.await_block(block)?;
         let entry = at / self.blocking.features;
         let slot = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => slot,

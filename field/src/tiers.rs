@@ -49,7 +49,8 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdBuild = BuildHasherDefault<IdHasher>;
+/// Hash tables keyed by block id use this.
+pub type IdBuild = BuildHasherDefault<IdHasher>;
 
 /// A memory budget for a field's resident blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,14 +209,22 @@ impl Tiers {
     /// else hot).
     pub fn room_outside_pins(&self) -> usize {
         let free_hot = self.hot_cap - self.hot.len();
-        let unpinned = |blocks: &mut dyn Iterator<Item = u64>| {
-            blocks.filter(|b| !self.pinned.contains(b)).count()
+        // Counted over the pins (a batch's blocks), not over the slots (the whole budget).
+        let pinned_in = |warm: bool| {
+            self.pinned
+                .iter()
+                .filter(|b| match self.index.get(b) {
+                    Some(Place::Warm(_)) => warm,
+                    Some(Place::Hot(_)) => !warm,
+                    None => false,
+                })
+                .count()
         };
         let replaceable = if self.has_warm() {
             let warm_free = self.warm_cap - self.warm.len();
-            warm_free + unpinned(&mut self.warm.iter().map(|s| s.block))
+            warm_free + self.warm.len() - pinned_in(true)
         } else {
-            unpinned(&mut self.hot.iter().map(|s| s.block))
+            self.hot.len() - pinned_in(false)
         };
         free_hot + replaceable
     }

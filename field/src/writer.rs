@@ -93,6 +93,30 @@ pub struct WriterStats {
     pub wait_ns: u64,
 }
 
+fn copy_in_flight(shared: &Shared, block: u64, out: &mut [f32]) -> bool {
+    let state = shared.lock();
+    match state.in_flight.get(&block) {
+        Some((_, values)) => {
+            out.copy_from_slice(values);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The writer's in-flight copies, readable from any thread ([`Writer::copies`]). A copy
+/// leaves them only after its block's new version is committed in the store, so a reader that
+/// finds no copy and then reads the store gets the newest version written back.
+#[derive(Clone)]
+pub struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    /// Copies the in-flight values of `block` into `out`, if it has any; true if it did.
+    pub fn copy_in_flight(&self, block: u64, out: &mut [f32]) -> bool {
+        copy_in_flight(&self.0, block, out)
+    }
+}
+
 /// The field's background writer (see the module documentation).
 pub struct Writer {
     store: Arc<RwLock<BlockStore>>,
@@ -183,14 +207,12 @@ impl Writer {
 
     /// Copies the in-flight values of `block` into `out`, if it has any; true if it did.
     pub fn copy_in_flight(&self, block: u64, out: &mut [f32]) -> bool {
-        let state = self.shared.lock();
-        match state.in_flight.get(&block) {
-            Some((_, values)) => {
-                out.copy_from_slice(values);
-                true
-            }
-            None => false,
-        }
+        copy_in_flight(&self.shared, block, out)
+    }
+
+    /// A handle that reads the in-flight copies from another thread (the background reader's).
+    pub fn copies(&self) -> InFlight {
+        InFlight(Arc::clone(&self.shared))
     }
 
     /// Whether any block is in flight (cheap check before per-block look-ups).

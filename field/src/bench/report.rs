@@ -91,7 +91,8 @@ impl Report {
              rss_peak_kib={} rss_end_kib={} bytes_read={} read_call_bytes={} major_faults={} \
              loads={} warm_reads={} hot_blocks={} warm_blocks={} write_backs={} \
              utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} open_peak_kib={} \
-             warmup_ms={:.1} dropped_caches={} peak_reset={} write_waits={} write_wait_ms={:.1}",
+             warmup_ms={:.1} dropped_caches={} peak_reset={} write_waits={} write_wait_ms={:.1} \
+             read_ahead={} look_ahead={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -129,6 +130,8 @@ impl Report {
             self.peak_reset,
             self.write_waits,
             self.write_wait_ms,
+            c.read_ahead.unwrap_or(crate::DEFAULT_READ_AHEAD_BLOCKS),
+            c.look_ahead,
         )
     }
 }
