@@ -19,7 +19,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use crate::error::Result;
-use crate::field::Field;
+use crate::field::{Field, TailCounters};
 use mmap::MmapField;
 
 pub mod mmap;
@@ -397,6 +397,8 @@ trait Subject {
     fn flush(&mut self) -> Result<()>;
     /// Exact look-ahead of the points `xs` (`Field::prefetch`); the mapping has none.
     fn prefetch(&mut self, xs: &[f32]) -> Result<()>;
+    /// Where the caller's time went (`Field::tail_counters`); the mapping does not say.
+    fn tail(&self) -> TailCounters;
 }
 
 impl Subject for Field {
@@ -414,6 +416,9 @@ impl Subject for Field {
     }
     fn prefetch(&mut self, xs: &[f32]) -> Result<()> {
         Field::prefetch(self, xs).map(|_| ())
+    }
+    fn tail(&self) -> TailCounters {
+        self.tail_counters()
     }
 }
 
@@ -433,10 +438,55 @@ impl Subject for MmapField {
     fn prefetch(&mut self, _xs: &[f32]) -> Result<()> {
         Ok(())
     }
+    fn tail(&self) -> TailCounters {
+        TailCounters::default()
+    }
+}
+
+/// Calls slower than this are the *slow calls* whose time [`SlowCalls`] splits by part.
+pub const SLOW_CALL_NS: u64 = 1_000_000;
+
+/// The time of the calls slower than [`SLOW_CALL_NS`], split by where it went
+/// ([`TailCounters`]' parts, measured inside each call); the rest is the kernels, the tiers'
+/// bookkeeping and the thread waiting for a core.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlowCalls {
+    /// How many calls.
+    pub calls: u64,
+    /// Their whole time, ns.
+    pub ns: u64,
+    /// Within it: loads on the caller's thread.
+    pub load_ns: u64,
+    /// Waits for background reads.
+    pub read_wait_ns: u64,
+    /// Evictions from hot (hand-over of a dirty victim included).
+    pub eviction_ns: u64,
+    /// Hand-overs of every dirty block at the write-back threshold.
+    pub dirty_hand_over_ns: u64,
+    /// Waits for room among the writer's copies in flight (inside the two above).
+    pub write_wait_ns: u64,
+    /// Slow calls that contained a hand-over at the threshold.
+    pub with_dirty_hand_over: u64,
+}
+
+impl SlowCalls {
+    fn add(&mut self, ns: u64, before: &TailCounters, after: &TailCounters) {
+        self.calls += 1;
+        self.ns += ns;
+        self.load_ns += after.load_ns - before.load_ns;
+        self.read_wait_ns += after.read_wait_ns - before.read_wait_ns;
+        self.eviction_ns += after.eviction_ns - before.eviction_ns;
+        self.dirty_hand_over_ns += after.dirty_hand_over_ns - before.dirty_hand_over_ns;
+        self.write_wait_ns += after.write_wait_ns - before.write_wait_ns;
+        if after.dirty_hand_overs > before.dirty_hand_overs {
+            self.with_dirty_hand_over += 1;
+        }
+    }
 }
 
 /// What the measured loop found, before the engine's own statistics are added.
 struct Measured {
+    slow: SlowCalls,
     queries: usize,
     seconds: f64,
     histogram: Histogram<u64>,
@@ -477,6 +527,7 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
     let mut ahead: std::collections::VecDeque<[f32; 3]> =
         (0..look_ahead).map(|_| points.next_point()).collect();
 
+    let mut slow = SlowCalls::default();
     let mut done = 0;
     let started = Instant::now();
     while done < config.queries {
@@ -495,6 +546,7 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
         } else {
             (points.take_flat(n), None)
         };
+        let tail_before = subject.tail();
         let call = Instant::now();
         if let Some(coming) = coming {
             subject.prefetch(&coming)?;
@@ -509,7 +561,11 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
             _ if batch == 1 => subject.query(&chunk, &mut out)?,
             _ => subject.query_batch(&chunk, &mut out[..n * width])?,
         }
-        let nanos = call.elapsed().as_nanos() as u64 / n as u64;
+        let call_ns = call.elapsed().as_nanos() as u64;
+        if call_ns > SLOW_CALL_NS {
+            slow.add(call_ns, &tail_before, &subject.tail());
+        }
+        let nanos = call_ns / n as u64;
         histogram.saturating_record(nanos.max(1));
         if config.workload != Workload::Train {
             non_finite += out[..n * width].iter().filter(|v| !v.is_finite()).count() as u64;
@@ -536,6 +592,7 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
         }
     }
     Ok(Measured {
+        slow,
         queries: done,
         seconds,
         histogram,
@@ -583,6 +640,7 @@ fn report(config: &Config, layout: &Layout, measured: Measured) -> Report {
         write_wait_ms: 0.0,
         utilisation: 0.0,
         non_finite: measured.non_finite,
+        slow: measured.slow,
     }
 }
 

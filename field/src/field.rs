@@ -86,6 +86,9 @@ pub struct Stats {
     pub write_behind_wait_ns: u64,
     /// Feature rows that queries read from warm (f16) blocks.
     pub warm_reads: u64,
+    /// Time the caller's thread spent in the [`TailCounters`]' parts, since the field was
+    /// opened.
+    pub tail: TailCounters,
     /// Blocks loaded ahead of their queries (by `prefetch` or a batch's gathering step),
     /// counted in `loads` too.
     pub gathered: u64,
@@ -107,6 +110,39 @@ impl Stats {
         }
         self.entries_used as f64 / (self.residencies as f64 * self.entries_per_block as f64)
     }
+}
+
+/// Where the caller's thread spends time besides the kernels, for finding out what makes
+/// slow calls slow (cheap to read: [`Field::tail_counters`]). Every time is in nanoseconds,
+/// cumulative since the field was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TailCounters {
+    /// Blocks loaded on the caller's thread (read from the file or an in-flight copy, or
+    /// given their initial values).
+    pub loads: u64,
+    /// Their time.
+    pub load_ns: u64,
+    /// Waits for a block's pending background read, and their time.
+    pub read_waits: u64,
+    /// See `read_waits`.
+    pub read_wait_ns: u64,
+    /// Evictions from hot (the victim handed to the writer if dirty, then moved to warm as
+    /// f16, or dropped), and their time (a wait for room in flight included).
+    pub evictions: u64,
+    /// See `evictions`.
+    pub eviction_ns: u64,
+    /// Hand-overs of the dirty blocks because their number reached the write-back threshold,
+    /// their time (copies, waits for room in flight included) and the blocks handed over.
+    pub dirty_hand_overs: u64,
+    /// See `dirty_hand_overs`.
+    pub dirty_hand_over_ns: u64,
+    /// See `dirty_hand_overs`.
+    pub dirty_blocks_handed: u64,
+    /// Waits of hand-overs for room among the copies in flight, and their time (within the
+    /// evictions' and dirty hand-overs' times).
+    pub write_waits: u64,
+    /// See `write_waits`.
+    pub write_wait_ns: u64,
 }
 
 /// A paged neural field backed by one file.
@@ -135,6 +171,8 @@ pub struct Field {
     load_buf: Vec<f32>,
     /// The budget given to `set_resident_budget`, while it is in force.
     resident_budget: Option<Budget>,
+    /// The caller's time by part (`Field::tail_counters`), the writer's waits excepted.
+    tail: TailCounters,
     loads: u64,
     warm_reads: u64,
     gathered: u64,
@@ -179,6 +217,7 @@ impl Field {
             done_buf: Vec::new(),
             load_buf: Vec::new(),
             resident_budget: None,
+            tail: TailCounters::default(),
             loads: 0,
             warm_reads: 0,
             gathered: 0,
@@ -317,15 +356,16 @@ impl Field {
     /// The block's newest version — its copy in flight to the file, or its stored version —
     /// or its initial values if it has neither.
     fn load(&mut self, block: u64) -> Result<Vec<f32>> {
+        let started = std::time::Instant::now();
         let mut values = vec![0f32; self.blocking.floats_per_block()];
-        if self.writer.copy_in_flight(block, &mut values) {
-            self.loads += 1;
-            return Ok(values);
-        }
-        if !self.store().read(block, &mut values)? {
+        if !self.writer.copy_in_flight(block, &mut values)
+            && !self.store().read(block, &mut values)?
+        {
             init::fill(self.layout.seed, self.layout.init_scale, block, &mut values);
         }
         self.loads += 1;
+        self.tail.loads += 1;
+        self.tail.load_ns += started.elapsed().as_nanos() as u64;
         Ok(values)
     }
 
@@ -345,10 +385,7 @@ impl Field {
         let slot = if self.tiers.hot_has_room() {
             self.tiers.push_hot(block)?
         } else {
-            let victim = self.tiers.hot_victim();
-            self.hand_over(victim)?;
-            self.tiers.replace_hot(victim, block);
-            victim
+            self.evict_hot_for(block)?
         };
         self.tiers.hot_values_mut(slot).copy_from_slice(&values);
         if let Some(used) = used {
@@ -468,6 +505,18 @@ impl Field {
         Ok(())
     }
 
+    /// Gives the CLOCK's hot victim to `block` (not resident): the victim is handed to the
+    /// writer first if dirty, then moves to warm (or is dropped). Returns the slot.
+    fn evict_hot_for(&mut self, block: u64) -> Result<usize> {
+        let started = std::time::Instant::now();
+        let victim = self.tiers.hot_victim();
+        self.hand_over(victim)?;
+        self.tiers.replace_hot(victim, block);
+        self.tail.evictions += 1;
+        self.tail.eviction_ns += started.elapsed().as_nanos() as u64;
+        Ok(victim)
+    }
+
     /// If hot slot `slot` is dirty, hands a copy of its values to the background writer
     /// (which may wait for room among the copies in flight) and marks it clean.
     fn hand_over(&mut self, slot: usize) -> Result<()> {
@@ -482,10 +531,26 @@ impl Field {
     /// Hands every dirty block to the background writer (the write-back threshold was
     /// reached); does not wait for the writes.
     fn hand_over_dirty(&mut self) -> Result<()> {
-        for slot in self.tiers.dirty_slots() {
+        let started = std::time::Instant::now();
+        let slots = self.tiers.dirty_slots();
+        for &slot in &slots {
             self.hand_over(slot)?;
         }
+        self.tail.dirty_hand_overs += 1;
+        self.tail.dirty_blocks_handed += slots.len() as u64;
+        self.tail.dirty_hand_over_ns += started.elapsed().as_nanos() as u64;
         Ok(())
+    }
+
+    /// The caller's time by part since the field was opened (cheap: no scan of the tiers,
+    /// unlike [`Field::stats`]).
+    pub fn tail_counters(&self) -> TailCounters {
+        let writer = self.writer.stats();
+        TailCounters {
+            write_waits: writer.waits,
+            write_wait_ns: writer.wait_ns,
+            ..self.tail
+        }
     }
 
     /// Writes every dirty block back to the file, waits until every block handed to the
@@ -579,6 +644,7 @@ impl Field {
             write_behind_waits: writer.waits,
             write_behind_wait_ns: writer.wait_ns,
             warm_reads: self.warm_reads,
+            tail: self.tail_counters(),
             gathered: self.gathered,
             residencies: usage.residencies,
             entries_used: usage.entries_used,

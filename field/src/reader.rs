@@ -30,7 +30,7 @@ use crate::store::BlockStore;
 use crate::writer::InFlight;
 
 /// Requests the thread takes from the queue at a time (one `read_many` call).
-pub const READ_CHUNK: usize = 64;
+pub const READ_CHUNK: usize = 16;
 
 /// One block read for the field.
 pub struct Loaded {

@@ -1,6 +1,6 @@
 //! One benchmark run's results and their `key=value` line.
 
-use super::Config;
+use super::{Config, SlowCalls};
 
 /// One run's results; [`Report::line`] prints them.
 #[derive(Clone, Debug)]
@@ -69,6 +69,8 @@ pub struct Report {
     pub write_waits: u64,
     /// See `write_waits`.
     pub write_wait_ms: f64,
+    /// The calls slower than `SLOW_CALL_NS` and where their time went.
+    pub slow: SlowCalls,
     /// Block utilisation (entries used per residency / entries per block).
     pub utilisation: f64,
     /// Output values that were not finite (must be 0).
@@ -78,6 +80,7 @@ pub struct Report {
 impl Report {
     /// The report as one line of `key=value` pairs separated by spaces.
     pub fn line(&self) -> String {
+        let ms = |ns: u64| ns as f64 / 1e6;
         let c = &self.config;
         let latency = if c.batch > 1 {
             format!("batch/{}", c.batch)
@@ -92,7 +95,9 @@ impl Report {
              loads={} warm_reads={} hot_blocks={} warm_blocks={} write_backs={} \
              utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} open_peak_kib={} \
              warmup_ms={:.1} dropped_caches={} peak_reset={} write_waits={} write_wait_ms={:.1} \
-             read_ahead={} look_ahead={}",
+             read_ahead={} look_ahead={} slow_calls={} slow_ms={:.1} slow_load_ms={:.1} \
+             slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
+             slow_write_wait_ms={:.1} slow_with_handover={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -132,6 +137,14 @@ impl Report {
             self.write_wait_ms,
             c.read_ahead.unwrap_or(crate::DEFAULT_READ_AHEAD_BLOCKS),
             c.look_ahead,
+            self.slow.calls,
+            ms(self.slow.ns),
+            ms(self.slow.load_ns),
+            ms(self.slow.read_wait_ns),
+            ms(self.slow.eviction_ns),
+            ms(self.slow.dirty_hand_over_ns),
+            ms(self.slow.write_wait_ns),
+            self.slow.with_dirty_hand_over,
         )
     }
 }

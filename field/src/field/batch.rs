@@ -305,10 +305,7 @@ impl Field {
             self.tiers.settle(Place::Warm(slot));
             return Ok(());
         } else {
-            let victim = self.tiers.hot_victim();
-            self.hand_over(victim)?;
-            self.tiers.replace_hot(victim, block);
-            Place::Hot(victim)
+            Place::Hot(self.evict_hot_for(block)?)
         };
         let Place::Hot(slot) = place else {
             unreachable!("warm placements returned above")

@@ -167,7 +167,10 @@ impl Field {
             return Ok(());
         };
         if let Some(reader) = &self.reader {
+            let started = std::time::Instant::now();
             reader.wait(ticket)?;
+            self.tail.read_waits += 1;
+            self.tail.read_wait_ns += started.elapsed().as_nanos() as u64;
         }
         self.collect_reads()
     }
