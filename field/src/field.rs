@@ -39,9 +39,11 @@ use crate::tiers::{Budget, IdBuild, Place, Tiers};
 use crate::writer::Writer;
 pub use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
 pub use read_ahead::DEFAULT_READ_AHEAD_BLOCKS;
+pub use train::HAND_OVER_STEP;
 
 mod batch;
 mod read_ahead;
+mod train;
 
 /// A warm block whose access count reaches this is promoted to hot by the next query that
 /// touches it: it enters warm with count 1, so this is its second touch while warm (if the
@@ -131,8 +133,9 @@ pub struct TailCounters {
     pub evictions: u64,
     /// See `evictions`.
     pub eviction_ns: u64,
-    /// Hand-overs of the dirty blocks because their number reached the write-back threshold,
-    /// their time (copies, waits for room in flight included) and the blocks handed over.
+    /// Steps handing dirty blocks over because their number reached the write-back threshold
+    /// (at most [`HAND_OVER_STEP`] blocks each, never waiting), their time and the blocks
+    /// handed over.
     pub dirty_hand_overs: u64,
     /// See `dirty_hand_overs`.
     pub dirty_hand_over_ns: u64,
@@ -173,6 +176,10 @@ pub struct Field {
     resident_budget: Option<Budget>,
     /// The caller's time by part (`Field::tail_counters`), the writer's waits excepted.
     tail: TailCounters,
+    /// Whether the dirty blocks are being handed over step by step (`train`), and the hot
+    /// slot the next step looks at first.
+    draining: bool,
+    drain_cursor: usize,
     loads: u64,
     warm_reads: u64,
     gathered: u64,
@@ -218,6 +225,8 @@ impl Field {
             load_buf: Vec::new(),
             resident_budget: None,
             tail: TailCounters::default(),
+            draining: false,
+            drain_cursor: 0,
             loads: 0,
             warm_reads: 0,
             gathered: 0,
@@ -464,47 +473,6 @@ impl Field {
         Ok(())
     }
 
-    /// One SGD step at `x`: `grad` is the loss gradient with respect to the query output
-    /// (`levels × features` floats); each vertex's entry moves by `−lr × weight × grad` of its
-    /// level, the gradient of the interpolation.
-    ///
-    /// The step's blocks are pinned while it runs: if the hot tier has more slots than the
-    /// step touches blocks (at most `levels × 2^dim`), none of them is evicted before the
-    /// step ends, so every version written back is a state after a whole step.
-    pub fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
-        let dim = self.layout.dim as usize;
-        Field::check_len("x", x.len(), dim)?;
-        Field::check_len("grad", grad.len(), self.output_len())?;
-        Field::check_finite("x", x)?;
-        Field::check_finite("grad", grad)?;
-        Field::check_finite("lr", &[lr])?;
-        let features = self.blocking.features;
-        let (tile, local) = self.tile_of(x);
-        for level in 0..self.grids.len() {
-            let (corners, base) = self.level_corners(tile, level, local);
-            let level_grad = &grad[level * features..(level + 1) * features];
-            for c in 0..1 << dim {
-                let (block, at) = self.blocking.locate(base, corners.index[c]);
-                let slot = match self.hot_slot(block) {
-                    Ok(slot) => slot,
-                    Err(e) => {
-                        self.tiers.end_update();
-                        return Err(e);
-                    }
-                };
-                self.tiers.pin_for_update(slot);
-                self.tiers.mark_used(Place::Hot(slot), at / features);
-                let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
-                self.kernel.axpy(-lr * corners.weight[c], level_grad, row);
-            }
-        }
-        self.tiers.end_update();
-        if self.tiers.dirty_count() >= self.write_back_threshold {
-            self.hand_over_dirty()?;
-        }
-        Ok(())
-    }
-
     /// Gives the CLOCK's hot victim to `block` (not resident): the victim is handed to the
     /// writer first if dirty, then moves to warm (or is dropped). Returns the slot.
     fn evict_hot_for(&mut self, block: u64) -> Result<usize> {
@@ -528,17 +496,13 @@ impl Field {
         Ok(())
     }
 
-    /// Hands every dirty block to the background writer (the write-back threshold was
-    /// reached); does not wait for the writes.
+    /// Hands every dirty block to the background writer (at `flush` and on drop); does not
+    /// wait for the writes.
     fn hand_over_dirty(&mut self) -> Result<()> {
-        let started = std::time::Instant::now();
-        let slots = self.tiers.dirty_slots();
-        for &slot in &slots {
+        for slot in self.tiers.dirty_slots() {
             self.hand_over(slot)?;
         }
-        self.tail.dirty_hand_overs += 1;
-        self.tail.dirty_blocks_handed += slots.len() as u64;
-        self.tail.dirty_hand_over_ns += started.elapsed().as_nanos() as u64;
+        self.draining = false;
         Ok(())
     }
 
@@ -597,10 +561,7 @@ impl Field {
         self.tiers
             .hot_values_for_update(slot)
             .copy_from_slice(values);
-        if self.tiers.dirty_count() >= self.write_back_threshold {
-            self.hand_over_dirty()?;
-        }
-        Ok(())
+        self.hand_over_step()
     }
 
     /// Ids of the blocks with a version in the file, sorted.

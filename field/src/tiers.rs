@@ -249,6 +249,11 @@ impl Tiers {
         Some(place)
     }
 
+    /// Slots of the hot tier.
+    pub fn hot_capacity(&self) -> usize {
+        self.hot_cap
+    }
+
     /// Whether a block can become hot without evicting another.
     pub fn hot_has_room(&self) -> bool {
         self.hot.len() < self.hot_cap

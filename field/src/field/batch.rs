@@ -266,7 +266,7 @@ impl Field {
     /// stored version, into `buf` (`floats_per_block` floats each, in order). The one place
     /// the batch path does I/O: the store's `read_many`, several reads in flight (io_uring,
     /// or threads).
-    fn read_blocks(&mut self, blocks: &[u64], buf: &mut [f32]) -> Result<()> {
+    pub(super) fn read_blocks(&mut self, blocks: &[u64], buf: &mut [f32]) -> Result<()> {
         let floats = self.blocking.floats_per_block();
         let mut values: Vec<&mut [f32]> = buf.chunks_exact_mut(floats).collect();
         debug_assert_eq!(values.len(), blocks.len());
