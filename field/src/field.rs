@@ -176,10 +176,11 @@ pub struct Field {
     resident_budget: Option<Budget>,
     /// The caller's time by part (`Field::tail_counters`), the writer's waits excepted.
     tail: TailCounters,
-    /// Whether the dirty blocks are being handed over step by step (`train`), and the hot
-    /// slot the next step looks at first.
+    /// Whether the dirty blocks are being handed over step by step (`train`), the hot slot
+    /// the next step looks at first, and the slots swept since the hand-over started.
     draining: bool,
     drain_cursor: usize,
+    drain_swept: usize,
     loads: u64,
     warm_reads: u64,
     gathered: u64,
@@ -227,6 +228,7 @@ impl Field {
             tail: TailCounters::default(),
             draining: false,
             drain_cursor: 0,
+            drain_swept: 0,
             loads: 0,
             warm_reads: 0,
             gathered: 0,

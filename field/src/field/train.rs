@@ -10,7 +10,7 @@
 //!   handed to the background writer [`HAND_OVER_STEP`] at a time, one step per call, and
 //!   never with a wait: a step stops when the copies in flight would pass half their bound
 //!   (the other half stays for dirty blocks that must leave hot, which do wait), and the next
-//!   call goes on. The hand-over ends when half the threshold remain dirty. Before, every
+//!   call goes on. The hand-over ends when its cursor has swept every hot slot. Before, every
 //!   dirty block (1,024 by default: 16 MiB of copies) was handed over in the one update that
 //!   reached the threshold, often after waiting for the previous hand-over's write and sync.
 
@@ -138,35 +138,40 @@ impl Field {
 
     /// One step of the hand-over at the write-back threshold (see the module documentation):
     /// starts it when the dirty blocks reach the threshold, hands over up to
-    /// [`HAND_OVER_STEP`] of them without waiting, and ends it when half the threshold
-    /// remain.
+    /// [`HAND_OVER_STEP`] of them without waiting, and ends it once its cursor has swept
+    /// every hot slot (so every block dirty at the start has been handed over, as when the
+    /// whole hand-over was one call) or nothing is dirty.
     pub(super) fn hand_over_step(&mut self) -> Result<()> {
-        let dirty = self.tiers.dirty_count();
         if !self.draining {
-            if dirty < self.write_back_threshold {
+            if self.tiers.dirty_count() < self.write_back_threshold {
                 return Ok(());
             }
             self.draining = true;
+            self.drain_swept = 0;
         }
         let started = std::time::Instant::now();
         let slots = self.tiers.counts().0;
+        if slots == 0 {
+            self.draining = false;
+            return Ok(());
+        }
         let mut handed = 0;
         let mut looked = 0;
-        while handed < HAND_OVER_STEP && looked < STEP_SCAN.min(slots) {
+        while handed < HAND_OVER_STEP && looked < STEP_SCAN && self.drain_swept < slots {
             let slot = self.drain_cursor % slots;
+            if self.tiers.is_dirty(slot) {
+                let block = self.tiers.hot_block(slot);
+                if !self.writer.try_submit(block, self.tiers.hot_values(slot))? {
+                    break; // the writer is busy: go on from this slot at the next call
+                }
+                self.tiers.mark_clean(slot);
+                handed += 1;
+            }
             self.drain_cursor = (slot + 1) % slots;
+            self.drain_swept += 1;
             looked += 1;
-            if !self.tiers.is_dirty(slot) {
-                continue;
-            }
-            let block = self.tiers.hot_block(slot);
-            if !self.writer.try_submit(block, self.tiers.hot_values(slot))? {
-                break; // the writer is busy: go on at the next call
-            }
-            self.tiers.mark_clean(slot);
-            handed += 1;
         }
-        if self.tiers.dirty_count() <= self.write_back_threshold / 2 {
+        if self.drain_swept >= slots || self.tiers.dirty_count() == 0 {
             self.draining = false;
         }
         self.tail.dirty_hand_overs += 1;
