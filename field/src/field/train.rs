@@ -56,11 +56,19 @@ impl Field {
             let level_grad = &grad[level * features..(level + 1) * features];
             for c in 0..1 << dim {
                 let (block, at) = self.blocking.locate(base, corners.index[c]);
-                if !gathered && !matches!(self.tiers.place(block), Some(Place::Hot(_))) {
-                    gathered = true;
-                    self.load_hot_together(tile, local, level)?;
-                }
-                let slot = self.hot_slot(block)?;
+                // A hot block costs one look-up, as before; the others go through `hot_slot`
+                // (which counts a second touch: harmless, the block enters hot with count 1
+                // whether it was warm or not resident).
+                let slot = match self.tiers.touch(block) {
+                    Some(Place::Hot(slot)) => slot,
+                    _ => {
+                        if !gathered {
+                            gathered = true;
+                            self.load_hot_together(tile, local, level)?;
+                        }
+                        self.hot_slot(block)?
+                    }
+                };
                 self.tiers.pin_for_update(slot);
                 self.tiers.mark_used(Place::Hot(slot), at / features);
                 let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
