@@ -195,6 +195,8 @@ pub struct Config {
     /// field is handed the point this many queries ahead (`Field::prefetch`, timed with the
     /// query: the caller pays for it). 0: none. The field engine only.
     pub look_ahead: usize,
+    /// The field's live predictor (`Field::set_predictor`) with this horizon; 0: off.
+    pub predict: usize,
 }
 
 /// The layout of a field of about `size_mib` MiB of f32 features: 3-D, 4 features, blocks of
@@ -638,6 +640,10 @@ fn report(config: &Config, layout: &Layout, measured: Measured) -> Report {
         write_backs: 0,
         write_waits: 0,
         write_wait_ms: 0.0,
+        gathered: 0,
+        ahead_used: 0,
+        predictions: 0,
+        caller_loads: 0,
         utilisation: 0.0,
         non_finite: measured.non_finite,
         slow: measured.slow,
@@ -666,6 +672,12 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let layout = *field.layout();
     if let Some(blocks) = config.read_ahead {
         field.set_read_ahead(blocks)?;
+    }
+    if config.predict > 0 {
+        field.set_predictor(Some(crate::Predictor {
+            horizon: config.predict,
+            ..crate::Predictor::default()
+        }));
     }
     let mut warmup_ms = 0.0;
     if config.budget_mib > 0 {
@@ -702,6 +714,10 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
         warm_blocks: stats.warm_blocks,
         write_backs: stats.write_backs - before.write_backs,
         write_waits: stats.write_behind_waits - before.write_behind_waits,
+        gathered: stats.gathered - before.gathered,
+        ahead_used: stats.ahead_used - before.ahead_used,
+        predictions: stats.predictions - before.predictions,
+        caller_loads: stats.tail.loads - before.tail.loads,
         write_wait_ms: (stats.write_behind_wait_ns - before.write_behind_wait_ns) as f64 / 1e6,
         utilisation: stats.utilisation(),
         ..report(config, &layout, measured)

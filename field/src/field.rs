@@ -38,10 +38,12 @@ use crate::store::{BlockStore, CheckReport, StoreStats};
 use crate::tiers::{Budget, IdBuild, Place, Tiers};
 use crate::writer::Writer;
 pub use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
+pub use predict::Predictor;
 pub use read_ahead::DEFAULT_READ_AHEAD_BLOCKS;
 pub use train::HAND_OVER_STEP;
 
 mod batch;
+mod predict;
 mod read_ahead;
 mod train;
 
@@ -94,6 +96,12 @@ pub struct Stats {
     /// Blocks loaded ahead of their queries (by `prefetch` or a batch's gathering step),
     /// counted in `loads` too.
     pub gathered: u64,
+    /// Of those, the blocks a query or update then reached while they were resident (the
+    /// rest were evicted unused, or are still waiting): `ahead_used / gathered` is the
+    /// prefetch's accuracy.
+    pub ahead_used: u64,
+    /// Points the live predictor handed to `prefetch` ([`Field::set_predictor`]).
+    pub predictions: u64,
     /// Block residencies (a load until the block leaves memory) since the budget was set,
     /// the current ones included.
     pub residencies: u64,
@@ -181,6 +189,10 @@ pub struct Field {
     draining: bool,
     drain_cursor: usize,
     drain_swept: usize,
+    /// The live predictor, when on.
+    live: Option<predict::Live>,
+    /// Predictions it handed to `prefetch`.
+    predictions: u64,
     loads: u64,
     warm_reads: u64,
     gathered: u64,
@@ -229,6 +241,8 @@ impl Field {
             draining: false,
             drain_cursor: 0,
             drain_swept: 0,
+            live: None,
+            predictions: 0,
             loads: 0,
             warm_reads: 0,
             gathered: 0,
@@ -452,11 +466,23 @@ impl Field {
 
     /// The encoding of the point `x` (`dim` finite coordinates in `[0, 1]`, clamped) into `out`
     /// (`levels × features` floats, level 0 first).
+    ///
+    /// With the live predictor on ([`Field::set_predictor`]), `x` first feeds it, and its
+    /// prediction is prefetched.
     pub fn query(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
         let dim = self.layout.dim as usize;
         Field::check_len("x", x.len(), dim)?;
         Field::check_len("out", out.len(), self.output_len())?;
         Field::check_finite("x", x)?;
+        if self.live.is_some() {
+            self.predict_from(x)?;
+        }
+        self.query_point(x, out)
+    }
+
+    /// [`Field::query`] for a checked point, without the predictor.
+    fn query_point(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        let dim = self.layout.dim as usize;
         let features = self.blocking.features;
         let corner_count = 1 << dim;
         let (tile, local) = self.tile_of(x);
@@ -609,6 +635,8 @@ impl Field {
             warm_reads: self.warm_reads,
             tail: self.tail_counters(),
             gathered: self.gathered,
+            ahead_used: self.tiers.ahead_used(),
+            predictions: self.predictions,
             residencies: usage.residencies,
             entries_used: usage.entries_used,
             entries_per_block: self.blocking.entries_per_block(),

@@ -87,6 +87,8 @@ struct HotSlot {
     /// Pinned for the update whose stamp this is (see `Tiers::pin_for_update`).
     stamp: u64,
     used: UsedEntries,
+    /// Loaded ahead of its use and not touched since (`Tiers::mark_ahead`).
+    ahead: bool,
 }
 
 struct WarmSlot {
@@ -94,6 +96,8 @@ struct WarmSlot {
     values: Box<[f16]>,
     count: u8,
     used: UsedEntries,
+    /// As `HotSlot::ahead`.
+    ahead: bool,
 }
 
 /// The resident blocks of a field.
@@ -116,6 +120,8 @@ pub struct Tiers {
     /// The current update's stamp: hot slots carrying it are pinned too (cheaper than the
     /// set for the few blocks of one update).
     update_stamp: u64,
+    /// Blocks loaded ahead of their use that a touch then reached while resident.
+    ahead_used: u64,
 }
 
 /// Advances a CLOCK hand over `slots` to the first whose count is zero and that is not
@@ -168,6 +174,7 @@ impl Tiers {
             ended: Utilisation::default(),
             pinned: HashSet::default(),
             update_stamp: 1,
+            ahead_used: 0,
         }
     }
 
@@ -241,12 +248,36 @@ impl Tiers {
     /// Where `block` is, counting a touch.
     pub fn touch(&mut self, block: u64) -> Option<Place> {
         let place = *self.index.get(&block)?;
-        let count = match place {
-            Place::Hot(i) => &mut self.hot[i].count,
-            Place::Warm(i) => &mut self.warm[i].count,
+        let (count, ahead) = match place {
+            Place::Hot(i) => {
+                let slot = &mut self.hot[i];
+                (&mut slot.count, &mut slot.ahead)
+            }
+            Place::Warm(i) => {
+                let slot = &mut self.warm[i];
+                (&mut slot.count, &mut slot.ahead)
+            }
         };
         *count = count.saturating_add(1);
+        if *ahead {
+            *ahead = false;
+            self.ahead_used += 1;
+        }
         Some(place)
+    }
+
+    /// Marks a resident block as loaded ahead of its use: its next touch counts in
+    /// [`Tiers::ahead_used`].
+    pub fn mark_ahead(&mut self, place: Place) {
+        match place {
+            Place::Hot(i) => self.hot[i].ahead = true,
+            Place::Warm(i) => self.warm[i].ahead = true,
+        }
+    }
+
+    /// Blocks loaded ahead of their use (`mark_ahead`) that a touch reached while resident.
+    pub fn ahead_used(&self) -> u64 {
+        self.ahead_used
     }
 
     /// Slots of the hot tier.
@@ -276,6 +307,7 @@ impl Tiers {
             count: 1,
             stamp: 0,
             used: UsedEntries::new(self.entries_per_block),
+            ahead: false,
         });
         let slot = self.hot.len() - 1;
         self.index.insert(block, Place::Hot(slot));
@@ -303,16 +335,17 @@ impl Tiers {
             !old.dirty,
             "a dirty block must be written back before it leaves hot"
         );
-        let (old_block, old_frame) = (old.block, old.frame);
+        let (old_block, old_frame, old_ahead) = (old.block, old.frame, old.ahead);
         let old_used = std::mem::replace(&mut old.used, fresh);
         old.block = block;
         old.count = 1;
+        old.ahead = false;
         self.index.remove(&old_block);
         self.index.insert(block, Place::Hot(slot));
         if self.has_warm() {
             let mut values: Box<[f16]> = vec![f16::ZERO; self.floats_per_block].into_boxed_slice();
             values.convert_from_f32_slice(self.frames.frame(old_frame));
-            self.insert_warm_values(old_block, values, old_used);
+            self.insert_warm_values(old_block, values, old_used, old_ahead);
         } else {
             self.ended.add(&old_used);
         }
@@ -334,6 +367,7 @@ impl Tiers {
             slot.values.convert_from_f32_slice(values);
             let gone = std::mem::replace(&mut slot.block, block);
             slot.count = 1;
+            slot.ahead = false;
             self.ended.add(&slot.used);
             slot.used.clear();
             self.index.remove(&gone);
@@ -343,7 +377,12 @@ impl Tiers {
         let mut boxed: Box<[f16]> = vec![f16::ZERO; values.len()].into_boxed_slice();
         boxed.convert_from_f32_slice(values);
         let values = boxed;
-        self.insert_warm_values(block, values, UsedEntries::new(self.entries_per_block))
+        self.insert_warm_values(
+            block,
+            values,
+            UsedEntries::new(self.entries_per_block),
+            false,
+        )
     }
 
     fn insert_warm_values(
@@ -351,6 +390,7 @@ impl Tiers {
         block: u64,
         values: Box<[f16]>,
         used: UsedEntries,
+        ahead: bool,
     ) -> Option<usize> {
         if !self.has_warm() {
             self.ended.add(&used);
@@ -362,6 +402,7 @@ impl Tiers {
             values,
             count: 1,
             used,
+            ahead,
         };
         let i = if self.warm.len() < self.warm_cap {
             self.warm.push(slot);

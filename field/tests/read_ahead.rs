@@ -4,7 +4,7 @@
 //! read older than an update. Small fields (well under a second each in debug).
 
 use field::bench::{Points, Workload};
-use field::{Budget, Field, Layout, DEFAULT_READ_AHEAD_BLOCKS};
+use field::{Budget, Field, Layout, Predictor, DEFAULT_READ_AHEAD_BLOCKS};
 
 /// 6 levels of 2^14 entries, 2 features, 4 KiB blocks: 32 blocks per level, 192 in all.
 fn layout() -> Layout {
@@ -141,4 +141,47 @@ fn prefetch_returns_before_its_reads_are_done_and_wait_places_them() {
     f.set_read_ahead(0).unwrap();
     assert_eq!(f.read_ahead(), 0);
     assert_eq!(f.prefetch(&xs).unwrap(), 0);
+}
+
+#[test]
+fn the_live_predictor_prefetches_a_camera_path_and_stays_quiet_on_uniform_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = field(dir.path(), "plain", DEFAULT_READ_AHEAD_BLOCKS, 60);
+    let mut predicting = field(dir.path(), "predicting", DEFAULT_READ_AHEAD_BLOCKS, 60);
+    predicting.set_predictor(Some(Predictor {
+        horizon: 8,
+        ..Predictor::default()
+    }));
+    let width = plain.output_len();
+    let (mut a, mut b) = (vec![0f32; width], vec![0f32; width]);
+    for x in Points::new(Workload::Camera, 5).take_flat(600).chunks(3) {
+        plain.query(x, &mut a).unwrap();
+        predicting.query(x, &mut b).unwrap();
+        assert_eq!(a, b, "the predictor changes no answer (hot blocks only)");
+    }
+    let (p, q) = (plain.stats(), predicting.stats());
+    assert_eq!((p.predictions, p.gathered), (0, 0), "{p:?}");
+    assert!(q.predictions > 500, "{q:?}");
+    assert!(q.gathered > 0, "{q:?}");
+    // Accuracy: blocks loaded ahead that a query then used while resident.
+    assert!(q.ahead_used * 10 >= q.gathered * 8, "{q:?}");
+    // Coverage: the queries themselves loaded fewer blocks.
+    let (pl, ql) = (
+        plain.tail_counters().loads,
+        predicting.tail_counters().loads,
+    );
+    assert!(
+        ql * 2 < pl,
+        "caller loads {ql} with the predictor, {pl} without"
+    );
+    let before = predicting.stats();
+    for x in Points::new(Workload::Uniform, 5).take_flat(300).chunks(3) {
+        predicting.query(x, &mut b).unwrap();
+    }
+    let after = predicting.stats();
+    assert!(
+        after.predictions - before.predictions < 5,
+        "uniform points: {} predictions",
+        after.predictions - before.predictions
+    );
 }

@@ -71,6 +71,15 @@ pub struct Report {
     pub write_wait_ms: f64,
     /// The calls slower than `SLOW_CALL_NS` and where their time went.
     pub slow: SlowCalls,
+    /// Blocks loaded ahead of their queries (`Stats::gathered`) during the loop.
+    pub gathered: u64,
+    /// Of those, the blocks a query then used while resident (`Stats::ahead_used`).
+    pub ahead_used: u64,
+    /// Points the live predictor prefetched (`Stats::predictions`).
+    pub predictions: u64,
+    /// Blocks loaded on the caller's thread (`TailCounters::loads`): the misses the queries
+    /// waited for.
+    pub caller_loads: u64,
     /// Block utilisation (entries used per residency / entries per block).
     pub utilisation: f64,
     /// Output values that were not finite (must be 0).
@@ -97,7 +106,8 @@ impl Report {
              warmup_ms={:.1} dropped_caches={} peak_reset={} write_waits={} write_wait_ms={:.1} \
              read_ahead={} look_ahead={} slow_calls={} slow_ms={:.1} slow_load_ms={:.1} \
              slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
-             slow_write_wait_ms={:.1} slow_with_handover={}",
+             slow_write_wait_ms={:.1} slow_with_handover={} predict={} gathered={} \
+             ahead_used={} predictions={} caller_loads={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -145,6 +155,11 @@ impl Report {
             ms(self.slow.dirty_hand_over_ns),
             ms(self.slow.write_wait_ns),
             self.slow.with_dirty_hand_over,
+            c.predict,
+            self.gathered,
+            self.ahead_used,
+            self.predictions,
+            self.caller_loads,
         )
     }
 }

@@ -246,6 +246,7 @@ fn run(a: &Args) -> field::Result<()> {
                         drop_caches: true,
                         read_ahead: None,
                         look_ahead: 0,
+                        predict: 0,
                     };
                     let report = bench::measure(path, &config)?;
                     println!(

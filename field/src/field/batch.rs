@@ -60,7 +60,7 @@ impl Field {
                         .chunks_exact(dim)
                         .zip(out_group.chunks_exact_mut(width))
                     {
-                        self.query(x, o)?;
+                        self.query_point(x, o)?;
                     }
                     Ok(())
                 })
@@ -101,7 +101,7 @@ impl Field {
             }
             let blocks = &group.point_blocks[group.point_starts[i]..group.point_starts[i + 1]];
             if blocks.iter().all(|&b| self.tiers.place(b).is_some()) {
-                self.query(x, o)?;
+                self.query_point(x, o)?;
             } else {
                 deferred.push(i);
             }
@@ -111,7 +111,7 @@ impl Field {
             if offered < missing.len() {
                 offered += self.request_reads(&missing[offered..], usize::MAX)?.0;
             }
-            self.query(
+            self.query_point(
                 &xs[i * dim..(i + 1) * dim],
                 &mut out[i * width..(i + 1) * width],
             )?;
@@ -303,6 +303,7 @@ impl Field {
             Place::Hot(self.tiers.push_hot(block)?)
         } else if let Some(slot) = self.tiers.insert_warm(block, values) {
             self.tiers.settle(Place::Warm(slot));
+            self.tiers.mark_ahead(Place::Warm(slot));
             return Ok(());
         } else {
             Place::Hot(self.evict_hot_for(block)?)
@@ -312,6 +313,7 @@ impl Field {
         };
         self.tiers.hot_values_mut(slot).copy_from_slice(values);
         self.tiers.settle(place);
+        self.tiers.mark_ahead(place);
         Ok(())
     }
 }
