@@ -130,6 +130,10 @@ pub struct TailCounters {
     /// Blocks loaded on the caller's thread (read from the file or an in-flight copy, or
     /// given their initial values).
     pub loads: u64,
+    /// Query rows whose block was not resident (nor its read pending): the demand misses of
+    /// queries, which a prefetch avoids (its coverage). Warm blocks promoted to hot are not
+    /// misses, though their promotion is a load.
+    pub misses: u64,
     /// Their time.
     pub load_ns: u64,
     /// Waits for a block's pending background read, and their time.
@@ -440,6 +444,7 @@ impl Field {
                 self.hot_slot(block)?
             }
             None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
+                self.tail.misses += 1;
                 let values = self.load(block)?;
                 if let Some(slot) = self.tiers.insert_warm(block, &values) {
                     self.tiers.mark_used(Place::Warm(slot), entry);
@@ -447,7 +452,10 @@ impl Field {
                 out.copy_from_slice(&values[at..at + out.len()]);
                 return Ok(());
             }
-            None => self.hot_slot(block)?,
+            None => {
+                self.tail.misses += 1;
+                self.hot_slot(block)?
+            }
         };
         self.tiers.mark_used(Place::Hot(slot), entry);
         out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);

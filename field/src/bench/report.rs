@@ -78,8 +78,11 @@ pub struct Report {
     /// Points the live predictor prefetched (`Stats::predictions`).
     pub predictions: u64,
     /// Blocks loaded on the caller's thread (`TailCounters::loads`): the misses the queries
-    /// waited for.
+    /// waited for (warm blocks' promotions included).
     pub caller_loads: u64,
+    /// Query rows whose block was not resident (`TailCounters::misses`): against a run
+    /// without prefetch, `1 - misses / misses_without` is the prefetch's coverage.
+    pub misses: u64,
     /// Block utilisation (entries used per residency / entries per block).
     pub utilisation: f64,
     /// Output values that were not finite (must be 0).
@@ -107,7 +110,7 @@ impl Report {
              read_ahead={} look_ahead={} slow_calls={} slow_ms={:.1} slow_load_ms={:.1} \
              slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
              slow_write_wait_ms={:.1} slow_with_handover={} predict={} gathered={} \
-             ahead_used={} predictions={} caller_loads={}",
+             ahead_used={} predictions={} caller_loads={} misses={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -160,6 +163,7 @@ impl Report {
             self.ahead_used,
             self.predictions,
             self.caller_loads,
+            self.misses,
         )
     }
 }
