@@ -170,6 +170,8 @@ pub struct Field {
     writer: Writer,
     /// Whether the caller set the write-behind bound (a resident budget then keeps it).
     write_behind_explicit: bool,
+    /// Whether the caller set the read-ahead bound (likewise).
+    read_ahead_explicit: bool,
     tiers: Tiers,
     write_back_threshold: usize,
     /// The batch path's read buffer ([`GATHER_CHUNK`] blocks), kept between batches.
@@ -222,6 +224,7 @@ impl Field {
         Field {
             writer: Writer::new(Arc::clone(&store), DEFAULT_WRITE_BEHIND_BYTES),
             write_behind_explicit: false,
+            read_ahead_explicit: false,
             layout,
             grids,
             blocking,
@@ -302,7 +305,9 @@ impl Field {
     /// — is set aside first (module `memory`), and the rest split between hot and warm in the
     /// budget's proportion. Unless set with [`Field::set_write_behind_bytes`], the bound on
     /// copies in flight becomes 1/64 of the budget (at least one block, at most
-    /// [`DEFAULT_WRITE_BEHIND_BYTES`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
+    /// [`DEFAULT_WRITE_BEHIND_BYTES`]); likewise, unless set with [`Field::set_read_ahead`],
+    /// the bound on pending background reads becomes 1/64 of the budget in blocks (at least
+    /// one, at most [`DEFAULT_READ_AHEAD_BLOCKS`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
     /// and one hot block do not fit. Returns how the budget was cut.
     pub fn set_resident_budget(&mut self, budget: Budget) -> Result<BudgetPlan> {
         self.flush()?;
@@ -311,6 +316,9 @@ impl Field {
         if !self.write_behind_explicit {
             self.writer
                 .set_limit((total / 64).clamp(block_bytes, DEFAULT_WRITE_BEHIND_BYTES));
+        }
+        if !self.read_ahead_explicit {
+            self.read_ahead = (total / 64 / block_bytes).clamp(1, DEFAULT_READ_AHEAD_BLOCKS);
         }
         let sizes = memory::Sizes {
             block_bytes,

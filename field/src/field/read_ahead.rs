@@ -29,10 +29,11 @@ impl Field {
     /// reader; `prefetch` and `query_batch` read on the caller's thread, as before session
     /// 11). Waits for the pending reads and places them first. If a resident budget is set
     /// ([`Field::set_resident_budget`]), it is set again so that it counts the new bound
-    /// (which empties the tiers).
+    /// (which empties the tiers); a resident budget no longer chooses the bound.
     pub fn set_read_ahead(&mut self, blocks: usize) -> Result<()> {
         self.wait_for_reads()?;
         self.read_ahead = blocks;
+        self.read_ahead_explicit = true;
         if blocks == 0 {
             self.reader = None;
         }
@@ -42,7 +43,8 @@ impl Field {
         Ok(())
     }
 
-    /// The bound set by [`Field::set_read_ahead`] ([`DEFAULT_READ_AHEAD_BLOCKS`] by default).
+    /// The bound on pending background reads: set by [`Field::set_read_ahead`], else chosen by
+    /// [`Field::set_resident_budget`], else [`DEFAULT_READ_AHEAD_BLOCKS`].
     pub fn read_ahead(&self) -> usize {
         self.read_ahead
     }
