@@ -27,6 +27,9 @@
 #   DIR=/work/fb-field-baseline KEEP_FILES=0 (1 keeps the field and f32 files in DIR)
 #   HASHING=spatial (local: the locality-aware layout for every engine; its lines say hashing=)
 #   FIELD_BENCH=$CARGO_TARGET_DIR/release/field-bench
+#   FIELD_ARGS="" (more field-bench arguments for the field engines, e.g. "--look-ahead 8" or
+#   "--read-ahead 0"; the lines say read_ahead= and look_ahead=)
+# The f32 copy for the mmap engines is made only when ENGINES or RAM_ENGINES name one.
 # e.g. cargo build --release -p sacs-field && field/bench/run-big.sh
 set -euo pipefail
 
@@ -75,7 +78,10 @@ common=(--size-mib "$size" --queries "$queries" --max-seconds "$max_seconds" --d
 
 # The files, made outside the group: the field file, then its f32 copy (field-bench prints
 # "prepared PATH create_s=... export_s=...").
-prepared=$("$bin" "${common[@]}" --budget-mib 0 --workload camera --engine mmap --prepare-only)
+prep_engine=field
+case " $engines $ram_engines " in *" mmap"*) prep_engine=mmap ;; esac
+read -r -a field_args <<< "${FIELD_ARGS:-}"
+prepared=$("$bin" "${common[@]}" --budget-mib 0 --workload camera --engine "$prep_engine" --prepare-only)
 echo "$prepared" >&2
 field_file=${prepared#prepared }
 field_file=${field_file%% create_s=*}
@@ -91,7 +97,7 @@ run() {
   local engine=$1 budget=$2 workload=$3 batch=$4 kind cgroup_mib=0 line rc=0
   local args=("${common[@]}" --budget-mib "$budget" --workload "$workload" --batch "$batch")
   case $engine in
-    field | field-cg) kind=field ;;
+    field | field-cg) kind=field; args+=("${field_args[@]}") ;;
     mmap | mmap-cg) kind=mmap ;;
     mmap-random | mmap-random-cg) kind=mmap-random ;;
     *) echo "unknown engine $engine" >&2; exit 2 ;;

@@ -19,11 +19,13 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use crate::error::Result;
-use crate::field::Field;
+use crate::field::{Field, TailCounters};
 use mmap::MmapField;
+pub use slow::{SlowCalls, SLOW_CALL_NS};
 
 pub mod mmap;
 mod report;
+mod slow;
 
 use crate::layout::{Encoding, Hashing, Layout};
 use crate::tiers::Budget;
@@ -188,6 +190,15 @@ pub struct Config {
     pub seed: u64,
     /// Try to drop the page cache (`/proc/sys/vm/drop_caches`, root only) before measuring.
     pub drop_caches: bool,
+    /// The field's bound on pending background reads (`Field::set_read_ahead`; 0: no
+    /// reader); `None` keeps the field's default.
+    pub read_ahead: Option<usize>,
+    /// Single queries (batch 1, not train) with exact look-ahead: before each query, the
+    /// field is handed the point this many queries ahead (`Field::prefetch`, timed with the
+    /// query: the caller pays for it). 0: none. The field engine only.
+    pub look_ahead: usize,
+    /// The field's live predictor (`Field::set_predictor`) with this horizon; 0: off.
+    pub predict: usize,
 }
 
 /// The layout of a field of about `size_mib` MiB of f32 features: 3-D, 4 features, blocks of
@@ -388,6 +399,10 @@ trait Subject {
     fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()>;
     fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()>;
     fn flush(&mut self) -> Result<()>;
+    /// Exact look-ahead of the points `xs` (`Field::prefetch`); the mapping has none.
+    fn prefetch(&mut self, xs: &[f32]) -> Result<()>;
+    /// Where the caller's time went (`Field::tail_counters`); the mapping does not say.
+    fn tail(&self) -> TailCounters;
 }
 
 impl Subject for Field {
@@ -402,6 +417,12 @@ impl Subject for Field {
     }
     fn flush(&mut self) -> Result<()> {
         Field::flush(self)
+    }
+    fn prefetch(&mut self, xs: &[f32]) -> Result<()> {
+        Field::prefetch(self, xs).map(|_| ())
+    }
+    fn tail(&self) -> TailCounters {
+        self.tail_counters()
     }
 }
 
@@ -418,10 +439,17 @@ impl Subject for MmapField {
     fn flush(&mut self) -> Result<()> {
         MmapField::flush(self)
     }
+    fn prefetch(&mut self, _xs: &[f32]) -> Result<()> {
+        Ok(())
+    }
+    fn tail(&self) -> TailCounters {
+        TailCounters::default()
+    }
 }
 
 /// What the measured loop found, before the engine's own statistics are added.
 struct Measured {
+    slow: SlowCalls,
     queries: usize,
     seconds: f64,
     histogram: Histogram<u64>,
@@ -452,6 +480,17 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
     let rchar_before = io_counter("rchar");
     let faults_before = major_faults();
 
+    // Look-ahead: the points not yet queried, the next one first (made outside the timed
+    // calls, like every point).
+    let look_ahead = if batch == 1 && config.workload != Workload::Train {
+        config.look_ahead
+    } else {
+        0
+    };
+    let mut ahead: std::collections::VecDeque<[f32; 3]> =
+        (0..look_ahead).map(|_| points.next_point()).collect();
+
+    let mut slow = SlowCalls::default();
     let mut done = 0;
     let started = Instant::now();
     while done < config.queries {
@@ -460,8 +499,21 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
         }
         let n = batch.min(config.queries - done);
         // The points are made outside the timed call.
-        let chunk = points.take_flat(n);
+        let (chunk, coming) = if look_ahead > 0 {
+            let coming = points.next_point();
+            ahead.push_back(coming);
+            let x = ahead
+                .pop_front()
+                .expect("the look-ahead window is not empty");
+            (x.to_vec(), Some(coming))
+        } else {
+            (points.take_flat(n), None)
+        };
+        let tail_before = subject.tail();
         let call = Instant::now();
+        if let Some(coming) = coming {
+            subject.prefetch(&coming)?;
+        }
         match config.workload {
             Workload::Train => {
                 for x in chunk.chunks_exact(dim) {
@@ -472,7 +524,11 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
             _ if batch == 1 => subject.query(&chunk, &mut out)?,
             _ => subject.query_batch(&chunk, &mut out[..n * width])?,
         }
-        let nanos = call.elapsed().as_nanos() as u64 / n as u64;
+        let call_ns = call.elapsed().as_nanos() as u64;
+        if call_ns > SLOW_CALL_NS {
+            slow.add(call_ns, &tail_before, &subject.tail());
+        }
+        let nanos = call_ns / n as u64;
         histogram.saturating_record(nanos.max(1));
         if config.workload != Workload::Train {
             non_finite += out[..n * width].iter().filter(|v| !v.is_finite()).count() as u64;
@@ -499,6 +555,7 @@ fn measure_loop<S: Subject>(subject: &mut S, width: usize, config: &Config) -> R
         }
     }
     Ok(Measured {
+        slow,
         queries: done,
         seconds,
         histogram,
@@ -544,8 +601,14 @@ fn report(config: &Config, layout: &Layout, measured: Measured) -> Report {
         write_backs: 0,
         write_waits: 0,
         write_wait_ms: 0.0,
+        gathered: 0,
+        ahead_used: 0,
+        predictions: 0,
+        caller_loads: 0,
+        misses: 0,
         utilisation: 0.0,
         non_finite: measured.non_finite,
+        slow: measured.slow,
     }
 }
 
@@ -569,6 +632,15 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let open_peak_kib = status_kib("VmHWM");
     let dropped_after_open = config.drop_caches && drop_page_cache();
     let layout = *field.layout();
+    if let Some(blocks) = config.read_ahead {
+        field.set_read_ahead(blocks)?;
+    }
+    if config.predict > 0 {
+        field.set_predictor(Some(crate::Predictor {
+            horizon: config.predict,
+            ..crate::Predictor::default()
+        }));
+    }
     let mut warmup_ms = 0.0;
     if config.budget_mib > 0 {
         // The budget bounds the field's resident memory as a whole (its block map, tables
@@ -604,6 +676,11 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
         warm_blocks: stats.warm_blocks,
         write_backs: stats.write_backs - before.write_backs,
         write_waits: stats.write_behind_waits - before.write_behind_waits,
+        gathered: stats.gathered - before.gathered,
+        ahead_used: stats.ahead_used - before.ahead_used,
+        predictions: stats.predictions - before.predictions,
+        caller_loads: stats.tail.loads - before.tail.loads,
+        misses: stats.tail.misses - before.tail.misses,
         write_wait_ms: (stats.write_behind_wait_ns - before.write_behind_wait_ns) as f64 / 1e6,
         utilisation: stats.utilisation(),
         ..report(config, &layout, measured)

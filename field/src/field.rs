@@ -20,7 +20,9 @@
 //! its in-flight copy. [`Field::flush`] waits for the writer and writes the store's index. [`Field::prefetch`] and [`Field::query_batch`] load the blocks of known
 //! future points ahead, together and in block-id order, pinning them so that loading one does
 //! not evict another (exact look-ahead; the module `prefetch` holds the predictors judged
-//! offline). Not built yet: loading off the query path.
+//! offline). Since session 11 those reads run on a background reader (`reader`, the field's
+//! side in `read_ahead`): `prefetch` returns once its reads are queued, and `query_batch`
+//! answers the points whose blocks are resident while the others' blocks load.
 
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -31,12 +33,19 @@ use crate::init;
 use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
 use crate::memory::{self, BudgetPlan};
+use crate::reader::Reader;
 use crate::store::{BlockStore, CheckReport, StoreStats};
-use crate::tiers::{Budget, Place, Tiers};
+use crate::tiers::{Budget, IdBuild, Place, Tiers};
 use crate::writer::Writer;
 pub use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
+pub use predict::Predictor;
+pub use read_ahead::DEFAULT_READ_AHEAD_BLOCKS;
+pub use train::HAND_OVER_STEP;
 
 mod batch;
+mod predict;
+mod read_ahead;
+mod train;
 
 /// A warm block whose access count reaches this is promoted to hot by the next query that
 /// touches it: it enters warm with count 1, so this is its second touch while warm (if the
@@ -81,9 +90,18 @@ pub struct Stats {
     pub write_behind_wait_ns: u64,
     /// Feature rows that queries read from warm (f16) blocks.
     pub warm_reads: u64,
+    /// Time the caller's thread spent in the [`TailCounters`]' parts, since the field was
+    /// opened.
+    pub tail: TailCounters,
     /// Blocks loaded ahead of their queries (by `prefetch` or a batch's gathering step),
     /// counted in `loads` too.
     pub gathered: u64,
+    /// Of those, the blocks a query or update then reached while they were resident (the
+    /// rest were evicted unused, or are still waiting): `ahead_used / gathered` is the
+    /// prefetch's accuracy.
+    pub ahead_used: u64,
+    /// Points the live predictor handed to `prefetch` ([`Field::set_predictor`]).
+    pub predictions: u64,
     /// Block residencies (a load until the block leaves memory) since the budget was set,
     /// the current ones included.
     pub residencies: u64,
@@ -104,6 +122,44 @@ impl Stats {
     }
 }
 
+/// Where the caller's thread spends time besides the kernels, for finding out what makes
+/// slow calls slow (cheap to read: [`Field::tail_counters`]). Every time is in nanoseconds,
+/// cumulative since the field was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TailCounters {
+    /// Blocks loaded on the caller's thread (read from the file or an in-flight copy, or
+    /// given their initial values).
+    pub loads: u64,
+    /// Query rows whose block was not resident (nor its read pending): the demand misses of
+    /// queries, which a prefetch avoids (its coverage). Warm blocks promoted to hot are not
+    /// misses, though their promotion is a load.
+    pub misses: u64,
+    /// Their time.
+    pub load_ns: u64,
+    /// Waits for a block's pending background read, and their time.
+    pub read_waits: u64,
+    /// See `read_waits`.
+    pub read_wait_ns: u64,
+    /// Evictions from hot (the victim handed to the writer if dirty, then moved to warm as
+    /// f16, or dropped), and their time (a wait for room in flight included).
+    pub evictions: u64,
+    /// See `evictions`.
+    pub eviction_ns: u64,
+    /// Steps handing dirty blocks over because their number reached the write-back threshold
+    /// (at most [`HAND_OVER_STEP`] blocks each, never waiting), their time and the blocks
+    /// handed over.
+    pub dirty_hand_overs: u64,
+    /// See `dirty_hand_overs`.
+    pub dirty_hand_over_ns: u64,
+    /// See `dirty_hand_overs`.
+    pub dirty_blocks_handed: u64,
+    /// Waits of hand-overs for room among the copies in flight, and their time (within the
+    /// evictions' and dirty hand-overs' times).
+    pub write_waits: u64,
+    /// See `write_waits`.
+    pub write_wait_ns: u64,
+}
+
 /// A paged neural field backed by one file.
 pub struct Field {
     layout: Layout,
@@ -114,10 +170,35 @@ pub struct Field {
     writer: Writer,
     /// Whether the caller set the write-behind bound (a resident budget then keeps it).
     write_behind_explicit: bool,
+    /// Whether the caller set the read-ahead bound (likewise).
+    read_ahead_explicit: bool,
     tiers: Tiers,
     write_back_threshold: usize,
     /// The batch path's read buffer ([`GATHER_CHUNK`] blocks), kept between batches.
     gather_buf: Vec<f32>,
+    /// The background reader (`read_ahead`), created at the first request.
+    reader: Option<Reader>,
+    /// The most block reads pending at once (0: no reader).
+    read_ahead: usize,
+    /// Blocks whose reads are pending (requested, not yet placed), with their tickets.
+    pending: std::collections::HashMap<u64, u64, IdBuild>,
+    /// Reused buffers: blocks to request, reads taken, one block's initial values.
+    request_buf: Vec<u64>,
+    done_buf: Vec<crate::reader::Loaded>,
+    load_buf: Vec<f32>,
+    /// The budget given to `set_resident_budget`, while it is in force.
+    resident_budget: Option<Budget>,
+    /// The caller's time by part (`Field::tail_counters`), the writer's waits excepted.
+    tail: TailCounters,
+    /// Whether the dirty blocks are being handed over step by step (`train`), the hot slot
+    /// the next step looks at first, and the slots swept since the hand-over started.
+    draining: bool,
+    drain_cursor: usize,
+    drain_swept: usize,
+    /// The live predictor, when on.
+    live: Option<predict::Live>,
+    /// Predictions it handed to `prefetch`.
+    predictions: u64,
     loads: u64,
     warm_reads: u64,
     gathered: u64,
@@ -143,6 +224,7 @@ impl Field {
         Field {
             writer: Writer::new(Arc::clone(&store), DEFAULT_WRITE_BEHIND_BYTES),
             write_behind_explicit: false,
+            read_ahead_explicit: false,
             layout,
             grids,
             blocking,
@@ -155,6 +237,19 @@ impl Field {
             ),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
             gather_buf: Vec::new(),
+            reader: None,
+            read_ahead: DEFAULT_READ_AHEAD_BLOCKS,
+            pending: Default::default(),
+            request_buf: Vec::new(),
+            done_buf: Vec::new(),
+            load_buf: Vec::new(),
+            resident_budget: None,
+            tail: TailCounters::default(),
+            draining: false,
+            drain_cursor: 0,
+            drain_swept: 0,
+            live: None,
+            predictions: 0,
             loads: 0,
             warm_reads: 0,
             gathered: 0,
@@ -189,6 +284,12 @@ impl Field {
     /// Sets the memory budget for resident blocks. Writes dirty blocks back and empties the
     /// tiers first (utilisation counts start again).
     pub fn set_budget(&mut self, budget: Budget) -> Result<()> {
+        self.resident_budget = None;
+        self.replace_tiers(budget)
+    }
+
+    fn replace_tiers(&mut self, budget: Budget) -> Result<()> {
+        self.discard_reads()?;
         self.flush()?;
         self.tiers = Tiers::new(
             self.blocking.floats_per_block(),
@@ -204,7 +305,9 @@ impl Field {
     /// — is set aside first (module `memory`), and the rest split between hot and warm in the
     /// budget's proportion. Unless set with [`Field::set_write_behind_bytes`], the bound on
     /// copies in flight becomes 1/64 of the budget (at least one block, at most
-    /// [`DEFAULT_WRITE_BEHIND_BYTES`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
+    /// [`DEFAULT_WRITE_BEHIND_BYTES`]); likewise, unless set with [`Field::set_read_ahead`],
+    /// the bound on pending background reads becomes 1/64 of the budget in blocks (at least
+    /// one, at most [`DEFAULT_READ_AHEAD_BLOCKS`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
     /// and one hot block do not fit. Returns how the budget was cut.
     pub fn set_resident_budget(&mut self, budget: Budget) -> Result<BudgetPlan> {
         self.flush()?;
@@ -214,6 +317,9 @@ impl Field {
             self.writer
                 .set_limit((total / 64).clamp(block_bytes, DEFAULT_WRITE_BEHIND_BYTES));
         }
+        if !self.read_ahead_explicit {
+            self.read_ahead = (total / 64 / block_bytes).clamp(1, DEFAULT_READ_AHEAD_BLOCKS);
+        }
         let sizes = memory::Sizes {
             block_bytes,
             entries_per_block: self.blocking.entries_per_block(),
@@ -221,9 +327,11 @@ impl Field {
             map_bytes: self.store().map_bytes(),
             write_behind_bytes: self.writer.limit(),
             gather_chunk: GATHER_CHUNK,
+            read_ahead_blocks: self.read_ahead,
         };
         let plan = memory::plan(budget, sizes)?;
-        self.set_budget(plan.tiers)?;
+        self.replace_tiers(plan.tiers)?;
+        self.resident_budget = Some(budget);
         Ok(plan)
     }
 
@@ -285,15 +393,16 @@ impl Field {
     /// The block's newest version — its copy in flight to the file, or its stored version —
     /// or its initial values if it has neither.
     fn load(&mut self, block: u64) -> Result<Vec<f32>> {
+        let started = std::time::Instant::now();
         let mut values = vec![0f32; self.blocking.floats_per_block()];
-        if self.writer.copy_in_flight(block, &mut values) {
-            self.loads += 1;
-            return Ok(values);
-        }
-        if !self.store().read(block, &mut values)? {
+        if !self.writer.copy_in_flight(block, &mut values)
+            && !self.store().read(block, &mut values)?
+        {
             init::fill(self.layout.seed, self.layout.init_scale, block, &mut values);
         }
         self.loads += 1;
+        self.tail.loads += 1;
+        self.tail.load_ns += started.elapsed().as_nanos() as u64;
         Ok(values)
     }
 
@@ -301,6 +410,7 @@ impl Field {
     /// file (read first, so a failed read changes nothing), into a free slot or the CLOCK's
     /// victim (all dirty blocks are written back first if the victim is dirty).
     fn hot_slot(&mut self, block: u64) -> Result<usize> {
+        self.await_block(block)?;
         let warm = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => return Ok(slot),
             Some(Place::Warm(slot)) => Some(slot),
@@ -312,10 +422,7 @@ impl Field {
         let slot = if self.tiers.hot_has_room() {
             self.tiers.push_hot(block)?
         } else {
-            let victim = self.tiers.hot_victim();
-            self.hand_over(victim)?;
-            self.tiers.replace_hot(victim, block);
-            victim
+            self.evict_hot_for(block)?
         };
         self.tiers.hot_values_mut(slot).copy_from_slice(&values);
         if let Some(used) = used {
@@ -331,6 +438,7 @@ impl Field {
     /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
     ///   answered from the values just read.
     fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
+        self.await_block(block)?;
         let entry = at / self.blocking.features;
         let slot = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => slot,
@@ -344,6 +452,7 @@ impl Field {
                 self.hot_slot(block)?
             }
             None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
+                self.tail.misses += 1;
                 let values = self.load(block)?;
                 if let Some(slot) = self.tiers.insert_warm(block, &values) {
                     self.tiers.mark_used(Place::Warm(slot), entry);
@@ -351,7 +460,10 @@ impl Field {
                 out.copy_from_slice(&values[at..at + out.len()]);
                 return Ok(());
             }
-            None => self.hot_slot(block)?,
+            None => {
+                self.tail.misses += 1;
+                self.hot_slot(block)?
+            }
         };
         self.tiers.mark_used(Place::Hot(slot), entry);
         out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
@@ -370,11 +482,23 @@ impl Field {
 
     /// The encoding of the point `x` (`dim` finite coordinates in `[0, 1]`, clamped) into `out`
     /// (`levels × features` floats, level 0 first).
+    ///
+    /// With the live predictor on ([`Field::set_predictor`]), `x` first feeds it, and its
+    /// prediction is prefetched.
     pub fn query(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
         let dim = self.layout.dim as usize;
         Field::check_len("x", x.len(), dim)?;
         Field::check_len("out", out.len(), self.output_len())?;
         Field::check_finite("x", x)?;
+        if self.live.is_some() {
+            self.predict_from(x)?;
+        }
+        self.query_point(x, out)
+    }
+
+    /// [`Field::query`] for a checked point, without the predictor.
+    fn query_point(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        let dim = self.layout.dim as usize;
         let features = self.blocking.features;
         let corner_count = 1 << dim;
         let (tile, local) = self.tile_of(x);
@@ -393,45 +517,16 @@ impl Field {
         Ok(())
     }
 
-    /// One SGD step at `x`: `grad` is the loss gradient with respect to the query output
-    /// (`levels × features` floats); each vertex's entry moves by `−lr × weight × grad` of its
-    /// level, the gradient of the interpolation.
-    ///
-    /// The step's blocks are pinned while it runs: if the hot tier has more slots than the
-    /// step touches blocks (at most `levels × 2^dim`), none of them is evicted before the
-    /// step ends, so every version written back is a state after a whole step.
-    pub fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
-        let dim = self.layout.dim as usize;
-        Field::check_len("x", x.len(), dim)?;
-        Field::check_len("grad", grad.len(), self.output_len())?;
-        Field::check_finite("x", x)?;
-        Field::check_finite("grad", grad)?;
-        Field::check_finite("lr", &[lr])?;
-        let features = self.blocking.features;
-        let (tile, local) = self.tile_of(x);
-        for level in 0..self.grids.len() {
-            let (corners, base) = self.level_corners(tile, level, local);
-            let level_grad = &grad[level * features..(level + 1) * features];
-            for c in 0..1 << dim {
-                let (block, at) = self.blocking.locate(base, corners.index[c]);
-                let slot = match self.hot_slot(block) {
-                    Ok(slot) => slot,
-                    Err(e) => {
-                        self.tiers.end_update();
-                        return Err(e);
-                    }
-                };
-                self.tiers.pin_for_update(slot);
-                self.tiers.mark_used(Place::Hot(slot), at / features);
-                let row = &mut self.tiers.hot_values_for_update(slot)[at..at + features];
-                self.kernel.axpy(-lr * corners.weight[c], level_grad, row);
-            }
-        }
-        self.tiers.end_update();
-        if self.tiers.dirty_count() >= self.write_back_threshold {
-            self.hand_over_dirty()?;
-        }
-        Ok(())
+    /// Gives the CLOCK's hot victim to `block` (not resident): the victim is handed to the
+    /// writer first if dirty, then moves to warm (or is dropped). Returns the slot.
+    fn evict_hot_for(&mut self, block: u64) -> Result<usize> {
+        let started = std::time::Instant::now();
+        let victim = self.tiers.hot_victim();
+        self.hand_over(victim)?;
+        self.tiers.replace_hot(victim, block);
+        self.tail.evictions += 1;
+        self.tail.eviction_ns += started.elapsed().as_nanos() as u64;
+        Ok(victim)
     }
 
     /// If hot slot `slot` is dirty, hands a copy of its values to the background writer
@@ -445,13 +540,25 @@ impl Field {
         Ok(())
     }
 
-    /// Hands every dirty block to the background writer (the write-back threshold was
-    /// reached); does not wait for the writes.
+    /// Hands every dirty block to the background writer (at `flush` and on drop); does not
+    /// wait for the writes.
     fn hand_over_dirty(&mut self) -> Result<()> {
         for slot in self.tiers.dirty_slots() {
             self.hand_over(slot)?;
         }
+        self.draining = false;
         Ok(())
+    }
+
+    /// The caller's time by part since the field was opened (cheap: no scan of the tiers,
+    /// unlike [`Field::stats`]).
+    pub fn tail_counters(&self) -> TailCounters {
+        let writer = self.writer.stats();
+        TailCounters {
+            write_waits: writer.waits,
+            write_wait_ns: writer.wait_ns,
+            ..self.tail
+        }
     }
 
     /// Writes every dirty block back to the file, waits until every block handed to the
@@ -498,10 +605,7 @@ impl Field {
         self.tiers
             .hot_values_for_update(slot)
             .copy_from_slice(values);
-        if self.tiers.dirty_count() >= self.write_back_threshold {
-            self.hand_over_dirty()?;
-        }
-        Ok(())
+        self.hand_over_step()
     }
 
     /// Ids of the blocks with a version in the file, sorted.
@@ -545,7 +649,10 @@ impl Field {
             write_behind_waits: writer.waits,
             write_behind_wait_ns: writer.wait_ns,
             warm_reads: self.warm_reads,
+            tail: self.tail_counters(),
             gathered: self.gathered,
+            ahead_used: self.tiers.ahead_used(),
+            predictions: self.predictions,
             residencies: usage.residencies,
             entries_used: usage.entries_used,
             entries_per_block: self.blocking.entries_per_block(),

@@ -46,6 +46,7 @@ pub mod layout;
 mod memory;
 pub mod prefetch;
 pub mod quality;
+mod reader;
 mod store;
 mod tiers;
 mod usage;
@@ -53,8 +54,8 @@ mod writer;
 
 pub use error::{Error, Result};
 pub use field::{
-    Field, Stats, DEFAULT_WRITE_BACK_THRESHOLD, DEFAULT_WRITE_BEHIND_BYTES, GATHER_CHUNK,
-    PROMOTE_AT_COUNT,
+    Field, Predictor, Stats, TailCounters, DEFAULT_READ_AHEAD_BLOCKS, DEFAULT_WRITE_BACK_THRESHOLD,
+    DEFAULT_WRITE_BEHIND_BYTES, GATHER_CHUNK, HAND_OVER_STEP, PROMOTE_AT_COUNT,
 };
 pub use kernel::{Grids, Kernel};
 pub use layout::{Encoding, Hashing, Layout};

@@ -7,7 +7,8 @@
 //!   budget is set), the bound on copies in flight to the background writer
 //!   (`Field::set_write_behind_bytes`), the batch path's read buffers ([`GATHER_CHUNK`]
 //!   blocks, their ids and the store's io_uring buffers, counted twice), one load's buffer
-//!   and one slot's read buffer, and the unused rest of the last 2 MiB hot region (hot frames
+//!   and one slot's read buffer, the background reader's buffers for its pending reads
+//!   (`Field::set_read_ahead`), and the unused rest of the last 2 MiB hot region (hot frames
 //!   come in whole regions);
 //! - **per slot**: each hot or warm slot's record (its block, count, frame or f16 box, its
 //!   bitmap of used entries) and its entries in the tiers' hash tables (index and pins),
@@ -47,6 +48,8 @@ pub struct Sizes {
     pub write_behind_bytes: usize,
     /// Blocks the batch path reads at once.
     pub gather_chunk: usize,
+    /// Block reads the background reader may have pending at once (their buffers).
+    pub read_ahead_blocks: usize,
 }
 
 /// How a budget was cut: the tiers' share, and what was set aside.
@@ -89,8 +92,13 @@ pub fn plan(budget: Budget, sizes: Sizes) -> Result<BudgetPlan> {
     // Warm: the slot record (block, f16 box, count, bitmap box: 48 bytes) at twice its size,
     // the bitmap, two allocation headers, and an index and a pin entry.
     let per_warm_slot = 96 + bitmap + 32 + 2 * bucket_bytes(16) + 2 * bucket_bytes(0);
-    let io =
-        2 * sizes.gather_chunk * (sizes.block_bytes + 8) + sizes.block_bytes + sizes.slot_bytes;
+    // The background reader's pending reads: a buffer each (with its allocation header), its
+    // record (block, buffer, flag: 40 bytes) and a pending-map entry at twice its bucket.
+    let reads = sizes.read_ahead_blocks * (sizes.block_bytes + 16 + 40 + 2 * bucket_bytes(8));
+    let io = 2 * sizes.gather_chunk * (sizes.block_bytes + 8)
+        + sizes.block_bytes
+        + sizes.slot_bytes
+        + reads;
     let fixed = sizes.map_bytes + sizes.write_behind_bytes + io + LARGE_PAGE;
     let hot_cost = sizes.block_bytes + per_hot_slot;
     if total < fixed + hot_cost {
@@ -133,6 +141,7 @@ mod tests {
             map_bytes: 22 << 20,
             write_behind_bytes: 16 << 20,
             gather_chunk: 64,
+            read_ahead_blocks: 256,
         }
     }
 
@@ -153,7 +162,7 @@ mod tests {
         let hot = hot_slots * ((16 << 10) + p.per_hot_slot);
         let share = hot as f64 / ((1u64 << 30) as usize - p.fixed_bytes) as f64;
         assert!((share - 0.75).abs() < 0.001, "{share}");
-        assert!(p.fixed_bytes >= (22 << 20) + (16 << 20) + LARGE_PAGE);
+        assert!(p.fixed_bytes >= (22 << 20) + (16 << 20) + (4 << 20) + LARGE_PAGE);
     }
 
     #[test]

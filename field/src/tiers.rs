@@ -49,7 +49,8 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdBuild = BuildHasherDefault<IdHasher>;
+/// Hash tables keyed by block id use this.
+pub type IdBuild = BuildHasherDefault<IdHasher>;
 
 /// A memory budget for a field's resident blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +87,8 @@ struct HotSlot {
     /// Pinned for the update whose stamp this is (see `Tiers::pin_for_update`).
     stamp: u64,
     used: UsedEntries,
+    /// Loaded ahead of its use and not touched since (`Tiers::mark_ahead`).
+    ahead: bool,
 }
 
 struct WarmSlot {
@@ -93,6 +96,8 @@ struct WarmSlot {
     values: Box<[f16]>,
     count: u8,
     used: UsedEntries,
+    /// As `HotSlot::ahead`.
+    ahead: bool,
 }
 
 /// The resident blocks of a field.
@@ -115,6 +120,8 @@ pub struct Tiers {
     /// The current update's stamp: hot slots carrying it are pinned too (cheaper than the
     /// set for the few blocks of one update).
     update_stamp: u64,
+    /// Blocks loaded ahead of their use that a touch then reached while resident.
+    ahead_used: u64,
 }
 
 /// Advances a CLOCK hand over `slots` to the first whose count is zero and that is not
@@ -167,6 +174,7 @@ impl Tiers {
             ended: Utilisation::default(),
             pinned: HashSet::default(),
             update_stamp: 1,
+            ahead_used: 0,
         }
     }
 
@@ -208,14 +216,22 @@ impl Tiers {
     /// else hot).
     pub fn room_outside_pins(&self) -> usize {
         let free_hot = self.hot_cap - self.hot.len();
-        let unpinned = |blocks: &mut dyn Iterator<Item = u64>| {
-            blocks.filter(|b| !self.pinned.contains(b)).count()
+        // Counted over the pins (a batch's blocks), not over the slots (the whole budget).
+        let pinned_in = |warm: bool| {
+            self.pinned
+                .iter()
+                .filter(|b| match self.index.get(b) {
+                    Some(Place::Warm(_)) => warm,
+                    Some(Place::Hot(_)) => !warm,
+                    None => false,
+                })
+                .count()
         };
         let replaceable = if self.has_warm() {
             let warm_free = self.warm_cap - self.warm.len();
-            warm_free + unpinned(&mut self.warm.iter().map(|s| s.block))
+            warm_free + self.warm.len() - pinned_in(true)
         } else {
-            unpinned(&mut self.hot.iter().map(|s| s.block))
+            self.hot.len() - pinned_in(false)
         };
         free_hot + replaceable
     }
@@ -232,12 +248,41 @@ impl Tiers {
     /// Where `block` is, counting a touch.
     pub fn touch(&mut self, block: u64) -> Option<Place> {
         let place = *self.index.get(&block)?;
-        let count = match place {
-            Place::Hot(i) => &mut self.hot[i].count,
-            Place::Warm(i) => &mut self.warm[i].count,
+        let (count, ahead) = match place {
+            Place::Hot(i) => {
+                let slot = &mut self.hot[i];
+                (&mut slot.count, &mut slot.ahead)
+            }
+            Place::Warm(i) => {
+                let slot = &mut self.warm[i];
+                (&mut slot.count, &mut slot.ahead)
+            }
         };
         *count = count.saturating_add(1);
+        if *ahead {
+            *ahead = false;
+            self.ahead_used += 1;
+        }
         Some(place)
+    }
+
+    /// Marks a resident block as loaded ahead of its use: its next touch counts in
+    /// [`Tiers::ahead_used`].
+    pub fn mark_ahead(&mut self, place: Place) {
+        match place {
+            Place::Hot(i) => self.hot[i].ahead = true,
+            Place::Warm(i) => self.warm[i].ahead = true,
+        }
+    }
+
+    /// Blocks loaded ahead of their use (`mark_ahead`) that a touch reached while resident.
+    pub fn ahead_used(&self) -> u64 {
+        self.ahead_used
+    }
+
+    /// Slots of the hot tier.
+    pub fn hot_capacity(&self) -> usize {
+        self.hot_cap
     }
 
     /// Whether a block can become hot without evicting another.
@@ -262,6 +307,7 @@ impl Tiers {
             count: 1,
             stamp: 0,
             used: UsedEntries::new(self.entries_per_block),
+            ahead: false,
         });
         let slot = self.hot.len() - 1;
         self.index.insert(block, Place::Hot(slot));
@@ -289,16 +335,17 @@ impl Tiers {
             !old.dirty,
             "a dirty block must be written back before it leaves hot"
         );
-        let (old_block, old_frame) = (old.block, old.frame);
+        let (old_block, old_frame, old_ahead) = (old.block, old.frame, old.ahead);
         let old_used = std::mem::replace(&mut old.used, fresh);
         old.block = block;
         old.count = 1;
+        old.ahead = false;
         self.index.remove(&old_block);
         self.index.insert(block, Place::Hot(slot));
         if self.has_warm() {
             let mut values: Box<[f16]> = vec![f16::ZERO; self.floats_per_block].into_boxed_slice();
             values.convert_from_f32_slice(self.frames.frame(old_frame));
-            self.insert_warm_values(old_block, values, old_used);
+            self.insert_warm_values(old_block, values, old_used, old_ahead);
         } else {
             self.ended.add(&old_used);
         }
@@ -320,6 +367,7 @@ impl Tiers {
             slot.values.convert_from_f32_slice(values);
             let gone = std::mem::replace(&mut slot.block, block);
             slot.count = 1;
+            slot.ahead = false;
             self.ended.add(&slot.used);
             slot.used.clear();
             self.index.remove(&gone);
@@ -329,7 +377,12 @@ impl Tiers {
         let mut boxed: Box<[f16]> = vec![f16::ZERO; values.len()].into_boxed_slice();
         boxed.convert_from_f32_slice(values);
         let values = boxed;
-        self.insert_warm_values(block, values, UsedEntries::new(self.entries_per_block))
+        self.insert_warm_values(
+            block,
+            values,
+            UsedEntries::new(self.entries_per_block),
+            false,
+        )
     }
 
     fn insert_warm_values(
@@ -337,6 +390,7 @@ impl Tiers {
         block: u64,
         values: Box<[f16]>,
         used: UsedEntries,
+        ahead: bool,
     ) -> Option<usize> {
         if !self.has_warm() {
             self.ended.add(&used);
@@ -348,6 +402,7 @@ impl Tiers {
             values,
             count: 1,
             used,
+            ahead,
         };
         let i = if self.warm.len() < self.warm_cap {
             self.warm.push(slot);

@@ -93,6 +93,30 @@ pub struct WriterStats {
     pub wait_ns: u64,
 }
 
+fn copy_in_flight(shared: &Shared, block: u64, out: &mut [f32]) -> bool {
+    let state = shared.lock();
+    match state.in_flight.get(&block) {
+        Some((_, values)) => {
+            out.copy_from_slice(values);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The writer's in-flight copies, readable from any thread ([`Writer::copies`]). A copy
+/// leaves them only after its block's new version is committed in the store, so a reader that
+/// finds no copy and then reads the store gets the newest version written back.
+#[derive(Clone)]
+pub struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    /// Copies the in-flight values of `block` into `out`, if it has any; true if it did.
+    pub fn copy_in_flight(&self, block: u64, out: &mut [f32]) -> bool {
+        copy_in_flight(&self.0, block, out)
+    }
+}
+
 /// The field's background writer (see the module documentation).
 pub struct Writer {
     store: Arc<RwLock<BlockStore>>,
@@ -139,18 +163,32 @@ impl Writer {
     /// in flight would pass the limit. Fails if an earlier write-back failed, or the thread
     /// cannot be started.
     pub fn submit(&mut self, block: u64, values: &[f32]) -> Result<()> {
+        self.hand(block, values, true).map(|_| ())
+    }
+
+    /// Like [`Writer::submit`], but never waits: hands `values` over only if the copies in
+    /// flight, with this one, stay within half the limit (leaving the other half to blocks
+    /// that must leave memory); returns whether it did.
+    pub fn try_submit(&mut self, block: u64, values: &[f32]) -> Result<bool> {
+        self.hand(block, values, false)
+    }
+
+    fn hand(&mut self, block: u64, values: &[f32], wait: bool) -> Result<bool> {
         if self.thread.is_none() {
             self.start()?;
         }
-        let copy: Arc<[f32]> = Arc::from(values);
         let bytes = std::mem::size_of_val(values);
-        let generation = self.next_generation;
-        self.next_generation += 1;
         let mut state = self.shared.lock();
         let mut waited: Option<std::time::Instant> = None;
         loop {
             if let Some(message) = &state.failed {
                 return Err(failure(message));
+            }
+            if !wait {
+                if state.bytes + bytes > self.limit_bytes / 2 {
+                    return Ok(false);
+                }
+                break;
             }
             if state.bytes == 0 || state.bytes + bytes <= self.limit_bytes {
                 break;
@@ -166,6 +204,9 @@ impl Writer {
             state.waits += 1;
             state.wait_ns += since.elapsed().as_nanos() as u64;
         }
+        let copy: Arc<[f32]> = Arc::from(values);
+        let generation = self.next_generation;
+        self.next_generation += 1;
         state.bytes += bytes;
         state.peak_bytes = state.peak_bytes.max(state.bytes);
         state
@@ -178,19 +219,17 @@ impl Writer {
         });
         drop(state);
         self.shared.work.notify_one();
-        Ok(())
+        Ok(true)
     }
 
     /// Copies the in-flight values of `block` into `out`, if it has any; true if it did.
     pub fn copy_in_flight(&self, block: u64, out: &mut [f32]) -> bool {
-        let state = self.shared.lock();
-        match state.in_flight.get(&block) {
-            Some((_, values)) => {
-                out.copy_from_slice(values);
-                true
-            }
-            None => false,
-        }
+        copy_in_flight(&self.shared, block, out)
+    }
+
+    /// A handle that reads the in-flight copies from another thread (the background reader's).
+    pub fn copies(&self) -> InFlight {
+        InFlight(Arc::clone(&self.shared))
     }
 
     /// Whether any block is in flight (cheap check before per-block look-ups).
@@ -425,5 +464,29 @@ mod tests {
         }
         drop(w);
         assert_eq!(Arc::strong_count(&store), 1, "the thread was joined");
+    }
+    #[test]
+    fn a_try_never_waits_and_keeps_half_the_limit_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, n) = store(dir.path());
+        let block = vec![1.0f32; n];
+        let mut w = Writer::new(Arc::clone(&store), 4 * n * 4);
+        w.submit(0, &block).unwrap();
+        w.drain().unwrap();
+        {
+            // Held for writing, the store keeps the thread at its plan step.
+            let held = store.write().unwrap();
+            assert!(w.try_submit(1, &block).unwrap());
+            assert!(w.try_submit(2, &block).unwrap());
+            assert!(!w.try_submit(3, &block).unwrap(), "half the limit is taken");
+            w.submit(3, &block).unwrap();
+            assert_eq!(w.stats().bytes, 3 * n * 4);
+            assert_eq!(w.stats().waits, 0);
+            drop(held);
+        }
+        w.drain().unwrap();
+        for b in 1..4 {
+            assert_eq!(read(&store, b, n), Some(block.clone()));
+        }
     }
 }

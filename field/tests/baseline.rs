@@ -142,6 +142,9 @@ fn the_measuring_loop_runs_on_the_mapping_and_stops_at_its_time_limit() {
             batch,
             seed: 7,
             drop_caches: false,
+            read_ahead: None,
+            look_ahead: 0,
+            predict: 0,
         };
         let line = bench::measure_mmap(&f32_path, layout, &config)
             .unwrap()
@@ -171,6 +174,9 @@ fn the_measuring_loop_runs_on_the_mapping_and_stops_at_its_time_limit() {
         batch: 1,
         seed: 7,
         drop_caches: false,
+        read_ahead: None,
+        look_ahead: 0,
+        predict: 0,
     };
     let report = bench::measure_mmap(&f32_path, layout, &config).unwrap();
     assert!(

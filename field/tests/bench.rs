@@ -66,6 +66,9 @@ fn every_workload_runs_on_a_tiny_field_and_reports_a_parsable_line() {
                 batch,
                 seed: 7,
                 drop_caches: false,
+                read_ahead: None,
+                look_ahead: 0,
+                predict: 0,
             };
             let line = bench::measure(&path, &config).unwrap().line();
             let values = parse(&line);

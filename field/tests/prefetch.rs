@@ -7,7 +7,7 @@ use field::prefetch::{
     demand_misses, evaluate, Leap, Learned, LearnedConfig, LookAhead, Metrics, NextN, NoPrefetch,
     Policy, Prefetcher, Trace, Trajectory,
 };
-use field::{Budget, Field, Layout};
+use field::{Budget, Field, Layout, DEFAULT_READ_AHEAD_BLOCKS};
 
 /// 6 levels of 2^14 entries, 2 features, 4 KiB blocks: 32 blocks per level, 192 in all.
 fn layout() -> Layout {
@@ -178,10 +178,23 @@ fn queries(f: &mut Field, xs: &[f32]) -> Vec<f32> {
     out
 }
 
+/// Runs `test` on a field with the background reader (the default) and on one without it
+/// (`set_read_ahead(0)`: prefetch reads on the caller's thread).
+fn with_and_without_reader(test: impl Fn(Field)) {
+    for read_ahead in [DEFAULT_READ_AHEAD_BLOCKS, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = Field::create(dir.path().join("f"), layout()).unwrap();
+        f.set_read_ahead(read_ahead).unwrap();
+        test(f);
+    }
+}
+
 #[test]
 fn prefetch_loads_exactly_what_the_next_queries_need() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut f = Field::create(dir.path().join("f"), layout()).unwrap();
+    with_and_without_reader(prefetch_loads_exactly);
+}
+
+fn prefetch_loads_exactly(mut f: Field) {
     f.set_budget(Budget {
         hot_bytes: 96 * 4096,
         warm_bytes: 0,
@@ -198,6 +211,7 @@ fn prefetch_loads_exactly_what_the_next_queries_need() {
     assert!(distinct.len() < 96);
     let loaded = f.prefetch(&xs).unwrap();
     assert_eq!(loaded, distinct.len());
+    f.wait_for_reads().unwrap();
     assert_eq!(f.resident_blocks(), distinct);
     let before = f.stats();
     assert_eq!(
@@ -244,8 +258,10 @@ fn a_gathering_batch_answers_like_single_queries_under_a_tight_budget() {
 
 #[test]
 fn prefetch_beyond_the_budget_loads_what_fits_and_evicts_none_of_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut f = Field::create(dir.path().join("f"), layout()).unwrap();
+    with_and_without_reader(prefetch_beyond_the_budget);
+}
+
+fn prefetch_beyond_the_budget(mut f: Field) {
     // 8 hot and 8 warm blocks of 192; 6 uniform points need more than 16.
     f.set_budget(Budget {
         hot_bytes: 8 * 4096,
@@ -270,6 +286,7 @@ fn prefetch_beyond_the_budget_loads_what_fits_and_evicts_none_of_it() {
 
     // Empty tiers: every slot is taken, by the lowest ids (file order).
     assert_eq!(f.prefetch(&xs).unwrap(), 16);
+    f.wait_for_reads().unwrap();
     assert_eq!(f.resident_blocks(), needed[..16]);
 
     // Full tiers holding other blocks: the loads go to warm, whose unpinned slots they take;
@@ -278,6 +295,7 @@ fn prefetch_beyond_the_budget_loads_what_fits_and_evicts_none_of_it() {
     let (resident_before, gathered_before) = (needed_resident(&f), f.stats().gathered);
     let loaded = f.prefetch(&xs).unwrap();
     assert!(loaded > 0 && loaded <= 8, "{loaded}");
+    f.wait_for_reads().unwrap();
     assert_eq!(f.stats().gathered, gathered_before + loaded as u64);
     assert_eq!(
         needed_resident(&f),

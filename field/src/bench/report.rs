@@ -1,6 +1,6 @@
 //! One benchmark run's results and their `key=value` line.
 
-use super::Config;
+use super::{Config, SlowCalls};
 
 /// One run's results; [`Report::line`] prints them.
 #[derive(Clone, Debug)]
@@ -69,6 +69,20 @@ pub struct Report {
     pub write_waits: u64,
     /// See `write_waits`.
     pub write_wait_ms: f64,
+    /// The calls slower than `SLOW_CALL_NS` and where their time went.
+    pub slow: SlowCalls,
+    /// Blocks loaded ahead of their queries (`Stats::gathered`) during the loop.
+    pub gathered: u64,
+    /// Of those, the blocks a query then used while resident (`Stats::ahead_used`).
+    pub ahead_used: u64,
+    /// Points the live predictor prefetched (`Stats::predictions`).
+    pub predictions: u64,
+    /// Blocks loaded on the caller's thread (`TailCounters::loads`): the misses the queries
+    /// waited for (warm blocks' promotions included).
+    pub caller_loads: u64,
+    /// Query rows whose block was not resident (`TailCounters::misses`): against a run
+    /// without prefetch, `1 - misses / misses_without` is the prefetch's coverage.
+    pub misses: u64,
     /// Block utilisation (entries used per residency / entries per block).
     pub utilisation: f64,
     /// Output values that were not finite (must be 0).
@@ -78,6 +92,7 @@ pub struct Report {
 impl Report {
     /// The report as one line of `key=value` pairs separated by spaces.
     pub fn line(&self) -> String {
+        let ms = |ns: u64| ns as f64 / 1e6;
         let c = &self.config;
         let latency = if c.batch > 1 {
             format!("batch/{}", c.batch)
@@ -91,7 +106,11 @@ impl Report {
              rss_peak_kib={} rss_end_kib={} bytes_read={} read_call_bytes={} major_faults={} \
              loads={} warm_reads={} hot_blocks={} warm_blocks={} write_backs={} \
              utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} open_peak_kib={} \
-             warmup_ms={:.1} dropped_caches={} peak_reset={} write_waits={} write_wait_ms={:.1}",
+             warmup_ms={:.1} dropped_caches={} peak_reset={} write_waits={} write_wait_ms={:.1} \
+             read_ahead={} look_ahead={} slow_calls={} slow_ms={:.1} slow_load_ms={:.1} \
+             slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
+             slow_write_wait_ms={:.1} slow_with_handover={} predict={} gathered={} \
+             ahead_used={} predictions={} caller_loads={} misses={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -129,6 +148,22 @@ impl Report {
             self.peak_reset,
             self.write_waits,
             self.write_wait_ms,
+            c.read_ahead.unwrap_or(crate::DEFAULT_READ_AHEAD_BLOCKS),
+            c.look_ahead,
+            self.slow.calls,
+            ms(self.slow.ns),
+            ms(self.slow.load_ns),
+            ms(self.slow.read_wait_ns),
+            ms(self.slow.eviction_ns),
+            ms(self.slow.dirty_hand_over_ns),
+            ms(self.slow.write_wait_ns),
+            self.slow.with_dirty_hand_over,
+            c.predict,
+            self.gathered,
+            self.ahead_used,
+            self.predictions,
+            self.caller_loads,
+            self.misses,
         )
     }
 }

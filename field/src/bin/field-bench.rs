@@ -12,7 +12,7 @@
 //! field-bench --size-mib 256 --budget-mib 64 --workload camera --queries 100000 --batch 1
 //!             [--engine field|mmap|mmap-random] [--max-seconds S] [--dir PATH] [--seed N]
 //!             [--block-kib 16] [--hashing spatial|local] [--reuse] [--no-drop-caches]
-//!             [--prepare-only]
+//!             [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON]
 //! ```
 //!
 //! `--hashing local` gives the hashed levels the locality-aware layout (`Hashing::Local`,
@@ -20,6 +20,14 @@
 //!
 //! `--prepare-only` makes the engine's files (as without it) and exits without measuring, so
 //! that a script can make them outside the memory cgroup it measures in.
+//!
+//! `--read-ahead BLOCKS` sets the field's bound on pending background reads
+//! (`Field::set_read_ahead`; 0: no reader, the reads of `prefetch` and `query_batch` on the
+//! calling thread). `--look-ahead N` (single queries) hands the field, before each query, the
+//! point N queries ahead (`Field::prefetch`, timed with the query). `--predict HORIZON` turns
+//! on the field's live predictor (`Field::set_predictor`), prefetching the point it predicts
+//! HORIZON queries ahead; the line's `gathered`, `ahead_used` and `caller_loads` give its
+//! accuracy (`ahead_used / gathered`) and, against a run without it, its coverage.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,7 +39,7 @@ use field::{Hashing, Layout};
 const USAGE: &str = "usage: field-bench --size-mib N --budget-mib N \
 --workload camera|zipf|uniform|train --queries N --batch N [--engine field|mmap|mmap-random] \
 [--max-seconds S] [--dir PATH] [--seed N] [--block-kib 4..64] [--hashing spatial|local] [--reuse] \
-[--no-drop-caches] [--prepare-only]";
+[--no-drop-caches] [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON]";
 
 struct Args {
     config: Config,
@@ -53,6 +61,9 @@ fn parse_args() -> Result<Args, String> {
         batch: 1,
         seed: 1,
         drop_caches: true,
+        read_ahead: None,
+        look_ahead: 0,
+        predict: 0,
     };
     let mut dir = None;
     let mut reuse = false;
@@ -85,6 +96,9 @@ fn parse_args() -> Result<Args, String> {
             "--reuse" => reuse = true,
             "--prepare-only" => prepare_only = true,
             "--no-drop-caches" => config.drop_caches = false,
+            "--read-ahead" => config.read_ahead = Some(number(value()?)? as usize),
+            "--look-ahead" => config.look_ahead = number(value()?)? as usize,
+            "--predict" => config.predict = number(value()?)? as usize,
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }

@@ -244,6 +244,9 @@ fn run(a: &Args) -> field::Result<()> {
                         batch: 1,
                         seed: a.seed,
                         drop_caches: true,
+                        read_ahead: None,
+                        look_ahead: 0,
+                        predict: 0,
                     };
                     let report = bench::measure(path, &config)?;
                     println!(

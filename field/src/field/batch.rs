@@ -7,17 +7,32 @@ use crate::error::{Error, Result};
 use crate::init;
 use crate::tiers::Place;
 
+/// A group of `query_batch`'s points (see `next_group`).
+struct Group {
+    /// The float of `xs` after the group.
+    end: usize,
+    /// The distinct blocks the group's points touch, sorted.
+    blocks: Vec<u64>,
+    /// Each point's blocks: point `i`'s are `point_blocks[point_starts[i]..point_starts[i + 1]]`.
+    point_blocks: Vec<u64>,
+    point_starts: Vec<usize>,
+}
+
 impl Field {
     /// [`Field::query`] for many points: `xs` holds `n × dim` coordinates, `out` receives
     /// `n × levels × features` floats.
     ///
     /// Works in groups of points whose blocks take at most a quarter of the budget's slots
-    /// (the whole batch when it fits): first gathers the blocks the group needs (every level,
-    /// every corner), loads the missing ones together in block-id order ([`Field::prefetch`]'s
-    /// step), then answers the group's points in order; while a group runs, evictions pass
-    /// over its blocks where they can. Under a budget with a warm tier, a block gathered into
+    /// (the whole batch when it fits). For each group it gathers the blocks the group needs
+    /// (every level, every corner) and pins them (evictions pass over them where they can);
+    /// then, with the background reader ([`Field::set_read_ahead`], the default), it requests
+    /// the missing ones, answers the points whose blocks are all resident while they load, and
+    /// then the others in order, each waiting for its blocks; without the reader it loads the
+    /// missing blocks together in block-id order first ([`Field::prefetch`]'s step) and
+    /// answers the points in order. Under a budget with a warm tier, a block gathered into
     /// warm answers its first query from its f16 copy (a single query would answer from the
-    /// values just read), so results may differ from single queries by f16 rounding.
+    /// values just read), so results may differ from single queries by f16 rounding; with hot
+    /// blocks only they are the same.
     pub fn query_batch(&mut self, xs: &[f32], out: &mut [f32]) -> Result<()> {
         let dim = self.layout.dim as usize;
         let width = self.output_len();
@@ -32,31 +47,87 @@ impl Field {
         Field::check_finite("xs", xs)?;
         let mut start = 0;
         while start < xs.len() {
-            let (end, needed) = self.next_group(xs, start);
-            let answered = self.gather(&needed).and_then(|_| {
-                for (x, o) in xs[start..end]
-                    .chunks_exact(dim)
-                    .zip(out[start / dim * width..end / dim * width].chunks_exact_mut(width))
-                {
-                    self.query(x, o)?;
-                }
-                Ok(())
-            });
+            let group = self.next_group(xs, start);
+            let (xs_group, out_group) = (
+                &xs[start..group.end],
+                &mut out[start / dim * width..group.end / dim * width],
+            );
+            let answered = if self.reads_ahead() {
+                self.answer_reading_ahead(&group, xs_group, out_group)
+            } else {
+                self.gather(&group.blocks).and_then(|_| {
+                    for (x, o) in xs_group
+                        .chunks_exact(dim)
+                        .zip(out_group.chunks_exact_mut(width))
+                    {
+                        self.query_point(x, o)?;
+                    }
+                    Ok(())
+                })
+            };
             self.tiers.unpin_all();
             answered?;
-            start = end;
+            start = group.end;
+        }
+        Ok(())
+    }
+
+    /// One group of `query_batch` with the background reader: pins the group's blocks,
+    /// requests the missing ones (as far as the budget has room without evicting a pinned
+    /// block, and the bound on pending reads allows: the rest as reads complete), answers the
+    /// points whose blocks are all resident, then the others in order.
+    fn answer_reading_ahead(&mut self, group: &Group, xs: &[f32], out: &mut [f32]) -> Result<()> {
+        let dim = self.layout.dim as usize;
+        let width = self.output_len();
+        self.tiers.pin(group.blocks.iter().copied());
+        let room = self.tiers.room_outside_pins();
+        let missing: Vec<u64> = group
+            .blocks
+            .iter()
+            .copied()
+            .filter(|&b| self.tiers.place(b).is_none() && !self.pending.contains_key(&b))
+            .take(room)
+            .collect();
+        let mut offered = self.request_reads(&missing, usize::MAX)?.0;
+        let mut deferred = Vec::new();
+        for (i, (x, o)) in xs
+            .chunks_exact(dim)
+            .zip(out.chunks_exact_mut(width))
+            .enumerate()
+        {
+            self.collect_reads()?;
+            if offered < missing.len() {
+                offered += self.request_reads(&missing[offered..], usize::MAX)?.0;
+            }
+            let blocks = &group.point_blocks[group.point_starts[i]..group.point_starts[i + 1]];
+            if blocks.iter().all(|&b| self.tiers.place(b).is_some()) {
+                self.query_point(x, o)?;
+            } else {
+                deferred.push(i);
+            }
+        }
+        for i in deferred {
+            self.collect_reads()?;
+            if offered < missing.len() {
+                offered += self.request_reads(&missing[offered..], usize::MAX)?.0;
+            }
+            self.query_point(
+                &xs[i * dim..(i + 1) * dim],
+                &mut out[i * width..(i + 1) * width],
+            )?;
         }
         Ok(())
     }
 
     /// The points of `xs` from float `start` whose blocks, gathered together, take at most a
-    /// quarter of the budget's slots (at least one point): the end of that group and its
-    /// distinct blocks, sorted.
-    fn next_group(&self, xs: &[f32], start: usize) -> (usize, Vec<u64>) {
+    /// quarter of the budget's slots (at least one point).
+    fn next_group(&self, xs: &[f32], start: usize) -> Group {
         let dim = self.layout.dim as usize;
         let limit = (self.tiers.capacity() / 4).max(1);
         let mut seen = std::collections::HashSet::new();
         let mut touched = Vec::new();
+        let mut point_blocks = Vec::new();
+        let mut point_starts = vec![0];
         let mut end = start;
         while end < xs.len() {
             touched.clear();
@@ -67,18 +138,33 @@ impl Field {
                 break;
             }
             seen.extend(touched.iter().map(|&(_, b)| b));
+            point_blocks.extend(touched.iter().map(|&(_, b)| b));
+            point_starts.push(point_blocks.len());
             end += dim;
         }
         let mut blocks: Vec<u64> = seen.into_iter().collect();
         blocks.sort_unstable();
-        (end, blocks)
+        Group {
+            end,
+            blocks,
+            point_blocks,
+            point_starts,
+        }
     }
 
     /// Exact look-ahead: loads the blocks that queries at `xs` (`n × dim` coordinates) will
-    /// need, in block-id order, as far as the budget has room without evicting any of them
-    /// (those that do not fit are left to the queries' own loads). Returns how many blocks
-    /// were loaded. Nothing is queried and no access is counted: a block loaded here enters
-    /// its tier untouched, as if its first query had not come yet.
+    /// need, in block-id order. Nothing is queried and no access is counted: a block loaded
+    /// here enters its tier untouched, as if its first query had not come yet.
+    ///
+    /// With the background reader ([`Field::set_read_ahead`], the default) it requests the
+    /// reads of the blocks that are neither resident nor pending, as far as the budget has
+    /// room for them without evicting any of `xs`'s blocks and the bound on pending reads
+    /// allows (the others are left to the queries' own loads), and returns at once; the
+    /// blocks are placed as their reads complete, at the latest when a query or update needs
+    /// them ([`Field::wait_for_reads`] waits for all of them). `xs`'s blocks stay pinned
+    /// (evictions pass over them while they can) until the next `prefetch` or `query_batch`. Without the reader
+    /// it loads them on the caller's thread, as far as the budget has room without evicting
+    /// any of them. Returns how many blocks were requested (loaded, without the reader).
     pub fn prefetch(&mut self, xs: &[f32]) -> Result<usize> {
         let dim = self.layout.dim as usize;
         if !xs.len().is_multiple_of(dim) {
@@ -90,6 +176,17 @@ impl Field {
         }
         Field::check_finite("xs", xs)?;
         let needed = self.batch_blocks(xs)?;
+        if self.reads_ahead() {
+            self.collect_reads()?;
+            // The pins stay until the next prefetch or batch: evictions pass over these
+            // blocks while they load and until they are used.
+            self.tiers.pin(needed.iter().copied());
+            let room = self
+                .tiers
+                .room_outside_pins()
+                .saturating_sub(self.pending.len());
+            return Ok(self.request_reads(&needed, room)?.1);
+        }
         let loaded = self.gather(&needed);
         self.tiers.unpin_all();
         loaded
@@ -169,7 +266,7 @@ impl Field {
     /// stored version, into `buf` (`floats_per_block` floats each, in order). The one place
     /// the batch path does I/O: the store's `read_many`, several reads in flight (io_uring,
     /// or threads).
-    fn read_blocks(&mut self, blocks: &[u64], buf: &mut [f32]) -> Result<()> {
+    pub(super) fn read_blocks(&mut self, blocks: &[u64], buf: &mut [f32]) -> Result<()> {
         let floats = self.blocking.floats_per_block();
         let mut values: Vec<&mut [f32]> = buf.chunks_exact_mut(floats).collect();
         debug_assert_eq!(values.len(), blocks.len());
@@ -201,23 +298,22 @@ impl Field {
     }
 
     /// Puts a block just read (not resident) into the tiers, untouched (see `gather`).
-    fn place_loaded(&mut self, block: u64, values: &[f32]) -> Result<()> {
+    pub(super) fn place_loaded(&mut self, block: u64, values: &[f32]) -> Result<()> {
         let place = if self.tiers.hot_has_room() {
             Place::Hot(self.tiers.push_hot(block)?)
         } else if let Some(slot) = self.tiers.insert_warm(block, values) {
             self.tiers.settle(Place::Warm(slot));
+            self.tiers.mark_ahead(Place::Warm(slot));
             return Ok(());
         } else {
-            let victim = self.tiers.hot_victim();
-            self.hand_over(victim)?;
-            self.tiers.replace_hot(victim, block);
-            Place::Hot(victim)
+            Place::Hot(self.evict_hot_for(block)?)
         };
         let Place::Hot(slot) = place else {
             unreachable!("warm placements returned above")
         };
         self.tiers.hot_values_mut(slot).copy_from_slice(values);
         self.tiers.settle(place);
+        self.tiers.mark_ahead(place);
         Ok(())
     }
 }

@@ -32,7 +32,7 @@ pub use exact::LookAhead;
 pub use leap::Leap;
 pub use learned::{Learned, LearnedConfig};
 pub use nextn::NextN;
-pub use trajectory::Trajectory;
+pub use trajectory::{Motion, Trajectory};
 
 use crate::error::Result;
 use crate::field::Field;

@@ -1,0 +1,349 @@
+//! The background reader: block reads the field asks for ahead of their use (exact look-ahead
+//! through `Field::prefetch`, and the blocks of a `Field::query_batch` group) done on a thread
+//! of the field's own, so that the caller computes while they load.
+//!
+//! - **Requests** ([`Reader::request`]) are queued in order, each with a *ticket* (its position
+//!   in that order). The thread starts on the first request and is joined when the reader is
+//!   dropped (it finishes the chunk it is reading and drops the rest of the queue).
+//! - **Reading**: the thread takes up to [`READ_CHUNK`] requests at a time. A block the
+//!   background writer holds in flight is copied from its in-flight copy (`writer::InFlight`);
+//!   the others are read from the store with several reads in flight (`BlockStore::read_many`:
+//!   io_uring, or threads). The copy is looked up before the store, and a copy leaves the
+//!   writer's map only after its commit, so the values are the block's newest written-back
+//!   version — which is its newest version, because the field requests only blocks that are
+//!   not resident and lets nobody change a block while its read is pending (an access waits
+//!   for it: `Field`'s read-ahead).
+//! - **Results** ([`Loaded`]) wait in a list until the field takes them
+//!   ([`Reader::take_done`]) and places them in its tiers on its own thread; their buffers come
+//!   back through [`Reader::recycle`], so the thread allocates at most as many buffers as
+//!   requests were outstanding at once (the field bounds those).
+//! - **Waiting**: [`Reader::wait`] blocks on a condition variable until a ticket's read is
+//!   done (no busy-waiting). A read that fails makes this and every later wait and take fail
+//!   with its error.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::store::BlockStore;
+use crate::writer::InFlight;
+
+/// Requests the thread takes from the queue at a time (one `read_many` call).
+pub const READ_CHUNK: usize = 16;
+
+/// One block read for the field.
+pub struct Loaded {
+    /// The block.
+    pub block: u64,
+    /// Its values (`floats_per_block` floats) if `stored`; unspecified otherwise.
+    pub values: Vec<f32>,
+    /// Whether the block has a stored (or in-flight) version; if not, the field gives it its
+    /// initial values.
+    pub stored: bool,
+}
+
+#[derive(Default)]
+struct State {
+    /// Requested, not yet taken by the thread.
+    queue: VecDeque<u64>,
+    /// Read, not yet taken by the field.
+    done: Vec<Loaded>,
+    /// Buffers given back by the field.
+    free: Vec<Vec<f32>>,
+    /// Tickets issued (requests made).
+    requested: u64,
+    /// Requests finished (read, failed, or dropped at stop), in ticket order.
+    finished: u64,
+    /// The reader is being dropped.
+    stop: bool,
+    /// Why a read failed.
+    failed: Option<String>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when requests are queued or the reader stops.
+    work: Condvar,
+    /// Signalled when the thread finished a chunk (or died).
+    progress: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn failure(message: &str) -> Error {
+    Error::Io(std::io::Error::other(format!(
+        "a background block read failed: {message}"
+    )))
+}
+
+/// The field's background reader (see the module documentation).
+pub struct Reader {
+    store: Arc<RwLock<BlockStore>>,
+    copies: InFlight,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    floats: usize,
+    in_flight: usize,
+}
+
+impl Reader {
+    /// A reader of `floats`-float blocks from `store` (and from the writer's `copies`), keeping
+    /// up to `in_flight` reads in flight. No thread runs until the first request.
+    pub fn new(
+        store: Arc<RwLock<BlockStore>>,
+        copies: InFlight,
+        floats: usize,
+        in_flight: usize,
+    ) -> Reader {
+        Reader {
+            store,
+            copies,
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                work: Condvar::new(),
+                progress: Condvar::new(),
+            }),
+            thread: None,
+            floats,
+            in_flight,
+        }
+    }
+
+    /// Queues reads of `blocks`, in order; returns the ticket of the first (the others follow
+    /// it). Fails if an earlier read failed or the thread cannot be started.
+    pub fn request(&mut self, blocks: &[u64]) -> Result<u64> {
+        if self.thread.is_none() {
+            self.start()?;
+        }
+        let mut state = self.shared.lock();
+        if let Some(message) = &state.failed {
+            return Err(failure(message));
+        }
+        let first = state.requested;
+        state.queue.extend(blocks.iter().copied());
+        state.requested += blocks.len() as u64;
+        drop(state);
+        self.shared.work.notify_one();
+        Ok(first)
+    }
+
+    /// Moves the reads done so far into `into` (appended); fails if a read failed.
+    pub fn take_done(&self, into: &mut Vec<Loaded>) -> Result<()> {
+        let mut state = self.shared.lock();
+        if let Some(message) = &state.failed {
+            return Err(failure(message));
+        }
+        into.append(&mut state.done);
+        Ok(())
+    }
+
+    /// Gives buffers back for the thread's next reads.
+    pub fn recycle(&self, buffers: impl IntoIterator<Item = Vec<f32>>) {
+        self.shared.lock().free.extend(buffers);
+    }
+
+    /// Waits until the read of `ticket` (and of every earlier one) is done, or a read failed.
+    pub fn wait(&self, ticket: u64) -> Result<()> {
+        let mut state = self.shared.lock();
+        loop {
+            if let Some(message) = &state.failed {
+                return Err(failure(message));
+            }
+            if state.finished > ticket {
+                return Ok(());
+            }
+            state = self
+                .shared
+                .progress
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Waits until every request made so far is done (or a read failed).
+    pub fn wait_all(&self) -> Result<()> {
+        let last = self.shared.lock().requested;
+        match last {
+            0 => Ok(()),
+            n => self.wait(n - 1),
+        }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        let store = Arc::clone(&self.store);
+        let copies = self.copies.clone();
+        let shared = Arc::clone(&self.shared);
+        let (floats, in_flight) = (self.floats, self.in_flight);
+        let thread = std::thread::Builder::new()
+            .name("field-reader".into())
+            .spawn(move || run(&store, &copies, &shared, floats, in_flight))?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+}
+
+impl Drop for Reader {
+    /// Stops the thread (after the chunk it is reading) and joins it.
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.work.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Marks the reader failed if its thread unwinds, so that no caller waits for it forever.
+struct DeathNotice(Arc<Shared>);
+
+impl Drop for DeathNotice {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().failed = Some("the reader thread panicked".into());
+            self.0.progress.notify_all();
+        }
+    }
+}
+
+/// The thread: takes up to [`READ_CHUNK`] requests, reads them, posts them, until stopped.
+fn run(
+    store: &RwLock<BlockStore>,
+    copies: &InFlight,
+    shared: &Arc<Shared>,
+    floats: usize,
+    in_flight: usize,
+) {
+    let _notice = DeathNotice(Arc::clone(shared));
+    let mut blocks: Vec<u64> = Vec::with_capacity(READ_CHUNK);
+    let mut buffers: Vec<Vec<f32>> = Vec::with_capacity(READ_CHUNK);
+    loop {
+        {
+            let mut state = shared.lock();
+            while state.queue.is_empty() && !state.stop {
+                state = shared
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.stop {
+                return;
+            }
+            let n = state.queue.len().min(READ_CHUNK);
+            blocks.clear();
+            blocks.extend(state.queue.drain(..n));
+            for _ in 0..n {
+                let buffer = state.free.pop();
+                buffers.push(buffer.unwrap_or_else(|| vec![0f32; floats]));
+            }
+        }
+        let result = read_chunk(store, copies, &blocks, &mut buffers, in_flight);
+        let mut state = shared.lock();
+        state.finished += blocks.len() as u64;
+        match result {
+            Ok(stored) => {
+                for ((&block, values), stored) in blocks.iter().zip(buffers.drain(..)).zip(stored) {
+                    state.done.push(Loaded {
+                        block,
+                        values,
+                        stored,
+                    });
+                }
+            }
+            Err(e) => {
+                state.failed = Some(e.to_string());
+                let failed = buffers.drain(..);
+                state.free.extend(failed);
+            }
+        }
+        drop(state);
+        shared.progress.notify_all();
+    }
+}
+
+/// Reads `blocks` into `buffers`: in-flight copies first, the rest from the store together.
+/// Returns, per block, whether it has a version.
+fn read_chunk(
+    store: &RwLock<BlockStore>,
+    copies: &InFlight,
+    blocks: &[u64],
+    buffers: &mut [Vec<f32>],
+    in_flight: usize,
+) -> Result<Vec<bool>> {
+    let mut stored: Vec<bool> = blocks
+        .iter()
+        .zip(buffers.iter_mut())
+        .map(|(&block, buffer)| copies.copy_in_flight(block, buffer))
+        .collect();
+    let (ids, mut outs): (Vec<u64>, Vec<&mut [f32]>) = blocks
+        .iter()
+        .zip(buffers.iter_mut())
+        .zip(&stored)
+        .filter(|(_, &copied)| !copied)
+        .map(|((&block, buffer), _)| (block, buffer.as_mut_slice()))
+        .unzip();
+    if ids.is_empty() {
+        return Ok(stored);
+    }
+    let found = store
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .read_many_with(&ids, &mut outs, in_flight)?;
+    let mut found = found.into_iter();
+    for s in stored.iter_mut().filter(|s| !**s) {
+        *s = found.next().expect("one result per block read");
+    }
+    Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Layout;
+    use crate::writer::{Writer, DEFAULT_WRITE_BEHIND_BYTES};
+
+    #[test]
+    fn reads_come_back_in_order_from_the_store_the_writer_or_nowhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            dim: 2,
+            levels: 2,
+            log2_table: 14,
+            features: 2,
+            base_resolution: 4,
+            finest_resolution: 64,
+            log2_block_bytes: 12,
+            ..Layout::default()
+        };
+        let store = BlockStore::create(&dir.path().join("r"), &layout).unwrap();
+        let n = store.blocking().floats_per_block();
+        let store = Arc::new(RwLock::new(store));
+        let mut writer = Writer::new(Arc::clone(&store), DEFAULT_WRITE_BEHIND_BYTES);
+        writer.submit(3, &vec![3.0; n]).unwrap();
+        writer.drain().unwrap();
+        let mut reader = Reader::new(Arc::clone(&store), writer.copies(), n, 4);
+        // Block 5 is handed over just before its read: whether the reader finds its
+        // in-flight copy or (committed meanwhile) its stored version, it reads 5.0.
+        writer.submit(5, &vec![5.0; n]).unwrap();
+        let first = reader.request(&[3, 5, 9]).unwrap();
+        assert_eq!(first, 0);
+        reader.wait(first + 2).unwrap();
+        let mut done = Vec::new();
+        reader.take_done(&mut done).unwrap();
+        let got: Vec<(u64, bool)> = done.iter().map(|l| (l.block, l.stored)).collect();
+        assert_eq!(got, [(3, true), (5, true), (9, false)]);
+        assert!(done[0].values.iter().all(|&v| v == 3.0));
+        assert!(done[1].values.iter().all(|&v| v == 5.0), "the newest copy");
+        reader.recycle(done.into_iter().map(|l| l.values));
+        assert_eq!(reader.request(&[3]).unwrap(), 3);
+        reader.wait_all().unwrap();
+        let mut again = Vec::new();
+        reader.take_done(&mut again).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(reader.shared.lock().free.len(), 2, "a buffer was reused");
+    }
+}
