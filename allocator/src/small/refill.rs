@@ -51,11 +51,11 @@ pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
     // SAFETY: the current page belongs to `pages`.
     let p = unsafe { &mut *page };
     if p.free.is_null() && collect(p) == 0 && !retire::fill_holes(pages, p) {
-        if p.can_extend() && !pages.partial[slot].is_empty() {
-            // Blocks freed on other pages of the slot come before never-used ones. The page
-            // has blocks out (it carved some, and none is free), so unpinned it is not empty.
+        // `used` counts the pin: above 1, the page has blocks out. (One with none, whose free
+        // blocks a retiring thread un-carved (`retire::trim`), just carves again.)
+        if p.can_extend() && p.used() > 1 && !pages.partial[slot].is_empty() {
+            // Blocks freed on other pages of the slot come before never-used ones.
             p.held -= 1;
-            debug_assert!(p.used() >= 1);
             // SAFETY: the current page is on no list.
             unsafe { pages.partial[slot].push_back(page) };
             pages.set_current(slot, EMPTY.ptr());

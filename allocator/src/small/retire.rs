@@ -165,6 +165,7 @@ unsafe fn punch_idle(pages: &mut Pages, now: u64, delay: u64, force: bool) -> us
                     continue;
                 }
                 let used = p.used();
+                debug_assert!(used <= p.capacity, "a partial page's count is off");
                 // Mostly free and not current for the delay: what a phase's survivors leave.
                 let sparse = 2 * used <= p.capacity && purge::aged(p.since, now, delay, false);
                 if !sparse {
