@@ -26,6 +26,7 @@ use crate::heap::{self, Heap, HeapState};
 use crate::page::{Block, Page, PageKind};
 use crate::segment::Segment;
 use crate::segment_map;
+use crate::segment_space;
 use crate::size_class::{self, MID_MAX, SMALL_CLASSES, WHALE_MIN};
 use crate::stats::LocalCounter;
 use crate::{big, platform, process, site, small, whale};
@@ -241,7 +242,12 @@ pub(crate) fn alloc_refill(heap: *mut Heap, slot: usize) -> *mut u8 {
             // A thread's first refill makes its heap, which takes shared locks.
             process::init();
         }
-        heap::with_heap(heap, |h| heap::refill::refill(h, slot), ptr::null_mut())
+        let refill = |h: *mut Heap| {
+            // The refill may take a new segment: the heap's view of the space follows.
+            (*h).space = segment_space::view();
+            heap::refill::refill(h, slot)
+        };
+        heap::with_heap(heap, refill, ptr::null_mut())
     }
 }
 
@@ -308,8 +314,35 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
 ///   detected where cheap, never guaranteed).
 #[inline(always)]
 pub unsafe fn free(p: *mut u8) {
-    // Null is never inside a segment (no segment starts at address 0): it takes the cold
-    // branch, which ignores it.
+    // A block of a segment in the segment space finds its page in the space's table, through
+    // the heap's view of the space (a sentinel heap's covers nothing). Null is never in it: it
+    // takes the cold branch, which ignores it.
+    let heap = heap::current();
+    // SAFETY: the thread's heap slot value, a live heap or a sentinel, valid to read.
+    match unsafe { (*heap).space.page_of(p as usize) } {
+        // SAFETY: the page entry of the slice holding `p`, valid to read.
+        Some(page) => unsafe { free_at_with(heap, page, p) },
+        // SAFETY: the caller's contract.
+        None => unsafe { free_beyond_space(heap, p) },
+    }
+}
+
+/// [`free`] of a pointer outside the segment space: a block of a segment mapped on its own, a
+/// whale, null, or not ours.
+///
+/// # Safety
+/// - as for [`free`].
+#[cold]
+#[inline(never)]
+unsafe fn free_beyond_space(heap: *mut Heap, p: *mut u8) {
+    // SAFETY: the thread's heap slot value; only a live heap (the thread's own) is written.
+    unsafe {
+        if (*heap).state == HeapState::Live {
+            // The heap's view may be behind the space: the next free of a block of the newer
+            // segments takes the HOT path.
+            (*heap).space = segment_space::view();
+        }
+    }
     if !segment_map::contains(p as usize) {
         return free_outside_segments(p, "free");
     }
@@ -339,13 +372,63 @@ pub fn lies_in_segment(size: usize, align: usize) -> bool {
 pub unsafe fn free_in_segment(p: *mut u8) {
     debug_assert!(segment_map::contains(p as usize));
     // SAFETY: `p` lies in a live segment, so its page entry is valid to read.
+    unsafe { free_at(Segment::page_of(p), p) }
+}
+
+/// [`free`] of `p` whose page entry (or the segment space's [`segment_space::no_segment`]) is
+/// `page`: the HOT free when the calling thread owns the page, else the slow one.
+///
+/// # Safety
+/// - `page` is valid to read: the page entry of the span or segment slice holding `p`, or the
+///   segment space's entry for no segment; otherwise as for [`free`].
+#[inline(always)]
+unsafe fn free_at(page: *mut Page, p: *mut u8) {
+    // SAFETY: per the contract; the thread's heap slot value.
     unsafe {
-        let page = Segment::page_of(p);
         let heap = heap::current();
         if (*page).owner.load(Relaxed) == heap::owner_id(heap) {
             return free_local(heap, page, p);
         }
-        free_other(heap, page, p, "free")
+        free_other(p, page, heap, "free")
+    }
+}
+
+/// [`free_at`] with `heap`, the calling thread's heap slot value, and `page` a pointer loaded
+/// from memory (the segment space's table), for [`free`].
+///
+/// # Safety
+/// - as for [`free_at`]; `heap` is the calling thread's heap slot value.
+#[inline(always)]
+unsafe fn free_at_with(heap: *mut Heap, page: *mut Page, p: *mut u8) {
+    // The owner test compares the page's owner word in memory with the heap, one instruction
+    // where the compiler gives an atomic load two (it does not fold atomic loads into other
+    // instructions); on x86_64 an aligned 8-byte read is a relaxed atomic load. (Not for
+    // [`free_at`]: there the page is a segment base plus an offset, which the compiler folds
+    // into its loads' addresses and the asm would need added up first.)
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `page` is valid to read (the contract) and `owner` an aligned `AtomicUsize` in
+    // it, read once, as `load(Relaxed)` does; the asm writes no memory and only the flags, and
+    // leaves the stack alone. The label's code is the `else` branch below.
+    unsafe {
+        core::arch::asm!(
+            "cmp qword ptr [{page} + {owner}], {heap}",
+            "jne {other}",
+            page = in(reg) page,
+            heap = in(reg) heap::owner_id(heap),
+            owner = const core::mem::offset_of!(Page, owner),
+            // SAFETY: as the `else` branch below: `page` is `p`'s entry, `heap` the slot value.
+            other = label { return unsafe { free_other(p, page, heap, "free") }; },
+            options(nostack, readonly),
+        );
+        free_local(heap, page, p)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: per the contract.
+    unsafe {
+        if (*page).owner.load(Relaxed) == heap::owner_id(heap) {
+            return free_local(heap, page, p);
+        }
+        free_other(p, page, heap, "free")
     }
 }
 
@@ -386,9 +469,13 @@ unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
 /// an exited) thread, a big block, or a bad pointer.
 #[cold]
 #[inline(never)]
-unsafe fn free_other(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
-    // SAFETY: `page` is the valid page entry of `p` (the caller checked the segment map);
-    // `heap` is the calling thread's heap slot value.
+unsafe fn free_other(p: *mut u8, page: *mut Page, heap: *mut Heap, func: &str) {
+    if page == segment_space::no_segment() {
+        // A slice of the segment space that no segment holds: not a live block.
+        return free_outside_segments(p, func);
+    }
+    // SAFETY: `page` is the valid page entry of `p` (the caller checked the segment map or
+    // found it in the segment space); `heap` is the calling thread's heap slot value.
     unsafe {
         if (*heap).state == HeapState::Parked {
             // The thread's first call since it was parked: its real heap, and a purge look.
@@ -421,7 +508,7 @@ unsafe fn free_with(h: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
         if (*page).owner.load(Relaxed) == heap::owner_id(h) {
             free_local(h, page, p);
         } else {
-            free_other(h, page, p, func);
+            free_other(p, page, h, func);
         }
     }
 }

@@ -13,10 +13,10 @@
 use crate::lock::{Locked, RawLock};
 use crate::platform::thread;
 use crate::small::abandon;
-use crate::{big, heap, segment, site, stats, whale};
+use crate::{big, heap, segment, segment_space, site, stats, whale};
 
 /// Every lock of SACS, in lock order.
-fn locks() -> [&'static dyn LockOps; 9] {
+fn locks() -> [&'static dyn LockOps; 10] {
     let (backstop, pool) = heap::lifecycle::locks_for_fork();
     [
         backstop,                        // held across a backstop heap's whole refill
@@ -28,6 +28,7 @@ fn locks() -> [&'static dyn LockOps; 9] {
         whale::lock_for_fork(),          // whale ring and registry
         site::lock_for_fork(),           // sample pages, live samples, site rules
         site::profile::lock_for_fork(),  // the heap profile's table
+        segment_space::lock_for_fork(),  // the segment space's slots (a leaf)
     ]
 }
 

@@ -41,7 +41,7 @@
 //! | --- | --- |
 //! | platform | `platform` |
 //! | support | `list`, `probe`, `lock`, `size_class`, `options`, `stats`, `pressure`, `learn`, `error`, `segment_map` |
-//! | memory | `page`, `purge`, `segment` |
+//! | memory | `page`, `purge`, `segment_space`, `segment` |
 //! | tiers | `small`, `big`, `whale`, `site` |
 //! | heap | `heap` |
 //! | process | `fork`, `process` |
@@ -52,7 +52,8 @@
 //! - **support**: intrusive lists, the spin lock, size classes, options, counters and the
 //!   statistics snapshot, memory pressure, the learned thresholds, bad-pointer reports, the
 //!   segment map.
-//! - **memory**: 4 MiB segments of 64 KiB slices, pages and their free lists, purge policy.
+//! - **memory**: 4 MiB segments of 64 KiB slices, pages and their free lists, purge policy,
+//!   the reserved address space segments are mapped in and its slice-to-page table.
 //! - **tiers**: the small-object tier (TinySlab and MidPool), BigCache, whales.
 //! - **heap**: the per-thread heap: lifecycle, refill, slow frees, parking, purge looks.
 //! - **process**: start-up and `fork()` safety.
@@ -82,6 +83,7 @@ pub(crate) mod stats;
 pub(crate) mod page;
 pub(crate) mod purge;
 pub(crate) mod segment;
+pub(crate) mod segment_space;
 
 pub(crate) mod big;
 pub(crate) mod site;

@@ -27,12 +27,13 @@ use crate::options::{self, Opt};
 use crate::page::{Page, PageKind};
 use crate::platform;
 use crate::segment_map;
+use crate::segment_space;
 use crate::stats::GLOBAL;
 
 pub use crate::segment_map::SEGMENT_SHIFT;
+pub use crate::segment_space::SLICE_SHIFT;
 /// Size and alignment of a segment.
 pub const SEGMENT: usize = 1 << SEGMENT_SHIFT;
-pub const SLICE_SHIFT: usize = 16;
 /// Size of a slice.
 pub const SLICE: usize = 1 << SLICE_SHIFT;
 /// Slices per segment.
@@ -178,6 +179,8 @@ impl Segment {
         for s in head..head + n {
             self.span_page[s] = (head * core::mem::size_of::<Page>()) as u16;
         }
+        let page_ptr = &mut self.pages[head] as *mut Page;
+        segment_space::set_pages(self as *mut Segment as usize, head, n, page_ptr);
         let start = self.slice_start(head);
         let page = &mut self.pages[head];
         page.slices = n as u8;
@@ -224,6 +227,8 @@ impl Segment {
         for s in head..head + n {
             self.span_page[s] = 0;
         }
+        let unused = self.pages.as_mut_ptr();
+        segment_space::set_pages(self as *mut Segment as usize, head, n, unused);
         // SAFETY: `page` is ours; clearing it marks the entry as no span.
         unsafe {
             (*page).slices = 0;
@@ -466,9 +471,13 @@ fn first_run(bits: u64, n: usize) -> Option<usize> {
     }
 }
 
-/// Maps a new segment and initialises its header for `kind`.
+/// Maps a new segment and initialises its header for `kind`: a slot of the segment space, or a
+/// mapping of its own when the space has none.
 pub fn map_new(kind: SegmentKind) -> Option<*mut Segment> {
-    let base = platform::map_aligned(SEGMENT, SEGMENT)?.as_ptr();
+    let base = match segment_space::take() {
+        Some(base) => base,
+        None => platform::map_aligned(SEGMENT, SEGMENT)?.as_ptr(),
+    };
     if !segment_map::covers(base as usize) {
         // Above the range the map covers (an address the kernel only gives out when asked):
         // a segment `free` could not recognise is not used.
@@ -486,6 +495,8 @@ pub fn map_new(kind: SegmentKind) -> Option<*mut Segment> {
     unsafe {
         (*seg).kind = kind as u8;
         (*seg).free_slices = ALL_FREE;
+        // Every slice is in no span: the header's never-used entry, as `span_page` says.
+        segment_space::set_pages(base as usize, 0, SLICES, (*seg).pages.as_mut_ptr());
     }
     segment_map::insert(base as usize);
     Some(seg)
@@ -504,7 +515,11 @@ pub unsafe fn unmap(seg: *mut Segment) {
         // The header slice and the dirty slices were counted as committed.
         GLOBAL.unmapped(SEGMENT, (dirty + 1) * SLICE);
         GLOBAL.segments_unmapped.add(1);
-        platform::unmap(seg as *mut u8, SEGMENT);
+        if segment_space::holds(seg as usize) {
+            segment_space::give(seg as *mut u8);
+        } else {
+            platform::unmap(seg as *mut u8, SEGMENT);
+        }
     }
 }
 

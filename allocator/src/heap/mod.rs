@@ -29,6 +29,7 @@ use core::ptr;
 
 use crate::big::LocalCache;
 use crate::platform::tls;
+use crate::segment_space;
 use crate::site::PLACE_ENTRIES;
 use crate::small::Pages;
 use crate::stats::HeapCounters;
@@ -90,6 +91,9 @@ pub struct Heap {
     /// A retired heap whose pages were kept for the next thread (see `lifecycle`): when it
     /// retired (ms); 0 otherwise.
     pub kept_since: u64,
+    /// Where the segment space is and how much of it the heap has seen used: the HOT free's
+    /// bounds (`fast_path::free`), refreshed on refills and on frees beyond it.
+    pub space: segment_space::View,
     /// Link in the pool of unused heap structures.
     next: *mut Heap,
 }
@@ -113,6 +117,7 @@ impl Heap {
             nudge_after: 0,
             park_after: 0,
             kept_since: 0,
+            space: segment_space::View::NONE,
             next: ptr::null_mut(),
         }
     }

@@ -41,10 +41,11 @@ pub enum Opt {
     Learn,
     LearnWeightPercent,
     LearnWindowMs,
+    SegmentSpaceGib,
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 26;
+pub const OPTION_COUNT: usize = 27;
 
 impl Opt {
     /// Every option, in [`OPTIONS`] order (`Opt::ALL[i] as usize == i`).
@@ -75,6 +76,7 @@ impl Opt {
         Opt::Learn,
         Opt::LearnWeightPercent,
         Opt::LearnWindowMs,
+        Opt::SegmentSpaceGib,
     ];
 }
 
@@ -219,6 +221,11 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         name: "SACS_LEARN_WINDOW_MS",
         default: 50,
         doc: "Learning: the length of one window in milliseconds (closed on a slow path by the first thread past its end).",
+    },
+    OptionDesc {
+        name: "SACS_SEGMENT_SPACE_GIB",
+        default: 64,
+        doc: "GiB of address space reserved (no access, nothing committed) when the first segment is needed; segments are mapped inside it, where the HOT free finds a block's page with one table load. At most 64; halved down to 1 while the system refuses (ulimit -v); 0 maps every segment on its own, as do segments beyond the space.",
     },
 ];
 

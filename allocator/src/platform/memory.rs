@@ -205,6 +205,87 @@ pub fn map(len: usize, reserve_only: bool) -> Option<NonNull<u8>> {
     }
 }
 
+/// `mmap` of an anonymous private range: at `addr` exactly (`MAP_FIXED`, replacing what was
+/// mapped there) when it is not null, else where the kernel chooses. Counted; null on failure.
+///
+/// # Safety
+/// - a non-null `addr` names a range of a mapping of this module that nothing uses.
+unsafe fn map_anonymous(addr: *mut u8, len: usize, prot: i32, flags: i32) -> *mut u8 {
+    let fixed = if addr.is_null() { 0 } else { libc::MAP_FIXED };
+    let p = counted(
+        Syscall::Mmap,
+        // SAFETY: an anonymous private mapping; with MAP_FIXED the caller guarantees that the
+        // range it replaces is ours and unused.
+        || unsafe {
+            libc::mmap(
+                addr.cast(),
+                len,
+                prot,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | fixed | flags,
+                -1,
+                0,
+            )
+        },
+        |p| *p != libc::MAP_FAILED,
+    );
+    if p == libc::MAP_FAILED {
+        ptr::null_mut()
+    } else {
+        p.cast()
+    }
+}
+
+/// Reserves `len` bytes of address space whose start is a multiple of `align`: no access and
+/// nothing committed (`PROT_NONE`, `MAP_NORESERVE`), so that it costs no memory and counts
+/// against no commit limit until parts of it are [`commit_fixed`]. `len` and `align` are
+/// multiples of [`OS_PAGE`], `align` a power of two.
+pub fn reserve_aligned(len: usize, align: usize) -> Option<NonNull<u8>> {
+    debug_assert!(align.is_power_of_two() && align >= OS_PAGE && len.is_multiple_of(OS_PAGE));
+    let over = len.checked_add(align)?;
+    // SAFETY: no address given: a new mapping the kernel places.
+    let raw = unsafe { map_anonymous(ptr::null_mut(), over, libc::PROT_NONE, libc::MAP_NORESERVE) }
+        as usize;
+    if raw == 0 {
+        return None;
+    }
+    let start = (raw + align - 1) & !(align - 1);
+    let (head, tail) = (start - raw, over - (start - raw) - len);
+    // SAFETY: both ranges lie inside the reservation just made and are not used by anyone.
+    unsafe {
+        if head > 0 {
+            unmap(raw as *mut u8, head);
+        }
+        if tail > 0 {
+            unmap((start + len) as *mut u8, tail);
+        }
+    }
+    NonNull::new(start as *mut u8)
+}
+
+/// Makes `[p, p + len)`, inside a reservation of [`reserve_aligned`], fresh zeroed read-write
+/// memory (one `mmap` with `MAP_FIXED`). Returns false when the kernel refused (out of memory
+/// or over a limit); the range is then as it was.
+///
+/// # Safety
+/// - the range lies inside a reservation of this module and nothing uses it.
+pub unsafe fn commit_fixed(p: *mut u8, len: usize) -> bool {
+    debug_assert!((p as usize).is_multiple_of(OS_PAGE) && len.is_multiple_of(OS_PAGE));
+    // SAFETY: per the contract the range is ours and unused.
+    !unsafe { map_anonymous(p, len, libc::PROT_READ | libc::PROT_WRITE, 0) }.is_null()
+}
+
+/// Turns `[p, p + len)` back into reserved address space: its pages are dropped, nothing is
+/// committed, any access faults (one `mmap` with `MAP_FIXED`, `PROT_NONE`). Returns false when
+/// the kernel refused; the range then stays as it was.
+///
+/// # Safety
+/// - the range lies inside a reservation of this module and its contents are no longer needed.
+pub unsafe fn uncommit_fixed(p: *mut u8, len: usize) -> bool {
+    debug_assert!((p as usize).is_multiple_of(OS_PAGE) && len.is_multiple_of(OS_PAGE));
+    // SAFETY: per the contract the range is ours and dead.
+    !unsafe { map_anonymous(p, len, libc::PROT_NONE, libc::MAP_NORESERVE) }.is_null()
+}
+
 /// Maps `len` bytes of fresh zeroed memory whose start is a multiple of `align`.
 ///
 /// Maps `len + align` bytes and unmaps the unaligned head and the tail, so the result is an

@@ -24,8 +24,9 @@ pub mod tls;
 
 pub use clock::now_ms;
 pub use memory::{
-    advise_huge, decommit, map, map_aligned, release_lazily, remap, remap_fixed, unmap, usage,
-    Syscall, OS_PAGE, SYSCALLS, SYSCALL_KINDS, SYSCALL_NAMES,
+    advise_huge, commit_fixed, decommit, map, map_aligned, release_lazily, remap, remap_fixed,
+    reserve_aligned, uncommit_fixed, unmap, usage, Syscall, OS_PAGE, SYSCALLS, SYSCALL_KINDS,
+    SYSCALL_NAMES,
 };
 
 /// Saves `errno` on creation and restores it on drop.

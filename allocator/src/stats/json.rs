@@ -155,6 +155,8 @@ impl Stats {
             j.num("reused", self.segments_reused);
             j.num("abandoned", self.segments_abandoned);
             j.num("adopted", self.segments_adopted);
+            j.num("in_space", self.segments_in_space);
+            j.num("space_slots", self.segment_space_slots);
         });
         j.object("purge", |j| {
             j.num("runs", self.purged_runs);

@@ -138,6 +138,10 @@ pub struct Stats {
     pub segments_reused: u64,
     pub segments_abandoned: u64,
     pub segments_adopted: u64,
+    /// Segments mapped in the segment space (of `segments_mapped`), and the segments the space
+    /// can hold (0: no space, switched off or refused by the system).
+    pub segments_in_space: u64,
+    pub segment_space_slots: u64,
     /// Thread heaps created and retired (thread exits).
     pub heaps_created: u64,
     pub heaps_retired: u64,
@@ -304,6 +308,8 @@ pub struct GlobalCounters {
     pub segments_reused: SharedCounter,
     pub segments_abandoned: SharedCounter,
     pub segments_adopted: SharedCounter,
+    pub segments_in_space: SharedCounter,
+    pub segment_space_slots: SharedCounter,
     pub heaps_created: SharedCounter,
     pub heaps_retired: SharedCounter,
     pub heaps_taken_over: SharedCounter,
@@ -399,6 +405,8 @@ pub static GLOBAL: GlobalCounters = counters!(
     segments_reused,
     segments_abandoned,
     segments_adopted,
+    segments_in_space,
+    segment_space_slots,
     heaps_created,
     heaps_retired,
     heaps_taken_over,
@@ -524,6 +532,8 @@ pub fn stats() -> Stats {
     s.segments_reused = g.segments_reused.get();
     s.segments_abandoned = g.segments_abandoned.get();
     s.segments_adopted = g.segments_adopted.get();
+    s.segments_in_space = g.segments_in_space.get();
+    s.segment_space_slots = g.segment_space_slots.get();
     s.heaps_created = g.heaps_created.get();
     s.heaps_retired = g.heaps_retired.get();
     s.heaps_taken_over = g.heaps_taken_over.get();

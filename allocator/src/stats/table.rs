@@ -109,6 +109,11 @@ impl Stats {
         w.num(self.segments_abandoned);
         w.s(", adopted ");
         w.num(self.segments_adopted);
+        w.s(", in space ");
+        w.num(self.segments_in_space);
+        w.s(" (slots ");
+        w.num(self.segment_space_slots);
+        w.s(")");
         w.s("\n  purge       runs ");
         w.num(self.purged_runs);
         w.s(", bytes ");
