@@ -210,6 +210,8 @@ pub struct Learner {
     windows: u64,
     reopened: u64,
     recalled: u64,
+    /// Times the state was taken from `SACS_LEARN_FILE` (0 or 1).
+    restored: u64,
     /// Learning froze since the learner's file was last written.
     froze: bool,
     rng: u64,
@@ -244,6 +246,7 @@ impl Learner {
             windows: 0,
             reopened: 0,
             recalled: 0,
+            restored: 0,
             froze: false,
             rng: 0,
         }
@@ -258,7 +261,9 @@ impl Learner {
         // The learner's file, read once, at the first window with learning on (which may come
         // after windows with learning off, when pressure started the learner).
         if !file.is_empty() {
-            self.restore(file);
+            if self.restore(file) {
+                self.restored += 1;
+            }
             self.first = None;
             self.playing = Play::Chosen;
         }
@@ -556,6 +561,21 @@ pub(super) mod tests {
             time_cycles: (cost(value) * jitter * allocs as f64) as u64,
             waste: 8 << 20,
         }
+    }
+
+    #[test]
+    fn the_first_window_takes_the_file_and_counts_it() {
+        let mut saved = fresh();
+        saved.knobs[0].state = KnobState::Frozen;
+        let mut buf = [0u8; file::FILE_MAX];
+        let n = saved.save(&mut buf);
+        let mut l = fresh();
+        l.close(&Reading::now(1), true, false, 0.5, &buf[..n]);
+        assert_eq!(l.restored, 1);
+        assert_eq!(l.knobs[0].state, KnobState::Frozen);
+        let mut other = fresh();
+        other.close(&Reading::now(1), true, false, 0.5, b"sacs-learn 2\n");
+        assert_eq!(other.restored, 0, "a file of another version is not taken");
     }
 
     pub(super) fn fresh() -> Learner {

@@ -39,6 +39,7 @@ impl Learner {
         LEARN.windows.store(self.windows, Relaxed);
         LEARN.reopened.store(self.reopened, Relaxed);
         LEARN.recalled.store(self.recalled, Relaxed);
+        LEARN.restored.store(self.restored, Relaxed);
         if self.frozen_signature.is_some() && on {
             LEARN.frozen_windows.fetch_add(1, Relaxed);
         }

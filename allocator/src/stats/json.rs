@@ -186,6 +186,7 @@ impl Stats {
             j.num("frozen_windows", l.frozen_windows);
             j.num("reopened", l.reopened);
             j.num("recalled", l.recalled);
+            j.num("restored", l.restored);
             j.num("pressure_lean", l.pressure_lean);
             j.object("knobs", |j| {
                 for (k, ladder) in l.knobs.iter().zip(LADDERS.iter()) {

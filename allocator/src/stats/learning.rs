@@ -60,6 +60,8 @@ pub struct LearnBoard {
     pub reopened: AtomicU64,
     /// Times a change of workload brought back the choices frozen for an earlier one.
     pub recalled: AtomicU64,
+    /// Times the learner's state was taken from its file (`SACS_LEARN_FILE`): 0 or 1.
+    pub restored: AtomicU64,
     /// Windows at whose end every knob was frozen, idle or explicit.
     pub frozen_windows: AtomicU64,
     /// Times memory pressure moved the knobs to their lean ends.
@@ -83,6 +85,7 @@ pub static LEARN: LearnBoard = LearnBoard {
     windows: AtomicU64::new(0),
     reopened: AtomicU64::new(0),
     recalled: AtomicU64::new(0),
+    restored: AtomicU64::new(0),
     frozen_windows: AtomicU64::new(0),
     pressure_lean: AtomicU64::new(0),
     enabled: AtomicU8::new(0),
@@ -108,6 +111,7 @@ pub struct LearnStats {
     pub windows: u64,
     pub reopened: u64,
     pub recalled: u64,
+    pub restored: u64,
     pub frozen_windows: u64,
     pub pressure_lean: u64,
 }
@@ -121,6 +125,7 @@ impl LearnStats {
             windows: b.windows.load(Relaxed),
             reopened: b.reopened.load(Relaxed),
             recalled: b.recalled.load(Relaxed),
+            restored: b.restored.load(Relaxed),
             frozen_windows: b.frozen_windows.load(Relaxed),
             pressure_lean: b.pressure_lean.load(Relaxed),
             ..LearnStats::default()

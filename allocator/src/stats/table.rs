@@ -376,6 +376,8 @@ impl Stats {
         w.num(l.reopened);
         w.s(", recalled ");
         w.num(l.recalled);
+        w.s(", restored ");
+        w.num(l.restored);
         w.s(", pressure lean ");
         w.num(l.pressure_lean);
         for (k, ladder) in l.knobs.iter().zip(LADDERS.iter()) {
