@@ -7,7 +7,9 @@
 //!  └─ alloc_slow: aligned requests, big (thread cache, BigCache), whale              [cold]
 //!
 //! free(p)
-//!  ├─ not in a segment → whale registry, else a bad pointer                          [cold]
+//!  ├─ page from the segment space's table (the heap's view of it)
+//!  ├─ not in the space → segment map; not in a segment → whale registry, else a bad
+//!  │    pointer                                                                        [cold]
 //!  ├─ page owned by this thread ── HOT: push onto the page's free list ───────────── return
 //!  │                                  └ page emptied or was full → heap::free::page_freed
 //!  └─ other thread's page → lock-free push on its remote list; big block → thread
