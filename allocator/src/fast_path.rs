@@ -386,12 +386,22 @@ pub unsafe fn free_in_segment(p: *mut u8) {
 #[inline(always)]
 unsafe fn free_at(page: *mut Page, p: *mut u8) {
     // SAFETY: per the contract; the thread's heap slot value.
+    unsafe { free_by_owner(heap::current(), page, p, "free") }
+}
+
+/// The HOT free of `p` when `heap` owns `page`, else the slow one ([`free_other`], which
+/// reports a misuse as `func`'s).
+///
+/// # Safety
+/// - as for [`free_at`]; `heap` is the calling thread's heap slot value.
+#[inline(always)]
+unsafe fn free_by_owner(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
+    // SAFETY: per the contract.
     unsafe {
-        let heap = heap::current();
         if (*page).owner.load(Relaxed) == heap::owner_id(heap) {
             return free_local(heap, page, p);
         }
-        free_other(p, page, heap, "free")
+        free_other(p, page, heap, func)
     }
 }
 
@@ -427,10 +437,7 @@ unsafe fn free_at_with(heap: *mut Heap, page: *mut Page, p: *mut u8) {
     #[cfg(not(target_arch = "x86_64"))]
     // SAFETY: per the contract.
     unsafe {
-        if (*page).owner.load(Relaxed) == heap::owner_id(heap) {
-            return free_local(heap, page, p);
-        }
-        free_other(p, page, heap, "free")
+        free_by_owner(heap, page, p, "free")
     }
 }
 
@@ -481,7 +488,8 @@ unsafe fn free_other(p: *mut u8, page: *mut Page, heap: *mut Heap, func: &str) {
     unsafe {
         if (*heap).state == HeapState::Parked {
             // The thread's first call since it was parked: its real heap, and a purge look.
-            return heap::with_heap(heap, |h| free_with(h, page, p, func), ());
+            // (`with_heap` gives the thread's real, live heap.)
+            return heap::with_heap(heap, |h| free_by_owner(h, page, p, func), ());
         }
         let kind = (*page).kind;
         if kind == PageKind::Small as u8 && (*page).is_block_start(p) {
@@ -496,21 +504,6 @@ unsafe fn free_other(p: *mut u8, page: *mut Page, heap: *mut Heap, func: &str) {
             }
         } else {
             error::report(func, Misuse::InvalidPointer, p);
-        }
-    }
-}
-
-/// [`free`] with the calling thread's real heap `h` (after un-parking it).
-///
-/// # Safety
-/// - as for [`free_other`], with `h` the calling thread's live heap.
-unsafe fn free_with(h: *mut Heap, page: *mut Page, p: *mut u8, func: &str) {
-    // SAFETY: per the contract.
-    unsafe {
-        if (*page).owner.load(Relaxed) == heap::owner_id(h) {
-            free_local(h, page, p);
-        } else {
-            free_other(p, page, h, func);
         }
     }
 }
