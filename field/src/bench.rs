@@ -606,6 +606,7 @@ fn report(config: &Config, layout: &Layout, measured: Measured) -> Report {
         predictions: 0,
         caller_loads: 0,
         misses: 0,
+        promotions: 0,
         utilisation: 0.0,
         non_finite: measured.non_finite,
         slow: measured.slow,
@@ -681,6 +682,7 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
         predictions: stats.predictions - before.predictions,
         caller_loads: stats.tail.loads - before.tail.loads,
         misses: stats.tail.misses - before.tail.misses,
+        promotions: stats.tail.promotions - before.tail.promotions,
         write_wait_ms: (stats.write_behind_wait_ns - before.write_behind_wait_ns) as f64 / 1e6,
         utilisation: stats.utilisation(),
         ..report(config, &layout, measured)

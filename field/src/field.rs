@@ -12,8 +12,11 @@
 //!
 //! Under a [`Budget`] (`tiers`), a block first touched by a query while the hot tier is full
 //! is read into the warm tier (f16); later queries read its f16 copy until its second touch
-//! there promotes it to hot (read again from the file, so hot values are exact); updates
-//! always work on hot blocks.
+//! there promotes it to hot. Since session 12 a query's promotion converts the warm copy
+//! back to f32 instead of reading the file again: the hot values are then *approximate*
+//! (within f16 rounding, the warm copy's error) until an update, `block_values` or
+//! `write_block` needs the block, which reads its exact values first. Updates always work
+//! on exact hot blocks.
 //! A dirty block that must leave hot, and every dirty block when their number reaches the
 //! write-back threshold, are handed to the background writer (`writer`): copied, marked clean,
 //! and written back and synced on the writer's thread; until then a load of such a block reads
@@ -132,8 +135,13 @@ pub struct TailCounters {
     pub loads: u64,
     /// Query rows whose block was not resident (nor its read pending): the demand misses of
     /// queries, which a prefetch avoids (its coverage). Warm blocks promoted to hot are not
-    /// misses, though their promotion is a load.
+    /// misses.
     pub misses: u64,
+    /// Warm blocks a query promoted to hot from their f16 copies (no read; session 12).
+    pub promotions: u64,
+    /// Approximate hot blocks (so promoted) read again from the file because an update,
+    /// `block_values` or `write_block` needed their exact values (counted in `loads`).
+    pub exact_reloads: u64,
     /// Their time.
     pub load_ns: u64,
     /// Waits for a block's pending background read, and their time.
@@ -406,13 +414,20 @@ impl Field {
         Ok(values)
     }
 
-    /// The hot slot of `block`, making it hot first: promoted from warm or loaded from the
-    /// file (read first, so a failed read changes nothing), into a free slot or the CLOCK's
-    /// victim (all dirty blocks are written back first if the victim is dirty).
+    /// The hot slot of `block` with its exact values, making it hot first: promoted from warm
+    /// or loaded from the file (read first, so a failed read changes nothing), into a free
+    /// slot or the CLOCK's victim (handed to the writer first if dirty). A hot block whose
+    /// values are approximate (promoted by a query from its f16 copy) reads them exactly.
     fn hot_slot(&mut self, block: u64) -> Result<usize> {
         self.await_block(block)?;
         let warm = match self.tiers.touch(block) {
-            Some(Place::Hot(slot)) => return Ok(slot),
+            Some(Place::Hot(slot)) if !self.tiers.is_approx(slot) => return Ok(slot),
+            Some(Place::Hot(slot)) => {
+                let values = self.load(block)?;
+                self.tiers.make_exact(slot, &values);
+                self.tail.exact_reloads += 1;
+                return Ok(slot);
+            }
             Some(Place::Warm(slot)) => Some(slot),
             None => None,
         };
@@ -431,10 +446,26 @@ impl Field {
         Ok(slot)
     }
 
+    /// A query's promotion of `block`, in warm slot `slot`, to hot: from its f16 copy (no read
+    /// of the file), into a free hot slot or the CLOCK's victim. Returns the hot slot.
+    fn promote_from_warm(&mut self, block: u64, slot: usize) -> Result<usize> {
+        // Taken out first, so that the victim moving to warm cannot evict it.
+        let (used, values) = self.tiers.take_warm(slot);
+        let hot = if self.tiers.hot_has_room() {
+            self.tiers.push_hot(block)?
+        } else {
+            self.evict_hot_for(block)?
+        };
+        self.tiers.fill_promoted(hot, &values, used);
+        self.tail.promotions += 1;
+        Ok(hot)
+    }
+
     /// Copies `out.len()` features of `block` from float `at` into `out`, for a query.
-    /// - hot: the exact values;
-    /// - warm: promoted to hot if there is room or this is its second touch since it entered
-    ///   warm (its count reached [`PROMOTE_AT_COUNT`]), else answered from its f16 copy;
+    /// - hot: its values (exact, or within f16 rounding if promoted from warm);
+    /// - warm: promoted to hot from its f16 copy if there is room or this is its second touch
+    ///   since it entered warm (its count reached [`PROMOTE_AT_COUNT`]), else answered from
+    ///   its f16 copy;
     /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
     ///   answered from the values just read.
     fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
@@ -449,7 +480,7 @@ impl Field {
                     self.warm_reads += 1;
                     return Ok(());
                 }
-                self.hot_slot(block)?
+                self.promote_from_warm(block, slot)?
             }
             None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
                 self.tail.misses += 1;
