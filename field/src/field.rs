@@ -35,17 +35,18 @@ use crate::hash::{Corners, LevelGrid};
 use crate::init;
 use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
-use crate::memory::{self, BudgetPlan};
 use crate::reader::Reader;
 use crate::store::{BlockStore, CheckReport, StoreStats};
 use crate::tiers::{Budget, IdBuild, Place, Tiers};
 use crate::writer::Writer;
 pub use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
+pub use budget::MAP_SHARE;
 pub use predict::Predictor;
 pub use read_ahead::DEFAULT_READ_AHEAD_BLOCKS;
 pub use train::HAND_OVER_STEP;
 
 mod batch;
+mod budget;
 mod predict;
 mod read_ahead;
 mod train;
@@ -77,6 +78,8 @@ pub struct Stats {
     pub hot_region_bytes: usize,
     /// Bytes of warm blocks' values.
     pub warm_bytes: usize,
+    /// Bytes of the store's block map as allocated (`BlockStore::map_bytes`).
+    pub map_bytes: usize,
     /// Blocks read from the file (or given their initial values) since the field was opened.
     pub loads: u64,
     /// Write-backs (each one `fdatasync`) since the field was opened, all done by the
@@ -194,8 +197,8 @@ pub struct Field {
     request_buf: Vec<u64>,
     done_buf: Vec<crate::reader::Loaded>,
     load_buf: Vec<f32>,
-    /// The budget given to `set_resident_budget`, while it is in force.
-    resident_budget: Option<Budget>,
+    /// The budget given to `set_resident_budget` and its plan, while it is in force.
+    resident: Option<budget::Resident>,
     /// The caller's time by part (`Field::tail_counters`), the writer's waits excepted.
     tail: TailCounters,
     /// Whether the dirty blocks are being handed over step by step (`train`), the hot slot
@@ -251,7 +254,7 @@ impl Field {
             request_buf: Vec::new(),
             done_buf: Vec::new(),
             load_buf: Vec::new(),
-            resident_budget: None,
+            resident: None,
             tail: TailCounters::default(),
             draining: false,
             drain_cursor: 0,
@@ -292,7 +295,7 @@ impl Field {
     /// Sets the memory budget for resident blocks. Writes dirty blocks back and empties the
     /// tiers first (utilisation counts start again).
     pub fn set_budget(&mut self, budget: Budget) -> Result<()> {
-        self.resident_budget = None;
+        self.resident = None;
         self.replace_tiers(budget)
     }
 
@@ -305,42 +308,6 @@ impl Field {
             budget,
         );
         Ok(())
-    }
-
-    /// Sets a budget on the field's resident memory as a whole: like [`Field::set_budget`],
-    /// but the field's memory outside its blocks' values — the store's block map, the tiers'
-    /// tables, copies in flight to the writer, I/O buffers, the last hot region's unused rest
-    /// — is set aside first (module `memory`), and the rest split between hot and warm in the
-    /// budget's proportion. Unless set with [`Field::set_write_behind_bytes`], the bound on
-    /// copies in flight becomes 1/64 of the budget (at least one block, at most
-    /// [`DEFAULT_WRITE_BEHIND_BYTES`]); likewise, unless set with [`Field::set_read_ahead`],
-    /// the bound on pending background reads becomes 1/64 of the budget in blocks (at least
-    /// one, at most [`DEFAULT_READ_AHEAD_BLOCKS`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
-    /// and one hot block do not fit. Returns how the budget was cut.
-    pub fn set_resident_budget(&mut self, budget: Budget) -> Result<BudgetPlan> {
-        self.flush()?;
-        let total = budget.hot_bytes.saturating_add(budget.warm_bytes);
-        let block_bytes = self.blocking.floats_per_block() * 4;
-        if !self.write_behind_explicit {
-            self.writer
-                .set_limit((total / 64).clamp(block_bytes, DEFAULT_WRITE_BEHIND_BYTES));
-        }
-        if !self.read_ahead_explicit {
-            self.read_ahead = (total / 64 / block_bytes).clamp(1, DEFAULT_READ_AHEAD_BLOCKS);
-        }
-        let sizes = memory::Sizes {
-            block_bytes,
-            entries_per_block: self.blocking.entries_per_block(),
-            slot_bytes: crate::format::slot_bytes(&self.blocking),
-            map_bytes: self.store().map_bytes(),
-            write_behind_bytes: self.writer.limit(),
-            gather_chunk: GATHER_CHUNK,
-            read_ahead_blocks: self.read_ahead,
-        };
-        let plan = memory::plan(budget, sizes)?;
-        self.replace_tiers(plan.tiers)?;
-        self.resident_budget = Some(budget);
-        Ok(plan)
     }
 
     /// The most bytes the hot tier's regions may take under the budget (a multiple of 2 MiB).
@@ -565,7 +532,11 @@ impl Field {
     fn hand_over(&mut self, slot: usize) -> Result<()> {
         if self.tiers.is_dirty(slot) {
             let block = self.tiers.hot_block(slot);
+            let new = self.is_new_block(block);
             self.writer.submit(block, self.tiers.hot_values(slot))?;
+            if new {
+                self.count_new_block();
+            }
             self.tiers.mark_clean(slot);
         }
         Ok(())
@@ -632,6 +603,7 @@ impl Field {
         if block >= blocks {
             return Err(Error::NoSuchBlock { block, blocks });
         }
+        self.keep_map_room()?;
         let slot = self.hot_slot(block)?;
         self.tiers
             .hot_values_for_update(slot)
@@ -666,11 +638,16 @@ impl Field {
         let (hot_region_bytes, warm_bytes) = self.tiers.bytes();
         let usage = self.tiers.utilisation();
         let writer = self.writer.stats();
+        let (stored_blocks, map_bytes) = {
+            let store = self.store();
+            (store.present_count(), store.map_bytes())
+        };
         Stats {
             hot_blocks,
             warm_blocks,
             dirty_blocks: self.tiers.dirty_count(),
-            stored_blocks: self.store().present_count(),
+            stored_blocks,
+            map_bytes,
             hot_region_bytes,
             warm_bytes,
             loads: self.loads,

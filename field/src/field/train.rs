@@ -40,6 +40,7 @@ impl Field {
         Field::check_finite("x", x)?;
         Field::check_finite("grad", grad)?;
         Field::check_finite("lr", &[lr])?;
+        self.keep_map_room()?;
         let stepped = self.update_step(x, grad, lr);
         self.tiers.end_update();
         stepped?;
@@ -182,8 +183,12 @@ impl Field {
             let slot = self.drain_cursor % slots;
             if self.tiers.is_dirty(slot) {
                 let block = self.tiers.hot_block(slot);
+                let new = self.is_new_block(block);
                 if !self.writer.try_submit(block, self.tiers.hot_values(slot))? {
                     break; // the writer is busy: go on from this slot at the next call
+                }
+                if new {
+                    self.count_new_block();
                 }
                 self.tiers.mark_clean(slot);
                 handed += 1;
