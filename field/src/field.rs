@@ -51,10 +51,44 @@ mod predict;
 mod read_ahead;
 mod train;
 
-/// A warm block whose access count reaches this is promoted to hot by the next query that
-/// touches it: it enters warm with count 1, so this is its second touch while warm (if the
-/// CLOCK has not halved its count meanwhile).
+/// The promotion threshold of sessions 1 – 11, a constant: a warm block whose access count
+/// reached 3 was promoted by the next query that touched it. Since session 12 the threshold
+/// is derived from the budget ([`promote_at`]); this value can still be set with
+/// [`Field::set_promote_at`] to compare.
 pub const PROMOTE_AT_COUNT: u8 = 3;
+
+/// The promotion threshold derived from a budget: the access count at which a query promotes
+/// a warm block to hot, for a hot tier of `hot_slots`, a warm tier of `warm_slots` and
+/// queries that touch at most `query_blocks` blocks (`levels × 2^dim`).
+///
+/// A block's count starts at 1 when a query's miss loads it into warm (0 when loaded ahead:
+/// its first query is its first touch); each touch adds 1; the CLOCK halves it as its hand
+/// passes. The threshold is `1 + ceil((warm_slots + query_blocks) / hot_slots)` (at least 2,
+/// at most 255): that many touches since the block was loaded.
+/// - **The rate term**, `warm_slots / hot_slots`: a promotion swaps the block with the hot
+///   CLOCK's victim, which had no touch during the hot hand's last revolution; the warm hand
+///   passes a block about once per `warm_slots` insertions, the hot hand once per
+///   `hot_slots` evictions, and each promotion is one of each (a miss into warm only moves
+///   the warm hand). So a block that earns as many touches in warm as the warm revolution is
+///   longer than the hot one (`warm_slots / hot_slots` of them) is touched at least as often
+///   as the block it displaces.
+/// - **The working-set term**, `query_blocks / hot_slots`: one query promotes up to
+///   `query_blocks` blocks; when that approaches the hot tier's size, the query's own
+///   promotions evict each other (measured in `tests/promote.rs`'s setting, 32 blocks per
+///   query, with the constant threshold: 9.4 evictions per query with 8 hot slots, 0.6 with
+///   24). Each hot tier's worth of a query's blocks asks for one touch more.
+///
+/// With a large budget both terms are below one and the threshold is 2: the second touch
+/// promotes (issue 13's two-touch promotion; the 4 GiB benchmark's 1 GiB budget: 46,545 hot
+/// and 31,000 warm slots, 128 blocks per query). A budget whose hot tier is near one query's
+/// blocks asks for more touches; a hot tier of one block, for up to 255.
+pub fn promote_at(hot_slots: usize, warm_slots: usize, query_blocks: usize) -> u8 {
+    let hot = hot_slots.max(1);
+    let touches = (warm_slots.saturating_add(query_blocks))
+        .div_ceil(hot)
+        .max(1);
+    touches.saturating_add(1).min(usize::from(u8::MAX)) as u8
+}
 
 /// Blocks the batch path reads per call of its I/O step (bounds the memory of values read
 /// and not yet placed to this many blocks).
@@ -206,6 +240,9 @@ pub struct Field {
     draining: bool,
     drain_cursor: usize,
     drain_swept: usize,
+    /// The promotion threshold in force, and whether the caller set it (`set_promote_at`).
+    promote_at: u8,
+    promote_at_set: bool,
     /// The live predictor, when on.
     live: Option<predict::Live>,
     /// Predictions it handed to `prefetch`.
@@ -259,6 +296,8 @@ impl Field {
             draining: false,
             drain_cursor: 0,
             drain_swept: 0,
+            promote_at: 2,
+            promote_at_set: false,
             live: None,
             predictions: 0,
             loads: 0,
@@ -302,12 +341,41 @@ impl Field {
     fn replace_tiers(&mut self, budget: Budget) -> Result<()> {
         self.discard_reads()?;
         self.flush()?;
+        self.new_tiers(budget);
+        Ok(())
+    }
+
+    /// Empty tiers for `budget`, and the promotion threshold derived from them (unless set).
+    fn new_tiers(&mut self, budget: Budget) {
         self.tiers = Tiers::new(
             self.blocking.floats_per_block(),
             self.blocking.entries_per_block(),
             budget,
         );
-        Ok(())
+        if !self.promote_at_set {
+            let (hot, warm) = self.tiers.slots();
+            let query_blocks = self.grids.len() << self.layout.dim;
+            self.promote_at = promote_at(hot, warm, query_blocks);
+        }
+    }
+
+    /// The access count at which a query promotes a warm block to hot: derived from the
+    /// budget ([`promote_at`]) unless set with [`Field::set_promote_at`].
+    pub fn promote_at(&self) -> u8 {
+        self.promote_at
+    }
+
+    /// Sets the promotion threshold (at least 1), or with `None` derives it from the budget
+    /// again ([`promote_at`]).
+    pub fn set_promote_at(&mut self, count: Option<u8>) {
+        self.promote_at_set = count.is_some();
+        match count {
+            Some(c) => self.promote_at = c.max(1),
+            None => {
+                let (hot, warm) = self.tiers.slots();
+                self.promote_at = promote_at(hot, warm, self.grids.len() << self.layout.dim);
+            }
+        }
     }
 
     /// The most bytes the hot tier's regions may take under the budget (a multiple of 2 MiB).
@@ -431,7 +499,7 @@ impl Field {
     /// Copies `out.len()` features of `block` from float `at` into `out`, for a query.
     /// - hot: its values (exact, or within f16 rounding if promoted from warm);
     /// - warm: promoted to hot from its f16 copy if there is room or this is its second touch
-    ///   since it entered warm (its count reached [`PROMOTE_AT_COUNT`]), else answered from
+    ///   since it entered warm (its count reached [`Field::promote_at`]), else answered from
     ///   its f16 copy;
     /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
     ///   answered from the values just read.
@@ -441,7 +509,7 @@ impl Field {
         let slot = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => slot,
             Some(Place::Warm(slot)) => {
-                if !self.tiers.hot_has_room() && self.tiers.warm_count(slot) < PROMOTE_AT_COUNT {
+                if !self.tiers.hot_has_room() && self.tiers.warm_count(slot) < self.promote_at {
                     self.tiers.warm_values(slot, at, out);
                     self.tiers.mark_used(Place::Warm(slot), entry);
                     self.warm_reads += 1;

@@ -284,6 +284,11 @@ impl Tiers {
         self.ahead_used
     }
 
+    /// Slots of the hot and of the warm tier.
+    pub fn slots(&self) -> (usize, usize) {
+        (self.hot_cap, self.warm_cap)
+    }
+
     /// Slots of the hot tier.
     pub fn hot_capacity(&self) -> usize {
         self.hot_cap

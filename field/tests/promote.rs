@@ -41,13 +41,11 @@ fn path(n: usize, seed: u64) -> Vec<[f32; 3]> {
         .collect()
 }
 
-#[test]
-fn a_block_promoted_from_warm_is_not_read_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut free = Field::create(dir.path().join("free"), layout()).unwrap();
-    let width = free.output_len();
+/// A field file with every block stored (values the initialisation would not give), copied
+/// to `tight`; returns the original, reopened, and the copy, reopened.
+fn stored_pair(dir: &std::path::Path) -> (Field, Field) {
+    let mut free = Field::create(dir.join("free"), layout()).unwrap();
     let blocks = free.blocking().block_count(&layout());
-    // Every block gets a stored version (values the initialisation would not give).
     for b in 0..blocks {
         let values: Vec<f32> = free
             .block_values(b)
@@ -59,9 +57,37 @@ fn a_block_promoted_from_warm_is_not_read_again() {
     }
     free.flush().unwrap();
     drop(free);
-    std::fs::copy(dir.path().join("free"), dir.path().join("tight")).unwrap();
-    let mut free = Field::open(dir.path().join("free")).unwrap();
-    let mut tight = Field::open(dir.path().join("tight")).unwrap();
+    std::fs::copy(dir.join("free"), dir.join("tight")).unwrap();
+    (
+        Field::open(dir.join("free")).unwrap(),
+        Field::open(dir.join("tight")).unwrap(),
+    )
+}
+
+/// Queries each of `points` three times on `f`, and once on `free`; returns the largest
+/// difference of an output value.
+fn query_path(f: &mut Field, free: &mut Field, points: &[[f32; 3]]) -> f32 {
+    let width = f.output_len();
+    let (mut a, mut b) = (vec![0f32; width], vec![0f32; width]);
+    let mut worst = 0f32;
+    for x in points {
+        free.query(x, &mut a).unwrap();
+        for _ in 0..3 {
+            f.query(x, &mut b).unwrap();
+            for (p, q) in a.iter().zip(&b) {
+                worst = worst.max((p - q).abs());
+            }
+        }
+    }
+    worst
+}
+
+#[test]
+fn a_block_promoted_from_warm_is_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut free, mut tight) = stored_pair(dir.path());
+    let width = free.output_len();
+    let blocks = free.blocking().block_count(&layout());
     // 24 hot blocks; warm holds every block, so no block leaves memory once loaded.
     tight
         .set_budget(Budget {
@@ -69,6 +95,8 @@ fn a_block_promoted_from_warm_is_not_read_again() {
             warm_bytes: blocks as usize * 2048,
         })
         .unwrap();
+    // Promote as sessions 1 – 11 did (the derived threshold is the other test's).
+    tight.set_promote_at(Some(field::PROMOTE_AT_COUNT));
 
     let points = path(400, 3);
     let (mut a, mut b) = (vec![0f32; width], vec![0f32; width]);
@@ -135,5 +163,64 @@ fn a_block_promoted_from_warm_is_not_read_again() {
             free.block_values(b).unwrap(),
             "block {b}"
         );
+    }
+}
+
+#[test]
+fn the_promotion_threshold_follows_the_budget() {
+    // The 4 GiB benchmark's tiers under 1 GiB: two touches. One hot slot: the most.
+    assert_eq!(field::promote_at(46_545, 31_000, 128), 2);
+    assert_eq!(field::promote_at(1, 4096, 128), 255);
+    assert_eq!(field::promote_at(56, 24, 32), 2);
+    assert_eq!(field::promote_at(12, 116, 32), 1 + 13);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut free, tight) = stored_pair(dir.path());
+    drop(tight);
+    let points = path(400, 4);
+    let bound = 0.4 / 2048.0; // f16 rounding of entries below 0.4
+    let mut run = |hot: usize, warm: usize, at: Option<u8>| {
+        let mut f = Field::open(dir.path().join("tight")).unwrap();
+        f.set_budget(Budget {
+            hot_bytes: hot * 4096,
+            warm_bytes: warm * 2048,
+        })
+        .unwrap();
+        f.set_promote_at(at);
+        let worst = query_path(&mut f, &mut free, &points);
+        assert!(worst <= bound, "{hot} hot, {at:?}: {worst}");
+        (f.promote_at(), f.stats())
+    };
+    // A small hot tier (12 blocks, a query touches up to 32) and a larger one (56, warm 24).
+    let (small_at, small) = run(12, 116, None);
+    let (_, small_constant) = run(12, 116, Some(field::PROMOTE_AT_COUNT));
+    let (large_at, large) = run(56, 24, None);
+    let (_, large_constant) = run(56, 24, Some(field::PROMOTE_AT_COUNT));
+    eprintln!(
+        "small budget: threshold {small_at}, {} evictions, {} warm reads (constant 3: {}, {}); \
+         large: threshold {large_at}, {} evictions, {} warm reads (constant 3: {}, {})",
+        small.tail.evictions,
+        small.warm_reads,
+        small_constant.tail.evictions,
+        small_constant.warm_reads,
+        large.tail.evictions,
+        large.warm_reads,
+        large_constant.tail.evictions,
+        large_constant.warm_reads,
+    );
+    assert_eq!((small_at, large_at), (14, 2));
+    // Small: the constant makes a query's promotions evict each other; the derived threshold
+    // keeps the swaps down and reads from warm instead.
+    assert!(
+        small.tail.evictions * 2 < small_constant.tail.evictions,
+        "{small:?} {small_constant:?}"
+    );
+    assert!(small.warm_reads > small_constant.warm_reads);
+    // Larger: promotion on the second touch answers more rows from hot, for as many swaps.
+    assert!(large.warm_reads < large_constant.warm_reads);
+    assert!(large.tail.evictions <= large_constant.tail.evictions + 8);
+    // Reading only: every block was read from the file once, whatever the threshold.
+    for stats in [&small, &small_constant, &large, &large_constant] {
+        assert!(stats.loads <= 128, "{stats:?}");
     }
 }

@@ -83,6 +83,8 @@ pub struct Report {
     /// Warm blocks promoted to hot from their f16 copies, with no read
     /// (`TailCounters::promotions`, session 12).
     pub promotions: u64,
+    /// The promotion threshold in force (`Field::promote_at`; 0 for the mapping).
+    pub promote_at: u8,
     /// Query rows whose block was not resident (`TailCounters::misses`): against a run
     /// without prefetch, `1 - misses / misses_without` is the prefetch's coverage.
     pub misses: u64,
@@ -113,7 +115,7 @@ impl Report {
              read_ahead={} look_ahead={} slow_calls={} slow_ms={:.1} slow_load_ms={:.1} \
              slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
              slow_write_wait_ms={:.1} slow_with_handover={} predict={} gathered={} \
-             ahead_used={} predictions={} caller_loads={} misses={} promotions={}",
+             ahead_used={} predictions={} caller_loads={} misses={} promotions={} promote_at={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -168,6 +170,7 @@ impl Report {
             self.caller_loads,
             self.misses,
             self.promotions,
+            self.promote_at,
         )
     }
 }

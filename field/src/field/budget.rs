@@ -34,7 +34,7 @@ use super::{Field, GATHER_CHUNK};
 use crate::error::Result;
 use crate::memory::{self, BudgetPlan};
 use crate::store;
-use crate::tiers::{Budget, Tiers};
+use crate::tiers::Budget;
 use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
 
 use super::read_ahead::DEFAULT_READ_AHEAD_BLOCKS;
@@ -117,11 +117,7 @@ impl Field {
             read_ahead_blocks: self.read_ahead,
         };
         let plan = memory::plan(budget, sizes)?;
-        self.tiers = Tiers::new(
-            self.blocking.floats_per_block(),
-            self.blocking.entries_per_block(),
-            plan.tiers,
-        );
+        self.new_tiers(plan.tiers);
         self.resident = Some(Resident {
             budget,
             plan,
