@@ -564,22 +564,33 @@ impl Field {
 
     /// [`Field::query`] for a checked point, without the predictor.
     fn query_point(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
-        let dim = self.layout.dim as usize;
         let features = self.blocking.features;
-        let corner_count = 1 << dim;
         let (tile, local) = self.tile_of(x);
         for level in 0..self.grids.len() {
             let (corners, base) = self.level_corners(tile, level, local);
-            let mut rows = [[0f32; 8]; 8];
-            for (c, row) in rows.iter_mut().take(corner_count).enumerate() {
-                let (block, at) = self.blocking.locate(base, corners.index[c]);
-                self.read_row(block, at, &mut row[..features])?;
-            }
-            let slices: [&[f32]; 8] = std::array::from_fn(|c| &rows[c][..features]);
-            let level_out = &mut out[level * features..(level + 1) * features];
-            self.kernel
-                .blend(&slices[..corner_count], &corners.weight, level_out);
+            self.answer_level(
+                &corners,
+                base,
+                &mut out[level * features..(level + 1) * features],
+            )?;
         }
+        Ok(())
+    }
+
+    /// One level of a query: the corners' rows through the tiers (`read_row`), blended into
+    /// `out` (`features` floats).
+    #[inline]
+    fn answer_level(&mut self, corners: &Corners, base: u64, out: &mut [f32]) -> Result<()> {
+        let features = self.blocking.features;
+        let corner_count = 1 << self.layout.dim;
+        let mut rows = [[0f32; 8]; 8];
+        for (c, row) in rows.iter_mut().take(corner_count).enumerate() {
+            let (block, at) = self.blocking.locate(base, corners.index[c]);
+            self.read_row(block, at, &mut row[..features])?;
+        }
+        let slices: [&[f32]; 8] = std::array::from_fn(|c| &rows[c][..features]);
+        self.kernel
+            .blend(&slices[..corner_count], &corners.weight, out);
         Ok(())
     }
 
