@@ -156,3 +156,36 @@ fn victims_pass_over_pinned_blocks_while_they_can() {
     t.unpin_all();
     assert_eq!(t.place(7), None);
 }
+
+#[test]
+fn a_promotion_from_warm_is_approximate_until_made_exact() {
+    let mut t = Tiers::new(
+        FLOATS,
+        FLOATS / 2,
+        Budget {
+            hot_bytes: 4096,
+            warm_bytes: 2 * 2048,
+        },
+    );
+    let exact: Vec<f32> = (0..FLOATS).map(|i| 0.1 + i as f32 / 7000.0).collect();
+    let w = t.insert_warm(4, &exact).unwrap();
+    let (used, values) = t.take_warm(w);
+    assert_eq!(t.place(4), None, "taken out of warm");
+    let h = t.push_hot(4).unwrap();
+    t.fill_promoted(h, &values, used);
+    assert!(t.is_approx(h));
+    assert_eq!(t.place(4), Some(Place::Hot(h)));
+    // The f16 copy's values, converted back: within f16 rounding, not all exact.
+    let promoted = t.hot_values(h).to_vec();
+    assert!(promoted
+        .iter()
+        .zip(&exact)
+        .all(|(p, e)| (p - e).abs() <= e / 2048.0));
+    assert!(promoted.iter().zip(&exact).any(|(p, e)| p != e));
+    // Demoted, it converts back to the same f16 values; made exact, the flag clears.
+    t.make_exact(h, &exact);
+    assert!(!t.is_approx(h));
+    assert_eq!(t.hot_values(h), &exact[..]);
+    t.hot_values_for_update(h)[0] = 1.0;
+    assert_eq!(t.dirty_count(), 1);
+}
