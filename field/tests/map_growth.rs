@@ -119,7 +119,7 @@ fn new_blocks_written_under_a_resident_budget_stay_within_it() {
     eprintln!(
         "{written} new blocks; the plan's map share went {plans:?} (map at most {worst_map} \
          bytes); peak RSS grew {growth} bytes (peak reset: {peak_reset}) under a budget of \
-         {total} + {CONSTANT}; {:?}; {stats:?}",
+         {total} + {CONSTANT}; first plan {first:?}; last {:?}; {stats:?}",
         f.resident_plan()
     );
     assert!(
