@@ -70,7 +70,9 @@ impl Field {
     /// likewise, unless set with [`Field::set_read_ahead`], the bound on pending background
     /// reads becomes 1/64 of the budget in blocks (at least one, at most
     /// [`DEFAULT_READ_AHEAD_BLOCKS`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
-    /// and one hot block do not fit. Returns how the budget was cut.
+    /// and one hot block do not fit; the tiers are emptied first, so after a failure the
+    /// field has no budget (unlimited, as after `set_budget(Budget::UNLIMITED)`). Returns how
+    /// the budget was cut.
     ///
     /// The block map grows as blocks are written for the first time; the budget holds that
     /// growth too: the map is reserved ahead, and when blocks written since pass the
