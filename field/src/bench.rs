@@ -21,9 +21,12 @@ use hdrhistogram::Histogram;
 use crate::error::Result;
 use crate::field::{Field, TailCounters};
 use mmap::MmapField;
+use procfs::{drop_page_cache, major_faults};
+pub use procfs::{io_counter, status_kib};
 pub use slow::{SlowCalls, SLOW_CALL_NS};
 
 pub mod mmap;
+mod procfs;
 mod report;
 mod slow;
 
@@ -199,6 +202,9 @@ pub struct Config {
     pub look_ahead: usize,
     /// The field's live predictor (`Field::set_predictor`) with this horizon; 0: off.
     pub predict: usize,
+    /// The field's promotion threshold (`Field::set_promote_at`); `None`: derived from the
+    /// budget (session 12).
+    pub promote_at: Option<u8>,
 }
 
 /// The layout of a field of about `size_mib` MiB of f32 features: 3-D, 4 features, blocks of
@@ -352,45 +358,6 @@ fn train_gradient(x: &[f32], grad: &mut [f32]) {
         let phase = (i as f32 + 1.0) * (x[0] + 2.0 * x[1] + 3.0 * x[2]);
         *g = 0.1 * phase.sin();
     }
-}
-
-/// A `kB` line of `/proc/self/status` (`VmHWM`, `VmRSS`), 0 if absent.
-pub fn status_kib(key: &str) -> u64 {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    proc_value(&status, key)
-}
-
-/// A counter of `/proc/self/io` (`read_bytes`, `rchar`), 0 if absent.
-pub fn io_counter(key: &str) -> u64 {
-    let io = fs::read_to_string("/proc/self/io").unwrap_or_default();
-    proc_value(&io, key)
-}
-
-fn proc_value(text: &str, key: &str) -> u64 {
-    text.lines()
-        .find_map(|line| {
-            let rest = line.strip_prefix(key)?.strip_prefix(':')?;
-            rest.split_whitespace().next()?.parse().ok()
-        })
-        .unwrap_or(0)
-}
-
-/// Writes back dirty pages and drops the page cache; false if not allowed (not root).
-fn drop_page_cache() -> bool {
-    // SAFETY: `sync` takes no arguments and only schedules dirty pages for writing.
-    unsafe { libc::sync() };
-    fs::write("/proc/sys/vm/drop_caches", "1").is_ok()
-}
-
-/// Major page faults of this process so far (`getrusage`), 0 if the call fails.
-fn major_faults() -> u64 {
-    // SAFETY: `rusage` is plain data, valid when zeroed; `getrusage` writes it whole.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a valid, writable `rusage`.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return 0;
-    }
-    usage.ru_majflt as u64
 }
 
 /// The calls the measured loop makes, on either engine.
@@ -606,6 +573,8 @@ fn report(config: &Config, layout: &Layout, measured: Measured) -> Report {
         predictions: 0,
         caller_loads: 0,
         misses: 0,
+        promotions: 0,
+        promote_at: 0,
         utilisation: 0.0,
         non_finite: measured.non_finite,
         slow: measured.slow,
@@ -650,6 +619,7 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
             hot_bytes: budget / 4 * 3,
             warm_bytes: budget / 4,
         })?;
+        field.set_promote_at(config.promote_at);
     } else {
         let warmup = Instant::now();
         for block in 0..field.blocking().block_count(&layout) {
@@ -681,6 +651,8 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
         predictions: stats.predictions - before.predictions,
         caller_loads: stats.tail.loads - before.tail.loads,
         misses: stats.tail.misses - before.tail.misses,
+        promotions: stats.tail.promotions - before.tail.promotions,
+        promote_at: field.promote_at(),
         write_wait_ms: (stats.write_behind_wait_ns - before.write_behind_wait_ns) as f64 / 1e6,
         utilisation: stats.utilisation(),
         ..report(config, &layout, measured)

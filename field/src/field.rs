@@ -12,8 +12,11 @@
 //!
 //! Under a [`Budget`] (`tiers`), a block first touched by a query while the hot tier is full
 //! is read into the warm tier (f16); later queries read its f16 copy until its second touch
-//! there promotes it to hot (read again from the file, so hot values are exact); updates
-//! always work on hot blocks.
+//! there promotes it to hot. Since session 12 a query's promotion converts the warm copy
+//! back to f32 instead of reading the file again: the hot values are then *approximate*
+//! (within f16 rounding, the warm copy's error) until an update, `block_values` or
+//! `write_block` needs the block, which reads its exact values first. Updates always work
+//! on exact hot blocks.
 //! A dirty block that must leave hot, and every dirty block when their number reaches the
 //! write-back threshold, are handed to the background writer (`writer`): copied, marked clean,
 //! and written back and synced on the writer's thread; until then a load of such a block reads
@@ -32,25 +35,23 @@ use crate::hash::{Corners, LevelGrid};
 use crate::init;
 use crate::kernel::Kernel;
 use crate::layout::{Blocking, Layout};
-use crate::memory::{self, BudgetPlan};
 use crate::reader::Reader;
 use crate::store::{BlockStore, CheckReport, StoreStats};
 use crate::tiers::{Budget, IdBuild, Place, Tiers};
 use crate::writer::Writer;
 pub use crate::writer::DEFAULT_WRITE_BEHIND_BYTES;
+pub use budget::MAP_SHARE;
 pub use predict::Predictor;
+pub use promote::{promote_at, PROMOTE_AT_COUNT};
 pub use read_ahead::DEFAULT_READ_AHEAD_BLOCKS;
 pub use train::HAND_OVER_STEP;
 
 mod batch;
+mod budget;
 mod predict;
+mod promote;
 mod read_ahead;
 mod train;
-
-/// A warm block whose access count reaches this is promoted to hot by the next query that
-/// touches it: it enters warm with count 1, so this is its second touch while warm (if the
-/// CLOCK has not halved its count meanwhile).
-pub const PROMOTE_AT_COUNT: u8 = 3;
 
 /// Blocks the batch path reads per call of its I/O step (bounds the memory of values read
 /// and not yet placed to this many blocks).
@@ -74,6 +75,8 @@ pub struct Stats {
     pub hot_region_bytes: usize,
     /// Bytes of warm blocks' values.
     pub warm_bytes: usize,
+    /// Bytes of the store's block map as allocated (`BlockStore::map_bytes`).
+    pub map_bytes: usize,
     /// Blocks read from the file (or given their initial values) since the field was opened.
     pub loads: u64,
     /// Write-backs (each one `fdatasync`) since the field was opened, all done by the
@@ -132,8 +135,13 @@ pub struct TailCounters {
     pub loads: u64,
     /// Query rows whose block was not resident (nor its read pending): the demand misses of
     /// queries, which a prefetch avoids (its coverage). Warm blocks promoted to hot are not
-    /// misses, though their promotion is a load.
+    /// misses.
     pub misses: u64,
+    /// Warm blocks a query promoted to hot from their f16 copies (no read; session 12).
+    pub promotions: u64,
+    /// Approximate hot blocks (so promoted) read again from the file because an update,
+    /// `block_values` or `write_block` needed their exact values (counted in `loads`).
+    pub exact_reloads: u64,
     /// Their time.
     pub load_ns: u64,
     /// Waits for a block's pending background read, and their time.
@@ -186,8 +194,8 @@ pub struct Field {
     request_buf: Vec<u64>,
     done_buf: Vec<crate::reader::Loaded>,
     load_buf: Vec<f32>,
-    /// The budget given to `set_resident_budget`, while it is in force.
-    resident_budget: Option<Budget>,
+    /// The budget given to `set_resident_budget` and its plan, while it is in force.
+    resident: Option<budget::Resident>,
     /// The caller's time by part (`Field::tail_counters`), the writer's waits excepted.
     tail: TailCounters,
     /// Whether the dirty blocks are being handed over step by step (`train`), the hot slot
@@ -195,6 +203,9 @@ pub struct Field {
     draining: bool,
     drain_cursor: usize,
     drain_swept: usize,
+    /// The promotion threshold in force, and whether the caller set it (`set_promote_at`).
+    promote_at: u8,
+    promote_at_set: bool,
     /// The live predictor, when on.
     live: Option<predict::Live>,
     /// Predictions it handed to `prefetch`.
@@ -243,11 +254,13 @@ impl Field {
             request_buf: Vec::new(),
             done_buf: Vec::new(),
             load_buf: Vec::new(),
-            resident_budget: None,
+            resident: None,
             tail: TailCounters::default(),
             draining: false,
             drain_cursor: 0,
             drain_swept: 0,
+            promote_at: 2,
+            promote_at_set: false,
             live: None,
             predictions: 0,
             loads: 0,
@@ -284,55 +297,29 @@ impl Field {
     /// Sets the memory budget for resident blocks. Writes dirty blocks back and empties the
     /// tiers first (utilisation counts start again).
     pub fn set_budget(&mut self, budget: Budget) -> Result<()> {
-        self.resident_budget = None;
+        self.resident = None;
         self.replace_tiers(budget)
     }
 
     fn replace_tiers(&mut self, budget: Budget) -> Result<()> {
         self.discard_reads()?;
         self.flush()?;
+        self.new_tiers(budget);
+        Ok(())
+    }
+
+    /// Empty tiers for `budget`, and the promotion threshold derived from them (unless set).
+    fn new_tiers(&mut self, budget: Budget) {
         self.tiers = Tiers::new(
             self.blocking.floats_per_block(),
             self.blocking.entries_per_block(),
             budget,
         );
-        Ok(())
-    }
-
-    /// Sets a budget on the field's resident memory as a whole: like [`Field::set_budget`],
-    /// but the field's memory outside its blocks' values — the store's block map, the tiers'
-    /// tables, copies in flight to the writer, I/O buffers, the last hot region's unused rest
-    /// — is set aside first (module `memory`), and the rest split between hot and warm in the
-    /// budget's proportion. Unless set with [`Field::set_write_behind_bytes`], the bound on
-    /// copies in flight becomes 1/64 of the budget (at least one block, at most
-    /// [`DEFAULT_WRITE_BEHIND_BYTES`]); likewise, unless set with [`Field::set_read_ahead`],
-    /// the bound on pending background reads becomes 1/64 of the budget in blocks (at least
-    /// one, at most [`DEFAULT_READ_AHEAD_BLOCKS`]). Fails with [`Error::BudgetTooSmall`] if the fixed part
-    /// and one hot block do not fit. Returns how the budget was cut.
-    pub fn set_resident_budget(&mut self, budget: Budget) -> Result<BudgetPlan> {
-        self.flush()?;
-        let total = budget.hot_bytes.saturating_add(budget.warm_bytes);
-        let block_bytes = self.blocking.floats_per_block() * 4;
-        if !self.write_behind_explicit {
-            self.writer
-                .set_limit((total / 64).clamp(block_bytes, DEFAULT_WRITE_BEHIND_BYTES));
+        if !self.promote_at_set {
+            let (hot, warm) = self.tiers.slots();
+            let query_blocks = self.grids.len() << self.layout.dim;
+            self.promote_at = promote_at(hot, warm, query_blocks);
         }
-        if !self.read_ahead_explicit {
-            self.read_ahead = (total / 64 / block_bytes).clamp(1, DEFAULT_READ_AHEAD_BLOCKS);
-        }
-        let sizes = memory::Sizes {
-            block_bytes,
-            entries_per_block: self.blocking.entries_per_block(),
-            slot_bytes: crate::format::slot_bytes(&self.blocking),
-            map_bytes: self.store().map_bytes(),
-            write_behind_bytes: self.writer.limit(),
-            gather_chunk: GATHER_CHUNK,
-            read_ahead_blocks: self.read_ahead,
-        };
-        let plan = memory::plan(budget, sizes)?;
-        self.replace_tiers(plan.tiers)?;
-        self.resident_budget = Some(budget);
-        Ok(plan)
     }
 
     /// The most bytes the hot tier's regions may take under the budget (a multiple of 2 MiB).
@@ -406,13 +393,20 @@ impl Field {
         Ok(values)
     }
 
-    /// The hot slot of `block`, making it hot first: promoted from warm or loaded from the
-    /// file (read first, so a failed read changes nothing), into a free slot or the CLOCK's
-    /// victim (all dirty blocks are written back first if the victim is dirty).
+    /// The hot slot of `block` with its exact values, making it hot first: promoted from warm
+    /// or loaded from the file (read first, so a failed read changes nothing), into a free
+    /// slot or the CLOCK's victim (handed to the writer first if dirty). A hot block whose
+    /// values are approximate (promoted by a query from its f16 copy) reads them exactly.
     fn hot_slot(&mut self, block: u64) -> Result<usize> {
         self.await_block(block)?;
         let warm = match self.tiers.touch(block) {
-            Some(Place::Hot(slot)) => return Ok(slot),
+            Some(Place::Hot(slot)) if !self.tiers.is_approx(slot) => return Ok(slot),
+            Some(Place::Hot(slot)) => {
+                let values = self.load(block)?;
+                self.tiers.make_exact(slot, &values);
+                self.tail.exact_reloads += 1;
+                return Ok(slot);
+            }
             Some(Place::Warm(slot)) => Some(slot),
             None => None,
         };
@@ -432,9 +426,10 @@ impl Field {
     }
 
     /// Copies `out.len()` features of `block` from float `at` into `out`, for a query.
-    /// - hot: the exact values;
-    /// - warm: promoted to hot if there is room or this is its second touch since it entered
-    ///   warm (its count reached [`PROMOTE_AT_COUNT`]), else answered from its f16 copy;
+    /// - hot: its values (exact, or within f16 rounding if promoted from warm);
+    /// - warm: promoted to hot from its f16 copy if there is room or this is its second touch
+    ///   since it entered warm (its count reached [`Field::promote_at`]), else answered from
+    ///   its f16 copy;
     /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
     ///   answered from the values just read.
     fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
@@ -443,13 +438,13 @@ impl Field {
         let slot = match self.tiers.touch(block) {
             Some(Place::Hot(slot)) => slot,
             Some(Place::Warm(slot)) => {
-                if !self.tiers.hot_has_room() && self.tiers.warm_count(slot) < PROMOTE_AT_COUNT {
+                if !self.tiers.hot_has_room() && self.tiers.warm_count(slot) < self.promote_at {
                     self.tiers.warm_values(slot, at, out);
                     self.tiers.mark_used(Place::Warm(slot), entry);
                     self.warm_reads += 1;
                     return Ok(());
                 }
-                self.hot_slot(block)?
+                self.promote_from_warm(block, slot)?
             }
             None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
                 self.tail.misses += 1;
@@ -498,22 +493,33 @@ impl Field {
 
     /// [`Field::query`] for a checked point, without the predictor.
     fn query_point(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
-        let dim = self.layout.dim as usize;
         let features = self.blocking.features;
-        let corner_count = 1 << dim;
         let (tile, local) = self.tile_of(x);
         for level in 0..self.grids.len() {
             let (corners, base) = self.level_corners(tile, level, local);
-            let mut rows = [[0f32; 8]; 8];
-            for (c, row) in rows.iter_mut().take(corner_count).enumerate() {
-                let (block, at) = self.blocking.locate(base, corners.index[c]);
-                self.read_row(block, at, &mut row[..features])?;
-            }
-            let slices: [&[f32]; 8] = std::array::from_fn(|c| &rows[c][..features]);
-            let level_out = &mut out[level * features..(level + 1) * features];
-            self.kernel
-                .blend(&slices[..corner_count], &corners.weight, level_out);
+            self.answer_level(
+                &corners,
+                base,
+                &mut out[level * features..(level + 1) * features],
+            )?;
         }
+        Ok(())
+    }
+
+    /// One level of a query: the corners' rows through the tiers (`read_row`), blended into
+    /// `out` (`features` floats).
+    #[inline]
+    fn answer_level(&mut self, corners: &Corners, base: u64, out: &mut [f32]) -> Result<()> {
+        let features = self.blocking.features;
+        let corner_count = 1 << self.layout.dim;
+        let mut rows = [[0f32; 8]; 8];
+        for (c, row) in rows.iter_mut().take(corner_count).enumerate() {
+            let (block, at) = self.blocking.locate(base, corners.index[c]);
+            self.read_row(block, at, &mut row[..features])?;
+        }
+        let slices: [&[f32]; 8] = std::array::from_fn(|c| &rows[c][..features]);
+        self.kernel
+            .blend(&slices[..corner_count], &corners.weight, out);
         Ok(())
     }
 
@@ -534,7 +540,11 @@ impl Field {
     fn hand_over(&mut self, slot: usize) -> Result<()> {
         if self.tiers.is_dirty(slot) {
             let block = self.tiers.hot_block(slot);
+            let new = self.is_new_block(block);
             self.writer.submit(block, self.tiers.hot_values(slot))?;
+            if new {
+                self.count_new_block();
+            }
             self.tiers.mark_clean(slot);
         }
         Ok(())
@@ -601,6 +611,7 @@ impl Field {
         if block >= blocks {
             return Err(Error::NoSuchBlock { block, blocks });
         }
+        self.keep_map_room()?;
         let slot = self.hot_slot(block)?;
         self.tiers
             .hot_values_for_update(slot)
@@ -635,11 +646,16 @@ impl Field {
         let (hot_region_bytes, warm_bytes) = self.tiers.bytes();
         let usage = self.tiers.utilisation();
         let writer = self.writer.stats();
+        let (stored_blocks, map_bytes) = {
+            let store = self.store();
+            (store.present_count(), store.map_bytes())
+        };
         Stats {
             hot_blocks,
             warm_blocks,
             dirty_blocks: self.tiers.dirty_count(),
-            stored_blocks: self.store().present_count(),
+            stored_blocks,
+            map_bytes,
             hot_region_bytes,
             warm_bytes,
             loads: self.loads,

@@ -80,6 +80,32 @@ impl Kernel {
         }
     }
 
+    /// 8 points' vertex indices and weights at one level, from their tile-local coordinates
+    /// (`dim` axes, clamped to `[0, 1]`): the same integers and floats as `LevelGrid::locate`
+    /// then [`Kernel::corners`] for each point (all 8 corners, as `corners_scalar` gives
+    /// them), with one point per lane in the AVX2 kernel (`field::batch` uses it for
+    /// `query_batch`).
+    #[inline]
+    pub(crate) fn corners8(
+        &self,
+        grid: &LevelGrid,
+        dim: usize,
+        local: &[[f32; 3]; 8],
+        out: &mut [Corners; 8],
+    ) {
+        match self.0 {
+            Isa::Scalar => {
+                for (x, o) in local.iter().zip(out.iter_mut()) {
+                    let (cell, frac) = grid.locate(*x, dim);
+                    corners_scalar(grid, cell, frac, o);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx2Fma` exists only after `avx2_fma` detected both features.
+            Isa::Avx2Fma => unsafe { avx2::corners8(grid, dim, local, out) },
+        }
+    }
+
     /// `out[f] = Σ_c weights[c] × rows[c][f]` for `f < out.len()`; every row has at least
     /// `out.len()` floats, and `out.len() ≤ 8`.
     #[inline]
@@ -334,89 +360,134 @@ mod avx2 {
         // Every index is below the table size already (dense indices by construction, hashed
         // ones masked); masking with it again costs one AND and makes the row reads below
         // in bounds whatever the grid.
-        let entries_mask = _mm256_set1_epi32((grids.entries - 1) as i32);
+        let entries_mask = (grids.entries - 1) as u32;
         let mut index = [[0u32; 8]; 8];
         let mut weight = [[0f32; 8]; 8];
         for (level, grid) in grids.grids.iter().enumerate() {
-            let r = _mm256_set1_ps(grid.resolution as f32);
-            let last = _mm256_set1_epi32(grid.resolution as i32 - 1);
-            // Per axis, the lower ([0]) and upper ([1]) vertex's share of the index (its term,
-            // or its brick's hash term), of the place in the brick, and of the weight.
-            let mut term = [[_mm256_setzero_si256(); 2]; 3];
-            let mut place = [[_mm256_setzero_si256(); 2]; 3];
-            let mut share = [[_mm256_set1_ps(1.0); 2]; 3];
-            for d in 0..3 {
-                let (cell, frac) = if d < dim {
-                    let p = _mm256_mul_ps(axis[d], r);
-                    // p ≥ 0, so truncation is the floor; the top face belongs to the last cell.
-                    let c = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_floor_ps(p)), last);
-                    (c, _mm256_sub_ps(p, _mm256_cvtepi32_ps(c)))
-                } else {
-                    (_mm256_setzero_si256(), _mm256_setzero_ps())
-                };
-                let m = _mm256_set1_epi32(grid.multipliers[d] as i32);
-                let bits = _mm_cvtsi32_si128(grid.brick_bits[d] as i32);
-                let low = _mm256_set1_epi32(((1u32 << grid.brick_bits[d]) - 1) as i32);
-                let shift = _mm_cvtsi32_si128(grid.place_shift[d] as i32);
-                for upper in 0..2 {
-                    let v = _mm256_add_epi32(cell, _mm256_set1_epi32(upper));
-                    term[d][upper as usize] = if grid.indexing == Indexing::Local {
-                        place[d][upper as usize] =
-                            _mm256_sll_epi32(_mm256_and_si256(v, low), shift);
-                        _mm256_mullo_epi32(_mm256_srl_epi32(v, bits), m)
-                    } else {
-                        _mm256_mullo_epi32(v, m)
-                    };
-                }
-                share[d] = [_mm256_sub_ps(_mm256_set1_ps(1.0), frac), frac];
-            }
-            for c in 0..corner_count {
-                let [u0, u1, u2] = [c & 1, (c >> 1) & 1, (c >> 2) & 1];
-                let (t0, t1, t2) = (term[0][u0], term[1][u1], term[2][u2]);
-                // The scalar kernel's order: ((1 × w0) × w1) × w2.
-                let w = _mm256_mul_ps(_mm256_mul_ps(share[0][u0], share[1][u1]), share[2][u2]);
-                let idx = match grid.indexing {
-                    Indexing::Dense => _mm256_add_epi32(_mm256_add_epi32(t0, t1), t2),
-                    Indexing::Spatial => _mm256_and_si256(
-                        _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2),
-                        _mm256_set1_epi32(grid.mask as i32),
-                    ),
-                    Indexing::Local => {
-                        let hash = _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2);
-                        let block = _mm256_and_si256(hash, _mm256_set1_epi32(grid.mask as i32));
-                        let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
-                        let p = _mm256_or_si256(
-                            _mm256_or_si256(place[0][u0], place[1][u1]),
-                            place[2][u2],
-                        );
-                        _mm256_or_si256(_mm256_sll_epi32(block, bits), p)
-                    }
-                };
-                let idx = _mm256_and_si256(idx, entries_mask);
-                // SAFETY: `index[c]` and `weight[c]` are 8 values = 32 bytes; unaligned stores.
-                unsafe {
-                    _mm256_storeu_si256(index[c].as_mut_ptr().cast(), idx);
-                    _mm256_storeu_ps(weight[c].as_mut_ptr(), w);
-                }
-            }
+            // SAFETY: the caller's processor supports AVX2 and FMA.
+            unsafe { level_corners8(grid, dim, &axis, corner_count, &mut index, &mut weight) };
             // SAFETY: `level × entries × features` is inside `tables` (its length is checked
             // by the caller to be `levels × entries × features`).
             let table = unsafe { tables.as_ptr().add(level * grids.entries * features) };
             for j in 0..8 {
                 let mut acc = _mm256_setzero_ps();
                 for c in 0..corner_count {
-                    // SAFETY: `index[c][j] < entries` (masked above), so the row's `features`
-                    // floats lie inside this level's table; lanes past `features` are masked
-                    // off and not read.
-                    let r = unsafe {
-                        _mm256_maskload_ps(table.add(index[c][j] as usize * features), mask)
-                    };
+                    let entry = (index[c][j] & entries_mask) as usize;
+                    // SAFETY: `entry < entries` (masked), so the row's `features` floats lie
+                    // inside this level's table; lanes past `features` are masked off and not
+                    // read.
+                    let r = unsafe { _mm256_maskload_ps(table.add(entry * features), mask) };
                     acc = _mm256_fmadd_ps(_mm256_set1_ps(weight[c][j]), r, acc);
                 }
                 let at = j * width + level * features;
                 let dst = &mut out[at..at + features];
                 // SAFETY: only the first `features` lanes are written, all inside `dst`.
                 unsafe { _mm256_maskstore_ps(dst.as_mut_ptr(), mask, acc) };
+            }
+        }
+    }
+
+    /// One level's corners for 8 points (lane `j` is point `j`, `axis` its clamped
+    /// coordinates): `index[c][j]` and `weight[c][j]` for corners `c < corners`, the same
+    /// operations as `LevelGrid::locate` and `corners_scalar` (so the same integers and floats).
+    ///
+    /// # Safety
+    /// - The processor supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn level_corners8(
+        grid: &LevelGrid,
+        dim: usize,
+        axis: &[__m256; 3],
+        corners: usize,
+        index: &mut [[u32; 8]; 8],
+        weight: &mut [[f32; 8]; 8],
+    ) {
+        let r = _mm256_set1_ps(grid.resolution as f32);
+        let last = _mm256_set1_epi32(grid.resolution as i32 - 1);
+        // Per axis, the lower ([0]) and upper ([1]) vertex's share of the index (its term,
+        // or its brick's hash term), of the place in the brick, and of the weight.
+        let mut term = [[_mm256_setzero_si256(); 2]; 3];
+        let mut place = [[_mm256_setzero_si256(); 2]; 3];
+        let mut share = [[_mm256_set1_ps(1.0); 2]; 3];
+        for d in 0..3 {
+            let (cell, frac) = if d < dim {
+                let p = _mm256_mul_ps(axis[d], r);
+                // p ≥ 0, so truncation is the floor; the top face belongs to the last cell.
+                let c = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_floor_ps(p)), last);
+                (c, _mm256_sub_ps(p, _mm256_cvtepi32_ps(c)))
+            } else {
+                (_mm256_setzero_si256(), _mm256_setzero_ps())
+            };
+            let m = _mm256_set1_epi32(grid.multipliers[d] as i32);
+            let bits = _mm_cvtsi32_si128(grid.brick_bits[d] as i32);
+            let low = _mm256_set1_epi32(((1u32 << grid.brick_bits[d]) - 1) as i32);
+            let shift = _mm_cvtsi32_si128(grid.place_shift[d] as i32);
+            for upper in 0..2 {
+                let v = _mm256_add_epi32(cell, _mm256_set1_epi32(upper));
+                term[d][upper as usize] = if grid.indexing == Indexing::Local {
+                    place[d][upper as usize] = _mm256_sll_epi32(_mm256_and_si256(v, low), shift);
+                    _mm256_mullo_epi32(_mm256_srl_epi32(v, bits), m)
+                } else {
+                    _mm256_mullo_epi32(v, m)
+                };
+            }
+            share[d] = [_mm256_sub_ps(_mm256_set1_ps(1.0), frac), frac];
+        }
+        for c in 0..corners {
+            let [u0, u1, u2] = [c & 1, (c >> 1) & 1, (c >> 2) & 1];
+            let (t0, t1, t2) = (term[0][u0], term[1][u1], term[2][u2]);
+            // The scalar kernel's order: ((1 × w0) × w1) × w2.
+            let w = _mm256_mul_ps(_mm256_mul_ps(share[0][u0], share[1][u1]), share[2][u2]);
+            let idx = match grid.indexing {
+                Indexing::Dense => _mm256_add_epi32(_mm256_add_epi32(t0, t1), t2),
+                Indexing::Spatial => _mm256_and_si256(
+                    _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2),
+                    _mm256_set1_epi32(grid.mask as i32),
+                ),
+                Indexing::Local => {
+                    let hash = _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2);
+                    let block = _mm256_and_si256(hash, _mm256_set1_epi32(grid.mask as i32));
+                    let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
+                    let p =
+                        _mm256_or_si256(_mm256_or_si256(place[0][u0], place[1][u1]), place[2][u2]);
+                    _mm256_or_si256(_mm256_sll_epi32(block, bits), p)
+                }
+            };
+            // SAFETY: `index[c]` and `weight[c]` are 8 values = 32 bytes; unaligned stores.
+            unsafe {
+                _mm256_storeu_si256(index[c].as_mut_ptr().cast(), idx);
+                _mm256_storeu_ps(weight[c].as_mut_ptr(), w);
+            }
+        }
+    }
+
+    /// 8 points' corners at one level ([`Kernel::corners8`](super::Kernel::corners8)): all 8
+    /// corners, as `corners_scalar` gives them, point `j`'s in `out[j]`.
+    ///
+    /// # Safety
+    /// - The processor supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn corners8(
+        grid: &LevelGrid,
+        dim: usize,
+        local: &[[f32; 3]; 8],
+        out: &mut [Corners; 8],
+    ) {
+        let mut axis = [_mm256_setzero_ps(); 3];
+        for (d, a) in axis.iter_mut().enumerate().take(dim) {
+            let lanes: [f32; 8] = std::array::from_fn(|j| local[j][d]);
+            // SAFETY: `lanes` is 8 floats; unaligned load.
+            let v = unsafe { _mm256_loadu_ps(lanes.as_ptr()) };
+            *a = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(1.0));
+        }
+        let mut index = [[0u32; 8]; 8];
+        let mut weight = [[0f32; 8]; 8];
+        // SAFETY: the caller's processor supports AVX2 and FMA.
+        unsafe { level_corners8(grid, dim, &axis, 8, &mut index, &mut weight) };
+        for (j, o) in out.iter_mut().enumerate() {
+            for c in 0..8 {
+                o.index[c] = index[c][j];
+                o.weight[c] = weight[c][j];
             }
         }
     }
@@ -575,6 +646,42 @@ mod tests {
                         (a - b).abs() <= 1e-5 * (1.0 + a.abs()),
                         "point {p} {x:?}, {hashing:?} dim {dim} features {features}: {a} vs {b}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn corners_of_eight_points_equal_each_points_scalar_corners() {
+        let mut rng = fastrand::Rng::with_seed(23);
+        let kernels = [Some(Kernel::scalar()), Kernel::avx2_fma()];
+        for (dim, resolution, hashing) in [
+            (3, 16, Hashing::Spatial), // dense (17³ fits 2^14)
+            (3, 1000, Hashing::Spatial),
+            (3, 1000, Hashing::Local),
+            (2, 100, Hashing::Spatial), // dense
+            (2, 4000, Hashing::Local),
+        ] {
+            let grid = LevelGrid::with_hashing(resolution, dim, 14, hashing, 9);
+            for round in 0..50 {
+                let mut local: [[f32; 3]; 8] =
+                    std::array::from_fn(|_| [rng.f32(), rng.f32(), rng.f32()]);
+                if round == 0 {
+                    local[0] = [1.0; 3];
+                    local[1] = [0.0; 3];
+                    local[2] = [1.5, -0.25, 0.5]; // clamped
+                }
+                for kernel in kernels.iter().flatten() {
+                    let mut eight = [Corners::default(); 8];
+                    kernel.corners8(&grid, dim as usize, &local, &mut eight);
+                    for (x, got) in local.iter().zip(&eight) {
+                        let (cell, frac) = grid.locate(*x, dim as usize);
+                        let mut want = Corners::default();
+                        corners_scalar(&grid, cell, frac, &mut want);
+                        assert_eq!(got.index, want.index, "{} {x:?}", kernel.name());
+                        let bits = |w: &[f32; 8]| w.map(f32::to_bits);
+                        assert_eq!(bits(&got.weight), bits(&want.weight), "{x:?}");
+                    }
                 }
             }
         }

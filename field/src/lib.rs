@@ -54,8 +54,9 @@ mod writer;
 
 pub use error::{Error, Result};
 pub use field::{
-    Field, Predictor, Stats, TailCounters, DEFAULT_READ_AHEAD_BLOCKS, DEFAULT_WRITE_BACK_THRESHOLD,
-    DEFAULT_WRITE_BEHIND_BYTES, GATHER_CHUNK, HAND_OVER_STEP, PROMOTE_AT_COUNT,
+    promote_at, Field, Predictor, Stats, TailCounters, DEFAULT_READ_AHEAD_BLOCKS,
+    DEFAULT_WRITE_BACK_THRESHOLD, DEFAULT_WRITE_BEHIND_BYTES, GATHER_CHUNK, HAND_OVER_STEP,
+    MAP_SHARE, PROMOTE_AT_COUNT,
 };
 pub use kernel::{Grids, Kernel};
 pub use layout::{Encoding, Hashing, Layout};

@@ -3,7 +3,7 @@
 //! as RSS by `tests/rss_bound.rs` and the 4 GiB benchmark), not only on its slots.
 //!
 //! The memory the field holds besides the values of its hot and warm blocks:
-//! - **fixed**: the store's block map (its hash table's allocated buckets, as sized when the
+//! - **fixed**: the store's block map (its hash table's allocated buckets, as reserved when the
 //!   budget is set), the bound on copies in flight to the background writer
 //!   (`Field::set_write_behind_bytes`), the batch path's read buffers ([`GATHER_CHUNK`]
 //!   blocks, their ids and the store's io_uring buffers, counted twice), one load's buffer
@@ -17,8 +17,9 @@
 //! [`plan`] subtracts the fixed part from the budget's total, then gives the rest to hot and
 //! warm in the budget's proportion, each slot costing its values plus its own overhead. What
 //! remains outside is the process's own (allocator arenas and their slack, the writer's
-//! stack, page tables) and the block map's growth after the budget was set (new blocks
-//! written): the constant the docs state beside the measured RSS.
+//! stack, page tables): the constant the docs state beside the measured RSS. The block map's
+//! growth after the budget was set (new blocks written) is inside since session 12: the field
+//! reserves the map ahead and plans again when it must grow (`field::budget`).
 //!
 //! [`GATHER_CHUNK`]: crate::GATHER_CHUNK
 
@@ -59,6 +60,9 @@ pub struct BudgetPlan {
     pub total_bytes: usize,
     /// Set aside for the fixed overheads.
     pub fixed_bytes: usize,
+    /// Of those, the store's block map (reserved ahead since session 12: the map holds that
+    /// many bytes at most until the budget is set again).
+    pub map_bytes: usize,
     /// Hot slots' overhead besides their values, per slot.
     pub per_hot_slot: usize,
     /// Warm slots' overhead besides their values, per slot.
@@ -120,6 +124,7 @@ pub fn plan(budget: Budget, sizes: Sizes) -> Result<BudgetPlan> {
     Ok(BudgetPlan {
         total_bytes: total,
         fixed_bytes: fixed,
+        map_bytes: sizes.map_bytes,
         per_hot_slot,
         per_warm_slot,
         tiers: Budget {

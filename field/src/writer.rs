@@ -227,6 +227,11 @@ impl Writer {
         copy_in_flight(&self.shared, block, out)
     }
 
+    /// Whether a copy of `block` is in flight (handed over, not yet committed).
+    pub fn has_copy(&self, block: u64) -> bool {
+        self.shared.lock().in_flight.contains_key(&block)
+    }
+
     /// A handle that reads the in-flight copies from another thread (the background reader's).
     pub fn copies(&self) -> InFlight {
         InFlight(Arc::clone(&self.shared))

@@ -145,6 +145,7 @@ fn the_measuring_loop_runs_on_the_mapping_and_stops_at_its_time_limit() {
             read_ahead: None,
             look_ahead: 0,
             predict: 0,
+            promote_at: None,
         };
         let line = bench::measure_mmap(&f32_path, layout, &config)
             .unwrap()
@@ -177,6 +178,7 @@ fn the_measuring_loop_runs_on_the_mapping_and_stops_at_its_time_limit() {
         read_ahead: None,
         look_ahead: 0,
         predict: 0,
+        promote_at: None,
     };
     let report = bench::measure_mmap(&f32_path, layout, &config).unwrap();
     assert!(

@@ -78,8 +78,13 @@ pub struct Report {
     /// Points the live predictor prefetched (`Stats::predictions`).
     pub predictions: u64,
     /// Blocks loaded on the caller's thread (`TailCounters::loads`): the misses the queries
-    /// waited for (warm blocks' promotions included).
+    /// waited for (before session 12, warm blocks' promotions too).
     pub caller_loads: u64,
+    /// Warm blocks promoted to hot from their f16 copies, with no read
+    /// (`TailCounters::promotions`, session 12).
+    pub promotions: u64,
+    /// The promotion threshold in force (`Field::promote_at`; 0 for the mapping).
+    pub promote_at: u8,
     /// Query rows whose block was not resident (`TailCounters::misses`): against a run
     /// without prefetch, `1 - misses / misses_without` is the prefetch's coverage.
     pub misses: u64,
@@ -110,7 +115,7 @@ impl Report {
              read_ahead={} look_ahead={} slow_calls={} slow_ms={:.1} slow_load_ms={:.1} \
              slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
              slow_write_wait_ms={:.1} slow_with_handover={} predict={} gathered={} \
-             ahead_used={} predictions={} caller_loads={} misses={}",
+             ahead_used={} predictions={} caller_loads={} misses={} promotions={} promote_at={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -164,6 +169,8 @@ impl Report {
             self.predictions,
             self.caller_loads,
             self.misses,
+            self.promotions,
+            self.promote_at,
         )
     }
 }

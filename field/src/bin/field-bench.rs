@@ -13,6 +13,7 @@
 //!             [--engine field|mmap|mmap-random] [--max-seconds S] [--dir PATH] [--seed N]
 //!             [--block-kib 16] [--hashing spatial|local] [--reuse] [--no-drop-caches]
 //!             [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON]
+//!             [--promote-at COUNT]
 //! ```
 //!
 //! `--hashing local` gives the hashed levels the locality-aware layout (`Hashing::Local`,
@@ -28,6 +29,8 @@
 //! on the field's live predictor (`Field::set_predictor`), prefetching the point it predicts
 //! HORIZON queries ahead; the line's `gathered`, `ahead_used` and `caller_loads` give its
 //! accuracy (`ahead_used / gathered`) and, against a run without it, its coverage.
+//! `--promote-at COUNT` sets the promotion threshold (`Field::set_promote_at`; by default
+//! derived from the budget since session 12; 3 was the constant before).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,7 +42,8 @@ use field::{Hashing, Layout};
 const USAGE: &str = "usage: field-bench --size-mib N --budget-mib N \
 --workload camera|zipf|uniform|train --queries N --batch N [--engine field|mmap|mmap-random] \
 [--max-seconds S] [--dir PATH] [--seed N] [--block-kib 4..64] [--hashing spatial|local] [--reuse] \
-[--no-drop-caches] [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON]";
+[--no-drop-caches] [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON] \
+[--promote-at COUNT]";
 
 struct Args {
     config: Config,
@@ -64,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
         read_ahead: None,
         look_ahead: 0,
         predict: 0,
+        promote_at: None,
     };
     let mut dir = None;
     let mut reuse = false;
@@ -99,6 +104,7 @@ fn parse_args() -> Result<Args, String> {
             "--read-ahead" => config.read_ahead = Some(number(value()?)? as usize),
             "--look-ahead" => config.look_ahead = number(value()?)? as usize,
             "--predict" => config.predict = number(value()?)? as usize,
+            "--promote-at" => config.promote_at = Some(number(value()?)?.clamp(1, 255) as u8),
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }

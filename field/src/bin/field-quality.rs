@@ -247,6 +247,7 @@ fn run(a: &Args) -> field::Result<()> {
                         read_ahead: None,
                         look_ahead: 0,
                         predict: 0,
+                        promote_at: None,
                     };
                     let report = bench::measure(path, &config)?;
                     println!(

@@ -4,6 +4,7 @@
 
 use super::{Field, GATHER_CHUNK};
 use crate::error::{Error, Result};
+use crate::hash::Corners;
 use crate::init;
 use crate::tiers::Place;
 
@@ -29,7 +30,10 @@ impl Field {
     /// the missing ones, answers the points whose blocks are all resident while they load, and
     /// then the others in order, each waiting for its blocks; without the reader it loads the
     /// missing blocks together in block-id order first ([`Field::prefetch`]'s step) and
-    /// answers the points in order. Under a budget with a warm tier, a block gathered into
+    /// answers the points in order. Points are answered 8 at a time where they can be: each
+    /// level's corners computed for the eight at once (one point per lane with the AVX2
+    /// kernel; the same indices and weights as one at a time), then their rows read and
+    /// blended point by point, so the results are those of single queries in that order. Under a budget with a warm tier, a block gathered into
     /// warm answers its first query from its f16 copy (a single query would answer from the
     /// values just read), so results may differ from single queries by f16 rounding; with hot
     /// blocks only they are the same.
@@ -56,13 +60,8 @@ impl Field {
                 self.answer_reading_ahead(&group, xs_group, out_group)
             } else {
                 self.gather(&group.blocks).and_then(|_| {
-                    for (x, o) in xs_group
-                        .chunks_exact(dim)
-                        .zip(out_group.chunks_exact_mut(width))
-                    {
-                        self.query_point(x, o)?;
-                    }
-                    Ok(())
+                    let points: Vec<usize> = (0..xs_group.len() / dim).collect();
+                    self.answer_points(&points, xs_group, out_group)
                 })
             };
             self.tiers.unpin_all();
@@ -75,10 +74,10 @@ impl Field {
     /// One group of `query_batch` with the background reader: pins the group's blocks,
     /// requests the missing ones (as far as the budget has room without evicting a pinned
     /// block, and the bound on pending reads allows: the rest as reads complete), answers the
-    /// points whose blocks are all resident, then the others in order.
+    /// points whose blocks are all resident, then the others in order (8 at a time, through
+    /// `answer_points`).
     fn answer_reading_ahead(&mut self, group: &Group, xs: &[f32], out: &mut [f32]) -> Result<()> {
         let dim = self.layout.dim as usize;
-        let width = self.output_len();
         self.tiers.pin(group.blocks.iter().copied());
         let room = self.tiers.room_outside_pins();
         let missing: Vec<u64> = group
@@ -90,31 +89,77 @@ impl Field {
             .collect();
         let mut offered = self.request_reads(&missing, usize::MAX)?.0;
         let mut deferred = Vec::new();
-        for (i, (x, o)) in xs
-            .chunks_exact(dim)
-            .zip(out.chunks_exact_mut(width))
-            .enumerate()
-        {
+        // Points whose blocks are all resident, answered 8 at a time (`answer_points`).
+        let mut ready = Vec::with_capacity(8);
+        for i in 0..xs.len() / dim {
             self.collect_reads()?;
             if offered < missing.len() {
                 offered += self.request_reads(&missing[offered..], usize::MAX)?.0;
             }
             let blocks = &group.point_blocks[group.point_starts[i]..group.point_starts[i + 1]];
             if blocks.iter().all(|&b| self.tiers.place(b).is_some()) {
-                self.query_point(x, o)?;
+                ready.push(i);
+                if ready.len() == 8 {
+                    self.answer_points(&ready, xs, out)?;
+                    ready.clear();
+                }
             } else {
                 deferred.push(i);
             }
         }
-        for i in deferred {
+        self.answer_points(&ready, xs, out)?;
+        for chunk in deferred.chunks(8) {
             self.collect_reads()?;
             if offered < missing.len() {
                 offered += self.request_reads(&missing[offered..], usize::MAX)?.0;
             }
+            self.answer_points(chunk, xs, out)?;
+        }
+        Ok(())
+    }
+
+    /// Answers the points `points` (indices into `xs` and `out`, checked): 8 at a time
+    /// through `query8`, the rest one by one.
+    fn answer_points(&mut self, points: &[usize], xs: &[f32], out: &mut [f32]) -> Result<()> {
+        let (dim, width) = (self.layout.dim as usize, self.output_len());
+        let mut chunks = points.chunks_exact(8);
+        for eight in &mut chunks {
+            self.query8(eight.try_into().expect("8 points"), xs, out)?;
+        }
+        for &i in chunks.remainder() {
             self.query_point(
                 &xs[i * dim..(i + 1) * dim],
                 &mut out[i * width..(i + 1) * width],
             )?;
+        }
+        Ok(())
+    }
+
+    /// Eight points' queries (`points`: indices into `xs` and `out`, checked): each level's
+    /// corners for the eight at once (`Kernel::corners8`: one point per lane with AVX2; the
+    /// same integers and floats as one point at a time), then each point's rows and blends in
+    /// `query_point`'s order (point by point, level by level), so the tiers see the touches
+    /// of eight `query_point` calls and the results are theirs.
+    fn query8(&mut self, points: &[usize; 8], xs: &[f32], out: &mut [f32]) -> Result<()> {
+        let (dim, width) = (self.layout.dim as usize, self.output_len());
+        let features = self.blocking.features;
+        let levels = self.grids.len();
+        let mut tiles = [0u64; 8];
+        let mut local = [[0f32; 3]; 8];
+        for (j, &i) in points.iter().enumerate() {
+            (tiles[j], local[j]) = self.tile_of(&xs[i * dim..(i + 1) * dim]);
+        }
+        // At most 32 levels × 8 points (16 KiB on the stack).
+        let mut corners = [[Corners::default(); 8]; 32];
+        for (level, eight) in corners.iter_mut().enumerate().take(levels) {
+            self.kernel.corners8(&self.grids[level], dim, &local, eight);
+        }
+        for (j, &i) in points.iter().enumerate() {
+            for (level, eight) in corners.iter().enumerate().take(levels) {
+                let base = self.blocking.table_base(tiles[j], level);
+                let at = i * width + level * features;
+                self.answer_level(&eight[j], base, &mut out[at..at + features])?;
+            }
         }
         Ok(())
     }

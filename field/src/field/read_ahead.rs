@@ -37,7 +37,7 @@ impl Field {
         if blocks == 0 {
             self.reader = None;
         }
-        if let Some(budget) = self.resident_budget {
+        if let Some(budget) = self.resident.as_ref().map(|r| r.budget) {
             self.set_resident_budget(budget)?;
         }
         Ok(())

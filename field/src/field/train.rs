@@ -40,6 +40,7 @@ impl Field {
         Field::check_finite("x", x)?;
         Field::check_finite("grad", grad)?;
         Field::check_finite("lr", &[lr])?;
+        self.keep_map_room()?;
         let stepped = self.update_step(x, grad, lr);
         self.tiers.end_update();
         stepped?;
@@ -60,7 +61,7 @@ impl Field {
                 // (which counts a second touch: harmless, the block enters hot with count 1
                 // whether it was warm or not resident).
                 let slot = match self.tiers.touch(block) {
-                    Some(Place::Hot(slot)) => slot,
+                    Some(Place::Hot(slot)) if !self.tiers.is_approx(slot) => slot,
                     _ => {
                         if !gathered {
                             gathered = true;
@@ -78,8 +79,9 @@ impl Field {
         Ok(())
     }
 
-    /// Makes hot, pinned for the current update, the blocks of levels `from..` around the
-    /// tile-local point `local` that are not hot (at most half the hot slots), read together.
+    /// Makes hot with exact values, pinned for the current update, the blocks of levels
+    /// `from..` around the tile-local point `local` that are not (at most half the hot slots),
+    /// read together.
     fn load_hot_together(&mut self, tile: u64, local: [f32; 3], from: usize) -> Result<()> {
         let dim = self.layout.dim as usize;
         let mut blocks: Vec<u64> = Vec::with_capacity((self.grids.len() - from) << dim);
@@ -95,7 +97,11 @@ impl Field {
         for &block in &blocks {
             self.await_block(block)?;
         }
-        blocks.retain(|&b| !matches!(self.tiers.place(b), Some(Place::Hot(_))));
+        // Approximate hot blocks (promoted from f16) are read too: an update needs them exact.
+        blocks.retain(|&b| match self.tiers.place(b) {
+            Some(Place::Hot(slot)) => self.tiers.is_approx(slot),
+            _ => true,
+        });
         blocks.truncate((self.tiers.hot_capacity() / 2).max(1));
         if blocks.len() < 2 {
             return Ok(()); // one block: `hot_slot` reads it as fast
@@ -122,11 +128,19 @@ impl Field {
         placed
     }
 
-    /// Puts `block` (not hot; maybe warm) into hot with `values` (its newest, exact), pinned
-    /// for the current update and untouched (the update's own touch counts next).
+    /// Puts `block` (not hot, or hot with approximate values; maybe warm) into hot with
+    /// `values` (its newest, exact), pinned for the current update and untouched (the
+    /// update's own touch counts next).
     fn place_hot_for_update(&mut self, block: u64, values: &[f32]) -> Result<()> {
         let used = match self.tiers.place(block) {
-            Some(Place::Hot(_)) => return Ok(()),
+            Some(Place::Hot(slot)) => {
+                if self.tiers.is_approx(slot) {
+                    self.tiers.make_exact(slot, values);
+                    self.tail.exact_reloads += 1;
+                    self.tiers.pin_for_update(slot);
+                }
+                return Ok(());
+            }
             Some(Place::Warm(slot)) => Some(self.tiers.remove_warm(slot)),
             None => None,
         };
@@ -169,8 +183,12 @@ impl Field {
             let slot = self.drain_cursor % slots;
             if self.tiers.is_dirty(slot) {
                 let block = self.tiers.hot_block(slot);
+                let new = self.is_new_block(block);
                 if !self.writer.try_submit(block, self.tiers.hot_values(slot))? {
                     break; // the writer is busy: go on from this slot at the next call
+                }
+                if new {
+                    self.count_new_block();
                 }
                 self.tiers.mark_clean(slot);
                 handed += 1;

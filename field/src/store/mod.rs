@@ -225,6 +225,36 @@ pub struct StoreStats {
     pub index_invalidations: u64,
 }
 
+/// Bytes of the block map's table when its capacity (`HashMap::capacity`) is `capacity`: its
+/// buckets (a power of two, of which 7/8 may be full, or `capacity + 1` below 8), each a key,
+/// a pair record and a control byte, plus a group of control bytes.
+pub fn map_table_bytes(capacity: usize) -> usize {
+    let buckets = if capacity == 0 {
+        return 0;
+    } else if capacity < 7 {
+        capacity + 1
+    } else {
+        (capacity.saturating_mul(8) / 7)
+            .checked_next_power_of_two()
+            .unwrap_or(usize::MAX)
+    };
+    buckets
+        .saturating_mul(8 + std::mem::size_of::<Pair>() + 1)
+        .saturating_add(16)
+}
+
+/// The largest capacity a `capacity` of [`map_table_bytes`] can have within `bytes`.
+pub fn map_capacity_within(bytes: usize) -> usize {
+    let per_bucket = 8 + std::mem::size_of::<Pair>() + 1;
+    let buckets = bytes.saturating_sub(16) / per_bucket;
+    if buckets < 8 {
+        return buckets.saturating_sub(1);
+    }
+    // The largest power of two that fits, 7/8 of it usable.
+    let pow = 1usize << (usize::BITS - 1 - buckets.leading_zeros());
+    pow / 8 * 7
+}
+
 /// A field file's blocks.
 pub struct BlockStore {
     file: File,
@@ -531,8 +561,24 @@ impl BlockStore {
     /// Bytes of the map of present blocks and the list of free pairs, as allocated (their
     /// buckets, each a key, a pair record and a control byte).
     pub fn map_bytes(&self) -> usize {
-        self.pairs.capacity() * (8 + std::mem::size_of::<Pair>() + 1)
-            + self.free_pairs.capacity() * 8
+        map_table_bytes(self.pairs.capacity()) + self.free_pairs.capacity() * 8
+    }
+
+    /// Blocks the map of present blocks holds before it must grow.
+    pub fn map_capacity(&self) -> usize {
+        self.pairs.capacity()
+    }
+
+    /// Grows the map of present blocks now, if needed, so that it holds `blocks` blocks
+    /// without growing again (the field reserves it ahead, so that the background writer's
+    /// commits do not grow it behind the resident budget's back).
+    pub fn reserve_blocks(&mut self, blocks: usize) {
+        self.pairs.reserve(blocks.saturating_sub(self.pairs.len()));
+    }
+
+    /// Whether `block` has a version in the file.
+    pub fn is_present(&self, block: u64) -> bool {
+        self.pairs.contains_key(&block)
     }
 
     /// Number of blocks present in the file.

@@ -388,3 +388,19 @@ fn reads_from_many_threads_and_read_many_agree_with_read() {
         }
     }
 }
+
+#[test]
+fn map_sizes_follow_the_tables_growth() {
+    for n in [1usize, 3, 7, 8, 100, 3584, 3585, 10_000, 100_000] {
+        let map: HashMap<u64, Pair> = HashMap::with_capacity(n);
+        let cap = map.capacity();
+        assert!(cap >= n);
+        // The bytes of that table hold exactly that capacity, and no more.
+        assert_eq!(map_capacity_within(map_table_bytes(cap)), cap, "{n}");
+        let next: HashMap<u64, Pair> = HashMap::with_capacity(cap + 1);
+        assert!(map_table_bytes(next.capacity()) > map_table_bytes(cap));
+    }
+    assert_eq!(map_table_bytes(0), 0);
+    assert_eq!(map_capacity_within(4096 * 41 + 16), 3584);
+    assert!(map_table_bytes(usize::MAX) == usize::MAX);
+}
