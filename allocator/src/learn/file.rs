@@ -265,6 +265,33 @@ mod tests {
     }
 
     #[test]
+    fn the_first_window_takes_the_file_and_counts_it() {
+        let mut saved = fresh();
+        saved.knobs[0].state = KnobState::Frozen;
+        let mut buf = [0u8; FILE_MAX];
+        let n = saved.save(&mut buf);
+        let mut l = fresh();
+        l.close(
+            &super::super::measure::Reading::now(1),
+            true,
+            false,
+            0.5,
+            &buf[..n],
+        );
+        assert_eq!(l.restored, 1);
+        assert_eq!(l.knobs[0].state, KnobState::Frozen);
+        let mut other = fresh();
+        other.close(
+            &super::super::measure::Reading::now(1),
+            true,
+            false,
+            0.5,
+            b"sacs-learn 2\n",
+        );
+        assert_eq!(other.restored, 0, "a file of another version is not taken");
+    }
+
+    #[test]
     fn a_frozen_learner_comes_back_frozen_and_bad_lines_are_skipped() {
         let mut l = fresh();
         for k in l.knobs.iter_mut() {

@@ -563,21 +563,6 @@ pub(super) mod tests {
         }
     }
 
-    #[test]
-    fn the_first_window_takes_the_file_and_counts_it() {
-        let mut saved = fresh();
-        saved.knobs[0].state = KnobState::Frozen;
-        let mut buf = [0u8; file::FILE_MAX];
-        let n = saved.save(&mut buf);
-        let mut l = fresh();
-        l.close(&Reading::now(1), true, false, 0.5, &buf[..n]);
-        assert_eq!(l.restored, 1);
-        assert_eq!(l.knobs[0].state, KnobState::Frozen);
-        let mut other = fresh();
-        other.close(&Reading::now(1), true, false, 0.5, b"sacs-learn 2\n");
-        assert_eq!(other.restored, 0, "a file of another version is not taken");
-    }
-
     pub(super) fn fresh() -> Learner {
         let mut l = Learner::new();
         l.rng = 12345;
