@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 use std::ptr;
 
 const CHILD_ENV: &str = "SACS_TEST_BAD_POINTER_CHILD";
@@ -123,17 +122,8 @@ fn invalid_frees_are_reported_counted_and_survived() {
 
 /// Runs this test binary again as a child, in `mode`, and returns (status, stdout, stderr).
 fn run_child(mode: &str, on_error: Option<&str>) -> (std::process::ExitStatus, String, String) {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "--exact",
-        "child_entry",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD_ENV, mode)
-    .env_remove("SACS_ON_ERROR");
+    let mut cmd = child_command(CHILD_ENV, mode);
+    cmd.env_remove("SACS_ON_ERROR");
     if let Some(v) = on_error {
         cmd.env("SACS_ON_ERROR", v);
     }

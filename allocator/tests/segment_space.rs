@@ -14,7 +14,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 const CHILD_ENV: &str = "SACS_TEST_SEGMENT_SPACE_CHILD";
 /// Slots of the default space: 64 GiB of 4 MiB segments.
@@ -34,17 +33,8 @@ impl Report {
 }
 
 fn run_child(mode: &str, env: &[(&str, &str)]) -> Report {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "--exact",
-        "child_entry",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD_ENV, mode)
-    .env_remove("SACS_SEGMENT_SPACE_GIB");
+    let mut cmd = child_command(CHILD_ENV, mode);
+    cmd.env_remove("SACS_SEGMENT_SPACE_GIB");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -248,18 +248,8 @@ pub fn reserve_aligned(len: usize, align: usize) -> Option<NonNull<u8>> {
     if raw == 0 {
         return None;
     }
-    let start = (raw + align - 1) & !(align - 1);
-    let (head, tail) = (start - raw, over - (start - raw) - len);
-    // SAFETY: both ranges lie inside the reservation just made and are not used by anyone.
-    unsafe {
-        if head > 0 {
-            unmap(raw as *mut u8, head);
-        }
-        if tail > 0 {
-            unmap((start + len) as *mut u8, tail);
-        }
-    }
-    NonNull::new(start as *mut u8)
+    // SAFETY: the reservation was just made and nothing uses it.
+    unsafe { trim_to_aligned(raw, over, len, align) }
 }
 
 /// Makes `[p, p + len)`, inside a reservation of [`reserve_aligned`], fresh zeroed read-write
@@ -294,10 +284,25 @@ pub fn map_aligned(len: usize, align: usize) -> Option<NonNull<u8>> {
     debug_assert!(align.is_power_of_two() && align >= OS_PAGE && len.is_multiple_of(OS_PAGE));
     let over = len.checked_add(align)?;
     let raw = map(over, false)?.as_ptr() as usize;
+    // SAFETY: the mapping was just made and nothing uses it.
+    unsafe { trim_to_aligned(raw, over, len, align) }
+}
+
+/// Unmaps the head and the tail of the mapping `[raw, raw + over)` around its first `len` bytes
+/// that start at a multiple of `align`, and returns their start.
+///
+/// # Safety
+/// - `[raw, raw + over)` is a mapping of this module that nothing uses, and `over >= len +
+///   align - 1`.
+unsafe fn trim_to_aligned(
+    raw: usize,
+    over: usize,
+    len: usize,
+    align: usize,
+) -> Option<NonNull<u8>> {
     let start = (raw + align - 1) & !(align - 1);
-    let head = start - raw;
-    let tail = over - head - len;
-    // SAFETY: both ranges lie inside the mapping just made and are not used by anyone.
+    let (head, tail) = (start - raw, over - (start - raw) - len);
+    // SAFETY: both ranges lie inside the mapping (the contract) and are not used by anyone.
     unsafe {
         if head > 0 {
             unmap(raw as *mut u8, head);

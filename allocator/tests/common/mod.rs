@@ -213,3 +213,19 @@ pub fn foreign_mapping(len: usize) -> *mut u8 {
     assert_ne!(p, libc::MAP_FAILED, "mmap failed");
     p.cast()
 }
+
+/// This test binary run again as a child that runs only its ignored test `child_entry`, with
+/// `child_env` set to `mode` (the child entry reads it to know what to do).
+pub fn child_command(child_env: &str, mode: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([
+        "--exact",
+        "child_entry",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(child_env, mode);
+    cmd
+}
