@@ -533,7 +533,7 @@ KEYS = {
                   "cold_delay_lowered", "hot_delay_raised", "hot_delay_lowered"],
     "whale_ring": ["hits", "misses", "evictions", "expired", "grown", "splits", "trims", "merges", "bytes", "budget",
                    "budget_raised", "budget_lowered"],
-    "segments": ["mapped", "unmapped", "reused", "abandoned", "adopted"],
+    "segments": ["mapped", "unmapped", "reused", "lent", "abandoned", "adopted"],
     "purge": ["runs", "bytes", "holes_punched", "holes_filled", "delay_raised", "delay_lowered"],
     "threads": ["heaps_created", "heaps_retired", "heaps_taken_over"],
     "invalid_frees": None,
@@ -573,6 +573,38 @@ for line in lines:
 print("program %s, pid %d, %d allocs, in use %d B, %d ms" % (
     s["program"], s["pid"], sum(t["allocs"] for t in s["tiers"].values()), s["in_use"]["total"], s["elapsed_ms"]))
 EOF
+}
+
+# The code most programs never run (`.sacs_rare`: statistics output, learning, Site Rules'
+# sampling, whales, error reports) stays out of a small program's memory: after blocks of every
+# tier but the whales' on two threads, no page of that section is resident beyond the
+# fault-around windows it shares with the rest of the code (tests-preload/footprint.c). Site
+# Rules' sampling is rare code that `--sites observe|on` runs, so there the case only runs.
+case_footprint() {
+    need gcc readelf
+    cc_plain footprint "$SRC/footprint.c" -pthread
+    local sections rare
+    sections=$(readelf -SW "$LIB" | sed -n 's/^ *\[ *[0-9]*\] //p' |
+        awk '$7 ~ /X/ { printf "%s %x %x\n", $1, strtonum("0x" $3), strtonum("0x" $3) + strtonum("0x" $5) }' 2>/dev/null ||
+        true)
+    if [[ -z $sections ]]; then
+        # mawk has no strtonum: let the shell do the sums.
+        sections=$(readelf -SW "$LIB" | sed -n 's/^ *\[ *[0-9]*\] //p' | awk '$7 ~ /X/ { print $1, $3, $5 }' |
+            while read -r name addr size; do printf '%s %x %x\n' "$name" $((16#$addr)) $((16#$addr + 16#$size)); done)
+    fi
+    rare=$(awk '$1 == ".sacs_rare" { print $2, $3 }' <<<"$sections")
+    [[ -n $rare ]] || die "libsacs.so has no .sacs_rare section: $(tr '\n' ' ' <<<"$sections")"
+    # shellcheck disable=SC2046
+    run_sacs sacs ./footprint $rare $(awk '$1 != ".sacs_rare" { print $2, $3 }' <<<"$sections")
+    if [[ " ${EXTRA_ENV[*]} " != *" SACS_SITES=off "* ]]; then
+        grep -q '^footprint: \(ok\|skipped\|.* is resident\)' sacs.out ||
+            die "footprint did not run: $(first_lines sacs.err)"
+        note "not judged: ${EXTRA_ENV[*]} runs Site Rules' sampling, which is rare code ($(grep -c 'is resident' sacs.out) pages resident)"
+        return 0
+    fi
+    expect_rc0 sacs "footprint: $(first_lines sacs.out)"
+    grep -q '^footprint: \(ok\|skipped\)' sacs.out || die "footprint: $(first_lines sacs.out)"
+    note "$(head -n 1 sacs.out)"
 }
 
 case_signal() {
@@ -923,6 +955,7 @@ run_case reentry case_reentry
 run_case bad-pointer case_bad_pointer
 run_case options case_options
 run_case stats-formats case_stats_formats
+run_case footprint case_footprint
 run_case signal case_signal
 run_case fork case_fork
 run_case python case_python

@@ -476,6 +476,60 @@ impl Arena {
         true
     }
 
+    /// Takes out of the arena one segment in which every block is a cached one: gives those
+    /// blocks back to it still committed (no system call) and returns it, empty. `None` when
+    /// every segment holds a block in use (or one in the middle of a purge).
+    fn empty_idle_segment(&mut self) -> Option<*mut Segment> {
+        // The arena's first segments (a bounded look) and the slices of their cached blocks.
+        const LOOK: usize = 16;
+        let mut idle: ArrayVec<(*mut Segment, u32), LOOK> = ArrayVec::new_const();
+        let mut seg = self.segments.head;
+        while !seg.is_null() && !idle.is_full() {
+            idle.push((seg, 0));
+            // SAFETY: the arena's segments are valid while we hold its lock.
+            seg = unsafe { (*seg).next };
+        }
+        for list in self.cache.iter() {
+            let mut page = list.head;
+            while !page.is_null() {
+                // SAFETY: cached pages are valid while we hold the arena lock.
+                let (seg, slices, next) =
+                    unsafe { (Segment::of((*page).start), (*page).slices, (*page).next) };
+                if let Some(entry) = idle.iter_mut().find(|(s, _)| *s == seg) {
+                    entry.1 += slices as u32;
+                }
+                page = next;
+            }
+        }
+        let (seg, _) = idle.into_iter().find(|&(seg, cached)| {
+            // SAFETY: as above.
+            let taken = (segment::ALL_FREE & !unsafe { (*seg).free_slices }).count_ones();
+            cached > 0 && cached == taken
+        })?;
+        for i in 0..BIG_CLASSES {
+            let mut page = self.cache[i].head;
+            while !page.is_null() {
+                // SAFETY: as above; a block of `seg` leaves the list before its span goes back.
+                unsafe {
+                    let next = (*page).next;
+                    if Segment::of((*page).start) == seg {
+                        self.cache[i].remove(page);
+                        self.cached_bytes -= class_size(BIG_FIRST + i);
+                        let since = (*page).since;
+                        (*seg).give_span(page, true, since);
+                        GLOBAL.big_cache_uncached.add(1);
+                    }
+                    page = next;
+                }
+            }
+        }
+        // SAFETY: as above.
+        debug_assert!(unsafe { (*seg).is_empty() });
+        // SAFETY: `seg` is one of the arena's segments.
+        unsafe { self.segments.remove(seg) };
+        Some(seg)
+    }
+
     /// Sends a cached block, just taken off its list, to be decommitted and given back to its
     /// segment after the lock ([`finish`]).
     fn cool(&mut self, page: *mut Page, chores: &mut Chores) {
@@ -581,6 +635,26 @@ pub fn purge_all(now: u64, force: bool) -> bool {
         }
     }
     left
+}
+
+/// For a heap about to map a segment: empties an arena segment whose every block is cached
+/// (idle) and puts it in the segment cache, where the heap takes it, so that memory the big
+/// tier holds for blocks nobody asked back serves small pages with no page fault and no new
+/// mapping (a program whose memory moves from big buffers to small objects does not keep both).
+/// Returns whether a segment went to the cache. Arenas whose lock is taken are passed over.
+#[cold]
+#[inline(never)]
+pub fn lend_idle_segment(now: u64) -> bool {
+    for lock in ARENA_LOCKS.iter() {
+        let Some(seg) = lock.try_lock().and_then(|mut a| a.empty_idle_segment()) else {
+            continue;
+        };
+        GLOBAL.segments_lent.add(1);
+        // SAFETY: out of its arena, empty, ours alone; no lock held (the cache may unmap).
+        unsafe { segment::cache::put(seg, now) };
+        return true;
+    }
+    false
 }
 
 #[cfg(test)]

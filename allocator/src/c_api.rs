@@ -343,6 +343,7 @@ pub unsafe fn realloc_at(p: *mut c_void, size: usize, site: usize) -> *mut c_voi
 ///
 /// # Safety
 /// - as for [`realloc`].
+#[link_section = ".sacs_rare"]
 pub unsafe fn realloc_at_sites(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
     // SAFETY: the caller's contract.
     unsafe { realloc_at_site_rules::<false>(p, size, site) }
@@ -353,6 +354,7 @@ pub unsafe fn realloc_at_sites(p: *mut c_void, size: usize, site: usize) -> *mut
 ///
 /// # Safety
 /// - as for [`realloc`].
+#[link_section = ".sacs_rare"]
 pub unsafe fn realloc_at_placed(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
     // SAFETY: the caller's contract.
     unsafe { realloc_at_site_rules::<true>(p, size, site) }

@@ -119,6 +119,8 @@ pub unsafe fn stats_json(buf: *mut c_char, len: usize) -> usize {
 
 /// `sacs_stats_print` and `malloc_stats`: writes the statistics table (`json == 0`) or the JSON
 /// object to `fd`, without allocating (both fit 8 KiB).
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub fn stats_print(fd: i32, json: bool) {
     let s = crate::stats();
     let mut buf = [0u8; 8192];
@@ -137,7 +139,13 @@ pub fn stats_at_exit(fd: i32) {
     if mode == 0 {
         return;
     }
-    let json = mode == 2;
+    write_stats_at_exit(fd, mode == 2);
+}
+
+/// [`stats_at_exit`]'s work, once `SACS_STATS` asked for it.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
+fn write_stats_at_exit(fd: i32, json: bool) {
     let mut pattern = [0u8; options::STATS_FILE_MAX];
     let Some(pattern_len) = options::stats_file(&mut pattern) else {
         return stats_print(fd, json);
@@ -366,6 +374,7 @@ pub fn mallopt(param: i32, value: i32) -> i32 {
 
 /// `malloc_info`: writes SACS's figures in the shape of glibc's XML to `write` (which gets the
 /// text in pieces). `options` must be 0; otherwise -1 with `errno` `EINVAL`, as glibc does.
+#[link_section = ".sacs_rare"]
 pub fn malloc_info(options: i32, mut write: impl FnMut(&[u8]) -> bool) -> i32 {
     if options != 0 {
         platform::set_errno(platform::EINVAL);

@@ -19,6 +19,7 @@ pub enum Misuse {
 /// Reports `misuse` of `ptr` in `func`, then aborts unless configured to continue.
 #[cold]
 #[inline(never)]
+#[link_section = ".sacs_rare"]
 pub fn report(func: &str, misuse: Misuse, ptr: *const u8) {
     GLOBAL.invalid_frees.add(1);
     let mut buf = [0u8; 128];

@@ -173,6 +173,7 @@ unsafe fn sample_instead(
 /// # Safety
 /// - `h` is the calling thread's live heap; `block` was just popped off its current page of
 ///   `slot` and nothing was written to it.
+#[link_section = ".sacs_rare"]
 unsafe fn serve_as_sample(h: &mut Heap, site_addr: usize, block: *mut u8, slot: usize) -> *mut u8 {
     h.sample_left = site::interval();
     let p = site::alloc(small::class_of_slot(slot), site_addr, platform::now_ms());

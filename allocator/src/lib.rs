@@ -42,7 +42,7 @@
 //! | platform | `platform` |
 //! | support | `list`, `probe`, `lock`, `size_class`, `options`, `stats`, `pressure`, `learn`, `error`, `segment_map` |
 //! | memory | `page`, `purge`, `segment_space`, `segment` |
-//! | tiers | `small`, `big`, `whale`, `site` |
+//! | tiers | `big`, `small`, `whale`, `site` |
 //! | heap | `heap` |
 //! | process | `fork`, `process` |
 //! | entry points | `fast_path`, `c_api`, `global`, `large_pages`, `c_ext` |
@@ -54,7 +54,8 @@
 //!   segment map.
 //! - **memory**: 4 MiB segments of 64 KiB slices, pages and their free lists, purge policy,
 //!   the reserved address space segments are mapped in and its slice-to-page table.
-//! - **tiers**: the small-object tier (TinySlab and MidPool), BigCache, whales.
+//! - **tiers**: BigCache, the small-object tier (TinySlab and MidPool, which may take an idle
+//!   arena segment from BigCache), whales, Site Rules.
 //! - **heap**: the per-thread heap: lifecycle, refill, slow frees, parking, purge looks.
 //! - **process**: start-up and `fork()` safety.
 //! - **entry points**: the Rust and C allocation APIs, the large-page API, and the C API beyond
@@ -66,6 +67,22 @@
 
 #[cfg(any(test, feature = "std", feature = "tls-std"))]
 extern crate std;
+
+// The code that most programs never run (statistics and profile output, the learner, Site
+// Rules' sampling, whales, error reports and option warnings: functions marked
+// `#[link_section = ".sacs_rare"]`) goes in a section of its own, after `.text`, starting on a
+// 64 KiB boundary. The kernel maps a program's code 64 KiB around each page it runs
+// (fault-around), so a section shared with running code would be resident in every process
+// (docs/architecture.md, "The library's own footprint").
+core::arch::global_asm!(
+    ".pushsection .sacs_rare,\"ax\",@progbits",
+    ".balign 65536",
+    ".popsection",
+    ".pushsection .sacs_rare_end,\"axR\",@progbits",
+    ".balign 65536",
+    "int3",
+    ".popsection"
+);
 
 pub(crate) mod platform;
 

@@ -124,6 +124,7 @@ extern "C" fn malloc_plain(size: usize) -> *mut c_void {
 macro_rules! malloc_entries {
     ($($name:ident => $trampoline:ident),*) => {$(
         #[cfg_attr(feature = "no-site", allow(dead_code))]
+        #[link_section = ".sacs_rare"]
         extern "C" fn $name(size: usize, site: usize) -> *mut c_void {
             c::$name(size, site)
         }
@@ -182,6 +183,7 @@ extern "C" fn calloc_plain(n: usize, size: usize) -> *mut c_void {
 macro_rules! calloc_entries {
     ($($name:ident => $trampoline:ident),*) => {$(
         #[cfg_attr(feature = "no-site", allow(dead_code))]
+        #[link_section = ".sacs_rare"]
         extern "C" fn $name(n: usize, size: usize, site: usize) -> *mut c_void {
             c::$name(n, size, site)
         }
@@ -233,6 +235,7 @@ unsafe extern "C" fn realloc_plain(p: *mut c_void, size: usize) -> *mut c_void {
 macro_rules! realloc_entries {
     ($($name:ident => $trampoline:ident),*) => {$(
         #[cfg_attr(feature = "no-site", allow(dead_code))]
+        #[link_section = ".sacs_rare"]
         unsafe extern "C" fn $name(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
             // SAFETY: the C contract of realloc.
             unsafe { c::$name(p, size, site) }
@@ -294,6 +297,7 @@ pub extern "C" fn malloc_trim(_pad: usize) -> i32 {
 
 /// `malloc_stats`: prints SACS's statistics table on standard error, and the heap profile when
 /// `SACS_PROFILE` is on.
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub extern "C" fn malloc_stats() {
     x::stats_print(2, false);
@@ -508,6 +512,7 @@ extern "C" fn new_plain(size: usize) -> *mut c_void {
 macro_rules! new_entries {
     ($($name:ident = $malloc:ident => $trampoline:ident),*) => {$(
         #[cfg_attr(feature = "no-site", allow(dead_code))]
+        #[link_section = ".sacs_rare"]
         extern "C" fn $name(size: usize, site: usize) -> *mut c_void {
             new_or_abort(c::$malloc(size, site))
         }
@@ -592,6 +597,7 @@ pub extern "C" fn sacs_version() -> *const core::ffi::c_char {
 }
 
 /// `int sacs_stats_get(struct sacs_stats *out)`
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub unsafe extern "C" fn sacs_stats_get(out: *mut x::CStats) -> i32 {
     // SAFETY: the header's contract: `out` holds `out->size` writable bytes.
@@ -599,6 +605,7 @@ pub unsafe extern "C" fn sacs_stats_get(out: *mut x::CStats) -> i32 {
 }
 
 /// `size_t sacs_stats_json(char *buf, size_t len)`
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub unsafe extern "C" fn sacs_stats_json(buf: *mut core::ffi::c_char, len: usize) -> usize {
     // SAFETY: the header's contract: `buf` holds `len` writable bytes.
@@ -606,6 +613,7 @@ pub unsafe extern "C" fn sacs_stats_json(buf: *mut core::ffi::c_char, len: usize
 }
 
 /// `int sacs_stats_print(int fd, int json)`
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub extern "C" fn sacs_stats_print(fd: i32, json: i32) -> i32 {
     x::stats_print(fd, json != 0);
@@ -619,6 +627,7 @@ pub extern "C" fn sacs_purge() {
 }
 
 /// `int sacs_option_get(const char *name, size_t *value)`
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub unsafe extern "C" fn sacs_option_get(name: *const core::ffi::c_char, value: *mut usize) -> i32 {
     // SAFETY: the header's contract: a C string and a writable `size_t`.
@@ -626,6 +635,7 @@ pub unsafe extern "C" fn sacs_option_get(name: *const core::ffi::c_char, value: 
 }
 
 /// `int sacs_option_set(const char *name, size_t value)`
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub unsafe extern "C" fn sacs_option_set(name: *const core::ffi::c_char, value: usize) -> i32 {
     // SAFETY: the header's contract: a C string.
@@ -649,12 +659,14 @@ pub unsafe extern "C" fn sacs_large_release(p: *mut c_void, len: usize) {
 // glibc's statistics and tuning calls, with SACS's figures (docs/c-api.md).
 
 /// `struct mallinfo2 mallinfo2(void)`
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub extern "C" fn mallinfo2() -> x::MallInfo2 {
     x::mallinfo2()
 }
 
 /// `struct mallinfo mallinfo(void)`
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub extern "C" fn mallinfo() -> x::MallInfo {
     x::mallinfo()
@@ -667,6 +679,7 @@ pub extern "C" fn mallopt(param: i32, value: i32) -> i32 {
 }
 
 /// `int malloc_info(int options, FILE *stream)`
+#[link_section = ".sacs_rare"]
 #[no_mangle]
 pub unsafe extern "C" fn malloc_info(options: i32, stream: *mut c_void) -> i32 {
     // SAFETY: the C contract of malloc_info: `stream` is an open FILE.

@@ -106,6 +106,7 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
 /// - as for [`free_big`].
 #[cold]
 #[inline(never)]
+#[link_section = ".sacs_rare"]
 unsafe fn free_big_sited(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
     // SAFETY: per the contract (see `free_big`).
     unsafe {

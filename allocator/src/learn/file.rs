@@ -51,6 +51,8 @@ pub fn read(buf: &mut [u8; FILE_MAX]) -> usize {
 }
 
 /// Writes `text` as the whole file: into `PATH.tmp`, then renamed over `PATH`.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub fn write(text: &[u8]) {
     let Some((mut path, len)) = path() else {
         return;
@@ -69,6 +71,8 @@ pub fn write(text: &[u8]) {
 
 impl Learner {
     /// Writes what the learner knows in the file's format into `out`; returns the length.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub(super) fn save(&self, out: &mut [u8; FILE_MAX]) -> usize {
         let mut w = Writer::new(out);
         w.raw(HEADER);

@@ -117,6 +117,14 @@ pub fn tick(now: u64) {
     if !on && !pressure::active() && !LEAN.load(Relaxed) {
         return;
     }
+    close_window_if_over(now, on);
+}
+
+/// [`tick`]'s work when learning is on or the knobs are held lean: closes the window if it is
+/// over (one thread at a time).
+#[inline(never)]
+#[link_section = ".sacs_rare"]
+fn close_window_if_over(now: u64, on: bool) {
     let end = WINDOW_END.load(Relaxed);
     let window = (options::get(Opt::LearnWindowMs) as u64)
         .max(KNOB_WINDOW.load(Relaxed))
@@ -392,6 +400,8 @@ impl Learner {
 
     /// Moves on to the next knob that can be learned (skipping idle and explicit ones), or
     /// freezes the whole when none is left.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn next_knob(&mut self) {
         let from = self.current.map_or(0, |i| i + 1);
         self.current = None;
@@ -421,6 +431,8 @@ impl Learner {
 
     /// Keeps the signature just frozen with its knobs: in place of a remembered one it is near
     /// (the same workload, learned again), else in place of the oldest.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn remember(&mut self) {
         let entry = Some((self.signature, self.knobs));
         let near = self
@@ -462,6 +474,8 @@ impl Learner {
     }
 
     /// Picks the next pair's challenger and which of its windows comes first.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn plan_pair(&mut self) {
         self.first = None;
         let Some(i) = self.current else {

@@ -416,6 +416,8 @@ pub fn load() {
 }
 
 /// `SACS_VERBOSE`: one line per option, its value and where it came from.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn print_effective() {
     for (i, desc) in OPTIONS.iter().enumerate() {
         let value = VALUES.0[i].load(Relaxed);
@@ -455,6 +457,7 @@ struct Message {
 }
 
 impl Message {
+    #[link_section = ".sacs_rare"]
     fn new() -> Self {
         Self {
             buf: [0; 256],
@@ -463,6 +466,7 @@ impl Message {
     }
 
     /// Appends `bytes`, cut to what fits (leaving room for the newline).
+    #[link_section = ".sacs_rare"]
     fn put(&mut self, bytes: &[u8]) -> &mut Self {
         let n = bytes.len().min(self.buf.len() - 1 - self.len);
         self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
@@ -471,6 +475,7 @@ impl Message {
     }
 
     /// Appends `n` in decimal.
+    #[link_section = ".sacs_rare"]
     fn num(&mut self, mut n: usize) -> &mut Self {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
@@ -485,6 +490,7 @@ impl Message {
         self.put(&digits[i..])
     }
 
+    #[link_section = ".sacs_rare"]
     fn write(&mut self) {
         self.buf[self.len] = b'\n';
         platform::write_stderr(&self.buf[..self.len + 1]);
@@ -495,6 +501,8 @@ impl Message {
 const QUOTE_MAX: usize = 40;
 
 /// `SACS_X=text` that [`parse`] does not understand: says so, and that the default holds.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn warn_bad_value(desc: &OptionDesc, text: &[u8]) {
     Message::new()
         .put(b"sacs: ")
@@ -517,6 +525,13 @@ fn warn_if_unknown(entry: &[u8]) {
     {
         return;
     }
+    report_unknown(name);
+}
+
+/// [`warn_if_unknown`]'s message.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
+fn report_unknown(name: &[u8]) {
     let mut m = Message::new();
     m.put(b"sacs: ")
         .put(&name[..name.len().min(QUOTE_MAX)])
@@ -528,6 +543,8 @@ fn warn_if_unknown(entry: &[u8]) {
 }
 
 /// The option whose name is within 2 edits of `name`, if exactly one is closest.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn nearest_option(name: &[u8]) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
     for o in OPTIONS.iter() {

@@ -148,6 +148,8 @@ pub fn learn(site: usize, now: u64) -> Policy {
 /// After a `malloc` through a Site Rules entry returned `p`: if `p` is a big block, learns
 /// from it and marks it with its site and (when `act`, i.e. `SACS_SITES=on`) its policy.
 /// Whales and small blocks are left alone.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub fn allocated(p: *mut u8, site: usize, now: u64, act: bool) {
     if !segment_map::contains(p as usize) {
         return;

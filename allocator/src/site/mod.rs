@@ -55,7 +55,7 @@ use crate::lock::Lock;
 use crate::options::{self, Opt};
 use crate::page::{Block, Page, PageKind, PageList, LONG_LIVED};
 use crate::probe;
-use crate::segment::{self, Segment, SegmentKind, SegmentList, SLICE};
+use crate::segment::{self, Segment, SegmentList, SLICE};
 use crate::size_class::{class_size, SMALL_CLASSES};
 use crate::small;
 use crate::stats::{self, GLOBAL};
@@ -353,6 +353,8 @@ impl State {
     }
 
     /// Classifies a sample and learns from it.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn classify(&mut self, s: &Sample, lifetime: Lifetime) {
         match lifetime {
             Lifetime::Short => GLOBAL.site_short.add(1),
@@ -401,6 +403,8 @@ impl State {
 
     /// A few steps of the round-robin scan: live samples older than the threshold are
     /// long-lived.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn scan(&mut self, now: u64, short_ms: u64) {
         self.count_pending(now, short_ms);
         for _ in 0..SCAN_STEPS {
@@ -472,9 +476,7 @@ pub fn alloc(class: usize, site: usize, now: u64) -> *mut u8 {
             }
         }
         // No room in the sample segments: add one, found with the lock released.
-        let Some(seg) =
-            segment::cache::take(SegmentKind::Heap).or_else(|| segment::map_new(SegmentKind::Heap))
-        else {
+        let Some(seg) = crate::small::refill::obtain_segment(now) else {
             return ptr::null_mut();
         };
         // SAFETY: an empty segment, ours alone until it joins the sample segments.

@@ -8,7 +8,8 @@
 //!  ├─ a few full pages that other threads freed into (rotating sweep)
 //!  ├─ warm pool: an empty page kept committed ───────── hit
 //!  ├─ prefill: carve SACS_PREFILL_PAGES spans at once from the thread's segments
-//!  └─ COLD: sweep all full pages, adopt an abandoned segment, reuse a cached one, or map
+//!  └─ COLD: sweep all full pages, adopt an abandoned segment, reuse a cached one, empty
+//!     an idle one of the big arenas (`big::lend_idle_segment`), or map
 //! ```
 //!
 //! The heap calls the two halves with its purge look between them (`heap::refill`), so that
@@ -323,6 +324,19 @@ fn prefill(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> bool {
     got > 0
 }
 
+/// A segment for heap pages: an empty one from the segment cache, else an arena segment whose
+/// blocks all sat cached (`big::lend_idle_segment`: memory already committed, that the big
+/// tier holds for no one), else a new mapping. `None` when the system has no memory.
+pub fn obtain_segment(now: u64) -> Option<*mut segment::Segment> {
+    segment::cache::take(SegmentKind::Heap)
+        .or_else(|| {
+            crate::big::lend_idle_segment(now)
+                .then(|| segment::cache::take(SegmentKind::Heap))
+                .flatten()
+        })
+        .or_else(|| segment::map_new(SegmentKind::Heap))
+}
+
 /// The COLD path: fills warm pool `pool` after sweeping every full page (which may free whole
 /// pages), by adopting abandoned segments, taking one from the segment cache, or mapping one.
 /// Returns `None` when the system has no memory.
@@ -341,9 +355,7 @@ unsafe fn cold(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> Optio
             adopted += 1;
             continue;
         }
-        let Some(seg) =
-            segment::cache::take(SegmentKind::Heap).or_else(|| segment::map_new(SegmentKind::Heap))
-        else {
+        let Some(seg) = obtain_segment(now) else {
             if options::get(Opt::Verbose) != 0 {
                 platform::write_stderr(b"sacs: out of memory: could not map a segment\n");
             }

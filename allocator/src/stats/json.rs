@@ -53,6 +53,7 @@ impl Json<'_, '_> {
 
     /// A string value, escaped (the program's name comes from outside).
     #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn text(&mut self, key: &str, bytes: &[u8]) {
         self.key(key);
         self.w.s("\"");
@@ -90,6 +91,8 @@ impl Stats {
     /// Writes the statistics as one JSON object followed by a newline into `buf` and returns
     /// the number of bytes written (cut short if `buf` is too small; `JSON_MAX`, 8 KiB, is
     /// always enough). Byte counts are bytes; times are milliseconds or, for system calls, cycles.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub fn write_json(&self, buf: &mut [u8]) -> usize {
         let mut w = super::Writer::new(buf);
         w.s("{");
@@ -153,6 +156,7 @@ impl Stats {
             j.num("mapped", self.segments_mapped);
             j.num("unmapped", self.segments_unmapped);
             j.num("reused", self.segments_reused);
+            j.num("lent", self.segments_lent);
             j.num("abandoned", self.segments_abandoned);
             j.num("adopted", self.segments_adopted);
             j.num("in_space", self.segments_in_space);

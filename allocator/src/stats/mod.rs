@@ -136,6 +136,9 @@ pub struct Stats {
     pub segments_mapped: u64,
     pub segments_unmapped: u64,
     pub segments_reused: u64,
+    /// Big-arena segments whose every block was cached, emptied for a heap that needed a
+    /// segment (`big::lend_idle_segment`).
+    pub segments_lent: u64,
     pub segments_abandoned: u64,
     pub segments_adopted: u64,
     /// Segments mapped in the segment space (of `segments_mapped`), and the segments the space
@@ -306,6 +309,7 @@ pub struct GlobalCounters {
     pub segments_mapped: SharedCounter,
     pub segments_unmapped: SharedCounter,
     pub segments_reused: SharedCounter,
+    pub segments_lent: SharedCounter,
     pub segments_abandoned: SharedCounter,
     pub segments_adopted: SharedCounter,
     pub segments_in_space: SharedCounter,
@@ -403,6 +407,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     segments_mapped,
     segments_unmapped,
     segments_reused,
+    segments_lent,
     segments_abandoned,
     segments_adopted,
     segments_in_space,
@@ -490,6 +495,8 @@ fn settle_tiers(s: &mut Stats) {
 }
 
 /// A snapshot of every counter, with the calling process's resident size.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub fn stats() -> Stats {
     let g = &GLOBAL;
     let mut s = Stats::default();
@@ -530,6 +537,7 @@ pub fn stats() -> Stats {
     s.segments_mapped = g.segments_mapped.get();
     s.segments_unmapped = g.segments_unmapped.get();
     s.segments_reused = g.segments_reused.get();
+    s.segments_lent = g.segments_lent.get();
     s.segments_abandoned = g.segments_abandoned.get();
     s.segments_adopted = g.segments_adopted.get();
     s.segments_in_space = g.segments_in_space.get();

@@ -9,6 +9,8 @@ use crate::platform::SYSCALL_NAMES;
 impl Stats {
     /// Writes the statistics as a readable table into `buf` and returns the number of bytes
     /// written (the table is cut short if `buf` is too small; 8 KiB is always enough).
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub fn write_table(&self, buf: &mut [u8]) -> usize {
         let mut w = Writer::new(buf);
         w.s("sacs statistics\n");
@@ -105,6 +107,8 @@ impl Stats {
         w.num(self.segments_unmapped);
         w.s(", reused ");
         w.num(self.segments_reused);
+        w.s(", lent ");
+        w.num(self.segments_lent);
         w.s(", abandoned ");
         w.num(self.segments_abandoned);
         w.s(", adopted ");
@@ -251,6 +255,7 @@ impl<'a> Writer<'a> {
 
     /// Appends `v` in hexadecimal with a `0x` prefix.
     #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub(crate) fn hex(&mut self, v: usize) {
         let mut digits = [0u8; 16];
         let mut i = digits.len();
@@ -280,6 +285,7 @@ impl<'a> Writer<'a> {
     }
 
     #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub(crate) fn s(&mut self, text: &str) {
         for &b in text.as_bytes() {
             if self.len == self.buf.len() {
@@ -329,6 +335,7 @@ impl<'a> Writer<'a> {
     }
 
     #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub(crate) fn bytes(&mut self, v: usize) {
         const UNITS: [&str; 4] = [" B", " KiB", " MiB", " GiB"];
         let mut unit = 0;
@@ -347,6 +354,7 @@ impl<'a> Writer<'a> {
 }
 
 /// Formats `v` in decimal into `digits`, returning the used tail as text.
+#[link_section = ".sacs_rare"]
 pub fn format_decimal(mut v: u64, digits: &mut [u8; 20]) -> &str {
     let mut i = digits.len();
     loop {

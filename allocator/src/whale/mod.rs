@@ -188,6 +188,8 @@ fn grow(c: Cached, len: usize, align: usize) -> Result<usize, Option<usize>> {
 /// Obtains a mapping of at least `len` bytes aligned to `align` from the ring or the system
 /// (exactly `len` bytes when `exact`), registered as a live whale when `register`. Returns
 /// (base, mapping length, bytes at its start that may hold old contents).
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usize, usize, usize)> {
     let align = align.max(LARGE_PAGE);
     let now = platform::now_ms();
@@ -266,6 +268,8 @@ fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usiz
 }
 
 /// Returns a mapping to the ring (or unmaps it when the ring is off or it is too large).
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn give_back(base: usize, len: usize) {
     let now = platform::now_ms();
     let limits = Limits::from_options();
@@ -334,6 +338,8 @@ pub fn usable_size(p: *const u8) -> Option<usize> {
 /// # Safety
 /// - if `p` is a live whale, the caller owns it: no one else uses it during the call, and only
 ///   the returned address is used afterwards.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
     let base = p as usize;
     let Some(new_len) = mapping_len(new_size) else {

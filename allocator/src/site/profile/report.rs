@@ -136,6 +136,8 @@ fn write_site(w: &mut Writer, site: usize) {
 }
 
 /// Writes the heap profile to descriptor `fd` (`SACS_PROFILE=1` at exit, `malloc_stats()`).
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub fn print(fd: i32) {
     let mut buf = [0u8; REPORT_BYTES];
     let n = write_report(&mut buf);
