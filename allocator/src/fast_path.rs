@@ -254,10 +254,28 @@ pub(crate) fn alloc_refill(heap: *mut Heap, slot: usize) -> *mut u8 {
     }
 }
 
-/// Aligned small requests, big blocks and whales.
+/// Aligned small requests, big blocks and whales. A big block the thread freed lately comes
+/// back first, through a short function: no lock, no set-up, few registers saved (a program
+/// that allocates and frees a buffer of one big size in a loop pays for this path only).
 #[cold]
 #[inline(never)]
 fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
+    if size > MID_MAX && size < WHALE_MIN && align <= NATURAL_ALIGN {
+        // SAFETY: the value of the thread's heap slot; `big_from_cache` uses only a live one.
+        let cached = unsafe {
+            heap::refill::big_from_cache(heap::current(), size_class::class_of(size), zero)
+        };
+        if let Some(p) = cached {
+            return p;
+        }
+    }
+    alloc_slow_uncached(size, align, zero)
+}
+
+/// [`alloc_slow`] past the thread's big-block cache.
+#[cold]
+#[inline(never)]
+fn alloc_slow_uncached(size: usize, align: usize, zero: bool) -> *mut u8 {
     debug_assert!(align.is_power_of_two());
     if size > isize::MAX as usize {
         return ptr::null_mut();
@@ -268,9 +286,10 @@ fn alloc_slow(size: usize, align: usize, zero: bool) -> *mut u8 {
         size_class::class_for_aligned(size, align)
     };
     let slot = heap::current();
-    if let Some(class) = class.filter(|&c| c >= SMALL_CLASSES) {
-        // A big block the thread freed lately: no lock, no set-up (a live heap exists only
-        // once the process is set up; any other heap state goes the long way).
+    if let Some(class) = class.filter(|&c| c >= SMALL_CLASSES && align > NATURAL_ALIGN) {
+        // An aligned big request [`alloc_slow`] did not look for: a big block the thread freed
+        // lately (a live heap exists only once the process is set up; any other heap state
+        // goes the long way).
         // SAFETY: the value of the thread's heap slot; `big_from_cache` uses only a live one.
         if let Some(p) = unsafe { heap::refill::big_from_cache(slot, class, zero) } {
             return p;
@@ -480,6 +499,29 @@ unsafe fn free_local(heap: *mut Heap, page: *mut Page, p: *mut u8) {
 #[cold]
 #[inline(never)]
 unsafe fn free_other(p: *mut u8, page: *mut Page, heap: *mut Heap, func: &str) {
+    // A big block whose thread keeps it in its own cache: the common case of a program that
+    // frees a buffer of a big size to allocate it again, handled before the function that
+    // sorts out every other case (and saves the registers they need).
+    // SAFETY: `page` is the valid page entry of `p` (or `NO_SEGMENT`, neither big nor at `p`);
+    // `heap` is the calling thread's heap slot value.
+    unsafe {
+        if (*page).kind == PageKind::Big as u8
+            && (*page).start == p
+            && heap::free::free_big_to_thread_cache(heap, page)
+        {
+            return;
+        }
+        free_not_owned(p, page, heap, func)
+    }
+}
+
+/// [`free_other`] of everything but a big block going to its thread's cache.
+///
+/// # Safety
+/// - as for [`free_other`].
+#[cold]
+#[inline(never)]
+unsafe fn free_not_owned(p: *mut u8, page: *mut Page, heap: *mut Heap, func: &str) {
     if page == segment_space::no_segment() {
         // A slice of the segment space that no segment holds: not a live block.
         return free_outside_segments(p, func);

@@ -71,20 +71,7 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
     // SAFETY: per the contract; `used` and `flags` of a live block are only written by the
     // thread that frees it (the arena writes them under its lock once the block is given back).
     unsafe {
-        let h = &mut *heap;
-        if (*page).used() == 1
-            && (*page).flags & (LOCAL | SITED) == 0
-            && h.state == HeapState::Live
-            && h.big.free(page)
-        {
-            // The block waits in the thread's own cache (at most 4 MiB, `big::local`), where
-            // the next allocation of its size takes it back. Not parked: a park here would send
-            // every alloc/free pair of a big size through the slow path and a clock read; the
-            // cache is flushed by the heap's regular purge looks.
-            h.counters.big_cache_frees.add(1);
-            h.counters
-                .big_cache_free_bytes
-                .add(class_size((*page).class as usize) as u64);
+        if free_big_to_thread_cache(heap, page) {
             return true;
         }
         if (*page).flags & SITED != 0 {
@@ -96,6 +83,37 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
         park::park(heap);
     }
     true
+}
+
+/// Keeps the big block of `page` in the thread's own cache (at most 4 MiB, `big::local`) when
+/// the heap is live, the block in use and not sited, and the cache has room; returns whether it
+/// did (else nothing changed).
+///
+/// The block waits there for the next allocation of its size. The heap is not parked: a park
+/// here would send every alloc/free pair of a big size through the slow path and a clock read;
+/// the cache is flushed by the heap's regular purge looks.
+///
+/// # Safety
+/// - `page` is the page entry of a big span; `heap` is the calling thread's heap slot value.
+#[inline(always)]
+pub unsafe fn free_big_to_thread_cache(heap: *mut Heap, page: *mut Page) -> bool {
+    // SAFETY: per the contract; `used` and `flags` of a live block are only written by the
+    // thread that frees it (the arena writes them under its lock once the block is given back).
+    unsafe {
+        let h = &mut *heap;
+        if (*page).used() == 1
+            && (*page).flags & (LOCAL | SITED) == 0
+            && h.state == HeapState::Live
+            && h.big.free(page)
+        {
+            h.counters.big_cache_frees.add(1);
+            h.counters
+                .big_cache_free_bytes
+                .add(class_size((*page).class as usize) as u64);
+            return true;
+        }
+    }
+    false
 }
 
 /// [`free_big`] of a block allocated through a Site Rules entry: records the free for its site
