@@ -72,15 +72,17 @@ extern crate std;
 // Rules' sampling, whales, error reports and option warnings: functions marked
 // `#[link_section = ".sacs_rare"]`) goes in a section of its own, after `.text`, starting on a
 // 64 KiB boundary. The kernel maps a program's code 64 KiB around each page it runs
-// (fault-around), so a section shared with running code would be resident in every process
+// (fault-around), so a section shared with running code would be resident in every process.
+// The one-byte `.sacs_rare_end`, aligned the same way and kept from the linker's section
+// garbage collection (`R`), starts a fresh window after it for what follows (the PLT)
 // (docs/architecture.md, "The library's own footprint").
 core::arch::global_asm!(
-    ".pushsection .sacs_rare,\"ax\",@progbits",
+    ".pushsection .sacs_rare,\"ax\",%progbits",
     ".balign 65536",
     ".popsection",
-    ".pushsection .sacs_rare_end,\"axR\",@progbits",
+    ".pushsection .sacs_rare_end,\"axR\",%progbits",
     ".balign 65536",
-    "int3",
+    ".byte 0",
     ".popsection"
 );
 

@@ -20,6 +20,32 @@ const BIG_BLOCKS: usize = 30;
 const SMALL_BYTES: usize = 24 * MIB;
 const SMALL_SIZE: usize = 256;
 
+/// `count` blocks of `size` bytes, each filled with the pattern of `first_tag + i`.
+fn alloc_filled(count: usize, size: usize, first_tag: u64) -> Vec<usize> {
+    (0..count)
+        .map(|i| {
+            let p = sacs::alloc(size, 16);
+            assert!(!p.is_null());
+            // SAFETY: `size` bytes.
+            unsafe { fill(p, size, first_tag + i as u64) };
+            p as usize
+        })
+        .collect()
+}
+
+/// Checks the blocks of [`alloc_filled`] and, with `free`, frees them.
+fn check_blocks(blocks: &[usize], size: usize, first_tag: u64, what: &str, free: bool) {
+    for (i, &p) in blocks.iter().enumerate() {
+        // SAFETY: live blocks of `size` bytes, freed once.
+        unsafe {
+            check(p as *const u8, size, first_tag + i as u64, what);
+            if free {
+                sacs::free(p as *mut u8);
+            }
+        }
+    }
+}
+
 #[test]
 fn idle_big_segments_serve_small_pages() {
     watchdog(120, "lend_idle_segments");
@@ -27,43 +53,14 @@ fn idle_big_segments_serve_small_pages() {
         options::set(opt, 600_000);
     }
     // Scratch buffers, written whole, then all freed: they go to the big cache.
-    let big: Vec<usize> = (0..BIG_BLOCKS)
-        .map(|i| {
-            let p = sacs::alloc(MIB, 16);
-            assert!(!p.is_null());
-            // SAFETY: MIB bytes.
-            unsafe { fill(p, MIB, i as u64) };
-            p as usize
-        })
-        .collect();
-    for &p in &big {
-        // SAFETY: live blocks, freed once.
-        unsafe { sacs::free(p as *mut u8) };
-    }
+    let big = alloc_filled(BIG_BLOCKS, MIB, 0);
+    check_blocks(&big, MIB, 0, "big block", true);
     let before = sacs::stats();
 
     // A swell of small objects: their pages need new segments.
-    let small: Vec<usize> = (0..SMALL_BYTES / SMALL_SIZE)
-        .map(|i| {
-            let p = sacs::alloc(SMALL_SIZE, 8);
-            assert!(!p.is_null());
-            // SAFETY: SMALL_SIZE bytes.
-            unsafe { fill(p, SMALL_SIZE, 1_000_000 + i as u64) };
-            p as usize
-        })
-        .collect();
+    let small = alloc_filled(SMALL_BYTES / SMALL_SIZE, SMALL_SIZE, 1_000_000);
     let after = sacs::stats();
-    for (i, &p) in small.iter().enumerate() {
-        // SAFETY: live blocks of SMALL_SIZE bytes.
-        unsafe {
-            check(
-                p as *const u8,
-                SMALL_SIZE,
-                1_000_000 + i as u64,
-                "small block",
-            )
-        };
-    }
+    check_blocks(&small, SMALL_SIZE, 1_000_000, "small block", false);
     let lent = after.segments_lent - before.segments_lent;
     let mapped = after.segments_mapped - before.segments_mapped;
     // 30 blocks fill ten segments; the thread's own big-block cache keeps a few of them back
@@ -77,43 +74,17 @@ fn idle_big_segments_serve_small_pages() {
         "the small objects got {lent} lent and {mapped} new segments: fewer than they fill"
     );
 
-    // The big tier keeps working on what it has left, and maps again when it must.
-    let again: Vec<usize> = (0..BIG_BLOCKS)
-        .map(|i| {
-            let p = sacs::alloc(MIB, 16);
-            assert!(!p.is_null());
-            // SAFETY: MIB bytes.
-            unsafe { fill(p, MIB, 500 + i as u64) };
-            p as usize
-        })
-        .collect();
-    for (i, &p) in again.iter().enumerate() {
-        // SAFETY: live blocks of MIB bytes.
-        unsafe {
-            check(
-                p as *const u8,
-                MIB,
-                500 + i as u64,
-                "big block after lending",
-            )
-        };
-    }
-    for (i, &p) in small.iter().enumerate() {
-        // SAFETY: as above; the big blocks did not write over them.
-        unsafe {
-            check(
-                p as *const u8,
-                SMALL_SIZE,
-                1_000_000 + i as u64,
-                "small block",
-            )
-        };
-        // SAFETY: live, freed once.
-        unsafe { sacs::free(p as *mut u8) };
-    }
-    for &p in &again {
-        // SAFETY: live, freed once.
-        unsafe { sacs::free(p as *mut u8) };
-    }
+    // The big tier keeps working on what it has left, and maps again when it must; neither
+    // tier writes over the other's blocks.
+    let again = alloc_filled(BIG_BLOCKS, MIB, 500);
+    check_blocks(&again, MIB, 500, "big block after lending", false);
+    check_blocks(
+        &small,
+        SMALL_SIZE,
+        1_000_000,
+        "small block after big ones",
+        true,
+    );
+    check_blocks(&again, MIB, 500, "big block", true);
     assert_eq!(sacs::stats().invalid_frees, 0);
 }

@@ -20,7 +20,9 @@
 //! file), `hash` (vertex indexing, the scalar reference), `kernel` (scalar and AVX2 + FMA
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
 //! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
-//! utilisation), `writer` (write-back on a thread of the field's own), `memory` (a budget cut
+//! utilisation), `worker` (the state, wake-ups, stop and death notice the two background threads
+//! share), `writer` (write-back on a thread of the field's own), `reader` (block reads ahead on
+//! another), `memory` (a budget cut
 //! to bound resident memory), `field` (the API), [`prefetch`] (block-access traces, predictors and their
 //! offline evaluator), [`bench`](mod@bench) (the workloads and measuring loop of the
 //! `field-bench` binary), [`quality`] (locality, fit and quantisation measurements, the
@@ -50,6 +52,7 @@ mod reader;
 mod store;
 mod tiers;
 mod usage;
+mod worker;
 mod writer;
 
 pub use error::{Error, Result};

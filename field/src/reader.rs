@@ -22,11 +22,12 @@
 //!   with its error.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::store::BlockStore;
+use crate::worker::{DeathNotice, WorkerState};
 use crate::writer::InFlight;
 
 /// Requests the thread takes from the queue at a time (one `read_many` call).
@@ -61,19 +62,19 @@ struct State {
     failed: Option<String>,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    /// Signalled when requests are queued or the reader stops.
-    work: Condvar,
-    /// Signalled when the thread finished a chunk (or died).
-    progress: Condvar,
-}
+impl WorkerState for State {
+    fn stop(&mut self) {
+        self.stop = true;
+    }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn fail(&mut self, why: &str) {
+        self.failed = Some(why.into());
     }
 }
+
+/// The state, with `work` signalled when requests are queued or the reader stops and
+/// `progress` when the thread finished a chunk (or died).
+type Shared = crate::worker::Shared<State>;
 
 fn failure(message: &str) -> Error {
     Error::Io(std::io::Error::other(format!(
@@ -103,11 +104,7 @@ impl Reader {
         Reader {
             store,
             copies,
-            shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
-                work: Condvar::new(),
-                progress: Condvar::new(),
-            }),
+            shared: Arc::new(Shared::new(State::default())),
             thread: None,
             floats,
             in_flight,
@@ -190,23 +187,7 @@ impl Reader {
 impl Drop for Reader {
     /// Stops the thread (after the chunk it is reading) and joins it.
     fn drop(&mut self) {
-        self.shared.lock().stop = true;
-        self.shared.work.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Marks the reader failed if its thread unwinds, so that no caller waits for it forever.
-struct DeathNotice(Arc<Shared>);
-
-impl Drop for DeathNotice {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.lock().failed = Some("the reader thread panicked".into());
-            self.0.progress.notify_all();
-        }
+        self.shared.stop_and_join(self.thread.take());
     }
 }
 
@@ -218,7 +199,7 @@ fn run(
     floats: usize,
     in_flight: usize,
 ) {
-    let _notice = DeathNotice(Arc::clone(shared));
+    let _notice = DeathNotice(Arc::clone(shared), "the reader thread panicked");
     let mut blocks: Vec<u64> = Vec::with_capacity(READ_CHUNK);
     let mut buffers: Vec<Vec<f32>> = Vec::with_capacity(READ_CHUNK);
     loop {

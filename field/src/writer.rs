@@ -23,11 +23,12 @@
 //!   later hand-over and [`Writer::drain`] fail with that error.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::store::BlockStore;
+use crate::worker::{DeathNotice, WorkerState};
 
 /// The default bound on the bytes of dirty blocks' copies handed to the background writer
 /// and not yet written (`Field::set_write_behind_bytes`).
@@ -64,19 +65,20 @@ struct State {
     wait_ns: u64,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    /// Signalled when jobs are queued or the writer stops.
-    work: Condvar,
-    /// Signalled when the thread finished a write-back (or died).
-    progress: Condvar,
-}
+impl WorkerState for State {
+    fn stop(&mut self) {
+        self.stop = true;
+    }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn fail(&mut self, why: &str) {
+        self.failed = Some(why.into());
+        self.writing = false;
     }
 }
+
+/// The state, with `work` signalled when jobs are queued or the writer stops and `progress`
+/// when the thread finished a write-back (or died).
+type Shared = crate::worker::Shared<State>;
 
 /// What the writer did, for `Stats`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -138,11 +140,7 @@ impl Writer {
     pub fn new(store: Arc<RwLock<BlockStore>>, limit_bytes: usize) -> Writer {
         Writer {
             store,
-            shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
-                work: Condvar::new(),
-                progress: Condvar::new(),
-            }),
+            shared: Arc::new(Shared::new(State::default())),
             thread: None,
             next_generation: 0,
             limit_bytes,
@@ -292,32 +290,13 @@ impl Writer {
 impl Drop for Writer {
     /// Lets the thread write what is queued, then joins it.
     fn drop(&mut self) {
-        self.shared.lock().stop = true;
-        self.shared.work.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Marks the writer failed if its thread unwinds, so that no caller waits for it forever.
-struct DeathNotice(Arc<Shared>);
-
-impl Drop for DeathNotice {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let mut state = self.0.lock();
-            state.failed = Some("the writer thread panicked".into());
-            state.writing = false;
-            drop(state);
-            self.0.progress.notify_all();
-        }
+        self.shared.stop_and_join(self.thread.take());
     }
 }
 
 /// The thread: takes the queue, writes it back, until stopped with an empty queue.
 fn run(store: Arc<RwLock<BlockStore>>, shared: Arc<Shared>, mut slots: crate::store::SlotWriter) {
-    let _notice = DeathNotice(Arc::clone(&shared));
+    let _notice = DeathNotice(Arc::clone(&shared), "the writer thread panicked");
     loop {
         let jobs = {
             let mut state = shared.lock();
