@@ -663,6 +663,38 @@ mod tests {
     use crate::size_class::class_of;
 
     #[test]
+    fn a_miss_gives_the_thread_caches_oldest_block_to_its_arena() {
+        let arena = 2;
+        let classes = [class_of(40_000), class_of(300_000), class_of(1_000_000)];
+        let blocks: std::vec::Vec<*mut u8> =
+            classes.iter().map(|&c| alloc(c, false, arena)).collect();
+        let mut cache = LocalCache::new();
+        for (k, &p) in blocks.iter().enumerate() {
+            assert!(!p.is_null());
+            // SAFETY: live blocks of this test, freed into the cache once, oldest first.
+            unsafe {
+                let page = Segment::page_of(p);
+                assert!(cache.free(page));
+                (*page).since = 10 + k as u64;
+            }
+        }
+        cache.release_oldest();
+        assert!(
+            cache.alloc(classes[0], false).is_none(),
+            "the oldest block left the cache"
+        );
+        // SAFETY: the block is now free in its arena: another free of it is refused.
+        assert!(!unsafe { free(Segment::page_of(blocks[0]), blocks[0]) });
+        assert_eq!(cache.alloc(classes[1], false), Some(blocks[1]));
+        assert_eq!(cache.alloc(classes[2], false), Some(blocks[2]));
+        cache.release_oldest();
+        for &p in &blocks[1..] {
+            // SAFETY: live blocks taken back from the cache, freed once.
+            assert!(unsafe { free(Segment::page_of(p), p) });
+        }
+    }
+
+    #[test]
     fn freed_blocks_are_reused_hot_and_zeroed_when_fresh() {
         let class = class_of(100_000);
         let arena = 3;

@@ -318,8 +318,11 @@ fn alloc_slow_uncached(size: usize, align: usize, zero: bool) -> *mut u8 {
                     return p;
                 }
             }
-            // Big requests that miss the thread's cache carry the shared structures' purge.
+            // Big requests that miss the thread's cache carry the shared structures' purge, and
+            // give its oldest block back (`LocalCache::release_oldest`), before the arena looks
+            // for a span (that block's among them).
             heap::tick::global_tick(platform::now_ms(), false);
+            (*h).big.release_oldest();
             big::alloc(class, zero, (*h).index)
         }
     };

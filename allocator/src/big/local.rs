@@ -1,7 +1,9 @@
 //! A thread's own few freed big blocks, in front of the arenas: a block freed by a thread is
 //! kept here (still counted as in use by its arena) and the thread's next request of the same
 //! class takes it back with no lock and no atomic. Blocks older than `SACS_HOT_MS` go to their
-//! arena at the heap's next purge look, and all of them when the thread exits.
+//! arena at the heap's next purge look, all of them when the thread exits, and the oldest one
+//! whenever a request misses ([`LocalCache::release_oldest`]): a thread whose sizes seldom repeat
+//! keeps a block or two here rather than up to the byte limit of blocks no request matches.
 //!
 //! Each class holds its blocks in a small array, oldest first: a free appends, an allocation
 //! takes the newest (the one most likely still in the cache), a purge look takes the oldest off
@@ -121,6 +123,40 @@ impl LocalCache {
         }
         self.stamps_left -= 1;
         self.now
+    }
+
+    /// Returns the oldest cached block (over all classes) to its arena, if any block is cached.
+    /// Called on a miss, which goes to an arena anyway: a thread whose requests keep missing
+    /// (sizes that seldom repeat) then holds a block or two here, not blocks of every size it
+    /// freed lately, each keeping its span from the arena's other sizes until the purge look.
+    /// A thread whose requests hit (a buffer of one size freed and taken again) never misses,
+    /// and keeps its blocks.
+    pub fn release_oldest(&mut self) {
+        let mut oldest: Option<(usize, u64)> = None;
+        for (i, &n) in self.lens.iter().enumerate() {
+            if n != 0 {
+                // SAFETY: cached pages are valid blocks this thread holds.
+                let since = unsafe { (*self.blocks[i][0]).since };
+                if oldest.is_none_or(|(_, s)| since < s) {
+                    oldest = Some((i, since));
+                }
+            }
+        }
+        let Some((i, _)) = oldest else {
+            return;
+        };
+        let n = self.lens[i] as usize;
+        let page = self.blocks[i][0];
+        self.blocks[i].copy_within(1..n, 0);
+        self.lens[i] = (n - 1) as u8;
+        self.bytes -= class_size(BIG_FIRST + i);
+        // SAFETY: the block is live (arena-wise) and now out of the cache. It was counted as
+        // freed when it entered this cache.
+        unsafe {
+            (*page).flags &= !LOCAL;
+            let ok = release(page, (*page).start, (*page).since);
+            debug_assert!(ok);
+        }
     }
 
     /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas, and
