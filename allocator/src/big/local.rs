@@ -60,6 +60,12 @@ impl LocalCache {
         }
     }
 
+    /// Makes a zeroed cache what [`new`](Self::new) is: its byte limit is the only field that is
+    /// not zero.
+    pub fn init_zeroed(&mut self) {
+        self.limit = DEFAULT_LIMIT;
+    }
+
     /// Reads the byte limit from `SACS_THREAD_BIG_CACHE_MIB`.
     pub fn set_limit(&mut self) {
         self.limit = options::get(Opt::ThreadBigCacheMib).saturating_mul(1 << 20);

@@ -52,12 +52,6 @@ static POOL: Lock<Pool> = Lock::new(Pool {
     carve_end: ptr::null_mut(),
 });
 
-/// A new live heap, copied into a heap structure to make one. Building `Heap::new` in place
-/// would build it on the stack first (it is ~23 KiB) and copy it: 6 pages of a new thread's
-/// stack, which the C library decommitted when the thread that had the stack before exited, so
-/// every new thread took ~6 page faults there (`workload thread-rounds`).
-static LIVE: StaticHeap = StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Live)));
-
 /// The heap exiting threads share (under [`BACKSTOP_LOCK`]).
 static BACKSTOP: StaticHeap =
     StaticHeap(core::cell::UnsafeCell::new(Heap::new(HeapState::Backstop)));
@@ -86,8 +80,8 @@ pub(super) fn key() -> Option<thread::Key> {
 
 /// Takes a heap structure from the pool: the most recently retired heap that kept its pages,
 /// else a blank one, else an untouched slot of the newest chunk, mapping a chunk (outside the
-/// lock) when there is none. A slot fresh from a chunk is all zero, which reads as a blank heap
-/// (`kept_since` 0); `make_heap` copies the live prototype over it.
+/// lock) when there is none. A slot fresh from a chunk is all zero, as a blank heap is (zeroed
+/// when it went to the pool), which reads as `kept_since` 0; `make_heap` makes either live.
 fn new_heap_struct() -> Option<*mut Heap> {
     const CHUNK: usize = 256 * 1024;
     let per_chunk = CHUNK / core::mem::size_of::<Heap>();
@@ -148,7 +142,12 @@ fn make_heap() -> *mut Heap {
             small::refill::sweep_all_full(&mut (*h).small);
             GLOBAL.heaps_taken_over.add(1);
         } else {
-            ptr::copy_nonoverlapping(LIVE.ptr(), h, 1);
+            // A structure off the pool that kept no pages is all zero (a fresh slot of a chunk,
+            // or a blank one, zeroed when it went there): only its fields that are not zero
+            // are written (`Heap::init_zeroed_live`), so the pages of lists and counters it has
+            // not used yet stay untouched. (Not `Heap::new` written in place: that is built on
+            // the stack first, 17.5 KiB, pages of a new thread's stack that would each fault.)
+            Heap::init_zeroed_live(h);
             (*h).index = NEXT_INDEX.fetch_add(1, Relaxed);
             (*h).small.relabel_after = crate::site::relabel_after();
             (*h).small.purge_delay = crate::purge::PurgeDelay::inherited();
@@ -242,7 +241,8 @@ pub fn release_kept(now: u64, force: bool) {
         // SAFETY: off the pool, the heap is ours alone, and no thread uses it.
         unsafe {
             small::abandon::abandon(&mut (*h).small, now);
-            (*h).kept_since = 0;
+            // Blank: zero, as a fresh slot is, for `make_heap`.
+            ptr::write_bytes(h, 0, 1);
             let mut pool = POOL.lock();
             (*h).next = pool.blank;
             pool.blank = h;
@@ -286,6 +286,10 @@ unsafe fn retire_struct(heap: *mut Heap) {
             (*heap).next = pool.kept;
             pool.kept = heap;
         } else {
+            drop(pool);
+            // Blank: zero, as a fresh slot is, for `make_heap` (not under the pool's lock).
+            ptr::write_bytes(heap, 0, 1);
+            let mut pool = POOL.lock();
             (*heap).next = pool.blank;
             pool.blank = heap;
         }

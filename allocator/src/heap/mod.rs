@@ -121,6 +121,29 @@ impl Heap {
             next: ptr::null_mut(),
         }
     }
+
+    /// Makes the zeroed heap structure at `h` what `Heap::new(HeapState::Live)` is, writing only
+    /// the fields whose value is not zero: every slot's current page is the empty page, the
+    /// big-block cache has its byte limit, the state is live. The pages of a fresh structure
+    /// that hold nothing else (lists, counters, the placement table) stay untouched until the
+    /// heap uses them, and no prototype is read.
+    ///
+    /// # Safety
+    /// - `h` is valid for writes of a `Heap` and every byte of it is zero (a zeroed `Heap` is a
+    ///   valid one: null pointers, zero counts, `Uninit`, `false`).
+    pub unsafe fn init_zeroed_live(h: *mut Heap) {
+        let empty = &crate::page::EMPTY.0 as *const crate::page::Page as *mut crate::page::Page;
+        // SAFETY: per the contract the structure is a valid (zeroed) heap only we reach.
+        let h = unsafe { &mut *h };
+        for slot in h.small.current.iter_mut() {
+            *slot = empty;
+        }
+        for slot in h.small.c_tiny.iter_mut() {
+            *slot = empty;
+        }
+        h.big.init_zeroed();
+        h.state = HeapState::Live;
+    }
 }
 
 /// A heap in a `static`.
@@ -206,5 +229,72 @@ mod tests {
         .unwrap();
         assert_eq!(heap, UNINIT.ptr() as usize);
         assert!(state == HeapState::Uninit);
+    }
+
+    #[test]
+    fn a_zeroed_structure_made_live_is_a_new_live_heap() {
+        let layout = std::alloc::Layout::new::<Heap>();
+        // SAFETY: two zeroed heap-sized buffers of this test, compared byte by byte, then freed.
+        unsafe {
+            let made = std::alloc::alloc_zeroed(layout) as *mut Heap;
+            let new = std::alloc::alloc_zeroed(layout) as *mut Heap;
+            assert!(!made.is_null() && !new.is_null());
+            Heap::init_zeroed_live(made);
+            new.write(Heap::new(HeapState::Live));
+            // Field by field (the padding between fields is not compared: a write of the whole
+            // value may copy anything there); no field has padding of its own. The pattern
+            // names every field, so that a field added to `Heap` must be added here too.
+            let Heap {
+                small: _,
+                counters: _,
+                big: _,
+                next_purge: _,
+                place: _,
+                place_gen: _,
+                sample_left: _,
+                index: _,
+                state: _,
+                park_calls: _,
+                purge_pending: _,
+                nudge_after: _,
+                park_after: _,
+                kept_since: _,
+                space: _,
+                next: _,
+            } = &*made;
+            macro_rules! same {
+                ($($field:ident),*) => {$(
+                    let a = core::ptr::addr_of!((*made).$field);
+                    let b = core::ptr::addr_of!((*new).$field);
+                    let len = core::mem::size_of_val(&*a);
+                    assert!(
+                        core::slice::from_raw_parts(a as *const u8, len)
+                            == core::slice::from_raw_parts(b as *const u8, len),
+                        "Heap::new(Live).{} is not what init_zeroed_live makes",
+                        stringify!($field)
+                    );
+                )*};
+            }
+            same!(
+                small,
+                counters,
+                big,
+                next_purge,
+                place,
+                place_gen,
+                sample_left,
+                index,
+                state,
+                park_calls,
+                purge_pending,
+                nudge_after,
+                park_after,
+                kept_since,
+                space,
+                next
+            );
+            std::alloc::dealloc(made as *mut u8, layout);
+            std::alloc::dealloc(new as *mut u8, layout);
+        }
     }
 }

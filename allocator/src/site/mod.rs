@@ -49,7 +49,7 @@ pub use rules::Rules;
 
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
-use core::sync::atomic::{AtomicU32, AtomicUsize};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
@@ -185,6 +185,11 @@ unsafe impl Send for State {}
 const EMPTY_LIST: PageList = PageList::new();
 
 static STATE: Lock<State> = Lock::new(State::new());
+
+/// Whether a sample segment was ever added: until then the purge look has nothing to do and does
+/// not take [`STATE`]'s lock, whose word and first fields lie on pages a program that samples
+/// nothing never touches.
+static ANY_SEGMENT: AtomicBool = AtomicBool::new(false);
 
 /// Whether the heap profile is on (`SACS_PROFILE`): sampling is then a countdown of `malloc`s.
 pub fn profiling() -> bool {
@@ -483,6 +488,7 @@ pub fn alloc(class: usize, site: usize, now: u64) -> *mut u8 {
         unsafe {
             (*seg).owner.store(SAMPLE_OWNER, Relaxed);
             STATE.lock().segments.push_front(seg);
+            ANY_SEGMENT.store(true, Relaxed);
         }
     }
 }
@@ -554,6 +560,9 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
 /// given back under it again. Returns whether dirty slices are left for a later look.
 #[inline(never)]
 pub fn purge(now: u64, force: bool) -> bool {
+    if !ANY_SEGMENT.load(Relaxed) {
+        return false;
+    }
     let mut reserved = [(ptr::null_mut::<Segment>(), 0u64); PURGE_BATCH];
     let mut n = 0;
     let mut left = false;
