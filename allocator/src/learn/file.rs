@@ -18,6 +18,9 @@
 //! left out; a file of another version is ignored whole. The file is read at the first window
 //! (outside any lock) and written when learning freezes and at exit.
 
+use core::sync::atomic::AtomicBool;
+use core::sync::atomic::Ordering::Relaxed;
+
 use super::{Learner, Signature};
 use crate::options::{self, TextOpt, LADDERS, OPTIONS, TEXT_MAX};
 use crate::platform;
@@ -48,6 +51,30 @@ pub fn read(buf: &mut [u8; FILE_MAX]) -> usize {
         Some((path, len)) => platform::read_file(&path[..len + 1], buf),
         None => 0,
     }
+}
+
+/// Whether the first window with learning on has read the learner's file.
+static FILE_READ: AtomicBool = AtomicBool::new(false);
+
+/// The first time it is called (the first window with learning on): reads the file into `buf`
+/// and has what the learner knows written back at exit; returns the length read (0 when it
+/// read nothing, or not the first time).
+pub fn read_once(buf: &mut [u8; FILE_MAX]) -> usize {
+    if FILE_READ.swap(true, Relaxed) || !is_set() {
+        return 0;
+    }
+    platform::at_exit(save_at_exit);
+    read(buf)
+}
+
+/// At exit: writes what the learner knows to its file (if no other thread is inside it).
+extern "C" fn save_at_exit(_: *mut core::ffi::c_void) {
+    let mut text = [0u8; FILE_MAX];
+    let n = match super::LEARNER.try_lock() {
+        Some(learner) => learner.save(&mut text),
+        None => return,
+    };
+    write(&text[..n]);
 }
 
 /// Writes `text` as the whole file: into `PATH.tmp`, then renamed over `PATH`.

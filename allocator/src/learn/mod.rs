@@ -140,11 +140,7 @@ fn close_window_if_over(now: u64, on: bool) {
     // and writes.
     let reading = Reading::now(now);
     let mut text = [0u8; file::FILE_MAX];
-    let mut text_len = 0;
-    if on && !FILE_READ.swap(true, Relaxed) && file::is_set() {
-        text_len = file::read(&mut text);
-        platform::at_exit(save_at_exit);
-    }
+    let text_len = if on { file::read_once(&mut text) } else { 0 };
     let save = {
         let Some(mut learner) = LEARNER.try_lock() else {
             return;
@@ -162,19 +158,6 @@ fn close_window_if_over(now: u64, on: bool) {
     if let Some(n) = save {
         file::write(&text[..n]);
     }
-}
-
-/// Whether the first window with learning on has read the learner's file.
-static FILE_READ: AtomicBool = AtomicBool::new(false);
-
-/// At exit: writes what the learner knows to its file (if no other thread is inside it).
-extern "C" fn save_at_exit(_: *mut core::ffi::c_void) {
-    let mut text = [0u8; file::FILE_MAX];
-    let n = match LEARNER.try_lock() {
-        Some(learner) => learner.save(&mut text),
-        None => return,
-    };
-    file::write(&text[..n]);
 }
 
 /// One knob's learning state.
