@@ -466,6 +466,17 @@ impl Arena {
         };
         let page = self.cache[i].pop_back().expect("non-empty list");
         // SAFETY: `page` is a cached block of this arena, just taken off its list.
+        unsafe { self.uncache(page) };
+        true
+    }
+
+    /// Gives the span of `page`, a block just taken off the cache, back to its segment still
+    /// committed (dirty since the block was freed).
+    ///
+    /// # Safety
+    /// - `page` is a cached block of this arena, off its list, under the arena's lock.
+    unsafe fn uncache(&mut self, page: *mut Page) {
+        // SAFETY: per the contract.
         unsafe {
             let p = &mut *page;
             self.cached_bytes -= class_size(p.class as usize);
@@ -473,7 +484,6 @@ impl Arena {
             (*Segment::of(p.start)).give_span(page, true, since);
         }
         GLOBAL.big_cache_uncached.add(1);
-        true
     }
 
     /// Takes out of the arena one segment in which every block is a cached one: gives those
@@ -514,10 +524,7 @@ impl Arena {
                     let next = (*page).next;
                     if Segment::of((*page).start) == seg {
                         self.cache[i].remove(page);
-                        self.cached_bytes -= class_size(BIG_FIRST + i);
-                        let since = (*page).since;
-                        (*seg).give_span(page, true, since);
-                        GLOBAL.big_cache_uncached.add(1);
+                        self.uncache(page);
                     }
                     page = next;
                 }

@@ -151,18 +151,26 @@ impl LocalCache {
         let Some((i, _)) = oldest else {
             return;
         };
+        self.release_prefix(i, 1);
+    }
+
+    /// Gives the `count` oldest blocks of class index `i` to their arenas.
+    fn release_prefix(&mut self, i: usize, count: usize) {
         let n = self.lens[i] as usize;
-        let page = self.blocks[i][0];
-        self.blocks[i].copy_within(1..n, 0);
-        self.lens[i] = (n - 1) as u8;
-        self.bytes -= class_size(BIG_FIRST + i);
-        // SAFETY: the block is live (arena-wise) and now out of the cache. It was counted as
-        // freed when it entered this cache.
-        unsafe {
-            (*page).flags &= !LOCAL;
-            let ok = release(page, (*page).start, (*page).since);
-            debug_assert!(ok);
+        debug_assert!(count <= n);
+        for k in 0..count {
+            let page = self.blocks[i][k];
+            self.bytes -= class_size(BIG_FIRST + i);
+            // SAFETY: the block is live (arena-wise) and now out of the cache. It was counted
+            // as freed when it entered this cache.
+            unsafe {
+                (*page).flags &= !LOCAL;
+                let ok = release(page, (*page).start, (*page).since);
+                debug_assert!(ok);
+            }
         }
+        self.blocks[i].copy_within(count..n, 0);
+        self.lens[i] = (n - count) as u8;
     }
 
     /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas, and
@@ -180,22 +188,9 @@ impl LocalCache {
                 // SAFETY: cached pages are valid blocks this thread holds.
                 .take_while(|&&p| purge::aged(unsafe { (*p).since }, now, hot, force))
                 .count();
-            if due == 0 {
-                continue;
+            if due != 0 {
+                self.release_prefix(i, due);
             }
-            for k in 0..due {
-                let page = self.blocks[i][k];
-                self.bytes -= class_size(BIG_FIRST + i);
-                // SAFETY: the block is live (arena-wise) and now out of the cache. It was
-                // counted as freed when it entered this cache.
-                unsafe {
-                    (*page).flags &= !LOCAL;
-                    let ok = release(page, (*page).start, (*page).since);
-                    debug_assert!(ok);
-                }
-            }
-            self.blocks[i].copy_within(due..n, 0);
-            self.lens[i] = (n - due) as u8;
         }
     }
 }

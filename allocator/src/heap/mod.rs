@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn a_zeroed_structure_made_live_is_a_new_live_heap() {
         let layout = std::alloc::Layout::new::<Heap>();
-        // SAFETY: two zeroed heap-sized buffers of this test, compared byte by byte, then freed.
+        // SAFETY: two zeroed heap-sized buffers of this test, compared field by field, then freed.
         unsafe {
             let made = std::alloc::alloc_zeroed(layout) as *mut Heap;
             let new = std::alloc::alloc_zeroed(layout) as *mut Heap;
@@ -242,38 +242,24 @@ mod tests {
             Heap::init_zeroed_live(made);
             new.write(Heap::new(HeapState::Live));
             // Field by field (the padding between fields is not compared: a write of the whole
-            // value may copy anything there); no field has padding of its own. The pattern
-            // names every field, so that a field added to `Heap` must be added here too.
-            let Heap {
-                small: _,
-                counters: _,
-                big: _,
-                next_purge: _,
-                place: _,
-                place_gen: _,
-                sample_left: _,
-                index: _,
-                state: _,
-                park_calls: _,
-                purge_pending: _,
-                nudge_after: _,
-                park_after: _,
-                kept_since: _,
-                space: _,
-                next: _,
-            } = &*made;
+            // value may copy anything there); no field has padding of its own. The macro also
+            // destructures `Heap` with every field it names, so that a field added to `Heap`
+            // must be listed here too.
             macro_rules! same {
-                ($($field:ident),*) => {$(
-                    let a = core::ptr::addr_of!((*made).$field);
-                    let b = core::ptr::addr_of!((*new).$field);
-                    let len = core::mem::size_of_val(&*a);
-                    assert!(
-                        core::slice::from_raw_parts(a as *const u8, len)
-                            == core::slice::from_raw_parts(b as *const u8, len),
-                        "Heap::new(Live).{} is not what init_zeroed_live makes",
-                        stringify!($field)
-                    );
-                )*};
+                ($($field:ident),*) => {
+                    let Heap { $($field: _),* } = &*made;
+                    $(
+                        let a = core::ptr::addr_of!((*made).$field);
+                        let b = core::ptr::addr_of!((*new).$field);
+                        let len = core::mem::size_of_val(&*a);
+                        assert!(
+                            core::slice::from_raw_parts(a as *const u8, len)
+                                == core::slice::from_raw_parts(b as *const u8, len),
+                            "Heap::new(Live).{} is not what init_zeroed_live makes",
+                            stringify!($field)
+                        );
+                    )*
+                };
             }
             same!(
                 small,
