@@ -24,10 +24,13 @@
 //!
 //! A fresh or decommitted span is known to be zero, so `calloc` skips the memset for it.
 //!
-//! In front of the arenas, each thread keeps a few blocks it freed ([`local`]).
+//! In front of the arenas, each thread keeps a few blocks it freed ([`local`]). A block that
+//! `realloc` grows keeps its place when the slices after it are free ([`grow`]).
 
+mod grow;
 mod local;
 
+pub use grow::grow_in_place;
 pub use local::LocalCache;
 
 use core::ptr;

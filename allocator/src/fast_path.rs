@@ -26,7 +26,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use crate::error::{self, Misuse};
 use crate::heap::{self, Heap, HeapState};
 use crate::page::{Block, Page, PageKind};
-use crate::segment::Segment;
+use crate::segment::{Segment, SLICE};
 use crate::segment_map;
 use crate::segment_space;
 use crate::size_class::{self, MID_MAX, SMALL_CLASSES, WHALE_MIN};
@@ -671,6 +671,14 @@ unsafe fn realloc_by(
     };
     if new_size <= old && (new_size >= old / 2 || old <= 64) {
         return p;
+    }
+    if old > MID_MAX && new_size > old && new_size < WHALE_MIN && align <= SLICE {
+        // A big block (sizes between the small tiers and the whales are big blocks, in
+        // slice-aligned spans) grows in place when the slices after it are free.
+        // SAFETY: `p` is a big block's start (`block_size` found it), the caller's.
+        if unsafe { big::grow_in_place(Segment::page_of(p), p, size_class::class_of(new_size)) } {
+            return p;
+        }
     }
     if old >= WHALE_MIN && new_size >= WHALE_MIN && align <= whale::LARGE_PAGE {
         // SAFETY: the caller owns the block.

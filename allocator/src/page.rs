@@ -258,6 +258,18 @@ impl Page {
         debug_assert!(self.capacity >= 1);
     }
 
+    /// Makes a big block's entry serve `class`, a class whose block fits in its span: what
+    /// [`Page::init`] sets from the class, and nothing else (the block stays in use).
+    pub fn relabel(&mut self, class: usize) {
+        let block_size = size_class::class_size(class);
+        debug_assert!(block_size <= self.slices as usize * size_class::PAGE_ALIGN);
+        self.class = class as u8;
+        self.block_size = block_size as u32;
+        self.capacity = (self.slices as usize * size_class::PAGE_ALIGN / block_size) as u32;
+        (self.inverse, self.shift) = divisor_parts(block_size as u32);
+        self.bias = (self.start as usize as u32).wrapping_mul(self.inverse);
+    }
+
     /// Blocks out of the page, plus one while it is current (the pin), on whatever list it is.
     #[inline]
     pub fn used(&self) -> u32 {

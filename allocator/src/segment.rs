@@ -22,7 +22,6 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use crate::lock::Lock;
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind};
 use crate::platform;
@@ -159,7 +158,45 @@ impl Segment {
     /// # Safety
     /// - slices `head .. head + n` are free and inside the segment.
     unsafe fn take_span_at(&mut self, head: usize, n: usize) -> (*mut Page, u64) {
-        let mask = run_mask(head, n);
+        let (dirty, purged) = self.claim(head, head, n);
+        let start = self.slice_start(head);
+        let page = &mut self.pages[head];
+        page.slices = n as u8;
+        page.flags = if dirty == 0 { crate::page::ZERO } else { 0 };
+        page.start = start;
+        (page as *mut Page, purged)
+    }
+
+    /// Lengthens the span of `page` to `slices` slices when the slices after it are free, and
+    /// returns whether it did. The span's memory stays where it is; the slices it gains count as
+    /// committed, dirty or not.
+    ///
+    /// # Safety
+    /// - `page` is a span head of this segment, at most `slices` slices long.
+    pub unsafe fn grow_span(&mut self, page: *mut Page, slices: usize) -> bool {
+        let head = self.page_index(page);
+        // SAFETY: `page` is a span head of this segment.
+        let n = unsafe { (*page).slices as usize };
+        debug_assert!(n > 0 && n <= slices);
+        if head + slices > SLICES {
+            return false;
+        }
+        let mask = run_mask(head + n, slices - n);
+        if self.free_slices & mask != mask {
+            return false;
+        }
+        self.claim(head, head + n, slices - n);
+        // SAFETY: as above.
+        unsafe { (*page).slices = slices as u8 };
+        true
+    }
+
+    /// Takes the `n` free slices from `first` into the span whose head is slice `head`: out of
+    /// the free (and dirty) slices, committed, mapped to the span's page entry. Returns which of
+    /// them were dirty and when the most recently decommitted of the others was decommitted (0:
+    /// none was).
+    fn claim(&mut self, head: usize, first: usize, n: usize) -> (u64, u64) {
+        let mask = run_mask(first, n);
         debug_assert_eq!(self.free_slices & mask, mask);
         let dirty = self.dirty_slices & mask;
         let clean = mask & !dirty;
@@ -176,17 +213,12 @@ impl Segment {
             purged = purged.max(self.dirty_at[bits.trailing_zeros() as usize]);
             bits &= bits - 1;
         }
-        for s in head..head + n {
+        for s in first..first + n {
             self.span_page[s] = (head * core::mem::size_of::<Page>()) as u16;
         }
         let page_ptr = &mut self.pages[head] as *mut Page;
-        segment_space::set_pages(self as *mut Segment as usize, head, n, page_ptr);
-        let start = self.slice_start(head);
-        let page = &mut self.pages[head];
-        page.slices = n as u8;
-        page.flags = if dirty == 0 { crate::page::ZERO } else { 0 };
-        page.start = start;
-        (page as *mut Page, purged)
+        segment_space::set_pages(self as *mut Segment as usize, first, n, page_ptr);
+        (dirty, purged)
     }
 
     /// Returns the span of `page` to the free slices. With `dirty`, its memory may be resident
@@ -528,119 +560,7 @@ crate::list::linked_by_fields!(Segment);
 /// A list of segments (see [`crate::list`]).
 pub type SegmentList = crate::list::List<Segment>;
 
-/// The process-wide cache of empty segments.
-pub mod cache {
-    use super::*;
-
-    static CACHE: Lock<SegmentList> = Lock::new(SegmentList::new());
-
-    /// Takes an empty segment from the cache, re-initialised for `kind`.
-    pub fn take(kind: SegmentKind) -> Option<*mut Segment> {
-        let seg = CACHE.lock().pop_front()?;
-        GLOBAL.segments_reused.add(1);
-        // SAFETY: a cached segment is empty and now ours alone.
-        unsafe {
-            (*seg).kind = kind as u8;
-            (*seg).owner.store(0, Relaxed);
-        }
-        Some(seg)
-    }
-
-    /// Puts an empty segment into the cache; unmaps the oldest cached segment when the cache is
-    /// full (or the segment itself when the cache has no room at all).
-    ///
-    /// # Safety
-    /// - `seg` is an empty segment on no list that the caller owns.
-    pub unsafe fn put(seg: *mut Segment, now: u64) {
-        let capacity = options::get(Opt::SegmentCache);
-        let evicted = {
-            let mut cache = CACHE.lock();
-            if capacity == 0 {
-                Some(seg)
-            } else {
-                // SAFETY: `seg` is ours and on no list.
-                unsafe {
-                    (*seg).cached_at = now;
-                    (*seg).owner.store(0, Relaxed);
-                    cache.push_front(seg);
-                }
-                if cache.len > capacity {
-                    cache.pop_back()
-                } else {
-                    None
-                }
-            }
-        };
-        if let Some(old) = evicted {
-            // SAFETY: taken off the cache, empty, referenced by no one.
-            unsafe { super::unmap(old) };
-        }
-    }
-
-    /// Decommits cached segments whose purge deadline passed and unmaps those cached longer than
-    /// `SACS_WARM_MS` (all of them with `force`). Returns whether segments are left cached.
-    ///
-    /// No system call is made under the cache lock: segments to unmap or decommit are taken off
-    /// the cache under it (so no one can take one and use it meanwhile), unmapped or decommitted
-    /// after it, and the decommitted ones put back in their age order under it again.
-    #[inline(never)]
-    pub fn purge(now: u64, force: bool) -> bool {
-        let warm = options::get(Opt::WarmMs) as u64;
-        let mut expired = SegmentList::new();
-        let mut due = SegmentList::new();
-        {
-            let mut cache = CACHE.lock();
-            let mut seg = cache.head;
-            // SAFETY: segments on the cache list are valid and guarded by the lock; each one
-            // taken off goes on exactly one of our lists.
-            unsafe {
-                while !seg.is_null() {
-                    let next = (*seg).next;
-                    if crate::purge::aged((*seg).cached_at, now, warm, force) {
-                        cache.remove(seg);
-                        expired.push_back(seg);
-                    } else if (*seg).purge_due(now, false) {
-                        cache.remove(seg);
-                        due.push_back(seg);
-                    }
-                    seg = next;
-                }
-            }
-        }
-        if !due.is_empty() {
-            let mut seg = due.head;
-            while !seg.is_null() {
-                // SAFETY: off the cache, empty and ours alone until it goes back.
-                unsafe {
-                    (*seg).purge_if_due(now, false);
-                    seg = (*seg).next;
-                }
-            }
-            let capacity = options::get(Opt::SegmentCache);
-            let mut cache = CACHE.lock();
-            cache.merge_newest_first(&mut due, |seg| {
-                // SAFETY: segments on either list are valid and ours under the lock.
-                unsafe { (*seg).cached_at }
-            });
-            // Segments cached meanwhile may have filled it: the oldest leave.
-            while cache.len > capacity {
-                let Some(old) = cache.pop_back() else { break };
-                // SAFETY: taken off the cache, on no list.
-                unsafe { expired.push_back(old) };
-            }
-        }
-        while let Some(seg) = expired.pop_front() {
-            // SAFETY: taken off the cache, empty, referenced by no one.
-            unsafe { super::unmap(seg) };
-        }
-        !CACHE.lock().is_empty()
-    }
-
-    /// The cache's lock, for the fork handlers.
-    pub fn lock_for_fork() -> &'static Lock<SegmentList> {
-        &CACHE
-    }
-}
+pub mod cache;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,117 @@
+//! The process-wide cache of empty segments.
+
+use core::sync::atomic::Ordering::Relaxed;
+
+use super::{Segment, SegmentKind, SegmentList};
+use crate::lock::Lock;
+use crate::options::{self, Opt};
+use crate::stats::GLOBAL;
+
+static CACHE: Lock<SegmentList> = Lock::new(SegmentList::new());
+
+/// Takes an empty segment from the cache, re-initialised for `kind`.
+pub fn take(kind: SegmentKind) -> Option<*mut Segment> {
+    let seg = CACHE.lock().pop_front()?;
+    GLOBAL.segments_reused.add(1);
+    // SAFETY: a cached segment is empty and now ours alone.
+    unsafe {
+        (*seg).kind = kind as u8;
+        (*seg).owner.store(0, Relaxed);
+    }
+    Some(seg)
+}
+
+/// Puts an empty segment into the cache; unmaps the oldest cached segment when the cache is
+/// full (or the segment itself when the cache has no room at all).
+///
+/// # Safety
+/// - `seg` is an empty segment on no list that the caller owns.
+pub unsafe fn put(seg: *mut Segment, now: u64) {
+    let capacity = options::get(Opt::SegmentCache);
+    let evicted = {
+        let mut cache = CACHE.lock();
+        if capacity == 0 {
+            Some(seg)
+        } else {
+            // SAFETY: `seg` is ours and on no list.
+            unsafe {
+                (*seg).cached_at = now;
+                (*seg).owner.store(0, Relaxed);
+                cache.push_front(seg);
+            }
+            if cache.len > capacity {
+                cache.pop_back()
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(old) = evicted {
+        // SAFETY: taken off the cache, empty, referenced by no one.
+        unsafe { super::unmap(old) };
+    }
+}
+
+/// Decommits cached segments whose purge deadline passed and unmaps those cached longer than
+/// `SACS_WARM_MS` (all of them with `force`). Returns whether segments are left cached.
+///
+/// No system call is made under the cache lock: segments to unmap or decommit are taken off
+/// the cache under it (so no one can take one and use it meanwhile), unmapped or decommitted
+/// after it, and the decommitted ones put back in their age order under it again.
+#[inline(never)]
+pub fn purge(now: u64, force: bool) -> bool {
+    let warm = options::get(Opt::WarmMs) as u64;
+    let mut expired = SegmentList::new();
+    let mut due = SegmentList::new();
+    {
+        let mut cache = CACHE.lock();
+        let mut seg = cache.head;
+        // SAFETY: segments on the cache list are valid and guarded by the lock; each one
+        // taken off goes on exactly one of our lists.
+        unsafe {
+            while !seg.is_null() {
+                let next = (*seg).next;
+                if crate::purge::aged((*seg).cached_at, now, warm, force) {
+                    cache.remove(seg);
+                    expired.push_back(seg);
+                } else if (*seg).purge_due(now, false) {
+                    cache.remove(seg);
+                    due.push_back(seg);
+                }
+                seg = next;
+            }
+        }
+    }
+    if !due.is_empty() {
+        let mut seg = due.head;
+        while !seg.is_null() {
+            // SAFETY: off the cache, empty and ours alone until it goes back.
+            unsafe {
+                (*seg).purge_if_due(now, false);
+                seg = (*seg).next;
+            }
+        }
+        let capacity = options::get(Opt::SegmentCache);
+        let mut cache = CACHE.lock();
+        cache.merge_newest_first(&mut due, |seg| {
+            // SAFETY: segments on either list are valid and ours under the lock.
+            unsafe { (*seg).cached_at }
+        });
+        // Segments cached meanwhile may have filled it: the oldest leave.
+        while cache.len > capacity {
+            let Some(old) = cache.pop_back() else { break };
+            // SAFETY: taken off the cache, on no list.
+            unsafe { expired.push_back(old) };
+        }
+    }
+    while let Some(seg) = expired.pop_front() {
+        // SAFETY: taken off the cache, empty, referenced by no one.
+        unsafe { super::unmap(seg) };
+    }
+    !CACHE.lock().is_empty()
+}
+
+/// The cache's lock, for the fork handlers.
+pub fn lock_for_fork() -> &'static Lock<SegmentList> {
+    &CACHE
+}
