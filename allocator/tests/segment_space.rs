@@ -141,6 +141,14 @@ fn child_entry() {
     }
     sacs::options::set(sacs::options::Opt::OnError, 1);
     let mut bad_frees = 0;
+    // The space is reserved by the first thread that needs a segment; a thread that needs one
+    // while another is reserving maps its own (`segment_space::reserve`). Reserve it here, before
+    // the threads below race for their first segments: with the address-space limit the
+    // reservation takes four tries, long enough for the other thread to come (1 run in 20).
+    let first = sacs::alloc(64, 8);
+    assert!(!first.is_null());
+    // SAFETY: a live block of ours, freed once.
+    unsafe { sacs::free(first) };
 
     // Many segments' worth of small blocks (1-slice mid pages of 4 KiB blocks, tiny blocks) in
     // two threads; in `full` mode, first enough big blocks (one 4 MiB segment per three) to fill
