@@ -529,7 +529,7 @@ KEYS = {
     "in_use": ["total", "tiny", "mid", "big", "whale"],
     "tiers": ["tiny", "mid", "big", "whale"],
     "warm_pool": ["hits", "prefills", "remote_collects"],
-    "big_cache": ["hits", "misses", "warmed", "cooled", "uncached", "cold_delay_raised",
+    "big_cache": ["hits", "misses", "warmed", "cooled", "uncached", "bytes", "cold_delay_raised",
                   "cold_delay_lowered", "hot_delay_raised", "hot_delay_lowered"],
     "whale_ring": ["hits", "misses", "evictions", "expired", "grown", "splits", "trims", "merges", "bytes", "budget",
                    "budget_raised", "budget_lowered"],

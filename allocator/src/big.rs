@@ -34,6 +34,7 @@ pub use grow::grow_in_place;
 pub use local::LocalCache;
 
 use core::ptr;
+use core::sync::atomic::Ordering::Relaxed;
 
 use arrayvec::ArrayVec;
 
@@ -99,7 +100,7 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
     let mut page = match a.cache[class - BIG_FIRST].pop_front() {
         Some(page) => {
             GLOBAL.big_cache_hits.add(1);
-            a.cached_bytes -= size;
+            a.uncount_cached(size);
             // SAFETY: a cached block of this arena, under its lock.
             let (flags, since) = unsafe { ((*page).flags, (*page).since) };
             if flags & WARM != 0 {
@@ -210,7 +211,7 @@ unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
             } else {
                 list.push_back(page);
             }
-            a.cached_bytes += class_size(class);
+            a.count_cached(class_size(class));
         }
     }
     purge::note_deferred();
@@ -325,7 +326,7 @@ fn finish(index: usize, chores: &mut Chores, now: u64) -> bool {
                 let mut p = back.head;
                 while !p.is_null() {
                     (*p).flags |= WARM;
-                    a.cached_bytes += class_size(class);
+                    a.count_cached(class_size(class));
                     GLOBAL.big_cache_warmed.add(1);
                     p = (*p).next;
                 }
@@ -374,6 +375,18 @@ unsafe fn init_span(page: *mut Page, class: usize) -> *mut Page {
 }
 
 impl Arena {
+    /// Counts `bytes` more of cached blocks, in the arena and in the statistics.
+    fn count_cached(&mut self, bytes: usize) {
+        self.cached_bytes += bytes;
+        GLOBAL.big_cache_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// Counts `bytes` fewer of cached blocks, in the arena and in the statistics.
+    fn uncount_cached(&mut self, bytes: usize) {
+        self.cached_bytes -= bytes;
+        GLOBAL.big_cache_bytes.fetch_sub(bytes, Relaxed);
+    }
+
     /// Whether the arena holds memory that a later look may purge.
     fn holds_any(&self) -> bool {
         if self.cached_bytes != 0 {
@@ -482,7 +495,7 @@ impl Arena {
         // SAFETY: per the contract.
         unsafe {
             let p = &mut *page;
-            self.cached_bytes -= class_size(p.class as usize);
+            self.uncount_cached(class_size(p.class as usize));
             let since = p.since;
             (*Segment::of(p.start)).give_span(page, true, since);
         }
@@ -545,7 +558,7 @@ impl Arena {
     fn cool(&mut self, page: *mut Page, chores: &mut Chores) {
         // SAFETY: `page` is a cached block of this arena, just taken off its list.
         unsafe {
-            self.cached_bytes -= class_size((*page).class as usize);
+            self.uncount_cached(class_size((*page).class as usize));
             chores.cool.push_back(page);
         }
     }
@@ -578,7 +591,7 @@ impl Arena {
                             self.cache[i].remove(page);
                             warming.push_front(page);
                         }
-                        self.cached_bytes -= class_size(BIG_FIRST + i);
+                        self.uncount_cached(class_size(BIG_FIRST + i));
                         warmed += class_size(BIG_FIRST + i);
                     }
                 } else {

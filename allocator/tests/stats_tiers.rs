@@ -61,9 +61,28 @@ fn tiers_count_at_their_boundaries() {
         }
         assert_eq!(mid.allocs() - before.allocs(), n as u64);
         assert_eq!(after.frees() - mid.frees(), n as u64);
+        if tier == 2 {
+            // Beyond the few a thread keeps itself, the freed big blocks wait in the arena's
+            // cache, committed and not in use (at most `SACS_BIG_CACHE_MIB` per arena).
+            assert!(
+                after.big_cache_bytes > mid.big_cache_bytes,
+                "size {size}: the arenas' caches hold {} bytes after the frees, {} before",
+                after.big_cache_bytes,
+                mid.big_cache_bytes
+            );
+            assert!(after.big_cache_bytes <= 4 * 64 * MIB);
+        }
     }
 
     in_use_follows_the_c_entries_other_threads_and_realloc();
+
+    // A purge empties the caches.
+    sacs::purge();
+    assert_eq!(
+        sacs::stats().big_cache_bytes,
+        0,
+        "cached big blocks after a purge"
+    );
 
     let s = sacs::stats();
     assert!(s.heaps_created >= 1, "no heap was counted");

@@ -89,6 +89,9 @@ pub struct Stats {
     /// Cached big blocks whose span went back to its segment still committed, to make room for
     /// a block of another class (no system call).
     pub big_cache_uncached: u64,
+    /// Bytes (class sizes) of the freed big blocks the arenas' caches hold now, hot or warm;
+    /// blocks in threads' own caches are not counted.
+    pub big_cache_bytes: usize,
     /// Times an arena lengthened (doubled) its cold delay because blocks it had decommitted
     /// were carved again soon after, and times it shortened (halved) it (`purge::BigDelays`).
     pub cold_delay_raised: u64,
@@ -297,6 +300,8 @@ pub struct GlobalCounters {
     pub whale_ring_merges: SharedCounter,
     pub whale_budget_raised: SharedCounter,
     pub whale_budget_lowered: SharedCounter,
+    /// Bytes of the freed big blocks in the arenas' caches (`Stats::big_cache_bytes`).
+    pub big_cache_bytes: AtomicUsize,
     /// Bytes in the whale ring and its budget, as the last whale operation left them.
     pub whale_ring_bytes: AtomicUsize,
     pub whale_ring_budget: AtomicUsize,
@@ -365,6 +370,7 @@ macro_rules! counters {
             pressure_working: AtomicU64::new(0),
             pressure_stall: AtomicU64::new(0),
             $($f: SharedCounter::new(),)*
+            big_cache_bytes: AtomicUsize::new(0),
             whale_ring_bytes: AtomicUsize::new(0),
             whale_ring_budget: AtomicUsize::new(0),
             committed: AtomicUsize::new(0),
@@ -512,6 +518,7 @@ pub fn stats() -> Stats {
     s.big_cache_warmed = g.big_cache_warmed.get();
     s.big_cache_cooled = g.big_cache_cooled.get();
     s.big_cache_uncached = g.big_cache_uncached.get();
+    s.big_cache_bytes = g.big_cache_bytes.load(Relaxed);
     s.cold_delay_raised = g.cold_delay_raised.get();
     s.cold_delay_lowered = g.cold_delay_lowered.get();
     s.hot_delay_raised = g.hot_delay_raised.get();

@@ -64,6 +64,8 @@ impl Stats {
         w.num(self.big_cache_cooled);
         w.s(", uncached ");
         w.num(self.big_cache_uncached);
+        w.s(", holds ");
+        w.bytes(self.big_cache_bytes);
         w.s("\n              hot delay raised ");
         w.num(self.hot_delay_raised);
         w.s(", lowered ");
