@@ -23,6 +23,7 @@ use crate::platform;
 use crate::purge;
 use crate::size_class::{class_size, BIG_FIRST};
 use core::ptr;
+use core::sync::atomic::{compiler_fence, AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 
 /// Blocks of one class a thread keeps in its own cache.
 const PER_CLASS: usize = 4;
@@ -46,6 +47,13 @@ pub struct LocalCache {
     /// Bytes kept at most: `SACS_THREAD_BIG_CACHE_MIB`, read when the heap is made and at each
     /// purge look ([`set_limit`](Self::set_limit)), not on every free.
     limit: usize,
+    /// Set while one of the cache's methods runs. A signal handler that calls `malloc` or
+    /// `free` in the middle of one (undefined by POSIX, done by real programs) finds it set and
+    /// leaves the cache alone: it goes to the arenas, whose locks report a re-entry, instead of
+    /// taking a block the interrupted call is taking too or indexing with a length that
+    /// changed under it. Only the owning thread (and its signal handlers) touches it, so a
+    /// relaxed atomic and compiler fences are enough.
+    busy: AtomicBool,
 }
 
 impl LocalCache {
@@ -57,7 +65,27 @@ impl LocalCache {
             now: 0,
             stamps_left: 0,
             limit: DEFAULT_LIMIT,
+            busy: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the cache busy for one method; false if it already is (a signal handler came in
+    /// the middle of a method: the caller leaves the cache alone).
+    #[inline(always)]
+    fn enter(&self) -> bool {
+        if self.busy.load(Relaxed) {
+            return false;
+        }
+        self.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        true
+    }
+
+    /// Ends what [`enter`](Self::enter) began.
+    #[inline(always)]
+    fn leave(&self) {
+        compiler_fence(SeqCst);
+        self.busy.store(false, Relaxed);
     }
 
     /// Makes a zeroed cache what [`new`](Self::new) is: its byte limit is the only field that is
@@ -72,8 +100,19 @@ impl LocalCache {
     }
 
     /// A cached block of `class` (the newest), zeroed if `zero`.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self, class: usize, zero: bool) -> Option<*mut u8> {
+        if !self.enter() {
+            return None;
+        }
+        let block = self.take(class, zero);
+        self.leave();
+        block
+    }
+
+    /// [`alloc`](Self::alloc) inside its guard.
+    #[inline(always)]
+    fn take(&mut self, class: usize, zero: bool) -> Option<*mut u8> {
         let i = class - BIG_FIRST;
         let n = self.lens[i] as usize;
         if n == 0 {
@@ -101,8 +140,23 @@ impl LocalCache {
     ///
     /// # Safety
     /// - `page` is a live big block being freed by the calling thread, whose cache this is.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn free(&mut self, page: *mut Page) -> bool {
+        if !self.enter() {
+            return false;
+        }
+        // SAFETY: per the contract.
+        let kept = unsafe { self.keep(page) };
+        self.leave();
+        kept
+    }
+
+    /// [`free`](Self::free) inside its guard.
+    ///
+    /// # Safety
+    /// - as for [`free`](Self::free).
+    #[inline(always)]
+    unsafe fn keep(&mut self, page: *mut Page) -> bool {
         // SAFETY: per the contract.
         let p = unsafe { &mut *page };
         let class = p.class as usize;
@@ -138,6 +192,15 @@ impl LocalCache {
     /// A thread whose requests hit (a buffer of one size freed and taken again) never misses,
     /// and keeps its blocks.
     pub fn release_oldest(&mut self) {
+        if !self.enter() {
+            return;
+        }
+        self.release_oldest_inside();
+        self.leave();
+    }
+
+    /// [`release_oldest`](Self::release_oldest) inside its guard.
+    fn release_oldest_inside(&mut self) {
         let mut oldest: Option<(usize, u64)> = None;
         for (i, &n) in self.lens.iter().enumerate() {
             if n != 0 {
@@ -176,6 +239,15 @@ impl LocalCache {
     /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas, and
     /// sets the cache's clock to `now`.
     pub fn flush(&mut self, now: u64, force: bool) {
+        if !self.enter() {
+            return;
+        }
+        self.flush_inside(now, force);
+        self.leave();
+    }
+
+    /// [`flush`](Self::flush) inside its guard.
+    fn flush_inside(&mut self, now: u64, force: bool) {
         self.set_limit();
         self.now = now;
         self.stamps_left = CLOCK_EVERY;
@@ -242,6 +314,39 @@ mod tests {
         }
         assert!(cache.alloc(class, false).is_none());
         assert_eq!(cache.bytes, 0);
+    }
+
+    #[test]
+    fn a_call_that_comes_in_the_middle_of_another_leaves_the_cache_alone() {
+        // What a signal handler's `malloc` or `free` sees when it interrupts one of the cache's
+        // methods: the cache busy. It must neither take nor keep a block, and the interrupted
+        // method's work must be intact afterwards.
+        let class = BIG_FIRST + 5;
+        let mut cache = LocalCache::new();
+        let mut ps = pages(class, 2);
+        // SAFETY: pretend blocks, never touched through `start`.
+        assert!(unsafe { cache.free(&mut ps[0]) });
+        assert!(cache.enter(), "the cache starts idle");
+        assert!(
+            cache.alloc(class, false).is_none(),
+            "a busy cache hands out nothing"
+        );
+        // SAFETY: as above.
+        let kept = unsafe { cache.free(&mut ps[1]) };
+        assert!(!kept, "a busy cache keeps nothing");
+        assert!(ps[1].flags & LOCAL == 0);
+        cache.release_oldest();
+        cache.flush(u64::MAX, true);
+        assert_eq!(
+            (cache.lens[class - BIG_FIRST], cache.bytes),
+            (1, class_size(class))
+        );
+        cache.leave();
+        assert_eq!(cache.alloc(class, false), Some(ps[0].start));
+        assert!(
+            !cache.busy.load(Relaxed),
+            "every method leaves the cache idle"
+        );
     }
 
     #[test]
