@@ -69,23 +69,19 @@ impl LocalCache {
         }
     }
 
-    /// Marks the cache busy for one method; false if it already is (a signal handler came in
-    /// the middle of a method: the caller leaves the cache alone).
+    /// Runs `body`, one of the cache's methods, with the cache marked busy; `None`, and the
+    /// cache left alone, if it already is (a signal handler came in the middle of a method).
     #[inline(always)]
-    fn enter(&self) -> bool {
+    fn guarded<R>(&mut self, body: impl FnOnce(&mut Self) -> R) -> Option<R> {
         if self.busy.load(Relaxed) {
-            return false;
+            return None;
         }
         self.busy.store(true, Relaxed);
         compiler_fence(SeqCst);
-        true
-    }
-
-    /// Ends what [`enter`](Self::enter) began.
-    #[inline(always)]
-    fn leave(&self) {
+        let r = body(self);
         compiler_fence(SeqCst);
         self.busy.store(false, Relaxed);
+        Some(r)
     }
 
     /// Makes a zeroed cache what [`new`](Self::new) is: its byte limit is the only field that is
@@ -102,12 +98,7 @@ impl LocalCache {
     /// A cached block of `class` (the newest), zeroed if `zero`.
     #[inline(always)]
     pub fn alloc(&mut self, class: usize, zero: bool) -> Option<*mut u8> {
-        if !self.enter() {
-            return None;
-        }
-        let block = self.take(class, zero);
-        self.leave();
-        block
+        self.guarded(|cache| cache.take(class, zero)).flatten()
     }
 
     /// [`alloc`](Self::alloc) inside its guard.
@@ -142,13 +133,8 @@ impl LocalCache {
     /// - `page` is a live big block being freed by the calling thread, whose cache this is.
     #[inline(always)]
     pub unsafe fn free(&mut self, page: *mut Page) -> bool {
-        if !self.enter() {
-            return false;
-        }
         // SAFETY: per the contract.
-        let kept = unsafe { self.keep(page) };
-        self.leave();
-        kept
+        self.guarded(|cache| unsafe { cache.keep(page) }) == Some(true)
     }
 
     /// [`free`](Self::free) inside its guard.
@@ -192,11 +178,7 @@ impl LocalCache {
     /// A thread whose requests hit (a buffer of one size freed and taken again) never misses,
     /// and keeps its blocks.
     pub fn release_oldest(&mut self) {
-        if !self.enter() {
-            return;
-        }
-        self.release_oldest_inside();
-        self.leave();
+        self.guarded(Self::release_oldest_inside);
     }
 
     /// [`release_oldest`](Self::release_oldest) inside its guard.
@@ -239,11 +221,7 @@ impl LocalCache {
     /// Returns blocks cached longer than `SACS_HOT_MS` (all with `force`) to their arenas, and
     /// sets the cache's clock to `now`.
     pub fn flush(&mut self, now: u64, force: bool) {
-        if !self.enter() {
-            return;
-        }
-        self.flush_inside(now, force);
-        self.leave();
+        self.guarded(|cache| cache.flush_inside(now, force));
     }
 
     /// [`flush`](Self::flush) inside its guard.
@@ -326,7 +304,9 @@ mod tests {
         let mut ps = pages(class, 2);
         // SAFETY: pretend blocks, never touched through `start`.
         assert!(unsafe { cache.free(&mut ps[0]) });
-        assert!(cache.enter(), "the cache starts idle");
+        assert!(!cache.busy.load(Relaxed), "the cache starts idle");
+        // What a method does first (`guarded`), with the handler's calls inside it.
+        cache.busy.store(true, Relaxed);
         assert!(
             cache.alloc(class, false).is_none(),
             "a busy cache hands out nothing"
@@ -341,7 +321,7 @@ mod tests {
             (cache.lens[class - BIG_FIRST], cache.bytes),
             (1, class_size(class))
         );
-        cache.leave();
+        cache.busy.store(false, Relaxed);
         assert_eq!(cache.alloc(class, false), Some(ps[0].start));
         assert!(
             !cache.busy.load(Relaxed),
