@@ -453,9 +453,9 @@ impl BigDelays {
 mod tests {
     use super::*;
 
-    /// The defaults: SACS_PURGE_DELAY_MS 10, SACS_WARM_MS 200 (tests do not change them).
+    /// The defaults: SACS_PURGE_DELAY_MS 10, SACS_WARM_MS 600 (tests do not change them).
     const BASE: u64 = 10;
-    const CAP: u64 = 200;
+    const CAP: u64 = 600;
 
     #[test]
     fn a_refault_soon_after_a_purge_raises_the_delay_once_per_purge() {
@@ -469,6 +469,8 @@ mod tests {
         d.note_refault(1100, 1250);
         assert_eq!(d.current(), 170);
         d.note_refault(2000, 2001);
+        assert_eq!(d.current(), 340, "doubled");
+        d.note_refault(3000, 3001);
         assert_eq!(d.current(), CAP, "never above SACS_WARM_MS");
         assert_eq!(d.extra(), CAP - BASE);
     }
@@ -548,8 +550,10 @@ mod tests {
         assert_eq!(d.hot(), HOT, "one block of eight is not enough");
         d.note_warm_hit(1000, 1002, 1 << 20);
         assert_eq!(d.hot(), 2 * HOT);
-        d.judge(2000, 8 << 20, 0);
-        d.note_warm_hit(2000, 2001, 8 << 20);
-        assert_eq!(d.hot(), CAP, "never above the cold delay");
+        for (t, hot) in [(2000, 4 * HOT), (3000, CAP)] {
+            d.judge(t, 8 << 20, 0);
+            d.note_warm_hit(t, t + 1, 8 << 20);
+            assert_eq!(d.hot(), hot, "doubled, never above the cold delay");
+        }
     }
 }

@@ -26,7 +26,10 @@ fn job() {
     }
 }
 
-/// A pause past `SACS_WARM_MS` (200 ms), ended by a small big allocation, which runs the arena's
+/// The warm delay this test is written for (`SACS_WARM_MS`, set before the first allocation).
+const WARM_MS: usize = 200;
+
+/// A pause past `SACS_WARM_MS` ([`WARM_MS`]), ended by a small big allocation, which runs the arena's
 /// pass before the next job (as the first call after a pause does).
 fn pause() {
     sleep(Duration::from_millis(260));
@@ -37,6 +40,7 @@ fn pause() {
 
 #[test]
 fn jobs_after_pauses_keep_their_big_blocks_once_a_refault_was_seen() {
+    sacs::options::set(sacs::options::Opt::WarmMs, WARM_MS);
     job();
     pause();
     let first = sacs::stats();

@@ -274,7 +274,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("SACS_WARM_MS 200 waiting 3 -20 1500 1500 1500\n"),
+            text.contains("SACS_WARM_MS 600 waiting 3 -20 1500 1500 1500\n"),
             "{text}"
         );
         assert!(

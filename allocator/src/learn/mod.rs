@@ -26,7 +26,8 @@
 //! wins, scores within [`DRAW_BAND`] are a draw, and both ratings move by ELO. A challenger
 //! rated [`MOVE_MARGIN`] above the chosen value replaces it, one step at a time (hysteresis).
 //! The knob freezes when the chosen value leads each neighbour by [`MOVE_MARGIN`] after
-//! [`MIN_GAMES`] games, or after [`MAX_GAMES`] games whatever the ratings; then the next knob
+//! [`MIN_GAMES`] games, after [`DRAWN_GAMES`] games that were all draws (the candidates cost
+//! the same here), or after [`MAX_GAMES`] games whatever the ratings; then the next knob
 //! is learned. Knobs whose tiers see no allocations are skipped (idle), and a knob set
 //! explicitly is never moved.
 //!
@@ -78,6 +79,9 @@ pub const MOVE_MARGIN: i32 = 50;
 pub const MIN_GAMES: u64 = 6;
 /// Games after which a knob freezes whatever its ratings.
 pub const MAX_GAMES: u64 = 12;
+/// Games after which a knob whose games were all draws freezes where it is: its candidates
+/// cost the same, within [`DRAW_BAND`], on this workload.
+pub const DRAWN_GAMES: u64 = 4;
 /// The softmax's temperature, in rating points: a lead of this many points makes a challenger
 /// 10 times as likely to be picked.
 const SOFTMAX_POINTS: f64 = 100.0;
@@ -375,7 +379,13 @@ impl Learner {
         let len = LADDERS[i].candidates.len();
         let leads =
             neighbours(k.chosen, len).all(|n| k.ratings[k.chosen] >= k.ratings[n] + MOVE_MARGIN);
-        if (k.games >= MIN_GAMES && leads) || k.games >= MAX_GAMES {
+        // Draws between equal ratings move neither: ratings all at the start mean every game
+        // so far was a draw (or the wins cancelled out exactly).
+        let all_drawn = k.ratings[..len].iter().all(|&r| r == START_RATING);
+        if (k.games >= MIN_GAMES && leads)
+            || (k.games >= DRAWN_GAMES && all_drawn)
+            || k.games >= MAX_GAMES
+        {
             k.state = KnobState::Frozen;
             self.next_knob();
         }
@@ -616,7 +626,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn equal_candidates_freeze_after_the_most_games_and_a_shift_reopens() {
+    fn equal_candidates_freeze_after_a_few_drawn_games_and_a_shift_reopens() {
         let mut l = fresh();
         let mut noise = 3;
         let mut windows = 0;
@@ -631,7 +641,9 @@ pub(super) mod tests {
         }
         for i in [0, 3, 4] {
             assert_eq!(l.knobs[i].state, KnobState::Frozen, "knob {i}");
-            assert!(l.knobs[i].games <= MAX_GAMES);
+            // Every game a draw (costs within 5 %): frozen at the default, early.
+            assert_eq!(l.knobs[i].games, DRAWN_GAMES, "knob {i}");
+            assert_eq!(l.knobs[i].chosen, LADDERS[i].default_index(), "knob {i}");
         }
         // Same workload: stays frozen.
         for _ in 0..10 {

@@ -104,7 +104,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     },
     OptionDesc {
         name: "SACS_WARM_MS",
-        default: 200,
+        default: 600,
         doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment). A big arena whose decommitted blocks are carved back soon after stretches its own delay up to 8 times this. Also the longest adaptive purge delay of a thread heap.",
     },
     OptionDesc {

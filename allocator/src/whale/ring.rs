@@ -594,6 +594,8 @@ mod tests {
     #[test]
     fn a_wasted_eviction_doubles_the_budget_share_and_quiet_halves_it() {
         let l = Limits { floor: 0, ..L };
+        // `note_fresh` takes its window here (200 ms); `age` reads SACS_WARM_MS's.
+        let warm = options::get(Opt::WarmMs) as u64;
         let mut r = Ring::new();
         r.note_live(400 * MIB);
         assert_eq!(r.budget(&l), 100 * MIB, "25 % of the footprint");
@@ -631,7 +633,7 @@ mod tests {
         let mut warming = Warming::new();
         let mut gone = Expired::new();
         r.age(
-            5450 + 200 * BOOST_WINDOWS,
+            5450 + warm * BOOST_WINDOWS,
             false,
             400 * MIB,
             &l,
