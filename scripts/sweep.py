@@ -7,7 +7,8 @@ Score of a setting on a workload, lower is better (the defaults score 1 + W):
 
     score = time / time_default + W * memory / memory_default
 
-time: the workload's own elapsed_s; memory: its time-weighted mean resident set when it traces
+time: the workload's own elapsed_s (or with --time cpu the process's user + system CPU time,
+which other processes on the machine disturb less); memory: its time-weighted mean resident set when it traces
 one (mean_rss_kib), else its peak (peak_rss_kib); both medians over the repetitions. W is
 SACS_LEARN_WEIGHT_PERCENT / 100 (default 1): how much a unit of memory weighs against a unit of
 time, the weight the learner uses too. Every fixed setting runs with SACS_LEARN=0; the setting
@@ -21,6 +22,7 @@ import csv
 import datetime
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -70,8 +72,11 @@ def run(binary, lib, workload, scale, env_extra, stats_dir):
         if os.path.exists(stats_file):
             os.remove(stats_file)
         env.update({"SACS_STATS": "json", "SACS_STATS_FILE": stats_file})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run([binary, workload, "--scale", str(scale)], env=env,
                        capture_output=True, text=True, timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if p.returncode != 0:
         raise RuntimeError("%s %s failed (%d): %s" % (workload, env_extra, p.returncode,
                                                      p.stderr.strip()[-300:]))
@@ -82,7 +87,7 @@ def run(binary, lib, workload, scale, env_extra, stats_dir):
         with open(stats_file) as f:
             learn = json.loads(f.readline())["learn"]
         os.remove(stats_file)
-    return float(fields["elapsed_s"]), memory, fields["checksum"], learn
+    return float(fields["elapsed_s"]), cpu, memory, fields["checksum"], learn
 
 
 def learned_summary(learn):
@@ -115,6 +120,15 @@ def main():
                          "learning kept across runs in a SACS_LEARN_FILE of the workload's own "
                          "(default 0: the learner starts from nothing in the first repetition, "
                          "and each later repetition resumes from the file)")
+    ap.add_argument("--time", choices=["wall", "cpu"], default="wall",
+                    help="the time a score counts: the workload's own elapsed_s (wall, the "
+                         "default), or the process's user + system CPU time (cpu: what the "
+                         "allocator costs, less disturbed by other processes on the machine)")
+    ap.add_argument("--validate", type=int, default=0,
+                    help="after the sweep, this many more repetitions of the default, each "
+                         "workload's best fixed setting and the learned one only, alternated, "
+                         "scored on their own (held-out runs: the best of many noisy settings "
+                         "is biased low on the runs that chose it)")
     ap.add_argument("--workload-bin", required=True)
     ap.add_argument("--sacs-lib", required=True)
     ap.add_argument("--out", required=True)
@@ -157,9 +171,11 @@ def main():
             order = settings[rep % len(settings):] + settings[:rep % len(settings)]
             for name, extra in order:
                 n += 1
-                t, m, checksum, learn = run(args.workload_bin, args.sacs_lib, w, args.scale,
-                                            with_file(w, extra), args.out)
-                rows.append({"workload": w, "setting": name, "rep": rep, "time_s": t,
+                wall, cpu, m, checksum, learn = run(args.workload_bin, args.sacs_lib, w,
+                                                    args.scale, with_file(w, extra), args.out)
+                t = cpu if args.time == "cpu" else wall
+                rows.append({"stage": "sweep", "workload": w, "setting": name, "rep": rep,
+                             "time_s": t, "wall_s": wall, "cpu_s": cpu,
                              "memory_kib": m, "checksum": checksum,
                              "learned": learned_summary(learn) if learn else ""})
                 print("[%d/%d] %-14s %-32s %.4f s %7.1f MiB" % (n, total, w, name, t, m / 1024),
@@ -175,22 +191,27 @@ def main():
         sys.exit("sweep: results differ between settings on %s" % ", ".join(sorted(bad)))
 
     W = args.weight
-    med = {}
-    for w in workloads:
-        for name, _ in settings:
-            rs = [r for r in rows if r["workload"] == w and r["setting"] == name]
-            med[(w, name)] = (statistics.median(r["time_s"] for r in rs),
-                              statistics.median(r["memory_kib"] for r in rs))
+    med = medians(rows, workloads, [name for name, _ in settings])
 
     def score(w, name):
         t0, m0 = med[(w, "default")]
         t, m = med[(w, name)]
         return t / t0 + W * m / m0
 
+    fixed = [name for name, _ in settings if name != "learned"]
+    best = {w: min(fixed, key=lambda s: score(w, s)) for w in workloads}
+    held = validate(args, workloads, dict(settings), best, with_file, rows) if args.validate else None
+    if held:
+        with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
+            wr = csv.DictWriter(f, fieldnames=list(rows[0]))
+            wr.writeheader()
+            wr.writerows(rows)
+
     lines = ["# SACS: fixed settings, one knob at a time", "",
              "- command: `scripts/sweep.sh --workloads %s --knobs %s --reps %d --scale %g "
-             "--weight %g --train %d`" % (",".join(workloads), ",".join(knobs), args.reps, args.scale, W,
-                                        args.train),
+             "--weight %g --train %d --time %s --validate %d`" % (
+                 ",".join(workloads), ",".join(knobs), args.reps, args.scale, W, args.train,
+                 args.time, args.validate),
              "- learned: SACS_LEARN=1, what it learns kept across runs in a file per workload; "
              "%d training runs before the first measured one" % args.train,
              "- date: %s UTC; %d repetitions, settings rotated every repetition; scale %g" % (
@@ -201,15 +222,15 @@ def main():
              "## Best fixed setting per workload", "",
              "| workload | best fixed setting | score | time (s) | memory (MiB) | default time (s) | default memory (MiB) | learned score | learned / best fixed |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    fixed = [name for name, _ in settings if name != "learned"]
     for w in workloads:
-        best = min(fixed, key=lambda s: score(w, s))
-        t, m = med[(w, best)]
+        t, m = med[(w, best[w])]
         t0, m0 = med[(w, "default")]
-        learned = ("%.3f | %.3f" % (score(w, "learned"), score(w, "learned") / score(w, best))
+        learned = ("%.3f | %.3f" % (score(w, "learned"), score(w, "learned") / score(w, best[w]))
                    if (w, "learned") in med else "- | -")
         lines.append("| %s | %s | %.3f | %.4f | %.1f | %.4f | %.1f | %s |" % (
-            w, best, score(w, best), t, m / 1024, t0, m0 / 1024, learned))
+            w, best[w], score(w, best[w]), t, m / 1024, t0, m0 / 1024, learned))
+    if held:
+        lines += held_summary(held, workloads, best, W, args.validate, not args.no_learned)
     if not args.no_learned:
         lines += ["", "## What the learner chose", "",
                   "At exit of each run with learning on: windows scored (w), windows with every "
@@ -243,6 +264,71 @@ def main():
     except ImportError:
         print("sweep: no matplotlib, no chart", file=sys.stderr)
     print("sweep: results in %s (summary.md, results.csv)" % args.out, file=sys.stderr)
+
+
+def medians(rows, workloads, names):
+    """(workload, setting) -> (median time, median memory) over `rows`."""
+    med = {}
+    for w in workloads:
+        for name in names:
+            rs = [r for r in rows if r["workload"] == w and r["setting"] == name]
+            if rs:
+                med[(w, name)] = (statistics.median(r["time_s"] for r in rs),
+                                  statistics.median(r["memory_kib"] for r in rs))
+    return med
+
+
+def validate(args, workloads, settings, best, with_file, rows):
+    """Held-out runs: `args.validate` more repetitions of the default, each workload's best fixed
+    setting (chosen by the sweep) and the learned setting, alternated, appended to `rows` with
+    stage "validate". Returns their medians, (workload, role) -> (time, memory), role being
+    "default", "best" or "learned"."""
+    roles = [("default", "default"), ("best", None)]
+    if not args.no_learned:
+        roles.append(("learned", "learned"))
+    out = []
+    n, total = 0, args.validate * len(workloads) * len(roles)
+    for rep in range(args.validate):
+        for w in workloads:
+            order = roles[rep % len(roles):] + roles[:rep % len(roles)]
+            for role, name in order:
+                name = name or best[w]
+                n += 1
+                wall, cpu, m, checksum, learn = run(args.workload_bin, args.sacs_lib, w,
+                                                    args.scale, with_file(w, settings[name]),
+                                                    args.out)
+                t = cpu if args.time == "cpu" else wall
+                row = {"stage": "validate", "workload": w, "setting": name, "rep": rep,
+                       "time_s": t, "wall_s": wall, "cpu_s": cpu, "memory_kib": m,
+                       "checksum": checksum,
+                       "learned": learned_summary(learn) if learn else ""}
+                rows.append(row)
+                out.append(dict(row, setting=role))
+                print("[validate %d/%d] %-14s %-32s %.4f s %7.1f MiB" % (n, total, w, name, t, m / 1024),
+                      file=sys.stderr)
+    return medians(out, workloads, [r for r, _ in roles])
+
+
+def held_summary(held, workloads, best, W, reps, learned):
+    """The summary's section on the held-out runs."""
+    lines = ["", "## Held-out runs", "",
+             "%d more repetitions of three settings only, alternated, after the sweep: the "
+             "default, the best fixed setting the sweep chose for the workload, and the learned "
+             "one. Scored against the default of these runs alone, so the best fixed setting is "
+             "not favoured by the noise that made it the best of many." % reps, "",
+             "| workload | best fixed setting | its score | learned score | learned / best fixed |",
+             "| --- | --- | ---: | ---: | ---: |"]
+
+    def hs(w, role):
+        t0, m0 = held[(w, "default")]
+        t, m = held[(w, role)]
+        return t / t0 + W * m / m0
+
+    for w in workloads:
+        lw = ("%.3f | %.3f" % (hs(w, "learned"), hs(w, "learned") / hs(w, "best"))
+              if learned else "- | -")
+        lines.append("| %s | %s | %.3f | %s |" % (w, best[w], hs(w, "best"), lw))
+    return lines
 
 
 def chart(path, workloads, fixed, score, learned, W):
