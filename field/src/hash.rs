@@ -65,6 +65,7 @@ pub struct LevelGrid {
     /// the brick grid's strides `1, nb0, nb0·nb1`.
     pub multipliers: [u32; 3],
     /// Spatial: `table_size − 1`. Local: `blocks_per_table − 1` (both powers of two).
+    /// Bricked: unused (all ones).
     pub mask: u32,
     /// Local, bricked: log2 of the brick's side per axis (0 on unused axes).
     pub brick_bits: [u32; 3],
