@@ -4,7 +4,7 @@
 
 use field::bench::Workload;
 use field::quality;
-use field::{Budget, Field, Hashing, Layout};
+use field::{Budget, Field, Hashing, Kernel, Layout};
 
 /// One dense level of 21³ vertices over 2^14 entries, 2 features, 4 KiB blocks of 512 entries
 /// (bricks of 8 × 8 × 8: 3 × 3 × 3 of them, 13,824 entries with the padding).
@@ -214,4 +214,70 @@ fn bricked_dense_levels_load_fewer_blocks_than_rows() {
             "{bricks:?} vs {rows:?}"
         );
     }
+}
+
+/// Query results of a spatial and a local field (4 levels: 2 dense, 2 hashed; 5 updates,
+/// reopened; scalar kernel), printed by the code before `Hashing::Bricked` existed (commit
+/// `9f6fb3a`, the same steps in a test of its tree): 4 points × 4 levels × 2 features, f32 bits.
+const GOLDEN_SPATIAL: [u32; 32] = [
+    0xbc9b4358, 0xbca5401c, 0xbcefea42, 0xbceea775, 0xbc903a4c, 0x3c988836, 0xbdb81064, 0xbc617f9d,
+    0xbcbbb450, 0xbca4b19c, 0x3c840b86, 0x3d3d7728, 0x3bb7539c, 0x3c968826, 0xbda57c6f, 0xbdc2b40d,
+    0x39cecea0, 0xbd1cf9e0, 0x3d26bc21, 0xbbc082b0, 0xbd5e440b, 0xbc0bd849, 0xbd968f15, 0x3d0d2cf0,
+    0x3dafd0a3, 0x3dbf7e19, 0x3bc021aa, 0xbcedffd6, 0x3d016875, 0x3d5dbd08, 0x3d9ec32c, 0xbc9fa02e,
+];
+/// The same for the local hashing.
+const GOLDEN_LOCAL: [u32; 32] = [
+    0xbc9b4358, 0xbca5401c, 0xbcefea42, 0xbceea775, 0xbd324785, 0xbb072f56, 0xbd639038, 0xbddba84c,
+    0xbcbbb450, 0xbca4b19c, 0x3c840b86, 0x3d3d7728, 0x3b61a73c, 0x3ba486a1, 0xbd6f0cca, 0xbd432cd7,
+    0x39cecea0, 0xbd1cf9e0, 0x3d26bc21, 0xbbc082b0, 0x3c44b480, 0x3d07d5f3, 0xbb1afc9a, 0x3daf1478,
+    0x3dafd0a3, 0x3dbf7e19, 0x3bc021aa, 0xbcedffd6, 0xbd8da9da, 0xbc27ea94, 0x3c2526c1, 0x3c82d076,
+];
+
+/// Creates a field of `hashing` (the mixed 3-D layout), makes 5 updates, reopens it and
+/// returns the bits of 4 queries, all with the scalar kernel.
+fn golden_run(dir: &std::path::Path, hashing: Hashing) -> Vec<u32> {
+    let path = dir.join(format!("golden-{}", hashing.name()));
+    {
+        let mut f = Field::create(&path, mixed_layout(hashing, 3)).unwrap();
+        f.set_kernel(Kernel::scalar());
+        let grad: Vec<f32> = (0..f.output_len()).map(|i| 0.5 - 0.05 * i as f32).collect();
+        for i in 0..5 {
+            let t = i as f32 / 5.0;
+            let x = [0.1 + 0.7 * t, 0.9 - 0.6 * t, 0.3 + 0.2 * t];
+            f.update(&x, &grad, 0.1).unwrap();
+        }
+    }
+    let mut f = Field::open(&path).unwrap();
+    f.set_kernel(Kernel::scalar());
+    let mut out = vec![0f32; f.output_len()];
+    let mut bits = Vec::new();
+    for x in [
+        [0.1f32, 0.9, 0.3],
+        [0.45, 0.6, 0.4],
+        [0.8, 0.3, 0.5],
+        [0.0, 1.0, 0.77],
+    ] {
+        f.query(&x, &mut out).unwrap();
+        bits.extend(out.iter().map(|v| v.to_bits()));
+    }
+    bits
+}
+
+#[test]
+fn spatial_and_local_files_answer_what_the_code_before_bricks_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(golden_run(dir.path(), Hashing::Spatial), GOLDEN_SPATIAL);
+    assert_eq!(golden_run(dir.path(), Hashing::Local), GOLDEN_LOCAL);
+    // Bricked: the hashed levels (outputs 4 – 7 of each point) as local, the dense ones not.
+    let bricked = golden_run(dir.path(), Hashing::Bricked);
+    let (mut same_hashed, mut other_dense) = (0, 0);
+    for (i, (b, l)) in bricked.iter().zip(&GOLDEN_LOCAL).enumerate() {
+        if i % 8 >= 4 {
+            same_hashed += usize::from(b == l);
+        } else {
+            other_dense += usize::from(b != l);
+        }
+    }
+    assert_eq!(same_hashed, 16, "{bricked:x?}");
+    assert!(other_dense > 8, "{bricked:x?}");
 }
