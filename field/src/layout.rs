@@ -90,8 +90,9 @@ pub enum Hashing {
     /// the brick grid numbered row-major (no hash: the level fits), brick `n` at entries
     /// `n × brick_entries ..`, each vertex at its place in its brick. Bricks are a block's
     /// shape, or smaller (half, a quarter, … of a block, still inside one block) when the
-    /// padded brick grid of a block-sized brick would not fit the table; every vertex keeps an
-    /// entry of its own. Files of the other hashings keep their layout.
+    /// padded brick grid of a block-sized brick would not fit the table, down to 2 vertices
+    /// per axis (below that the level keeps its rows); every vertex keeps an entry of its own.
+    /// Files of the other hashings keep their layout (docs/field-locality.md, section 6).
     Bricked,
 }
 
