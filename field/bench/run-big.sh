@@ -25,7 +25,8 @@
 #   MAX_SECONDS=20 WORKLOADS="camera zipf uniform train" BATCHES="1 64"
 #   ENGINES="field field-cg mmap-cg mmap-random-cg" RAM_ENGINES="field mmap" CGROUP_SLACK_MIB=0
 #   DIR=/work/fb-field-baseline KEEP_FILES=0 (1 keeps the field and f32 files in DIR)
-#   HASHING=spatial (local: the locality-aware layout for every engine; its lines say hashing=)
+#   HASHING=spatial (local: the locality-aware layout for every engine, bricked: the same with
+#                   bricked dense levels; its lines say hashing=)
 #   FIELD_BENCH=$CARGO_TARGET_DIR/release/field-bench
 #   FIELD_ARGS="" (more field-bench arguments for the field engines, e.g. "--look-ahead 8" or
 #   "--read-ahead 0"; the lines say read_ahead= and look_ahead=)

@@ -701,6 +701,7 @@ pub fn field_path(dir: &Path, layout: &Layout) -> PathBuf {
     let hashing = match layout.hashing {
         Hashing::Spatial => "",
         Hashing::Local => "-local",
+        Hashing::Bricked => "-bricked",
     };
     dir.join(format!(
         "field-bench-{}mib-{}kib-seed{}{hashing}.field",

@@ -27,7 +27,7 @@
 //! | 28..32 | tiles_per_axis |
 //! | 32 | log2_block_bytes |
 //! | 33 | cold encoding (0: f32, 1: int8 with a per-block scale) |
-//! | 34 | hashing of hashed levels (0: spatial, 1: local; version 2) |
+//! | 34 | hashing (0: spatial, 1: local, 2: bricked, local with bricked dense levels; version 2) |
 //! | 36..40 | init_scale (f32 bits) |
 //! | 40..48 | seed |
 //! | 48..52 | slot size in bytes (derived, stored as a check) |
@@ -299,18 +299,25 @@ mod tests {
 
     #[test]
     fn hashing_round_trips_and_version_1_files_open_as_spatial() {
-        let local = Layout {
-            hashing: Hashing::Local,
-            ..Layout::default()
-        };
-        let b = encode_file_header(&local);
-        assert_eq!(u32_at(&b, 8), FORMAT_VERSION);
-        assert_eq!(decode_file_header(&b).unwrap(), local);
+        for (hashing, code) in [
+            (Hashing::Spatial, 0),
+            (Hashing::Local, 1),
+            (Hashing::Bricked, 2),
+        ] {
+            let layout = Layout {
+                hashing,
+                ..Layout::default()
+            };
+            let b = encode_file_header(&layout);
+            assert_eq!(u32_at(&b, 8), FORMAT_VERSION);
+            assert_eq!(b[34], code, "{hashing:?}");
+            assert_eq!(decode_file_header(&b).unwrap(), layout);
+        }
         // A version 1 file (byte 34 zero) is spatial.
         let v1 = with_version(&Layout::default(), 1, 0);
         assert_eq!(decode_file_header(&v1).unwrap().hashing, Hashing::Spatial);
         // Version 1 never had a hashing byte; an unknown code or version is refused.
-        for (version, byte) in [(1, 1), (2, 2), (3, 0)] {
+        for (version, byte) in [(1, 1), (1, 2), (2, 3), (3, 0)] {
             let bad = with_version(&Layout::default(), version, byte);
             assert!(
                 matches!(decode_file_header(&bad), Err(Error::BadHeader(_))),

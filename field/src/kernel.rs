@@ -301,14 +301,19 @@ mod avx2 {
             index = match grid.indexing {
                 Indexing::Dense => _mm256_add_epi32(index, _mm256_mullo_epi32(v, m)),
                 Indexing::Spatial => _mm256_xor_si256(index, _mm256_mullo_epi32(v, m)),
-                Indexing::Local => {
+                Indexing::Local | Indexing::Bricked => {
                     let bits = _mm_cvtsi32_si128(grid.brick_bits[d] as i32);
                     let brick = _mm256_srl_epi32(v, bits);
                     let low = _mm256_set1_epi32(((1u32 << grid.brick_bits[d]) - 1) as i32);
                     let shift = _mm_cvtsi32_si128(grid.place_shift[d] as i32);
                     place =
                         _mm256_or_si256(place, _mm256_sll_epi32(_mm256_and_si256(v, low), shift));
-                    _mm256_xor_si256(index, _mm256_mullo_epi32(brick, m))
+                    let term = _mm256_mullo_epi32(brick, m);
+                    if grid.indexing == Indexing::Local {
+                        _mm256_xor_si256(index, term)
+                    } else {
+                        _mm256_add_epi32(index, term)
+                    }
                 }
             };
             let is_upper = _mm256_castsi256_ps(_mm256_cmpeq_epi32(upper[d], one));
@@ -325,6 +330,10 @@ mod avx2 {
                 let block = _mm256_and_si256(index, _mm256_set1_epi32(grid.mask as i32));
                 let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
                 index = _mm256_or_si256(_mm256_sll_epi32(block, bits), place);
+            }
+            Indexing::Bricked => {
+                let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
+                index = _mm256_or_si256(_mm256_sll_epi32(index, bits), place);
             }
         }
         // SAFETY: `out.index` is 8 u32 = 32 bytes; unaligned store.
@@ -405,7 +414,7 @@ mod avx2 {
         let r = _mm256_set1_ps(grid.resolution as f32);
         let last = _mm256_set1_epi32(grid.resolution as i32 - 1);
         // Per axis, the lower ([0]) and upper ([1]) vertex's share of the index (its term,
-        // or its brick's hash term), of the place in the brick, and of the weight.
+        // or its brick's hash or number term), of the place in the brick, and of the weight.
         let mut term = [[_mm256_setzero_si256(); 2]; 3];
         let mut place = [[_mm256_setzero_si256(); 2]; 3];
         let mut share = [[_mm256_set1_ps(1.0); 2]; 3];
@@ -424,12 +433,14 @@ mod avx2 {
             let shift = _mm_cvtsi32_si128(grid.place_shift[d] as i32);
             for upper in 0..2 {
                 let v = _mm256_add_epi32(cell, _mm256_set1_epi32(upper));
-                term[d][upper as usize] = if grid.indexing == Indexing::Local {
-                    place[d][upper as usize] = _mm256_sll_epi32(_mm256_and_si256(v, low), shift);
-                    _mm256_mullo_epi32(_mm256_srl_epi32(v, bits), m)
-                } else {
-                    _mm256_mullo_epi32(v, m)
-                };
+                term[d][upper as usize] =
+                    if matches!(grid.indexing, Indexing::Local | Indexing::Bricked) {
+                        place[d][upper as usize] =
+                            _mm256_sll_epi32(_mm256_and_si256(v, low), shift);
+                        _mm256_mullo_epi32(_mm256_srl_epi32(v, bits), m)
+                    } else {
+                        _mm256_mullo_epi32(v, m)
+                    };
             }
             share[d] = [_mm256_sub_ps(_mm256_set1_ps(1.0), frac), frac];
         }
@@ -451,6 +462,13 @@ mod avx2 {
                     let p =
                         _mm256_or_si256(_mm256_or_si256(place[0][u0], place[1][u1]), place[2][u2]);
                     _mm256_or_si256(_mm256_sll_epi32(block, bits), p)
+                }
+                Indexing::Bricked => {
+                    let brick = _mm256_add_epi32(_mm256_add_epi32(t0, t1), t2);
+                    let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
+                    let p =
+                        _mm256_or_si256(_mm256_or_si256(place[0][u0], place[1][u1]), place[2][u2]);
+                    _mm256_or_si256(_mm256_sll_epi32(brick, bits), p)
                 }
             };
             // SAFETY: `index[c]` and `weight[c]` are 8 values = 32 bytes; unaligned stores.
@@ -532,7 +550,7 @@ mod avx2 {
 mod tests {
     use super::*;
     use crate::hash::Indexing;
-    use crate::layout::Hashing;
+    use crate::layout::{Hashing, HASHINGS};
 
     fn random_cell(rng: &mut fastrand::Rng, grid: &LevelGrid, dim: usize) -> ([u32; 3], [f32; 3]) {
         let x = [rng.f32(), rng.f32(), rng.f32()];
@@ -547,14 +565,24 @@ mod tests {
         };
         let scalar = Kernel::scalar();
         let mut rng = fastrand::Rng::with_seed(13);
-        let mut local_levels = 0;
-        for (resolution, dim) in [(16, 3), (200, 3), (100, 2), (4000, 2), (1 << 20, 3)] {
-            for hashing in [Hashing::Spatial, Hashing::Local] {
+        let (mut local_levels, mut bricked_levels) = (0, 0);
+        let levels = [
+            (16, 3),
+            (39, 3),
+            (200, 3),
+            (100, 2),
+            (4000, 2),
+            (1 << 20, 3),
+        ];
+        for (resolution, dim) in levels {
+            for hashing in HASHINGS {
                 // Blocks of 2^10 entries (bricks 16 × 8 × 8, 32 × 32), and of 2^7 (8 × 4 × 4);
-                // (100, 2) fits its table (dense) under either hashing.
+                // (16, 3), (39, 3) and (100, 2) fit their table (dense; (39, 3) in bricks of
+                // 8 × 8 × 8 under the bricked hashing).
                 let block_bits = if resolution == 200 { 7 } else { 10 };
                 let grid = LevelGrid::with_hashing(resolution, dim, 16, hashing, block_bits);
                 local_levels += usize::from(grid.indexing == Indexing::Local);
+                bricked_levels += usize::from(grid.indexing == Indexing::Bricked);
                 for _ in 0..500 {
                     let (cell, frac) = random_cell(&mut rng, &grid, dim as usize);
                     let (mut a, mut b) = (Corners::default(), Corners::default());
@@ -568,8 +596,9 @@ mod tests {
             }
         }
         assert_eq!(
-            local_levels, 3,
-            "the local hashing's hashed levels are covered"
+            (local_levels, bricked_levels),
+            (6, 3),
+            "the hashed levels of both local hashings and the bricked dense levels are covered"
         );
         for features in 1..=8 {
             for _ in 0..200 {
@@ -614,6 +643,9 @@ mod tests {
             (3, 8, Hashing::Local),
             (2, 3, Hashing::Local),
             (2, 8, Hashing::Spatial),
+            (3, 4, Hashing::Bricked),
+            (3, 2, Hashing::Bricked),
+            (2, 3, Hashing::Bricked),
         ] {
             let layout = Layout {
                 dim,
@@ -661,6 +693,10 @@ mod tests {
             (3, 1000, Hashing::Local),
             (2, 100, Hashing::Spatial), // dense
             (2, 4000, Hashing::Local),
+            (3, 16, Hashing::Bricked), // dense, bricks of 8 × 8 × 8
+            (3, 24, Hashing::Bricked), // dense, rows: no brick of 2 × 2 × 2 fits
+            (3, 1000, Hashing::Bricked),
+            (2, 100, Hashing::Bricked), // dense, bricks of 32 × 16
         ] {
             let grid = LevelGrid::with_hashing(resolution, dim, 14, hashing, 9);
             for round in 0..50 {

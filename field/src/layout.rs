@@ -17,7 +17,8 @@
 //! spatial hash of each vertex ([`Hashing::Spatial`]), or a hash of the *brick* of vertices
 //! around it to a whole block, with the vertex placed inside that block by its position in the
 //! brick ([`Hashing::Local`], see `hash`). Levels whose grid fits in the table are indexed
-//! densely either way.
+//! densely: row by row under those two, brick by brick under [`Hashing::Bricked`] (the local
+//! hashing's fine levels with bricked dense levels).
 
 use crate::error::{Error, Result};
 
@@ -65,11 +66,12 @@ pub struct Layout {
     pub seed: u64,
     /// How blocks are stored in the file (the cold tier).
     pub cold_encoding: Encoding,
-    /// How hashed levels place vertices in their table.
+    /// How levels place vertices in their table.
     pub hashing: Hashing,
 }
 
-/// How a hashed level (one whose grid does not fit in its table) maps vertices to entries.
+/// How a level maps vertices to entries. A *hashed* level is one whose grid does not fit in
+/// its table; a *dense* one fits (`(r+1)^dim ≤ table`) and has an entry per vertex.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Hashing {
     /// Instant-NGP's spatial hash of each vertex: `(x·1 ⊕ y·2654435761 ⊕ z·805459861) mod T`.
@@ -81,9 +83,21 @@ pub enum Hashing {
     /// vertices (power-of-two sides, e.g. 16 × 8 × 8 for 1,024-entry blocks); a brick's
     /// coordinates are hashed (same primes) to one block of the table, and each vertex sits at
     /// its position in the brick. Neighbouring vertices share a block; collisions happen
-    /// between whole bricks, never inside one.
+    /// between whole bricks, never inside one. Dense levels keep the row layout
+    /// `x + y·(r+1) + z·(r+1)²` (a cell spans up to 4 blocks).
     Local,
+    /// [`Hashing::Local`] on hashed levels, and the dense levels laid out brick by brick too:
+    /// the brick grid numbered row-major (no hash: the level fits), brick `n` at entries
+    /// `n × brick_entries ..`, each vertex at its place in its brick. Bricks are a block's
+    /// shape, or smaller (half, a quarter, … of a block, still inside one block) when the
+    /// padded brick grid of a block-sized brick would not fit the table, down to 2 vertices
+    /// per axis (below that the level keeps its rows); every vertex keeps an entry of its own.
+    /// Files of the other hashings keep their layout (docs/field-locality.md, section 6).
+    Bricked,
 }
+
+/// Every hashing, in code order.
+pub const HASHINGS: [Hashing; 3] = [Hashing::Spatial, Hashing::Local, Hashing::Bricked];
 
 impl Hashing {
     /// The code stored in the file header.
@@ -91,6 +105,7 @@ impl Hashing {
         match self {
             Hashing::Spatial => 0,
             Hashing::Local => 1,
+            Hashing::Bricked => 2,
         }
     }
 
@@ -99,15 +114,17 @@ impl Hashing {
         match code {
             0 => Some(Hashing::Spatial),
             1 => Some(Hashing::Local),
+            2 => Some(Hashing::Bricked),
             _ => None,
         }
     }
 
-    /// A short name: `"spatial"` or `"local"`.
+    /// A short name: `"spatial"`, `"local"` or `"bricked"`.
     pub fn name(self) -> &'static str {
         match self {
             Hashing::Spatial => "spatial",
             Hashing::Local => "local",
+            Hashing::Bricked => "bricked",
         }
     }
 }
@@ -116,10 +133,10 @@ impl std::str::FromStr for Hashing {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Hashing, String> {
-        [Hashing::Spatial, Hashing::Local]
+        HASHINGS
             .into_iter()
             .find(|h| h.name() == s)
-            .ok_or_else(|| format!("unknown hashing {s:?} (spatial or local)"))
+            .ok_or_else(|| format!("unknown hashing {s:?} (spatial, local or bricked)"))
     }
 }
 

@@ -1,11 +1,12 @@
 //! Baseline (a) of the benchmark (`field::bench::mmap`): the plain f32 copy of a field file,
 //! mapped whole, answers the same queries with the same numbers as the field itself (all hot,
-//! so exact), before and after the same training steps; the measuring loop runs on it.
+//! so exact), before and after the same training steps, under the spatial hashing and with
+//! bricked dense levels; the measuring loop runs on it.
 
 use std::collections::HashMap;
 
 use field::bench::{self, mmap::MmapField, Config, Engine, Workload};
-use field::{Field, Layout};
+use field::{Field, Hashing, Layout};
 
 /// A 2 MiB field: two levels of 2^16 entries, 4 KiB blocks (see tests/bench.rs).
 fn small_layout() -> Layout {
@@ -25,8 +26,22 @@ fn assert_same(a: &[f32], b: &[f32], what: &str) {
 
 #[test]
 fn the_mapped_copy_answers_like_the_field_before_and_after_training() {
+    check_mapped_copy(small_layout());
+}
+
+#[test]
+fn the_mapped_copy_of_a_bricked_field_answers_like_the_field() {
+    // The coarse level (resolution 16) is dense, in bricks of 8 × 8 × 4.
+    check_mapped_copy(Layout {
+        hashing: Hashing::Bricked,
+        ..small_layout()
+    });
+}
+
+/// The field file of `layout` and its mapped f32 copy answer alike, before and after the
+/// same training steps.
+fn check_mapped_copy(layout: Layout) {
     let dir = tempfile::tempdir().unwrap();
-    let layout = small_layout();
     let path = bench::field_path(dir.path(), &layout);
     bench::prepare(&path, layout).unwrap();
     let f32_path = bench::mmap_path(&path);

@@ -11,13 +11,14 @@
 //! ```text
 //! field-bench --size-mib 256 --budget-mib 64 --workload camera --queries 100000 --batch 1
 //!             [--engine field|mmap|mmap-random] [--max-seconds S] [--dir PATH] [--seed N]
-//!             [--block-kib 16] [--hashing spatial|local] [--reuse] [--no-drop-caches]
+//!             [--block-kib 16] [--hashing spatial|local|bricked] [--reuse] [--no-drop-caches]
 //!             [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON]
 //!             [--promote-at COUNT]
 //! ```
 //!
 //! `--hashing local` gives the hashed levels the locality-aware layout (`Hashing::Local`,
-//! docs/field-locality.md); its files have their own names, and the line says `hashing=`.
+//! docs/field-locality.md), `--hashing bricked` the dense levels bricks too
+//! (`Hashing::Bricked`); their files have their own names, and the line says `hashing=`.
 //!
 //! `--prepare-only` makes the engine's files (as without it) and exits without measuring, so
 //! that a script can make them outside the memory cgroup it measures in.
@@ -41,7 +42,7 @@ use field::{Hashing, Layout};
 
 const USAGE: &str = "usage: field-bench --size-mib N --budget-mib N \
 --workload camera|zipf|uniform|train --queries N --batch N [--engine field|mmap|mmap-random] \
-[--max-seconds S] [--dir PATH] [--seed N] [--block-kib 4..64] [--hashing spatial|local] [--reuse] \
+[--max-seconds S] [--dir PATH] [--seed N] [--block-kib 4..64] [--hashing spatial|local|bricked] [--reuse] \
 [--no-drop-caches] [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON] \
 [--promote-at COUNT]";
 

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! field-quality [--what all|locality|fit|kernel|bench] [--dir PATH] [--seed N]
+//!   [--hashings spatial,local]   (locality, bench, fit: the hashings compared, in this order)
 //!   locality: [--size-mib 256] [--budget-mib 64] [--queries 20000] [--block-kib 16]
 //!   kernel:   [--size-mib 256] [--queries 20000] [--block-kib 16] [--rounds 5]
 //!   bench:    [--size-mib 256] [--budget-mib 64] [--queries 20000] [--block-kib 16] [--runs 1]
@@ -11,7 +12,7 @@
 //!             [--waves 8] [--cycles 12]
 //! ```
 //!
-//! - `locality`: for spatial and local hashing, the benchmark's layout of `--size-mib`
+//! - `locality`: for each of `--hashings` (spatial and local unless told), the benchmark's layout of `--size-mib`
 //!   (`bench::layout_for_size`) under `--budget-mib` (3/4 hot, 1/4 warm), `--queries` single
 //!   queries of each of camera, zipf and uniform: loads per query and block utilisation.
 //! - `kernel` (only when asked for): the same layout in memory (unlimited budget), `--queries`
@@ -20,11 +21,12 @@
 //!   kernel's end-to-end gain.
 //! - `bench` (only when asked for): `field::bench`'s measured run (cold reopen, page cache
 //!   dropped, latency percentiles, throughput, bytes read) on the benchmark's layout filled
-//!   once per hashing, for camera, zipf and uniform single queries, spatial and local
+//!   once per hashing, for camera, zipf and uniform single queries, the hashings
 //!   alternating, `--runs` times: one `key=value` line per run, prefixed by the hashing.
 //! - `fit`: a field of each hashing trained toward the same sum of sinusoids, same steps and
-//!   points, same table size; the relative RMS error of each on held-out points. Then the
-//!   spatial field's quantisation errors: int8 in the file, f16 warm copies, against f32.
+//!   points, same table size; the relative RMS error of each on held-out points. Then, if
+//!   spatial is among the hashings, the spatial field's quantisation errors: int8 in the
+//!   file, f16 warm copies, against f32.
 //!
 //! Files go to a directory `field-quality-<pid>` in `--dir` (default: the system's temporary
 //! directory), removed at the end.
@@ -36,12 +38,14 @@ use field::bench::{self, Workload};
 use field::quality::{self, FitConfig, Target};
 use field::{Budget, Field, Hashing, Layout};
 
-const USAGE: &str = "usage: field-quality [--what all|locality|fit|kernel] [--dir PATH] [--seed N] \
+const USAGE: &str = "usage: field-quality [--what all|locality|fit|kernel|bench] [--dir PATH] [--seed N] \
+[--hashings spatial,local,bricked] \
 [--size-mib N] [--budget-mib N] [--queries N] [--block-kib N] [--rounds N] [--runs N] [--steps N] [--eval N] [--levels N] \
 [--log2-table N] [--features N] [--base N] [--finest N] [--fit-block-kib N] [--lr F] \
 [--readout-lr F] [--waves N] [--cycles F]";
 
 struct Args {
+    hashings: Vec<Hashing>,
     locality: bool,
     fit: bool,
     kernel: bool,
@@ -63,6 +67,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
+        hashings: vec![Hashing::Spatial, Hashing::Local],
         locality: true,
         fit: true,
         kernel: false,
@@ -122,6 +127,12 @@ fn parse_args() -> Result<Args, String> {
                 }
             },
             "--dir" => a.dir = Some(PathBuf::from(value()?)),
+            "--hashings" => {
+                a.hashings = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
             "--seed" => a.seed = num(value()?)?,
             "--size-mib" => a.size_mib = num(value()?)?,
             "--budget-mib" => a.budget_mib = num(value()?)?,
@@ -184,7 +195,7 @@ fn run(a: &Args) -> field::Result<()> {
             warm_bytes: budget / 4,
         };
         for workload in [Workload::Camera, Workload::Zipf, Workload::Uniform] {
-            for hashing in [Hashing::Spatial, Hashing::Local] {
+            for &hashing in &a.hashings {
                 let path =
                     dir.path()
                         .join(format!("locality-{}-{}", workload.name(), hashing.name()));
@@ -218,10 +229,16 @@ fn run(a: &Args) -> field::Result<()> {
             bench::log2_block_bytes(a.block_kib).expect("checked"),
             a.seed,
         );
-        let paths = [Hashing::Spatial, Hashing::Local].map(|hashing| {
-            let path = dir.path().join(format!("bench-{}", hashing.name()));
-            (hashing, path)
-        });
+        let paths: Vec<_> = a
+            .hashings
+            .iter()
+            .map(|&hashing| {
+                (
+                    hashing,
+                    dir.path().join(format!("bench-{}", hashing.name())),
+                )
+            })
+            .collect();
         for (hashing, path) in &paths {
             bench::prepare(
                 path,
@@ -292,7 +309,7 @@ fn run(a: &Args) -> field::Result<()> {
         let target = Target::new(a.waves, a.cycles, a.seed);
         let l = a.fit_layout;
         let mut spatial_model = None;
-        for hashing in [Hashing::Spatial, Hashing::Local] {
+        for &hashing in &a.hashings {
             let layout = Layout { hashing, ..l };
             let (fit, model) = quality::fit(dir.path(), layout, &target, &a.config)?;
             println!(
@@ -320,7 +337,9 @@ fn run(a: &Args) -> field::Result<()> {
                 spatial_model = Some(model);
             }
         }
-        let mut model = spatial_model.expect("trained above");
+        let Some(mut model) = spatial_model else {
+            return Ok(());
+        };
         let f32_path = dir.path().join("fit-spatial");
         let q = quality::quantisation(
             dir.path(),
