@@ -8,6 +8,9 @@
 #   scripts/sweep.sh                                   # 8 workloads x 6 knobs, 3 repetitions
 #   scripts/sweep.sh --workloads batch,big-mix --knobs SACS_HOT_MS,SACS_WARM_MS --reps 5
 #   scripts/sweep.sh --weight 0.5                      # memory counts half as much as time
+#   scripts/sweep.sh --train 8 --validate 5 --time cpu # then 5 held-out runs of the default,
+#                                                      # each best fixed setting and the learned
+#                                                      # one; CPU time instead of wall time
 #
 # Builds libsacs.so and the workloads, then writes bench-results/sweep/<stamp>/ (summary.md,
 # results.csv). Exit status 1 if a run fails or a workload's result differs between settings.
