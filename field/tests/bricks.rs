@@ -2,6 +2,8 @@
 //! (and a local file's still follow rows, as before), the field round-trips through a reopen,
 //! and a query path touches fewer blocks than with rows.
 
+mod common;
+
 use field::bench::Workload;
 use field::quality;
 use field::{Budget, Field, Hashing, Kernel, Layout};
@@ -132,27 +134,13 @@ fn a_bricked_field_round_trips_create_update_reopen() {
         let points: Vec<Vec<f32>> = (0..60)
             .map(|_| (0..dim).map(|_| rng.f32()).collect())
             .collect();
-        let mut before = Vec::new();
-        {
-            let mut f = Field::create(&path, mixed_layout(Hashing::Bricked, dim)).unwrap();
-            let grad = vec![0.5f32; f.output_len()];
-            let mut out = vec![0f32; f.output_len()];
-            for p in &points[..20] {
-                f.update(p, &grad, 0.1).unwrap();
-            }
-            for p in &points {
-                f.query(p, &mut out).unwrap();
-                before.extend_from_slice(&out);
-            }
-        }
-        let mut f = Field::open(&path).unwrap();
+        let (before, after, f) = common::answers_before_and_after_reopen(
+            &path,
+            mixed_layout(Hashing::Bricked, dim),
+            &points,
+            20,
+        );
         assert_eq!(f.layout().hashing, Hashing::Bricked);
-        let mut after = Vec::new();
-        let mut out = vec![0f32; f.output_len()];
-        for p in &points {
-            f.query(p, &mut out).unwrap();
-            after.extend_from_slice(&out);
-        }
         assert_eq!(before, after, "dim {dim}");
         // The update moved the answers: a field that was never written answers otherwise.
         let mut fresh = Field::create(
@@ -160,6 +148,7 @@ fn a_bricked_field_round_trips_create_update_reopen() {
             mixed_layout(Hashing::Bricked, dim),
         )
         .unwrap();
+        let mut out = vec![0f32; fresh.output_len()];
         fresh.query(&points[0], &mut out).unwrap();
         assert_ne!(&before[..out.len()], &out[..]);
         // The same updates on a local field (same hashed levels, dense levels in rows) land

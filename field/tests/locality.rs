@@ -3,6 +3,8 @@
 //! the quantised tiers keep a trained field's error under 1 %. Small versions of what the
 //! `field-quality` binary measures (`field::quality`).
 
+mod common;
+
 use field::bench::Workload;
 use field::quality::{self, FitConfig, Target};
 use field::{Budget, Field, Hashing, Layout};
@@ -76,27 +78,9 @@ fn a_local_field_reopens_local_and_answers_the_same() {
     let path = dir.path().join("local");
     let mut rng = fastrand::Rng::with_seed(4);
     let points: Vec<[f32; 3]> = (0..50).map(|_| [rng.f32(), rng.f32(), rng.f32()]).collect();
-    let mut before = Vec::new();
-    {
-        let mut f = Field::create(&path, layout(Hashing::Local)).unwrap();
-        let grad = vec![0.5f32; f.output_len()];
-        let mut out = vec![0f32; f.output_len()];
-        for p in &points[..10] {
-            f.update(p, &grad, 0.1).unwrap();
-        }
-        for p in &points {
-            f.query(p, &mut out).unwrap();
-            before.extend_from_slice(&out);
-        }
-    }
-    let mut f = Field::open(&path).unwrap();
+    let (before, after, f) =
+        common::answers_before_and_after_reopen(&path, layout(Hashing::Local), &points, 10);
     assert_eq!(f.layout().hashing, Hashing::Local);
-    let mut after = Vec::new();
-    let mut out = vec![0f32; f.output_len()];
-    for p in &points {
-        f.query(p, &mut out).unwrap();
-        after.extend_from_slice(&out);
-    }
     assert_eq!(before, after);
     // The same updates on a spatial field land in other entries: the hashing is in effect.
     let mut s = Field::create(dir.path().join("spatial"), layout(Hashing::Spatial)).unwrap();
