@@ -65,7 +65,7 @@ pub struct LevelGrid {
     /// the brick grid's strides `1, nb0, nb0·nb1`.
     pub multipliers: [u32; 3],
     /// Spatial: `table_size − 1`. Local: `blocks_per_table − 1` (both powers of two).
-    /// Bricked: unused (all ones).
+    /// Bricked: all ones (the brick number needs no mask; the kernels apply it anyway).
     pub mask: u32,
     /// Local, bricked: log2 of the brick's side per axis (0 on unused axes).
     pub brick_bits: [u32; 3],
@@ -179,25 +179,22 @@ impl LevelGrid {
                 (v[0].wrapping_mul(m[0]) ^ v[1].wrapping_mul(m[1]) ^ v[2].wrapping_mul(m[2]))
                     & self.mask
             }
-            Indexing::Local => {
-                let mut hash = 0u32;
-                let mut place = 0u32;
-                for d in 0..3 {
-                    let bits = self.brick_bits[d];
-                    hash ^= (v[d] >> bits).wrapping_mul(m[d]);
-                    place |= (v[d] & ((1 << bits) - 1)) << self.place_shift[d];
-                }
-                ((hash & self.mask) << self.block_bits) | place
-            }
-            Indexing::Bricked => {
+            Indexing::Local | Indexing::Bricked => {
+                // The brick's hash (local) or row-major number (bricked, whose mask is all
+                // ones), then the vertex's place in the brick.
                 let mut brick = 0u32;
                 let mut place = 0u32;
                 for d in 0..3 {
                     let bits = self.brick_bits[d];
-                    brick = brick.wrapping_add((v[d] >> bits).wrapping_mul(m[d]));
+                    let term = (v[d] >> bits).wrapping_mul(m[d]);
+                    brick = if self.indexing == Indexing::Local {
+                        brick ^ term
+                    } else {
+                        brick.wrapping_add(term)
+                    };
                     place |= (v[d] & ((1 << bits) - 1)) << self.place_shift[d];
                 }
-                (brick << self.block_bits) | place
+                ((brick & self.mask) << self.block_bits) | place
             }
         }
     }

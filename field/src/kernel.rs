@@ -326,14 +326,11 @@ mod avx2 {
             Indexing::Spatial => {
                 index = _mm256_and_si256(index, _mm256_set1_epi32(grid.mask as i32));
             }
-            Indexing::Local => {
+            Indexing::Local | Indexing::Bricked => {
+                // A bricked grid's mask is all ones.
                 let block = _mm256_and_si256(index, _mm256_set1_epi32(grid.mask as i32));
                 let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
                 index = _mm256_or_si256(_mm256_sll_epi32(block, bits), place);
-            }
-            Indexing::Bricked => {
-                let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
-                index = _mm256_or_si256(_mm256_sll_epi32(index, bits), place);
             }
         }
         // SAFETY: `out.index` is 8 u32 = 32 bytes; unaligned store.
@@ -455,20 +452,18 @@ mod avx2 {
                     _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2),
                     _mm256_set1_epi32(grid.mask as i32),
                 ),
-                Indexing::Local => {
-                    let hash = _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2);
-                    let block = _mm256_and_si256(hash, _mm256_set1_epi32(grid.mask as i32));
+                Indexing::Local | Indexing::Bricked => {
+                    // The brick's hash, or its row-major number (mask all ones).
+                    let brick = if grid.indexing == Indexing::Local {
+                        _mm256_xor_si256(_mm256_xor_si256(t0, t1), t2)
+                    } else {
+                        _mm256_add_epi32(_mm256_add_epi32(t0, t1), t2)
+                    };
+                    let block = _mm256_and_si256(brick, _mm256_set1_epi32(grid.mask as i32));
                     let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
                     let p =
                         _mm256_or_si256(_mm256_or_si256(place[0][u0], place[1][u1]), place[2][u2]);
                     _mm256_or_si256(_mm256_sll_epi32(block, bits), p)
-                }
-                Indexing::Bricked => {
-                    let brick = _mm256_add_epi32(_mm256_add_epi32(t0, t1), t2);
-                    let bits = _mm_cvtsi32_si128(grid.block_bits as i32);
-                    let p =
-                        _mm256_or_si256(_mm256_or_si256(place[0][u0], place[1][u1]), place[2][u2]);
-                    _mm256_or_si256(_mm256_sll_epi32(brick, bits), p)
                 }
             };
             // SAFETY: `index[c]` and `weight[c]` are 8 values = 32 bytes; unaligned stores.
