@@ -84,7 +84,9 @@ pub const fn c_size(size: usize) -> usize {
 /// The C API's tiny table: the class of [`c_size`]`(size)`, indexed by `(size + 7) / 8` like
 /// [`TINY_TABLE`], so that `malloc` does no rounding at run time. Every size of an index's
 /// bucket (`8i - 7 ..= 8i`) rounds to the class of the bucket's largest size.
-static C_TINY_TABLE: [u8; TINY_MAX / 8 + 1] = {
+static C_TINY_TABLE: [u8; TINY_MAX / 8 + 1] = build_c_tiny_table();
+
+const fn build_c_tiny_table() -> [u8; TINY_MAX / 8 + 1] {
     let plain = build_tiny_table();
     let mut t = [0u8; TINY_MAX / 8 + 1];
     let mut i = 0;
@@ -93,6 +95,28 @@ static C_TINY_TABLE: [u8; TINY_MAX / 8 + 1] = {
         i += 1;
     }
     t
+}
+
+/// The C tiny words of each tiny class, `(first, end)`: [`C_TINY_TABLE`] is non-decreasing, so
+/// a class's words are one run of it, empty (`first == end`) for a class no C request gets.
+/// A refill that changes a tiny class's current page writes each of them (`Pages::set_current`).
+static C_TINY_WORDS_OF: [(u8, u8); TINY_CLASSES] = {
+    let table = build_c_tiny_table();
+    let mut runs = [(0u8, 0u8); TINY_CLASSES];
+    let mut class = 0;
+    while class < TINY_CLASSES {
+        let mut first = 0;
+        while first < table.len() && (table[first] as usize) < class {
+            first += 1;
+        }
+        let mut end = first;
+        while end < table.len() && table[end] as usize == class {
+            end += 1;
+        }
+        runs[class] = (first as u8, end as u8);
+        class += 1;
+    }
+    runs
 };
 
 /// Class of `size` for 1 KiB < size <= 32 KiB, indexed by `(size + 127) / 128`
@@ -146,10 +170,10 @@ pub fn c_tiny_class_of_word(word: usize) -> usize {
 
 /// The C tiny words whose class is `class` (a tiny class): a range, empty for a class no C
 /// request gets (the table is non-decreasing).
+#[inline]
 pub fn c_tiny_words_of(class: usize) -> core::ops::Range<usize> {
-    let first = C_TINY_TABLE.partition_point(|&c| (c as usize) < class);
-    let end = C_TINY_TABLE.partition_point(|&c| (c as usize) <= class);
-    first..end
+    let (first, end) = C_TINY_WORDS_OF[class];
+    first as usize..end as usize
 }
 
 /// The class of a request of `TINY_MAX < size <= MID_MAX` bytes. Every mid class size is a
@@ -251,6 +275,31 @@ mod tests {
             let waste = (class_size(class_of(size)) - size) as f64 / size as f64;
             assert!(waste <= 0.125, "size {size}: waste {waste}");
             size += 1;
+        }
+    }
+
+    #[test]
+    fn each_tiny_class_names_exactly_its_c_words() {
+        // Every C tiny word lies in the run of its own class and in no other class's run.
+        for word in 0..C_TINY_WORDS {
+            let class = c_tiny_class_of_word(word);
+            for other in 0..TINY_CLASSES {
+                let run = c_tiny_words_of(other);
+                assert_eq!(
+                    run.contains(&word),
+                    other == class,
+                    "word {word}, class {other}"
+                );
+            }
+        }
+        // A class's run holds only words of that class, and every C request's class has one.
+        for class in 0..TINY_CLASSES {
+            for word in c_tiny_words_of(class) {
+                assert_eq!(c_tiny_class_of_word(word), class);
+            }
+        }
+        for size in 0..=TINY_MAX {
+            assert!(c_tiny_words_of(c_tiny_class(size)).contains(&((size + 7) >> 3)));
         }
     }
 

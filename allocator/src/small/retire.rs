@@ -204,7 +204,16 @@ unsafe fn punch_idle(pages: &mut Pages, now: u64, delay: u64, force: bool) -> us
 /// faulted in as the links are written), and the refault is reported to the purge delay as
 /// one of the memory the last punching look gave back, so that a program whose idle pages
 /// are soon used again has its delay lengthened, as for purged slices.
+#[inline]
 pub fn fill_holes(pages: &mut Pages, p: &mut Page) -> bool {
+    // Most refills find no holes: the test stays inline, the work does not.
+    p.hole_bits() != 0 && fill_holes_of(pages, p)
+}
+
+/// [`fill_holes`] of a page that has holes.
+#[cold]
+#[inline(never)]
+fn fill_holes_of(pages: &mut Pages, p: &mut Page) -> bool {
     let (blocks, os_pages) = p.fill_holes();
     if os_pages > 0 {
         GLOBAL.committed(os_pages as usize * OS_PAGE);
