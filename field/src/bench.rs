@@ -205,6 +205,9 @@ pub struct Config {
     /// The field's promotion threshold (`Field::set_promote_at`); `None`: derived from the
     /// budget (session 12).
     pub promote_at: Option<u8>,
+    /// The warm tier's share of the tiers' budget, in percent (the rest hot); the
+    /// benchmark's default is 25.
+    pub warm_percent: u8,
 }
 
 /// The layout of a field of about `size_mib` MiB of f32 features: 3-D, 4 features, blocks of
@@ -547,6 +550,7 @@ fn report(config: &Config, layout: &Layout, measured: Measured) -> Report {
         open_ms: 0.0,
         open_bytes_read: 0,
         open_peak_kib: 0,
+        base_rss_kib: 0,
         warmup_ms: 0.0,
         queries: measured.queries,
         seconds: measured.seconds,
@@ -590,6 +594,7 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let dropped_caches = config.drop_caches && drop_page_cache();
     let peak_reset = fs::write("/proc/self/clear_refs", "5").is_ok();
 
+    let base_rss_kib = status_kib("VmRSS");
     let read_bytes_at_open = io_counter("read_bytes");
     let opened = Instant::now();
     let mut field = Field::open(path)?;
@@ -613,11 +618,13 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
     let mut warmup_ms = 0.0;
     if config.budget_mib > 0 {
         // The budget bounds the field's resident memory as a whole (its block map, tables
-        // and buffers set aside first), 3/4 of the rest hot, 1/4 warm.
+        // and buffers set aside first), `warm_percent` of the rest warm (1/4 by default), the
+        // rest hot.
         let budget = (config.budget_mib as usize) << 20;
+        let warm_bytes = budget / 100 * config.warm_percent.min(100) as usize;
         field.set_resident_budget(Budget {
-            hot_bytes: budget / 4 * 3,
-            warm_bytes: budget / 4,
+            hot_bytes: budget - warm_bytes,
+            warm_bytes,
         })?;
         field.set_promote_at(config.promote_at);
     } else {
@@ -639,6 +646,7 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
         open_ms,
         open_bytes_read,
         open_peak_kib,
+        base_rss_kib,
         warmup_ms,
         loads: stats.loads - before.loads,
         warm_reads: stats.warm_reads - before.warm_reads,
@@ -668,6 +676,7 @@ pub fn measure(path: &Path, config: &Config) -> Result<Report> {
 pub fn measure_mmap(path: &Path, layout: Layout, config: &Config) -> Result<Report> {
     let dropped_caches = config.drop_caches && drop_page_cache();
     let _ = fs::write("/proc/self/clear_refs", "5");
+    let base_rss_kib = status_kib("VmRSS");
     let read_bytes_at_open = io_counter("read_bytes");
     let opened = Instant::now();
     let mut mapped = MmapField::open(path, layout)?;
@@ -691,6 +700,7 @@ pub fn measure_mmap(path: &Path, layout: Layout, config: &Config) -> Result<Repo
         open_ms,
         open_bytes_read,
         open_peak_kib,
+        base_rss_kib,
         warmup_ms,
         ..report(config, &layout, measured)
     })

@@ -161,6 +161,7 @@ fn the_measuring_loop_runs_on_the_mapping_and_stops_at_its_time_limit() {
             look_ahead: 0,
             predict: 0,
             promote_at: None,
+            warm_percent: 25,
         };
         let line = bench::measure_mmap(&f32_path, layout, &config)
             .unwrap()
@@ -194,6 +195,7 @@ fn the_measuring_loop_runs_on_the_mapping_and_stops_at_its_time_limit() {
         look_ahead: 0,
         predict: 0,
         promote_at: None,
+        warm_percent: 25,
     };
     let report = bench::measure_mmap(&f32_path, layout, &config).unwrap();
     assert!(

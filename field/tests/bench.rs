@@ -70,6 +70,7 @@ fn every_workload_runs_on_a_tiny_field_and_reports_a_parsable_line() {
                 look_ahead: 0,
                 predict: 0,
                 promote_at: None,
+                warm_percent: 25,
             };
             let line = bench::measure(&path, &config).unwrap().line();
             let values = parse(&line);

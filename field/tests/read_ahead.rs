@@ -183,3 +183,39 @@ fn the_live_predictor_prefetches_a_camera_path_and_stays_quiet_on_uniform_points
         after.predictions - before.predictions
     );
 }
+
+#[test]
+fn the_live_predictor_prefetches_for_updates_along_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = field(dir.path(), "plain", DEFAULT_READ_AHEAD_BLOCKS, 60);
+    let mut predicting = field(dir.path(), "predicting", DEFAULT_READ_AHEAD_BLOCKS, 60);
+    predicting.set_predictor(Some(Predictor {
+        horizon: 8,
+        ..Predictor::default()
+    }));
+    let width = plain.output_len();
+    let xs = Points::new(Workload::Camera, 7).take_flat(600);
+    for x in xs.chunks(3) {
+        let grad = gradient(x, width);
+        plain.update(x, &grad, 0.05).unwrap();
+        predicting.update(x, &grad, 0.05).unwrap();
+    }
+    // The same steps, so the same values (hot blocks are exact; evicted ones were written
+    // back and read again).
+    let (mut a, mut b) = (vec![0f32; width], vec![0f32; width]);
+    for x in xs.chunks(3).step_by(7) {
+        plain.query(x, &mut a).unwrap();
+        predicting.query(x, &mut b).unwrap();
+        assert_eq!(a, b, "the predictor changes no update");
+    }
+    let q = predicting.stats();
+    assert_eq!(plain.stats().predictions, 0);
+    assert!(q.predictions > 500, "{q:?}");
+    assert!(q.ahead_used * 10 >= q.gathered * 8, "accuracy: {q:?}");
+    // Coverage: the updates loaded fewer blocks themselves.
+    let (p, q) = (plain.tail_counters(), predicting.tail_counters());
+    assert!(
+        p.loads > 0 && q.loads * 2 < p.loads,
+        "update loads: {q:?} / {p:?}"
+    );
+}

@@ -21,6 +21,10 @@ pub struct Report {
     pub open_bytes_read: u64,
     /// VmHWM just after the reopen, KiB (the file's mapping included).
     pub open_peak_kib: u64,
+    /// VmRSS just before the reopen, KiB: the process without the field (its binary,
+    /// libraries, stacks, the benchmark's points and histogram), so that `rss_peak_kib −
+    /// base_rss_kib` is what the field (or the mapping) added.
+    pub base_rss_kib: u64,
     /// Time of the warm-up pass (unlimited budget only), ms.
     pub warmup_ms: f64,
     /// Queries (updates) measured: `config.queries`, or fewer if `config.max_seconds` ended
@@ -111,6 +115,7 @@ impl Report {
              rss_peak_kib={} rss_end_kib={} bytes_read={} read_call_bytes={} major_faults={} \
              loads={} warm_reads={} hot_blocks={} warm_blocks={} write_backs={} \
              utilisation={:.4} non_finite={} open_ms={:.1} open_bytes_read={} open_peak_kib={} \
+             base_rss_kib={} \
              warmup_ms={:.1} dropped_caches={} peak_reset={} write_waits={} write_wait_ms={:.1} \
              read_ahead={} look_ahead={} slow_calls={} slow_ms={:.1} slow_load_ms={:.1} \
              slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
@@ -148,6 +153,7 @@ impl Report {
             self.open_ms,
             self.open_bytes_read,
             self.open_peak_kib,
+            self.base_rss_kib,
             self.warmup_ms,
             self.dropped_caches,
             self.peak_reset,

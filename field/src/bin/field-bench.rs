@@ -13,7 +13,7 @@
 //!             [--engine field|mmap|mmap-random] [--max-seconds S] [--dir PATH] [--seed N]
 //!             [--block-kib 16] [--hashing spatial|local|bricked] [--reuse] [--no-drop-caches]
 //!             [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON]
-//!             [--promote-at COUNT]
+//!             [--promote-at COUNT] [--warm-percent P]
 //! ```
 //!
 //! `--hashing local` gives the hashed levels the locality-aware layout (`Hashing::Local`,
@@ -31,7 +31,9 @@
 //! HORIZON queries ahead; the line's `gathered`, `ahead_used` and `caller_loads` give its
 //! accuracy (`ahead_used / gathered`) and, against a run without it, its coverage.
 //! `--promote-at COUNT` sets the promotion threshold (`Field::set_promote_at`; by default
-//! derived from the budget since session 12; 3 was the constant before).
+//! derived from the budget since session 12; 3 was the constant before). `--warm-percent P`
+//! gives the warm tier (f16 copies) P % of the tiers' budget instead of 25 %, the rest hot;
+//! the line's `hot_blocks` and `warm_blocks` say what each tier got.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,7 +46,7 @@ const USAGE: &str = "usage: field-bench --size-mib N --budget-mib N \
 --workload camera|zipf|uniform|train --queries N --batch N [--engine field|mmap|mmap-random] \
 [--max-seconds S] [--dir PATH] [--seed N] [--block-kib 4..64] [--hashing spatial|local|bricked] [--reuse] \
 [--no-drop-caches] [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON] \
-[--promote-at COUNT]";
+[--promote-at COUNT] [--warm-percent P]";
 
 struct Args {
     config: Config,
@@ -70,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
         look_ahead: 0,
         predict: 0,
         promote_at: None,
+        warm_percent: 25,
     };
     let mut dir = None;
     let mut reuse = false;
@@ -106,6 +109,7 @@ fn parse_args() -> Result<Args, String> {
             "--look-ahead" => config.look_ahead = number(value()?)? as usize,
             "--predict" => config.predict = number(value()?)? as usize,
             "--promote-at" => config.promote_at = Some(number(value()?)?.clamp(1, 255) as u8),
+            "--warm-percent" => config.warm_percent = number(value()?)?.min(100) as u8,
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }

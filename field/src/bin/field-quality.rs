@@ -265,6 +265,7 @@ fn run(a: &Args) -> field::Result<()> {
                         look_ahead: 0,
                         predict: 0,
                         promote_at: None,
+                        warm_percent: 25,
                     };
                     let report = bench::measure(path, &config)?;
                     println!(

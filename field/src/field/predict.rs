@@ -1,10 +1,11 @@
-//! The live predictor (session 11): without look-ahead from the caller, `Field::query` can
-//! feed its points to a running motion model (`prefetch::Motion`, the model behind the
-//! offline `Trajectory` predictor) and, while the model trusts itself, hand the point
-//! `horizon` queries ahead to [`Field::prefetch`] — so with the background reader its blocks
-//! load while the queries in between run. Only `query` feeds it (not `query_batch`, whose
+//! The live predictor (session 11): without look-ahead from the caller, `Field::query` and
+//! `Field::update` can feed their points to a running motion model (`prefetch::Motion`, the
+//! model behind the offline `Trajectory` predictor) and, while the model trusts itself, hand
+//! the point `horizon` calls ahead to [`Field::prefetch`] — so with the background reader its
+//! blocks load while the calls in between run. Single calls feed it (not `query_batch`, whose
 //! points are known), and it stays quiet on points that jump (its relative one-step error
-//! is then far above the bound), so it costs no I/O there.
+//! is then far above the bound), so it costs no I/O there. (`update` feeds it since session
+//! 16: before, a training loop along a path got no prediction.)
 
 use super::Field;
 use crate::error::Result;

@@ -33,6 +33,9 @@ impl Field {
     /// step touches blocks (at most `levels × 2^dim`), none of them is evicted before the
     /// step ends, so every version written back is a state after a whole step. The blocks it
     /// must load are read together (see the module documentation).
+    ///
+    /// With the live predictor on ([`Field::set_predictor`]), `x` first feeds it, as in
+    /// [`Field::query`], and its prediction is prefetched.
     pub fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
         let dim = self.layout.dim as usize;
         Field::check_len("x", x.len(), dim)?;
@@ -40,6 +43,9 @@ impl Field {
         Field::check_finite("x", x)?;
         Field::check_finite("grad", grad)?;
         Field::check_finite("lr", &[lr])?;
+        if self.live.is_some() {
+            self.predict_from(x)?;
+        }
         self.keep_map_room()?;
         let stepped = self.update_step(x, grad, lr);
         self.tiers.end_update();
