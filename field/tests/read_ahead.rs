@@ -143,15 +143,22 @@ fn prefetch_returns_before_its_reads_are_done_and_wait_places_them() {
     assert_eq!(f.prefetch(&xs).unwrap(), 0);
 }
 
-#[test]
-fn the_live_predictor_prefetches_a_camera_path_and_stays_quiet_on_uniform_points() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut plain = field(dir.path(), "plain", DEFAULT_READ_AHEAD_BLOCKS, 60);
-    let mut predicting = field(dir.path(), "predicting", DEFAULT_READ_AHEAD_BLOCKS, 60);
+/// Two fields as [`field`] makes them (the reader on, 60 hot blocks), the second with the live
+/// predictor at horizon 8.
+fn plain_and_predicting(dir: &std::path::Path) -> (Field, Field) {
+    let plain = field(dir, "plain", DEFAULT_READ_AHEAD_BLOCKS, 60);
+    let mut predicting = field(dir, "predicting", DEFAULT_READ_AHEAD_BLOCKS, 60);
     predicting.set_predictor(Some(Predictor {
         horizon: 8,
         ..Predictor::default()
     }));
+    (plain, predicting)
+}
+
+#[test]
+fn the_live_predictor_prefetches_a_camera_path_and_stays_quiet_on_uniform_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut plain, mut predicting) = plain_and_predicting(dir.path());
     let width = plain.output_len();
     let (mut a, mut b) = (vec![0f32; width], vec![0f32; width]);
     for x in Points::new(Workload::Camera, 5).take_flat(600).chunks(3) {
@@ -187,12 +194,7 @@ fn the_live_predictor_prefetches_a_camera_path_and_stays_quiet_on_uniform_points
 #[test]
 fn the_live_predictor_prefetches_for_updates_along_a_path() {
     let dir = tempfile::tempdir().unwrap();
-    let mut plain = field(dir.path(), "plain", DEFAULT_READ_AHEAD_BLOCKS, 60);
-    let mut predicting = field(dir.path(), "predicting", DEFAULT_READ_AHEAD_BLOCKS, 60);
-    predicting.set_predictor(Some(Predictor {
-        horizon: 8,
-        ..Predictor::default()
-    }));
+    let (mut plain, mut predicting) = plain_and_predicting(dir.path());
     let width = plain.output_len();
     let xs = Points::new(Workload::Camera, 7).take_flat(600);
     for x in xs.chunks(3) {
