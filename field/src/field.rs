@@ -432,7 +432,10 @@ impl Field {
     ///   its f16 copy;
     /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
     ///   answered from the values just read.
-    fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<()> {
+    ///
+    /// Returns the hot slot the row came from, if it came from hot: until the next call
+    /// that may move blocks, [`Field::read_hot_row`] reads another row of that block.
+    fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<Option<usize>> {
         self.await_block(block)?;
         let entry = at / self.blocking.features;
         let slot = match self.tiers.touch(block) {
@@ -442,7 +445,7 @@ impl Field {
                     self.tiers.warm_values(slot, at, out);
                     self.tiers.mark_used(Place::Warm(slot), entry);
                     self.warm_reads += 1;
-                    return Ok(());
+                    return Ok(None);
                 }
                 self.promote_from_warm(block, slot)?
             }
@@ -453,7 +456,7 @@ impl Field {
                     self.tiers.mark_used(Place::Warm(slot), entry);
                 }
                 out.copy_from_slice(&values[at..at + out.len()]);
-                return Ok(());
+                return Ok(None);
             }
             None => {
                 self.tail.misses += 1;
@@ -462,7 +465,17 @@ impl Field {
         };
         self.tiers.mark_used(Place::Hot(slot), entry);
         out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
-        Ok(())
+        Ok(Some(slot))
+    }
+
+    /// [`Field::read_row`] of a block that the previous `read_row` found in hot slot `slot`,
+    /// nothing having run in between: the same touch, mark and copy, without the look-up (the
+    /// block has no read pending: `read_row` waited for it).
+    fn read_hot_row(&mut self, slot: usize, at: usize, out: &mut [f32]) {
+        self.tiers.touch_place(Place::Hot(slot));
+        self.tiers
+            .mark_used(Place::Hot(slot), at / self.blocking.features);
+        out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
     }
 
     /// A level's cell around `x` (already tile-local): its corners and their table's first
@@ -513,9 +526,20 @@ impl Field {
         let features = self.blocking.features;
         let corner_count = 1 << self.layout.dim;
         let mut rows = [[0f32; 8]; 8];
+        // Corners in the block of the corner before, found in hot, skip its look-up.
+        let mut last_hot: Option<(u64, usize)> = None;
         for (c, row) in rows.iter_mut().take(corner_count).enumerate() {
             let (block, at) = self.blocking.locate(base, corners.index[c]);
-            self.read_row(block, at, &mut row[..features])?;
+            match last_hot {
+                Some((last, slot)) if last == block => {
+                    self.read_hot_row(slot, at, &mut row[..features])
+                }
+                _ => {
+                    last_hot = self
+                        .read_row(block, at, &mut row[..features])?
+                        .map(|slot| (block, slot));
+                }
+            }
         }
         let slices: [&[f32]; 8] = std::array::from_fn(|c| &rows[c][..features]);
         self.kernel

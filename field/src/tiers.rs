@@ -252,6 +252,13 @@ impl Tiers {
     /// Where `block` is, counting a touch.
     pub fn touch(&mut self, block: u64) -> Option<Place> {
         let place = *self.index.get(&block)?;
+        self.touch_place(place);
+        Some(place)
+    }
+
+    /// Counts a touch of the block at `place` (a resident block's place, as [`Tiers::touch`]
+    /// returned it and nothing has moved since), without looking its id up again.
+    pub fn touch_place(&mut self, place: Place) {
         let (count, ahead) = match place {
             Place::Hot(i) => {
                 let slot = &mut self.hot[i];
@@ -267,7 +274,6 @@ impl Tiers {
             *ahead = false;
             self.ahead_used += 1;
         }
-        Some(place)
     }
 
     /// Marks a resident block as loaded ahead of its use: its next touch counts in
