@@ -463,8 +463,7 @@ impl Field {
                 self.hot_slot(block)?
             }
         };
-        self.tiers.mark_used(Place::Hot(slot), entry);
-        out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
+        self.hot_row(slot, at, out);
         Ok(Some(slot))
     }
 
@@ -473,6 +472,11 @@ impl Field {
     /// block has no read pending: `read_row` waited for it).
     fn read_hot_row(&mut self, slot: usize, at: usize, out: &mut [f32]) {
         self.tiers.touch_place(Place::Hot(slot));
+        self.hot_row(slot, at, out);
+    }
+
+    /// Marks the entry at float `at` of hot slot `slot` used and copies its features to `out`.
+    fn hot_row(&mut self, slot: usize, at: usize, out: &mut [f32]) {
         self.tiers
             .mark_used(Place::Hot(slot), at / self.blocking.features);
         out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
