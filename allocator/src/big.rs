@@ -31,7 +31,7 @@ mod grow;
 mod local;
 
 pub use grow::grow_in_place;
-pub use local::LocalCache;
+pub use local::{flush_idle, holders_lock_for_fork, LocalCache};
 
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
@@ -127,9 +127,13 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
             unsafe {
                 (*seg).arena = index as u8;
                 a.segments.push_front(seg);
-                page = (*seg)
-                    .take_span(slices_for(class))
-                    .map(|page| init_span(page, class));
+                let n = slices_for(class);
+                if let Some((span, purged)) = (*seg).take_span_purged(n) {
+                    // A segment this arena's coolings emptied a moment ago, back from the
+                    // segment cache, is memory a longer cold delay would have kept.
+                    a.delays.note_carved(purged, now, n * SLICE);
+                    page = Some(init_span(span, class));
+                }
             }
         }
     }

@@ -15,15 +15,32 @@
 //! than a clock read per free (a quarter of a cached pair's instructions). A stamp can be older
 //! than the free by the time since that reading: the block then looks older to the purge look
 //! and may go to its arena earlier; no block ever looks younger than it is.
+//!
+//! **Idle threads.** The owner's purge look runs on its own slow paths, and a thread that waits
+//! (a worker of a pool between jobs, blocked on a condition variable) makes none: its blocks
+//! would stay here, committed, for as long as it waits; sixteen idle workers that each had
+//! taken three 1 MiB buffers held 48 MiB. So a cache that has kept a block is on a list
+//! ([`HOLDERS`]) that the shared purge look walks ([`flush_idle`], from the global tick, at most
+//! every `SACS_HOT_MS / 2`): it takes the blocks older than `SACS_HOT_MS` out of each cache whose
+//! guard it can take, and gives them to their arenas, which age them as any freed block. The
+//! guard ([`LocalCache::guarded`]) is therefore a lock (an atomic swap), not only the signal
+//! handlers' flag it was: the owner never waits on it (it finds the cache busy and goes to the
+//! arenas, as a signal handler does), and the walk only tries it.
 
 use super::{release, BIG_CLASSES};
+use crate::lock::Lock;
 use crate::options::{self, Opt};
 use crate::page::{Page, LOCAL, SITE_FLAGS, ZERO};
 use crate::platform;
 use crate::purge;
 use crate::size_class::{class_size, BIG_FIRST};
+use crate::stats::GLOBAL;
+use arrayvec::ArrayVec;
 use core::ptr;
-use core::sync::atomic::{compiler_fence, AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
+use core::sync::atomic::{
+    AtomicBool, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 /// Blocks of one class a thread keeps in its own cache.
 const PER_CLASS: usize = 4;
@@ -32,6 +49,27 @@ const PER_CLASS: usize = 4;
 const DEFAULT_LIMIT: usize = 4 << 20;
 /// Frees stamped with one reading of the clock.
 pub const CLOCK_EVERY: u32 = 16;
+/// Blocks one walk of [`flush_idle`] takes at most (the rest wait for the next walk).
+const TAKE_MAX: usize = 64;
+
+/// The caches that have kept a block since their heap was made, linked through `next` and
+/// `prev`: what [`flush_idle`] walks. A cache joins at its first kept block and leaves when its
+/// heap retires ([`LocalCache::leave`]), so a cache on the list is a live heap's.
+struct Holders {
+    head: *mut LocalCache,
+}
+// SAFETY: the list is only touched under its lock.
+unsafe impl Send for Holders {}
+static HOLDERS: Lock<Holders> = Lock::new(Holders {
+    head: ptr::null_mut(),
+});
+/// The lock of [`HOLDERS`], for the fork handlers: a leaf (nothing is locked under it; a
+/// cache's own lock is only tried).
+pub fn holders_lock_for_fork() -> &'static Lock<impl Sized> {
+    &HOLDERS
+}
+/// When [`flush_idle`] may walk next (ms).
+static NEXT_WALK: AtomicU64 = AtomicU64::new(0);
 
 /// A thread's cache of its freed big blocks (see the module doc).
 pub struct LocalCache {
@@ -47,13 +85,19 @@ pub struct LocalCache {
     /// Bytes kept at most: `SACS_THREAD_BIG_CACHE_MIB`, read when the heap is made and at each
     /// purge look ([`set_limit`](Self::set_limit)), not on every free.
     limit: usize,
-    /// Set while one of the cache's methods runs. A signal handler that calls `malloc` or
+    /// Set while one of the cache's methods runs, or while [`flush_idle`] takes blocks out of
+    /// it: the cache's lock, which nobody waits on. A signal handler that calls `malloc` or
     /// `free` in the middle of one (undefined by POSIX, done by real programs) finds it set and
     /// leaves the cache alone: it goes to the arenas, whose locks report a re-entry, instead of
     /// taking a block the interrupted call is taking too or indexing with a length that
-    /// changed under it. Only the owning thread (and its signal handlers) touches it, so a
-    /// relaxed atomic and compiler fences are enough.
+    /// changed under it. The owner finding it set by a walk does the same.
     busy: AtomicBool,
+    /// Whether the cache is on [`HOLDERS`]; only its owner reads it, and writes it under the
+    /// list's lock.
+    listed: bool,
+    /// Its neighbours on [`HOLDERS`], touched only under the list's lock.
+    next: *mut LocalCache,
+    prev: *mut LocalCache,
 }
 
 impl LocalCache {
@@ -66,21 +110,23 @@ impl LocalCache {
             stamps_left: 0,
             limit: DEFAULT_LIMIT,
             busy: AtomicBool::new(false),
+            listed: false,
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
         }
     }
 
-    /// Runs `body`, one of the cache's methods, with the cache marked busy; `None`, and the
-    /// cache left alone, if it already is (a signal handler came in the middle of a method).
+    /// Runs `body`, one of the cache's methods, with the cache's lock held; `None`, and the
+    /// cache left alone, if someone holds it (a signal handler came in the middle of a method,
+    /// or [`flush_idle`] is taking blocks out of it). The swap's acquire and the store's release
+    /// order the body's reads and writes after and before another holder's.
     #[inline(always)]
     fn guarded<R>(&mut self, body: impl FnOnce(&mut Self) -> R) -> Option<R> {
-        if self.busy.load(Relaxed) {
+        if self.busy.swap(true, Acquire) {
             return None;
         }
-        self.busy.store(true, Relaxed);
-        compiler_fence(SeqCst);
         let r = body(self);
-        compiler_fence(SeqCst);
-        self.busy.store(false, Relaxed);
+        self.busy.store(false, Release);
         Some(r)
     }
 
@@ -135,6 +181,61 @@ impl LocalCache {
     pub unsafe fn free(&mut self, page: *mut Page) -> bool {
         // SAFETY: per the contract.
         self.guarded(|cache| unsafe { cache.keep(page) }) == Some(true)
+    }
+
+    /// Puts the cache on [`HOLDERS`] if it is not on it yet: called by its heap after the cache
+    /// kept a block, so a heap joins once, at its first kept block.
+    ///
+    /// # Safety
+    /// - the cache is a live heap's, and takes itself off with [`leave`](Self::leave) before
+    ///   that heap retires (the list's walk dereferences it until then).
+    #[inline(always)]
+    pub unsafe fn list(&mut self) {
+        if !self.listed {
+            self.join();
+        }
+    }
+
+    /// [`list`](Self::list) the first time.
+    #[cold]
+    #[inline(never)]
+    fn join(&mut self) {
+        let me: *mut LocalCache = self;
+        let mut list = HOLDERS.lock();
+        // SAFETY: every cache on the list is a live heap's (see `Holders`); links are only
+        // touched under the lock, which is held.
+        unsafe {
+            self.prev = ptr::null_mut();
+            self.next = list.head;
+            if !list.head.is_null() {
+                (*list.head).prev = me;
+            }
+        }
+        list.head = me;
+        self.listed = true;
+    }
+
+    /// Takes the cache off [`HOLDERS`], if it is on it: its heap retires. Once this returns,
+    /// no walk of [`flush_idle`] touches the cache (a walk holds the list's lock throughout).
+    pub fn leave(&mut self) {
+        if !self.listed {
+            return;
+        }
+        let mut list = HOLDERS.lock();
+        // SAFETY: as in `join`.
+        unsafe {
+            if self.prev.is_null() {
+                list.head = self.next;
+            } else {
+                (*self.prev).next = self.next;
+            }
+            if !self.next.is_null() {
+                (*self.next).prev = self.prev;
+            }
+        }
+        self.next = ptr::null_mut();
+        self.prev = ptr::null_mut();
+        self.listed = false;
     }
 
     /// [`free`](Self::free) inside its guard.
@@ -243,6 +344,86 @@ impl LocalCache {
             }
         }
     }
+
+    /// Moves the blocks cached longer than `hot` ms by `now` (all with `force`) into `taken`,
+    /// the oldest of each class first, until `taken` is full. The caller holds the cache's lock
+    /// and gives the blocks to their arenas.
+    fn take_aged(
+        &mut self,
+        now: u64,
+        hot: u64,
+        force: bool,
+        taken: &mut ArrayVec<*mut Page, TAKE_MAX>,
+    ) {
+        for i in 0..BIG_CLASSES {
+            let n = self.lens[i] as usize;
+            let due = self.blocks[i][..n]
+                .iter()
+                // SAFETY: cached pages are valid blocks of the cache's heap.
+                .take_while(|&&p| purge::aged(unsafe { (*p).since }, now, hot, force))
+                .count()
+                .min(taken.remaining_capacity());
+            if due == 0 {
+                continue;
+            }
+            taken.extend(self.blocks[i][..due].iter().copied());
+            self.bytes -= due * class_size(BIG_FIRST + i);
+            self.blocks[i].copy_within(due..n, 0);
+            self.lens[i] = (n - due) as u8;
+            if taken.is_full() {
+                return;
+            }
+        }
+    }
+}
+
+/// The shared purge look's part in threads' own caches (see the module doc): gives the blocks
+/// older than `SACS_HOT_MS` (all with `force`) of every cache on [`HOLDERS`] whose lock is free
+/// to their arenas, at most [`TAKE_MAX`] per call, and walks at most every `SACS_HOT_MS / 2`
+/// (every call with `force`). Called from the global tick; takes no lock but the list's (tried)
+/// and each cache's (tried), and calls the arenas after letting both go.
+pub fn flush_idle(now: u64, force: bool) {
+    let hot = options::get(Opt::HotMs) as u64;
+    let next = NEXT_WALK.load(Relaxed);
+    if !force
+        && (now < next
+            || NEXT_WALK
+                .compare_exchange(next, now + (hot / 2).max(1), Relaxed, Relaxed)
+                .is_err())
+    {
+        return;
+    }
+    let mut taken: ArrayVec<*mut Page, TAKE_MAX> = ArrayVec::new_const();
+    {
+        let Some(list) = HOLDERS.try_lock() else {
+            return;
+        };
+        let mut c = list.head;
+        while !c.is_null() && !taken.is_full() {
+            // SAFETY: a cache on the list is a live heap's and stays valid while the list's
+            // lock is held (its heap leaves the list under that lock before it retires). Its
+            // fields other than the links are touched only by whoever holds its lock: the
+            // swap takes it (acquire), the store gives it back (release); a cache whose lock
+            // is held (its owner or a signal handler is in one of its methods) is skipped.
+            unsafe {
+                if !(*c).busy.swap(true, Acquire) {
+                    (*c).take_aged(now, hot, force, &mut taken);
+                    (*c).busy.store(false, Release);
+                }
+                c = (*c).next;
+            }
+        }
+    }
+    GLOBAL.big_cache_taken_idle.add(taken.len() as u64);
+    for page in taken {
+        // SAFETY: the block was taken out of its cache above, so it is ours alone: live for
+        // its arena, counted as freed when the cache kept it. A `false` (not in use) can only
+        // come from a double free of the block racing with this look; the arena has it then.
+        unsafe {
+            (*page).flags &= !LOCAL;
+            release(page, (*page).start, (*page).since);
+        }
+    }
 }
 
 impl Default for LocalCache {
@@ -327,6 +508,57 @@ mod tests {
             !cache.busy.load(Relaxed),
             "every method leaves the cache idle"
         );
+    }
+
+    #[test]
+    fn the_shared_look_takes_the_aged_blocks_oldest_first_up_to_its_room() {
+        // What `flush_idle` takes out of an idle thread's cache (without the list and the
+        // arenas: pretend blocks).
+        let (a, b) = (BIG_FIRST + 2, BIG_FIRST + 6);
+        let mut cache = LocalCache::new();
+        let mut pa = pages(a, 3);
+        let mut pb = pages(b, 1);
+        for p in pa.iter_mut().chain(pb.iter_mut()) {
+            // SAFETY: pretend blocks, never touched through `start`.
+            assert!(unsafe { cache.free(p) });
+        }
+        // Freed at 1000, 1050 and 1120 (class a) and 1000 (class b).
+        for (p, since) in pa.iter_mut().zip([1000, 1050, 1120]) {
+            p.since = since;
+        }
+        pb[0].since = 1000;
+        let mut taken: ArrayVec<*mut Page, TAKE_MAX> = ArrayVec::new_const();
+        cache.take_aged(1150, 100, false, &mut taken);
+        let pa0: *mut Page = &mut pa[0];
+        let pa1: *mut Page = &mut pa[1];
+        let pb0: *mut Page = &mut pb[0];
+        assert_eq!(
+            taken.as_slice(),
+            [pa0, pa1, pb0],
+            "the blocks 100 ms old, oldest first"
+        );
+        assert_eq!(cache.lens[a - BIG_FIRST], 1);
+        assert_eq!(cache.lens[b - BIG_FIRST], 0);
+        assert_eq!(cache.bytes, class_size(a));
+        assert_eq!(
+            cache.alloc(a, false),
+            Some(pa[2].start),
+            "the young block stays, first in its class"
+        );
+        // A walk with room for one block takes one, and leaves the rest for the next walk.
+        for p in pa.iter_mut().take(2) {
+            // SAFETY: as above.
+            assert!(unsafe { cache.free(p) });
+            p.since = 0;
+        }
+        let mut full: ArrayVec<*mut Page, TAKE_MAX> = ArrayVec::new_const();
+        while full.remaining_capacity() > 1 {
+            full.push(ptr::null_mut());
+        }
+        cache.take_aged(10_000, 100, false, &mut full);
+        assert_eq!(full.last(), Some(&pa0));
+        assert_eq!(cache.lens[a - BIG_FIRST], 1);
+        assert_eq!(cache.alloc(a, false), Some(pa[1].start));
     }
 
     #[test]

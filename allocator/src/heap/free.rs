@@ -106,6 +106,9 @@ pub unsafe fn free_big_to_thread_cache(heap: *mut Heap, page: *mut Page) -> bool
             && h.state == HeapState::Live
             && h.big.free(page)
         {
+            // The live heap lists its cache for the shared purge look, and its retirement
+            // takes it off (`lifecycle::thread_exit`).
+            h.big.list();
             h.counters.big_cache_frees.add(1);
             h.counters
                 .big_cache_free_bytes
@@ -136,6 +139,8 @@ unsafe fn free_big_sited(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
                 return big::free(page, p);
             }
             if h.state == HeapState::Live && h.big.free(page) {
+                // As in `free_big_to_thread_cache`.
+                h.big.list();
                 h.counters.big_cache_frees.add(1);
                 h.counters
                     .big_cache_free_bytes

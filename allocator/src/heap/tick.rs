@@ -27,6 +27,8 @@ pub fn global_tick(now: u64, force: bool) {
     // The learner's windows (and the knobs' lean ends under pressure) before the looks use them.
     learn::tick(now);
     lifecycle::release_kept(now, force);
+    // Before the arenas' pass, which then ages what it took out of idle threads' caches.
+    big::flush_idle(now, force);
     abandon::purge_abandoned(now, force);
     let big = big::purge_all(now, force);
     let whales = whale::purge(now, force);

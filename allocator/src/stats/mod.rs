@@ -89,6 +89,9 @@ pub struct Stats {
     /// Cached big blocks whose span went back to its segment still committed, to make room for
     /// a block of another class (no system call).
     pub big_cache_uncached: u64,
+    /// Freed big blocks the shared purge look took out of threads' own caches, older than
+    /// `SACS_HOT_MS` (threads that waited), and gave to their arenas.
+    pub big_cache_taken_idle: u64,
     /// Bytes (class sizes) of the freed big blocks the arenas' caches hold now, hot or warm;
     /// blocks in threads' own caches are not counted.
     pub big_cache_bytes: usize,
@@ -286,6 +289,7 @@ pub struct GlobalCounters {
     pub big_cache_warmed: SharedCounter,
     pub big_cache_cooled: SharedCounter,
     pub big_cache_uncached: SharedCounter,
+    pub big_cache_taken_idle: SharedCounter,
     pub cold_delay_raised: SharedCounter,
     pub cold_delay_lowered: SharedCounter,
     pub hot_delay_raised: SharedCounter,
@@ -390,6 +394,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     big_cache_warmed,
     big_cache_cooled,
     big_cache_uncached,
+    big_cache_taken_idle,
     cold_delay_raised,
     cold_delay_lowered,
     hot_delay_raised,
@@ -518,6 +523,7 @@ pub fn stats() -> Stats {
     s.big_cache_warmed = g.big_cache_warmed.get();
     s.big_cache_cooled = g.big_cache_cooled.get();
     s.big_cache_uncached = g.big_cache_uncached.get();
+    s.big_cache_taken_idle = g.big_cache_taken_idle.get();
     s.big_cache_bytes = g.big_cache_bytes.load(Relaxed);
     s.cold_delay_raised = g.cold_delay_raised.get();
     s.cold_delay_lowered = g.cold_delay_lowered.get();

@@ -64,6 +64,8 @@ impl Stats {
         w.num(self.big_cache_cooled);
         w.s(", uncached ");
         w.num(self.big_cache_uncached);
+        w.s(", taken idle ");
+        w.num(self.big_cache_taken_idle);
         w.s(", holds ");
         w.bytes(self.big_cache_bytes);
         w.s("\n              hot delay raised ");

@@ -27,7 +27,7 @@
 //! `common::settle`'s idle pause.
 //!
 //! The workloads that trace their resident set over time (`fragmentation`, `server`, `batch`,
-//! `phases`; see
+//! `phases`, `pool`; see
 //! `trace.rs`) add four fields: `phases` (the phases' names, `/`-separated), `phase_rss_kib`
 //! (the resident set at the end of each phase, in the same order), `mean_rss_kib` (the
 //! time-weighted mean resident set, idle pauses included) and `rss_samples` (readings taken):
@@ -39,6 +39,7 @@
 mod batch;
 mod common;
 mod phases;
+mod pool;
 mod server;
 mod single;
 mod tally;
@@ -139,6 +140,11 @@ const WORKLOADS: &[Workload] = &[
         name: "thread-rounds",
         about: "larson with its threads replaced every round, blocks inherited",
         run: threads::thread_rounds,
+    },
+    Workload {
+        name: "pool",
+        about: "16 workers taking turns at jobs with 1 MiB buffers, waiting in between",
+        run: pool::pool,
     },
     Workload {
         name: "false-sharing",
