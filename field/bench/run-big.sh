@@ -30,6 +30,10 @@
 #   FIELD_BENCH=$CARGO_TARGET_DIR/release/field-bench
 #   FIELD_ARGS="" (more field-bench arguments for the field engines, e.g. "--look-ahead 8" or
 #   "--read-ahead 0"; the lines say read_ahead= and look_ahead=)
+#   REST_SECONDS=0 (seconds every run waits after the page cache is dropped and before it
+#   starts: this machine's disk reads slower for a minute or so after a run that read several
+#   GB, as the mmap engines' runs do, and a rest gives every run the disk in the same state;
+#   the lines say rest_s=)
 # The f32 copy for the mmap engines is made only when ENGINES or RAM_ENGINES name one.
 # e.g. cargo build --release -p sacs-field && field/bench/run-big.sh
 set -euo pipefail
@@ -44,6 +48,7 @@ batches=${BATCHES:-1 64}
 engines=${ENGINES:-field field-cg mmap-cg mmap-random-cg}
 ram_engines=${RAM_ENGINES-field mmap}
 slack_mib=${CGROUP_SLACK_MIB:-0}
+rest=${REST_SECONDS:-0}
 dir=${DIR:-/work/fb-field-baseline}
 keep=${KEEP_FILES:-0}
 bin=${FIELD_BENCH:-${CARGO_TARGET_DIR:-target}/release/field-bench}
@@ -104,6 +109,7 @@ run() {
     *) echo "unknown engine $engine" >&2; exit 2 ;;
   esac
   drop_caches
+  sleep "$rest"
   if [ "${engine%-cg}" != "$engine" ]; then
     cgroup_mib=$((budget + slack_mib))
     echo $((cgroup_mib << 20)) > "$cg/memory.limit_in_bytes"
@@ -129,7 +135,7 @@ run() {
   local name=$engine
   if [ "$cgroup_mib" != 0 ] && [ "$slack_mib" != 0 ]; then name=$engine+${slack_mib}m; fi
   echo "$line variant=$name cgroup_mib=$cgroup_mib cgroup_max_usage_kib=$usage_kib" \
-    "cgroup_failcnt=$failcnt" >> "$out"
+    "cgroup_failcnt=$failcnt rest_s=$rest" >> "$out"
   echo "$(date -u +%T) $engine budget=$budget $workload batch=$batch:" \
     "$(echo "$line" | grep -o 'queries_per_s=[0-9]*') $(echo "$line" | grep -o 'p99_us=[0-9.]*')" >&2
 }
