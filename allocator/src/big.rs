@@ -127,11 +127,9 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
             unsafe {
                 (*seg).arena = index as u8;
                 a.segments.push_front(seg);
-                let n = slices_for(class);
-                if let Some((span, purged)) = (*seg).take_span_purged(n) {
-                    // A segment this arena's coolings emptied a moment ago, back from the
-                    // segment cache, is memory a longer cold delay would have kept.
-                    a.delays.note_carved(purged, now, n * SLICE);
+                // A segment the arena's coolings just emptied, back from the cache: a refault.
+                if let Some((span, purged)) = (*seg).take_span_purged(slices_for(class)) {
+                    a.delays.note_carved(purged, now, slices_for(class) * SLICE);
                     page = Some(init_span(span, class));
                 }
             }

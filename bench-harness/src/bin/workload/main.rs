@@ -27,7 +27,7 @@
 //! `common::settle`'s idle pause.
 //!
 //! The workloads that trace their resident set over time (`fragmentation`, `server`, `batch`,
-//! `phases`, `pool`; see
+//! `phases`, `pool`, `pool-small`; see
 //! `trace.rs`) add four fields: `phases` (the phases' names, `/`-separated), `phase_rss_kib`
 //! (the resident set at the end of each phase, in the same order), `mean_rss_kib` (the
 //! time-weighted mean resident set, idle pauses included) and `rss_samples` (readings taken):
@@ -145,6 +145,11 @@ const WORKLOADS: &[Workload] = &[
         name: "pool",
         about: "16 workers taking turns at jobs with 1 MiB buffers, waiting in between",
         run: pool::pool,
+    },
+    Workload {
+        name: "pool-small",
+        about: "16 workers taking turns at jobs of 40,000 objects of 16-512 B, waiting in between",
+        run: pool::pool_small,
     },
     Workload {
         name: "false-sharing",

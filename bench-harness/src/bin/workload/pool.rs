@@ -1,16 +1,17 @@
-//! `pool`: a pool of worker threads that mostly wait, as a service's workers do between
-//! requests. Jobs go to the workers in turn, one at a time; each takes a few big buffers,
-//! writes and checks them, and frees them; then the worker blocks until its next job, making no
-//! call to the allocator. What it measures: the memory an allocator keeps for threads that wait.
-//! A thread's own cache of freed blocks that only the thread itself empties stays resident for
-//! as long as the thread waits, once per worker; the buffers of the one running job are all the
+//! `pool` and `pool-small`: a pool of worker threads that mostly wait, as a service's workers
+//! do between requests. Jobs go to the workers in turn, one at a time; each takes a few big
+//! buffers (`pool`) or many small objects (`pool-small`), writes and checks them, and frees
+//! them; then the worker blocks until its next job, making no call to the allocator. What they
+//! measure: the memory an allocator keeps for threads that wait, and the page faults it pays to
+//! get it back. A thread's own cache of freed blocks that only the thread itself empties stays
+//! resident for as long as the thread waits, once per worker; what one job needs is all the
 //! program needs at a time.
 
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use crate::common::{fail, idle, Config, Outcome};
+use crate::common::{fail, idle, Config, Outcome, Rng};
 use crate::tally::Tally;
 use crate::trace::RssTrace;
 
@@ -27,9 +28,11 @@ const BUFFER_STEP: usize = 28 << 10;
 /// [`WORKERS`] × this later (640 ms: longer than the 100 ms after which SACS's freed big blocks
 /// leave the hot state, shorter than its 600 ms cold delay).
 const GAP: Duration = Duration::from_millis(40);
+/// `pool-small`: objects of a job, of 16 – 512 B (uniform): about 10 MiB.
+const SMALL_OBJECTS: usize = 40_000;
 
-/// One job on a worker: [`BUFFERS`] buffers taken, written, checked and freed.
-fn job(tally: &mut Tally) {
+/// One job of `pool` on a worker: [`BUFFERS`] buffers taken, written, checked and freed.
+fn big_job(tally: &mut Tally, _rng: &mut Rng) {
     let blocks: Vec<_> = (0..BUFFERS)
         .map(|k| tally.alloc(BUFFER_BYTES + k * BUFFER_STEP))
         .collect();
@@ -38,24 +41,46 @@ fn job(tally: &mut Tally) {
     }
 }
 
-/// `max(16, scaled(120))` jobs, handed to [`WORKERS`] threads in turn, each after the previous
-/// one finished and a pause of [`GAP`] (idle: not counted in the workload's time). The resident set is read after each job and after each
-/// pause (`mean_rss_kib`); `final_rss_kib` is read after the last pause, with every worker still
-/// waiting.
+/// One job of `pool-small` on a worker: [`SMALL_OBJECTS`] objects taken and written, then
+/// checked and freed in the order they were taken.
+fn small_job(tally: &mut Tally, rng: &mut Rng) {
+    let blocks: Vec<_> = (0..SMALL_OBJECTS)
+        .map(|_| tally.alloc(rng.range(16, 512)))
+        .collect();
+    for block in blocks {
+        tally.free(block);
+    }
+}
+
+/// `pool`: jobs of three big buffers (see [`run`]).
 pub fn pool(config: &Config) -> Outcome {
+    run(config, "pool", big_job)
+}
+
+/// `pool-small`: jobs of 40,000 small objects (see [`run`]).
+pub fn pool_small(config: &Config) -> Outcome {
+    run(config, "pool-small", small_job)
+}
+
+/// `max(16, scaled(120))` jobs of `job`, handed to [`WORKERS`] threads in turn, each after the
+/// previous one finished and a pause of [`GAP`] (idle: not counted in the workload's time). The
+/// resident set is read after each job and after each pause (`mean_rss_kib`); `final_rss_kib`
+/// is read after the last pause, with every worker still waiting.
+fn run(config: &Config, name: &'static str, job: fn(&mut Tally, &mut Rng)) -> Outcome {
     let jobs = config.scaled(JOBS).max(WORKERS as u64) as usize;
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let mut starts = Vec::with_capacity(WORKERS);
     let mut workers = Vec::with_capacity(WORKERS);
-    for _ in 0..WORKERS {
+    for w in 0..WORKERS {
         let (start_tx, start_rx) = mpsc::channel::<()>();
         let done_tx = done_tx.clone();
         starts.push(start_tx);
         workers.push(thread::spawn(move || {
-            let mut tally = Tally::new("pool");
+            let mut tally = Tally::new(name);
+            let mut rng = Rng::new(w as u64 + 1);
             // Waits for a job; the channel closes when the run is over.
             while start_rx.recv().is_ok() {
-                job(&mut tally);
+                job(&mut tally, &mut rng);
                 if done_tx.send(()).is_err() {
                     break;
                 }
@@ -66,7 +91,7 @@ pub fn pool(config: &Config) -> Outcome {
     let mut trace = RssTrace::new(1);
     for j in 0..jobs {
         if starts[j % WORKERS].send(()).is_err() || done_rx.recv().is_err() {
-            fail(format_args!("pool: a worker stopped"));
+            fail(format_args!("{name}: a worker stopped"));
         }
         trace.sample();
         idle(GAP);
@@ -84,7 +109,7 @@ pub fn pool(config: &Config) -> Outcome {
     for worker in workers {
         let o = worker
             .join()
-            .unwrap_or_else(|_| fail(format_args!("pool: a worker panicked")));
+            .unwrap_or_else(|_| fail(format_args!("{name}: a worker panicked")));
         outcome.ops += o.ops;
         outcome.checksum = outcome.checksum.wrapping_add(o.checksum);
     }
