@@ -18,8 +18,8 @@
 //!
 //! **Idle threads.** The owner's purge look runs on its own slow paths, and a thread that waits
 //! (a worker of a pool between jobs, blocked on a condition variable) makes none: its blocks
-//! would stay here, committed, for as long as it waits; sixteen idle workers that each had
-//! taken three 1 MiB buffers held 48 MiB. So a cache that has kept a block is on a list
+//! would stay here, committed, for as long as it waits (`workload pool`: 16 workers taking
+//! turns at jobs of three 1 MiB buffers held 49.5 MiB on average). So a cache that has kept a block is on a list
 //! ([`HOLDERS`]) that the shared purge look walks ([`flush_idle`], from the global tick, at most
 //! every `SACS_HOT_MS / 2`): it takes the blocks older than `SACS_HOT_MS` out of each cache whose
 //! guard it can take, and gives them to their arenas, which age them as any freed block. The
