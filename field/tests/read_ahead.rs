@@ -213,7 +213,11 @@ fn the_live_predictor_prefetches_for_updates_along_a_path() {
     let q = predicting.stats();
     assert_eq!(plain.stats().predictions, 0);
     assert!(q.predictions > 500, "{q:?}");
-    assert!(q.ahead_used * 10 >= q.gathered * 8, "accuracy: {q:?}");
+    // Accuracy: at least 70 %. On this small field (60 hot blocks, every updated block dirty)
+    // some blocks loaded ahead are evicted before their update comes: 80 – 84 % in 15 runs of
+    // the debug build, 79 % once in a loaded CI run, which failed an 80 % bound (the 4 GiB
+    // benchmark measures 94 – 95 %, docs/field.md).
+    assert!(q.ahead_used * 10 >= q.gathered * 7, "accuracy: {q:?}");
     // Coverage: the updates loaded fewer blocks themselves.
     let (p, q) = (plain.tail_counters(), predicting.tail_counters());
     assert!(
