@@ -332,17 +332,21 @@ impl LocalCache {
         self.stamps_left = CLOCK_EVERY;
         let hot = options::get(Opt::HotMs) as u64;
         for i in 0..BIG_CLASSES {
-            let n = self.lens[i] as usize;
-            // Stamps never decrease, so the blocks due are a prefix.
-            let due = self.blocks[i][..n]
-                .iter()
-                // SAFETY: cached pages are valid blocks this thread holds.
-                .take_while(|&&p| purge::aged(unsafe { (*p).since }, now, hot, force))
-                .count();
+            let due = self.aged(i, now, hot, force);
             if due != 0 {
                 self.release_prefix(i, due);
             }
         }
+    }
+
+    /// How many of class index `i`'s blocks have been cached `hot` ms by `now` (all with
+    /// `force`): stamps never decrease, so they are a prefix, the oldest first.
+    fn aged(&self, i: usize, now: u64, hot: u64, force: bool) -> usize {
+        self.blocks[i][..self.lens[i] as usize]
+            .iter()
+            // SAFETY: cached pages are valid blocks of the cache's heap.
+            .take_while(|&&p| purge::aged(unsafe { (*p).since }, now, hot, force))
+            .count()
     }
 
     /// Moves the blocks cached longer than `hot` ms by `now` (all with `force`) into `taken`,
@@ -357,11 +361,8 @@ impl LocalCache {
     ) {
         for i in 0..BIG_CLASSES {
             let n = self.lens[i] as usize;
-            let due = self.blocks[i][..n]
-                .iter()
-                // SAFETY: cached pages are valid blocks of the cache's heap.
-                .take_while(|&&p| purge::aged(unsafe { (*p).since }, now, hot, force))
-                .count()
+            let due = self
+                .aged(i, now, hot, force)
                 .min(taken.remaining_capacity());
             if due == 0 {
                 continue;
