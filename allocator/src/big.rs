@@ -119,7 +119,7 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
         // No run fits in the arena's segments: add one, from the segment cache or the system,
         // found with the lock dropped (mapping is a system call).
         drop(a);
-        let seg = segment::cache::take(SegmentKind::Arena)
+        let seg = segment::cache::take(SegmentKind::Arena, now)
             .or_else(|| segment::map_new(SegmentKind::Arena));
         a = ARENA_LOCKS[index].lock();
         if let Some(seg) = seg {

@@ -76,22 +76,30 @@ pub fn claim_global_look(now: u64, force: bool) -> bool {
 /// (a program that builds and drops a large working set in phases a few tens of milliseconds
 /// apart pays this on every phase), while keeping it costs only resident memory. So each heap
 /// adapts its delay, on slow paths only: when the heap takes back slices that were decommitted
-/// less than `SACS_WARM_MS` ago ([`note_refault`](Self::note_refault)), its delay doubles (at most
-/// once per purge, up to `SACS_WARM_MS`); when a purge of the heap's has gone `SACS_WARM_MS`
-/// without any of its memory being taken back ([`judge`](Self::judge)), the delay halves (down
-/// to `SACS_PURGE_DELAY_MS`). The delay applies to the heap's warm pool and to its segments'
+/// less than a window ago ([`note_refault`](Self::note_refault)), its delay doubles, or
+/// stretches to the memory's whole idle time when that is longer (at most once per purge, up to
+/// the window: [`COLD_STRETCH`] × `SACS_WARM_MS`, as a big arena's cold delay); when a purge of
+/// the heap's has gone the window without any of its memory being taken back
+/// ([`judge`](Self::judge)), the delay halves (down to `SACS_PURGE_DELAY_MS`). A worker thread
+/// that waits longer than `SACS_WARM_MS` between jobs (`workload pool-small`, 640 ms) had its
+/// memory purged by the first call after each wait and faulted it all back at once; its delay
+/// now outgrows the wait after the first such job. The delay applies to the heap's warm pool and to its segments'
 /// dirty slices. A new heap starts from the delay of the last heap that retired
 /// ([`PurgeDelay::inherited`]); the segments exited threads abandoned have a delay of their own,
-/// adapted the same way ([`abandoned_extra`]); cached segments keep `SACS_PURGE_DELAY_MS`.
+/// adapted the same way ([`abandoned_extra`]), and so have cached segments ([`cached_extra`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PurgeDelay {
     /// The delay (ms) as last adapted; read through [`current`](Self::current), which keeps it
-    /// between `SACS_PURGE_DELAY_MS` and `SACS_WARM_MS` (0: not adapted yet).
+    /// between `SACS_PURGE_DELAY_MS` and the window (0: not adapted yet).
     delay: u64,
     /// When (ms) the oldest purge not yet judged gave memory back (0: none).
     purged_at: u64,
     /// The decommit time (ms) of the latest purged memory that the heap took back soon after.
     refaulted: u64,
+    /// How long (ms) the memory the latest purge gave back had been idle before it (0: not
+    /// known; the delay is assumed). A look made by a thread's first call after a long wait
+    /// purges memory idle far longer than the delay, which the thread then takes back at once.
+    idle: u64,
 }
 
 /// The delay (ms; 0: not adapted) of the last heap that retired: where new heaps start (see
@@ -106,20 +114,27 @@ struct SharedDelay {
     delay: AtomicU64,
     purged_at: AtomicU64,
     refaulted: AtomicU64,
+    idle: AtomicU64,
 }
 
-static ABANDONED: SharedDelay = SharedDelay {
-    delay: AtomicU64::new(0),
-    purged_at: AtomicU64::new(0),
-    refaulted: AtomicU64::new(0),
-};
+static ABANDONED: SharedDelay = SharedDelay::new();
 
 impl SharedDelay {
+    const fn new() -> Self {
+        Self {
+            delay: AtomicU64::new(0),
+            purged_at: AtomicU64::new(0),
+            refaulted: AtomicU64::new(0),
+            idle: AtomicU64::new(0),
+        }
+    }
+
     fn load(&self) -> PurgeDelay {
         PurgeDelay {
             delay: self.delay.load(Relaxed),
             purged_at: self.purged_at.load(Relaxed),
             refaulted: self.refaulted.load(Relaxed),
+            idle: self.idle.load(Relaxed),
         }
     }
 
@@ -127,6 +142,7 @@ impl SharedDelay {
         self.delay.store(d.delay, Relaxed);
         self.purged_at.store(d.purged_at, Relaxed);
         self.refaulted.store(d.refaulted, Relaxed);
+        self.idle.store(d.idle, Relaxed);
     }
 }
 
@@ -147,14 +163,45 @@ pub fn note_adopted(purged: u64, now: u64) {
 /// After a purge look at the abandoned segments that gave back `bytes`.
 pub fn judge_abandoned(now: u64, bytes: usize) {
     let mut d = ABANDONED.load();
-    d.judge(now, bytes);
+    d.judge(now, bytes, 0);
     ABANDONED.store(d);
 }
 
-/// Upper bound of a heap's purge delay, and the window (ms) in which a re-commit counts as a
-/// re-fault of purged memory.
+/// The purge delay of the segment cache, adapted like [`ABANDONED`]'s: raised when a segment
+/// is taken from the cache soon after the cache's purge decommitted its dirty slices
+/// ([`note_cache_taken`]), lowered when the cache's purges go a window without that
+/// ([`judge_cached`]). Empty segments reach the cache when a thread's pages all empty (a
+/// worker between jobs, a phase that ended): if another thread, or the same one, takes them
+/// back a moment later, decommitting them in between only made it fault their pages back in.
+static CACHED: SharedDelay = SharedDelay::new();
+
+/// How much longer than `SACS_PURGE_DELAY_MS` the dirty slices of a cached segment wait before
+/// they are decommitted.
+pub fn cached_extra() -> u64 {
+    CACHED.load().extra()
+}
+
+/// A segment was taken from the cache after the cache's purge decommitted slices of it at
+/// `purged` (ms; 0: it did not).
+pub fn note_cache_taken(purged: u64, now: u64) {
+    let mut d = CACHED.load();
+    d.note_refault(purged, now);
+    CACHED.store(d);
+}
+
+/// After a purge look at the cached segments that gave back `bytes` of memory idle for up to
+/// `idle` ms.
+pub fn judge_cached(now: u64, bytes: usize, idle: u64) {
+    let mut d = CACHED.load();
+    d.judge(now, bytes, idle);
+    CACHED.store(d);
+}
+
+/// Upper bound of a heap's purge delay (and of the abandoned and cached segments' delays), and
+/// the window (ms) in which a re-commit counts as a re-fault of purged memory:
+/// [`COLD_STRETCH`] × `SACS_WARM_MS`.
 fn cap(base: u64) -> u64 {
-    (options::get(Opt::WarmMs) as u64).max(base)
+    (options::get(Opt::WarmMs) as u64 * COLD_STRETCH).max(base)
 }
 
 fn base() -> u64 {
@@ -168,6 +215,7 @@ impl PurgeDelay {
             delay: 0,
             purged_at: 0,
             refaulted: 0,
+            idle: 0,
         }
     }
 
@@ -180,6 +228,7 @@ impl PurgeDelay {
             delay: INHERITED.load(Relaxed),
             purged_at: 0,
             refaulted: 0,
+            idle: 0,
         }
     }
 
@@ -227,13 +276,14 @@ impl PurgeDelay {
             return false;
         }
         self.refaulted = purged;
-        // Had the delay been longer than the memory's whole idle time (the delay it waited,
-        // then `now - purged`), it would have stayed committed: jump there at once when that is
-        // more than doubling. `purged` may be a little later than `now` (another thread stamped
-        // it after our clock read).
+        // Had the delay been longer than the memory's whole idle time (the time it waited
+        // before the purge, at least the delay, then `now - purged`), it would have stayed
+        // committed: jump there at once when that is more than doubling. `purged` may be a
+        // little later than `now` (another thread stamped it after our clock read).
         let delay = self.current_within(base, cap);
+        let waited = delay.max(self.idle);
         let raised = (delay.max(1).saturating_mul(2))
-            .max(delay.saturating_add(now.saturating_sub(purged)))
+            .max(waited.saturating_add(now.saturating_sub(purged)))
             .min(cap);
         if raised > self.delay {
             self.delay = raised;
@@ -242,10 +292,13 @@ impl PurgeDelay {
         false
     }
 
-    /// After a purge look that gave back `bytes`: halves the delay when the oldest purge not yet
-    /// judged is a window old and none of its memory was taken back, then starts judging this
-    /// one.
-    pub fn judge(&mut self, now: u64, bytes: usize) {
+    /// After a purge look that gave back `bytes` of memory idle for up to `idle` ms (0: not
+    /// known): halves the delay when the oldest purge not yet judged is a window old and none
+    /// of its memory was taken back, then starts judging this one.
+    pub fn judge(&mut self, now: u64, bytes: usize, idle: u64) {
+        if bytes > 0 {
+            self.idle = idle;
+        }
         let base = base();
         if self.judge_within(now, bytes, base, cap(base)) {
             GLOBAL.purge_delay_lowered.add(1);
@@ -456,6 +509,8 @@ mod tests {
     /// The defaults: SACS_PURGE_DELAY_MS 10, SACS_WARM_MS 600 (tests do not change them).
     const BASE: u64 = 10;
     const CAP: u64 = 600;
+    /// The longest delay of a heap, and its window.
+    const HEAP_CAP: u64 = COLD_STRETCH * CAP;
 
     #[test]
     fn a_refault_soon_after_a_purge_raises_the_delay_once_per_purge() {
@@ -470,16 +525,32 @@ mod tests {
         assert_eq!(d.current(), 170);
         d.note_refault(2000, 2001);
         assert_eq!(d.current(), 340, "doubled");
-        d.note_refault(3000, 3001);
-        assert_eq!(d.current(), CAP, "never above SACS_WARM_MS");
-        assert_eq!(d.extra(), CAP - BASE);
+        for t in [3000, 4000, 5000, 6000] {
+            d.note_refault(t, t + 1);
+        }
+        assert_eq!(d.current(), HEAP_CAP, "never above 8 x SACS_WARM_MS");
+        assert_eq!(d.extra(), HEAP_CAP - BASE);
+    }
+
+    #[test]
+    fn memory_purged_after_a_long_wait_and_taken_back_at_once_stretches_the_delay_past_the_wait() {
+        let mut d = PurgeDelay::new();
+        // A thread's first call after 640 ms asleep purges memory idle that long, then takes
+        // it back: only a delay longer than the wait keeps it.
+        d.judge(5000, 8 << 20, 640);
+        d.note_refault(5000, 5002);
+        assert_eq!(d.current(), 642);
+        // A purge of memory idle for no longer than the delay doubles it, as before.
+        d.judge(6000, 4096, 0);
+        d.note_refault(6000, 6001);
+        assert_eq!(d.current(), 2 * 642);
     }
 
     #[test]
     fn an_old_or_absent_purge_is_not_a_refault() {
         let mut d = PurgeDelay::new();
         d.note_refault(0, 5000);
-        d.note_refault(1000, 1000 + CAP);
+        d.note_refault(1000, 1000 + HEAP_CAP);
         assert_eq!(d.current(), BASE);
     }
 
@@ -489,15 +560,15 @@ mod tests {
         d.note_refault(1000, 1001);
         d.note_refault(1100, 1101);
         assert_eq!(d.current(), 40);
-        d.judge(2000, 4096); // starts judging the purge made at 2000
-        d.judge(2100, 0);
+        d.judge(2000, 4096, 0); // starts judging the purge made at 2000
+        d.judge(2100, 0, 0);
         assert_eq!(d.current(), 40, "not a window old yet");
-        d.judge(2000 + CAP, 0);
+        d.judge(2000 + HEAP_CAP, 0, 0);
         assert_eq!(d.current(), 20);
-        d.judge(3000, 4096);
-        d.judge(3000 + CAP, 0);
-        d.judge(4000, 4096);
-        d.judge(4000 + CAP, 0);
+        d.judge(10_000, 4096, 0);
+        d.judge(10_000 + HEAP_CAP, 0, 0);
+        d.judge(20_000, 4096, 0);
+        d.judge(20_000 + HEAP_CAP, 0, 0);
         assert_eq!(d.current(), BASE, "never below SACS_PURGE_DELAY_MS");
     }
 

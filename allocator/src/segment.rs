@@ -14,7 +14,7 @@
 //! A segment belongs either to one thread heap (tiny and mid pages) or to one big arena. Free
 //! slices are tracked in `free_slices`; those whose memory may still be resident are also in
 //! `dirty_slices`, each with the time it became dirty (`dirty_at`). In a big arena's segment
-//! [`Segment::purge_if_due`] decommits only the slices that have been dirty for
+//! [`Segment::purge_if_due_after`] decommits only the slices that have been dirty for
 //! `SACS_PURGE_DELAY_MS`, so a span freed a moment ago stays committed for the next big block,
 //! which takes dirty runs first ([`Segment::take_dirty_span`], no page faults); in a heap
 //! segment it decommits every dirty slice once the oldest is due. Empty segments go to the
@@ -68,6 +68,10 @@ pub struct Segment {
     pub purge_at: u64,
     /// When the segment entered the segment cache.
     pub cached_at: u64,
+    /// When (ms) the segment cache's purge last decommitted slices of this segment while it sat
+    /// there (0: not since it entered): taking it back soon after tells the cache's delay that
+    /// the purge was premature (`segment::cache::take`).
+    pub cache_purged_at: u64,
     /// Links in the owner's segment list, the abandoned list or the cache.
     pub next: *mut Segment,
     pub prev: *mut Segment,
@@ -125,6 +129,12 @@ impl Segment {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.free_slices == ALL_FREE
+    }
+
+    /// Slices in spans (the header not counted).
+    #[inline]
+    pub fn used_slices(&self) -> usize {
+        (!self.free_slices & ALL_FREE).count_ones() as usize
     }
 
     /// Takes the first run of `n` free slices; returns the page entry of the new span, whose
@@ -346,24 +356,30 @@ impl Segment {
         bytes
     }
 
-    /// Once the earliest deadline has passed: in a big arena's segment, decommits the slices
-    /// dirty for at least `SACS_PURGE_DELAY_MS` (spans freed a moment ago stay committed for the
-    /// next big block); in a heap segment, every dirty slice (they come from pages that already
-    /// waited out the delay in the warm pool). Every dirty slice with `force`. Returns bytes
-    /// given back. The caller holds the segment exclusively (see [`purge_older`](Self::purge_older)).
-    #[inline]
-    pub fn purge_if_due(&mut self, now: u64, force: bool) -> usize {
-        self.purge_if_due_after(now, force, 0)
-    }
-
-    /// [`purge_if_due`](Self::purge_if_due) for an owner that waits `extra` ms longer than
-    /// `SACS_PURGE_DELAY_MS` (a heap whose purges were faulted back soon: see
-    /// `purge::PurgeDelay`).
+    /// Once the earliest deadline, lengthened by `extra` ms (an owner whose purges were faulted
+    /// back soon waits longer: see `purge::PurgeDelay`), has passed: in a big arena's segment,
+    /// decommits the slices dirty for at least `SACS_PURGE_DELAY_MS` + `extra` (spans freed a
+    /// moment ago stay committed for the next big block); in a heap segment, every dirty slice
+    /// (they come from pages that already waited out the delay in the warm pool). Every dirty
+    /// slice with `force`. Returns bytes given back. The caller holds the segment exclusively
+    /// (see [`purge_older`](Self::purge_older)).
     pub fn purge_if_due_after(&mut self, now: u64, force: bool, extra: u64) -> usize {
         match self.due_limit(now, force, extra) {
             Some(limit) => self.purge_older(limit),
             None => 0,
         }
+    }
+
+    /// Since when (ms) the longest-dirty free slice has been dirty (`u64::MAX`: none is dirty).
+    pub fn oldest_dirty(&self) -> u64 {
+        let mut dirty = self.dirty_slices;
+        let mut oldest = u64::MAX;
+        while dirty != 0 {
+            let i = dirty.trailing_zeros() as usize;
+            oldest = oldest.min(self.dirty_at[i]);
+            dirty &= dirty - 1;
+        }
+        oldest
     }
 
     /// When (ms) the most recently decommitted of the free slices was decommitted (0: none is
@@ -377,11 +393,6 @@ impl Segment {
             clean &= clean - 1;
         }
         latest
-    }
-
-    /// Whether [`purge_if_due`](Self::purge_if_due) would look at any slice now.
-    pub fn purge_due(&self, now: u64, force: bool) -> bool {
-        self.purge_due_after(now, force, 0)
     }
 
     /// Whether [`purge_if_due_after`](Self::purge_if_due_after) would look at any slice now.
@@ -408,7 +419,7 @@ impl Segment {
         }
     }
 
-    /// The first half of [`purge_if_due`](Self::purge_if_due) for a segment that others carve
+    /// The first half of [`purge_if_due_after`](Self::purge_if_due_after) for a segment that others carve
     /// spans from (a big arena's, under its lock): takes the due dirty runs out of the free
     /// slices, so that no one can carve them and the segment cannot look empty, and returns
     /// them. The caller drops the lock, calls [`decommit_runs`], retakes the lock and calls
@@ -430,7 +441,7 @@ impl Segment {
 
     /// The second half of [`reserve_purge`](Self::reserve_purge): gives the reserved runs `old`
     /// back as free slices, clean where the kernel decommitted them (`done`), dirty where it
-    /// refused, with the bookkeeping of [`purge_if_due`](Self::purge_if_due). Returns bytes
+    /// refused, with the bookkeeping of [`purge_if_due_after`](Self::purge_if_due_after). Returns bytes
     /// given back.
     ///
     /// # Safety

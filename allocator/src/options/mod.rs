@@ -95,7 +95,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_PURGE_DELAY_MS",
         default: 10,
-        doc: "Milliseconds an empty small/mid page or an empty segment stays committed before its memory is given back (MADV_DONTNEED). Purging runs on the allocator's slow paths, never in the background; 0 purges at the next one. The shortest delay: a thread heap whose purged memory comes back soon lengthens its own (up to SACS_WARM_MS).",
+        doc: "Milliseconds an empty small/mid page or an empty segment stays committed before its memory is given back (MADV_DONTNEED). Purging runs on the allocator's slow paths, never in the background; 0 purges at the next one. The shortest delay: a thread heap whose purged memory comes back soon lengthens its own (up to 8 times SACS_WARM_MS).",
     },
     OptionDesc {
         name: "SACS_HOT_MS",
@@ -105,7 +105,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_WARM_MS",
         default: 600,
-        doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment). A big arena whose decommitted blocks are carved back soon after stretches its own delay up to 8 times this. Also the longest adaptive purge delay of a thread heap.",
+        doc: "BigCache, whale ring, segment cache: milliseconds a freed block, mapping or empty segment may stay cached before it turns cold: decommitted (big) or unmapped (whale, segment). A big arena whose decommitted blocks are carved back soon after, and a thread heap whose purged memory is, stretch their own delays up to 8 times this.",
     },
     OptionDesc {
         name: "SACS_WARM_POOL_PAGES",

@@ -10,13 +10,18 @@ use crate::stats::GLOBAL;
 static CACHE: Lock<SegmentList> = Lock::new(SegmentList::new());
 
 /// Takes an empty segment from the cache, re-initialised for `kind`.
-pub fn take(kind: SegmentKind) -> Option<*mut Segment> {
+///
+/// A segment the cache's purge decommitted a moment ago is faulted back in by its taker: that
+/// is reported to the cache's purge delay (`purge::note_cache_taken`).
+pub fn take(kind: SegmentKind, now: u64) -> Option<*mut Segment> {
     let seg = CACHE.lock().pop_front()?;
     GLOBAL.segments_reused.add(1);
     // SAFETY: a cached segment is empty and now ours alone.
     unsafe {
         (*seg).kind = kind as u8;
         (*seg).owner.store(0, Relaxed);
+        let purged = core::mem::take(&mut (*seg).cache_purged_at);
+        crate::purge::note_cache_taken(purged, now);
     }
     Some(seg)
 }
@@ -36,6 +41,7 @@ pub unsafe fn put(seg: *mut Segment, now: u64) {
             // SAFETY: `seg` is ours and on no list.
             unsafe {
                 (*seg).cached_at = now;
+                (*seg).cache_purged_at = 0;
                 (*seg).owner.store(0, Relaxed);
                 cache.push_front(seg);
             }
@@ -52,8 +58,9 @@ pub unsafe fn put(seg: *mut Segment, now: u64) {
     }
 }
 
-/// Decommits cached segments whose purge deadline passed and unmaps those cached longer than
-/// `SACS_WARM_MS` (all of them with `force`). Returns whether segments are left cached.
+/// Decommits cached segments whose purge deadline, lengthened by the cache's adaptive delay
+/// (`purge::cached_extra`), passed and unmaps those cached longer than `SACS_WARM_MS` (all of
+/// them with `force`). Returns whether segments are left cached.
 ///
 /// No system call is made under the cache lock: segments to unmap or decommit are taken off
 /// the cache under it (so no one can take one and use it meanwhile), unmapped or decommitted
@@ -61,6 +68,7 @@ pub unsafe fn put(seg: *mut Segment, now: u64) {
 #[inline(never)]
 pub fn purge(now: u64, force: bool) -> bool {
     let warm = options::get(Opt::WarmMs) as u64;
+    let extra = crate::purge::cached_extra();
     let mut expired = SegmentList::new();
     let mut due = SegmentList::new();
     {
@@ -74,7 +82,7 @@ pub fn purge(now: u64, force: bool) -> bool {
                 if crate::purge::aged((*seg).cached_at, now, warm, force) {
                     cache.remove(seg);
                     expired.push_back(seg);
-                } else if (*seg).purge_due(now, false) {
+                } else if (*seg).purge_due_after(now, false, extra) {
                     cache.remove(seg);
                     due.push_back(seg);
                 }
@@ -82,12 +90,19 @@ pub fn purge(now: u64, force: bool) -> bool {
             }
         }
     }
+    let (mut bytes, mut idle) = (0, 0);
     if !due.is_empty() {
         let mut seg = due.head;
         while !seg.is_null() {
             // SAFETY: off the cache, empty and ours alone until it goes back.
             unsafe {
-                (*seg).purge_if_due(now, false);
+                let since = (*seg).oldest_dirty();
+                let done = (*seg).purge_if_due_after(now, false, extra);
+                if done > 0 {
+                    (*seg).cache_purged_at = now.max(1);
+                    bytes += done;
+                    idle = now.saturating_sub(since).max(idle);
+                }
                 seg = (*seg).next;
             }
         }
@@ -107,6 +122,9 @@ pub fn purge(now: u64, force: bool) -> bool {
     while let Some(seg) = expired.pop_front() {
         // SAFETY: taken off the cache, empty, referenced by no one.
         unsafe { super::unmap(seg) };
+    }
+    if !force {
+        crate::purge::judge_cached(now, bytes, idle);
     }
     !CACHE.lock().is_empty()
 }

@@ -328,10 +328,10 @@ fn prefill(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> bool {
 /// blocks all sat cached (`big::lend_idle_segment`: memory already committed, that the big
 /// tier holds for no one), else a new mapping. `None` when the system has no memory.
 pub fn obtain_segment(now: u64) -> Option<*mut segment::Segment> {
-    segment::cache::take(SegmentKind::Heap)
+    segment::cache::take(SegmentKind::Heap, now)
         .or_else(|| {
             crate::big::lend_idle_segment(now)
-                .then(|| segment::cache::take(SegmentKind::Heap))
+                .then(|| segment::cache::take(SegmentKind::Heap, now))
                 .flatten()
         })
         .or_else(|| segment::map_new(SegmentKind::Heap))

@@ -69,6 +69,70 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
                 release_span(pages, old, now);
             }
         }
+        // Still in the pool (not the page just released, with a pool of no pages).
+        if (*page).flags & IN_WARM_POOL != 0 {
+            release_if_only_warm(pages, Segment::of(page as *const u8), now);
+        }
+    }
+}
+
+/// Gives `seg`'s warm-pool pages back to it, and the segment to the cache, when they are all
+/// that is left in it: the thread has freed everything it had there.
+///
+/// Why: a warm pool of a few pages can keep whole segments from the cache. A worker thread
+/// that finishes a job and waits for the next (`workload pool-small`) had its last emptied
+/// pages in the pool, spread over the job's segments, so all of them stayed with the waiting
+/// thread, dirty, until its next call purged them (too late to lend them to the next worker,
+/// and just before it faulted them back itself). Now those segments go to the cache as the
+/// job ends and the next worker takes them with their pages committed (see
+/// `purge::note_cache_taken`). A thread that keeps other pages in a segment keeps its warm
+/// pages there too.
+///
+/// # Safety
+/// - `seg` is one of `pages`'s segments.
+unsafe fn release_if_only_warm(pages: &mut Pages, seg: *mut Segment, now: u64) {
+    // SAFETY: per the contract the segment and its pages are ours.
+    unsafe {
+        let used = (*seg).used_slices();
+        let warm = pages.warm[WARM_NARROW].len * super::NARROW_PAGE_SLICES
+            + pages.warm[WARM_WIDE].len * super::WIDE_PAGE_SLICES;
+        if used == 0 || used > warm {
+            return;
+        }
+        let in_seg = |p: *mut Page| Segment::of(p as *const u8) == seg;
+        let mut found = 0;
+        for pool in [WARM_NARROW, WARM_WIDE] {
+            let mut page = pages.warm[pool].head;
+            while !page.is_null() {
+                if in_seg(page) {
+                    found += (*page).slices as usize;
+                }
+                page = (*page).next;
+            }
+        }
+        if found != used {
+            return;
+        }
+        for pool in [WARM_NARROW, WARM_WIDE] {
+            let mut page = pages.warm[pool].head;
+            while !page.is_null() {
+                let next = (*page).next;
+                if in_seg(page) {
+                    pages.warm[pool].remove(page);
+                    (*page).flags = 0;
+                    // Dirty since it entered the pool.
+                    (*seg).give_span(page, true, (*page).since.min(now));
+                }
+                page = next;
+            }
+        }
+        debug_assert!(
+            (*seg).is_empty(),
+            "a segment's used slices were not all warm pages"
+        );
+        pages.segments.remove(seg);
+        GLOBAL.segments_unpinned.add(1);
+        segment::cache::put(seg, now);
     }
 }
 
@@ -86,6 +150,8 @@ pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, since: u64) {
         if (*seg).is_empty() {
             pages.segments.remove(seg);
             segment::cache::put(seg, since);
+        } else {
+            release_if_only_warm(pages, seg, since);
         }
     }
 }
@@ -100,6 +166,9 @@ pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, since: u64) {
 pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
     let delay = pages.purge_delay.current();
     let extra = pages.purge_delay.extra();
+    // The longest the memory given back had been idle (warm pages released here go through
+    // the segments' dirty slices, which keep their time).
+    let mut idle = 0;
     for pool in [WARM_NARROW, WARM_WIDE] {
         // SAFETY: warm pages are ours.
         let due = |p: *mut Page| purge::aged(unsafe { (*p).since }, now, delay, force);
@@ -120,13 +189,18 @@ pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
     while !seg.is_null() {
         // SAFETY: our segments are ours alone: no other thread touches their slice bitmaps.
         unsafe {
-            bytes += (*seg).purge_if_due_after(now, force, extra);
+            let since = (*seg).oldest_dirty();
+            let done = (*seg).purge_if_due_after(now, force, extra);
+            if done > 0 {
+                idle = idle.max(now.saturating_sub(since));
+            }
+            bytes += done;
             pending |= (*seg).dirty_slices != 0;
             seg = (*seg).next;
         }
     }
     if !force {
-        pages.purge_delay.judge(now, bytes);
+        pages.purge_delay.judge(now, bytes, idle);
     }
     pending
 }

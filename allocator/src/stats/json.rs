@@ -159,6 +159,7 @@ impl Stats {
             j.num("unmapped", self.segments_unmapped);
             j.num("reused", self.segments_reused);
             j.num("lent", self.segments_lent);
+            j.num("unpinned", self.segments_unpinned);
             j.num("abandoned", self.segments_abandoned);
             j.num("adopted", self.segments_adopted);
             j.num("in_space", self.segments_in_space);

@@ -145,6 +145,9 @@ pub struct Stats {
     /// Big-arena segments whose every block was cached, emptied for a heap that needed a
     /// segment (`big::lend_idle_segment`).
     pub segments_lent: u64,
+    /// Heap segments that went to the segment cache because only warm-pool pages were left in
+    /// them (`small::retire`).
+    pub segments_unpinned: u64,
     pub segments_abandoned: u64,
     pub segments_adopted: u64,
     /// Segments mapped in the segment space (of `segments_mapped`), and the segments the space
@@ -319,6 +322,7 @@ pub struct GlobalCounters {
     pub segments_unmapped: SharedCounter,
     pub segments_reused: SharedCounter,
     pub segments_lent: SharedCounter,
+    pub segments_unpinned: SharedCounter,
     pub segments_abandoned: SharedCounter,
     pub segments_adopted: SharedCounter,
     pub segments_in_space: SharedCounter,
@@ -419,6 +423,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     segments_unmapped,
     segments_reused,
     segments_lent,
+    segments_unpinned,
     segments_abandoned,
     segments_adopted,
     segments_in_space,
@@ -551,6 +556,7 @@ pub fn stats() -> Stats {
     s.segments_unmapped = g.segments_unmapped.get();
     s.segments_reused = g.segments_reused.get();
     s.segments_lent = g.segments_lent.get();
+    s.segments_unpinned = g.segments_unpinned.get();
     s.segments_abandoned = g.segments_abandoned.get();
     s.segments_adopted = g.segments_adopted.get();
     s.segments_in_space = g.segments_in_space.get();

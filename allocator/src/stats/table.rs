@@ -113,6 +113,8 @@ impl Stats {
         w.num(self.segments_reused);
         w.s(", lent ");
         w.num(self.segments_lent);
+        w.s(", unpinned ");
+        w.num(self.segments_unpinned);
         w.s(", abandoned ");
         w.num(self.segments_abandoned);
         w.s(", adopted ");
