@@ -144,6 +144,20 @@ impl SharedDelay {
         self.refaulted.store(d.refaulted, Relaxed);
         self.idle.store(d.idle, Relaxed);
     }
+
+    /// [`PurgeDelay::note_refault`] on the shared delay.
+    fn note_refault(&self, purged: u64, now: u64) {
+        let mut d = self.load();
+        d.note_refault(purged, now);
+        self.store(d);
+    }
+
+    /// [`PurgeDelay::judge`] on the shared delay.
+    fn judge(&self, now: u64, bytes: usize, idle: u64) {
+        let mut d = self.load();
+        d.judge(now, bytes, idle);
+        self.store(d);
+    }
 }
 
 /// How much longer than `SACS_PURGE_DELAY_MS` the segments of exited threads wait before their
@@ -155,16 +169,12 @@ pub fn abandoned_extra() -> u64 {
 /// A thread adopted an abandoned segment whose latest decommit was at `purged` (ms; 0: none):
 /// if that was a moment ago, the purge only made the adopter fault the memory back.
 pub fn note_adopted(purged: u64, now: u64) {
-    let mut d = ABANDONED.load();
-    d.note_refault(purged, now);
-    ABANDONED.store(d);
+    ABANDONED.note_refault(purged, now);
 }
 
 /// After a purge look at the abandoned segments that gave back `bytes`.
 pub fn judge_abandoned(now: u64, bytes: usize) {
-    let mut d = ABANDONED.load();
-    d.judge(now, bytes, 0);
-    ABANDONED.store(d);
+    ABANDONED.judge(now, bytes, 0);
 }
 
 /// The purge delay of the segment cache, adapted like [`ABANDONED`]'s: raised when a segment
@@ -184,17 +194,13 @@ pub fn cached_extra() -> u64 {
 /// A segment was taken from the cache after the cache's purge decommitted slices of it at
 /// `purged` (ms; 0: it did not).
 pub fn note_cache_taken(purged: u64, now: u64) {
-    let mut d = CACHED.load();
-    d.note_refault(purged, now);
-    CACHED.store(d);
+    CACHED.note_refault(purged, now);
 }
 
 /// After a purge look at the cached segments that gave back `bytes` of memory idle for up to
 /// `idle` ms.
 pub fn judge_cached(now: u64, bytes: usize, idle: u64) {
-    let mut d = CACHED.load();
-    d.judge(now, bytes, idle);
-    CACHED.store(d);
+    CACHED.judge(now, bytes, idle);
 }
 
 /// Upper bound of a heap's purge delay (and of the abandoned and cached segments' delays), and
