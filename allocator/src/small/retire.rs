@@ -63,15 +63,21 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
         let now = platform::now_ms();
         p.since = now;
         pages.warm[pool].push_front(page);
+        let seg = Segment::of(page as *const u8);
         if pages.warm[pool].len > options::get(Opt::WarmPoolPages) {
             if let Some(old) = pages.warm[pool].pop_back() {
                 (*old).flags = 0;
-                release_span(pages, old, now);
+                if release_span(pages, old, now) && Segment::of(old as *const u8) == seg {
+                    // The page's segment went to the cache with it (the page itself, or a
+                    // warm page beside the one released): another thread may hold it already,
+                    // or it may be unmapped, so the page is not to be read again.
+                    return;
+                }
             }
         }
         // Still in the pool (not the page just released, with a pool of no pages).
         if (*page).flags & IN_WARM_POOL != 0 {
-            release_if_only_warm(pages, Segment::of(page as *const u8), now);
+            release_if_only_warm(pages, seg, now);
         }
     }
 }
@@ -88,16 +94,19 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
 /// `purge::note_cache_taken`). A thread that keeps other pages in a segment keeps its warm
 /// pages there too.
 ///
+/// Returns whether the segment went to the cache (it, and every page header in it, may then
+/// belong to another thread, or be unmapped).
+///
 /// # Safety
 /// - `seg` is one of `pages`'s segments.
-unsafe fn release_if_only_warm(pages: &mut Pages, seg: *mut Segment, now: u64) {
+unsafe fn release_if_only_warm(pages: &mut Pages, seg: *mut Segment, now: u64) -> bool {
     // SAFETY: per the contract the segment and its pages are ours.
     unsafe {
         let used = (*seg).used_slices();
         let warm = pages.warm[WARM_NARROW].len * super::NARROW_PAGE_SLICES
             + pages.warm[WARM_WIDE].len * super::WIDE_PAGE_SLICES;
         if used == 0 || used > warm {
-            return;
+            return false;
         }
         let in_seg = |p: *mut Page| Segment::of(p as *const u8) == seg;
         let mut found = 0;
@@ -111,7 +120,7 @@ unsafe fn release_if_only_warm(pages: &mut Pages, seg: *mut Segment, now: u64) {
             }
         }
         if found != used {
-            return;
+            return false;
         }
         for pool in [WARM_NARROW, WARM_WIDE] {
             let mut page = pages.warm[pool].head;
@@ -133,15 +142,18 @@ unsafe fn release_if_only_warm(pages: &mut Pages, seg: *mut Segment, now: u64) {
         pages.segments.remove(seg);
         GLOBAL.segments_unpinned.add(1);
         segment::cache::put(seg, now);
+        true
     }
 }
 
 /// Gives a page's span back to its segment (dirty since `since`, when it emptied: its purge
-/// deadline counts from then); an emptied segment goes to the cache.
+/// deadline counts from then); an emptied segment goes to the cache, as does one left with
+/// warm-pool pages only (`release_if_only_warm`). Returns whether the segment went to the
+/// cache: then no page of it is the caller's to read any more.
 ///
 /// # Safety
 /// - `page` is an empty span of one of `pages`'s segments, on no list.
-pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, since: u64) {
+pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, since: u64) -> bool {
     let seg = Segment::of(page as *const u8);
     // SAFETY: the segment is one of ours; so is the page.
     unsafe {
@@ -150,8 +162,9 @@ pub unsafe fn release_span(pages: &mut Pages, page: *mut Page, since: u64) {
         if (*seg).is_empty() {
             pages.segments.remove(seg);
             segment::cache::put(seg, since);
+            true
         } else {
-            release_if_only_warm(pages, seg, since);
+            release_if_only_warm(pages, seg, since)
         }
     }
 }
