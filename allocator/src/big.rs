@@ -24,8 +24,12 @@
 //!
 //! A fresh or decommitted span is known to be zero, so `calloc` skips the memset for it.
 //!
-//! In front of the arenas, each thread keeps a few blocks it freed ([`local`]). A block that
-//! `realloc` grows keeps its place when the slices after it are free ([`grow`]).
+//! A request that finds no block of its class in its own arena's cache takes the newest one
+//! another arena cached, if one whose lock is free has it, before carving.
+//!
+//! In front of the arenas, each thread keeps a few blocks it freed ([`local`]), of up to
+//! 256 KiB. A block that `realloc` grows keeps its place when the slices after it are free
+//! ([`grow`]).
 
 mod grow;
 mod local;
@@ -97,20 +101,22 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
         a.purge(now, false, &mut chores);
     }
     let size = class_size(class);
-    let mut page = match a.cache[class - BIG_FIRST].pop_front() {
+    let mut page = match a.take_cached(class, now) {
         Some(page) => {
             GLOBAL.big_cache_hits.add(1);
-            a.uncount_cached(size);
-            // SAFETY: a cached block of this arena, under its lock.
-            let (flags, since) = unsafe { ((*page).flags, (*page).since) };
-            if flags & WARM != 0 {
-                // Its warm step came about a hot delay after its free.
-                let warmed = since.saturating_add(a.delays.hot()).min(now).max(1);
-                a.delays.note_warm_hit(warmed, now, size);
-            }
             Some(page)
         }
         None => {
+            if let Some(start) = take_from_other_arena(index, class, now) {
+                // Used under the other arena's lock, which owns the block's segment: its free
+                // goes back there.
+                drop(a);
+                GLOBAL.big_cache_hits.add(1);
+                GLOBAL.big_cache_from_other_arena.add(1);
+                finish(index, &mut chores, now);
+                // A cached block is never known zero (its free cleared the mark).
+                return hand_out(start, size, zero, false);
+            }
             GLOBAL.big_cache_misses.add(1);
             a.carve(class, now)
         }
@@ -141,22 +147,59 @@ pub fn alloc(class: usize, zero: bool, arena: usize) -> *mut u8 {
         return ptr::null_mut();
     };
     // SAFETY: the page is a span of this arena, not in use, guarded by the arena lock.
-    let (start, is_zero) = unsafe {
+    let (start, is_zero) = unsafe { (mark_used(page), (*page).flags & ZERO != 0) };
+    drop(a);
+    finish(index, &mut chores, now);
+    hand_out(start, size, zero, is_zero)
+}
+
+/// Marks the free span `page` in use as a block of its class; returns its start.
+///
+/// # Safety
+/// - `page` is a span of an arena whose lock the caller holds, not in use.
+unsafe fn mark_used(page: *mut Page) -> *mut u8 {
+    // SAFETY: per the contract.
+    unsafe {
         let p = &mut *page;
         p.set_used(1);
         // A `malloc` of a Site Rules entry marks the block again (`site::big`).
         p.flags &= !(WARM | SITE_FLAGS);
-        (p.start, p.flags & ZERO != 0)
-    };
-    drop(a);
-    finish(index, &mut chores, now);
+        p.start
+    }
+}
+
+/// Counts the new block of `size` bytes at `start` and zeroes it if asked and not known zero.
+fn hand_out(start: *mut u8, size: usize, zero: bool, is_zero: bool) -> *mut u8 {
     GLOBAL.tier_allocs[Tier::Big as usize].add(1);
     GLOBAL.tier_bytes[Tier::Big as usize].add(size as u64);
     if zero && !is_zero {
-        // SAFETY: the block is ours and `size` bytes long.
+        // SAFETY: the block was just handed to the caller and is `size` bytes long.
         unsafe { ptr::write_bytes(start, 0, size) };
     }
     start
+}
+
+/// On a miss in arena `index`: the newest cached block of `class` in another arena whose lock
+/// is free, marked in use under that lock. Returns its start (zeroing is the caller's, as for
+/// a hit).
+///
+/// Why: a thread uses the arena its heap index picks, so when threads take turns (a pool's
+/// workers, one job at a time) each arena caches the blocks of the jobs that ran on it, and a
+/// job finds its own arena's blocks of the size it needs gone cold while another arena holds
+/// them hot: a fresh span, faulted in, beside committed memory nobody uses. A look at the other
+/// arenas, never waiting for their locks (the caller holds its own), takes that memory instead.
+fn take_from_other_arena(index: usize, class: usize, now: u64) -> Option<*mut u8> {
+    for step in 1..ARENAS {
+        let other = (index + step) % ARENAS;
+        let Some(mut b) = ARENA_LOCKS[other].try_lock() else {
+            continue;
+        };
+        if let Some(page) = b.take_cached(class, now) {
+            // SAFETY: a span of that arena, not in use, guarded by its lock.
+            return Some(unsafe { mark_used(page) });
+        }
+    }
+    None
 }
 
 /// Frees the big block at `p` (a span head of an arena segment) to its arena. Returns false if
@@ -377,6 +420,22 @@ unsafe fn init_span(page: *mut Page, class: usize) -> *mut Page {
 }
 
 impl Arena {
+    /// The newest cached block of `class`, taken off the cache (not yet marked in use). A block
+    /// taken back soon after its warm step stretches the hot delay.
+    fn take_cached(&mut self, class: usize, now: u64) -> Option<*mut Page> {
+        let page = self.cache[class - BIG_FIRST].pop_front()?;
+        let size = class_size(class);
+        self.uncount_cached(size);
+        // SAFETY: a cached block of this arena, under its lock.
+        let (flags, since) = unsafe { ((*page).flags, (*page).since) };
+        if flags & WARM != 0 {
+            // Its warm step came about a hot delay after its free.
+            let warmed = since.saturating_add(self.delays.hot()).min(now).max(1);
+            self.delays.note_warm_hit(warmed, now, size);
+        }
+        Some(page)
+    }
+
     /// Counts `bytes` more of cached blocks, in the arena and in the statistics.
     fn count_cached(&mut self, bytes: usize) {
         self.cached_bytes += bytes;
@@ -683,68 +742,4 @@ pub fn lend_idle_segment(now: u64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::size_class::class_of;
-
-    #[test]
-    fn a_miss_gives_the_thread_caches_oldest_block_to_its_arena() {
-        let arena = 2;
-        let classes = [class_of(40_000), class_of(300_000), class_of(1_000_000)];
-        let blocks: std::vec::Vec<*mut u8> =
-            classes.iter().map(|&c| alloc(c, false, arena)).collect();
-        let mut cache = LocalCache::new();
-        for (k, &p) in blocks.iter().enumerate() {
-            assert!(!p.is_null());
-            // SAFETY: live blocks of this test, freed into the cache once, oldest first.
-            unsafe {
-                let page = Segment::page_of(p);
-                assert!(cache.free(page));
-                (*page).since = 10 + k as u64;
-            }
-        }
-        cache.release_oldest();
-        assert!(
-            cache.alloc(classes[0], false).is_none(),
-            "the oldest block left the cache"
-        );
-        // SAFETY: the block is now free in its arena: another free of it is refused.
-        assert!(!unsafe { free(Segment::page_of(blocks[0]), blocks[0]) });
-        assert_eq!(cache.alloc(classes[1], false), Some(blocks[1]));
-        assert_eq!(cache.alloc(classes[2], false), Some(blocks[2]));
-        cache.release_oldest();
-        for &p in &blocks[1..] {
-            // SAFETY: live blocks taken back from the cache, freed once.
-            assert!(unsafe { free(Segment::page_of(p), p) });
-        }
-    }
-
-    #[test]
-    fn freed_blocks_are_reused_hot_and_zeroed_when_fresh() {
-        let class = class_of(100_000);
-        let arena = 3;
-        let a = alloc(class, true, arena);
-        assert!(!a.is_null());
-        // SAFETY: a fresh block of class_size(class) bytes.
-        unsafe {
-            assert!(core::slice::from_raw_parts(a, class_size(class))
-                .iter()
-                .all(|&b| b == 0));
-            ptr::write_bytes(a, 0xAB, class_size(class));
-            let page = Segment::page_of(a);
-            assert!(free(page, a));
-            assert!(!free(page, a), "a double free is refused");
-        }
-        let hits = GLOBAL.big_cache_hits.get();
-        let b = alloc(class, true, arena);
-        assert_eq!(b, a, "the hot block comes back");
-        assert!(GLOBAL.big_cache_hits.get() > hits);
-        // SAFETY: reused block, zero requested.
-        unsafe {
-            assert!(core::slice::from_raw_parts(b, class_size(class))
-                .iter()
-                .all(|&x| x == 0));
-            assert!(free(Segment::page_of(b), b));
-        }
-    }
-}
+mod tests;

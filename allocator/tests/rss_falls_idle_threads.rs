@@ -1,10 +1,11 @@
 //! Big blocks freed by threads that then wait (workers of a pool between jobs) do not stay
-//! resident in those threads' own caches: 8 workers each take three 1 MiB blocks, write them,
-//! free them (into their own caches) and block on a channel, making no call to SACS. The main
-//! thread then sleeps past `SACS_HOT_MS` and makes one big allocation (a slow path: the shared
-//! purge look walks the idle threads' caches and gives their aged blocks to the arenas), sleeps
-//! past `SACS_WARM_MS` and makes another (the arenas' pass decommits them). Before the shared
-//! look took blocks out of other threads' caches, the 24 MiB stayed resident for as long as the
+//! resident in those threads' own caches: 8 workers each take eight blocks of 192 and 240 KiB
+//! (four of each of two classes: what a thread's cache keeps), write them, free them (into
+//! their own caches) and block on a channel, making no call to SACS. The main thread then
+//! sleeps past `SACS_HOT_MS` and makes one big allocation (a slow path: the shared purge look
+//! walks the idle threads' caches and gives their aged blocks to the arenas), sleeps past
+//! `SACS_WARM_MS` and makes another (the arenas' pass decommits them). Before the shared look
+//! took blocks out of other threads' caches, the 13.5 MiB stayed resident for as long as the
 //! workers waited. The defaults are used on purpose. A process of its own, with the system
 //! allocator as the test's global allocator.
 
@@ -16,7 +17,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 const WORKERS: usize = 8;
-const BLOCKS: usize = 3;
+/// Sizes of two big classes a thread's cache keeps (at most `big::local::LOCAL_BLOCK_MAX`,
+/// 256 KiB), and the blocks of each a worker takes (as many as the cache keeps per class):
+/// 64 blocks in all, what one walk of the shared purge look takes at most.
+const SIZES: [usize; 2] = [192 * KIB, 240 * KIB];
+const PER_SIZE: usize = 4;
+const BLOCKS: usize = SIZES.len() * PER_SIZE;
 
 /// A big allocation of `size` and its free on the calling thread: a slow path (no block of
 /// that size in the thread's own cache) that runs the shared purge look when it is due.
@@ -43,8 +49,7 @@ fn idle_threads_cached_big_blocks_go_back() {
         workers.push(std::thread::spawn(move || {
             let mut blocks = Vec::new();
             for k in 0..BLOCKS {
-                // Sizes of three classes, so that each stays in the thread's cache.
-                let size = MIB + k * 200 * KIB;
+                let size = SIZES[k % SIZES.len()];
                 let p = sacs::alloc(size, 8);
                 assert!(!p.is_null());
                 // SAFETY: p holds size bytes.
@@ -66,7 +71,7 @@ fn idle_threads_cached_big_blocks_go_back() {
         done_rx.recv().unwrap();
     }
     let held = rss();
-    let bytes = WORKERS * BLOCKS * MIB;
+    let bytes = WORKERS * PER_SIZE * SIZES.iter().sum::<usize>();
     assert!(
         held >= base + bytes * 9 / 10,
         "the workers' blocks are not resident: {} MiB over a base of {} MiB",

@@ -1,5 +1,5 @@
-//! A thread's own few freed big blocks, in front of the arenas: a block freed by a thread is
-//! kept here (still counted as in use by its arena) and the thread's next request of the same
+//! A thread's own few freed big blocks, in front of the arenas: a block of up to
+//! [`LOCAL_BLOCK_MAX`] freed by a thread is kept here (still counted as in use by its arena) and the thread's next request of the same
 //! class takes it back with no lock and no atomic. Blocks older than `SACS_HOT_MS` go to their
 //! arena at the heap's next purge look, all of them when the thread exits, and the oldest one
 //! whenever a request misses ([`LocalCache::release_oldest`]): a thread whose sizes seldom repeat
@@ -47,6 +47,11 @@ const PER_CLASS: usize = 4;
 /// Bytes a thread keeps in its own cache at most, until its heap reads
 /// `SACS_THREAD_BIG_CACHE_MIB` (the option's default).
 const DEFAULT_LIMIT: usize = 4 << 20;
+/// The largest block a thread keeps in its own cache: larger ones go to their arena at once.
+/// Such a block takes a long time to write compared with an arena's lock, and a thread's cache
+/// holds it from every other thread: threads that take turns (`workload pool`, 1 MiB buffers)
+/// each kept their last job's blocks while the next job, on another thread, faulted in new ones.
+pub const LOCAL_BLOCK_MAX: usize = 256 << 10;
 /// Frees stamped with one reading of the clock.
 pub const CLOCK_EVERY: u32 = 16;
 /// Blocks one walk of [`flush_idle`] takes at most (the rest wait for the next walk).
@@ -250,7 +255,7 @@ impl LocalCache {
         let i = class - BIG_FIRST;
         let n = self.lens[i] as usize;
         let size = class_size(class);
-        if n >= PER_CLASS || self.bytes + size > self.limit {
+        if n >= PER_CLASS || size > LOCAL_BLOCK_MAX || self.bytes + size > self.limit {
             return false;
         }
         p.flags = (p.flags & !ZERO) | LOCAL;

@@ -134,6 +134,7 @@ impl Stats {
             j.num("cooled", self.big_cache_cooled);
             j.num("uncached", self.big_cache_uncached);
             j.num("taken_idle", self.big_cache_taken_idle);
+            j.num("from_other_arena", self.big_cache_from_other_arena);
             j.num("bytes", self.big_cache_bytes as u64);
             j.num("cold_delay_raised", self.cold_delay_raised);
             j.num("cold_delay_lowered", self.cold_delay_lowered);

@@ -92,6 +92,9 @@ pub struct Stats {
     /// Freed big blocks the shared purge look took out of threads' own caches, older than
     /// `SACS_HOT_MS` (threads that waited), and gave to their arenas.
     pub big_cache_taken_idle: u64,
+    /// Hits (counted in `big_cache_hits`) on a block cached by another arena than the
+    /// thread's, which missed (`big::take_from_other_arena`).
+    pub big_cache_from_other_arena: u64,
     /// Bytes (class sizes) of the freed big blocks the arenas' caches hold now, hot or warm;
     /// blocks in threads' own caches are not counted.
     pub big_cache_bytes: usize,
@@ -293,6 +296,7 @@ pub struct GlobalCounters {
     pub big_cache_cooled: SharedCounter,
     pub big_cache_uncached: SharedCounter,
     pub big_cache_taken_idle: SharedCounter,
+    pub big_cache_from_other_arena: SharedCounter,
     pub cold_delay_raised: SharedCounter,
     pub cold_delay_lowered: SharedCounter,
     pub hot_delay_raised: SharedCounter,
@@ -399,6 +403,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     big_cache_cooled,
     big_cache_uncached,
     big_cache_taken_idle,
+    big_cache_from_other_arena,
     cold_delay_raised,
     cold_delay_lowered,
     hot_delay_raised,
@@ -529,6 +534,7 @@ pub fn stats() -> Stats {
     s.big_cache_cooled = g.big_cache_cooled.get();
     s.big_cache_uncached = g.big_cache_uncached.get();
     s.big_cache_taken_idle = g.big_cache_taken_idle.get();
+    s.big_cache_from_other_arena = g.big_cache_from_other_arena.get();
     s.big_cache_bytes = g.big_cache_bytes.load(Relaxed);
     s.cold_delay_raised = g.cold_delay_raised.get();
     s.cold_delay_lowered = g.cold_delay_lowered.get();

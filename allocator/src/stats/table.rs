@@ -66,6 +66,8 @@ impl Stats {
         w.num(self.big_cache_uncached);
         w.s(", taken idle ");
         w.num(self.big_cache_taken_idle);
+        w.s(", from other arenas ");
+        w.num(self.big_cache_from_other_arena);
         w.s(", holds ");
         w.bytes(self.big_cache_bytes);
         w.s("\n              hot delay raised ");

@@ -1,0 +1,109 @@
+//! Unit tests of the big arenas: hits, misses, the thread caches' hand-back, other arenas' blocks.
+
+use super::*;
+use crate::size_class::class_of;
+
+#[test]
+fn a_miss_gives_the_thread_caches_oldest_block_to_its_arena() {
+    let arena = 2;
+    let classes = [class_of(40_000), class_of(150_000), class_of(250_000)];
+    let blocks: std::vec::Vec<*mut u8> = classes.iter().map(|&c| alloc(c, false, arena)).collect();
+    let mut cache = LocalCache::new();
+    for (k, &p) in blocks.iter().enumerate() {
+        assert!(!p.is_null());
+        // SAFETY: live blocks of this test, freed into the cache once, oldest first.
+        unsafe {
+            let page = Segment::page_of(p);
+            assert!(cache.free(page));
+            (*page).since = 10 + k as u64;
+        }
+    }
+    cache.release_oldest();
+    assert!(
+        cache.alloc(classes[0], false).is_none(),
+        "the oldest block left the cache"
+    );
+    // SAFETY: the block is now free in its arena: another free of it is refused.
+    assert!(!unsafe { free(Segment::page_of(blocks[0]), blocks[0]) });
+    assert_eq!(cache.alloc(classes[1], false), Some(blocks[1]));
+    assert_eq!(cache.alloc(classes[2], false), Some(blocks[2]));
+    cache.release_oldest();
+    for &p in &blocks[1..] {
+        // SAFETY: live blocks taken back from the cache, freed once.
+        assert!(unsafe { free(Segment::page_of(p), p) });
+    }
+}
+
+#[test]
+fn a_thread_cache_keeps_no_block_above_its_size_bound() {
+    let class = class_of(local::LOCAL_BLOCK_MAX + 1);
+    let p = alloc(class, false, 2);
+    assert!(!p.is_null());
+    let mut cache = LocalCache::new();
+    // SAFETY: a live block of this test, freed once (to its arena, the cache refusing it).
+    unsafe {
+        let page = Segment::page_of(p);
+        assert!(
+            !cache.free(page),
+            "a block above the bound goes to its arena"
+        );
+        assert!(free(page, p));
+    }
+}
+
+#[test]
+fn a_miss_takes_the_block_another_arena_cached() {
+    let class = class_of(600_000);
+    let a = alloc(class, false, 0);
+    assert!(!a.is_null());
+    // SAFETY: a live block of this test, written whole, freed once into arena 0.
+    unsafe {
+        ptr::write_bytes(a, 0xCD, class_size(class));
+        assert!(free(Segment::page_of(a), a));
+    }
+    let taken = GLOBAL.big_cache_from_other_arena.get();
+    let b = alloc(class, true, 1);
+    assert_eq!(b, a, "arena 0's cached block serves arena 1's miss");
+    assert!(GLOBAL.big_cache_from_other_arena.get() > taken);
+    // SAFETY: the block is ours again, `class_size(class)` bytes, zero requested.
+    unsafe {
+        assert!(core::slice::from_raw_parts(b, class_size(class))
+            .iter()
+            .all(|&x| x == 0));
+        // Its free goes back to arena 0, which owns its segment, and serves arena 0 again.
+        assert!(free(Segment::page_of(b), b));
+    }
+    let c = alloc(class, false, 0);
+    assert_eq!(c, a);
+    // SAFETY: as above.
+    assert!(unsafe { free(Segment::page_of(c), c) });
+}
+
+#[test]
+fn freed_blocks_are_reused_hot_and_zeroed_when_fresh() {
+    let class = class_of(100_000);
+    let arena = 3;
+    let a = alloc(class, true, arena);
+    assert!(!a.is_null());
+    // SAFETY: a fresh block of class_size(class) bytes.
+    unsafe {
+        assert!(core::slice::from_raw_parts(a, class_size(class))
+            .iter()
+            .all(|&b| b == 0));
+        ptr::write_bytes(a, 0xAB, class_size(class));
+        let page = Segment::page_of(a);
+        assert!(free(page, a));
+        assert!(!free(page, a), "a double free is refused");
+    }
+    let hits = GLOBAL.big_cache_hits.get();
+    let b = alloc(class, true, arena);
+    assert_eq!(b, a, "the hot block comes back");
+    assert!(GLOBAL.big_cache_hits.get() > hits);
+    // SAFETY: reused block, zero requested.
+    unsafe {
+        assert!(core::slice::from_raw_parts(b, class_size(class))
+            .iter()
+            .all(|&x| x == 0));
+        assert!(free(Segment::page_of(b), b));
+    }
+}
