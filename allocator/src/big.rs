@@ -211,8 +211,8 @@ pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
     // SAFETY: the caller's contract: `page` is a big span's entry (its class is read before
     // the block may be handed to another thread).
     let size = class_size(unsafe { (*page).class } as usize);
-    // SAFETY: the caller's contract.
-    let ok = unsafe { release(page, p, platform::now_ms()) };
+    // SAFETY: the caller's contract. Freed now: `release` reads the clock.
+    let ok = unsafe { release(page, p, u64::MAX) };
     if ok {
         GLOBAL.tier_frees[Tier::Big as usize].add(1);
         GLOBAL.tier_bytes[Tier::Big as usize].sub(size as u64);
@@ -221,7 +221,8 @@ pub unsafe fn free(page: *mut Page, p: *mut u8) -> bool {
 }
 
 /// [`free`] without counting (for blocks counted when a thread cache took them). `since` is
-/// when the block was freed by its program (its age in the cache counts from there).
+/// when the block was freed by its program (its age in the cache counts from there; at most
+/// now, so `u64::MAX` says "now" without a second reading of the clock).
 ///
 /// # Safety
 /// - as for [`free`].

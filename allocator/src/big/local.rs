@@ -284,6 +284,12 @@ impl LocalCache {
     /// A thread whose requests hit (a buffer of one size freed and taken again) never misses,
     /// and keeps its blocks.
     pub fn release_oldest(&mut self) {
+        // A cache that holds nothing (a thread whose big blocks all go to their arenas) is
+        // not walked. Read outside the guard: at worst a stale value skips a release or walks
+        // for nothing, and only the owner (or its signal handler) changes it.
+        if self.bytes == 0 {
+            return;
+        }
         self.guarded(Self::release_oldest_inside);
     }
 

@@ -80,7 +80,7 @@ pub unsafe fn free_big(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
         if !big::free(page, p) {
             return false;
         }
-        park::park(heap);
+        park::park_at_most_once_per_interval(heap);
     }
     true
 }
