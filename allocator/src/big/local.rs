@@ -1,9 +1,10 @@
 //! A thread's own few freed big blocks, in front of the arenas: a block of up to
-//! [`LOCAL_BLOCK_MAX`] freed by a thread is kept here (still counted as in use by its arena) and the thread's next request of the same
-//! class takes it back with no lock and no atomic. Blocks older than `SACS_HOT_MS` go to their
-//! arena at the heap's next purge look, all of them when the thread exits, and the oldest one
-//! whenever a request misses ([`LocalCache::release_oldest`]): a thread whose sizes seldom repeat
-//! keeps a block or two here rather than up to the byte limit of blocks no request matches.
+//! [`LOCAL_BLOCK_MAX`] freed by a thread is kept here (still counted as in use by its arena)
+//! and the thread's next request of the same class takes it back with no lock and no atomic.
+//! Blocks older than `SACS_HOT_MS` go to their arena at the heap's next purge look, all of them
+//! when the thread exits, and the oldest one whenever a request misses
+//! ([`LocalCache::release_oldest`]): a thread whose sizes seldom repeat keeps a block or two
+//! here rather than up to the byte limit of blocks no request matches.
 //!
 //! Each class holds its blocks in a small array, oldest first: a free appends, an allocation
 //! takes the newest (the one most likely still in the cache), a purge look takes the oldest off
@@ -19,8 +20,9 @@
 //! **Idle threads.** The owner's purge look runs on its own slow paths, and a thread that waits
 //! (a worker of a pool between jobs, blocked on a condition variable) makes none: its blocks
 //! would stay here, committed, for as long as it waits (`workload pool`: 16 workers taking
-//! turns at jobs of three 1 MiB buffers held 49.5 MiB on average). So a cache that has kept a block is on a list
-//! ([`HOLDERS`]) that the shared purge look walks ([`flush_idle`], from the global tick, at most
+//! turns at jobs of three 1 MiB buffers held 49.5 MiB on average, when such blocks were still
+//! kept here). So a cache that has kept a block is on a list ([`HOLDERS`]) that the shared
+//! purge look walks ([`flush_idle`], from the global tick, at most
 //! every `SACS_HOT_MS / 2`): it takes the blocks older than `SACS_HOT_MS` out of each cache whose
 //! guard it can take, and gives them to their arenas, which age them as any freed block. The
 //! guard ([`LocalCache::guarded`]) is therefore a lock (an atomic swap), not only the signal

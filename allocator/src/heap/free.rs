@@ -61,8 +61,9 @@ pub unsafe fn free_remote(heap: *mut Heap, page: *mut Page, block: *mut u8) {
 }
 
 /// Frees the big block at `p`: into the thread's own cache when it has room, else to its
-/// arena, after which the thread is parked so that a later call purges. Returns false (heap
-/// untouched) if the block is not in use: a double free.
+/// arena, after which the thread is parked (at most once per purge interval, as for an emptied
+/// page) so that a later call purges. Returns false (heap untouched) if the block is not in
+/// use: a double free.
 ///
 /// # Safety
 /// - `page` is the page entry of `p`, a big span whose start is `p`; `heap` is the calling
@@ -151,7 +152,7 @@ unsafe fn free_big_sited(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
         if !big::free(page, p) {
             return false;
         }
-        park::park(heap);
+        park::park_at_most_once_per_interval(heap);
     }
     true
 }
