@@ -3,6 +3,17 @@
 use super::*;
 use crate::size_class::class_of;
 
+/// Whether the block at `p` of `class` reads all zero.
+///
+/// # Safety
+/// - `p` is a live block of `class`.
+unsafe fn all_zero(p: *const u8, class: usize) -> bool {
+    // SAFETY: per the contract.
+    unsafe { core::slice::from_raw_parts(p, class_size(class)) }
+        .iter()
+        .all(|&b| b == 0)
+}
+
 #[test]
 fn a_miss_gives_the_thread_caches_oldest_block_to_its_arena() {
     let arena = 2;
@@ -67,9 +78,7 @@ fn a_miss_takes_the_block_another_arena_cached() {
     assert!(GLOBAL.big_cache_from_other_arena.get() > taken);
     // SAFETY: the block is ours again, `class_size(class)` bytes, zero requested.
     unsafe {
-        assert!(core::slice::from_raw_parts(b, class_size(class))
-            .iter()
-            .all(|&x| x == 0));
+        assert!(all_zero(b, class));
         // Its free goes back to arena 0, which owns its segment, and serves arena 0 again.
         assert!(free(Segment::page_of(b), b));
     }
@@ -87,9 +96,7 @@ fn freed_blocks_are_reused_hot_and_zeroed_when_fresh() {
     assert!(!a.is_null());
     // SAFETY: a fresh block of class_size(class) bytes.
     unsafe {
-        assert!(core::slice::from_raw_parts(a, class_size(class))
-            .iter()
-            .all(|&b| b == 0));
+        assert!(all_zero(a, class));
         ptr::write_bytes(a, 0xAB, class_size(class));
         let page = Segment::page_of(a);
         assert!(free(page, a));
@@ -101,9 +108,7 @@ fn freed_blocks_are_reused_hot_and_zeroed_when_fresh() {
     assert!(GLOBAL.big_cache_hits.get() > hits);
     // SAFETY: reused block, zero requested.
     unsafe {
-        assert!(core::slice::from_raw_parts(b, class_size(class))
-            .iter()
-            .all(|&x| x == 0));
+        assert!(all_zero(b, class));
         assert!(free(Segment::page_of(b), b));
     }
 }

@@ -41,9 +41,10 @@ pub unsafe fn park(h: *mut Heap) {
     }
 }
 
-/// [`park`] for a page that emptied, at most once per purge interval: a thread that empties
-/// pages often (a live set that drains) would otherwise be parked nearly all the time, each of
-/// its calls a slow one. A page that empties within the interval after a park is caught by
+/// [`park`] for a page that emptied or a big block freed to its arena, at most once per purge
+/// interval: a thread that empties pages often (a live set that drains), or takes and frees a
+/// block above the thread cache's bound in a loop, would otherwise be parked nearly all the
+/// time, each of its calls a slow one. A page that empties within the interval after a park is caught by
 /// that park's calls or the nudge that ends them when they are still to come, and otherwise by
 /// the heap's next slow call (a refill makes the purge look once it is due); only a thread
 /// that then makes nothing but HOT calls keeps that page's memory until its next slow call.

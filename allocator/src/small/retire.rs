@@ -67,18 +67,18 @@ pub unsafe fn retire_page(pages: &mut Pages, page: *mut Page) {
         if pages.warm[pool].len > options::get(Opt::WarmPoolPages) {
             if let Some(old) = pages.warm[pool].pop_back() {
                 (*old).flags = 0;
-                if release_span(pages, old, now) && Segment::of(old as *const u8) == seg {
-                    // The page's segment went to the cache with it (the page itself, or a
-                    // warm page beside the one released): another thread may hold it already,
-                    // or it may be unmapped, so the page is not to be read again.
+                release_span(pages, old, now);
+                if Segment::of(old as *const u8) == seg {
+                    // `release_span` has looked at this segment with the page in the pool
+                    // (or released the page itself, with a pool of no pages): it went to the
+                    // cache, page and all, where it may be another thread's or unmapped by
+                    // now, or it holds other pages. Either way there is nothing left to do,
+                    // and the page is not to be read again.
                     return;
                 }
             }
         }
-        // Still in the pool (not the page just released, with a pool of no pages).
-        if (*page).flags & IN_WARM_POOL != 0 {
-            release_if_only_warm(pages, seg, now);
-        }
+        release_if_only_warm(pages, seg, now);
     }
 }
 
