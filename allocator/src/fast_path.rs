@@ -171,8 +171,8 @@ unsafe fn sample_instead(
 /// no memory for a sample page, `block` serves it after all.
 ///
 /// # Safety
-/// - `h` is the calling thread's live heap; `block` was just popped off its current page of
-///   `slot` and nothing was written to it.
+/// - `h` is the calling thread's live heap; `block` was just popped off one of its current
+///   pages (of `slot`, or of a larger class after a refill) and nothing was written to it.
 #[link_section = ".sacs_rare"]
 unsafe fn serve_as_sample(h: &mut Heap, site_addr: usize, block: *mut u8, slot: usize) -> *mut u8 {
     h.sample_left = site::interval();
@@ -181,7 +181,7 @@ unsafe fn serve_as_sample(h: &mut Heap, site_addr: usize, block: *mut u8, slot: 
         return block;
     }
     // SAFETY: per the contract.
-    unsafe { small::unpop(ptr::addr_of_mut!(h.small), slot, block) };
+    unsafe { small::unpop(block) };
     p
 }
 

@@ -6,8 +6,9 @@ use crate::size_class::class_size;
 use crate::small::refill;
 use crate::{platform, purge};
 
-/// The current page of `slot` (a class and its page set) had no free block: refills it or finds
-/// another page, and pops a block. Returns null only when the system has no memory.
+/// The current page of `slot` (a class and its page set) had no free block: refills it, finds
+/// another page or takes a larger class's spare block, and pops a block, counted to the slot
+/// whose page it came from. Returns null only when the system has no memory.
 ///
 /// # Safety
 /// - `heap` is the calling thread's real heap (or the backstop with its lock held);
@@ -16,8 +17,9 @@ pub unsafe fn refill(heap: *mut Heap, slot: usize) -> *mut u8 {
     // SAFETY: per the contract, `heap` and its pages are ours.
     let h = unsafe { &mut *heap };
     // SAFETY: as above.
-    let mut block = unsafe { refill::refill_current(&mut h.small, slot) };
+    let (mut block, mut served) = unsafe { refill::refill_current(&mut h.small, slot) };
     if block.is_null() {
+        served = slot;
         let now = platform::now_ms();
         if now >= h.next_purge {
             tick::heap_tick(h, now, false);
@@ -33,7 +35,7 @@ pub unsafe fn refill(heap: *mut Heap, slot: usize) -> *mut u8 {
             return block;
         }
     }
-    h.counters.allocs[slot].add(1);
+    h.counters.allocs[served].add(1);
     block
 }
 

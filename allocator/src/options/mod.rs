@@ -42,10 +42,11 @@ pub enum Opt {
     LearnWeightPercent,
     LearnWindowMs,
     SegmentSpaceGib,
+    LargerClassSpan,
 }
 
 /// Number of options.
-pub const OPTION_COUNT: usize = 27;
+pub const OPTION_COUNT: usize = 28;
 
 impl Opt {
     /// Every option, in [`OPTIONS`] order (`Opt::ALL[i] as usize == i`).
@@ -77,6 +78,7 @@ impl Opt {
         Opt::LearnWeightPercent,
         Opt::LearnWindowMs,
         Opt::SegmentSpaceGib,
+        Opt::LargerClassSpan,
     ];
 }
 
@@ -226,6 +228,11 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
         name: "SACS_SEGMENT_SPACE_GIB",
         default: 64,
         doc: "GiB of address space reserved (no access, nothing committed) when the first segment is needed; segments are mapped inside it, where the HOT free finds a block's page with one table load. At most 64; halved down to 1 while the system refuses (ulimit -v); 0 maps every segment on its own, as do segments beyond the space.",
+    },
+    OptionDesc {
+        name: "SACS_LARGER_CLASS_SPAN",
+        default: 4,
+        doc: "Tiny and mid blocks: when a class's current page would carve never-used blocks, a free block of one of the next this-many larger classes (at most half again as large, as aligned, from a page keeping 4 KiB of free blocks) serves instead. 0 turns it off; at most 8.",
     },
 ];
 

@@ -300,16 +300,18 @@ pub fn validate(pages: &Pages) {
     }
 }
 
-/// Undoes a [`pop`] of `block` from the current page of `slot` (the block was not used).
+/// Undoes a [`pop`] of `block` (the block was not used). The page is found from the block:
+/// a refill may have served it from a larger class's page ([`refill::refill_current`]).
 ///
 /// # Safety
-/// - `block` was just popped from `pages`'s current page of `slot` and nothing was written
-///   to it.
+/// - `block` was just popped from a current page of the calling thread's page set and nothing
+///   was written to it.
 #[inline]
-pub unsafe fn unpop(pages: *mut Pages, slot: usize, block: *mut u8) {
-    // SAFETY: per the contract the block's link still points to the next free block.
+pub unsafe fn unpop(block: *mut u8) {
+    // SAFETY: per the contract the block lies in a live segment of ours, and its link still
+    // points to the next free block of its page.
     unsafe {
-        let page = (*pages).current[slot];
+        let page = crate::segment::Segment::page_of(block);
         debug_assert!((*(block as *mut crate::page::Block)).next == (*page).free);
         (*page).free = block as *mut crate::page::Block;
         (*page).held -= 1;

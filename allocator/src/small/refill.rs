@@ -27,27 +27,33 @@ use crate::options::{self, Opt};
 use crate::page::{Page, PageKind, EMPTY, IN_WARM_POOL, LONG_LIVED, PUNCHED};
 use crate::platform;
 use crate::segment::{self, SegmentKind, SLICE};
-use crate::size_class::SMALL_CLASSES;
+use crate::size_class::{class_size, SMALL_CLASSES};
 use crate::stats::GLOBAL;
 
 /// Abandoned segments one COLD path may adopt before it maps a new segment.
 const MAX_ADOPT_PER_REFILL: usize = 4;
 /// Full pages looked at per refill for blocks freed by other threads.
 const SWEEP_PER_REFILL: usize = 4;
+/// Bytes of free blocks a page keeps for its own class when it lends to a smaller one
+/// ([`from_larger_class`]): a page's refill carves 4 KiB at a time, so lending never takes
+/// the last carve's worth.
+const SPARE_KEPT: usize = 4096;
 
 /// Refills the current page of `slot` from its remote frees, its holes or its never-carved
-/// blocks and pops a block. Returns null when the page has nothing left (it is then parked with
-/// the full pages), when it would have to carve while other pages of the slot have room (it then
-/// waits at the back of the partial list: freed blocks are used before never-used ones, so a
-/// class does not spread over more memory than it has out), or when there is no current page;
-/// the caller goes on to [`refill_new_page`].
+/// blocks and pops a block; returns it with the slot whose page it came from. Before carving,
+/// a spare block of a slightly larger class may serve instead ([`from_larger_class`]).
+/// Returns null when the page has nothing left (it is then parked with the full pages), when it
+/// would have to carve while other pages of the slot have room (it then waits at the back of
+/// the partial list: freed blocks are used before never-used ones, so a class does not spread
+/// over more memory than it has out), or when there is no current page; the caller goes on to
+/// [`refill_new_page`].
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set (or the backstop's with its lock held).
-pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
+pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> (*mut u8, usize) {
     let page = pages.current[slot];
     if page == EMPTY.ptr() {
-        return ptr::null_mut();
+        return (ptr::null_mut(), slot);
     }
     // SAFETY: the current page belongs to `pages`.
     let p = unsafe { &mut *page };
@@ -60,11 +66,17 @@ pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
             // SAFETY: the current page is on no list.
             unsafe { pages.partial[slot].push_back(page) };
             pages.set_current(slot, EMPTY.ptr());
-            return ptr::null_mut();
+            return (ptr::null_mut(), slot);
+        }
+        if p.can_extend() && p.used() > 1 {
+            // SAFETY: `pages` is the calling thread's.
+            if let Some(served) = unsafe { from_larger_class(pages, slot) } {
+                return served;
+            }
         }
         if p.extend() {
             // SAFETY: `page` is current and now has a free block.
-            return unsafe { pop(pages, slot) };
+            return (unsafe { pop(pages, slot) }, slot);
         }
         // Exhausted: unpin it and park it with the full pages.
         p.held -= 1;
@@ -72,10 +84,59 @@ pub unsafe fn refill_current(pages: &mut Pages, slot: usize) -> *mut u8 {
         // SAFETY: the current page is on no list.
         unsafe { pages.full[slot].push_back(page) };
         pages.set_current(slot, EMPTY.ptr());
-        return ptr::null_mut();
+        return (ptr::null_mut(), slot);
     }
     // SAFETY: `page` is current and now has a free block.
-    unsafe { pop(pages, slot) }
+    (unsafe { pop(pages, slot) }, slot)
+}
+
+/// A free block of a slightly larger class, for `slot` whose current page has no free block
+/// left and would carve never-used ones: returns it with the larger class's slot, or `None`.
+///
+/// Each class carves up to the most blocks it ever had out at once, so a heap whose size mix
+/// moves around (a thread's allocations differing from its predecessor's on a handed-over heap,
+/// random sizes) holds the sum of every class's high-water mark, while the larger classes next
+/// to it have blocks to spare. One of those serves instead, when
+/// - the class is in the ordinary page set (long-lived sets keep to themselves) and
+///   `SACS_LARGER_CLASS_SPAN` (at most 8) is not 0;
+/// - the larger class is at most that many classes up and at most half again as large;
+/// - its blocks are aligned at least as the class's are (sizes are multiples of the same
+///   power of two or a larger one), so aligned requests keep their guarantee;
+/// - its current page keeps [`SPARE_KEPT`] bytes of free blocks after lending (so a lending
+///   class does not run out and carve for it).
+///
+/// The block stays a block of the larger class: it is freed to its page, and counted there.
+///
+/// # Safety
+/// - `pages` is the calling thread's page set (or the backstop's with its lock held).
+unsafe fn from_larger_class(pages: &mut Pages, slot: usize) -> Option<(*mut u8, usize)> {
+    let span = options::get(Opt::LargerClassSpan).min(8);
+    if slot >= SMALL_CLASSES || span == 0 {
+        return None;
+    }
+    let size = class_size(slot);
+    let align = size.trailing_zeros();
+    for to in slot + 1..(slot + 1 + span).min(SMALL_CLASSES) {
+        let larger = class_size(to);
+        if larger > size + size / 2 {
+            break;
+        }
+        let page = pages.current[to];
+        // SAFETY: a current page belongs to `pages`; [`EMPTY`] has no free block.
+        let q = unsafe { &*page };
+        if q.free.is_null() || larger.trailing_zeros() < align {
+            continue;
+        }
+        // Free blocks of a pinned page: carved, not out (`used` counts the pin).
+        let spare = (q.extended + 1).saturating_sub(q.used()) as usize * larger;
+        if spare < SPARE_KEPT + larger {
+            continue;
+        }
+        GLOBAL.larger_class_blocks.add(1);
+        // SAFETY: `page` is the current page of `to` and has a free block.
+        return Some((unsafe { pop(pages, to) }, to));
+    }
+    None
 }
 
 /// Finds a page for `slot` with a free block, makes it current and pops a block. Returns null

@@ -126,6 +126,7 @@ impl Stats {
             j.num("hits", self.warm_pool_hits);
             j.num("prefills", self.warm_pool_prefills);
             j.num("remote_collects", self.remote_collects);
+            j.num("larger_class_blocks", self.larger_class_blocks);
         });
         j.object("big_cache", |j| {
             j.num("hits", self.big_cache_hits);

@@ -79,6 +79,9 @@ pub struct Stats {
     /// Refills that took blocks other threads had freed (from the current, a partial or a
     /// full page).
     pub remote_collects: u64,
+    /// Small allocations served by a free block of a slightly larger class, whose page had
+    /// blocks to spare, instead of carving new memory (`small::refill`).
+    pub larger_class_blocks: u64,
     /// BigCache allocations served from its cache of freed blocks.
     pub big_cache_hits: u64,
     /// BigCache allocations that had to carve a new span.
@@ -290,6 +293,7 @@ pub struct GlobalCounters {
     pub warm_pool_hits: SharedCounter,
     pub warm_pool_prefills: SharedCounter,
     pub remote_collects: SharedCounter,
+    pub larger_class_blocks: SharedCounter,
     pub big_cache_hits: SharedCounter,
     pub big_cache_misses: SharedCounter,
     pub big_cache_warmed: SharedCounter,
@@ -397,6 +401,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     warm_pool_hits,
     warm_pool_prefills,
     remote_collects,
+    larger_class_blocks,
     big_cache_hits,
     big_cache_misses,
     big_cache_warmed,
@@ -528,6 +533,7 @@ pub fn stats() -> Stats {
     s.warm_pool_hits = g.warm_pool_hits.get();
     s.warm_pool_prefills = g.warm_pool_prefills.get();
     s.remote_collects = g.remote_collects.get();
+    s.larger_class_blocks = g.larger_class_blocks.get();
     s.big_cache_hits = g.big_cache_hits.get();
     s.big_cache_misses = g.big_cache_misses.get();
     s.big_cache_warmed = g.big_cache_warmed.get();

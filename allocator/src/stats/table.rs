@@ -49,6 +49,8 @@ impl Stats {
         );
         w.s(", remote collects ");
         w.num(self.remote_collects);
+        w.s(", from a larger class ");
+        w.num(self.larger_class_blocks);
         w.s("\n  big cache   hits ");
         w.num(self.big_cache_hits);
         w.s(", misses ");
