@@ -639,6 +639,29 @@ case_fork() {
     expect_allocs sacs 10000
 }
 
+# A class about to carve takes a larger class's spare block (SACS_LARGER_CLASS_SPAN); with Site
+# Rules sampling every miss, a sample puts the block its refill took back on that block's own
+# page (it was put on the class's current page before `small::unpop` looked the page up, and
+# this program then crashed). Content, alignment and usable-size checks; the release and the
+# validation builds.
+case_larger() {
+    need gcc
+    cc_plain larger "$SRC/larger.c"
+    EXTRA_ENV+=(SACS_SITES=on SACS_SITES_SAMPLE_EVERY=1) # this case runs in a subshell of its own
+    run_sacs sacs ./larger
+    expect_rc0 sacs "larger.c under preload"
+    grep -qx 'larger: ok' sacs.out || die "larger: $(first_lines sacs.out)"
+    local lent
+    lent=$("$STATS_PY" -c 'import glob, json, sys
+print(sum(json.loads(l)["warm_pool"]["larger_class_blocks"] for p in glob.glob(sys.argv[1] + "/*.json") for l in open(p) if l.strip()))' sacs.stats)
+    ((lent > 1000)) || die "only $lent allocations were served by a larger class's block"
+    local rc=0
+    timeout -k 5 120 env "${EXTRA_ENV[@]}" LD_PRELOAD="$LIB_VALIDATE" ./larger >validate.out 2>validate.err || rc=$?
+    ((rc == 0)) || die "larger.c under the validation build: exit $rc; $(first_lines validate.err)"
+    grep -qx 'larger: ok' validate.out || die "larger (validation build): $(first_lines validate.out)"
+    note "$lent allocations served by a larger class's block, sampled; validation build too"
+}
+
 case_python() {
     [[ -n $PY ]] || die "python3 is not installed"
     # PYTHONMALLOC=malloc: every object of the interpreter comes from malloc, not pymalloc.
@@ -958,6 +981,7 @@ run_case stats-formats case_stats_formats
 run_case footprint case_footprint
 run_case signal case_signal
 run_case fork case_fork
+run_case larger case_larger
 run_case python case_python
 run_case learn case_learn
 run_case profile case_profile
