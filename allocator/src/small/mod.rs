@@ -140,6 +140,13 @@ pub struct Pages {
     pub punched_at: u64,
     /// When (ms) a retiring thread last trimmed these pages' free tails (`retire::trim`).
     pub trimmed_at: u64,
+    /// Pages made for a slot since every full page was last swept for other threads' frees
+    /// (`refill::sweep_all_full`): the COLD path sweeps again only once this is a sixteenth of
+    /// the full pages, or once a full page was found with such frees (`refill::full_sweep_due`).
+    pub made_since_sweep: usize,
+    /// Full pages on which a refill's look at a few of them (`refill::sweep_full`) found blocks
+    /// other threads had freed, since the last sweep of every full page.
+    pub full_found_remote: usize,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -159,6 +166,8 @@ impl Pages {
             relabel_after: 0,
             punched_at: 0,
             trimmed_at: 0,
+            made_since_sweep: 0,
+            full_found_remote: 0,
         }
     }
 

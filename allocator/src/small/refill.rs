@@ -34,6 +34,9 @@ use crate::stats::GLOBAL;
 const MAX_ADOPT_PER_REFILL: usize = 4;
 /// Full pages looked at per refill for blocks freed by other threads.
 const SWEEP_PER_REFILL: usize = 4;
+/// The COLD path sweeps every full page again once a page was made since the last sweep per
+/// this many full pages ([`full_sweep_due`]).
+const FULL_PAGES_PER_MADE: usize = 16;
 /// Bytes of free blocks a page keeps for its own class when it lends to a smaller one
 /// ([`from_larger_class`]): a page's refill carves 4 KiB at a time, so lending never takes
 /// the last carve's worth.
@@ -289,6 +292,7 @@ unsafe fn sweep_full(pages: &mut Pages, slot: usize, limit: usize) -> Option<*mu
         let p = unsafe { &mut *page };
         if collect(p) > 0 {
             p.leave_full();
+            pages.full_found_remote += 1;
             return Some(page);
         }
         // SAFETY: the page was just unlinked.
@@ -298,11 +302,15 @@ unsafe fn sweep_full(pages: &mut Pages, slot: usize, limit: usize) -> Option<*mu
 }
 
 /// Collects remote frees on every full page of every slot: pages that came back entirely
-/// are retired, pages with room move to the partial lists. Done before mapping new memory.
+/// are retired, pages with room move to the partial lists. Done before mapping new memory
+/// (when [`full_sweep_due`]), and when all memory is given back (`sacs::purge()`, a heap's
+/// release).
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set (or the backstop's under its lock).
 pub unsafe fn sweep_all_full(pages: &mut Pages) {
+    pages.made_since_sweep = 0;
+    pages.full_found_remote = 0;
     for slot in 0..SLOTS {
         let mut page = pages.full[slot].head;
         while !page.is_null() {
@@ -324,6 +332,26 @@ pub unsafe fn sweep_all_full(pages: &mut Pages) {
     }
 }
 
+/// Whether the COLD path sweeps every full page before it looks for new memory: when a
+/// refill's look at a few full pages ([`sweep_full`]) found other threads' frees on one since
+/// the last sweep, or when at least one page was made since then per [`FULL_PAGES_PER_MADE`]
+/// full pages. A sweep costs a look at every full page (a cache miss each), and a heap that
+/// only grows reaches the COLD path once per segment with ever more full pages: sweeping each
+/// time was quadratic in the heap's size (a program growing to 8 M blocks of 64 - 255 B spent
+/// most of its user time there: `scripts/grow.c`). Paced so, a heap that no other thread frees
+/// into sweeps at most that many pages per page made; a small heap, whose full pages are few,
+/// and a heap that other threads free into, sweep at every COLD path as before. What pacing
+/// can cost: pages of one class that another thread emptied without any refill of this heap
+/// looking at them wait for the next sweep, while up to one sixteenth of the full pages is
+/// made new.
+fn full_sweep_due(pages: &Pages) -> bool {
+    if pages.full_found_remote > 0 {
+        return true;
+    }
+    let full: usize = pages.full.iter().map(|list| list.len).sum();
+    pages.made_since_sweep.saturating_mul(FULL_PAGES_PER_MADE) >= full
+}
+
 /// A fresh page for `slot`: from the warm pool, after a prefill, or after the COLD path.
 unsafe fn new_page(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page> {
     let class = class_of_slot(slot);
@@ -338,6 +366,7 @@ unsafe fn new_page(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page
         GLOBAL.warm_pool_hits.add(1);
     }
     let page = pages.warm[pool].pop_front()?;
+    pages.made_since_sweep += 1;
     let owner = pages.id();
     // SAFETY: warm-pool pages are empty spans of our segments.
     unsafe {
@@ -402,8 +431,10 @@ pub fn obtain_segment(now: u64) -> Option<*mut segment::Segment> {
 /// pages), by adopting abandoned segments, taking one from the segment cache, or mapping one.
 /// Returns `None` when the system has no memory.
 unsafe fn cold(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> Option<()> {
-    // SAFETY: `pages` is the caller's.
-    unsafe { sweep_all_full(pages) };
+    if full_sweep_due(pages) {
+        // SAFETY: `pages` is the caller's.
+        unsafe { sweep_all_full(pages) };
+    }
     let mut adopted = 0;
     loop {
         if !pages.warm[pool].is_empty() || prefill(pages, pool, slices, now) {
@@ -427,5 +458,37 @@ unsafe fn cold(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> Optio
             (*seg).owner.store(pages.id(), Relaxed);
             pages.segments.push_front(seg);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_growing_heap_sweeps_its_full_pages_paced() {
+        let mut pages = Pages::new();
+        // A small heap sweeps at every COLD path.
+        pages.full[3].len = 10;
+        pages.made_since_sweep = 1;
+        assert!(full_sweep_due(&pages));
+        // A large one once a sixteenth of its full pages was made since the last sweep.
+        pages.full[3].len = 1000;
+        pages.full[50].len = 1000;
+        pages.made_since_sweep = 124;
+        assert!(!full_sweep_due(&pages));
+        pages.made_since_sweep = 125;
+        assert!(full_sweep_due(&pages));
+        // Or as soon as a refill found other threads' frees on a full page.
+        pages.made_since_sweep = 1;
+        pages.full_found_remote += 1;
+        assert!(full_sweep_due(&pages));
+        // The sweep starts the count again.
+        pages.full[3].len = 0;
+        pages.full[50].len = 0;
+        // SAFETY: the lists are empty (their lengths were set by hand; no page is linked).
+        unsafe { sweep_all_full(&mut pages) };
+        assert_eq!(pages.made_since_sweep, 0);
+        assert_eq!(pages.full_found_remote, 0);
     }
 }
