@@ -234,7 +234,12 @@ unsafe fn take_partial(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut 
             unsafe { pages.partial[slot_of(p)].push_back(page) };
             continue;
         }
-        collect(p);
+        // A page with free blocks is taken as it is: its remote frees are collected when its
+        // list runs out (`refill_current`), so that taking it does not read the remote-free
+        // cache line, which a program with one thread never writes.
+        if p.free.is_null() {
+            collect(p);
+        }
         if p.has_room() {
             p.since = now;
             return Some(page);
