@@ -27,6 +27,9 @@
 #   DIR=/work/fb-field-baseline KEEP_FILES=0 (1 keeps the field and f32 files in DIR)
 #   HASHING=spatial (local: the locality-aware layout for every engine, bricked: the same with
 #                   bricked dense levels; its lines say hashing=)
+#   COLD_ENCODING=f32 (int8: the field file's blocks as int8 with a per-block scale, a file of
+#                   its own name; the lines say cold_encoding= and bytes_per_load=; the mmap
+#                   engines still map an f32 file, the copy of whichever field file is used)
 #   FIELD_BENCH=$CARGO_TARGET_DIR/release/field-bench
 #   FIELD_ARGS="" (more field-bench arguments for the field engines, e.g. "--look-ahead 8" or
 #   "--read-ahead 0"; the lines say read_ahead= and look_ahead=)
@@ -80,7 +83,7 @@ mkdir -p "$dir" "$(dirname "$out")"
 mkdir "$cg"
 
 common=(--size-mib "$size" --queries "$queries" --max-seconds "$max_seconds" --dir "$dir" --reuse
-  --hashing "${HASHING:-spatial}")
+  --hashing "${HASHING:-spatial}" --cold-encoding "${COLD_ENCODING:-f32}")
 
 # The files, made outside the group: the field file, then its f32 copy (field-bench prints
 # "prepared PATH create_s=... export_s=...").

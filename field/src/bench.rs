@@ -706,15 +706,21 @@ pub fn measure_mmap(path: &Path, layout: Layout, config: &Config) -> Result<Repo
     })
 }
 
-/// The file name the benchmark gives a field of `layout` in `dir`.
+/// The file name the benchmark gives a field of `layout` in `dir` (its hashing and, for int8,
+/// its cold encoding in the name, so that files of different layouts do not collide).
 pub fn field_path(dir: &Path, layout: &Layout) -> PathBuf {
     let hashing = match layout.hashing {
         Hashing::Spatial => "",
         Hashing::Local => "-local",
         Hashing::Bricked => "-bricked",
     };
+    // f32 files keep the names they had before the encoding could be chosen.
+    let encoding = match layout.cold_encoding {
+        Encoding::F32 => "",
+        Encoding::Int8 => "-int8",
+    };
     dir.join(format!(
-        "field-bench-{}mib-{}kib-seed{}{hashing}.field",
+        "field-bench-{}mib-{}kib-seed{}{hashing}{encoding}.field",
         layout_bytes(layout) >> 20,
         (1u32 << layout.log2_block_bytes) >> 10,
         layout.seed

@@ -170,12 +170,31 @@ impl Encoding {
         }
     }
 
+    /// A short name: `"f32"` or `"int8"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::F32 => "f32",
+            Encoding::Int8 => "int8",
+        }
+    }
+
     /// Bytes of a payload of `floats` values.
     pub fn payload_bytes(self, floats: usize) -> usize {
         match self {
             Encoding::F32 => 4 * floats,
             Encoding::Int8 => 4 + floats,
         }
+    }
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Encoding, String> {
+        [Encoding::F32, Encoding::Int8]
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| format!("unknown cold encoding {s:?} (f32 or int8)"))
     }
 }
 
@@ -467,6 +486,15 @@ mod tests {
                 "{l:?}"
             );
         }
+    }
+
+    #[test]
+    fn encodings_parse_from_their_names() {
+        for e in [Encoding::F32, Encoding::Int8] {
+            assert_eq!(e.name().parse::<Encoding>(), Ok(e));
+            assert_eq!(Encoding::from_code(e.code()), Some(e));
+        }
+        assert!("f16".parse::<Encoding>().is_err());
     }
 
     #[test]

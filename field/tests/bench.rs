@@ -118,3 +118,47 @@ fn the_workloads_stay_in_the_unit_cube_and_the_camera_moves_in_small_steps() {
     assert!("camera".parse::<Workload>().is_ok());
     assert!("nope".parse::<Workload>().is_err());
 }
+
+#[test]
+fn an_int8_field_prepared_by_the_bench_answers_within_a_percent_of_the_f32_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 MiB: 8 levels of 2^14 entries, 16 KiB blocks (the benchmark's), local hashing.
+    let f32_layout = field::Layout {
+        hashing: field::Hashing::Local,
+        ..bench::layout_for_size(2, 14, 7)
+    };
+    let int8_layout = field::Layout {
+        cold_encoding: field::Encoding::Int8,
+        ..f32_layout
+    };
+    let f32_path = bench::field_path(dir.path(), &f32_layout);
+    let int8_path = bench::field_path(dir.path(), &int8_layout);
+    assert_ne!(
+        f32_path, int8_path,
+        "the encodings' files have their own names"
+    );
+    assert!(int8_path.to_str().unwrap().ends_with("-local-int8.field"));
+    bench::prepare(&f32_path, f32_layout).unwrap();
+    bench::prepare(&int8_path, int8_layout).unwrap();
+
+    let mut exact = field::Field::open(&f32_path).unwrap();
+    let mut quantised = field::Field::open(&int8_path).unwrap();
+    assert_eq!(quantised.layout().cold_encoding, field::Encoding::Int8);
+    let width = exact.output_len();
+    let xs = bench::Points::new(Workload::Zipf, 11).take_flat(2000);
+    let (mut a, mut b) = (vec![0f32; 2000 * width], vec![0f32; 2000 * width]);
+    exact.query_batch(&xs, &mut a).unwrap();
+    quantised.query_batch(&xs, &mut b).unwrap();
+    let err: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum();
+    let norm: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
+    let relative = (err / norm).sqrt();
+    eprintln!(
+        "int8 against f32: relative L2 error {:.4} %",
+        relative * 100.0
+    );
+    assert!(relative > 0.0 && relative < 0.01, "{relative}");
+}

@@ -13,12 +13,19 @@
 //!             [--engine field|mmap|mmap-random] [--max-seconds S] [--dir PATH] [--seed N]
 //!             [--block-kib 16] [--hashing spatial|local|bricked] [--reuse] [--no-drop-caches]
 //!             [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON]
-//!             [--promote-at COUNT] [--warm-percent P]
+//!             [--promote-at COUNT] [--warm-percent P] [--cold-encoding f32|int8]
 //! ```
 //!
 //! `--hashing local` gives the hashed levels the locality-aware layout (`Hashing::Local`,
 //! docs/field-locality.md), `--hashing bricked` the dense levels bricks too
 //! (`Hashing::Bricked`); their files have their own names, and the line says `hashing=`.
+//!
+//! `--cold-encoding int8` stores the field file's blocks as int8 with one f32 scale per block
+//! (`Encoding::Int8`, a quarter of the f32 payload; f32 by default): its file has its own name
+//! (`-int8`), and the line says `cold_encoding=` and `bytes_per_load=` (the bytes the process
+//! read from the disk in the measured loop, `bytes_read`, over the blocks it loaded, `loads`;
+//! 0 without loads). The mmap engines map an f32 copy of whichever field file they are given
+//! (of an int8 one: its decoded values, still f32).
 //!
 //! `--prepare-only` makes the engine's files (as without it) and exits without measuring, so
 //! that a script can make them outside the memory cgroup it measures in.
@@ -40,13 +47,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use field::bench::{self, Config, Engine, Workload};
-use field::{Hashing, Layout};
+use field::{Encoding, Hashing, Layout};
 
 const USAGE: &str = "usage: field-bench --size-mib N --budget-mib N \
 --workload camera|zipf|uniform|train --queries N --batch N [--engine field|mmap|mmap-random] \
 [--max-seconds S] [--dir PATH] [--seed N] [--block-kib 4..64] [--hashing spatial|local|bricked] [--reuse] \
 [--no-drop-caches] [--prepare-only] [--read-ahead BLOCKS] [--look-ahead N] [--predict HORIZON] \
-[--promote-at COUNT] [--warm-percent P]";
+[--promote-at COUNT] [--warm-percent P] [--cold-encoding f32|int8]";
 
 struct Args {
     config: Config,
@@ -55,6 +62,7 @@ struct Args {
     prepare_only: bool,
     log2_block_bytes: u8,
     hashing: Hashing,
+    cold_encoding: Encoding,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -79,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
     let mut prepare_only = false;
     let mut block_kib = 16u64;
     let mut hashing = Hashing::Spatial;
+    let mut cold_encoding = Encoding::F32;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -102,6 +111,7 @@ fn parse_args() -> Result<Args, String> {
             "--dir" => dir = Some(PathBuf::from(value()?)),
             "--block-kib" => block_kib = number(value()?)?,
             "--hashing" => hashing = value()?.parse()?,
+            "--cold-encoding" => cold_encoding = value()?.parse()?,
             "--reuse" => reuse = true,
             "--prepare-only" => prepare_only = true,
             "--no-drop-caches" => config.drop_caches = false,
@@ -125,6 +135,7 @@ fn parse_args() -> Result<Args, String> {
         prepare_only,
         log2_block_bytes,
         hashing,
+        cold_encoding,
     })
 }
 
@@ -136,6 +147,7 @@ fn run(args: Args) -> field::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let layout = Layout {
         hashing: args.hashing,
+        cold_encoding: args.cold_encoding,
         ..bench::layout_for_size(
             args.config.size_mib,
             args.log2_block_bytes,
@@ -176,10 +188,14 @@ fn run(args: Args) -> field::Result<()> {
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
+    let report = report?;
+    let bytes_per_load = report.bytes_read.checked_div(report.loads).unwrap_or(0);
     println!(
-        "{} create_s={create_s:.2} export_s={export_s:.2} hashing={}",
-        report?.line(),
-        layout.hashing.name()
+        "{} create_s={create_s:.2} export_s={export_s:.2} hashing={} cold_encoding={} \
+         bytes_per_load={bytes_per_load}",
+        report.line(),
+        layout.hashing.name(),
+        layout.cold_encoding.name()
     );
     Ok(())
 }
