@@ -9,7 +9,8 @@
 //!
 //! A slot holds one version of one block: a 64-byte record header, then the payload (the
 //! block's features, little-endian: f32, or a f32 scale then one int8 per value), the whole
-//! rounded up to 512 bytes (a slot has room for the f32 encoding). Each written block
+//! rounded up to 512 bytes (a slot has room for the f32 encoding; a read takes only the
+//! record's bytes, [`record_bytes`], so an int8 one reads a quarter of them). Each written block
 //! owns one pair of slots and writes its versions alternately into them (see `store`). All
 //! integers are little-endian. Checksums are CRC-32 (crc32fast): the file header's covers its
 //! first 60 bytes; a record header's covers its first 60 bytes, which include the payload's
@@ -78,6 +79,14 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Bytes of one slot for a blocking: record header plus f32 payload, rounded up to 512.
 pub fn slot_bytes(blocking: &Blocking) -> usize {
     (RECORD_HEADER_BYTES + blocking.floats_per_block() * 4).next_multiple_of(SLOT_ALIGN)
+}
+
+/// Bytes of one record for a blocking in `encoding`: its header plus its payload, unrounded.
+/// A slot has room for the f32 record; reading a block reads only this much of its slot
+/// (`store`), so an int8 block (64 + 4 + 4,096 bytes for 16 KiB blocks) reads two pages of
+/// the file instead of the slot's five.
+pub fn record_bytes(blocking: &Blocking, encoding: Encoding) -> usize {
+    RECORD_HEADER_BYTES + encoding.payload_bytes(blocking.floats_per_block())
 }
 
 /// Encodes the file header region (`FILE_HEADER_BYTES` bytes) of a validated layout.
@@ -238,8 +247,8 @@ pub fn decode_record_header(b: &[u8]) -> Option<RecordHeader> {
     })
 }
 
-/// Checks a whole slot (header and payload) as a version of `block` and decodes its values
-/// into `out`. Returns the record's sequence number, or `None` if anything fails to match.
+/// Checks a record (header and payload: a whole slot, or its first [`record_bytes`]) as a
+/// version of `block` and decodes its values into `out`. Returns the record's sequence number, or `None` if anything fails to match.
 pub fn decode_record(slot: &[u8], block: u64, out: &mut [f32]) -> Option<u64> {
     let h = decode_record_header(slot)?;
     let len = h.encoding.payload_bytes(out.len());
@@ -345,6 +354,40 @@ mod tests {
         assert!(
             decode_record_header(&[0u8; 64]).is_none(),
             "an empty slot holds nothing"
+        );
+    }
+
+    #[test]
+    fn an_int8_record_of_a_16_kib_block_spans_two_pages_from_any_slot() {
+        let blocking = Blocking::new(&Layout {
+            features: 4,
+            ..Layout::default()
+        });
+        let slot = slot_bytes(&blocking);
+        assert_eq!(slot, 16_896, "64 + 16,384 rounded up to 512");
+        assert_eq!(record_bytes(&blocking, Encoding::F32), 16_448);
+        assert_eq!(record_bytes(&blocking, Encoding::Int8), 4_164);
+        // Slots start at 4 KiB + a multiple of 512 (pairs of two slots): the whole slot or the
+        // f32 record covers five 4 KiB pages wherever it starts, the int8 record two.
+        let pages = |at: usize, len: usize| (at + len).div_ceil(4096) - at / 4096;
+        for k in 0..64 {
+            let at = FILE_HEADER_BYTES as usize + k * slot;
+            assert_eq!(pages(at, slot), 5, "slot {k}");
+            assert_eq!(pages(at, record_bytes(&blocking, Encoding::F32)), 5);
+            assert_eq!(pages(at, record_bytes(&blocking, Encoding::Int8)), 2);
+        }
+        // A record decodes from its own bytes, without the rest of the slot.
+        let values: Vec<f32> = (0..blocking.floats_per_block())
+            .map(|i| (i % 19) as f32 * 0.01)
+            .collect();
+        let mut buf = vec![0u8; slot];
+        encode_record(5, 2, Encoding::Int8, &values, &mut buf);
+        let mut out = vec![0f32; values.len()];
+        assert_eq!(decode_record(&buf[..4_164], 5, &mut out), Some(2));
+        assert_eq!(
+            decode_record(&buf[..4_163], 5, &mut out),
+            None,
+            "one byte short"
         );
     }
 

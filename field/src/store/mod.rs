@@ -262,6 +262,9 @@ pub struct BlockStore {
     encoding: Encoding,
     geometry: Geometry,
     slot_bytes: usize,
+    /// Bytes of a record in the file's encoding (`format::record_bytes`): what a block read
+    /// reads of its slot.
+    record_bytes: usize,
     header_crc: u32,
     pairs: HashMap<u64, Pair>,
     /// Pairs with no valid record (left by a write torn before its first version landed).
@@ -351,6 +354,7 @@ impl BlockStore {
                 floats: blocking.floats_per_block(),
             },
             slot_bytes,
+            record_bytes: format::record_bytes(&blocking, layout.cold_encoding),
             header_crc,
             pairs: HashMap::new(),
             free_pairs: Vec::new(),
@@ -428,12 +432,15 @@ impl BlockStore {
         self.geometry.first_pair + pair * self.geometry.pair_bytes + (slot * self.slot_bytes) as u64
     }
 
-    /// Reads `slot` of `pair` into `buf` (one slot long); bytes past the end of the file read
-    /// as 0.
-    fn read_slot(&self, pair: u64, slot: usize, buf: &mut [u8]) -> Result<()> {
+    /// Reads the record in `slot` of `pair` into the front of `buf` (at least one record of
+    /// the file's encoding long: every record this store writes is in that encoding) and
+    /// returns those bytes; bytes past the end of the file read as 0. The rest of the slot (room
+    /// for an f32 record, unused by an int8 one) is not read.
+    fn read_slot<'b>(&self, pair: u64, slot: usize, buf: &'b mut [u8]) -> Result<&'b [u8]> {
         self.slot_reads.fetch_add(1, Ordering::Relaxed);
-        scan::read_full(&self.file, buf, self.slot_offset(pair, slot))?;
-        Ok(())
+        let record = &mut buf[..self.record_bytes];
+        scan::read_full(&self.file, record, self.slot_offset(pair, slot))?;
+        Ok(record)
     }
 
     /// Finds the block's newest complete version, decodes it into `out` (if any) and notes
@@ -462,8 +469,8 @@ impl BlockStore {
             if pair.seq[slot] == 0 || skip == Some(slot) {
                 continue;
             }
-            self.read_slot(pair.index, slot, buf)?;
-            if format::decode_record(buf, block, out).is_some() {
+            let record = self.read_slot(pair.index, slot, buf)?;
+            if format::decode_record(record, block, out).is_some() {
                 current = Current::Slot(slot);
                 break;
             }
@@ -602,8 +609,8 @@ impl BlockStore {
                 if pair.seq[slot] == 0 {
                     continue;
                 }
-                self.read_slot(pair.index, slot, &mut buf)?;
-                if format::decode_record(&buf, block, &mut tmp).is_some() {
+                let record = self.read_slot(pair.index, slot, &mut buf)?;
+                if format::decode_record(record, block, &mut tmp).is_some() {
                     readable = true;
                 } else {
                     report.torn_slots += 1;

@@ -404,3 +404,64 @@ fn map_sizes_follow_the_tables_growth() {
     assert_eq!(map_capacity_within(4096 * 41 + 16), 3584);
     assert!(map_table_bytes(usize::MAX) == usize::MAX);
 }
+
+#[test]
+fn int8_blocks_are_read_from_their_record_alone_and_a_torn_one_falls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    let layout = Layout {
+        cold_encoding: Encoding::Int8,
+        ..small_layout()
+    };
+    let blocking = Blocking::new(&layout);
+    let n = blocking.floats_per_block();
+    let record = format::record_bytes(&blocking, Encoding::Int8);
+    // What a value survives as: quantised and decoded.
+    let through_int8 = |v: &[f32]| {
+        let mut slot = vec![0u8; format::slot_bytes(&blocking)];
+        format::encode_record(0, 1, Encoding::Int8, v, &mut slot);
+        let mut out = vec![0f32; n];
+        format::decode_record(&slot, 0, &mut out).unwrap();
+        out
+    };
+    let mut store = BlockStore::create(&path, &layout).unwrap();
+    assert_eq!(store.record_bytes, record);
+    assert!(
+        record < store.slot_bytes / 3,
+        "{record} of {}",
+        store.slot_bytes
+    );
+    for b in 0..8u64 {
+        store.write_back(&[(b, &values(n, b as f32))]).unwrap();
+    }
+    for b in [2u64, 3] {
+        store
+            .write_back(&[(b, &values(n, 10.0 + b as f32))])
+            .unwrap();
+    }
+    let torn = slot_of(&store, 2, 1) + record as u64 - 8; // the end of version 2's payload
+    let past = slot_of(&store, 3, 1) + record as u64 + 8; // past block 3's record, in its slot
+    drop(store);
+    damage(&path, torn, &[0x5a; 8]);
+    damage(&path, past, &[0x5a; 64]);
+    let mut expect: Vec<Vec<f32>> = (0..8).map(|b| through_int8(&values(n, b as f32))).collect();
+    expect[3] = through_int8(&values(n, 13.0));
+    for engine in [ReadEngine::Uring, ReadEngine::Threads] {
+        for in_flight in [1, 8] {
+            let (_, mut store) = BlockStore::open(&path).unwrap();
+            store.set_read_engine(engine);
+            let ids: Vec<u64> = (0..8).collect();
+            let mut bufs = vec![vec![0f32; n]; 8];
+            let mut outs: Vec<&mut [f32]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+            let found = store.read_many_with(&ids, &mut outs, in_flight).unwrap();
+            assert!(found.iter().all(|&f| f), "{engine:?} {in_flight}");
+            assert_eq!(bufs, expect, "{engine:?} {in_flight}");
+            let mut out = vec![0f32; n];
+            assert!(store.read(2, &mut out).unwrap());
+            assert_eq!(out, expect[2], "the torn version 2 of block 2 is skipped");
+        }
+    }
+    let (_, store) = BlockStore::open_with(&path, false).unwrap();
+    let report = store.check().unwrap();
+    assert_eq!((report.readable, report.torn_slots), (8, 1), "{report:?}");
+}

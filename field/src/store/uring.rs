@@ -34,9 +34,11 @@ impl BlockStore {
         in_flight: usize,
     ) -> Result<Vec<(usize, bool)>> {
         let depth = in_flight.clamp(1, RING_ENTRIES as usize);
-        let sb = self.slot_bytes;
+        // Each buffer holds one record of the file's encoding (not the whole slot: an int8
+        // record is a quarter of it).
+        let rb = self.record_bytes;
         let fd = types::Fd(self.file.as_raw_fd());
-        let mut bufs = vec![0u8; depth * sb];
+        let mut bufs = vec![0u8; depth * rb];
         let mut free: Vec<usize> = (0..depth).rev().collect();
         // Per buffer: the job and the slot its read is for.
         let mut owner = vec![(0usize, 0usize); depth];
@@ -55,12 +57,12 @@ impl BlockStore {
                     continue;
                 }
                 let b = free.pop().expect("not empty");
-                let buf = bufs[b * sb..(b + 1) * sb].as_mut_ptr();
-                let read = opcode::Read::new(fd, buf, sb as u32)
+                let buf = bufs[b * rb..(b + 1) * rb].as_mut_ptr();
+                let read = opcode::Read::new(fd, buf, rb as u32)
                     .offset(self.slot_offset(pair.index, slot))
                     .build()
                     .user_data(b as u64);
-                // SAFETY: the read writes `sb` bytes into buffer `b` of `bufs`, which is not
+                // SAFETY: the read writes `rb` bytes into buffer `b` of `bufs`, which is not
                 // touched, moved or dropped until the read's completion is taken below (every
                 // queued read is waited for before this function returns, or `bufs` is leaked);
                 // the descriptor belongs to `self.file`, borrowed for the whole call.
@@ -98,9 +100,9 @@ impl BlockStore {
                     failed.get_or_insert(io::Error::from_raw_os_error(-res));
                     continue;
                 }
-                let buf = &mut bufs[b * sb..(b + 1) * sb];
+                let buf = &mut bufs[b * rb..(b + 1) * rb];
                 let n = res as usize;
-                if n < sb {
+                if n < rb {
                     // Short: the end of the file (the rest reads as zeros) or an interrupted
                     // read; `read_full` finishes it either way.
                     let at = self.slot_offset(jobs[j].2.index, slot) + n as u64;
@@ -122,7 +124,7 @@ impl BlockStore {
         if let Some(e) = failed {
             return Err(e.into());
         }
-        let mut buf = vec![0u8; sb];
+        let mut buf = vec![0u8; self.record_bytes];
         for (j, tried) in slow {
             let (i, block, pair, out) = &mut jobs[j];
             let current = self.find_current_skipping(*block, pair, tried, out, &mut buf)?;
