@@ -8,7 +8,9 @@ usage: field/bench/medians.py [--compare] RESULTS...
   --compare  per size and budget, queries/s of every variant side by side, with the all-in-RAM
              runs (budget 0) of the same size, and field's ratio to each mmap variant.
 
-Lines written before the mmap engine existed (no engine= key) count as variant "field"."""
+Lines written before the mmap engine existed (no engine= key) count as variant "field"; a
+hashing other than spatial and an int8 cold encoding are named after the variant, e.g.
+"field (local, int8)"."""
 import statistics
 import sys
 
@@ -22,7 +24,10 @@ VARIANTS = ["field", "field-cg", "mmap", "mmap-cg", "mmap-random", "mmap-random-
 def variant(v):
     name = v.get("variant") or v.get("engine", "field")
     hashing = v.get("hashing", "spatial")
-    return name if hashing == "spatial" else f"{name} ({hashing})"
+    # Lines before session 20 have no cold_encoding= (f32); int8 runs are a variant of their own.
+    notes = [n for n in (hashing if hashing != "spatial" else None,
+                         "int8" if v.get("cold_encoding") == "int8" else None) if n]
+    return f"{name} ({', '.join(notes)})" if notes else name
 
 
 def load(paths):
