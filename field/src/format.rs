@@ -248,7 +248,8 @@ pub fn decode_record_header(b: &[u8]) -> Option<RecordHeader> {
 }
 
 /// Checks a record (header and payload: a whole slot, or its first [`record_bytes`]) as a
-/// version of `block` and decodes its values into `out`. Returns the record's sequence number, or `None` if anything fails to match.
+/// version of `block` and decodes its values into `out`. Returns the record's sequence
+/// number, or `None` if anything fails to match.
 pub fn decode_record(slot: &[u8], block: u64, out: &mut [f32]) -> Option<u64> {
     let h = decode_record_header(slot)?;
     let len = h.encoding.payload_bytes(out.len());
