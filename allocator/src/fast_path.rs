@@ -689,7 +689,12 @@ unsafe fn realloc_by(
     if new_size > isize::MAX as usize {
         return ptr::null_mut();
     }
-    let q = alloc(new_size);
+    let q = if new_size >= WHALE_MIN && align <= whale::LARGE_PAGE {
+        // A block that `realloc` grows into a whale (see `whale::alloc_grown`).
+        whale::alloc_grown(new_size, align)
+    } else {
+        alloc(new_size)
+    };
     if !q.is_null() {
         // SAFETY: both blocks are live, distinct, and at least min(old, new_size) long.
         unsafe {

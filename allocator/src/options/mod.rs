@@ -157,7 +157,7 @@ pub static OPTIONS: [OptionDesc; OPTION_COUNT] = [
     OptionDesc {
         name: "SACS_WHALE_HUGE_PAGES",
         default: 1,
-        doc: "Whale: advise transparent huge pages (MADV_HUGEPAGE) on whale mappings (1) or not (0).",
+        doc: "Whale: advise transparent huge pages (MADV_HUGEPAGE) on fresh mappings of whales that realloc grows and of large-page regions (1), of every whale (2), or of none (0).",
     },
     OptionDesc {
         name: "SACS_STATS",

@@ -1,5 +1,6 @@
 //! Whale: requests of 2 MiB and more, each in a dedicated mapping aligned to 2 MiB (transparent
-//! huge pages advised), and the ring that keeps freed mappings for reuse.
+//! huge pages advised for whales that `realloc` grows), and the ring that keeps freed mappings
+//! for reuse.
 //!
 //! A fresh mapping costs more than its `mmap`: the kernel zeroes and faults in every page of it
 //! before the program writes it again, and unmapping tears down its page tables. So a freed
@@ -154,11 +155,26 @@ fn mapping_len(size: usize) -> Option<usize> {
     Some((size.max(1) + OS_PAGE - 1) & !(OS_PAGE - 1))
 }
 
-/// Maps a fresh whale mapping of `len` bytes aligned to `align` (>= LARGE_PAGE).
-fn map_fresh(len: usize, align: usize) -> Option<usize> {
+/// Whether a fresh mapping for a whale gets transparent huge pages (`MADV_HUGEPAGE`):
+/// `SACS_WHALE_HUGE_PAGES` 0 never, 1 (the default) for whales that `realloc` grows (and
+/// large-page regions), 2 for every whale. A whale grown by `realloc` is moved and extended by
+/// `mremap`, which moves a huge page's one entry instead of 512, and faults its new memory in
+/// 2 MiB at a time (realloc-growth: 0.50 s with them, 0.69 s without); a whale that `malloc`
+/// made is mostly written once and then reused from the ring, and on this project's machines
+/// a fresh 2 MiB page cost about 2.8 ms to fault in, 1,200 times the 4 KiB faults it replaces
+/// (whale-churn: 2.23 s with them, 1.72 s without; docs/benchmarks.md, "Huge pages for grown
+/// whales").
+fn huge_pages_for(grown: bool) -> bool {
+    let v = options::get(Opt::WhaleHugePages);
+    v >= 2 || (grown && v >= 1)
+}
+
+/// Maps a fresh whale mapping of `len` bytes aligned to `align` (>= LARGE_PAGE), with huge
+/// pages advised if `huge`.
+fn map_fresh(len: usize, align: usize, huge: bool) -> Option<usize> {
     let p = platform::map_aligned(len, align)?.as_ptr();
     GLOBAL.mapped(len);
-    if len >= LARGE_PAGE && options::get(Opt::WhaleHugePages) != 0 {
+    if len >= LARGE_PAGE && huge {
         // SAFETY: the mapping is ours.
         unsafe { platform::advise_huge(p, len) };
     }
@@ -190,7 +206,13 @@ fn grow(c: Cached, len: usize, align: usize) -> Result<usize, Option<usize>> {
 /// (base, mapping length, bytes at its start that may hold old contents).
 #[inline(never)]
 #[link_section = ".sacs_rare"]
-fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usize, usize, usize)> {
+fn obtain(
+    len: usize,
+    align: usize,
+    register: bool,
+    exact: bool,
+    huge: bool,
+) -> Option<(usize, usize, usize)> {
     let align = align.max(LARGE_PAGE);
     let now = platform::now_ms();
     if register && !map_registry() {
@@ -243,7 +265,7 @@ fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usiz
                 give_back(c.base, c.len);
                 GLOBAL.whale_ring_misses.add(1);
                 let base = fresh?;
-                if options::get(Opt::WhaleHugePages) != 0 {
+                if huge {
                     // SAFETY: the mapping is ours.
                     unsafe { platform::advise_huge(base as *mut u8, len) };
                 }
@@ -252,7 +274,7 @@ fn obtain(len: usize, align: usize, register: bool, exact: bool) -> Option<(usiz
         },
         Take::Miss => {
             GLOBAL.whale_ring_misses.add(1);
-            (map_fresh(len, align)?, len, 0)
+            (map_fresh(len, align, huge)?, len, 0)
         }
     };
     if register {
@@ -291,10 +313,21 @@ fn give_back(base: usize, len: usize) {
 
 /// Allocates a whale of `size` bytes aligned to `align`; zeroed if `zero`.
 pub fn alloc(size: usize, align: usize, zero: bool) -> *mut u8 {
+    alloc_huge_if(size, align, zero, huge_pages_for(false))
+}
+
+/// Allocates a whale of `size` bytes aligned to `align` for `realloc`, which moves a smaller
+/// block into it: its mapping gets huge pages under the default `SACS_WHALE_HUGE_PAGES`.
+pub fn alloc_grown(size: usize, align: usize) -> *mut u8 {
+    alloc_huge_if(size, align, false, huge_pages_for(true))
+}
+
+/// [`alloc`]'s body: a fresh mapping gets huge pages if `huge`.
+fn alloc_huge_if(size: usize, align: usize, zero: bool, huge: bool) -> *mut u8 {
     let Some(len) = mapping_len(size) else {
         return ptr::null_mut();
     };
-    match obtain(len, align, true, false) {
+    match obtain(len, align, true, false, huge) {
         Some((base, _, dirty)) => {
             GLOBAL.tier_allocs[Tier::Whale as usize].add(1);
             if zero && dirty > 0 {
@@ -365,6 +398,7 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
     let live = w.registry.live_bytes - len + new_len;
     w.ring.note_live(live);
     drop(w);
+    let huge = huge_pages_for(true);
     // SAFETY: the whole mapping is ours (registered, and the caller owns it).
     if unsafe { platform::remap(p, len, new_len, false) }.is_some() {
         let mut w = WHALES.lock();
@@ -376,6 +410,10 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
         w.publish_live();
         drop(w);
         GLOBAL.mapped(new_len - len);
+        if huge {
+            // SAFETY: the mapping is ours (a whale that `malloc` made has no advice yet).
+            unsafe { platform::advise_huge(p, new_len) };
+        }
         return Some(p);
     }
     // Move it into a fresh aligned reservation: the kernel moves the page tables, no copy.
@@ -405,6 +443,10 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
         return None;
     }
     GLOBAL.mapped(new_len - len);
+    if huge {
+        // SAFETY: as above, at its new address.
+        unsafe { platform::advise_huge(dest, new_len) };
+    }
     Some(dest)
 }
 
@@ -448,7 +490,7 @@ pub fn obtain_region(len: usize) -> *mut u8 {
     if len == 0 || len > isize::MAX as usize {
         return ptr::null_mut();
     }
-    match obtain(len, LARGE_PAGE, false, true) {
+    match obtain(len, LARGE_PAGE, false, true, huge_pages_for(true)) {
         Some((base, got, _)) => {
             debug_assert_eq!(got, len);
             base as *mut u8
