@@ -297,9 +297,7 @@ fn alloc_slow_uncached(size: usize, align: usize, zero: bool) -> *mut u8 {
     }
     process::init();
     let Some(class) = class else {
-        // Whale requests are slow enough to carry the shared structures' periodic purge.
-        heap::tick::global_tick(platform::now_ms(), false);
-        return whale::alloc(size, align, zero);
+        return alloc_whale(size, align, zero, false);
     };
     if class < SMALL_CLASSES {
         let p = alloc_refill(heap::current(), class);
@@ -651,6 +649,20 @@ pub unsafe fn realloc_with(
     unsafe { realloc_by(p, new_size, NATURAL_ALIGN, alloc) }
 }
 
+/// A whale of `size` bytes aligned to `align` (zeroed if `zero`), for `realloc` if `grown`
+/// (`whale::alloc_grown`). Whale requests are slow enough to carry the shared structures'
+/// periodic purge.
+#[cold]
+#[inline(never)]
+fn alloc_whale(size: usize, align: usize, zero: bool, grown: bool) -> *mut u8 {
+    heap::tick::global_tick(platform::now_ms(), false);
+    if grown {
+        whale::alloc_grown(size, align)
+    } else {
+        whale::alloc(size, align, zero)
+    }
+}
+
 /// [`realloc`]'s body, with the allocation of a new block left to `alloc`.
 ///
 /// # Safety
@@ -691,7 +703,7 @@ unsafe fn realloc_by(
     }
     let q = if new_size >= WHALE_MIN && align <= whale::LARGE_PAGE {
         // A block that `realloc` grows into a whale (see `whale::alloc_grown`).
-        whale::alloc_grown(new_size, align)
+        alloc_whale(new_size, align, false, true)
     } else {
         alloc(new_size)
     };

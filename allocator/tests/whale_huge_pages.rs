@@ -23,6 +23,15 @@ fn filled(size: usize, seed: u8) -> *mut u8 {
     p
 }
 
+/// `realloc(p, new_size)`, checked not null, with the `madvise(MADV_HUGEPAGE)` calls it made.
+fn realloc_counting(p: *mut u8, new_size: usize) -> (*mut u8, u64) {
+    let before = huge_advice_calls();
+    // SAFETY: the callers pass live blocks of theirs.
+    let q = unsafe { sacs::realloc(p, new_size, 8) };
+    assert!(!q.is_null());
+    (q, huge_advice_calls() - before)
+}
+
 fn check(p: *mut u8, size: usize, seed: u8) {
     for at in (0..size).step_by(4096).chain([size - 1]) {
         // SAFETY: `p` is a live block of at least `size` bytes.
@@ -40,26 +49,13 @@ fn whales_that_realloc_grows_get_huge_pages() {
     assert_eq!(huge_advice_calls(), before, "a plain whale got huge pages");
 
     // `realloc` moves a big block into a whale: advised.
-    let big = filled(MIB, 2);
-    let before = huge_advice_calls();
-    // SAFETY: `big` is live and ours.
-    let grown = unsafe { sacs::realloc(big, 20 * MIB, 8) };
-    assert!(!grown.is_null());
-    assert!(
-        huge_advice_calls() > before,
-        "a whale made by realloc got no huge pages"
-    );
+    let (grown, advised) = realloc_counting(filled(MIB, 2), 20 * MIB);
+    assert!(advised > 0, "a whale made by realloc got no huge pages");
     check(grown, MIB, 2);
 
     // `realloc` extends the plain whale: advised then.
-    let before = huge_advice_calls();
-    // SAFETY: `plain` is live and ours.
-    let extended = unsafe { sacs::realloc(plain, 64 * MIB, 8) };
-    assert!(!extended.is_null());
-    assert!(
-        huge_advice_calls() > before,
-        "a whale grown by realloc got no huge pages"
-    );
+    let (extended, advised) = realloc_counting(plain, 64 * MIB);
+    assert!(advised > 0, "a whale grown by realloc got no huge pages");
     check(extended, 8 * MIB, 1);
 
     // 2: every whale; 0: none.
@@ -71,16 +67,8 @@ fn whales_that_realloc_grows_get_huge_pages() {
         "SACS_WHALE_HUGE_PAGES=2: a plain whale got none"
     );
     options::set(Opt::WhaleHugePages, 0);
-    let small = filled(MIB, 4);
-    let before = huge_advice_calls();
-    // SAFETY: `small` is live and ours.
-    let none = unsafe { sacs::realloc(small, 400 * MIB, 8) };
-    assert!(!none.is_null());
-    assert_eq!(
-        huge_advice_calls(),
-        before,
-        "SACS_WHALE_HUGE_PAGES=0: advised"
-    );
+    let (none, advised) = realloc_counting(filled(MIB, 4), 400 * MIB);
+    assert_eq!(advised, 0, "SACS_WHALE_HUGE_PAGES=0: advised");
     check(none, MIB, 4);
     options::set(Opt::WhaleHugePages, 1);
 
