@@ -387,7 +387,7 @@ fn finish(index: usize, chores: &mut Chores, now: u64) -> bool {
             // SAFETY: reserved by `reserve_purge` on this segment, `done` from `decommit_runs`.
             unsafe {
                 (*seg).finish_purge(mask, done);
-                if (*seg).is_empty() && (*seg).dirty_slices == 0 {
+                if (*seg).is_empty() && !(*seg).has_dirty() {
                     a.segments.remove(seg);
                     chores.empty.push_back(seg);
                 }
@@ -458,7 +458,7 @@ impl Arena {
         while !seg.is_null() {
             // SAFETY: the arena's segments are valid while we hold its lock.
             unsafe {
-                if (*seg).dirty_slices != 0 {
+                if (*seg).has_dirty() {
                     return true;
                 }
                 seg = (*seg).next;
@@ -591,7 +591,7 @@ impl Arena {
         }
         let (seg, _) = idle.into_iter().find(|&(seg, cached)| {
             // SAFETY: as above.
-            let taken = (segment::ALL_FREE & !unsafe { (*seg).free_slices }).count_ones();
+            let taken = (segment::ALL_FREE & !unsafe { (*seg).slice_bits().0 }).count_ones();
             cached > 0 && cached == taken
         })?;
         for i in 0..BIG_CLASSES {
@@ -678,7 +678,7 @@ impl Arena {
                     }
                 }
                 // A segment emptied by `uncache_oldest` goes to the segment cache once clean.
-                if (*seg).is_empty() && (*seg).dirty_slices == 0 {
+                if (*seg).is_empty() && !(*seg).has_dirty() {
                     self.segments.remove(seg);
                     chores.empty.push_back(seg);
                 }

@@ -156,8 +156,9 @@ pub fn print_profile(fd: i32) {
 }
 
 /// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty
-/// pages, pages of exited threads that were freed, cached big blocks, empty segments, and the
-/// whale ring. Live blocks are untouched. (The `malloc_trim` of SACS.)
+/// pages, pages of exited threads that were freed, the free slices of other threads' heap
+/// segments, cached big blocks, empty segments, and the whale ring. Live blocks are untouched.
+/// (The `malloc_trim` of SACS.)
 pub fn purge() {
     process::init();
     heap::tick::purge_now();

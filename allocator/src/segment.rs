@@ -20,7 +20,9 @@
 //! segment it decommits every dirty slice once the oldest is due. Empty segments go to the
 //! process-wide [`cache`] and are unmapped after a delay or when it is full.
 
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicBool, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 
 use crate::options::{self, Opt};
 use crate::page::{Page, PageKind};
@@ -57,15 +59,22 @@ pub struct Segment {
     pub kind: u8,
     /// Index of the owning arena (arena segments).
     pub arena: u8,
+    /// Held ([`Segment::hold`]) by every method that touches the slice state below
+    /// (`free_slices`, `dirty_slices`, `purge_at`, `purge_extra`, `dirty_at`), for bit
+    /// operations only: by the owner, and by the shared look at idle heaps ([`idle`]).
+    held: AtomicBool,
     /// Owning heap's address (heap segments); 0 while abandoned.
     pub owner: AtomicUsize,
     /// Bit `i`: slice `i` belongs to no span.
-    pub free_slices: u64,
+    free_slices: u64,
     /// Free slices whose memory may be resident.
-    pub dirty_slices: u64,
+    dirty_slices: u64,
     /// Milliseconds after which the oldest dirty slice is due for decommit (0: nothing dirty).
     /// Never later than the true earliest deadline; a look may find nothing due and move it on.
-    pub purge_at: u64,
+    purge_at: u64,
+    /// How much longer (ms) than `purge_at` the owner waits (its `purge::PurgeDelay` extra, as
+    /// of its last look): the shared look for idle heaps ([`idle`]) waits that and more.
+    purge_extra: u64,
     /// When the segment entered the segment cache.
     pub cached_at: u64,
     /// When (ms) the segment cache's purge last decommitted slices of this segment while it sat
@@ -84,14 +93,52 @@ pub struct Segment {
     /// For each dirty free slice, when (ms) its memory was last used; for each clean free slice,
     /// when (ms) it was decommitted (0: never, the slice is fresh). Taking a span reports the
     /// latter, so that an owner can tell memory it purged a moment ago from fresh memory.
-    pub dirty_at: [u64; SLICES],
+    dirty_at: [u64; SLICES],
 }
 
 const _: () = assert!(core::mem::size_of::<Segment>() <= SLICE);
 const _: () = assert!(SLICE == crate::size_class::PAGE_ALIGN);
 const _: () = assert!(SLICES * core::mem::size_of::<Page>() <= u16::MAX as usize);
 
+/// A hold on a segment's slice state ([`Segment::hold`]), let go when dropped.
+pub struct Held(*const AtomicBool);
+
+impl Drop for Held {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the flag of a segment that outlives the hold (a method's `self`, or a
+        // segment the shared look keeps from unmapping; see `idle`).
+        unsafe { (*self.0).store(false, Release) };
+        crate::platform::tls::lock_released();
+    }
+}
+
 impl Segment {
+    /// Holds the slice state, waiting while another thread holds it (for a few bit operations:
+    /// no holder makes a system call or takes a lock). Release on drop pairs with the Acquire
+    /// here, so each holder sees the last one's writes. Counted as a held spin lock in
+    /// validation builds, which abort on a system call made while holding it.
+    #[inline]
+    fn hold(&self) -> Held {
+        while self.held.swap(true, Acquire) {
+            while self.held.load(Relaxed) {
+                core::hint::spin_loop();
+            }
+        }
+        crate::platform::tls::lock_taken();
+        Held(&self.held)
+    }
+
+    /// [`hold`](Self::hold) if no one holds the slice state now.
+    #[inline]
+    fn try_hold(&self) -> Option<Held> {
+        if self.held.swap(true, Acquire) {
+            return None;
+        }
+        crate::platform::tls::lock_taken();
+        Some(Held(&self.held))
+    }
+
     /// The segment containing `addr` (which must be inside a segment).
     #[inline(always)]
     pub fn of(addr: *const u8) -> *mut Segment {
@@ -128,12 +175,27 @@ impl Segment {
     /// Whether every slice but the header is free.
     #[inline]
     pub fn is_empty(&self) -> bool {
+        let _held = self.hold();
         self.free_slices == ALL_FREE
+    }
+
+    /// Whether a free slice may be resident (a purge look has work).
+    #[inline]
+    pub fn has_dirty(&self) -> bool {
+        let _held = self.hold();
+        self.dirty_slices != 0
+    }
+
+    /// The free slices and the dirty ones among them, as bitmaps (bit `i`: slice `i`).
+    pub fn slice_bits(&self) -> (u64, u64) {
+        let _held = self.hold();
+        (self.free_slices, self.dirty_slices)
     }
 
     /// Slices in spans (the header not counted).
     #[inline]
     pub fn used_slices(&self) -> usize {
+        let _held = self.hold();
         (!self.free_slices & ALL_FREE).count_ones() as usize
     }
 
@@ -148,6 +210,7 @@ impl Segment {
     /// slice of the span was decommitted: 0 when every slice was dirty or fresh.
     pub fn take_span_purged(&mut self, n: usize) -> Option<(*mut Page, u64)> {
         debug_assert!((1..SLICES).contains(&n));
+        let _held = self.hold();
         let head = first_run(self.free_slices, n)?;
         // SAFETY: `head` starts a run of `n` free slices.
         Some(unsafe { self.take_span_at(head, n) })
@@ -157,6 +220,7 @@ impl Segment {
     /// reuse), if there is one.
     pub fn take_dirty_span(&mut self, n: usize) -> Option<*mut Page> {
         debug_assert!((1..SLICES).contains(&n));
+        let _held = self.hold();
         let head = first_run(self.free_slices & self.dirty_slices, n)?;
         // SAFETY: `head` starts a run of `n` free slices.
         Some(unsafe { self.take_span_at(head, n) }.0)
@@ -192,6 +256,7 @@ impl Segment {
             return false;
         }
         let mask = run_mask(head + n, slices - n);
+        let _held = self.hold();
         if self.free_slices & mask != mask {
             return false;
         }
@@ -247,6 +312,7 @@ impl Segment {
         let n = unsafe { (*page).slices as usize };
         debug_assert!(n > 0 && head + n <= SLICES);
         let mask = run_mask(head, n);
+        let _held = self.hold();
         debug_assert!(self.free_slices & mask == 0, "span given back twice");
         self.free_slices |= mask;
         if dirty {
@@ -285,21 +351,13 @@ impl Segment {
 
     /// Decommits every dirty free slice, one madvise per contiguous run. Returns bytes given
     /// back.
+    ///
+    /// # Safety
+    /// - as for [`purge_if_due_after`](Self::purge_if_due_after).
     #[cfg(test)]
-    pub fn purge(&mut self) -> usize {
-        self.purge_older(u64::MAX)
-    }
-
-    /// Decommits the dirty free slices that became dirty at or before `limit` (ms), one madvise
-    /// per contiguous run, and moves `purge_at` to the next slice's deadline. Returns bytes
-    /// given back. For a segment no one else can carve from meanwhile (a thread's own, or one
-    /// off every shared list); a shared one goes through [`reserve_purge`](Self::reserve_purge).
-    fn purge_older(&mut self, limit: u64) -> usize {
-        let old = self.dirty_older(limit);
-        // SAFETY: `old` are free slices of this segment, and no one carves from it meanwhile
-        // (we hold it exclusively), so no one uses their contents.
-        let done = unsafe { decommit_runs(self, old) };
-        self.settle_purge(old, done)
+    pub unsafe fn purge(seg: *mut Segment) -> usize {
+        // SAFETY: per the contract.
+        unsafe { Self::purge_if_due_after(seg, 0, true, 0) }
     }
 
     /// The dirty free slices that became dirty at or before `limit` (ms).
@@ -361,17 +419,35 @@ impl Segment {
     /// decommits the slices dirty for at least `SACS_PURGE_DELAY_MS` + `extra` (spans freed a
     /// moment ago stay committed for the next big block); in a heap segment, every dirty slice
     /// (they come from pages that already waited out the delay in the warm pool). Every dirty
-    /// slice with `force`. Returns bytes given back. The caller holds the segment exclusively
-    /// (see [`purge_older`](Self::purge_older)).
-    pub fn purge_if_due_after(&mut self, now: u64, force: bool, extra: u64) -> usize {
-        match self.due_limit(now, force, extra) {
-            Some(limit) => self.purge_older(limit),
-            None => 0,
+    /// slice with `force`. One madvise per contiguous run; `purge_at` moves to the next
+    /// slice's deadline. Returns bytes given back. The slices leave the free ones while the
+    /// system calls run ([`reserve_purge_after`](Self::reserve_purge_after)), so the shared
+    /// look for idle heaps ([`idle`]) may hold the slice state meanwhile.
+    ///
+    /// # Safety
+    /// - `seg` is a live segment that no one else carves from meanwhile: a thread's own, or one
+    ///   off every shared list (a shared one goes through
+    ///   [`reserve_purge`](Self::reserve_purge) under its lock).
+    pub unsafe fn purge_if_due_after(
+        seg: *mut Segment,
+        now: u64,
+        force: bool,
+        extra: u64,
+    ) -> usize {
+        // SAFETY: per the contract `seg` is live; each call holds its slice state throughout.
+        unsafe {
+            let old = (*seg).reserve_purge_after(now, force, extra);
+            if old == 0 {
+                return 0;
+            }
+            let done = decommit_runs(seg, old);
+            (*seg).finish_purge(old, done)
         }
     }
 
     /// Since when (ms) the longest-dirty free slice has been dirty (`u64::MAX`: none is dirty).
     pub fn oldest_dirty(&self) -> u64 {
+        let _held = self.hold();
         let mut dirty = self.dirty_slices;
         let mut oldest = u64::MAX;
         while dirty != 0 {
@@ -385,6 +461,7 @@ impl Segment {
     /// When (ms) the most recently decommitted of the free slices was decommitted (0: none is
     /// decommitted, or none ever was).
     pub fn last_decommit(&self) -> u64 {
+        let _held = self.hold();
         let mut clean = self.free_slices & !self.dirty_slices;
         let mut latest = 0;
         while clean != 0 {
@@ -397,6 +474,7 @@ impl Segment {
 
     /// Whether [`purge_if_due_after`](Self::purge_if_due_after) would look at any slice now.
     pub fn purge_due_after(&self, now: u64, force: bool, extra: u64) -> bool {
+        let _held = self.hold();
         self.due_limit(now, force, extra).is_some()
     }
 
@@ -426,7 +504,16 @@ impl Segment {
     /// [`finish_purge`](Self::finish_purge). Returns 0 when there is nothing to decommit (a look
     /// that found nothing due has moved `purge_at` on).
     pub fn reserve_purge(&mut self, now: u64, force: bool) -> u64 {
-        let Some(limit) = self.due_limit(now, force, 0) else {
+        self.reserve_purge_after(now, force, 0)
+    }
+
+    /// [`reserve_purge`](Self::reserve_purge) with the owner's `extra` delay (see
+    /// [`purge_if_due_after`](Self::purge_if_due_after)), which it also records for the shared
+    /// look ([`idle`]).
+    pub fn reserve_purge_after(&mut self, now: u64, force: bool, extra: u64) -> u64 {
+        let _held = self.hold();
+        self.purge_extra = extra;
+        let Some(limit) = self.due_limit(now, force, extra) else {
             return 0;
         };
         let old = self.dirty_older(limit);
@@ -448,6 +535,7 @@ impl Segment {
     /// - `old` was returned by `reserve_purge` on this segment and is not finished yet, and
     ///   `done` is what [`decommit_runs`] returned for it.
     pub unsafe fn finish_purge(&mut self, old: u64, done: u64) -> usize {
+        let _held = self.hold();
         debug_assert_eq!(self.free_slices & old, 0, "reserved runs were carved");
         self.free_slices |= old;
         self.dirty_slices |= old;
@@ -542,6 +630,8 @@ pub fn map_new(kind: SegmentKind) -> Option<*mut Segment> {
         segment_space::set_pages(base as usize, 0, SLICES, (*seg).pages.as_mut_ptr());
     }
     segment_map::insert(base as usize);
+    // The header is set up: the shared look for idle heaps may read it from now on.
+    segment_space::set_live(base as usize, true);
     Some(seg)
 }
 
@@ -553,7 +643,10 @@ pub unsafe fn unmap(seg: *mut Segment) {
     // SAFETY: per the contract the segment is ours and unused.
     unsafe {
         debug_assert!((*seg).is_empty());
-        let dirty = (*seg).dirty_slices.count_ones() as usize;
+        // Out of the shared look's walk first (it may be looking at the header now: this
+        // waits for it).
+        segment_space::set_live(seg as usize, false);
+        let dirty = (*seg).slice_bits().1.count_ones() as usize;
         segment_map::remove(seg as usize);
         // The header slice and the dirty slices were counted as committed.
         GLOBAL.unmapped(SEGMENT, (dirty + 1) * SLICE);
@@ -572,6 +665,7 @@ crate::list::linked_by_fields!(Segment);
 pub type SegmentList = crate::list::List<Segment>;
 
 pub mod cache;
+pub mod idle;
 
 #[cfg(test)]
 mod tests {
@@ -641,7 +735,7 @@ mod tests {
             s.give_span(a, true, 0);
             s.give_span(b, true, 0);
             assert!(s.is_empty());
-            assert!(s.purge() >= 9 * SLICE);
+            assert!(Segment::purge(seg) >= 9 * SLICE);
             let c = s.take_span(9).unwrap();
             assert_ne!(
                 (*c).flags & crate::page::ZERO,

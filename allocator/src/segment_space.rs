@@ -72,6 +72,9 @@ static NO_SEGMENT: EmptyPage = EmptyPage(Page::zeroed());
 /// Which slots hold a segment.
 struct Slots {
     taken: [u64; SLOTS_MAX / 64],
+    /// Slots whose segment header is set up and which are not being given back: the ones
+    /// [`for_each_live`] visits.
+    live: [u64; SLOTS_MAX / 64],
     /// Slots in the reserved space.
     len: usize,
     /// Slots ever taken: `USED / SLICES_PER_SEGMENT`.
@@ -93,6 +96,7 @@ impl Slots {
 
 static SLOTS: Lock<Slots> = Lock::new(Slots {
     taken: [0; SLOTS_MAX / 64],
+    live: [0; SLOTS_MAX / 64],
     len: 0,
     high: 0,
 });
@@ -267,6 +271,50 @@ fn reserve() -> bool {
     false
 }
 
+/// Marks the segment at `seg` as one [`for_each_live`] visits (`live`: its header is set up) or
+/// not (before it is given back). Nothing for a segment outside the space. Waits for a walk in
+/// progress.
+pub fn set_live(seg: usize, live: bool) {
+    if !holds(seg) {
+        return;
+    }
+    let slot = (seg - BASE.load(Relaxed)) >> SEGMENT_SHIFT;
+    let mut slots = SLOTS.lock();
+    if live {
+        slots.live[slot / 64] |= 1 << (slot % 64);
+    } else {
+        slots.live[slot / 64] &= !(1 << (slot % 64));
+    }
+}
+
+/// Calls `f` with each segment of the space whose header is set up, under the slot lock: no
+/// segment is given back meanwhile, so `f` may read the headers. `f` must not take the slot
+/// lock, wait for a lock, or make a system call.
+pub fn for_each_live(mut f: impl FnMut(*mut u8)) {
+    if STATE.load(Acquire) != RESERVED {
+        return;
+    }
+    let base = BASE.load(Relaxed);
+    let slots = SLOTS.lock();
+    let words = slots.high.div_ceil(64);
+    for (w, &bits) in slots.live[..words].iter().enumerate() {
+        let mut bits = bits;
+        while bits != 0 {
+            let slot = w * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            f((base + (slot << SEGMENT_SHIFT)) as *mut u8);
+        }
+    }
+}
+
+/// Runs `f` with the slot lock held, so that no walk ([`for_each_live`]) and no fork (whose
+/// handlers take the slot lock) comes in the middle. `f` must not take the slot lock, wait
+/// for a lock, or make a system call.
+pub fn with_slots_held<R>(f: impl FnOnce() -> R) -> R {
+    let _slots = SLOTS.lock();
+    f()
+}
+
 /// The slot lock, for the fork handlers.
 pub fn lock_for_fork() -> &'static Lock<impl Sized> {
     &SLOTS
@@ -280,6 +328,7 @@ mod tests {
     fn slots_are_taken_lowest_first() {
         let mut slots = Slots {
             taken: [0; SLOTS_MAX / 64],
+            live: [0; SLOTS_MAX / 64],
             len: 130,
             high: 0,
         };

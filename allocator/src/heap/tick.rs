@@ -30,6 +30,8 @@ pub fn global_tick(now: u64, force: bool) {
     // Before the arenas' pass, which then ages what it took out of idle threads' caches.
     big::flush_idle(now, force);
     abandon::purge_abandoned(now, force);
+    // Other threads' heaps whose threads wait (no purge look of their own).
+    let idle = segment::idle::purge_idle(now, force);
     let big = big::purge_all(now, force);
     let whales = whale::purge(now, force);
     let samples = site::purge(now, force);
@@ -37,12 +39,13 @@ pub fn global_tick(now: u64, force: bool) {
     // (`malloc_trim`, `sacs::purge()`) must unmap those too, not leave them mapped until the
     // next look.
     let cached = segment::cache::purge(now, force);
-    purge::set_deferred(cached || big || whales || samples);
+    purge::set_deferred(cached || big || whales || samples || idle);
 }
 
 /// Gives back to the system, now, all the memory SACS holds free: the calling thread's empty
 /// pages, pages of exited threads that were freed (their heaps' kept pages released first),
-/// cached big blocks, empty segments, and the whale ring. Live blocks are untouched.
+/// the free slices of other threads' heap segments, cached big blocks, empty segments, and the
+/// whale ring. Live blocks are untouched.
 pub fn purge_now() {
     let now = platform::now_ms();
     // Retired heaps' kept pages first, so that their segments are adopted and swept below.

@@ -97,7 +97,7 @@ pub fn purge(now: u64, force: bool) -> bool {
             // SAFETY: off the cache, empty and ours alone until it goes back.
             unsafe {
                 let since = (*seg).oldest_dirty();
-                let done = (*seg).purge_if_due_after(now, false, extra);
+                let done = Segment::purge_if_due_after(seg, now, false, extra);
                 if done > 0 {
                     (*seg).cache_purged_at = now.max(1);
                     bytes += done;

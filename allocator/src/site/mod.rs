@@ -579,7 +579,7 @@ pub fn purge(now: u64, force: bool) -> bool {
                         n += 1;
                     }
                 }
-                left |= (*seg).dirty_slices != 0;
+                left |= (*seg).has_dirty();
                 seg = (*seg).next;
             }
         }
@@ -592,7 +592,7 @@ pub fn purge(now: u64, force: bool) -> bool {
         // segments are touched under the lock, which is held.
         let emptied = unsafe {
             (*seg).finish_purge(old, done);
-            left |= (*seg).dirty_slices != 0;
+            left |= (*seg).has_dirty();
             // Its last page may have emptied while the runs were reserved (the segment did not
             // look empty then): it leaves now.
             (*seg).is_empty()

@@ -67,7 +67,7 @@ pub unsafe fn abandon(pages: &mut Pages, now: u64) {
             if (*seg).is_empty() {
                 segment::cache::put(seg, now);
             } else {
-                (*seg).purge_if_due_after(now, false, extra);
+                Segment::purge_if_due_after(seg, now, false, extra);
                 (*seg).owner.store(0, Relaxed);
                 ABANDONED.lock().push_back(seg);
                 abandoned += 1;
@@ -177,7 +177,7 @@ pub fn purge_abandoned(now: u64, force: bool) {
         }
         for &seg in &batch {
             // SAFETY: off the list, the segment is ours alone until it goes back.
-            bytes += unsafe { (*seg).purge_if_due_after(now, force, extra) };
+            bytes += unsafe { Segment::purge_if_due_after(seg, now, force, extra) };
         }
         let mut list = ABANDONED.lock();
         for seg in batch {

@@ -298,12 +298,14 @@ pub fn validate(pages: &Pages) {
     }
     let mut seg = pages.segments.head;
     while !seg.is_null() {
-        // SAFETY: the set's segments are valid; their bitmaps are only written by this thread.
+        // SAFETY: the set's segments are valid; their bitmaps are read with their slice state
+        // held (the shared look for idle heaps may take free slices meanwhile).
         unsafe {
             let s = &*seg;
             assert_eq!(s.owner.load(core::sync::atomic::Ordering::Relaxed), me);
-            assert_eq!(s.free_slices & 1, 0, "header slice marked free");
-            assert_eq!(s.dirty_slices & !s.free_slices, 0, "dirty slice in use");
+            let (free, dirty) = s.slice_bits();
+            assert_eq!(free & 1, 0, "header slice marked free");
+            assert_eq!(dirty & !free, 0, "dirty slice in use");
             seg = s.next;
         }
     }

@@ -135,10 +135,11 @@ unsafe fn release_if_only_warm(pages: &mut Pages, seg: *mut Segment, now: u64) -
                 page = next;
             }
         }
-        debug_assert!(
-            (*seg).is_empty(),
-            "a segment's used slices were not all warm pages"
-        );
+        // The shared look for idle heaps may have taken free slices out meanwhile
+        // (`segment::idle`): then the segment stays, with its warm pages' spans free.
+        if !(*seg).is_empty() {
+            return false;
+        }
         pages.segments.remove(seg);
         GLOBAL.segments_unpinned.add(1);
         segment::cache::put(seg, now);
@@ -203,12 +204,12 @@ pub unsafe fn purge_idle(pages: &mut Pages, now: u64, force: bool) -> bool {
         // SAFETY: our segments are ours alone: no other thread touches their slice bitmaps.
         unsafe {
             let since = (*seg).oldest_dirty();
-            let done = (*seg).purge_if_due_after(now, force, extra);
+            let done = Segment::purge_if_due_after(seg, now, force, extra);
             if done > 0 {
                 idle = idle.max(now.saturating_sub(since));
             }
             bytes += done;
-            pending |= (*seg).dirty_slices != 0;
+            pending |= (*seg).has_dirty();
             seg = (*seg).next;
         }
     }

@@ -172,6 +172,7 @@ impl Stats {
             j.num("bytes", self.purged_bytes);
             j.num("holes_punched", self.holes_punched);
             j.num("holes_filled", self.holes_filled);
+            j.num("idle_heap_slices", self.idle_heap_slices);
             j.num("delay_raised", self.purge_delay_raised);
             j.num("delay_lowered", self.purge_delay_lowered);
         });

@@ -140,6 +140,9 @@ pub struct Stats {
     /// of them filled again by a refill.
     pub holes_punched: u64,
     pub holes_filled: u64,
+    /// Slices of heap segments that the shared purge look decommitted for their owners, threads
+    /// that made no purge look of their own since the slices were due (`segment::idle`).
+    pub idle_heap_slices: u64,
     /// Times a heap lengthened (doubled) its purge delay because memory it had purged was
     /// needed again soon after, and times it shortened (halved) it after a purge went unreused.
     pub purge_delay_raised: u64,
@@ -324,6 +327,7 @@ pub struct GlobalCounters {
     pub purged_bytes: SharedCounter,
     pub holes_punched: SharedCounter,
     pub holes_filled: SharedCounter,
+    pub idle_heap_slices: SharedCounter,
     pub purge_delay_raised: SharedCounter,
     pub purge_delay_lowered: SharedCounter,
     pub segments_mapped: SharedCounter,
@@ -427,6 +431,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     purged_bytes,
     holes_punched,
     holes_filled,
+    idle_heap_slices,
     purge_delay_raised,
     purge_delay_lowered,
     segments_mapped,
@@ -562,6 +567,7 @@ pub fn stats() -> Stats {
     s.purged_bytes = g.purged_bytes.get();
     s.holes_punched = g.holes_punched.get();
     s.holes_filled = g.holes_filled.get();
+    s.idle_heap_slices = g.idle_heap_slices.get();
     s.purge_delay_raised = g.purge_delay_raised.get();
     s.purge_delay_lowered = g.purge_delay_lowered.get();
     s.segments_mapped = g.segments_mapped.get();

@@ -136,6 +136,8 @@ impl Stats {
         w.num(self.holes_punched);
         w.s(", filled ");
         w.num(self.holes_filled);
+        w.s(", idle heaps' slices ");
+        w.num(self.idle_heap_slices);
         w.s(", delay raised ");
         w.num(self.purge_delay_raised);
         w.s(", lowered ");
