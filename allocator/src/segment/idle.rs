@@ -5,7 +5,7 @@
 //! heap's purge delay. A thread that frees its working set and then blocks (a pool's worker
 //! between jobs, a server's thread after a burst) makes no such call, and its free slices stay
 //! resident for as long as it waits: `workload pool-small`'s 16 waiting workers held 3.8 MiB
-//! each that way, 61 MiB in all.
+//! each that way, 59 MiB in all.
 //!
 //! The shared purge look (`heap::tick::global_tick`, run by whichever thread's slow path comes
 //! first, at most every `SACS_HOT_MS / 2`) walks the segments of the segment space
