@@ -3,7 +3,8 @@
 //! A container or a systemd unit with a memory limit kills (or, with `memory.high`, throttles)
 //! a process whose cgroup goes over it, and memory that SACS keeps cached for reuse counts
 //! against it like any other. So SACS reads where its cgroup stands, on slow paths, at most
-//! every [`CHECK_MS`] ms ([`check`], from the global purge look): the limit (cgroup v1
+//! every [`CHECK_MS`] ms, every [`NEAR_CHECK_MS`] ms once the working set is within
+//! [`NEAR_POINTS`] of the threshold ([`check`], from the global purge look): the limit (cgroup v1
 //! `memory.limit_in_bytes`; v2 the lower of `memory.max` and `memory.high`) and the working
 //! set (usage less the inactive file cache, which the kernel drops first: v1
 //! `memory.usage_in_bytes` − `total_inactive_file`, v2 `memory.current` − `inactive_file`).
@@ -30,6 +31,15 @@ use crate::stats::GLOBAL;
 
 /// The shortest time (ms) between two checks.
 pub const CHECK_MS: u64 = 100;
+
+/// The time (ms) between two checks while the working set is within [`NEAR_POINTS`] of the
+/// pressure threshold, or over it: a program that fills its last tenth of the limit in less
+/// than [`CHECK_MS`] is then still caught before the limit.
+pub const NEAR_CHECK_MS: u64 = 10;
+
+/// How close (percentage points of the limit) below `SACS_PRESSURE_PERCENT` the working set
+/// counts as near.
+pub const NEAR_POINTS: u64 = 20;
 
 /// The system is under memory pressure when tasks were stalled waiting for memory at least
 /// this share of the last 10 seconds (`/proc/pressure/memory`, "some avg10"), in hundredths
@@ -63,8 +73,8 @@ pub fn active() -> bool {
     PRESSURED.load(Relaxed)
 }
 
-/// Reads where the cgroup stands if the last check is [`CHECK_MS`] old (one thread per
-/// interval). Returns true when this call read it and found the process under pressure: the
+/// Reads where the cgroup stands if the last check is [`CHECK_MS`] old ([`NEAR_CHECK_MS`]
+/// when it found the working set near the threshold; one thread per interval). Returns true when this call read it and found the process under pressure: the
 /// caller purges then. Off (always false) with `SACS_PRESSURE_PERCENT=0` or where no cgroup
 /// memory controller can be read.
 #[inline(never)]
@@ -94,6 +104,10 @@ pub fn check(now: u64) -> bool {
         GLOBAL.pressure_limit.store(limit, Relaxed);
         GLOBAL.pressure_working.store(working, Relaxed);
         pressured = working.saturating_mul(100) >= limit.saturating_mul(percent);
+        let near = percent.saturating_sub(NEAR_POINTS);
+        if working.saturating_mul(100) >= limit.saturating_mul(near) {
+            NEXT_CHECK.store(now + NEAR_CHECK_MS, Relaxed);
+        }
     }
     if let Some(stall) = stall {
         GLOBAL.pressure_stall.store(stall, Relaxed);
