@@ -60,13 +60,20 @@ pub fn aged(since: u64, now: u64, delay: u64, force: bool) -> bool {
 /// Whether the calling thread should make the shared structures' look now: always with `force`,
 /// else if the global deadline passed and no other thread claimed this look first.
 pub fn claim_global_look(now: u64, force: bool) -> bool {
+    claim_turn(&NEXT_GLOBAL, now, interval(), force)
+}
+
+/// Whether the calling thread takes the turn that `next` (ms) schedules: always with `force`,
+/// else if `next` has passed and no other thread took it first; the next turn is then `period`
+/// ms from `now` (at least 1).
+pub fn claim_turn(next: &AtomicU64, now: u64, period: u64, force: bool) -> bool {
     if force {
         return true;
     }
-    let next = NEXT_GLOBAL.load(Relaxed);
-    now >= next
-        && NEXT_GLOBAL
-            .compare_exchange(next, now + interval(), Relaxed, Relaxed)
+    let at = next.load(Relaxed);
+    now >= at
+        && next
+            .compare_exchange(at, now + period.max(1), Relaxed, Relaxed)
             .is_ok()
 }
 

@@ -21,32 +21,6 @@ static GLOBAL: Sacs = Sacs;
 
 const THREADS: usize = 4;
 
-struct Held {
-    ptr: usize,
-    len: usize,
-    tag: u64,
-}
-
-fn alloc_filled(len: usize, tag: u64) -> Held {
-    let p = sacs::alloc(len, 8);
-    assert!(!p.is_null());
-    // SAFETY: a new block of `len` bytes.
-    unsafe { fill(p, len, tag) };
-    Held {
-        ptr: p as usize,
-        len,
-        tag,
-    }
-}
-
-fn check_and_free(h: Held, what: &str) {
-    // SAFETY: a live block of `h.len` bytes filled with `h.tag`'s pattern, freed once.
-    unsafe {
-        check(h.ptr as *const u8, h.len, h.tag, what);
-        sacs::free(h.ptr as *mut u8);
-    }
-}
-
 fn worker(
     id: usize,
     to_next: Sender<Vec<Held>>,

@@ -24,37 +24,6 @@ use std::time::{Duration, Instant};
 
 const WORKERS: usize = 6;
 
-/// A live block: address, length and pattern tag.
-#[derive(Clone, Copy)]
-struct Held {
-    ptr: usize,
-    len: usize,
-    tag: u64,
-}
-
-// SAFETY: a plain record of a block; the block is only touched by the thread that holds it.
-unsafe impl Send for Held {}
-
-fn take(len: usize, tag: u64) -> Held {
-    let p = sacs::alloc(len, 8);
-    assert!(!p.is_null());
-    // SAFETY: a fresh block of `len` bytes.
-    unsafe { fill(p, len, tag) };
-    Held {
-        ptr: p as usize,
-        len,
-        tag,
-    }
-}
-
-fn check_and_free(h: Held, what: &str) {
-    // SAFETY: a live block of `h.len` bytes, freed once here.
-    unsafe {
-        check(h.ptr as *const u8, h.len, h.tag, what);
-        sacs::free(h.ptr as *mut u8);
-    }
-}
-
 /// Bursts until `stop`; returns its receiver, whose last blocks the main thread frees.
 fn worker(
     id: usize,
@@ -72,7 +41,7 @@ fn worker(
         let mut burst: Vec<Held> = (0..r.range(500, 3000))
             .map(|_| {
                 tag += 1;
-                take(r.range(16, 4096), tag)
+                alloc_filled(r.range(16, 4096), tag)
             })
             .collect();
         let mut spans: Vec<(usize, usize)> = burst

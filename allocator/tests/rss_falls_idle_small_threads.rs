@@ -30,33 +30,26 @@ fn big_call() {
     unsafe { sacs::free(p) };
 }
 
-/// Takes about [`BYTES_PER_WORKER`] of small blocks, writes each with `tag`, checks them and
-/// frees them.
-fn small_job(tag: u8, seed: u64) {
+/// Takes about [`BYTES_PER_WORKER`] of small blocks, each filled with its own pattern, checks
+/// them and frees them.
+fn small_job(seed: u64) {
     let mut r = Rng::new(seed);
     let mut blocks = Vec::new();
     let mut bytes = 0;
     while bytes < BYTES_PER_WORKER {
-        let size = r.range(16, 2048);
-        let p = sacs::alloc(size, 8);
-        assert!(!p.is_null());
-        // SAFETY: p holds size bytes.
-        unsafe { std::ptr::write_bytes(p, tag, size) };
-        blocks.push((p, size));
-        bytes += size;
+        let len = r.range(16, 2048);
+        blocks.push(alloc_filled(len, seed << 32 | blocks.len() as u64));
+        bytes += len;
     }
-    for (p, size) in blocks {
-        // SAFETY: written above, not freed yet.
-        unsafe {
-            assert_eq!(*p, tag);
-            assert_eq!(*p.add(size - 1), tag);
-            sacs::free(p);
-        }
-    }
+    blocks
+        .into_iter()
+        .for_each(|h| check_and_free(h, "a worker's block"));
 }
 
 #[test]
 fn idle_threads_free_small_memory_goes_back() {
+    // The patterns' buffer (17 MiB, the system allocator's) is resident before the base.
+    let _ = pattern(0, 1);
     let base = rss();
     let taken_before = sacs::stats().idle_heap_slices;
     let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -69,12 +62,12 @@ fn idle_threads_free_small_memory_goes_back() {
         workers.push(std::thread::spawn(move || {
             // The thread's own state, live throughout: its segment stays its own.
             let state: Vec<*mut u8> = (0..100).map(|_| sacs::alloc(64, 8)).collect();
-            small_job(0x30 + w as u8, w as u64 + 1);
+            small_job(w as u64 + 1);
             done_tx.send(()).unwrap();
             // Idle until woken: no call to SACS meanwhile.
             wake_rx.recv().unwrap();
             // Its heap's slices were decommitted meanwhile: a second job works as the first.
-            small_job(0x60 + w as u8, w as u64 + 100);
+            small_job(w as u64 + 100);
             for p in state {
                 // SAFETY: allocated above, freed once.
                 unsafe { sacs::free(p) };

@@ -41,7 +41,7 @@ use arrayvec::ArrayVec;
 use core::ptr;
 use core::sync::atomic::{
     AtomicBool, AtomicU64,
-    Ordering::{Acquire, Relaxed, Release},
+    Ordering::{Acquire, Release},
 };
 
 /// Blocks of one class a thread keeps in its own cache.
@@ -398,13 +398,7 @@ impl LocalCache {
 /// and each cache's (tried), and calls the arenas after letting both go.
 pub fn flush_idle(now: u64, force: bool) {
     let hot = options::get(Opt::HotMs) as u64;
-    let next = NEXT_WALK.load(Relaxed);
-    if !force
-        && (now < next
-            || NEXT_WALK
-                .compare_exchange(next, now + (hot / 2).max(1), Relaxed, Relaxed)
-                .is_err())
-    {
+    if !crate::purge::claim_turn(&NEXT_WALK, now, hot / 2, force) {
         return;
     }
     let mut taken: ArrayVec<*mut Page, TAKE_MAX> = ArrayVec::new_const();
@@ -449,6 +443,7 @@ impl Default for LocalCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::sync::atomic::Ordering::Relaxed;
     use std::vec::Vec;
 
     /// Page entries of `n` pretend blocks of `class` (nothing is released to an arena here).

@@ -79,13 +79,7 @@ impl Segment {
 /// Returns whether slices were left for a later look (more than one look takes).
 pub fn purge_idle(now: u64, force: bool) -> bool {
     let hot = options::get(Opt::HotMs) as u64;
-    let next = NEXT_WALK.load(Relaxed);
-    if !force
-        && (now < next
-            || NEXT_WALK
-                .compare_exchange(next, now + (hot / 2).max(1), Relaxed, Relaxed)
-                .is_err())
-    {
+    if !crate::purge::claim_turn(&NEXT_WALK, now, hot / 2, force) {
         return false;
     }
     let mut taken: ArrayVec<(*mut Segment, u64), TAKE_MAX> = ArrayVec::new_const();

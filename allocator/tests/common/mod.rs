@@ -229,3 +229,34 @@ pub fn child_command(child_env: &str, mode: &str) -> std::process::Command {
     .env(child_env, mode);
     cmd
 }
+
+/// A live block of SACS's filled with the pattern of `tag` ([`alloc_filled`]): address,
+/// length and tag, plain numbers that threads hand to each other.
+#[derive(Clone, Copy, Debug)]
+pub struct Held {
+    pub ptr: usize,
+    pub len: usize,
+    pub tag: u64,
+}
+
+/// A new block of `len` bytes from `sacs::alloc`, filled with the pattern of `tag`.
+pub fn alloc_filled(len: usize, tag: u64) -> Held {
+    let p = sacs::alloc(len, 8);
+    assert!(!p.is_null());
+    // SAFETY: a new block of `len` bytes.
+    unsafe { fill(p, len, tag) };
+    Held {
+        ptr: p as usize,
+        len,
+        tag,
+    }
+}
+
+/// Checks that `h` still holds its pattern (panicking with `what` otherwise) and frees it.
+pub fn check_and_free(h: Held, what: &str) {
+    // SAFETY: a live block of `h.len` bytes filled with `h.tag`'s pattern, freed once.
+    unsafe {
+        check(h.ptr as *const u8, h.len, h.tag, what);
+        sacs::free(h.ptr as *mut u8);
+    }
+}
