@@ -113,13 +113,12 @@ unsafe fn pop_counted(heap: *mut Heap, slot: usize) -> *mut u8 {
     }
 }
 
-/// [`alloc_small`] with Site Rules (`SACS_SITES`) or the heap profile: the call site
-/// `site_addr` goes to the miss. With `PLACE` (`SACS_SITES=on`) the heap's placement entry for
-/// the site is added to the class first, so that the block comes from the slot (page set) the
-/// site's rules chose: a byte of the site picks an entry, and one add from memory (no branch).
-/// With `COUNT` (`SACS_PROFILE`) the heap counts its allocations down (one decrement and one
-/// branch) and serves the one that runs it out as a sample ([`sample_instead`]); without it the
-/// miss samples, and the HOT path is [`alloc_small`]'s.
+/// [`alloc_small`] with Site Rules (`SACS_SITES`) or the heap profile; the call site
+/// `site_addr` goes to the miss. `PLACE` (`SACS_SITES=on`): the heap's placement entry for the
+/// site (a byte of it picks one; one add from memory, no branch) is added to the class, so the
+/// block comes from the slot the site's rules chose. `COUNT` (`SACS_PROFILE`): the heap counts
+/// down (a decrement, a branch) and the allocation that runs it out is a sample
+/// ([`sample_instead`]); without it the miss samples and the HOT path is [`alloc_small`]'s.
 #[inline(always)]
 pub fn alloc_small_at<const PLACE: bool, const COUNT: bool>(
     class: usize,
@@ -329,8 +328,7 @@ fn alloc_slow_uncached(size: usize, align: usize, zero: bool) -> *mut u8 {
 }
 
 /// Frees a block. Null is ignored; a pointer SACS did not hand out, or a detected double free,
-/// is reported (one line on standard error, then an abort unless `SACS_ON_ERROR=continue`) and
-/// the heap left untouched.
+/// is reported (a line on standard error, then an abort unless `SACS_ON_ERROR=continue`).
 ///
 /// # Safety
 /// - `p` is null or was returned by this allocator and is not used afterwards (a violation is
@@ -350,8 +348,7 @@ pub unsafe fn free(p: *mut u8) {
     }
 }
 
-/// [`free`] of a pointer outside the segment space: a block of a segment mapped on its own, a
-/// whale, null, or not ours.
+/// [`free`] of a pointer outside the segment space (own-mapped segment, whale, null, foreign).
 ///
 /// # Safety
 /// - as for [`free`].
@@ -385,9 +382,9 @@ pub fn lies_in_segment(size: usize, align: usize) -> bool {
 
 /// [`free`] of a block known to lie in a segment, without asking the segment map: what
 /// `GlobalAlloc::dealloc` does when [`lies_in_segment`] holds for the block's layout (Rust's
-/// contract guarantees the pointer came from this allocator with that layout). The checks
-/// within the segment stay: a pointer of another thread's page, a big or sampled block goes
-/// the slow way, an interior pointer or an immediate double free is reported.
+/// contract: the pointer came from this allocator with that layout). The checks within the
+/// segment stay (another thread's page, a big or sampled block: the slow way; an interior
+/// pointer or an immediate double free: reported).
 ///
 /// # Safety
 /// - `p` lies in a live segment; otherwise as for [`free`].
@@ -410,8 +407,7 @@ unsafe fn free_at(page: *mut Page, p: *mut u8) {
     unsafe { free_by_owner(heap::current(), page, p, "free") }
 }
 
-/// The HOT free of `p` when `heap` owns `page`, else the slow one ([`free_other`], which
-/// reports a misuse as `func`'s).
+/// The HOT free of `p` when `heap` owns `page`, else [`free_other`] (misuse reported as `func`'s).
 ///
 /// # Safety
 /// - as for [`free_at`]; `heap` is the calling thread's heap slot value.
@@ -426,8 +422,7 @@ unsafe fn free_by_owner(heap: *mut Heap, page: *mut Page, p: *mut u8, func: &str
     }
 }
 
-/// [`free_at`] with `heap`, the calling thread's heap slot value, and `page` a pointer loaded
-/// from memory (the segment space's table), for [`free`].
+/// [`free_at`] with `page` loaded from memory (the segment space's table), for [`free`].
 ///
 /// # Safety
 /// - as for [`free_at`]; `heap` is the calling thread's heap slot value.
@@ -607,8 +602,7 @@ fn block_size(p: *const u8) -> Option<usize> {
     }
 }
 
-/// Bytes usable at `p` (at least what was asked for); 0 for null or a pointer SACS did not
-/// hand out.
+/// Bytes usable at `p` (at least what was asked for); 0 for null or a pointer not SACS's.
 ///
 /// # Safety
 /// - `p` is null or any address; a live SACS block gives its size.
@@ -623,9 +617,8 @@ pub fn owns(p: *const u8) -> bool {
 }
 
 /// Resizes the block at `p` to `new_size` bytes aligned to `align`, keeping its contents up to
-/// the smaller size. In place when the block still fits (and is not more than twice too big);
-/// whales grow and shrink with `mremap`. Null `p` allocates. Returns null on failure, leaving
-/// the old block intact, or when `p` is a bad pointer (reported).
+/// the smaller size: in place when it still fits (at most twice too big), whales by `mremap`.
+/// Null `p` allocates. Null on failure (the old block intact) or for a bad pointer (reported).
 ///
 /// # Safety
 /// - as for [`free`]; `align` is the alignment `p` was allocated with.
@@ -649,9 +642,8 @@ pub unsafe fn realloc_with(
     unsafe { realloc_by(p, new_size, NATURAL_ALIGN, alloc) }
 }
 
-/// A whale of `size` bytes aligned to `align` (zeroed if `zero`), for `realloc` if `grown`
-/// (`whale::alloc_grown`). Whale requests are slow enough to carry the shared structures'
-/// periodic purge.
+/// A whale of `size` bytes aligned to `align` (zeroed if `zero`; for `realloc` if `grown`,
+/// `whale::alloc_grown`), after the shared structures' periodic look, which whales can carry.
 #[cold]
 #[inline(never)]
 fn alloc_whale(size: usize, align: usize, zero: bool, grown: bool) -> *mut u8 {
