@@ -23,7 +23,7 @@ use crate::field::{Field, TailCounters};
 use mmap::MmapField;
 use procfs::{drop_page_cache, major_faults};
 pub use procfs::{io_counter, status_kib};
-pub use slow::{SlowCalls, SLOW_CALL_NS};
+pub use slow::{SlowCalls, BAR_CALL_NS, SLOW_CALL_NS};
 
 pub mod mmap;
 mod procfs;

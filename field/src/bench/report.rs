@@ -120,7 +120,8 @@ impl Report {
              read_ahead={} look_ahead={} slow_calls={} slow_ms={:.1} slow_load_ms={:.1} \
              slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
              slow_write_wait_ms={:.1} slow_with_handover={} predict={} gathered={} \
-             ahead_used={} predictions={} caller_loads={} misses={} promotions={} promote_at={}",
+             ahead_used={} predictions={} caller_loads={} misses={} promotions={} promote_at={} \
+             slow_loads={} bar_calls={} bar_ms={:.1} bar_load_ms={:.1} bar_loads={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -177,6 +178,11 @@ impl Report {
             self.misses,
             self.promotions,
             self.promote_at,
+            self.slow.loads,
+            self.slow.bar_calls,
+            ms(self.slow.bar_ns),
+            ms(self.slow.bar_load_ns),
+            self.slow.bar_loads,
         )
     }
 }
