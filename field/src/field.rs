@@ -10,6 +10,9 @@
 //! reaches the write-back threshold, when a dirty block must leave the hot tier, and when the
 //! field is dropped (through the background writer in every case).
 //!
+//! A single query that misses blocks reads them together at its first miss, then walks its
+//! levels as before (session 21, `query`: the same answers and statistics, one wait).
+//!
 //! Under a [`Budget`] (`tiers`), a block first touched by a query while the hot tier is full
 //! is read into the warm tier (f16); later queries read its f16 copy until its second touch
 //! there promotes it to hot. Since session 12 a query's promotion converts the warm copy
@@ -50,6 +53,7 @@ mod batch;
 mod budget;
 mod predict;
 mod promote;
+mod query;
 mod read_ahead;
 mod train;
 
@@ -131,8 +135,14 @@ impl Stats {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TailCounters {
     /// Blocks loaded on the caller's thread (read from the file or an in-flight copy, or
-    /// given their initial values).
+    /// given their initial values; those of a joint read each when its query uses it).
     pub loads: u64,
+    /// Single queries' joint reads (session 21): at its first miss, a query reads the missing
+    /// blocks of its remaining levels together (one `read_many`; their time is in
+    /// `load_ns`).
+    pub joint_reads: u64,
+    /// The blocks those joint reads read.
+    pub joint_blocks: u64,
     /// Query rows whose block was not resident (nor its read pending): the demand misses of
     /// queries, which a prefetch avoids (its coverage). Warm blocks promoted to hot are not
     /// misses.
@@ -182,8 +192,16 @@ pub struct Field {
     read_ahead_explicit: bool,
     tiers: Tiers,
     write_back_threshold: usize,
-    /// The batch path's read buffer ([`GATHER_CHUNK`] blocks), kept between batches.
+    /// The batch path's read buffer ([`GATHER_CHUNK`] blocks), kept between batches; also a
+    /// single query's joint read (`query`).
     gather_buf: Vec<f32>,
+    /// The blocks of the current single query's joint read, their values in `gather_buf` in
+    /// this order (empty outside a query, and when it read nothing together).
+    joint: Vec<u64>,
+    /// Which of them the query has used (bit `i`: `joint[i]`).
+    joint_taken: u64,
+    /// Whether single queries read their missing blocks together (`set_joint_reads`).
+    joint_reads: bool,
     /// The background reader (`read_ahead`), created at the first request.
     reader: Option<Reader>,
     /// The most block reads pending at once (0: no reader).
@@ -248,6 +266,9 @@ impl Field {
             ),
             write_back_threshold: DEFAULT_WRITE_BACK_THRESHOLD,
             gather_buf: Vec::new(),
+            joint: Vec::new(),
+            joint_taken: 0,
+            joint_reads: true,
             reader: None,
             read_ahead: DEFAULT_READ_AHEAD_BLOCKS,
             pending: Default::default(),
@@ -378,11 +399,17 @@ impl Field {
     }
 
     /// The block's newest version — its copy in flight to the file, or its stored version —
-    /// or its initial values if it has neither.
+    /// or its initial values if it has neither; taken from the current query's joint read if
+    /// it holds the block (`query`).
     fn load(&mut self, block: u64) -> Result<Vec<f32>> {
         let started = std::time::Instant::now();
-        let mut values = vec![0f32; self.blocking.floats_per_block()];
-        if !self.writer.copy_in_flight(block, &mut values)
+        let floats = self.blocking.floats_per_block();
+        let mut values = vec![0f32; floats];
+        if let Some(i) = self.joint.iter().position(|&b| b == block) {
+            // Read together with the rest of its query's blocks (`query`).
+            values.copy_from_slice(&self.gather_buf[i * floats..(i + 1) * floats]);
+            self.joint_taken |= 1 << i;
+        } else if !self.writer.copy_in_flight(block, &mut values)
             && !self.store().read(block, &mut values)?
         {
             init::fill(self.layout.seed, self.layout.init_scale, block, &mut values);
@@ -425,63 +452,6 @@ impl Field {
         Ok(slot)
     }
 
-    /// Copies `out.len()` features of `block` from float `at` into `out`, for a query.
-    /// - hot: its values (exact, or within f16 rounding if promoted from warm);
-    /// - warm: promoted to hot from its f16 copy if there is room or this is its second touch
-    ///   since it entered warm (its count reached [`Field::promote_at`]), else answered from
-    ///   its f16 copy;
-    /// - not resident: made hot if there is room (or no warm tier), else loaded into warm and
-    ///   answered from the values just read.
-    ///
-    /// Returns the hot slot the row came from, if it came from hot: until the next call
-    /// that may move blocks, [`Field::read_hot_row`] reads another row of that block.
-    fn read_row(&mut self, block: u64, at: usize, out: &mut [f32]) -> Result<Option<usize>> {
-        self.await_block(block)?;
-        let entry = at / self.blocking.features;
-        let slot = match self.tiers.touch(block) {
-            Some(Place::Hot(slot)) => slot,
-            Some(Place::Warm(slot)) => {
-                if !self.tiers.hot_has_room() && self.tiers.warm_count(slot) < self.promote_at {
-                    self.tiers.warm_values(slot, at, out);
-                    self.tiers.mark_used(Place::Warm(slot), entry);
-                    self.warm_reads += 1;
-                    return Ok(None);
-                }
-                self.promote_from_warm(block, slot)?
-            }
-            None if !self.tiers.hot_has_room() && self.tiers.has_warm() => {
-                self.tail.misses += 1;
-                let values = self.load(block)?;
-                if let Some(slot) = self.tiers.insert_warm(block, &values) {
-                    self.tiers.mark_used(Place::Warm(slot), entry);
-                }
-                out.copy_from_slice(&values[at..at + out.len()]);
-                return Ok(None);
-            }
-            None => {
-                self.tail.misses += 1;
-                self.hot_slot(block)?
-            }
-        };
-        self.hot_row(slot, at, out);
-        Ok(Some(slot))
-    }
-
-    /// [`Field::read_row`] of a block that the previous `read_row` found in hot slot `slot`,
-    /// nothing having run in between: the same touch, mark and copy, without the look-up (the
-    /// block has no read pending: `read_row` waited for it).
-    fn read_hot_row(&mut self, slot: usize, at: usize, out: &mut [f32]) {
-        self.tiers.touch_place(Place::Hot(slot));
-        self.hot_row(slot, at, out);
-    }
-
-    /// Marks the entry at float `at` of hot slot `slot` used and copies its features to `out`.
-    fn hot_row(&mut self, slot: usize, at: usize, out: &mut [f32]) {
-        self.tiers
-            .mark_used(Place::Hot(slot), at / self.blocking.features);
-        out.copy_from_slice(&self.tiers.hot_values(slot)[at..at + out.len()]);
-    }
-
     /// A level's cell around `x` (already tile-local): its corners and their table's first
     /// block.
     fn level_corners(&self, tile: u64, level: usize, local: [f32; 3]) -> (Corners, u64) {
@@ -490,65 +460,6 @@ impl Field {
         let mut corners = Corners::default();
         self.kernel.corners(grid, cell, frac, &mut corners);
         (corners, self.blocking.table_base(tile, level))
-    }
-
-    /// The encoding of the point `x` (`dim` finite coordinates in `[0, 1]`, clamped) into `out`
-    /// (`levels × features` floats, level 0 first).
-    ///
-    /// With the live predictor on ([`Field::set_predictor`]), `x` first feeds it, and its
-    /// prediction is prefetched.
-    pub fn query(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
-        let dim = self.layout.dim as usize;
-        Field::check_len("x", x.len(), dim)?;
-        Field::check_len("out", out.len(), self.output_len())?;
-        Field::check_finite("x", x)?;
-        if self.live.is_some() {
-            self.predict_from(x)?;
-        }
-        self.query_point(x, out)
-    }
-
-    /// [`Field::query`] for a checked point, without the predictor.
-    fn query_point(&mut self, x: &[f32], out: &mut [f32]) -> Result<()> {
-        let features = self.blocking.features;
-        let (tile, local) = self.tile_of(x);
-        for level in 0..self.grids.len() {
-            let (corners, base) = self.level_corners(tile, level, local);
-            self.answer_level(
-                &corners,
-                base,
-                &mut out[level * features..(level + 1) * features],
-            )?;
-        }
-        Ok(())
-    }
-
-    /// One level of a query: the corners' rows through the tiers (`read_row`), blended into
-    /// `out` (`features` floats).
-    #[inline]
-    fn answer_level(&mut self, corners: &Corners, base: u64, out: &mut [f32]) -> Result<()> {
-        let features = self.blocking.features;
-        let corner_count = 1 << self.layout.dim;
-        let mut rows = [[0f32; 8]; 8];
-        // Corners in the block of the corner before, found in hot, skip its look-up.
-        let mut last_hot: Option<(u64, usize)> = None;
-        for (c, row) in rows.iter_mut().take(corner_count).enumerate() {
-            let (block, at) = self.blocking.locate(base, corners.index[c]);
-            match last_hot {
-                Some((last, slot)) if last == block => {
-                    self.read_hot_row(slot, at, &mut row[..features])
-                }
-                _ => {
-                    last_hot = self
-                        .read_row(block, at, &mut row[..features])?
-                        .map(|slot| (block, slot));
-                }
-            }
-        }
-        let slices: [&[f32]; 8] = std::array::from_fn(|c| &rows[c][..features]);
-        self.kernel
-            .blend(&slices[..corner_count], &corners.weight, out);
-        Ok(())
     }
 
     /// Gives the CLOCK's hot victim to `block` (not resident): the victim is handed to the

@@ -89,6 +89,11 @@ pub struct Report {
     pub promotions: u64,
     /// The promotion threshold in force (`Field::promote_at`; 0 for the mapping).
     pub promote_at: u8,
+    /// Single queries' joint reads and the blocks they read (`TailCounters::joint_reads`,
+    /// session 21; within `caller_loads`).
+    pub joint_reads: u64,
+    /// See `joint_reads`.
+    pub joint_blocks: u64,
     /// Query rows whose block was not resident (`TailCounters::misses`): against a run
     /// without prefetch, `1 - misses / misses_without` is the prefetch's coverage.
     pub misses: u64,
@@ -121,7 +126,8 @@ impl Report {
              slow_read_wait_ms={:.1} slow_evict_ms={:.1} slow_handover_ms={:.1} \
              slow_write_wait_ms={:.1} slow_with_handover={} predict={} gathered={} \
              ahead_used={} predictions={} caller_loads={} misses={} promotions={} promote_at={} \
-             slow_loads={} bar_calls={} bar_ms={:.1} bar_load_ms={:.1} bar_loads={}",
+             slow_loads={} bar_calls={} bar_ms={:.1} bar_load_ms={:.1} bar_loads={} \
+             slow_joint_reads={} bar_joint_reads={} joint_reads={} joint_blocks={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -183,6 +189,10 @@ impl Report {
             ms(self.slow.bar_ns),
             ms(self.slow.bar_load_ns),
             self.slow.bar_loads,
+            self.slow.joint_reads,
+            self.slow.bar_joint_reads,
+            self.joint_reads,
+            self.joint_blocks,
         )
     }
 }

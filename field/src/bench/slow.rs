@@ -32,6 +32,8 @@ pub struct SlowCalls {
     pub with_dirty_hand_over: u64,
     /// Blocks loaded on the caller's thread in the slow calls (`TailCounters::loads`).
     pub loads: u64,
+    /// Their joint reads (`TailCounters::joint_reads`: several blocks read together).
+    pub joint_reads: u64,
     /// Of the slow calls, those slower than [`BAR_CALL_NS`]: how many, their time, their time
     /// in loads, and their loads.
     pub bar_calls: u64,
@@ -41,6 +43,8 @@ pub struct SlowCalls {
     pub bar_load_ns: u64,
     /// See `bar_calls`.
     pub bar_loads: u64,
+    /// See `bar_calls`.
+    pub bar_joint_reads: u64,
 }
 
 impl SlowCalls {
@@ -57,11 +61,14 @@ impl SlowCalls {
         }
         let loads = after.loads - before.loads;
         self.loads += loads;
+        let joint = after.joint_reads - before.joint_reads;
+        self.joint_reads += joint;
         if ns > BAR_CALL_NS {
             self.bar_calls += 1;
             self.bar_ns += ns;
             self.bar_load_ns += after.load_ns - before.load_ns;
             self.bar_loads += loads;
+            self.bar_joint_reads += joint;
         }
     }
 }

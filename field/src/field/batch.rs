@@ -158,7 +158,7 @@ impl Field {
             for (level, eight) in corners.iter().enumerate().take(levels) {
                 let base = self.blocking.table_base(tiles[j], level);
                 let at = i * width + level * features;
-                self.answer_level(&eight[j], base, &mut out[at..at + features])?;
+                self.answer_level(&eight[j], base, &mut out[at..at + features], &[])?;
             }
         }
         Ok(())
@@ -312,6 +312,14 @@ impl Field {
     /// the batch path does I/O: the store's `read_many`, several reads in flight (io_uring,
     /// or threads).
     pub(super) fn read_blocks(&mut self, blocks: &[u64], buf: &mut [f32]) -> Result<()> {
+        self.fetch_blocks(blocks, buf)?;
+        self.loads += blocks.len() as u64;
+        Ok(())
+    }
+
+    /// [`Field::read_blocks`] without counting the blocks as loads (a single query's joint
+    /// read counts each block when it uses it: `Field::load`). `blocks` need not be sorted.
+    pub(super) fn fetch_blocks(&self, blocks: &[u64], buf: &mut [f32]) -> Result<()> {
         let floats = self.blocking.floats_per_block();
         let mut values: Vec<&mut [f32]> = buf.chunks_exact_mut(floats).collect();
         debug_assert_eq!(values.len(), blocks.len());
@@ -338,7 +346,6 @@ impl Field {
                 init::fill(self.layout.seed, self.layout.init_scale, block, v);
             }
         }
-        self.loads += blocks.len() as u64;
         Ok(())
     }
 
