@@ -4,12 +4,16 @@
 //! A frame holds one block's features. Frames are numbered; frame `i` lives in region
 //! `i / frames_per_region` at offset `(i % frames_per_region) × frame_bytes`. Frames are not
 //! freed one by one (the tiers reuse a frame for the block that replaces its own); the regions
-//! go back to SACS (its whale ring) when the pool is dropped.
+//! go back to SACS (its whale ring) when the pool is dropped. Since session 21 the regions are
+//! made a few ahead, their pages written, on a thread of their own (`regions`), within the
+//! most regions the pool may hold.
 
 use std::io;
 use std::ptr::NonNull;
 
 use sacs::large_pages::{self, LARGE_PAGE};
+
+use crate::regions::{RegionMaker, REGIONS_AHEAD};
 
 /// The number of a frame in a [`HotFrames`] pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +27,10 @@ pub struct HotFrames {
     regions: Vec<NonNull<f32>>,
     /// Frames numbered below this have been handed out at least once.
     next_fresh: u32,
+    /// The most regions the pool may hold (those in use, and those made ahead).
+    max_regions: usize,
+    /// Regions made ahead.
+    maker: RegionMaker,
 }
 
 // SAFETY: the regions are owned by the pool alone (no other pointer to them escapes except
@@ -30,18 +38,22 @@ pub struct HotFrames {
 unsafe impl Send for HotFrames {}
 
 impl HotFrames {
-    /// A pool of frames of `floats_per_frame` f32 each (at most 2 MiB per frame).
-    pub fn new(floats_per_frame: usize) -> HotFrames {
+    /// A pool of at most `max_frames` frames of `floats_per_frame` f32 each (at most 2 MiB
+    /// per frame).
+    pub fn new(floats_per_frame: usize, max_frames: usize) -> HotFrames {
         let frame_bytes = floats_per_frame * 4;
         assert!(
             frame_bytes > 0 && frame_bytes <= LARGE_PAGE,
             "frame of {frame_bytes} bytes"
         );
+        let frames_per_region = LARGE_PAGE / frame_bytes;
         HotFrames {
             floats_per_frame,
-            frames_per_region: LARGE_PAGE / frame_bytes,
+            frames_per_region,
             regions: Vec::new(),
             next_fresh: 0,
+            max_regions: max_frames.div_ceil(frames_per_region),
+            maker: RegionMaker::default(),
         }
     }
 
@@ -49,9 +61,15 @@ impl HotFrames {
     pub fn alloc(&mut self) -> io::Result<FrameId> {
         let id = self.next_fresh as usize;
         if id / self.frames_per_region == self.regions.len() {
-            let region = NonNull::new(large_pages::obtain(LARGE_PAGE).cast::<f32>())
-                .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
-            self.regions.push(region);
+            let region = match self.maker.take() {
+                Some(made) => made,
+                None => NonNull::new(large_pages::obtain(LARGE_PAGE))
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?,
+            };
+            self.regions.push(region.cast::<f32>());
+            // The regions the pool may still obtain, made ahead up to REGIONS_AHEAD.
+            let room = self.max_regions.saturating_sub(self.regions.len());
+            self.maker.keep_ready(room.min(REGIONS_AHEAD));
         }
         self.next_fresh += 1;
         Ok(FrameId(id as u32))
@@ -88,9 +106,9 @@ impl HotFrames {
         unsafe { std::slice::from_raw_parts_mut(self.frame_ptr(id), self.floats_per_frame) }
     }
 
-    /// Bytes of regions held (2 MiB each).
+    /// Bytes of regions held (2 MiB each): in use, and made ahead.
     pub fn region_bytes(&self) -> usize {
-        self.regions.len() * LARGE_PAGE
+        (self.regions.len() + self.maker.held()) * LARGE_PAGE
     }
 }
 
@@ -111,7 +129,7 @@ mod tests {
     #[test]
     fn frames_are_disjoint_aligned_and_span_regions() {
         let floats = 16 * 1024; // 64 KiB frames: 32 per region
-        let mut pool = HotFrames::new(floats);
+        let mut pool = HotFrames::new(floats, 64);
         let ids: Vec<FrameId> = (0..40).map(|_| pool.alloc().unwrap()).collect();
         assert_eq!(pool.region_bytes(), 2 * LARGE_PAGE);
         for (k, &id) in ids.iter().enumerate() {
@@ -124,6 +142,7 @@ mod tests {
             );
             assert_eq!(pool.frame(id).as_ptr() as usize % 4096, 0);
         }
+        // At most 64 frames: two regions, none made beyond them.
         assert_eq!(pool.region_bytes(), 2 * LARGE_PAGE);
     }
 }

@@ -19,8 +19,9 @@
 //! Modules, bottom up: [`layout`] (parameters and block geometry), `format` (the bytes of the
 //! file), `hash` (vertex indexing, the scalar reference), `kernel` (scalar and AVX2 + FMA
 //! arithmetic), `init` (initial values), `store` (the crash-safe sparse block file), `hot`
-//! (frames in SACS's large pages), `tiers` (hot / warm slots under a budget), `usage` (block
-//! utilisation), `worker` (the state, wake-ups, stop and death notice the two background threads
+//! (frames in SACS's large pages), `regions` (those pages made ahead on a thread of their own),
+//! `tiers` (hot / warm slots under a budget), `usage` (block
+//! utilisation), `worker` (the state, wake-ups, stop and death notice the background threads
 //! share), `writer` (write-back on a thread of the field's own), `reader` (block reads ahead on
 //! another), `memory` (a budget cut
 //! to bound resident memory), `field` (the API), [`prefetch`] (block-access traces, predictors and their
@@ -49,6 +50,7 @@ mod memory;
 pub mod prefetch;
 pub mod quality;
 mod reader;
+mod regions;
 mod store;
 mod tiers;
 mod usage;

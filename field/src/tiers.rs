@@ -166,7 +166,7 @@ impl Tiers {
         Tiers {
             floats_per_block,
             entries_per_block,
-            frames: HotFrames::new(floats_per_block),
+            frames: HotFrames::new(floats_per_block, hot_cap),
             hot: Vec::new(),
             hot_cap,
             hot_hand: 0,

@@ -1,5 +1,5 @@
-//! What the field's two background threads (the `reader` and the `writer`) share: their state
-//! behind one mutex with two condition variables (`work`, which wakes the thread, and
+//! What the field's background threads (the `reader`, the `writer` and `regions`) share: their
+//! state behind one mutex with two condition variables (`work`, which wakes the thread, and
 //! `progress`, which wakes callers waiting for it), the stop that lets the thread finish what it
 //! is doing before it is joined, and the guard that marks the thread failed if it unwinds, so
 //! that no caller waits for it forever.
