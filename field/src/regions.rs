@@ -7,10 +7,10 @@
 //! that costs far more than zeroing 2 MiB. After the page cache is dropped (the benchmark
 //! does it before every run) the guest's freed memory has gone back to the host (free page
 //! reporting, `virtio_balloon`), and each 2 MiB huge page written first costs the host's fault
-//! too: 5.6 ms at the median, 15 ms at the 99th percentile, over 512 first touches measured
-//! (docs/field.md, "Session 21"). The hot tier of the 4 GiB benchmark fills 362 regions in
-//! its first seconds, each, before, in the query that first used one of its frames: most of
-//! the single queries over 5 ms.
+//! too: 5.4 ms at the median, 10.6 – 20.7 ms at the 99th percentile, over 512 first writes
+//! (`field/bench/first-touch.py`; docs/field.md, "Session 21"). The hot tier of the 4 GiB
+//! benchmark fills 362 regions in its first seconds, each, before, in the query that first
+//! used one of its frames: most of the single queries over 5 ms.
 //!
 //! - [`RegionMaker::keep_ready`] sets how many regions the thread keeps ready (obtained and
 //!   written) or in the making; the pool (`hot::HotFrames`) asks for at most
@@ -32,9 +32,9 @@ use sacs::large_pages::{self, LARGE_PAGE};
 
 use crate::worker::{DeathNotice, WorkerState};
 
-/// The most regions kept ready ahead of the hot tier's growth (8 MiB): at 16,000 loads a
-/// second into 16 KiB frames (the 4 GiB benchmark's single Zipf queries, session 21) the tier
-/// takes a region every 8 ms, and one takes about 5.6 ms to make there.
+/// The most regions kept ready ahead of the hot tier's growth (8 MiB): at 11,500 loads a
+/// second into 16 KiB frames (the fastest run of single Zipf queries at 4 GiB in session 21)
+/// the tier takes a region every 11 ms, and one takes about 5.4 ms to make there.
 pub const REGIONS_AHEAD: usize = 4;
 
 /// Bytes between the writes that fault a region in (the smallest page size).
