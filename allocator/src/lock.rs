@@ -215,7 +215,7 @@ impl Spin {
 /// One wait of a spinning thread: a pause instruction for the first [`SPINS_BEFORE_YIELD`]
 /// waits, then the processor given up, so that a preempted holder gets to run.
 #[inline]
-fn back_off(spins: &mut u32) {
+pub fn back_off(spins: &mut u32) {
     if *spins < SPINS_BEFORE_YIELD {
         core::hint::spin_loop();
         *spins += 1;

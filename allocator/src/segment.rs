@@ -114,15 +114,15 @@ impl Drop for Held {
 }
 
 impl Segment {
-    /// Holds the slice state, waiting while another thread holds it (for a few bit operations:
-    /// no holder makes a system call or takes a lock). Release on drop pairs with the Acquire
-    /// here, so each holder sees the last one's writes. Counted as a held spin lock in
-    /// validation builds, which abort on a system call made while holding it.
+    /// Holds the slice state, waiting (backing off as a spin lock does) while another thread
+    /// holds it for its few bit operations; Release on drop pairs with the Acquire here. A held
+    /// spin lock to validation builds, which abort on a system call made while holding it.
     #[inline]
     fn hold(&self) -> Held {
+        let mut spins = 0;
         while self.held.swap(true, Acquire) {
             while self.held.load(Relaxed) {
-                core::hint::spin_loop();
+                crate::lock::back_off(&mut spins);
             }
         }
         crate::platform::tls::lock_taken();
