@@ -41,6 +41,8 @@ pub const SLICE: usize = 1 << SLICE_SHIFT;
 pub const SLICES: usize = SEGMENT / SLICE;
 /// `free_slices` of an empty segment: every slice but the header.
 pub const ALL_FREE: u64 = !1u64;
+/// `owner` of Site Rules' sample segments: no heap's address (heaps are aligned), no idle heap.
+pub const SAMPLE_OWNER: usize = 1;
 
 /// Who owns a segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,9 +61,8 @@ pub struct Segment {
     pub kind: u8,
     /// Index of the owning arena (arena segments).
     pub arena: u8,
-    /// Held ([`Segment::hold`]) by every method that touches the slice state below
-    /// (`free_slices`, `dirty_slices`, `purge_at`, `purge_extra`, `dirty_at`), for bit
-    /// operations only: by the owner, and by the shared look at idle heaps ([`idle`]).
+    /// Held ([`Segment::hold`]) for its bit operations by every method that touches the slice
+    /// state below (`free_slices`, `dirty_slices`, `purge_at`, `purge_extra`, `dirty_at`).
     held: AtomicBool,
     /// Owning heap's address (heap segments); 0 while abandoned.
     pub owner: AtomicUsize,
@@ -72,8 +73,7 @@ pub struct Segment {
     /// Milliseconds after which the oldest dirty slice is due for decommit (0: nothing dirty).
     /// Never later than the true earliest deadline; a look may find nothing due and move it on.
     purge_at: u64,
-    /// How much longer (ms) than `purge_at` the owner waits (its `purge::PurgeDelay` extra, as
-    /// of its last look): the shared look for idle heaps ([`idle`]) waits that and more.
+    /// The owner's `purge::PurgeDelay` extra (ms) at its last look; [`idle`] waits that and more.
     purge_extra: u64,
     /// When the segment entered the segment cache.
     pub cached_at: u64,
@@ -101,7 +101,7 @@ const _: () = assert!(SLICE == crate::size_class::PAGE_ALIGN);
 const _: () = assert!(SLICES * core::mem::size_of::<Page>() <= u16::MAX as usize);
 
 /// A hold on a segment's slice state ([`Segment::hold`]), let go when dropped.
-pub struct Held(*const AtomicBool);
+struct Held(*const AtomicBool);
 
 impl Drop for Held {
     #[inline]

@@ -31,7 +31,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use arrayvec::ArrayVec;
 
-use super::{decommit_runs, Segment, ALL_FREE};
+use super::{decommit_runs, Segment, ALL_FREE, SAMPLE_OWNER};
 use crate::options::{self, Opt};
 use crate::segment_space;
 
@@ -40,10 +40,6 @@ const TAKE_MAX: usize = 64;
 
 /// When (ms) the next walk may start.
 static NEXT_WALK: AtomicU64 = AtomicU64::new(0);
-
-/// Owner values of segments that are no thread heap's: abandoned or cached (0), or Site Rules'
-/// sampled pages (`site::SAMPLE_OWNER`, purged by `site::purge`).
-const NOT_A_HEAP: usize = 1;
 
 impl Segment {
     /// For the shared look, if no one holds the slice state: when this is a thread heap's
@@ -56,7 +52,9 @@ impl Segment {
             return 0;
         };
         let owner = self.owner.load(Relaxed);
-        if owner <= NOT_A_HEAP || self.free_slices == ALL_FREE || self.dirty_slices == 0 {
+        // Abandoned or cached (0), or Site Rules' samples (purged by `site::purge`).
+        let not_a_heap = owner == 0 || owner == SAMPLE_OWNER;
+        if not_a_heap || self.free_slices == ALL_FREE || self.dirty_slices == 0 {
             return 0;
         }
         let due = self
@@ -186,7 +184,7 @@ mod tests {
             let _held = s.hold();
             assert_eq!(s.reserve_idle(late, 0, true), 0, "taken while held");
         }
-        for owner in [0, NOT_A_HEAP] {
+        for owner in [0, SAMPLE_OWNER] {
             s.owner.store(owner, Relaxed);
             assert_eq!(s.reserve_idle(late, 0, true), 0, "taken with owner {owner}");
         }

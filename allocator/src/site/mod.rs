@@ -60,9 +60,8 @@ use crate::size_class::{class_size, SMALL_CLASSES};
 use crate::small;
 use crate::stats::{self, GLOBAL};
 
-/// The owner word of sample pages and their segments: never a heap's address (heaps are
-/// aligned), so no heap takes them for its own.
-const SAMPLE_OWNER: usize = 1;
+/// The owner word of sample pages and their segments (see [`segment::SAMPLE_OWNER`]).
+const SAMPLE_OWNER: usize = segment::SAMPLE_OWNER;
 /// Slots of the live-sample table (a power of two).
 const LIVE_SLOTS: usize = 4096;
 /// Live samples looked at for crossing the short-lived threshold, per sampled allocation.
