@@ -474,10 +474,16 @@ impl Arena {
         let n = slices_for(class);
         // Cached blocks of other classes may be what fragments the segments: give the oldest
         // back to their segments, still committed, one at a time, until a run of `n` slices
-        // appears. Their memory then serves this block with no page fault.
+        // appears. Their memory then serves this block with no page fault. Only the segment a
+        // block went back to changed, so only it is looked at again.
         let mut taken = self.take_span(n);
-        while taken.is_none() && self.uncache_oldest() {
-            taken = self.take_span(n);
+        while taken.is_none() {
+            // SAFETY: a segment of the arena, valid while we hold its lock.
+            let s = unsafe { &mut *self.uncache_oldest()? };
+            taken = s
+                .take_dirty_span(n)
+                .map(|p| (p, 0))
+                .or_else(|| s.take_span_purged(n));
         }
         let (page, purged) = taken?;
         self.delays.note_carved(purged, now, n * SLICE);
@@ -537,31 +543,29 @@ impl Arena {
     }
 
     /// Gives the oldest cached block's span back to its segment without decommitting it (dirty
-    /// since the block was freed). Returns false if none is cached.
-    fn uncache_oldest(&mut self) -> bool {
-        let Some(i) = self.oldest_list() else {
-            return false;
-        };
+    /// since the block was freed). Returns that segment, or `None` if no block is cached.
+    fn uncache_oldest(&mut self) -> Option<*mut Segment> {
+        let i = self.oldest_list()?;
         let page = self.cache[i].pop_back().expect("non-empty list");
         // SAFETY: `page` is a cached block of this arena, just taken off its list.
-        unsafe { self.uncache(page) };
-        true
+        unsafe { Some(self.uncache(page)) }
     }
 
     /// Gives the span of `page`, a block just taken off the cache, back to its segment still
-    /// committed (dirty since the block was freed).
+    /// committed (dirty since the block was freed), and returns the segment.
     ///
     /// # Safety
     /// - `page` is a cached block of this arena, off its list, under the arena's lock.
-    unsafe fn uncache(&mut self, page: *mut Page) {
+    unsafe fn uncache(&mut self, page: *mut Page) -> *mut Segment {
+        GLOBAL.big_cache_uncached.add(1);
         // SAFETY: per the contract.
         unsafe {
             let p = &mut *page;
             self.uncount_cached(class_size(p.class as usize));
-            let since = p.since;
-            (*Segment::of(p.start)).give_span(page, true, since);
+            let (since, seg) = (p.since, Segment::of(p.start));
+            (*seg).give_span(page, true, since);
+            seg
         }
-        GLOBAL.big_cache_uncached.add(1);
     }
 
     /// Takes out of the arena one segment in which every block is a cached one: gives those

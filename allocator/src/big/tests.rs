@@ -1,4 +1,5 @@
-//! Unit tests of the big arenas: hits, misses, the thread caches' hand-back, other arenas' blocks.
+//! Unit tests of the big arenas: hits, misses, the thread caches' hand-back, other arenas' blocks,
+//! carving after giving cached blocks back.
 
 use super::*;
 use crate::size_class::class_of;
@@ -111,4 +112,57 @@ fn freed_blocks_are_reused_hot_and_zeroed_when_fresh() {
         assert!(all_zero(b, class));
         assert!(free(Segment::page_of(b), b));
     }
+}
+
+#[test]
+fn a_carve_gives_back_the_oldest_cached_blocks_until_a_run_fits() {
+    // An arena of its own, with one segment filled by one-slice blocks, all then cached, the
+    // oldest first in slice order.
+    let mut a = Arena {
+        segments: SegmentList::new(),
+        cache: [EMPTY_LIST; BIG_CLASSES],
+        cached_bytes: 0,
+        next_purge: 0,
+        delays: BigDelays::new(),
+    };
+    let seg = segment::map_new(SegmentKind::Arena).expect("a segment");
+    let small = class_of(40_000);
+    assert_eq!(slices_for(small), 1);
+    // SAFETY: an empty segment of this test alone, in this arena only.
+    let pages: std::vec::Vec<*mut Page> = unsafe {
+        a.segments.push_front(seg);
+        core::iter::from_fn(|| a.carve(small, 0)).collect()
+    };
+    assert!(pages.len() > 8, "the segment holds {} blocks", pages.len());
+    for (k, &page) in pages.iter().enumerate() {
+        // SAFETY: spans of this arena's segment: used, then cached as `release` does.
+        unsafe {
+            mark_used(page);
+            (*page).set_used(0);
+            (*page).since = k as u64;
+            a.cache[small - BIG_FIRST].push_front(page);
+        }
+        a.count_cached(class_size(small));
+    }
+    // A four-slice block: the segment has no free run, so the four oldest blocks go back.
+    let large = class_of(200_000);
+    assert_eq!(slices_for(large), 4);
+    let page = a.carve(large, 0).expect("a run after uncaching");
+    // SAFETY: the new span's entry and the first block's, in our segment.
+    unsafe {
+        assert_eq!(
+            (*page).start,
+            (*pages[0]).start,
+            "the oldest blocks' slices"
+        );
+        assert_eq!(Segment::of((*page).start), seg);
+    }
+    let mut cached = 0;
+    let mut p = a.cache[small - BIG_FIRST].head;
+    while !p.is_null() {
+        cached += 1;
+        // SAFETY: a cached page of the arena.
+        p = unsafe { (*p).next };
+    }
+    assert_eq!(cached, pages.len() - 4, "the others stay cached");
 }
