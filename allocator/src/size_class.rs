@@ -56,12 +56,15 @@ const fn build_tiny_table() -> [u8; TINY_MAX / 8 + 1] {
     t
 }
 
-const fn build_mid_table() -> [u8; MID_MAX / 128 + 1] {
-    let mut t = [0u8; MID_MAX / 128 + 1];
+/// A table of the classes of sizes above `above`, indexed by the size rounded up to
+/// `1 << shift`, over `1 << shift` (the entries at or below `above`, never looked up, hold its
+/// next class).
+const fn build_granule_table<const N: usize>(shift: u32, above: usize) -> [u8; N] {
+    let mut t = [0u8; N];
     let mut i = 0;
-    while i < t.len() {
-        let size = if i <= 8 { TINY_MAX + 1 } else { i * 128 };
-        t[i] = class_above_128(size) as u8;
+    while i < N {
+        let size = i << shift;
+        t[i] = class_above_128(if size > above { size } else { above + 1 }) as u8;
         i += 1;
     }
     t
@@ -121,7 +124,7 @@ static C_TINY_WORDS_OF: [(u8, u8); TINY_CLASSES] = {
 
 /// Class of `size` for 1 KiB < size <= 32 KiB, indexed by `(size + 127) / 128`
 /// (every mid class size is a multiple of 128).
-static MID_TABLE: [u8; MID_MAX / 128 + 1] = build_mid_table();
+static MID_TABLE: [u8; MID_MAX / 128 + 1] = build_granule_table(7, TINY_MAX);
 
 /// Granule of [`BIG_TABLE`]: every big class size is a multiple of it (the smallest step
 /// between big classes is 32 KiB / 8).
@@ -129,20 +132,8 @@ const BIG_GRANULE_SHIFT: u32 = 12;
 
 /// Class of `size` for 32 KiB < size < 2 MiB, indexed by `size` rounded up to 4 KiB, over
 /// 4 KiB: a load where [`class_above_128`] takes a dozen instructions on every big request.
-static BIG_TABLE: [u8; (WHALE_MIN >> BIG_GRANULE_SHIFT) + 1] = {
-    let mut t = [0u8; (WHALE_MIN >> BIG_GRANULE_SHIFT) + 1];
-    let mut i = 0;
-    while i < t.len() {
-        let size = i << BIG_GRANULE_SHIFT;
-        t[i] = if size <= MID_MAX {
-            0
-        } else {
-            class_above_128(size) as u8
-        };
-        i += 1;
-    }
-    t
-};
+static BIG_TABLE: [u8; (WHALE_MIN >> BIG_GRANULE_SHIFT) + 1] =
+    build_granule_table(BIG_GRANULE_SHIFT, MID_MAX);
 
 const fn build_sizes() -> [u32; CLASSES] {
     let mut s = [0u32; CLASSES];

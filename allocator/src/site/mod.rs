@@ -55,13 +55,11 @@ use crate::lock::Lock;
 use crate::options::{self, Opt};
 use crate::page::{Block, Page, PageKind, PageList, LONG_LIVED};
 use crate::probe;
-use crate::segment::{self, Segment, SegmentList, SLICE};
+use crate::segment::{self, Segment, SegmentList, SAMPLE_OWNER, SLICE};
 use crate::size_class::{class_size, SMALL_CLASSES};
 use crate::small;
 use crate::stats::{self, GLOBAL};
 
-/// The owner word of sample pages and their segments (see [`segment::SAMPLE_OWNER`]).
-const SAMPLE_OWNER: usize = segment::SAMPLE_OWNER;
 /// Slots of the live-sample table (a power of two).
 const LIVE_SLOTS: usize = 4096;
 /// Live samples looked at for crossing the short-lived threshold, per sampled allocation.
