@@ -16,20 +16,21 @@ use crate::small::abandon;
 use crate::{big, heap, segment, segment_space, site, stats, whale};
 
 /// Every lock of SACS, in lock order.
-fn locks() -> [&'static dyn LockOps; 11] {
+fn locks() -> [&'static dyn LockOps; 12] {
     let (backstop, pool) = heap::lifecycle::locks_for_fork();
     [
-        backstop,                        // held across a backstop heap's whole refill
-        pool,                            // heap structures
-        stats::lock_for_fork(),          // live heaps' counters
-        abandon::lock_for_fork(),        // abandoned segments
-        big::holders_lock_for_fork(),    // threads' caches of big blocks (a leaf)
-        &big::ARENA_LOCKS,               // big arenas, in index order
-        segment::cache::lock_for_fork(), // empty segments
-        whale::lock_for_fork(),          // whale ring and registry
-        site::lock_for_fork(),           // sample pages, live samples, site rules
-        site::profile::lock_for_fork(),  // the heap profile's table
-        segment_space::lock_for_fork(),  // the segment space's slots (a leaf)
+        backstop,                               // held across a backstop heap's whole refill
+        segment_space::reserve_lock_for_fork(), // held across the space's reservation
+        pool,                                   // heap structures
+        stats::lock_for_fork(),                 // live heaps' counters
+        abandon::lock_for_fork(),               // abandoned segments
+        big::holders_lock_for_fork(),           // threads' caches of big blocks (a leaf)
+        &big::ARENA_LOCKS,                      // big arenas, in index order
+        segment::cache::lock_for_fork(),        // empty segments
+        whale::lock_for_fork(),                 // whale ring and registry
+        site::lock_for_fork(),                  // sample pages, live samples, site rules
+        site::profile::lock_for_fork(),         // the heap profile's table
+        segment_space::lock_for_fork(),         // the segment space's slots (a leaf)
     ]
 }
 

@@ -30,10 +30,10 @@ use core::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
-use crate::lock::Lock;
+use crate::lock::{Lock, SleepLock};
 use crate::options::{self, Opt};
 use crate::page::{EmptyPage, Page};
-use crate::platform;
+use crate::platform::{self, thread};
 use crate::segment_map::{self, SEGMENT_SHIFT};
 use crate::stats::GLOBAL;
 
@@ -107,6 +107,11 @@ const RESERVED: u8 = 2;
 /// Switched off, or the system refused every size.
 const NONE: u8 = 3;
 static STATE: AtomicU8 = AtomicU8::new(NOT_YET);
+/// Held by the thread that reserves the space, across the system calls: a thread that needs a
+/// segment meanwhile sleeps on it until the space is there ([`reserve`]).
+static RESERVE_LOCK: SleepLock<()> = SleepLock::new(());
+/// The thread reserving the space ([`thread::token`]) while [`STATE`] is `RESERVING`.
+static RESERVER: AtomicUsize = AtomicUsize::new(0);
 
 /// A thread's copy of where the space is and how much of it segments have used: plain fields
 /// that the HOT free compares against without an atomic load (a thread heap keeps one,
@@ -233,17 +238,40 @@ fn free_slot(slot: usize) {
 }
 
 /// Reserves the space, once per process: `SACS_SEGMENT_SPACE_GIB`, halved while the system
-/// refuses, down to 1 GiB. Returns whether the space is there; a thread that comes while
-/// another reserves it is told no (its segment is mapped on its own).
+/// refuses, down to 1 GiB. Returns whether the space is there.
+///
+/// A thread that comes while another reserves it waits for that (asleep on [`RESERVE_LOCK`]):
+/// when it was told no instead, its segment was mapped on its own, outside the space, where
+/// the HOT free takes the segment map's test and the shared look for idle heaps
+/// (`segment::idle`) never finds it. Threads that all start allocating at once, as a pool's
+/// workers do, mapped several of their first segments so (`rss_falls_idle_small_threads`
+/// failed one run in about twenty, its idle workers' memory out of the look's reach;
+/// `segment_space_first_segments` shows it). The one caller told no is the reserving thread
+/// itself, come back through a signal handler's `malloc` in the middle: waiting would be for
+/// itself.
 #[cold]
 #[inline(never)]
 fn reserve() -> bool {
-    if STATE
-        .compare_exchange(NOT_YET, RESERVING, Acquire, Acquire)
-        .is_err()
-    {
-        return STATE.load(Acquire) == RESERVED;
+    let me = thread::token();
+    if STATE.load(Acquire) == RESERVING && me != 0 && RESERVER.load(Relaxed) == me {
+        return false;
     }
+    let _reserving = RESERVE_LOCK.lock();
+    match STATE.load(Acquire) {
+        RESERVED => return true,
+        NONE => return false,
+        _ => {}
+    }
+    RESERVER.store(me, Relaxed);
+    STATE.store(RESERVING, Relaxed);
+    let reserved = reserve_largest();
+    STATE.store(if reserved { RESERVED } else { NONE }, Release);
+    RESERVER.store(0, Relaxed);
+    reserved
+}
+
+/// [`reserve`]'s system calls: the largest space the system grants, recorded.
+fn reserve_largest() -> bool {
     let mut len = options::get(Opt::SegmentSpaceGib)
         .saturating_mul(1 << 30)
         .min(SPACE_MAX);
@@ -254,7 +282,7 @@ fn reserve() -> bool {
                 // Above what the segment map covers: not usable.
                 // SAFETY: the reservation was just made and nothing refers to it.
                 unsafe { platform::unmap(base as *mut u8, len) };
-                break;
+                return false;
             }
             SLOTS.lock().len = len >> SEGMENT_SHIFT;
             GLOBAL
@@ -262,12 +290,10 @@ fn reserve() -> bool {
                 .add((len >> SEGMENT_SHIFT) as u64);
             BASE.store(base, Relaxed);
             SIZE.store(len, Relaxed);
-            STATE.store(RESERVED, Release);
             return true;
         }
         len /= 2;
     }
-    STATE.store(NONE, Release);
     false
 }
 
@@ -318,6 +344,12 @@ pub fn with_slots_held<R>(f: impl FnOnce() -> R) -> R {
 /// The slot lock, for the fork handlers.
 pub fn lock_for_fork() -> &'static Lock<impl Sized> {
     &SLOTS
+}
+
+/// The lock held while the space is reserved, for the fork handlers: a child never starts
+/// with the space half reserved by a thread it does not have.
+pub fn reserve_lock_for_fork() -> &'static SleepLock<impl Sized> {
+    &RESERVE_LOCK
 }
 
 #[cfg(test)]

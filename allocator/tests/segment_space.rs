@@ -9,7 +9,10 @@
 //! - `off`: `SACS_SEGMENT_SPACE_GIB=0`, every segment mapped on its own;
 //! - `limited`: an address-space limit (`RLIMIT_AS`, as `ulimit -v` sets) below the default
 //!   reservation, which is retried smaller;
-//! - `full`: a 1 GiB space that fills up, after which segments are mapped beside it.
+//! - `full`: a 1 GiB space that fills up, after which segments are mapped beside it;
+//! - `race`: eight threads that need their first segments at once, under the address-space
+//!   limit (whose refused sizes make the reservation take four system calls): every segment is
+//!   in the space, the threads that came during the reservation having waited for it.
 
 mod common;
 
@@ -124,6 +127,47 @@ fn a_full_space_leaves_the_rest_to_segments_of_their_own() {
     assert_bad_frees_counted(&r, "full");
 }
 
+#[test]
+fn threads_that_start_together_all_get_segments_in_the_space() {
+    // Before the threads waited for the reservation, the first child already had segments
+    // mapped on their own, out of the idle heaps' look (three builds of three).
+    for run in 0..8 {
+        let r = run_child("race", &[]);
+        assert!(r.get("slots") > 0, "run {run}: no space");
+        assert!(r.get("mapped") >= RACERS, "run {run}: a segment per thread");
+        assert_eq!(
+            r.get("in_space"),
+            r.get("mapped"),
+            "run {run}: segments mapped outside the space"
+        );
+    }
+}
+
+/// Threads of the `race` mode.
+const RACERS: u64 = 8;
+
+/// The `race` mode: [`RACERS`] threads released together, each making its first small block
+/// (its heap's first segment), while the space is not reserved yet.
+fn race_for_the_space() {
+    let start = std::sync::Arc::new(std::sync::Barrier::new(RACERS as usize));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|tag| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                let block = alloc_filled(100, tag);
+                check_and_free(block, "a racer's block");
+            })
+        })
+        .collect();
+    racers.into_iter().for_each(|r| r.join().unwrap());
+    let s = sacs::stats();
+    println!(
+        "RESULT slots={} mapped={} in_space={}",
+        s.segment_space_slots, s.segments_mapped, s.segments_in_space
+    );
+}
+
 /// The child side: runs only with [`CHILD_ENV`] set.
 #[test]
 #[ignore]
@@ -131,7 +175,7 @@ fn child_entry() {
     let Ok(mode) = std::env::var(CHILD_ENV) else {
         return;
     };
-    if mode == "limited" {
+    if mode == "limited" || mode == "race" {
         let limit = libc::rlimit {
             rlim_cur: 12 << 30,
             rlim_max: 12 << 30,
@@ -139,12 +183,13 @@ fn child_entry() {
         // SAFETY: a valid rlimit for our own process.
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
     }
+    if mode == "race" {
+        return race_for_the_space();
+    }
     sacs::options::set(sacs::options::Opt::OnError, 1);
     let mut bad_frees = 0;
-    // The space is reserved by the first thread that needs a segment; a thread that needs one
-    // while another is reserving maps its own (`segment_space::reserve`). Reserve it here, before
-    // the threads below race for their first segments: with the address-space limit the
-    // reservation takes four tries, long enough for the other thread to come (1 run in 20).
+    // The space is reserved by the first thread that needs a segment, before the threads below
+    // need theirs (the race is the `race` mode's).
     let first = sacs::alloc(64, 8);
     assert!(!first.is_null());
     // SAFETY: a live block of ours, freed once.

@@ -387,9 +387,13 @@ unsafe fn new_page(pages: &mut Pages, slot: usize, now: u64) -> Option<*mut Page
 }
 
 /// Carves up to `SACS_PREFILL_PAGES` spans of `slices` slices from the thread's segments into
-/// warm pool `pool`. Returns whether it carved any.
+/// warm pool `pool`, the one its caller takes included, and no more than the pool keeps
+/// (`SACS_WARM_POOL_PAGES`) besides that one: pages carved beyond it stayed in the pool until
+/// as many pages had retired, dirty and out of reach of every purge but the thread's own (a
+/// worker that then waits kept them for as long as it waited). Returns whether it carved any.
 fn prefill(pages: &mut Pages, pool: usize, slices: usize, now: u64) -> bool {
-    let want = options::get(Opt::PrefillPages).max(1);
+    let room = options::get(Opt::WarmPoolPages).saturating_sub(pages.warm[pool].len);
+    let want = options::get(Opt::PrefillPages).min(room + 1).max(1);
     let owner = pages.id();
     let mut got = 0;
     let mut seg = pages.segments.head;
