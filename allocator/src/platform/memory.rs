@@ -36,10 +36,13 @@ pub enum Syscall {
     Yield = 7,
     /// `getrusage`, the learner's page-fault count, once per window.
     Getrusage = 8,
+    /// `membarrier`, the shared look's barrier before it takes blocks out of idle threads'
+    /// caches of big blocks (`platform::thread::heavy_barrier`), and its registration.
+    Membarrier = 9,
 }
 
 /// Number of [`Syscall`] kinds.
-pub const SYSCALL_KINDS: usize = 9;
+pub const SYSCALL_KINDS: usize = 10;
 
 /// Names in [`Syscall`] order, for the statistics table.
 pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
@@ -52,6 +55,7 @@ pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
     "futex",
     "sched_yield",
     "getrusage",
+    "membarrier",
 ];
 
 /// Count and cycles of one kind of system call.
@@ -73,6 +77,7 @@ impl SyscallCounter {
 
 /// Per-kind system call counters, read by `stats`.
 pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
+    SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),

@@ -22,6 +22,7 @@ const SYSCALL_KEYS: [&str; SYSCALL_KINDS] = [
     "futex",
     "sched_yield",
     "getrusage",
+    "membarrier",
 ];
 
 /// The longest object [`Stats::write_json`] writes is well below this (a test checks it).
