@@ -202,7 +202,9 @@ impl LocalCache {
     }
 
     /// Keeps the freed block `page` if there is room. Returns false (block untouched) if not,
-    /// and the caller frees it to its arena.
+    /// and the caller frees it to its arena. Once it returns true the block is the cache's,
+    /// which the shared look ([`flush_idle`]) may empty at once: the caller must not read the
+    /// page entry again (its arena may have unmapped the segment).
     ///
     /// # Safety
     /// - `page` is a live big block being freed by the calling thread, whose cache this is.

@@ -102,6 +102,9 @@ pub unsafe fn free_big_to_thread_cache(heap: *mut Heap, page: *mut Page) -> bool
     // thread that frees it (the arena writes them under its lock once the block is given back).
     unsafe {
         let h = &mut *heap;
+        // Read before the cache keeps the block: from then on the shared look may take it out
+        // and give it to its arena, whose purge may unmap its segment, page entry and all.
+        let bytes = class_size((*page).class as usize) as u64;
         if (*page).used() == 1
             && (*page).flags & (LOCAL | SITED) == 0
             && h.state == HeapState::Live
@@ -111,9 +114,7 @@ pub unsafe fn free_big_to_thread_cache(heap: *mut Heap, page: *mut Page) -> bool
             // takes it off (`lifecycle::thread_exit`).
             h.big.list();
             h.counters.big_cache_frees.add(1);
-            h.counters
-                .big_cache_free_bytes
-                .add(class_size((*page).class as usize) as u64);
+            h.counters.big_cache_free_bytes.add(bytes);
             return true;
         }
     }
