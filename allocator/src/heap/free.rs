@@ -140,13 +140,12 @@ unsafe fn free_big_sited(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
                 // Decommitted by the arena before this returns: nothing left to purge later.
                 return big::free(page, p);
             }
+            // As in `free_big_to_thread_cache`, read before the cache may keep the block.
+            let bytes = class_size((*page).class as usize) as u64;
             if h.state == HeapState::Live && h.big.free(page) {
-                // As in `free_big_to_thread_cache`.
                 h.big.list();
                 h.counters.big_cache_frees.add(1);
-                h.counters
-                    .big_cache_free_bytes
-                    .add(class_size((*page).class as usize) as u64);
+                h.counters.big_cache_free_bytes.add(bytes);
                 return true;
             }
         }
