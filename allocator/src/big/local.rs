@@ -362,6 +362,22 @@ impl LocalCache {
         self.guarded(|cache| cache.flush_inside(now, force));
     }
 
+    /// [`flush`](Self::flush) of a cache that has left [`HOLDERS`] ([`leave`](Self::leave):
+    /// its heap retires). No walk reaches it any more (a walk holds the list's lock while it
+    /// looks at caches, and `leave` took that lock), so a walk in progress elsewhere does not
+    /// keep it out as it keeps out [`guarded`](Self::guarded): every due block goes back.
+    pub fn flush_unlisted(&mut self, now: u64, force: bool) {
+        debug_assert!(!self.listed);
+        if self.busy.load(Relaxed) {
+            return; // a signal handler inside one of the cache's methods
+        }
+        self.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        self.flush_inside(now, force);
+        compiler_fence(SeqCst);
+        self.busy.store(false, Relaxed);
+    }
+
     /// [`flush`](Self::flush) inside its guard.
     fn flush_inside(&mut self, now: u64, force: bool) {
         self.set_limit();

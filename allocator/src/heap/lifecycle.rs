@@ -215,10 +215,10 @@ unsafe extern "C" fn thread_exit(arg: *mut core::ffi::c_void) {
     // allocation of this thread reaches it again.
     unsafe {
         let h = &mut *heap;
-        // Off the shared purge look's list first: once off, no other thread holds the cache's
-        // lock, so the flush below gives back every block.
+        // Off the shared purge look's list first: once off, no walk looks at the cache, so the
+        // flush below gives back every block (walks in progress elsewhere or not).
         h.big.leave();
-        h.big.flush(now, true);
+        h.big.flush_unlisted(now, true);
         h.small.purge_delay.hand_on();
         // The heap is kept for the next thread as it is, but not the high-water marks of every
         // thread before: at most once per purge delay, free page tails are given back.
