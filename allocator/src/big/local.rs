@@ -39,6 +39,8 @@
 //! afterwards, an owner whose busy mark it does not see can only read the count after the
 //! barrier, sees the walk, and stays out until the walk has counted itself out. Where the
 //! system has no such barrier the walk does not take blocks: they wait for their owner's look.
+//! A retiring thread's cache leaves the list, and then no walk can reach it: its last flush
+//! ([`LocalCache::flush_unlisted`]) does not look at the walks in progress.
 
 use super::{release, BIG_CLASSES};
 use crate::lock::Lock;
