@@ -152,7 +152,13 @@ pub struct TailCounters {
     /// Approximate hot blocks (so promoted) read again from the file because an update,
     /// `block_values` or `write_block` needed their exact values (counted in `loads`).
     pub exact_reloads: u64,
-    /// Their time.
+    /// Blocks an update read from the file (or a copy in flight to it) although their warm
+    /// (f16) copy was resident: an update needs exact values (counted in `loads`).
+    pub update_warm_loads: u64,
+    /// Of those, blocks loaded ahead (by `prefetch` or the live predictor) that this update
+    /// was the first to use: read twice, so the read ahead avoided no load.
+    pub update_ahead_loads: u64,
+    /// The loads' time (every load's, on the caller's thread).
     pub load_ns: u64,
     /// Waits for a block's pending background read, and their time.
     pub read_waits: u64,
@@ -206,8 +212,9 @@ pub struct Field {
     reader: Option<Reader>,
     /// The most block reads pending at once (0: no reader).
     read_ahead: usize,
-    /// Blocks whose reads are pending (requested, not yet placed), with their tickets.
-    pending: std::collections::HashMap<u64, u64, IdBuild>,
+    /// Blocks whose reads are pending (requested, not yet placed), with their tickets and
+    /// whether they are for an update (`read_ahead::Pending`).
+    pending: std::collections::HashMap<u64, read_ahead::Pending, IdBuild>,
     /// Reused buffers: blocks to request, reads taken, one block's initial values.
     request_buf: Vec<u64>,
     done_buf: Vec<crate::reader::Loaded>,

@@ -285,6 +285,15 @@ impl Tiers {
         }
     }
 
+    /// Whether the block at `place` was loaded ahead of its use and not touched since
+    /// ([`Tiers::mark_ahead`]).
+    pub fn is_ahead(&self, place: Place) -> bool {
+        match place {
+            Place::Hot(i) => self.hot[i].ahead,
+            Place::Warm(i) => self.warm[i].ahead,
+        }
+    }
+
     /// Blocks loaded ahead of their use (`mark_ahead`) that a touch reached while resident.
     pub fn ahead_used(&self) -> u64 {
         self.ahead_used

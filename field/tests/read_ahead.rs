@@ -225,3 +225,103 @@ fn the_live_predictor_prefetches_for_updates_along_a_path() {
         "update loads: {q:?} / {p:?}"
     );
 }
+
+/// A field as [`field`] makes it, with a warm tier of `warm_blocks` beside the hot one.
+fn field_with_warm(dir: &std::path::Path, name: &str, hot: usize, warm_blocks: usize) -> Field {
+    let mut f = field(dir, name, DEFAULT_READ_AHEAD_BLOCKS, hot);
+    f.set_budget(Budget {
+        hot_bytes: hot * 4096,
+        warm_bytes: warm_blocks * 2048,
+    })
+    .unwrap();
+    f
+}
+
+#[test]
+fn blocks_read_ahead_for_an_update_are_not_read_again_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for exact in [false, true] {
+        // 24 hot and 120 warm blocks: uniform queries fill hot, then warm.
+        let mut f = field_with_warm(dir.path(), &format!("f{exact}"), 24, 120);
+        let width = f.output_len();
+        let mut out = vec![0f32; width];
+        let mut points = Points::new(Workload::Uniform, 21);
+        while f.stats().hot_blocks < 24 {
+            f.query(&points.take_flat(1), &mut out).unwrap();
+        }
+        // An update at a point with blocks that are not resident, read ahead.
+        let x = loop {
+            let x = points.take_flat(1);
+            let mut blocks = Vec::new();
+            f.blocks_of(&x, &mut blocks).unwrap();
+            let resident = f.resident_blocks();
+            if blocks.iter().filter(|(_, b)| !resident.contains(b)).count() >= 4 {
+                break x;
+            }
+            f.query(&x, &mut out).unwrap();
+        };
+        let requested = if exact {
+            f.prefetch_for_update(&x).unwrap()
+        } else {
+            f.prefetch(&x).unwrap()
+        };
+        f.wait_for_reads().unwrap();
+        assert!(requested > 0);
+        let before = f.tail_counters();
+        f.update(&x, &gradient(&x, width), 0.5).unwrap();
+        let after = f.tail_counters();
+        if exact {
+            // Read into hot with exact values: the update loaded nothing itself.
+            assert_eq!(after.loads, before.loads, "{after:?}");
+        } else {
+            // Read into warm (hot is full): the update read them again (session 22's loss).
+            assert!(
+                after.update_ahead_loads > before.update_ahead_loads,
+                "{after:?}"
+            );
+            assert!(after.loads > before.loads, "{after:?}");
+        }
+        let s = f.stats();
+        assert!(s.hot_blocks <= 24 && s.warm_blocks <= 120, "{s:?}");
+    }
+}
+
+#[test]
+fn the_live_predictor_covers_updates_once_hot_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 hot and 80 warm blocks, fewer than the path's updates touch: hot fills early.
+    let mut plain = field_with_warm(dir.path(), "plain", 40, 80);
+    let mut predicting = field_with_warm(dir.path(), "predicting", 40, 80);
+    predicting.set_predictor(Some(Predictor {
+        horizon: 8,
+        ..Predictor::default()
+    }));
+    let width = plain.output_len();
+    let xs = Points::new(Workload::Camera, 8).take_flat(900);
+    for x in xs.chunks(3) {
+        let grad = gradient(x, width);
+        plain.update(x, &grad, 0.05).unwrap();
+        predicting.update(x, &grad, 0.05).unwrap();
+    }
+    let q = predicting.stats();
+    assert_eq!(q.hot_blocks, 40, "{q:?}");
+    assert!(q.warm_blocks > 0, "{q:?}");
+    assert!(q.ahead_used * 10 >= q.gathered * 7, "accuracy: {q:?}");
+    let (p, q) = (plain.tail_counters(), predicting.tail_counters());
+    // Coverage: at least 80 % of the plain field's update loads avoided (none read again
+    // from warm: every block an update needs is read ahead into hot).
+    assert!(
+        p.loads > 0 && q.loads * 5 <= p.loads,
+        "update loads: {q:?} / {p:?}"
+    );
+    // The same steps, so the same values, exact in the file.
+    plain.flush().unwrap();
+    predicting.flush().unwrap();
+    for block in 0..192 {
+        assert_eq!(
+            plain.block_values(block).unwrap(),
+            predicting.block_values(block).unwrap(),
+            "block {block} differs"
+        );
+    }
+}

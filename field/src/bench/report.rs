@@ -94,6 +94,11 @@ pub struct Report {
     pub joint_reads: u64,
     /// See `joint_reads`.
     pub joint_blocks: u64,
+    /// Blocks updates read again although warm, and of those, blocks read ahead into warm
+    /// (`TailCounters::update_warm_loads`, `update_ahead_loads`; within `caller_loads`).
+    pub update_warm_loads: u64,
+    /// See `update_warm_loads`.
+    pub update_ahead_loads: u64,
     /// Query rows whose block was not resident (`TailCounters::misses`): against a run
     /// without prefetch, `1 - misses / misses_without` is the prefetch's coverage.
     pub misses: u64,
@@ -127,7 +132,8 @@ impl Report {
              slow_write_wait_ms={:.1} slow_with_handover={} predict={} gathered={} \
              ahead_used={} predictions={} caller_loads={} misses={} promotions={} promote_at={} \
              slow_loads={} bar_calls={} bar_ms={:.1} bar_load_ms={:.1} bar_loads={} \
-             slow_joint_reads={} bar_joint_reads={} joint_reads={} joint_blocks={}",
+             slow_joint_reads={} bar_joint_reads={} joint_reads={} joint_blocks={} \
+             update_warm_loads={} update_ahead_loads={}",
             c.engine.name(),
             c.workload.name(),
             c.size_mib,
@@ -193,6 +199,8 @@ impl Report {
             self.slow.bar_joint_reads,
             self.joint_reads,
             self.joint_blocks,
+            self.update_warm_loads,
+            self.update_ahead_loads,
         )
     }
 }

@@ -59,7 +59,7 @@ impl Field {
             let answered = if self.reads_ahead() {
                 self.answer_reading_ahead(&group, xs_group, out_group)
             } else {
-                self.gather(&group.blocks).and_then(|_| {
+                self.gather(&group.blocks, false).and_then(|_| {
                     let points: Vec<usize> = (0..xs_group.len() / dim).collect();
                     self.answer_points(&points, xs_group, out_group)
                 })
@@ -87,14 +87,16 @@ impl Field {
             .filter(|&b| self.tiers.place(b).is_none() && !self.pending.contains_key(&b))
             .take(room)
             .collect();
-        let mut offered = self.request_reads(&missing, usize::MAX)?.0;
+        let mut offered = self.request_reads(&missing, usize::MAX, false)?.0;
         let mut deferred = Vec::new();
         // Points whose blocks are all resident, answered 8 at a time (`answer_points`).
         let mut ready = Vec::with_capacity(8);
         for i in 0..xs.len() / dim {
             self.collect_reads()?;
             if offered < missing.len() {
-                offered += self.request_reads(&missing[offered..], usize::MAX)?.0;
+                offered += self
+                    .request_reads(&missing[offered..], usize::MAX, false)?
+                    .0;
             }
             let blocks = &group.point_blocks[group.point_starts[i]..group.point_starts[i + 1]];
             if blocks.iter().all(|&b| self.tiers.place(b).is_some()) {
@@ -111,7 +113,9 @@ impl Field {
         for chunk in deferred.chunks(8) {
             self.collect_reads()?;
             if offered < missing.len() {
-                offered += self.request_reads(&missing[offered..], usize::MAX)?.0;
+                offered += self
+                    .request_reads(&missing[offered..], usize::MAX, false)?
+                    .0;
             }
             self.answer_points(chunk, xs, out)?;
         }
@@ -211,6 +215,20 @@ impl Field {
     /// it loads them on the caller's thread, as far as the budget has room without evicting
     /// any of them. Returns how many blocks were requested (loaded, without the reader).
     pub fn prefetch(&mut self, xs: &[f32]) -> Result<usize> {
+        self.prefetch_points(xs, false)
+    }
+
+    /// [`Field::prefetch`] for updates at `xs`: an update needs exact values, so the blocks
+    /// that are not hot with exact values (not resident, warm, or hot with approximate
+    /// values) are read, and placed in hot with their exact values (a free slot or the
+    /// CLOCK's victim, which moves to warm), untouched (see `read_ahead`). A block read into
+    /// warm, as `prefetch` reads once hot is full, would be read again by its update.
+    pub fn prefetch_for_update(&mut self, xs: &[f32]) -> Result<usize> {
+        self.prefetch_points(xs, true)
+    }
+
+    /// [`Field::prefetch`], or with `exact` [`Field::prefetch_for_update`].
+    pub(super) fn prefetch_points(&mut self, xs: &[f32], exact: bool) -> Result<usize> {
         let dim = self.layout.dim as usize;
         if !xs.len().is_multiple_of(dim) {
             return Err(Error::WrongLength {
@@ -230,9 +248,9 @@ impl Field {
                 .tiers
                 .room_outside_pins()
                 .saturating_sub(self.pending.len());
-            return Ok(self.request_reads(&needed, room)?.1);
+            return Ok(self.request_reads(&needed, room, exact)?.1);
         }
-        let loaded = self.gather(&needed);
+        let loaded = self.gather(&needed, exact);
         self.tiers.unpin_all();
         loaded
     }
@@ -273,14 +291,20 @@ impl Field {
     /// Pins `needed` (sorted, distinct) and loads those of its blocks that are not resident,
     /// in id order, [`GATHER_CHUNK`] at a time, as many as fit without evicting a pinned
     /// block; each enters hot if hot has room, else warm (else hot in place of an unpinned
-    /// victim), untouched. Returns how many were loaded. The caller unpins.
-    fn gather(&mut self, needed: &[u64]) -> Result<usize> {
+    /// victim), untouched; with `exact` (for updates), those that are not hot with exact
+    /// values, placed in hot with them (`Field::place_read`). Returns how many were loaded.
+    /// The caller unpins.
+    fn gather(&mut self, needed: &[u64], exact: bool) -> Result<usize> {
         self.tiers.pin(needed.iter().copied());
         let room = self.tiers.room_outside_pins();
         let missing: Vec<u64> = needed
             .iter()
             .copied()
-            .filter(|&b| self.tiers.place(b).is_none())
+            .filter(|&b| match self.tiers.place(b) {
+                None => true,
+                Some(Place::Hot(slot)) => exact && self.tiers.is_approx(slot),
+                Some(Place::Warm(_)) => exact,
+            })
             .take(room)
             .collect();
         // One buffer for every chunk, kept between calls (no allocation, no fresh pages to
@@ -296,7 +320,7 @@ impl Field {
                 let values = &mut buf[..chunk.len() * floats];
                 self.read_blocks(chunk, values)?;
                 for (&block, values) in chunk.iter().zip(values.chunks_exact(floats)) {
-                    self.place_loaded(block, values)?;
+                    self.place_read(block, values, exact)?;
                 }
             }
             Ok(())

@@ -5,7 +5,9 @@
 //! blocks load while the calls in between run. Single calls feed it (not `query_batch`, whose
 //! points are known), and it stays quiet on points that jump (its relative one-step error
 //! is then far above the bound), so it costs no I/O there. (`update` feeds it since session
-//! 16: before, a training loop along a path got no prediction.)
+//! 16: before, a training loop along a path got no prediction. Since session 23 an update's
+//! prediction is read as [`Field::prefetch_for_update`] reads, into hot with exact values:
+//! read into warm, an update read it again.)
 
 use super::Field;
 use crate::error::Result;
@@ -48,8 +50,9 @@ impl Field {
         });
     }
 
-    /// Feeds `x` (checked) to the live predictor, if any, and prefetches its prediction.
-    pub(super) fn predict_from(&mut self, x: &[f32]) -> Result<()> {
+    /// Feeds `x` (checked) to the live predictor, if any, and prefetches its prediction
+    /// (`for_update`: as [`Field::prefetch_for_update`] does, else as [`Field::prefetch`]).
+    pub(super) fn predict_from(&mut self, x: &[f32], for_update: bool) -> Result<()> {
         let Some(live) = &mut self.live else {
             return Ok(());
         };
@@ -61,6 +64,6 @@ impl Field {
         }
         let ahead = live.motion.ahead(live.horizon as f32);
         self.predictions += 1;
-        self.prefetch(&ahead[..dim]).map(|_| ())
+        self.prefetch_points(&ahead[..dim], for_update).map(|_| ())
     }
 }

@@ -54,7 +54,7 @@ impl Field {
         Field::check_len("out", out.len(), self.output_len())?;
         Field::check_finite("x", x)?;
         if self.live.is_some() {
-            self.predict_from(x)?;
+            self.predict_from(x, false)?;
         }
         self.query_point(x, out)
     }

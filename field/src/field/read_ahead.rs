@@ -8,21 +8,43 @@
 //! - **Placing**: [`Field::collect_reads`] takes the reads done so far, on the caller's thread,
 //!   and puts each block into the tiers untouched (hot if it has room, else warm, as the
 //!   synchronous gathering does), as if its first query had not come yet.
+//! - **Reads for updates** (session 23): an update needs a block's exact values, so a block
+//!   read ahead into warm (f16) was read again by the update that used it, and once the hot
+//!   tier was full the live predictor avoided none of an update's loads (docs/field.md,
+//!   "Session 23"). Reads requested for updates ([`Field::prefetch_for_update`], the
+//!   predictor fed by `update`) are *exact*: they are requested for every block that is not
+//!   hot with exact values (warm blocks and approximate hot ones too, which the update would
+//!   read again), and placed in hot with the values read, into a free slot or the CLOCK's
+//!   victim (which moves to warm, as at an update's own load), untouched and marked as read
+//!   ahead. The budget is unchanged: the same slots, the same bound on reads pending.
 //! - **Freshness**: while a block's read is pending, nothing may change it: every access to a
 //!   block (a query's row, an update, `block_values`, `write_block`) first waits for its
-//!   pending read and places it ([`Field::await_block`]). A pending block is not resident, so
-//!   it has no dirty copy in hot and none can be handed to the writer until its read is
-//!   placed; the reader takes the writer's in-flight copy before the store. So the values
-//!   placed are the block's newest.
+//!   pending read and places it ([`Field::await_block`]). A pending block is not resident,
+//!   or (an exact read) warm or hot with approximate values, so it has no dirty copy in hot
+//!   (only an update dirties a block, and it makes the block exact hot after waiting for its
+//!   read) and none can be handed to the writer until its read is placed; the reader takes
+//!   the writer's in-flight copy before the store. So the values placed are the block's
+//!   newest.
 
 use super::Field;
 use crate::error::Result;
 use crate::init;
 use crate::reader::{Loaded, Reader};
 use crate::store::READ_MANY_IN_FLIGHT;
+use crate::tiers::Place;
 
 /// Blocks whose reads may be pending at once, by default (`Field::set_read_ahead`).
 pub const DEFAULT_READ_AHEAD_BLOCKS: usize = 256;
+
+/// A block read requested ahead and not yet placed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Pending {
+    /// The reader's ticket for the read.
+    pub ticket: u64,
+    /// Requested for an update: placed in hot with exact values (see the module
+    /// documentation).
+    pub exact: bool,
+}
 
 impl Field {
     /// Sets how many block reads the background reader may have pending at once (0: no
@@ -66,11 +88,17 @@ impl Field {
         self.read_ahead > 0
     }
 
-    /// Requests reads of those of `blocks` that are neither resident nor pending, at most
-    /// `limit` of them and as far as the bound on pending reads allows. Returns how many of
-    /// `blocks` were looked at (a prefix: the caller may offer the rest later) and how many
-    /// reads were requested.
-    pub(super) fn request_reads(&mut self, blocks: &[u64], limit: usize) -> Result<(usize, usize)> {
+    /// Requests reads of those of `blocks` that are neither resident nor pending (`exact`,
+    /// for an update: that are not hot with exact values, nor pending), at most `limit` of
+    /// them and as far as the bound on pending reads allows. Returns how many of `blocks`
+    /// were looked at (a prefix: the caller may offer the rest later) and how many reads
+    /// were requested.
+    pub(super) fn request_reads(
+        &mut self,
+        blocks: &[u64],
+        limit: usize,
+        exact: bool,
+    ) -> Result<(usize, usize)> {
         let bound = self.read_ahead.min(self.tiers.capacity());
         let mut wanted = std::mem::take(&mut self.request_buf);
         wanted.clear();
@@ -80,7 +108,17 @@ impl Field {
                 break;
             }
             looked += 1;
-            if self.tiers.place(block).is_none() && !self.pending.contains_key(&block) {
+            if let Some(pending) = self.pending.get_mut(&block) {
+                // Already coming: an update's request makes it exact.
+                pending.exact |= exact;
+                continue;
+            }
+            let wants = match self.tiers.place(block) {
+                None => true,
+                Some(Place::Warm(_)) => exact,
+                Some(Place::Hot(slot)) => exact && self.tiers.is_approx(slot),
+            };
+            if wants {
                 wanted.push(block);
             }
         }
@@ -90,7 +128,8 @@ impl Field {
         } else {
             self.reader_mut().request(&wanted).map(|first| {
                 for (k, &block) in wanted.iter().enumerate() {
-                    self.pending.insert(block, first + k as u64);
+                    let ticket = first + k as u64;
+                    self.pending.insert(block, Pending { ticket, exact });
                 }
             })
         };
@@ -117,10 +156,11 @@ impl Field {
         };
         let mut done = std::mem::take(&mut self.done_buf);
         let taken = reader.take_done(&mut done);
+        // `place_reads` takes each block's request; whatever a failure left goes here.
+        let placed = taken.and_then(|()| self.place_reads(&done));
         for loaded in &done {
             self.pending.remove(&loaded.block);
         }
-        let placed = taken.and_then(|()| self.place_reads(&done));
         if let Some(reader) = &self.reader {
             reader.recycle(done.drain(..).map(|l| l.values));
         }
@@ -130,14 +170,18 @@ impl Field {
 
     fn place_reads(&mut self, done: &[Loaded]) -> Result<()> {
         for loaded in done {
-            // Never resident here (see the module documentation); if it were, its resident
-            // copy would be the newer one.
-            if self.tiers.place(loaded.block).is_some() {
-                continue;
+            let request = self.pending.remove(&loaded.block);
+            let exact = request.is_some_and(|p| p.exact);
+            // Never resident here, or (exact) not hot with exact values (see the module
+            // documentation); if it were, its resident copy would be the newer one.
+            match self.tiers.place(loaded.block) {
+                None => {}
+                Some(Place::Hot(slot)) if !self.tiers.is_approx(slot) => continue,
+                Some(_) if !exact => continue,
+                Some(_) => {}
             }
-            let values = &loaded.values;
             if loaded.stored {
-                self.place_loaded(loaded.block, values)?;
+                self.place_read(loaded.block, &loaded.values, exact)?;
             } else {
                 let mut initial = std::mem::take(&mut self.load_buf);
                 initial.resize(self.blocking.floats_per_block(), 0.0);
@@ -147,13 +191,24 @@ impl Field {
                     loaded.block,
                     &mut initial,
                 );
-                let placed = self.place_loaded(loaded.block, &initial);
+                let placed = self.place_read(loaded.block, &initial, exact);
                 self.load_buf = initial;
                 placed?;
             }
             self.loads += 1;
             self.gathered += 1;
         }
+        Ok(())
+    }
+
+    /// Places a block read ahead: untouched, as a load (`place_loaded`), or for an update
+    /// (`exact`) in hot with its exact values, marked as read ahead.
+    pub(super) fn place_read(&mut self, block: u64, values: &[f32], exact: bool) -> Result<()> {
+        if !exact {
+            return self.place_loaded(block, values);
+        }
+        let slot = self.place_hot_exact(block, values)?;
+        self.tiers.mark_ahead(Place::Hot(slot));
         Ok(())
     }
 
@@ -165,7 +220,7 @@ impl Field {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let Some(&ticket) = self.pending.get(&block) else {
+        let Some(&Pending { ticket, .. }) = self.pending.get(&block) else {
             return Ok(());
         };
         if let Some(reader) = &self.reader {

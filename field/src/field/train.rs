@@ -35,7 +35,8 @@ impl Field {
     /// must load are read together (see the module documentation).
     ///
     /// With the live predictor on ([`Field::set_predictor`]), `x` first feeds it, as in
-    /// [`Field::query`], and its prediction is prefetched.
+    /// [`Field::query`], and its prediction is prefetched for an update
+    /// ([`Field::prefetch_for_update`]: into hot, with exact values).
     pub fn update(&mut self, x: &[f32], grad: &[f32], lr: f32) -> Result<()> {
         let dim = self.layout.dim as usize;
         Field::check_len("x", x.len(), dim)?;
@@ -44,7 +45,7 @@ impl Field {
         Field::check_finite("grad", grad)?;
         Field::check_finite("lr", &[lr])?;
         if self.live.is_some() {
-            self.predict_from(x)?;
+            self.predict_from(x, true)?;
         }
         self.keep_map_room()?;
         let stepped = self.update_step(x, grad, lr);
@@ -66,12 +67,20 @@ impl Field {
                 // A hot block costs one look-up, as before; the others go through `hot_slot`
                 // (which counts a second touch: harmless, the block enters hot with count 1
                 // whether it was warm or not resident).
+                let ahead_before = self.tiers.ahead_used();
                 let slot = match self.tiers.touch(block) {
                     Some(Place::Hot(slot)) if !self.tiers.is_approx(slot) => slot,
                     _ => {
                         if !gathered {
                             gathered = true;
-                            self.load_hot_together(tile, local, level)?;
+                            // This touch took the block's mark of a read ahead, if it had one.
+                            let first_ahead = self.tiers.ahead_used() > ahead_before;
+                            self.load_hot_together(
+                                tile,
+                                local,
+                                level,
+                                first_ahead.then_some(block),
+                            )?;
                         }
                         self.hot_slot(block)?
                     }
@@ -87,8 +96,15 @@ impl Field {
 
     /// Makes hot with exact values, pinned for the current update, the blocks of levels
     /// `from..` around the tile-local point `local` that are not (at most half the hot slots),
-    /// read together.
-    fn load_hot_together(&mut self, tile: u64, local: [f32; 3], from: usize) -> Result<()> {
+    /// read together. `touched_ahead` is a block of them loaded ahead whose mark the update's
+    /// touch has just taken (for `TailCounters::update_ahead_loads`).
+    fn load_hot_together(
+        &mut self,
+        tile: u64,
+        local: [f32; 3],
+        from: usize,
+        touched_ahead: Option<u64>,
+    ) -> Result<()> {
         let dim = self.layout.dim as usize;
         let mut blocks: Vec<u64> = Vec::with_capacity((self.grids.len() - from) << dim);
         for level in from..self.grids.len() {
@@ -106,7 +122,14 @@ impl Field {
         // Approximate hot blocks (promoted from f16) are read too: an update needs them exact.
         blocks.retain(|&b| match self.tiers.place(b) {
             Some(Place::Hot(slot)) => self.tiers.is_approx(slot),
-            _ => true,
+            Some(Place::Warm(slot)) => {
+                self.tail.update_warm_loads += 1;
+                if touched_ahead == Some(b) || self.tiers.is_ahead(Place::Warm(slot)) {
+                    self.tail.update_ahead_loads += 1;
+                }
+                true
+            }
+            None => true,
         });
         blocks.truncate((self.tiers.hot_capacity() / 2).max(1));
         if blocks.len() < 2 {
@@ -138,15 +161,27 @@ impl Field {
     /// `values` (its newest, exact), pinned for the current update and untouched (the
     /// update's own touch counts next).
     fn place_hot_for_update(&mut self, block: u64, values: &[f32]) -> Result<()> {
+        if let Some(Place::Hot(_)) = self.tiers.place(block) {
+            self.tail.exact_reloads += 1;
+        }
+        let slot = self.place_hot_exact(block, values)?;
+        self.tiers.pin_for_update(slot);
+        Ok(())
+    }
+
+    /// Gives `block` `values` (its newest, exact) in hot: in place if it is hot with
+    /// approximate values (a hot block with exact values keeps them: they are as new, or
+    /// newer if dirty), else in a free hot slot or the CLOCK's victim, its warm copy (if any)
+    /// dropped and its residency carried on, untouched. Returns the slot.
+    pub(super) fn place_hot_exact(&mut self, block: u64, values: &[f32]) -> Result<usize> {
         let used = match self.tiers.place(block) {
             Some(Place::Hot(slot)) => {
                 if self.tiers.is_approx(slot) {
                     self.tiers.make_exact(slot, values);
-                    self.tail.exact_reloads += 1;
-                    self.tiers.pin_for_update(slot);
                 }
-                return Ok(());
+                return Ok(slot);
             }
+            // Taken out first, so that the victim moving to warm cannot evict it.
             Some(Place::Warm(slot)) => Some(self.tiers.remove_warm(slot)),
             None => None,
         };
@@ -160,8 +195,7 @@ impl Field {
             self.tiers.carry_used(slot, used);
         }
         self.tiers.settle(Place::Hot(slot));
-        self.tiers.pin_for_update(slot);
-        Ok(())
+        Ok(slot)
     }
 
     /// One step of the hand-over at the write-back threshold (see the module documentation):
