@@ -11,8 +11,9 @@
 //!   io_uring, or threads). The copy is looked up before the store, and a copy leaves the
 //!   writer's map only after its commit, so the values are the block's newest written-back
 //!   version — which is its newest version, because the field requests only blocks that are
-//!   not resident and lets nobody change a block while its read is pending (an access waits
-//!   for it: `Field`'s read-ahead).
+//!   not resident (or, for an update, not hot with exact values: warm or approximate copies,
+//!   which are clean) and lets nobody change a block while its read is pending (an access
+//!   waits for it: `Field`'s read-ahead).
 //! - **Results** ([`Loaded`]) wait in a list until the field takes them
 //!   ([`Reader::take_done`]) and places them in its tiers on its own thread; their buffers come
 //!   back through [`Reader::recycle`], so the thread allocates at most as many buffers as
