@@ -246,15 +246,18 @@ fn free_slot(slot: usize) {
 /// (`segment::idle`) never finds it. Threads that all start allocating at once, as a pool's
 /// workers do, mapped several of their first segments so (`rss_falls_idle_small_threads`
 /// failed one run in about twenty, its idle workers' memory out of the look's reach;
-/// `segment_space_first_segments` shows it). The one caller told no is the reserving thread
+/// `tests/segment_space.rs`, mode `race`, shows it). The one caller told no is the reserving thread
 /// itself, come back through a signal handler's `malloc` in the middle: waiting would be for
 /// itself.
 #[cold]
 #[inline(never)]
 fn reserve() -> bool {
     let me = thread::token();
-    if STATE.load(Acquire) == RESERVING && me != 0 && RESERVER.load(Relaxed) == me {
-        return false;
+    match STATE.load(Acquire) {
+        RESERVED => return true,
+        NONE => return false,
+        RESERVING if me != 0 && RESERVER.load(Relaxed) == me => return false,
+        _ => {}
     }
     let _reserving = RESERVE_LOCK.lock();
     match STATE.load(Acquire) {
