@@ -79,12 +79,17 @@ fn batches_and_prefetches_answer_exactly_as_without_the_reader() {
     let s = ahead.stats();
     assert!(s.gathered > 0 && s.write_backs > 0, "{s:?}");
     assert!(s.hot_blocks <= 60, "{s:?}");
-    ahead.flush().unwrap();
-    sync.flush().unwrap();
+    assert_same_file(&mut ahead, &mut sync);
+}
+
+/// Flushes both fields and checks that every block of the test layout holds the same values.
+fn assert_same_file(a: &mut Field, b: &mut Field) {
+    a.flush().unwrap();
+    b.flush().unwrap();
     for block in 0..192 {
         assert_eq!(
-            ahead.block_values(block).unwrap(),
-            sync.block_values(block).unwrap(),
+            a.block_values(block).unwrap(),
+            b.block_values(block).unwrap(),
             "block {block} differs in the file"
         );
     }
@@ -315,13 +320,5 @@ fn the_live_predictor_covers_updates_once_hot_is_full() {
         "update loads: {q:?} / {p:?}"
     );
     // The same steps, so the same values, exact in the file.
-    plain.flush().unwrap();
-    predicting.flush().unwrap();
-    for block in 0..192 {
-        assert_eq!(
-            plain.block_values(block).unwrap(),
-            predicting.block_values(block).unwrap(),
-            "block {block} differs"
-        );
-    }
+    assert_same_file(&mut plain, &mut predicting);
 }
