@@ -156,6 +156,9 @@ fn race_for_the_space() {
             std::thread::spawn(move || {
                 start.wait();
                 let block = alloc_filled(100, tag);
+                // Every racer holds its block until all have one: no heap (nor its segment)
+                // retires and serves a racer that came late.
+                start.wait();
                 check_and_free(block, "a racer's block");
             })
         })
