@@ -147,12 +147,25 @@ impl LocalCache {
     /// a finished walk's writes; the final release orders the body before a later walk's reads.
     #[inline(always)]
     fn guarded<R>(&mut self, body: impl FnOnce(&mut Self) -> R) -> Option<R> {
+        self.marked_busy(true, body)
+    }
+
+    /// Runs `body` with the cache marked busy; `None` if it is busy already (a signal handler
+    /// came in the middle of a method) or, with `walks_keep_out`, if a walk is in progress
+    /// ([`guarded`](Self::guarded) sets it; [`flush_unlisted`](Self::flush_unlisted), which no
+    /// walk can reach, does not).
+    #[inline(always)]
+    fn marked_busy<R>(
+        &mut self,
+        walks_keep_out: bool,
+        body: impl FnOnce(&mut Self) -> R,
+    ) -> Option<R> {
         if self.busy.load(Relaxed) {
             return None;
         }
         self.busy.store(true, Relaxed);
         compiler_fence(SeqCst);
-        if WALKS.load(Acquire) != 0 {
+        if walks_keep_out && WALKS.load(Acquire) != 0 {
             self.busy.store(false, Relaxed);
             return None;
         }
@@ -370,14 +383,7 @@ impl LocalCache {
     /// keep it out as it keeps out [`guarded`](Self::guarded): every due block goes back.
     pub fn flush_unlisted(&mut self, now: u64, force: bool) {
         debug_assert!(!self.listed);
-        if self.busy.load(Relaxed) {
-            return; // a signal handler inside one of the cache's methods
-        }
-        self.busy.store(true, Relaxed);
-        compiler_fence(SeqCst);
-        self.flush_inside(now, force);
-        compiler_fence(SeqCst);
-        self.busy.store(false, Relaxed);
+        self.marked_busy(false, |cache| cache.flush_inside(now, force));
     }
 
     /// [`flush`](Self::flush) inside its guard.

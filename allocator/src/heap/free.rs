@@ -101,24 +101,33 @@ pub unsafe fn free_big_to_thread_cache(heap: *mut Heap, page: *mut Page) -> bool
     // SAFETY: per the contract; `used` and `flags` of a live block are only written by the
     // thread that frees it (the arena writes them under its lock once the block is given back).
     unsafe {
+        (*page).used() == 1 && (*page).flags & (LOCAL | SITED) == 0 && keep_in_cache(heap, page)
+    }
+}
+
+/// Puts the freed big block `page` into the live heap's own cache if it has room, counting it;
+/// returns whether it did (else nothing changed).
+///
+/// # Safety
+/// - as for [`free_big_to_thread_cache`], and the block is in use, not in a thread's cache.
+#[inline(always)]
+unsafe fn keep_in_cache(heap: *mut Heap, page: *mut Page) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
         let h = &mut *heap;
         // Read before the cache keeps the block: from then on the shared look may take it out
         // and give it to its arena, whose purge may unmap its segment, page entry and all.
         let bytes = class_size((*page).class as usize) as u64;
-        if (*page).used() == 1
-            && (*page).flags & (LOCAL | SITED) == 0
-            && h.state == HeapState::Live
-            && h.big.free(page)
-        {
-            // The live heap lists its cache for the shared purge look, and its retirement
-            // takes it off (`lifecycle::thread_exit`).
-            h.big.list();
-            h.counters.big_cache_frees.add(1);
-            h.counters.big_cache_free_bytes.add(bytes);
-            return true;
+        if h.state != HeapState::Live || !h.big.free(page) {
+            return false;
         }
+        // The live heap lists its cache for the shared purge look, and its retirement takes
+        // it off (`lifecycle::thread_exit`).
+        h.big.list();
+        h.counters.big_cache_frees.add(1);
+        h.counters.big_cache_free_bytes.add(bytes);
+        true
     }
-    false
 }
 
 /// [`free_big`] of a block allocated through a Site Rules entry: records the free for its site
@@ -133,19 +142,13 @@ pub unsafe fn free_big_to_thread_cache(heap: *mut Heap, page: *mut Page) -> bool
 unsafe fn free_big_sited(heap: *mut Heap, page: *mut Page, p: *mut u8) -> bool {
     // SAFETY: per the contract (see `free_big`).
     unsafe {
-        let h = &mut *heap;
         // A block in use (not a double free) is recorded; a double free is reported below.
         if (*page).used() == 1 && (*page).flags & LOCAL == 0 {
             if site::big::freed(page, platform::now_ms()) {
                 // Decommitted by the arena before this returns: nothing left to purge later.
                 return big::free(page, p);
             }
-            // As in `free_big_to_thread_cache`, read before the cache may keep the block.
-            let bytes = class_size((*page).class as usize) as u64;
-            if h.state == HeapState::Live && h.big.free(page) {
-                h.big.list();
-                h.counters.big_cache_frees.add(1);
-                h.counters.big_cache_free_bytes.add(bytes);
+            if keep_in_cache(heap, page) {
                 return true;
             }
         }
