@@ -9,7 +9,14 @@
  *     addresses relative to the library's load address (hexadecimal): the `.sacs_rare`
  *     section, then every other executable section of the library
  *
- * Prints "footprint: ok, N of M .sacs_rare pages checked, none resident" or the pages found.
+ * The library's code that such a program runs must also fit in two fault-around windows: the
+ * resident pages of all its executable sections together must not exceed MAX_CODE_KIB (the
+ * environment variable FOOTPRINT_MAX_CODE_KIB; unchecked when unset). `.text` growing past the
+ * second window costs every process another 64 KiB; the fix is to mark code that most programs
+ * never run as rare, not to raise the bound.
+ *
+ * Prints "footprint: ok, N of M .sacs_rare pages checked, none resident; code resident K KiB"
+ * or what failed.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -108,8 +115,41 @@ int main(int argc, char **argv) {
             resident++;
         }
     }
+    /* Every resident page of the library's executable sections, rare or not, each page once
+     * (sections may share one). */
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        uintptr_t s = strtoul(argv[i], NULL, 16), e = strtoul(argv[i + 1], NULL, 16);
+        if (s < lo) lo = s;
+        if (e > hi) hi = e;
+    }
+    long code_pages = 0;
+    for (uintptr_t a = lo & ~(uintptr_t)(page - 1); a < hi; a += page) {
+        int in_code = 0;
+        for (int i = 1; i + 1 < argc; i += 2) {
+            uintptr_t s = strtoul(argv[i], NULL, 16), e = strtoul(argv[i + 1], NULL, 16);
+            if (s < e && s < a + page && e > a) in_code = 1;
+        }
+        if (!in_code) continue;
+        uint64_t entry = 0;
+        if (fseek(pagemap, (long)((base + a) / page * 8), SEEK_SET) != 0 ||
+            fread(&entry, 8, 1, pagemap) != 1) {
+            printf("footprint: skipped, pagemap read failed\n");
+            return 0;
+        }
+        code_pages += (long)(entry >> 63);
+    }
     fclose(pagemap);
     if (resident) return 1;
-    printf("footprint: ok, %d of %d .sacs_rare pages checked, none resident\n", checked, total);
+    long code_kib = code_pages * page / 1024;
+    const char *max = getenv("FOOTPRINT_MAX_CODE_KIB");
+    if (max && code_kib > atol(max)) {
+        printf("footprint: %ld KiB of the library's code resident, more than %s KiB: mark code "
+               "that most programs never run #[link_section = \".sacs_rare\"]\n",
+               code_kib, max);
+        return 1;
+    }
+    printf("footprint: ok, %d of %d .sacs_rare pages checked, none resident; code resident %ld "
+           "KiB\n", checked, total, code_kib);
     return 0;
 }

@@ -130,6 +130,7 @@ fn alloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
 /// carries the site's cache policy (`site::big`).
 #[cold]
 #[inline(never)]
+#[link_section = ".sacs_rare"]
 fn malloc_large_at<const PLACE: bool>(size: usize, site: usize) -> *mut c_void {
     let p = malloc_large(size);
     if !p.is_null() {
@@ -142,6 +143,7 @@ fn malloc_large_at<const PLACE: bool>(size: usize, site: usize) -> *mut c_void {
 /// failure.
 #[cold]
 #[inline(never)]
+#[link_section = ".sacs_rare"]
 fn refill_at_or_enomem<const SAMPLE: bool>(heap: *mut Heap, site: usize, slot: usize) -> *mut u8 {
     enomem_if_null(fast_path::alloc_refill_at::<SAMPLE>(heap, site, slot))
 }
@@ -299,6 +301,7 @@ fn calloc_at_site_rules<const PLACE: bool, const COUNT: bool>(
 /// [`calloc`] of more than [`MID_MAX`] bytes from `site` (see [`malloc_large_at`]).
 #[cold]
 #[inline(never)]
+#[link_section = ".sacs_rare"]
 fn calloc_large_at<const PLACE: bool>(total: usize, site: usize) -> *mut c_void {
     let p = calloc_large(total);
     if !p.is_null() {

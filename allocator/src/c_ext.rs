@@ -362,6 +362,8 @@ pub const M_CHECK_ACTION: i32 = -5;
 /// others (`M_MXFAST`, `M_TRIM_THRESHOLD`, `M_TOP_PAD`, `M_MMAP_THRESHOLD`, `M_MMAP_MAX`,
 /// `M_PERTURB`, `M_ARENA_TEST`, `M_ARENA_MAX`) tune structures SACS does not have (fast bins,
 /// a heap top, a movable mmap threshold, arenas shared by threads) and return 0.
+#[cold]
+#[link_section = ".sacs_rare"]
 pub fn mallopt(param: i32, value: i32) -> i32 {
     if param == M_CHECK_ACTION {
         crate::process::init();

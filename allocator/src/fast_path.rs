@@ -191,6 +191,7 @@ unsafe fn serve_as_sample(h: &mut Heap, site_addr: usize, block: *mut u8, slot: 
 /// heap's copy of the placement table when the rules changed.
 #[cold]
 #[inline(never)]
+#[link_section = ".sacs_rare"]
 pub(crate) fn alloc_refill_at<const SAMPLE: bool>(
     heap: *mut Heap,
     site_addr: usize,
@@ -646,6 +647,7 @@ pub unsafe fn realloc_with(
 /// `whale::alloc_grown`), after the shared structures' periodic look, which whales can carry.
 #[cold]
 #[inline(never)]
+#[link_section = ".sacs_rare"]
 fn alloc_whale(size: usize, align: usize, zero: bool, grown: bool) -> *mut u8 {
     heap::tick::global_tick(platform::now_ms(), false);
     if grown {

@@ -65,11 +65,13 @@ impl<R: RawLock, T, const N: usize> LockOps for [Locked<R, T>; N] {
 }
 
 /// Before `fork()`: take every lock, in order.
+#[link_section = ".sacs_rare"]
 extern "C" fn prepare() {
     locks().iter().for_each(|l| l.take());
 }
 
 /// After `fork()` in the parent: release them.
+#[link_section = ".sacs_rare"]
 extern "C" fn parent() {
     // SAFETY: `prepare` took every lock in this thread.
     locks().iter().rev().for_each(|l| unsafe { l.release() });
@@ -77,6 +79,7 @@ extern "C" fn parent() {
 
 /// After `fork()` in the child: release them (the child is a copy of the forking thread, which
 /// held them all).
+#[link_section = ".sacs_rare"]
 extern "C" fn child() {
     // SAFETY: as for `parent`; the child has only the forking thread.
     locks().iter().rev().for_each(|l| unsafe { l.release() });

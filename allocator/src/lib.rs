@@ -159,6 +159,8 @@ pub fn print_profile(fd: i32) {
 /// pages, pages of exited threads that were freed, the free slices of other threads' heap
 /// segments, cached big blocks, empty segments, and the whale ring. Live blocks are untouched.
 /// (The `malloc_trim` of SACS.)
+#[cold]
+#[link_section = ".sacs_rare"]
 pub fn purge() {
     process::init();
     heap::tick::purge_now();

@@ -639,6 +639,8 @@ pub fn map_new(kind: SegmentKind) -> Option<*mut Segment> {
 ///
 /// # Safety
 /// - `seg` is an empty segment on no list, and nothing refers to it.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub unsafe fn unmap(seg: *mut Segment) {
     // SAFETY: per the contract the segment is ours and unused.
     unsafe {

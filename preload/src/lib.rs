@@ -644,6 +644,7 @@ pub unsafe extern "C" fn sacs_option_set(name: *const core::ffi::c_char, value: 
 
 /// `void *sacs_large_obtain(size_t len)`
 #[no_mangle]
+#[link_section = ".sacs_rare"]
 pub extern "C" fn sacs_large_obtain(len: usize) -> *mut c_void {
     x::large_obtain(len)
 }

@@ -68,6 +68,7 @@ pub fn read_once(buf: &mut [u8; FILE_MAX]) -> usize {
 }
 
 /// At exit: writes what the learner knows to its file (if no other thread is inside it).
+#[link_section = ".sacs_rare"]
 extern "C" fn save_at_exit(_: *mut core::ffi::c_void) {
     let mut text = [0u8; FILE_MAX];
     let n = match super::LEARNER.try_lock() {

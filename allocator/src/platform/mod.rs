@@ -186,6 +186,9 @@ pub fn parse_decimal(s: &[u8]) -> usize {
 }
 
 /// Writes `bytes` to standard error, ignoring failures (used for messages and the stats table).
+#[cold]
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub fn write_stderr(bytes: &[u8]) {
     write_fd(2, bytes);
 }

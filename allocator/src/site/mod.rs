@@ -555,11 +555,16 @@ pub unsafe fn free(page: *mut Page, p: *mut u8, now: u64) -> bool {
 /// pages that emptied. No system call under the lock: the due runs are reserved under it (so
 /// that they can be neither carved nor let their segment look empty), decommitted after it, and
 /// given back under it again. Returns whether dirty slices are left for a later look.
-#[inline(never)]
+#[inline]
 pub fn purge(now: u64, force: bool) -> bool {
-    if !ANY_SEGMENT.load(Relaxed) {
-        return false;
-    }
+    // Without sample segments (Site Rules off, the default) the look stays out of rare code.
+    ANY_SEGMENT.load(Relaxed) && purge_segments(now, force)
+}
+
+/// [`purge`] once a sample segment exists.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
+fn purge_segments(now: u64, force: bool) -> bool {
     let mut reserved = [(ptr::null_mut::<Segment>(), 0u64); PURGE_BATCH];
     let mut n = 0;
     let mut left = false;

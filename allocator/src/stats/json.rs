@@ -36,6 +36,7 @@ struct Json<'a, 'b> {
 
 impl Json<'_, '_> {
     #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn key(&mut self, key: &str) {
         if !self.first {
             self.w.s(",");

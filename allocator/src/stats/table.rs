@@ -259,6 +259,7 @@ impl<'a> Writer<'a> {
 
     /// Appends raw bytes (text from outside, such as a symbol's name).
     #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub(crate) fn raw(&mut self, bytes: &[u8]) {
         let n = bytes.len().min(self.buf.len() - self.len);
         self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
@@ -324,6 +325,7 @@ impl<'a> Writer<'a> {
     }
 
     #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub(crate) fn num_w(&mut self, v: u64, width: usize) {
         let mut digits = [0u8; 20];
         let text = format_decimal(v, &mut digits);
@@ -334,6 +336,7 @@ impl<'a> Writer<'a> {
     }
 
     #[inline(never)]
+    #[link_section = ".sacs_rare"]
     pub(crate) fn percent(&mut self, part: u64, whole: u64) {
         if whole == 0 {
             self.s("-");

@@ -23,6 +23,7 @@ mod registry;
 mod ring;
 
 use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::lock::Lock;
 use crate::options::{self, Opt};
@@ -50,8 +51,15 @@ static WHALES: Lock<Whales> = Lock::new(Whales {
     next_purge: 0,
 });
 
+/// Whether a whale mapping (or large-page region) was ever made: until then the ring is empty
+/// and [`purge`] has nothing to look at. Mappings enter the ring only after `map_fresh` made
+/// them, which sets it.
+static MAPPED_ANY: AtomicBool = AtomicBool::new(false);
+
 impl Whales {
     /// Ages the ring if it is due (see [`Ring::age`]) and sets the next look.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn age_if_due(
         &mut self,
         now: u64,
@@ -72,7 +80,6 @@ impl Whales {
 
     /// Publishes the ring's bytes and budget for the statistics.
     fn publish(&self, l: &Limits) {
-        use core::sync::atomic::Ordering::Relaxed;
         GLOBAL.whale_ring_bytes.store(self.ring.bytes(), Relaxed);
         GLOBAL.whale_ring_budget.store(self.ring.budget(l), Relaxed);
         self.publish_live();
@@ -80,7 +87,6 @@ impl Whales {
 
     /// Publishes the bytes of live whales (after every change of the registry).
     fn publish_live(&self) {
-        use core::sync::atomic::Ordering::Relaxed;
         GLOBAL
             .whale_live_bytes
             .store(self.registry.live_bytes, Relaxed);
@@ -89,6 +95,8 @@ impl Whales {
 
 /// Releases the mappings `age` took out of the ring (outside the lock), puts them back warm,
 /// and unmaps what that pushes out. Returns whether the ring holds any mapping afterwards.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn warm_all(warming: &Warming) -> bool {
     if warming.is_empty() {
         return false;
@@ -173,6 +181,7 @@ fn huge_pages_for(grown: bool) -> bool {
 /// pages advised if `huge`.
 fn map_fresh(len: usize, align: usize, huge: bool) -> Option<usize> {
     let p = platform::map_aligned(len, align)?.as_ptr();
+    MAPPED_ANY.store(true, Relaxed);
     GLOBAL.mapped(len);
     if len >= LARGE_PAGE && huge {
         // SAFETY: the mapping is ours.
@@ -420,17 +429,6 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
     let dest = platform::map_aligned(new_len, LARGE_PAGE)?.as_ptr();
     // Register the new address before the old range is unmapped by the move: once it is,
     // another thread may map a whale there and register the same base.
-    let moved_entry = |from: usize, to: usize, to_len: usize| {
-        let mut w = WHALES.lock();
-        let i = w
-            .registry
-            .find(from)
-            .expect("the caller's whale stays registered");
-        w.registry.unregister_at(i);
-        let ok = w.registry.register(to, to_len);
-        debug_assert!(ok, "a slot was just freed");
-        w.publish_live();
-    };
     moved_entry(base, dest as usize, new_len);
     // SAFETY: `p..p+len` is our mapping; `dest` is our reservation of `new_len` bytes, which
     // MREMAP_FIXED replaces.
@@ -450,10 +448,34 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize) -> Option<*mut u8> {
     Some(dest)
 }
 
+/// Moves the registry entry of the whale at `from` to `to`, now `to_len` bytes long (a whale
+/// that `realloc` moves, or moves back when the move failed).
+#[link_section = ".sacs_rare"]
+fn moved_entry(from: usize, to: usize, to_len: usize) {
+    let mut w = WHALES.lock();
+    let i = w
+        .registry
+        .find(from)
+        .expect("the caller's whale stays registered");
+    w.registry.unregister_at(i);
+    let ok = w.registry.register(to, to_len);
+    debug_assert!(ok, "a slot was just freed");
+    w.publish_live();
+}
+
 /// Purges the ring (everything with `force`). Returns whether mappings are left in it (or it
 /// could not be looked at).
-#[inline(never)]
+#[inline]
 pub fn purge(now: u64, force: bool) -> bool {
+    // A process that never mapped a whale has nothing in the ring: its purge looks stay out of
+    // the ring's code, which is rare code (docs/architecture.md, "The library's own footprint").
+    MAPPED_ANY.load(Relaxed) && purge_ring(now, force)
+}
+
+/// [`purge`] once a whale mapping has been made.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
+fn purge_ring(now: u64, force: bool) -> bool {
     let limits = Limits::from_options();
     let mut expired = Expired::new();
     let mut warming = Warming::new();

@@ -86,6 +86,7 @@ pub(super) struct Limits {
 }
 
 impl Limits {
+    #[link_section = ".sacs_rare"]
     pub(super) fn from_options() -> Limits {
         // Under memory pressure the ring keeps nothing: a freed whale is unmapped at once,
         // instead of refilling the ring between two pressure checks.
