@@ -469,6 +469,7 @@ pub mod holes;
 pub use holes::PUNCHED;
 pub mod remote;
 mod trim;
+pub use trim::Tail;
 
 /// Counts the blocks of a null-terminated list, failing past `limit` (validation only).
 ///

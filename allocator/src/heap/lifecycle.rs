@@ -21,10 +21,17 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use super::{park, set_current, Heap, HeapState, StaticHeap, DEAD};
 use crate::lock::{Lock, SleepLock};
 use crate::options::{self, Opt};
+use crate::page::Tail;
 use crate::platform::{self, thread};
 use crate::purge;
 use crate::small;
 use crate::stats::{self, GLOBAL};
+
+/// Threads that retire from one heap, each faster than the heap's purge delay after the last
+/// trim, between two trims of its free page tails (the upper half of each; see
+/// `thread_exit`): a heap handed on thousands of times a second halves the free tails of its
+/// pages every 16 hand-overs (docs/benchmarks.md, "Page tails that decay").
+const TRIM_EVERY_RETIRED: u64 = 16;
 
 /// The thread-exit key (`usize::MAX`: none), whose value is each thread's live heap.
 static KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
@@ -221,10 +228,16 @@ unsafe extern "C" fn thread_exit(arg: *mut core::ffi::c_void) {
         h.big.flush_unlisted(now, true);
         h.small.purge_delay.hand_on();
         // The heap is kept for the next thread as it is, but not the high-water marks of every
-        // thread before: at most once per purge delay, free page tails are given back.
-        if now.saturating_sub(h.small.trimmed_at) >= h.small.purge_delay.current() {
+        // thread before: free page tails are given back, whole once a purge delay has passed
+        // since the last trim, the upper half at every `TRIM_EVERY_RETIRED`th thread when
+        // threads retire faster than that (the tails then decay instead of staying).
+        h.small.retired_since_trim += 1;
+        let rested = now.saturating_sub(h.small.trimmed_at) >= h.small.purge_delay.current();
+        if rested || h.small.retired_since_trim >= TRIM_EVERY_RETIRED {
             h.small.trimmed_at = now;
-            small::retire::trim(&mut h.small);
+            h.small.retired_since_trim = 0;
+            let tail = if rested { Tail::Whole } else { Tail::Half };
+            small::retire::trim(&mut h.small, tail);
         }
         h.kept_since = now.max(1);
         retire_struct(heap);

@@ -14,6 +14,16 @@ pub const TRIM_MAX_BLOCKS: usize = 8192;
 /// The system's page, the unit [`Page::trim_tail`] rounds to.
 const OS_PAGE: usize = crate::platform::memory::OS_PAGE;
 
+/// How much of a page's free tail [`Page::trim_tail`] un-carves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Tail {
+    /// Every free block above the highest block out.
+    Whole,
+    /// The upper half of those blocks (rounded down): repeated, the tail decays geometrically
+    /// instead of going at once.
+    Half,
+}
+
 impl Page {
     /// The blocks on the owner's free list as a bitmap of their indices (bit `i`: block `i`);
     /// `None` when the list is not a list of this page's carved blocks (a corrupted list: leave
@@ -45,9 +55,10 @@ impl Page {
     }
 
     /// Un-carves the free blocks at the top of the carved ones (`extended` and `carved` drop to
-    /// one past the highest block out) and returns `(from, len)`, the whole OS pages that only
-    /// those blocks covered, for the caller to decommit; `None`, with the page unchanged, when
-    /// that is less than `min_bytes`. On `Some` the free list is rebuilt in address order, so
+    /// one past the highest block out, or with [`Tail::Half`] to halfway between that and
+    /// where they were) and returns `(from, len)`, the whole OS pages that only the un-carved
+    /// blocks covered, for the caller to decommit; `None`, with the page unchanged, when that
+    /// is less than `min_bytes`. On `Some` the free list is rebuilt in address order, so
     /// that the blocks handed out next are the lowest and the blocks out gather at the bottom
     /// of the page for the next trim. Owner thread only; blocks that other threads freed and
     /// the owner has not collected count as out. The HOT paths are untouched: later
@@ -59,7 +70,7 @@ impl Page {
     ///
     /// # Time Complexity
     /// One walk of the free list and one pass over a bitmap of `extended` bits.
-    pub fn trim_tail(&mut self, min_bytes: usize) -> Option<(*mut u8, usize)> {
+    pub fn trim_tail(&mut self, min_bytes: usize, tail: Tail) -> Option<(*mut u8, usize)> {
         let ext = self.extended as usize;
         if self.free.is_null() || ext == 0 || ext > TRIM_MAX_BLOCKS {
             return None;
@@ -76,6 +87,10 @@ impl Page {
         let mut keep = ext;
         while keep > 0 && free[(keep - 1) / 64] & (1 << ((keep - 1) % 64)) != 0 {
             keep -= 1;
+        }
+        if tail == Tail::Half {
+            // The lower half of the free tail stays carved (and on the list, below).
+            keep += (ext - keep) / 2;
         }
         let from = (start + keep * size).next_multiple_of(OS_PAGE);
         if from >= end || end - from < min_bytes {
@@ -135,7 +150,7 @@ mod tests {
         // Blocks 10..16 are free: the new top is block 9's end, 10 KiB, and the whole OS page
         // from 12 KiB to 16 KiB held only free blocks.
         assert_eq!(
-            p.trim_tail(2 * OS_PAGE),
+            p.trim_tail(2 * OS_PAGE, Tail::Whole),
             None,
             "a one-page tail is under the minimum"
         );
@@ -143,7 +158,7 @@ mod tests {
         let start = p.start;
         // SAFETY: 12 KiB lies inside the span.
         let from = unsafe { start.add(3 * OS_PAGE) };
-        assert_eq!(p.trim_tail(OS_PAGE), Some((from, OS_PAGE)));
+        assert_eq!(p.trim_tail(OS_PAGE, Tail::Whole), Some((from, OS_PAGE)));
         assert_eq!(p.extended, 10);
         assert_eq!(p.carved.load(Relaxed), 10);
         assert!(p.is_block_start(blocks[9] as *const u8));
@@ -160,12 +175,60 @@ mod tests {
         // Block 9 freed: it shares its OS page with live block 8, so no whole OS page is free
         // and nothing changes.
         give(&mut p, blocks[9]);
-        assert_eq!(p.trim_tail(OS_PAGE), None);
+        assert_eq!(p.trim_tail(OS_PAGE, Tail::Whole), None);
         assert_eq!(p.extended, 10);
         // The page carves again past its new top.
         let taken: vec::Vec<*mut Block> = (0..4).map(|_| take(&mut p)).collect();
         assert_eq!(taken, [blocks[9], blocks[1], blocks[3], blocks[5]]);
         assert_eq!(take(&mut p), blocks[10]);
         assert_eq!(p.extended, 14);
+    }
+
+    #[test]
+    fn half_a_tail_at_a_time_decays_it() {
+        const SPAN: usize = 65536;
+        let mut buf = vec![0u8; SPAN + OS_PAGE];
+        let skip = buf.as_ptr().align_offset(OS_PAGE);
+        let mut p = page_over(&mut buf[skip..skip + SPAN], 39); // 1 KiB blocks, 4 per OS page
+        let mut blocks = vec::Vec::new();
+        while blocks.len() < 16 {
+            if p.free.is_null() {
+                assert!(p.extend());
+            }
+            blocks.push(p.free);
+            // SAFETY: a carved free block of the page.
+            p.free = unsafe { (*p.free).next };
+        }
+        // Blocks 4..16 free, highest first onto the list: 12 free blocks above the top block out.
+        for &b in &blocks[4..] {
+            // SAFETY: `b` was taken above and is given back once.
+            unsafe { (*b).next = p.free };
+            p.free = b;
+        }
+        let start = p.start as usize;
+        // Half of 12 blocks: blocks 10..16 un-carved; the whole OS page 12..16 KiB is theirs
+        // alone (10 and 11 share 8..12 KiB with blocks kept).
+        let got = p.trim_tail(OS_PAGE, Tail::Half);
+        assert_eq!(got, Some(((start + 3 * OS_PAGE) as *mut u8, OS_PAGE)));
+        assert_eq!(p.extended, 10);
+        // Blocks 4..10 stay free and on the list, lowest first.
+        let mut b = p.free;
+        for &want in &blocks[4..10] {
+            assert_eq!(b, want);
+            // SAFETY: a free block of the page.
+            b = unsafe { (*b).next };
+        }
+        assert!(b.is_null());
+        // Again: half of 6 free blocks, 7..10, and the OS page 8..12 KiB with them.
+        let got = p.trim_tail(OS_PAGE, Tail::Half);
+        assert_eq!(got, Some(((start + 2 * OS_PAGE) as *mut u8, OS_PAGE)));
+        assert_eq!(p.extended, 7);
+        // Half of 3 is 1 block (6), which shares its OS page with blocks kept: nothing.
+        assert_eq!(p.trim_tail(OS_PAGE, Tail::Half), None);
+        assert_eq!(p.extended, 7);
+        // The whole tail down to block 3 gives back the OS page 4..8 KiB: blocks 4..7 alone.
+        let got = p.trim_tail(OS_PAGE, Tail::Whole);
+        assert_eq!(got, Some(((start + OS_PAGE) as *mut u8, OS_PAGE)));
+        assert_eq!(p.extended, 4);
     }
 }

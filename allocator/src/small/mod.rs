@@ -140,6 +140,8 @@ pub struct Pages {
     pub punched_at: u64,
     /// When (ms) a retiring thread last trimmed these pages' free tails (`retire::trim`).
     pub trimmed_at: u64,
+    /// Threads that retired from these pages since they were last trimmed.
+    pub retired_since_trim: u64,
     /// Pages made for a slot since every full page was last swept for other threads' frees
     /// (`refill::sweep_all_full`): the COLD path sweeps again only once this is a sixteenth of
     /// the full pages, or once a full page was found with such frees (`refill::full_sweep_due`).
@@ -166,6 +168,7 @@ impl Pages {
             relabel_after: 0,
             punched_at: 0,
             trimmed_at: 0,
+            retired_since_trim: 0,
             made_since_sweep: 0,
             full_found_remote: 0,
         }

@@ -8,7 +8,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::{count_long_page, page_shape, slot_of, Pages, SLOTS, WARM_NARROW, WARM_WIDE};
 use crate::options::{self, Opt};
-use crate::page::{Page, EMPTY, IN_FULL, IN_WARM_POOL, LONG_LIVED, PUNCHED};
+use crate::page::{Page, Tail, EMPTY, IN_FULL, IN_WARM_POOL, LONG_LIVED, PUNCHED};
 use crate::platform;
 use crate::platform::memory::OS_PAGE;
 use crate::purge;
@@ -327,8 +327,8 @@ pub const TRIM_MIN_BYTES: usize = 4096;
 
 /// Trims the pages of a retiring thread's page set: when at most a third of the bytes its pages
 /// have carved are blocks still out, every current or partial page un-carves the free blocks at
-/// its top (`Page::trim_tail`) and the memory they alone covered is decommitted, one `madvise`
-/// per page. Returns the bytes given back.
+/// its top, all of them or the upper half (`tail`, see `Page::trim_tail`), and the memory they
+/// alone covered is decommitted, one `madvise` per page. Returns the bytes given back.
 ///
 /// Why: a page carves blocks only when its free list is empty, so its carved blocks are the
 /// most its class ever had out at once. A page set handed from thread to thread
@@ -342,7 +342,7 @@ pub const TRIM_MIN_BYTES: usize = 4096;
 ///
 /// # Safety
 /// - `pages` is the calling thread's page set, and the caller holds no spin lock.
-pub unsafe fn trim(pages: &mut Pages) -> usize {
+pub unsafe fn trim(pages: &mut Pages, tail: Tail) -> usize {
     let (mut live, mut carved) = (0, 0);
     for slot in 0..SLOTS {
         let mut add = |p: &Page| {
@@ -375,7 +375,7 @@ pub unsafe fn trim(pages: &mut Pages) -> usize {
         // no one uses.
         unsafe {
             for_pages_with_room(pages, slot, |p| {
-                if let Some((from, len)) = p.trim_tail(TRIM_MIN_BYTES) {
+                if let Some((from, len)) = p.trim_tail(TRIM_MIN_BYTES, tail) {
                     if platform::decommit(from, len) {
                         GLOBAL.purged_runs.add(1);
                         bytes += len;
