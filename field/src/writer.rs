@@ -18,16 +18,22 @@
 //! - **Memory**: the bytes of in-flight copies are bounded by the writer's limit; a
 //!   hand-over that would pass it waits until the thread has written what is queued (a
 //!   condition variable, no busy-waiting). One block is always admitted.
+//! - **No allocation on the thread** (session 24): the thread swaps the queue for an empty
+//!   one it keeps (their room circulates), sorts it in place, and plans into a reused plan
+//!   whose room the hand-over grows, on the caller's thread, before the queue can outgrow it;
+//!   the copies are made by the hand-over too. So every buffer the writer uses comes from the
+//!   caller's thread, where the resident budget counts it, and the thread's own allocator
+//!   arena stays empty (docs/field.md, "Session 24").
 //! - **Errors**: a write-back that fails leaves its copies in the map (reads stay correct),
 //!   aborts the plan (the store will write no index, so the next open scans), and makes every
 //!   later hand-over and [`Writer::drain`] fail with that error.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::store::BlockStore;
+use crate::store::{BlockStore, SlotWriter, WritePlan};
 use crate::worker::{DeathNotice, WorkerState};
 
 /// The default bound on the bytes of dirty blocks' copies handed to the background writer
@@ -63,6 +69,11 @@ struct State {
     /// Hand-overs that waited for room among the copies in flight, and their total wait.
     waits: u64,
     wait_ns: u64,
+    /// The room of the plan the thread holds (or will take from `bigger_plan`).
+    plan_room: usize,
+    /// A plan with more room, made by a hand-over whose queue outgrew `plan_room`; the thread
+    /// takes it with the queue.
+    bigger_plan: Option<WritePlan>,
 }
 
 impl WorkerState for State {
@@ -215,6 +226,11 @@ impl Writer {
             generation,
             values: copy,
         });
+        if state.queue.len() > state.plan_room {
+            // Made here, on the caller's thread, so that the writer's never allocates.
+            state.plan_room = (2 * state.queue.len()).max(16);
+            state.bigger_plan = Some(WritePlan::with_capacity(state.plan_room));
+        }
         drop(state);
         self.shared.work.notify_one();
         Ok(true)
@@ -294,11 +310,15 @@ impl Drop for Writer {
     }
 }
 
-/// The thread: takes the queue, writes it back, until stopped with an empty queue.
-fn run(store: Arc<RwLock<BlockStore>>, shared: Arc<Shared>, mut slots: crate::store::SlotWriter) {
+/// The thread: takes the queue, writes it back, until stopped with an empty queue. Makes no
+/// heap allocation of its own (see the module documentation).
+fn run(store: Arc<RwLock<BlockStore>>, shared: Arc<Shared>, mut slots: SlotWriter) {
     let _notice = DeathNotice(Arc::clone(&shared), "the writer thread panicked");
+    // Swapped with the queue: the room of both comes from the hand-overs' pushes.
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut plan = WritePlan::default();
     loop {
-        let jobs = {
+        {
             let mut state = shared.lock();
             while state.queue.is_empty() && !state.stop {
                 state = shared
@@ -310,21 +330,20 @@ fn run(store: Arc<RwLock<BlockStore>>, shared: Arc<Shared>, mut slots: crate::st
                 return;
             }
             state.writing = true;
-            std::mem::take(&mut state.queue)
-        };
-        // The newest copy of each block, in block-id order.
-        let mut newest: BTreeMap<u64, &Job> = BTreeMap::new();
-        for job in &jobs {
-            newest.insert(job.block, job);
+            std::mem::swap(&mut state.queue, &mut jobs);
+            if let Some(bigger) = state.bigger_plan.take() {
+                plan = bigger;
+            }
         }
-        let ids: Vec<u64> = newest.keys().copied().collect();
-        let values: Vec<&[f32]> = newest.values().map(|j| &*j.values).collect();
-        let result = write_back(&store, &mut slots, &ids, &values);
+        debug_assert!(plan.capacity() >= jobs.len(), "the hand-over grew the plan");
+        // Each block's copies together, the newest last (no allocation: unstable, in place).
+        jobs.sort_unstable_by_key(|j| (j.block, j.generation));
+        let result = write_back(&store, &mut slots, &mut plan, &jobs);
         let mut state = shared.lock();
         state.writing = false;
         match result {
             Ok(()) => {
-                for job in newest.values() {
+                for job in newest(&jobs) {
                     if state.in_flight.get(&job.block).map(|(g, _)| *g) == Some(job.generation) {
                         state.in_flight.remove(&job.block);
                     }
@@ -339,26 +358,38 @@ fn run(store: Arc<RwLock<BlockStore>>, shared: Arc<Shared>, mut slots: crate::st
             }
         }
         drop(state);
+        // The copies go back to the caller's allocator arena, where they were made.
+        jobs.clear();
         shared.progress.notify_all();
     }
 }
 
-/// The store's three steps, the store write-locked only to plan and to commit.
+/// The newest copy of each block of `jobs` (sorted by block, then generation), in block-id
+/// order.
+fn newest(jobs: &[Job]) -> impl Iterator<Item = &Job> {
+    jobs.iter()
+        .enumerate()
+        .filter(|&(k, job)| jobs.get(k + 1).is_none_or(|next| next.block != job.block))
+        .map(|(_, job)| job)
+}
+
+/// The store's three steps for the newest copy of each block of `jobs` (sorted by block,
+/// then generation), the store write-locked only to plan and to commit.
 fn write_back(
     store: &RwLock<BlockStore>,
-    slots: &mut crate::store::SlotWriter,
-    ids: &[u64],
-    values: &[&[f32]],
+    slots: &mut SlotWriter,
+    plan: &mut WritePlan,
+    jobs: &[Job],
 ) -> Result<()> {
     let lock = || store.write().unwrap_or_else(PoisonError::into_inner);
-    let plan = lock().plan_write_back(ids)?;
-    match slots.write(&plan, values) {
+    lock().plan_write_back(newest(jobs).map(|j| j.block), plan)?;
+    match slots.write(plan, newest(jobs).map(|j| &*j.values)) {
         Ok(()) => {
             lock().commit_write_back(plan);
             Ok(())
         }
         Err(e) => {
-            lock().abort_write_back();
+            lock().abort_write_back(plan);
             Err(e)
         }
     }

@@ -96,7 +96,7 @@ use crate::layout::{Blocking, Encoding, Layout};
 pub use batch::ReadEngine;
 use batch::RingState;
 pub use scan::SCAN_WINDOW;
-pub(crate) use write::SlotWriter;
+pub(crate) use write::{SlotWriter, WritePlan};
 
 /// The most reads [`BlockStore::read_many`] keeps in flight.
 pub const READ_MANY_IN_FLIGHT: usize = 8;

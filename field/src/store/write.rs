@@ -13,6 +13,11 @@
 //! else two plans could choose the same target slot for a block. The field's background
 //! writer (`writer`) is the only caller besides [`BlockStore::write_back`], which runs the
 //! three steps at once.
+//!
+//! The steps allocate nothing when the plan has room for the write-back's blocks (since
+//! session 24: the writer's thread reuses one plan, made and grown on the field's thread, and
+//! passes ids and values as iterators), save for a block whose current slot has not been
+//! read since the open (planning reads it, into buffers made then).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -34,10 +39,25 @@ struct Planned {
     offset: u64,
 }
 
-/// A write-back planned by [`BlockStore::plan_write_back`], in block-id order.
-#[derive(Debug)]
+/// A write-back planned by [`BlockStore::plan_write_back`], in block-id order; reused from
+/// one write-back to the next (committing or aborting empties it, keeping its room).
+#[derive(Debug, Default)]
 pub(crate) struct WritePlan {
     planned: Vec<Planned>,
+}
+
+impl WritePlan {
+    /// An empty plan with room for `blocks` blocks.
+    pub(crate) fn with_capacity(blocks: usize) -> WritePlan {
+        WritePlan {
+            planned: Vec::with_capacity(blocks),
+        }
+    }
+
+    /// The blocks the plan holds without growing.
+    pub(crate) fn capacity(&self) -> usize {
+        self.planned.capacity()
+    }
 }
 
 /// Writes the slots of planned write-backs through its own descriptor of the file (a
@@ -50,15 +70,18 @@ pub(crate) struct SlotWriter {
 }
 
 impl SlotWriter {
-    /// Encodes and writes each planned block's new version (`values[i]` for the plan's `i`-th
-    /// block, `floats_per_block` floats), then syncs the file's data once.
-    pub(crate) fn write(&mut self, plan: &WritePlan, values: &[&[f32]]) -> Result<()> {
-        assert_eq!(
-            plan.planned.len(),
-            values.len(),
-            "one value slice per block"
-        );
-        assert!(values.iter().all(|v| v.len() == self.floats));
+    /// Encodes and writes each planned block's new version (the `i`-th of `values` for the
+    /// plan's `i`-th block, `floats_per_block` floats), then syncs the file's data once.
+    ///
+    /// # Panics
+    /// If `values` does not give one slice of `floats_per_block` floats per planned block.
+    pub(crate) fn write<'v>(
+        &mut self,
+        plan: &WritePlan,
+        values: impl IntoIterator<Item = &'v [f32]>,
+    ) -> Result<()> {
+        let floats = self.floats;
+        let values = values.into_iter().inspect(|v| assert_eq!(v.len(), floats));
         write_slots(&self.file, self.encoding, &mut self.scratch, plan, values)
     }
 }
@@ -74,32 +97,38 @@ impl BlockStore {
         })
     }
 
-    /// Plans a write-back of `blocks` (sorted, distinct ids): step 1 of the module's three.
-    /// Invalidates the file's index first if it has one (one sync). Pairs for new blocks are
-    /// taken now; if the write-back then fails they stay taken (a pair holding no valid record
-    /// is found free again by the next open's scan).
+    /// Plans a write-back of `blocks` (sorted, distinct ids) into `plan` (emptied first):
+    /// step 1 of the module's three. Invalidates the file's index first if it has one (one
+    /// sync). Pairs for new blocks are taken now; if the write-back then fails they stay taken
+    /// (a pair holding no valid record is found free again by the next open's scan).
     ///
     /// # Panics
     /// If `blocks` is not sorted and distinct, or names a block beyond the layout.
-    pub(crate) fn plan_write_back(&mut self, blocks: &[u64]) -> Result<WritePlan> {
-        assert!(
-            blocks.windows(2).all(|w| w[0] < w[1]),
-            "plan_write_back: blocks must be sorted and distinct"
-        );
-        if let Some(&last) = blocks.last() {
-            assert!(
-                last < self.geometry.block_count,
-                "block {last} out of range"
-            );
-        }
-        let mut planned = Vec::with_capacity(blocks.len());
-        if blocks.is_empty() {
-            return Ok(WritePlan { planned });
+    pub(crate) fn plan_write_back(
+        &mut self,
+        blocks: impl IntoIterator<Item = u64>,
+        plan: &mut WritePlan,
+    ) -> Result<()> {
+        plan.planned.clear();
+        let mut blocks = blocks.into_iter().peekable();
+        if blocks.peek().is_none() {
+            return Ok(());
         }
         self.invalidate_index()?;
         self.stats.write_backs += 1;
+        let planned = &mut plan.planned;
         let (mut tmp, mut buf) = (Vec::new(), Vec::new());
-        for &block in blocks {
+        for block in blocks {
+            if let Some(last) = planned.last() {
+                assert!(
+                    last.block < block,
+                    "plan_write_back: blocks must be sorted and distinct"
+                );
+            }
+            assert!(
+                block < self.geometry.block_count,
+                "block {block} out of range"
+            );
             let (pair, seq, current) = match self.pairs.get(&block) {
                 Some(p) => {
                     let mut current = p.current();
@@ -132,12 +161,13 @@ impl BlockStore {
                 offset: self.slot_offset(pair, target),
             });
         }
-        Ok(WritePlan { planned })
+        Ok(())
     }
 
-    /// Step 3: the plan's slots were written and synced; their versions become current.
-    pub(crate) fn commit_write_back(&mut self, plan: WritePlan) {
-        for p in plan.planned {
+    /// Step 3: the plan's slots were written and synced; their versions become current. The
+    /// plan is emptied.
+    pub(crate) fn commit_write_back(&mut self, plan: &mut WritePlan) {
+        for p in plan.planned.drain(..) {
             let mut seq = p.seq;
             seq[p.target] = p.new_seq;
             self.pairs
@@ -146,8 +176,10 @@ impl BlockStore {
     }
 
     /// A planned write-back failed part-way: the map keeps the old versions while some new
-    /// ones may be on disk, so no index may be written from it (the next open scans).
-    pub(crate) fn abort_write_back(&mut self) {
+    /// ones may be on disk, so no index may be written from it (the next open scans). The
+    /// plan is emptied.
+    pub(crate) fn abort_write_back(&mut self, plan: &mut WritePlan) {
+        plan.planned.clear();
         self.index_allowed = false;
     }
 
@@ -168,17 +200,17 @@ impl BlockStore {
         for &(_, values) in &sorted {
             assert_eq!(values.len(), self.geometry.floats);
         }
-        let ids: Vec<u64> = sorted.iter().map(|&(b, _)| b).collect();
-        let values: Vec<&[f32]> = sorted.iter().map(|&(_, v)| v).collect();
-        let plan = self.plan_write_back(&ids)?;
-        let result = write_slots(&self.file, self.encoding, &mut self.scratch, &plan, &values);
+        let mut plan = WritePlan::with_capacity(sorted.len());
+        self.plan_write_back(sorted.iter().map(|&(b, _)| b), &mut plan)?;
+        let values = sorted.iter().map(|&(_, v)| v);
+        let result = write_slots(&self.file, self.encoding, &mut self.scratch, &plan, values);
         match result {
             Ok(()) => {
-                self.commit_write_back(plan);
+                self.commit_write_back(&mut plan);
                 Ok(())
             }
             Err(e) => {
-                self.abort_write_back();
+                self.abort_write_back(&mut plan);
                 Err(e)
             }
         }
@@ -186,17 +218,20 @@ impl BlockStore {
 }
 
 /// [`SlotWriter::write`] with a borrowed file and scratch buffer.
-fn write_slots(
+fn write_slots<'v>(
     file: &File,
     encoding: Encoding,
     scratch: &mut [u8],
     plan: &WritePlan,
-    values: &[&[f32]],
+    values: impl IntoIterator<Item = &'v [f32]>,
 ) -> Result<()> {
-    for (p, v) in plan.planned.iter().zip(values) {
+    let mut values = values.into_iter();
+    for p in &plan.planned {
+        let v = values.next().expect("one value slice per planned block");
         format::encode_record(p.block, p.new_seq, encoding, v, scratch);
         file.write_all_at(scratch, p.offset)?;
     }
+    assert!(values.next().is_none(), "one value slice per planned block");
     if !plan.planned.is_empty() {
         file.sync_data()?;
     }
