@@ -67,6 +67,7 @@ pub use kernel::{Grids, Kernel};
 pub use layout::{Encoding, Hashing, Layout};
 pub use memory::BudgetPlan;
 pub use store::{
-    BlockStore, CheckReport, OpenedBy, ReadEngine, StoreStats, READ_MANY_IN_FLIGHT, SCAN_WINDOW,
+    BlockStore, CheckReport, OpenedBy, ReadEngine, RingReader, StoreStats, READ_MANY_IN_FLIGHT,
+    SCAN_WINDOW,
 };
 pub use tiers::Budget;

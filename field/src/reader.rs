@@ -7,17 +7,25 @@
 //!   dropped (it finishes the chunk it is reading and drops the rest of the queue).
 //! - **Reading**: the thread takes up to [`READ_CHUNK`] requests at a time. A block the
 //!   background writer holds in flight is copied from its in-flight copy (`writer::InFlight`);
-//!   the others are read from the store with several reads in flight (`BlockStore::read_many`:
-//!   io_uring, or threads). The copy is looked up before the store, and a copy leaves the
-//!   writer's map only after its commit, so the values are the block's newest written-back
-//!   version — which is its newest version, because the field requests only blocks that are
-//!   not resident (or, for an update, not hot with exact values: warm or approximate copies,
-//!   which are clean) and lets nobody change a block while its read is pending (an access
-//!   waits for it: `Field`'s read-ahead).
+//!   the others are read from the store with several reads in flight, through an io_uring of
+//!   the reader's own (`BlockStore::read_with_ring`; where io_uring is unavailable,
+//!   `BlockStore::read_many`'s threads). The copy is looked up before the store, and a copy
+//!   leaves the writer's map only after its commit, so the values are the block's newest
+//!   written-back version — which is its newest version, because the field requests only
+//!   blocks that are not resident (or, for an update, not hot with exact values: warm or
+//!   approximate copies, which are clean) and lets nobody change a block while its read is
+//!   pending (an access waits for it: `Field`'s read-ahead).
 //! - **Results** ([`Loaded`]) wait in a list until the field takes them
 //!   ([`Reader::take_done`]) and places them in its tiers on its own thread; their buffers come
-//!   back through [`Reader::recycle`], so the thread allocates at most as many buffers as
-//!   requests were outstanding at once (the field bounds those).
+//!   back through [`Reader::recycle`].
+//! - **Memory** (session 24): the thread makes no heap allocation of its own. Each request
+//!   carries its buffer, taken from those recycled or made by [`Reader::request`] on the
+//!   caller's thread (so at most as many as requests were outstanding at once, which the field
+//!   bounds and its resident budget counts); the request also makes room in the list of
+//!   results for it; the ring, its buffers and the thread's lists of one chunk are made when the
+//!   thread starts, also on the caller's thread. Before, the thread made them (and, while the
+//!   caller used the store's ring, scoped threads of its own), and the C library's allocator
+//!   gave it an arena whose memory the budget did not count (docs/field.md, "Session 24").
 //! - **Waiting**: [`Reader::wait`] blocks on a condition variable until a ticket's read is
 //!   done (no busy-waiting). A read that fails makes this and every later wait and take fail
 //!   with its error.
@@ -27,7 +35,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::store::BlockStore;
+use crate::store::{BlockStore, RingReader};
 use crate::worker::{DeathNotice, WorkerState};
 use crate::writer::InFlight;
 
@@ -47,12 +55,16 @@ pub struct Loaded {
 
 #[derive(Default)]
 struct State {
-    /// Requested, not yet taken by the thread.
-    queue: VecDeque<u64>,
-    /// Read, not yet taken by the field.
+    /// Requested, not yet taken by the thread: each block with the buffer it is read into.
+    queue: VecDeque<(u64, Vec<f32>)>,
+    /// Being read by the thread.
+    reading: usize,
+    /// Read, not yet taken by the field (room made by the requests).
     done: Vec<Loaded>,
-    /// Buffers given back by the field.
+    /// Buffers given back by the field (room for every buffer made).
     free: Vec<Vec<f32>>,
+    /// Buffers made.
+    made: usize,
     /// Tickets issued (requests made).
     requested: u64,
     /// Requests finished (read, failed, or dropped at stop), in ticket order.
@@ -123,7 +135,22 @@ impl Reader {
             return Err(failure(message));
         }
         let first = state.requested;
-        state.queue.extend(blocks.iter().copied());
+        for &block in blocks {
+            let buffer = match state.free.pop() {
+                Some(buffer) => buffer,
+                None => {
+                    state.made += 1;
+                    vec![0f32; self.floats]
+                }
+            };
+            state.queue.push_back((block, buffer));
+        }
+        // Room for every result outstanding, and for every buffer to come back (on a failure
+        // the thread puts its chunk's buffers back itself).
+        let outstanding = state.queue.len() + state.reading;
+        state.done.reserve(outstanding);
+        let room = state.made.saturating_sub(state.free.len());
+        state.free.reserve(room);
         state.requested += blocks.len() as u64;
         drop(state);
         self.shared.work.notify_one();
@@ -176,10 +203,22 @@ impl Reader {
         let store = Arc::clone(&self.store);
         let copies = self.copies.clone();
         let shared = Arc::clone(&self.shared);
-        let (floats, in_flight) = (self.floats, self.in_flight);
+        // Everything the thread uses, made here on the caller's thread.
+        let ring = self
+            .store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ring_reader(READ_CHUNK, self.in_flight);
+        let chunk = Chunk {
+            blocks: Vec::with_capacity(READ_CHUNK),
+            buffers: Vec::with_capacity(READ_CHUNK),
+            stored: Vec::with_capacity(READ_CHUNK),
+            ring,
+            in_flight: self.in_flight,
+        };
         let thread = std::thread::Builder::new()
             .name("field-reader".into())
-            .spawn(move || run(&store, &copies, &shared, floats, in_flight))?;
+            .spawn(move || run(&store, &copies, &shared, chunk))?;
         self.thread = Some(thread);
         Ok(())
     }
@@ -192,17 +231,22 @@ impl Drop for Reader {
     }
 }
 
-/// The thread: takes up to [`READ_CHUNK`] requests, reads them, posts them, until stopped.
-fn run(
-    store: &RwLock<BlockStore>,
-    copies: &InFlight,
-    shared: &Arc<Shared>,
-    floats: usize,
+/// The thread's lists for one chunk of requests and its ring: made before it starts, never
+/// grown.
+struct Chunk {
+    blocks: Vec<u64>,
+    buffers: Vec<Vec<f32>>,
+    /// Per block: whether it has a version (copied from the writer, or read).
+    stored: Vec<bool>,
+    /// `None` where io_uring is unavailable: then `read_many`, which allocates.
+    ring: Option<RingReader>,
     in_flight: usize,
-) {
+}
+
+/// The thread: takes up to [`READ_CHUNK`] requests, reads them, posts them, until stopped.
+/// Makes no heap allocation of its own (see the module documentation).
+fn run(store: &RwLock<BlockStore>, copies: &InFlight, shared: &Arc<Shared>, mut chunk: Chunk) {
     let _notice = DeathNotice(Arc::clone(shared), "the reader thread panicked");
-    let mut blocks: Vec<u64> = Vec::with_capacity(READ_CHUNK);
-    let mut buffers: Vec<Vec<f32>> = Vec::with_capacity(READ_CHUNK);
     loop {
         {
             let mut state = shared.lock();
@@ -216,19 +260,20 @@ fn run(
                 return;
             }
             let n = state.queue.len().min(READ_CHUNK);
-            blocks.clear();
-            blocks.extend(state.queue.drain(..n));
-            for _ in 0..n {
-                let buffer = state.free.pop();
-                buffers.push(buffer.unwrap_or_else(|| vec![0f32; floats]));
+            state.reading = n;
+            for (block, buffer) in state.queue.drain(..n) {
+                chunk.blocks.push(block);
+                chunk.buffers.push(buffer);
             }
         }
-        let result = read_chunk(store, copies, &blocks, &mut buffers, in_flight);
+        let result = read_chunk(store, copies, &mut chunk);
         let mut state = shared.lock();
-        state.finished += blocks.len() as u64;
+        state.finished += chunk.blocks.len() as u64;
+        state.reading = 0;
         match result {
-            Ok(stored) => {
-                for ((&block, values), stored) in blocks.iter().zip(buffers.drain(..)).zip(stored) {
+            Ok(()) => {
+                let read = chunk.blocks.drain(..).zip(chunk.buffers.drain(..));
+                for ((block, values), stored) in read.zip(chunk.stored.drain(..)) {
                     state.done.push(Loaded {
                         block,
                         values,
@@ -238,7 +283,8 @@ fn run(
             }
             Err(e) => {
                 state.failed = Some(e.to_string());
-                let failed = buffers.drain(..);
+                chunk.blocks.clear();
+                let failed = chunk.buffers.drain(..);
                 state.free.extend(failed);
             }
         }
@@ -247,39 +293,40 @@ fn run(
     }
 }
 
-/// Reads `blocks` into `buffers`: in-flight copies first, the rest from the store together.
-/// Returns, per block, whether it has a version.
-fn read_chunk(
-    store: &RwLock<BlockStore>,
-    copies: &InFlight,
-    blocks: &[u64],
-    buffers: &mut [Vec<f32>],
-    in_flight: usize,
-) -> Result<Vec<bool>> {
-    let mut stored: Vec<bool> = blocks
-        .iter()
-        .zip(buffers.iter_mut())
-        .map(|(&block, buffer)| copies.copy_in_flight(block, buffer))
-        .collect();
+/// Reads the chunk's blocks into its buffers: in-flight copies first, the rest from the store
+/// together; sets, per block, whether it has a version.
+fn read_chunk(store: &RwLock<BlockStore>, copies: &InFlight, chunk: &mut Chunk) -> Result<()> {
+    let Chunk {
+        blocks,
+        buffers,
+        stored,
+        ring,
+        in_flight,
+    } = chunk;
+    stored.clear();
+    let copied = blocks.iter().zip(buffers.iter_mut());
+    stored.extend(copied.map(|(&block, buffer)| copies.copy_in_flight(block, buffer)));
+    if stored.iter().all(|&s| s) {
+        return Ok(());
+    }
+    let store = store.read().unwrap_or_else(PoisonError::into_inner);
+    if let Some(ring) = ring {
+        return store.read_with_ring(ring, blocks, buffers, stored);
+    }
+    // No ring of its own: the store's `read_many` (its lists, or threads, allocate).
     let (ids, mut outs): (Vec<u64>, Vec<&mut [f32]>) = blocks
         .iter()
         .zip(buffers.iter_mut())
-        .zip(&stored)
+        .zip(stored.iter())
         .filter(|(_, &copied)| !copied)
         .map(|((&block, buffer), _)| (block, buffer.as_mut_slice()))
         .unzip();
-    if ids.is_empty() {
-        return Ok(stored);
-    }
-    let found = store
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .read_many_with(&ids, &mut outs, in_flight)?;
+    let found = store.read_many_with(&ids, &mut outs, *in_flight)?;
     let mut found = found.into_iter();
     for s in stored.iter_mut().filter(|s| !**s) {
         *s = found.next().expect("one result per block read");
     }
-    Ok(stored)
+    Ok(())
 }
 
 #[cfg(test)]

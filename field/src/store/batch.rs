@@ -40,14 +40,8 @@ impl BlockStore {
     ) -> Result<Vec<bool>> {
         assert_eq!(blocks.len(), outs.len(), "one output per block");
         let mut found = vec![false; blocks.len()];
-        let mut jobs: Vec<(usize, u64, &Pair, &mut [f32])> = Vec::with_capacity(blocks.len());
-        for (i, (&block, out)) in blocks.iter().zip(outs.iter_mut()).enumerate() {
-            assert_eq!(out.len(), self.geometry.floats);
-            if let Some(pair) = self.pairs.get(&block) {
-                jobs.push((i, block, pair, &mut **out));
-            }
-        }
-        let workers = in_flight.min(jobs.len());
+        let present = blocks.iter().filter(|b| self.pairs.contains_key(b)).count();
+        let workers = in_flight.min(present);
         if workers > 1 && self.engine == ReadEngine::Uring {
             if let Ok(mut ring) = self.ring.try_lock() {
                 if matches!(*ring, RingState::Untried) {
@@ -57,11 +51,17 @@ impl BlockStore {
                     };
                 }
                 if let RingState::Ready(r) = &mut *ring {
-                    for (i, ok) in self.read_jobs_uring(r, &mut jobs, in_flight)? {
-                        found[i] = ok;
-                    }
+                    let mut buffers = uring::RingBuffers::new(in_flight, self.record_bytes, 0);
+                    self.read_uring(r, &mut buffers, blocks, outs, &mut found, in_flight)?;
                     return Ok(found);
                 }
+            }
+        }
+        let mut jobs: Vec<(usize, u64, &Pair, &mut [f32])> = Vec::with_capacity(present);
+        for (i, (&block, out)) in blocks.iter().zip(outs.iter_mut()).enumerate() {
+            assert_eq!(out.len(), self.geometry.floats);
+            if let Some(pair) = self.pairs.get(&block) {
+                jobs.push((i, block, pair, &mut **out));
             }
         }
         if workers <= 1 {

@@ -70,7 +70,10 @@
 //! one disk latency per that many blocks instead of one per block: by default through one
 //! io_uring the store creates on first use (`uring`), filled from the calling thread; with
 //! [`ReadEngine::Threads`], or where io_uring is unavailable, or while another thread holds
-//! the ring, through that many scoped threads, each `pread`ing its share.
+//! the ring, through that many scoped threads, each `pread`ing its share. A thread that reads
+//! batches all the time (the field's background reader) takes a ring of its own instead
+//! ([`BlockStore::ring_reader`], [`BlockStore::read_with_ring`]): it never waits for the
+//! store's ring, and its buffers are made once.
 
 mod batch;
 mod index;
@@ -96,6 +99,7 @@ use crate::layout::{Blocking, Encoding, Layout};
 pub use batch::ReadEngine;
 use batch::RingState;
 pub use scan::SCAN_WINDOW;
+pub use uring::RingReader;
 pub(crate) use write::{SlotWriter, WritePlan};
 
 /// The most reads [`BlockStore::read_many`] keeps in flight.

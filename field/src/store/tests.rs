@@ -390,6 +390,45 @@ fn reads_from_many_threads_and_read_many_agree_with_read() {
 }
 
 #[test]
+fn a_ring_reader_reads_as_read_does_and_skips_what_the_caller_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    let (n, mut expect) = written_file(&path);
+    // Block 5's newest version torn: the ring's first read fails its check, `pread` finishes.
+    let (_, store) = BlockStore::open(&path).unwrap();
+    let torn = slot_of(&store, 5, 1) + 700;
+    drop(store);
+    damage(&path, torn, &[0x77; 16]);
+    expect[5] = values(n, 5.0);
+    let (_, store) = BlockStore::open(&path).unwrap();
+    let Some(mut ring) = store.ring_reader(16, 8) else {
+        return; // no io_uring here
+    };
+    // The same reader, call after call: 40 stored blocks, 3 never written, each call's
+    // every third block marked as the caller's (left untouched).
+    let mut ids: Vec<u64> = (0..40).map(|i| (i * 17) % 40).collect();
+    ids.extend([100, 101, 102]);
+    for chunk in ids.chunks(16) {
+        let mut bufs = vec![vec![-1f32; n]; chunk.len()];
+        let mut found: Vec<bool> = (0..chunk.len()).map(|k| k % 3 == 0).collect();
+        store
+            .read_with_ring(&mut ring, chunk, &mut bufs, &mut found)
+            .unwrap();
+        for (k, &b) in chunk.iter().enumerate() {
+            if k % 3 == 0 {
+                assert!(found[k] && bufs[k].iter().all(|&v| v == -1.0), "block {b}");
+            } else {
+                assert_eq!(found[k], b < 40, "block {b}");
+                if b < 40 {
+                    assert_eq!(bufs[k], expect[b as usize], "block {b}");
+                }
+            }
+        }
+    }
+    assert!(store.stats().ring_reads > 0);
+}
+
+#[test]
 fn map_sizes_follow_the_tables_growth() {
     for n in [1usize, 3, 7, 8, 100, 3584, 3585, 10_000, 100_000] {
         let map: HashMap<u64, Pair> = HashMap::with_capacity(n);
