@@ -349,8 +349,7 @@ impl Segment {
         }
     }
 
-    /// Decommits every dirty free slice, one madvise per contiguous run. Returns bytes given
-    /// back.
+    /// Decommits every dirty free slice, one madvise per contiguous run; returns the bytes.
     ///
     /// # Safety
     /// - as for [`purge_if_due_after`](Self::purge_if_due_after).
@@ -645,8 +644,7 @@ pub unsafe fn unmap(seg: *mut Segment) {
     // SAFETY: per the contract the segment is ours and unused.
     unsafe {
         debug_assert!((*seg).is_empty());
-        // Out of the shared look's walk first (it may be looking at the header now: this
-        // waits for it).
+        // Out of the shared look's walk first (it may be reading the header: this waits).
         segment_space::set_live(seg as usize, false);
         let dirty = (*seg).slice_bits().1.count_ones() as usize;
         segment_map::remove(seg as usize);
