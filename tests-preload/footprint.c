@@ -117,19 +117,15 @@ int main(int argc, char **argv) {
     }
     /* Every resident page of the library's executable sections, rare or not, each page once
      * (sections may share one). */
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        uintptr_t s = strtoul(argv[i], NULL, 16), e = strtoul(argv[i + 1], NULL, 16);
-        if (s < lo) lo = s;
-        if (e > hi) hi = e;
-    }
     long code_pages = 0;
-    for (uintptr_t a = lo & ~(uintptr_t)(page - 1); a < hi; a += page) {
-        int in_code = 0;
+    for (uintptr_t a = 0; a < (uintptr_t)1 << 32; a += page) {
+        int in_code = 0, beyond = 1;
         for (int i = 1; i + 1 < argc; i += 2) {
             uintptr_t s = strtoul(argv[i], NULL, 16), e = strtoul(argv[i + 1], NULL, 16);
             if (s < e && s < a + page && e > a) in_code = 1;
+            if (e > a) beyond = 0;
         }
+        if (beyond) break;
         if (!in_code) continue;
         uint64_t entry = 0;
         if (fseek(pagemap, (long)((base + a) / page * 8), SEEK_SET) != 0 ||

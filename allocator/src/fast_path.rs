@@ -373,8 +373,8 @@ unsafe fn free_beyond_space(heap: *mut Heap, p: *mut u8) {
 
 /// Whether every block this allocator returns for a request of `size` bytes aligned to `align` lies
 /// in a segment, however `realloc` changed it since: small requests get a block of a small page,
-/// and `realloc` keeps a block in place only when the new size is at least half the old (a whale, 2
-/// MiB or more, thus never becomes a small request; a big block that does is still in its segment).
+/// and `realloc` keeps a block in place only when the new size is at least half the old (a whale,
+/// 2 MiB or more, thus never becomes a small request; a big block that does stays in a segment).
 #[inline(always)]
 pub fn lies_in_segment(size: usize, align: usize) -> bool {
     size <= MID_MAX && align <= NATURAL_ALIGN

@@ -120,30 +120,39 @@ mod tests {
     use crate::size_class;
     use std::vec;
 
+    /// A page of 1 KiB blocks (4 per OS page) over a 64 KiB span of `buf`, OS-page aligned.
+    fn kib_page(buf: &mut vec::Vec<u8>) -> Page {
+        const SPAN: usize = 65536;
+        buf.resize(SPAN + OS_PAGE, 0);
+        let skip = buf.as_ptr().align_offset(OS_PAGE);
+        assert_eq!(size_class::class_size(39), 1024);
+        page_over(&mut buf[skip..skip + SPAN], 39)
+    }
+
+    /// Pops the page's next block, carving when its list is empty.
+    fn take(p: &mut Page) -> *mut Block {
+        if p.free.is_null() {
+            assert!(p.extend());
+        }
+        let b = p.free;
+        // SAFETY: a carved free block of the page.
+        p.free = unsafe { (*b).next };
+        b
+    }
+
+    /// Pushes `b`, a block taken from the page, back onto its list.
+    fn give(p: &mut Page, b: *mut Block) {
+        // SAFETY: `b` was taken from the page and is given back once.
+        unsafe { (*b).next = p.free };
+        p.free = b;
+    }
+
     #[test]
     fn trim_tail_uncarves_the_free_top_and_orders_the_rest() {
-        const SPAN: usize = 65536;
-        let mut buf = vec![0u8; SPAN + OS_PAGE];
-        let skip = buf.as_ptr().align_offset(OS_PAGE);
-        let mut p = page_over(&mut buf[skip..skip + SPAN], 39); // 1 KiB blocks, 4 per OS page
-        let size = size_class::class_size(39);
-        assert_eq!(size, 1024);
-        let take = |p: &mut Page| {
-            if p.free.is_null() {
-                assert!(p.extend());
-            }
-            let b = p.free;
-            // SAFETY: a carved free block of the page.
-            p.free = unsafe { (*b).next };
-            b
-        };
+        let mut buf = vec::Vec::new();
+        let mut p = kib_page(&mut buf);
         let blocks: vec::Vec<*mut Block> = (0..16).map(|_| take(&mut p)).collect();
         assert_eq!(p.extended, 16);
-        let give = |p: &mut Page, b: *mut Block| {
-            // SAFETY: `b` was taken above and is given back once.
-            unsafe { (*b).next = p.free };
-            p.free = b;
-        };
         for i in [3, 5, 1, 12, 10, 15, 11, 14, 13] {
             give(&mut p, blocks[i]);
         }
@@ -186,24 +195,12 @@ mod tests {
 
     #[test]
     fn half_a_tail_at_a_time_decays_it() {
-        const SPAN: usize = 65536;
-        let mut buf = vec![0u8; SPAN + OS_PAGE];
-        let skip = buf.as_ptr().align_offset(OS_PAGE);
-        let mut p = page_over(&mut buf[skip..skip + SPAN], 39); // 1 KiB blocks, 4 per OS page
-        let mut blocks = vec::Vec::new();
-        while blocks.len() < 16 {
-            if p.free.is_null() {
-                assert!(p.extend());
-            }
-            blocks.push(p.free);
-            // SAFETY: a carved free block of the page.
-            p.free = unsafe { (*p.free).next };
-        }
+        let mut buf = vec::Vec::new();
+        let mut p = kib_page(&mut buf);
+        let blocks: vec::Vec<*mut Block> = (0..16).map(|_| take(&mut p)).collect();
         // Blocks 4..16 free, highest first onto the list: 12 free blocks above the top block out.
         for &b in &blocks[4..] {
-            // SAFETY: `b` was taken above and is given back once.
-            unsafe { (*b).next = p.free };
-            p.free = b;
+            give(&mut p, b);
         }
         let start = p.start as usize;
         // Half of 12 blocks: blocks 10..16 un-carved; the whole OS page 12..16 KiB is theirs
