@@ -29,7 +29,9 @@ pub unsafe fn page_freed(pages: &mut Pages, page: *mut Page) -> bool {
             pages.full[slot].remove(page);
             p.leave_full();
             if p.used() != 0 {
-                pages.partial[slot].push_front(page);
+                // At the back: the pages ahead of it have had longer to gather freed blocks
+                // (made current now, it would serve a block or two and be full again).
+                pages.partial[slot].push_back(page);
                 return false;
             }
         } else {
