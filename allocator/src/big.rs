@@ -35,7 +35,7 @@ mod grow;
 mod local;
 
 pub use grow::grow_in_place;
-pub use local::{flush_idle, holders_lock_for_fork, LocalCache};
+pub use local::{flush_idle, holders_lock_for_fork, zeroed, LocalCache};
 
 use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;

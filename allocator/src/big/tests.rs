@@ -32,13 +32,13 @@ fn a_miss_gives_the_thread_caches_oldest_block_to_its_arena() {
     }
     cache.release_oldest();
     assert!(
-        cache.alloc(classes[0], false).is_none(),
+        cache.alloc(classes[0]).is_none(),
         "the oldest block left the cache"
     );
     // SAFETY: the block is now free in its arena: another free of it is refused.
     assert!(!unsafe { free(Segment::page_of(blocks[0]), blocks[0]) });
-    assert_eq!(cache.alloc(classes[1], false), Some(blocks[1]));
-    assert_eq!(cache.alloc(classes[2], false), Some(blocks[2]));
+    assert_eq!(cache.alloc(classes[1]), Some(blocks[1]));
+    assert_eq!(cache.alloc(classes[2]), Some(blocks[2]));
     cache.release_oldest();
     for &p in &blocks[1..] {
         // SAFETY: live blocks taken back from the cache, freed once.

@@ -4,7 +4,7 @@
 use super::{park, Heap, HeapState};
 use crate::big;
 use crate::error::{self, Misuse};
-use crate::page::{Block, Page, LOCAL, SITED};
+use crate::page::{Block, Page, IN_FULL, LOCAL, SITED};
 use crate::platform;
 use crate::site;
 use crate::size_class::class_size;
@@ -101,7 +101,10 @@ pub unsafe fn free_big_to_thread_cache(heap: *mut Heap, page: *mut Page) -> bool
     // SAFETY: per the contract; `used` and `flags` of a live block are only written by the
     // thread that frees it (the arena writes them under its lock once the block is given back).
     unsafe {
-        (*page).used() == 1 && (*page).flags & (LOCAL | SITED) == 0 && keep_in_cache(heap, page)
+        // A big page is never on a full list, so its count is `held + 1`: one block out is
+        // `held == 0` (one compare, where `used()` takes the full-list bias into account).
+        debug_assert!((*page).flags & IN_FULL == 0);
+        (*page).held == 0 && (*page).flags & (LOCAL | SITED) == 0 && keep_in_cache(heap, page)
     }
 }
 

@@ -50,10 +50,13 @@ pub unsafe fn big_from_cache(heap: *mut Heap, class: usize, zero: bool) -> Optio
     if h.state != HeapState::Live {
         return None;
     }
-    let p = h.big.alloc(class, zero)?;
+    let p = h.big.alloc(class)?;
+    let size = class_size(class);
     h.counters.big_cache_allocs.add(1);
-    h.counters
-        .big_cache_alloc_bytes
-        .add(class_size(class) as u64);
+    h.counters.big_cache_alloc_bytes.add(size as u64);
+    if zero {
+        // SAFETY: the block just taken is ours and `size` bytes long.
+        return Some(unsafe { crate::big::zeroed(p, size) });
+    }
     Some(p)
 }
