@@ -62,6 +62,10 @@ section "6/6 side-by-side comparison, quick mode: scripts/compare.sh --quick"
 scripts/compare.sh --quick
 # The tuning sweep, at its smallest: it runs, every setting gives the same results.
 scripts/sweep.sh --workloads batch,whale-churn --knobs SACS_HOT_MS --reps 1 --scale 0.05
+# The recheck of jobs behind, at its smallest: every job of the quick run counts as behind
+# (threshold 0), two of them run 3 times each beside their best peer, the verdicts are made.
+scripts/recheck.sh --threshold 0 --only '^(tiny-hot|json)$' --reps 3 --scale 0.1 >/dev/null
+grep -q '^| tiny-hot |.*| \(behind\|within\|undecided\) |' "$(ls -d bench-results/compare/*/ | sort | tail -1)recheck.md"
 step_done "compare"
 
 section "all tests passed in $((SECONDS - start)) s"
