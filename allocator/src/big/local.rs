@@ -210,8 +210,9 @@ impl LocalCache {
     fn take(&mut self, class: usize) -> Option<*mut u8> {
         let i = class - BIG_FIRST;
         debug_assert!(i < BIG_CLASSES);
-        // SAFETY: `class` is a big class (`alloc_slow` takes this path only for sizes of the
-        // big tier), so `i` indexes `lens` and `blocks`; a class holds at most `PER_CLASS`.
+        // SAFETY: `class` is a big class (`heap::refill::big_from_cache`'s callers pass the
+        // class of a size above `MID_MAX` and below `WHALE_MIN`), so `i` indexes `lens` and
+        // `blocks`; a class holds at most `PER_CLASS`.
         let page = unsafe {
             let n = *self.lens.get_unchecked(i) as usize;
             if n == 0 {

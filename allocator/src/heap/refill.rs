@@ -43,6 +43,8 @@ pub unsafe fn refill(heap: *mut Heap, slot: usize) -> *mut u8 {
 ///
 /// # Safety
 /// - `heap` is the calling thread's real heap (or the backstop with its lock held).
+/// - `class` is a big class: the class of a size above `MID_MAX` and below `WHALE_MIN` (the
+///   cache indexes its arrays with it unchecked).
 #[inline]
 pub unsafe fn big_from_cache(heap: *mut Heap, class: usize, zero: bool) -> Option<*mut u8> {
     // SAFETY: per the contract.
