@@ -200,19 +200,25 @@ impl LocalCache {
     }
 
     /// A cached block of `class` (the newest); [`zeroed`] zeroes it for `calloc`.
+    ///
+    /// # Safety
+    /// - `class` is a big class (the cache indexes its arrays with it unchecked).
     #[inline(always)]
-    pub fn alloc(&mut self, class: usize) -> Option<*mut u8> {
-        self.guarded(|cache| cache.take(class)).flatten()
+    pub unsafe fn alloc(&mut self, class: usize) -> Option<*mut u8> {
+        // SAFETY: per the contract.
+        self.guarded(|cache| unsafe { cache.take(class) }).flatten()
     }
 
     /// [`alloc`](Self::alloc) inside its guard.
+    ///
+    /// # Safety
+    /// - as for [`alloc`](Self::alloc).
     #[inline(always)]
-    fn take(&mut self, class: usize) -> Option<*mut u8> {
+    unsafe fn take(&mut self, class: usize) -> Option<*mut u8> {
         let i = class - BIG_FIRST;
         debug_assert!(i < BIG_CLASSES);
-        // SAFETY: `class` is a big class (`heap::refill::big_from_cache`'s callers pass the
-        // class of a size above `MID_MAX` and below `WHALE_MIN`), so `i` indexes `lens` and
-        // `blocks`; a class holds at most `PER_CLASS`.
+        // SAFETY: `class` is a big class (the contract), so `i` indexes `lens` and `blocks`; a
+        // class holds at most `PER_CLASS`.
         let page = unsafe {
             let n = *self.lens.get_unchecked(i) as usize;
             if n == 0 {
@@ -533,6 +539,13 @@ impl Default for LocalCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`LocalCache::alloc`] of a big class, as every class in these tests is.
+    fn take(cache: &mut LocalCache, class: usize) -> Option<*mut u8> {
+        assert!((BIG_FIRST..BIG_FIRST + BIG_CLASSES).contains(&class));
+        // SAFETY: a big class (checked above).
+        unsafe { cache.alloc(class) }
+    }
     use core::sync::atomic::Ordering::Relaxed;
     use std::vec::Vec;
 
@@ -562,12 +575,15 @@ mod tests {
         let fifth = unsafe { cache.free(&mut ps[PER_CLASS]) };
         assert!(!fifth, "a fifth block is refused");
         assert_eq!(cache.bytes, PER_CLASS * class_size(class));
-        assert!(cache.alloc(class + 1).is_none(), "another class is empty");
+        assert!(
+            take(&mut cache, class + 1).is_none(),
+            "another class is empty"
+        );
         for k in (0..PER_CLASS).rev() {
-            assert_eq!(cache.alloc(class), Some(ps[k].start));
+            assert_eq!(take(&mut cache, class), Some(ps[k].start));
             assert!(ps[k].flags & LOCAL == 0);
         }
-        assert!(cache.alloc(class).is_none());
+        assert!(take(&mut cache, class).is_none());
         assert_eq!(cache.bytes, 0);
     }
 
@@ -585,7 +601,7 @@ mod tests {
         // What a method does first (`guarded`), with the handler's calls inside it.
         cache.busy.store(true, Relaxed);
         assert!(
-            cache.alloc(class).is_none(),
+            take(&mut cache, class).is_none(),
             "a busy cache hands out nothing"
         );
         // SAFETY: as above.
@@ -599,7 +615,7 @@ mod tests {
             (1, class_size(class))
         );
         cache.busy.store(false, Relaxed);
-        assert_eq!(cache.alloc(class), Some(ps[0].start));
+        assert_eq!(take(&mut cache, class), Some(ps[0].start));
         assert!(
             !cache.busy.load(Relaxed),
             "every method leaves the cache idle"
@@ -637,7 +653,7 @@ mod tests {
         assert_eq!(cache.lens[b - BIG_FIRST], 0);
         assert_eq!(cache.bytes, class_size(a));
         assert_eq!(
-            cache.alloc(a),
+            take(&mut cache, a),
             Some(pa[2].start),
             "the young block stays, first in its class"
         );
@@ -654,7 +670,7 @@ mod tests {
         cache.take_aged(10_000, 100, false, &mut full);
         assert_eq!(full.last(), Some(&pa0));
         assert_eq!(cache.lens[a - BIG_FIRST], 1);
-        assert_eq!(cache.alloc(a), Some(pa[1].start));
+        assert_eq!(take(&mut cache, a), Some(pa[1].start));
     }
 
     #[test]
@@ -684,7 +700,7 @@ mod tests {
         let mut stamp = |cache: &mut LocalCache| {
             // SAFETY: a pretend block, never touched through `start`.
             assert!(unsafe { cache.free(&mut ps[0]) });
-            assert_eq!(cache.alloc(class), Some(ps[0].start));
+            assert_eq!(take(cache, class), Some(ps[0].start));
             ps[0].since
         };
         let before = platform::now_ms();

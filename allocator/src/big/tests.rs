@@ -4,6 +4,13 @@
 use super::*;
 use crate::size_class::class_of;
 
+/// [`LocalCache::alloc`] of a big class, as every class in these tests is.
+fn take(cache: &mut LocalCache, class: usize) -> Option<*mut u8> {
+    assert!((BIG_FIRST..BIG_FIRST + BIG_CLASSES).contains(&class));
+    // SAFETY: a big class (checked above).
+    unsafe { cache.alloc(class) }
+}
+
 /// Whether the block at `p` of `class` reads all zero.
 ///
 /// # Safety
@@ -32,13 +39,13 @@ fn a_miss_gives_the_thread_caches_oldest_block_to_its_arena() {
     }
     cache.release_oldest();
     assert!(
-        cache.alloc(classes[0]).is_none(),
+        take(&mut cache, classes[0]).is_none(),
         "the oldest block left the cache"
     );
     // SAFETY: the block is now free in its arena: another free of it is refused.
     assert!(!unsafe { free(Segment::page_of(blocks[0]), blocks[0]) });
-    assert_eq!(cache.alloc(classes[1]), Some(blocks[1]));
-    assert_eq!(cache.alloc(classes[2]), Some(blocks[2]));
+    assert_eq!(take(&mut cache, classes[1]), Some(blocks[1]));
+    assert_eq!(take(&mut cache, classes[2]), Some(blocks[2]));
     cache.release_oldest();
     for &p in &blocks[1..] {
         // SAFETY: live blocks taken back from the cache, freed once.

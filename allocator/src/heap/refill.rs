@@ -52,7 +52,8 @@ pub unsafe fn big_from_cache(heap: *mut Heap, class: usize, zero: bool) -> Optio
     if h.state != HeapState::Live {
         return None;
     }
-    let p = h.big.alloc(class)?;
+    // SAFETY: a big class (the contract).
+    let p = unsafe { h.big.alloc(class) }?;
     let size = class_size(class);
     h.counters.big_cache_allocs.add(1);
     h.counters.big_cache_alloc_bytes.add(size as u64);
