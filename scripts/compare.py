@@ -959,8 +959,13 @@ def main():
         charts(args.out, rows, names, allocs, reps)
     with open(os.path.join(args.out, "summary.md")) as f:
         print(f.read())
+    exit_if_failed("compare", failures)
+
+
+def exit_if_failed(tool, failures):
+    """Lists the failed runs on standard error and exits with status 1, if there are any."""
     if failures:
-        print("compare: %d failed runs:" % len(failures), file=sys.stderr)
+        print("%s: %d failed runs:" % (tool, len(failures)), file=sys.stderr)
         for f in failures:
             print("  " + f, file=sys.stderr)
         sys.exit(1)

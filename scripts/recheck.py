@@ -181,11 +181,7 @@ def main():
     with open(os.path.join(args.src, "recheck.md"), "w") as f:
         f.write(text)
     print(text)
-    if failures:
-        print("recheck: %d failed runs:" % len(failures), file=sys.stderr)
-        for f in failures:
-            print("  " + f, file=sys.stderr)
-        sys.exit(1)
+    compare.exit_if_failed("recheck", failures)
 
 
 if __name__ == "__main__":
