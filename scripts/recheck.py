@@ -40,18 +40,9 @@ RESAMPLES = 2000
 SEED = 10
 
 
-def medians_by(rows, key):
-    """{(job, alloc): median of key} over the runs that have it."""
-    groups = {}
-    for r in rows:
-        if r.get(key) not in (None, ""):
-            groups.setdefault((r["job"], r["alloc"]), []).append(float(r[key]))
-    return {k: statistics.median(v) for k, v in groups.items()}
-
-
 def flagged(rows, threshold):
     """[(job, best other allocator, sacs/best)] for the jobs more than `threshold` behind."""
-    med = medians_by(rows, "time_s")
+    med = compare.medians(rows, "time_s")
     jobs = sorted({j for j, _ in med})
     out = []
     for job in jobs:

@@ -538,14 +538,8 @@ impl Default for LocalCache {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::take;
     use super::*;
-
-    /// [`LocalCache::alloc`] of a big class, as every class in these tests is.
-    fn take(cache: &mut LocalCache, class: usize) -> Option<*mut u8> {
-        assert!((BIG_FIRST..BIG_FIRST + BIG_CLASSES).contains(&class));
-        // SAFETY: a big class (checked above).
-        unsafe { cache.alloc(class) }
-    }
     use core::sync::atomic::Ordering::Relaxed;
     use std::vec::Vec;
 

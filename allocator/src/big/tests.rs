@@ -4,8 +4,8 @@
 use super::*;
 use crate::size_class::class_of;
 
-/// [`LocalCache::alloc`] of a big class, as every class in these tests is.
-fn take(cache: &mut LocalCache, class: usize) -> Option<*mut u8> {
+/// [`LocalCache::alloc`] of a big class, as every class in these tests is (also `local`'s).
+pub(super) fn take(cache: &mut LocalCache, class: usize) -> Option<*mut u8> {
     assert!((BIG_FIRST..BIG_FIRST + BIG_CLASSES).contains(&class));
     // SAFETY: a big class (checked above).
     unsafe { cache.alloc(class) }
