@@ -19,8 +19,8 @@
 //! workload=larson threads=2 ops=4000000 elapsed_s=0.912 ops_per_s=4385964 peak_rss_kib=9120 final_rss_kib=3012 checksum=…
 //! ```
 //!
-//! `elapsed_s` is the wall time of the workload itself (not the process start-up, nor the idle
-//! pauses of `common::settle` before a resident-set reading), `peak_rss_kib`
+//! `elapsed_s` is the wall time of the workload itself (not the process start-up, nor the time
+//! slept in its idle pauses, `common::idle`, as measured around each sleep), `peak_rss_kib`
 //! the process's high-water resident set (`VmHWM`), and `final_rss_kib` the resident set at the
 //! moment the workload chose (fragmentation: while its long-lived objects remain; server: while
 //! a quarter of its cache remains), or else after it freed everything; either way after
