@@ -224,9 +224,8 @@ pub static IDLE_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU6
 pub const SETTLE: core::time::Duration = core::time::Duration::from_millis(250);
 
 /// Sleeps for `d`, a program idle between pieces of work; not counted in the workload's time.
-/// What is left out is the time actually slept, measured around the sleep: it overshoots `d`
-/// by the kernel's wake-up latency (about 0.2 ms a sleep on the development machine), which
-/// counted as work added about 2 ms to `batch`'s 10 – 13 ms.
+/// What is left out is the time measured around the sleep, which overshoots `d` by the
+/// kernel's wake-up latency.
 pub fn idle(d: core::time::Duration) {
     let start = std::time::Instant::now();
     std::thread::sleep(d);
