@@ -317,10 +317,10 @@ fn alloc_slow_uncached(size: usize, align: usize, zero: bool) -> *mut u8 {
                 }
             }
             // Big requests that miss the thread's cache carry the shared structures' purge, and
-            // give its oldest block back (`LocalCache::release_oldest`), before the arena looks
-            // for a span (that block's among them).
+            // give a block of a stale class back (`LocalCache::release_stale`), before the
+            // arena looks for a span (that block's among them).
             heap::tick::global_tick(platform::now_ms(), false);
-            (*h).big.release_oldest();
+            (*h).big.release_stale();
             big::alloc(class, zero, (*h).index)
         }
     };

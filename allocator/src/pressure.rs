@@ -32,6 +32,11 @@ use crate::stats::GLOBAL;
 /// The shortest time (ms) between two checks.
 pub const CHECK_MS: u64 = 100;
 
+/// The longest time (ms) between two checks while the working set is far below the threshold
+/// (more than twice [`NEAR_POINTS`] under it), or there is no limit: the pressure stall share
+/// read then is a 10-second average, which one reading a second follows closely enough.
+pub const FAR_CHECK_MS: u64 = 1000;
+
 /// The time (ms) between two checks while the working set is within [`NEAR_POINTS`] of the
 /// pressure threshold, or over it: a program that fills its last tenth of the limit in less
 /// than [`CHECK_MS`] is then still caught before the limit.
@@ -65,6 +70,13 @@ struct Cgroup {
 
 static CGROUP: crate::lock::Once<Cgroup> = crate::lock::Once::new();
 static NEXT_CHECK: AtomicU64 = AtomicU64::new(0);
+/// The time by which the next reading is due whatever SACS's own memory did ([`FAR_CHECK_MS`]
+/// after a reading far from the threshold; the reading's own time otherwise).
+static READ_BY: AtomicU64 = AtomicU64::new(0);
+/// SACS's committed bytes at the last reading, and how far they may grow before the next
+/// reading is due at the [`CHECK_MS`] pace (`u64::MAX` without a limit).
+static COMMITTED_AT_READ: AtomicU64 = AtomicU64::new(0);
+static GROWTH_ALLOWED: AtomicU64 = AtomicU64::new(0);
 static PRESSURED: AtomicBool = AtomicBool::new(false);
 
 /// Whether the last check found the process under memory pressure.
@@ -74,7 +86,10 @@ pub fn active() -> bool {
 }
 
 /// Reads where the cgroup stands if the last check is [`CHECK_MS`] old ([`NEAR_CHECK_MS`]
-/// when it found the working set near the threshold; one thread per interval). Returns true when this call read it and found the process under pressure: the
+/// when it found the working set near the threshold; one thread per interval) and, when the
+/// last reading was far from the threshold, either [`FAR_CHECK_MS`] have passed since or SACS
+/// has committed the growth that reading allowed. Returns true when this call read it and
+/// found the process under pressure: the
 /// caller purges then. Off (always false) with `SACS_PRESSURE_PERCENT=0` or where no cgroup
 /// memory controller can be read.
 #[inline(never)]
@@ -91,6 +106,11 @@ pub fn check(now: u64) -> bool {
     {
         return false;
     }
+    let committed = GLOBAL.committed_now() as u64;
+    let grown = committed.saturating_sub(COMMITTED_AT_READ.load(Relaxed));
+    if now < READ_BY.load(Relaxed) && grown < GROWTH_ALLOWED.load(Relaxed) {
+        return false;
+    }
     let cg = CGROUP.call_once(find_cgroup);
     let standing = cg.standing();
     let stall = memory_stall();
@@ -100,24 +120,69 @@ pub fn check(now: u64) -> bool {
     }
     GLOBAL.pressure_checks.add(1);
     let mut pressured = false;
+    // Far from the threshold (or without a limit), the next reading may wait.
+    let mut pace = Pace::Far(u64::MAX);
     if let Some((limit, working)) = standing {
         GLOBAL.pressure_limit.store(limit, Relaxed);
         GLOBAL.pressure_working.store(working, Relaxed);
         pressured = working.saturating_mul(100) >= limit.saturating_mul(percent);
-        let near = percent.saturating_sub(NEAR_POINTS);
-        if working.saturating_mul(100) >= limit.saturating_mul(near) {
+        pace = Pace::of(limit, working, percent);
+        if pace == Pace::Near {
             NEXT_CHECK.store(now + NEAR_CHECK_MS, Relaxed);
         }
     }
     if let Some(stall) = stall {
         GLOBAL.pressure_stall.store(stall, Relaxed);
         pressured |= stall >= STALL_HUNDREDTHS;
+        // Tasks have started to wait for memory: read at the usual pace.
+        if stall >= STALL_HUNDREDTHS / 10 {
+            pace = pace.min(Pace::Usual);
+        }
+    }
+    COMMITTED_AT_READ.store(committed, Relaxed);
+    match pace {
+        Pace::Far(allowed) if !pressured => {
+            READ_BY.store(now + FAR_CHECK_MS, Relaxed);
+            GROWTH_ALLOWED.store(allowed, Relaxed);
+        }
+        _ => {
+            READ_BY.store(now, Relaxed);
+            GROWTH_ALLOWED.store(0, Relaxed);
+        }
     }
     if pressured {
         GLOBAL.pressure_found.add(1);
     }
     PRESSURED.store(pressured, Relaxed);
     pressured
+}
+
+/// How soon the next reading is due after one that read a limit and a working set.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Pace {
+    /// Within [`NEAR_POINTS`] of the threshold, or over it: every [`NEAR_CHECK_MS`].
+    Near,
+    /// Within twice that: every [`CHECK_MS`].
+    Usual,
+    /// Farther: every [`FAR_CHECK_MS`], or at the usual pace once SACS has committed this many
+    /// bytes more than at the reading (half the distance to the near line).
+    Far(u64),
+}
+
+impl Pace {
+    /// The pace for a working set of `working` bytes under a limit of `limit`, with the
+    /// threshold at `percent` of it.
+    fn of(limit: u64, working: u64, percent: u64) -> Pace {
+        let line = |points: u64| limit / 100 * percent.saturating_sub(points);
+        let near = line(NEAR_POINTS);
+        if working >= near {
+            Pace::Near
+        } else if working >= line(2 * NEAR_POINTS) {
+            Pace::Usual
+        } else {
+            Pace::Far((near - working) / 2)
+        }
+    }
 }
 
 /// The share of the last 10 s in which some task waited for memory (pressure stall
@@ -299,6 +364,23 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_pace_follows_the_distance_to_the_threshold() {
+        const MIB: u64 = 1 << 20;
+        let limit = 1000 * MIB;
+        // Threshold 90 %: near from 70 %, usual from 50 %, far below.
+        assert_eq!(Pace::of(limit, 950 * MIB, 90), Pace::Near);
+        assert_eq!(Pace::of(limit, 700 * MIB, 90), Pace::Near);
+        assert_eq!(Pace::of(limit, 699 * MIB, 90), Pace::Usual);
+        assert_eq!(Pace::of(limit, 500 * MIB, 90), Pace::Usual);
+        // 300 MiB: 400 MiB to the near line, half of it may be committed before a reading.
+        assert_eq!(Pace::of(limit, 300 * MIB, 90), Pace::Far(200 * MIB));
+        // A threshold below twice the near points: no far zone.
+        assert_eq!(Pace::of(limit, 0, 30), Pace::Usual);
+        assert_eq!(Pace::of(limit, 0, 15), Pace::Near);
+        assert!(Pace::Near < Pace::Usual && Pace::Usual < Pace::Far(0));
+    }
 
     #[test]
     fn stat_lines_are_found_by_their_whole_key() {

@@ -23,34 +23,44 @@ unsafe fn all_zero(p: *const u8, class: usize) -> bool {
 }
 
 #[test]
-fn a_miss_gives_the_thread_caches_oldest_block_to_its_arena() {
+fn misses_give_the_thread_caches_stale_blocks_to_their_arena() {
     let arena = 2;
     let classes = [class_of(40_000), class_of(150_000), class_of(250_000)];
     let blocks: std::vec::Vec<*mut u8> = classes.iter().map(|&c| alloc(c, false, arena)).collect();
     let mut cache = LocalCache::new();
-    for (k, &p) in blocks.iter().enumerate() {
-        assert!(!p.is_null());
-        // SAFETY: live blocks of this test, freed into the cache once, oldest first.
-        unsafe {
-            let page = Segment::page_of(p);
-            assert!(cache.free(page));
-            (*page).since = 10 + k as u64;
-        }
+    let keep = |cache: &mut LocalCache, p: *mut u8| {
+        // SAFETY: live blocks of this test, each freed into the cache once at a time.
+        unsafe { assert!(cache.free(Segment::page_of(p))) }
+    };
+    keep(&mut cache, blocks[0]);
+    keep(&mut cache, blocks[1]);
+    // Misses before the classes are stale keep every block.
+    for _ in 1..local::STALE_MISSES {
+        cache.release_stale();
     }
-    cache.release_oldest();
+    let both = class_size(classes[0]) + class_size(classes[1]);
+    assert_eq!(cache.held_bytes(), both);
+    keep(&mut cache, blocks[2]);
+    // The next miss makes the first two classes stale: the lower one goes first, one per miss.
+    cache.release_stale();
     assert!(
         take(&mut cache, classes[0]).is_none(),
-        "the oldest block left the cache"
+        "the stale block left the cache"
     );
     // SAFETY: the block is now free in its arena: another free of it is refused.
     assert!(!unsafe { free(Segment::page_of(blocks[0]), blocks[0]) });
-    assert_eq!(take(&mut cache, classes[1]), Some(blocks[1]));
+    cache.release_stale();
+    assert!(
+        take(&mut cache, classes[1]).is_none(),
+        "one more miss, one more"
+    );
+    // SAFETY: as above.
+    assert!(!unsafe { free(Segment::page_of(blocks[1]), blocks[1]) });
+    // The class kept 2 misses ago is not stale.
+    cache.release_stale();
     assert_eq!(take(&mut cache, classes[2]), Some(blocks[2]));
-    cache.release_oldest();
-    for &p in &blocks[1..] {
-        // SAFETY: live blocks taken back from the cache, freed once.
-        assert!(unsafe { free(Segment::page_of(p), p) });
-    }
+    // SAFETY: a live block taken back from the cache, freed once.
+    assert!(unsafe { free(Segment::page_of(blocks[2]), blocks[2]) });
 }
 
 #[test]

@@ -494,6 +494,10 @@ impl GlobalCounters {
     pub fn decommitted(&self, bytes: usize) {
         self.committed.fetch_sub(bytes, Relaxed);
     }
+    /// Bytes mapped and not decommitted now.
+    pub fn committed_now(&self) -> usize {
+        self.committed.load(Relaxed)
+    }
 }
 
 /// When SACS started in this process (monotonic milliseconds), for `Stats::elapsed_ms`.
