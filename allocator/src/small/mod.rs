@@ -138,6 +138,9 @@ pub struct Pages {
     /// When (ms) the purge look last punched holes in these pages (`retire::punch_idle`; 0:
     /// never): a refill that fills holes reports a refault of that purge to `purge_delay`.
     pub punched_at: u64,
+    /// When (ms) the purge look may next walk the partial pages for idle ones
+    /// (`retire::punch_idle`; 0: at its first look).
+    pub next_punch: u64,
     /// When (ms) a retiring thread last trimmed these pages' free tails (`retire::trim`).
     pub trimmed_at: u64,
     /// Threads that retired from these pages since they were last trimmed.
@@ -167,6 +170,7 @@ impl Pages {
             purge_delay: PurgeDelay::new(),
             relabel_after: 0,
             punched_at: 0,
+            next_punch: 0,
             trimmed_at: 0,
             retired_since_trim: 0,
             made_since_sweep: 0,
