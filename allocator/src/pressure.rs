@@ -89,9 +89,8 @@ pub fn active() -> bool {
 /// when it found the working set near the threshold; one thread per interval) and, when the
 /// last reading was far from the threshold, either [`FAR_CHECK_MS`] have passed since or SACS
 /// has committed the growth that reading allowed. Returns true when this call read it and
-/// found the process under pressure: the
-/// caller purges then. Off (always false) with `SACS_PRESSURE_PERCENT=0` or where no cgroup
-/// memory controller can be read.
+/// found the process under pressure: the caller purges then. Off (always false) with
+/// `SACS_PRESSURE_PERCENT=0` or where no cgroup memory controller can be read.
 #[inline(never)]
 pub fn check(now: u64) -> bool {
     let percent = options::get(Opt::PressurePercent) as u64;
@@ -139,6 +138,8 @@ pub fn check(now: u64) -> bool {
             pace = pace.min(Pace::Usual);
         }
     }
+    // Only the thread whose claim of `NEXT_CHECK` won writes these; a claim in a later
+    // interval that reads some of them old and some new reads once early or late, no worse.
     COMMITTED_AT_READ.store(committed, Relaxed);
     match pace {
         Pace::Far(allowed) if !pressured => {
