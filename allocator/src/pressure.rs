@@ -114,7 +114,9 @@ pub fn check(now: u64) -> bool {
     let standing = cg.standing();
     let stall = memory_stall();
     if standing.is_none() && stall.is_none() {
+        // Nothing to read here (no limit, no stall information): look again a second later.
         PRESSURED.store(false, Relaxed);
+        pace_next(now, committed, Some(u64::MAX));
         return false;
     }
     GLOBAL.pressure_checks.add(1);
@@ -138,24 +140,34 @@ pub fn check(now: u64) -> bool {
             pace = pace.min(Pace::Usual);
         }
     }
-    // Only the thread whose claim of `NEXT_CHECK` won writes these; a claim in a later
-    // interval that reads some of them old and some new reads once early or late, no worse.
-    COMMITTED_AT_READ.store(committed, Relaxed);
-    match pace {
-        Pace::Far(allowed) if !pressured => {
-            READ_BY.store(now + FAR_CHECK_MS, Relaxed);
-            GROWTH_ALLOWED.store(allowed, Relaxed);
-        }
-        _ => {
-            READ_BY.store(now, Relaxed);
-            GROWTH_ALLOWED.store(0, Relaxed);
-        }
-    }
+    pace_next(
+        now,
+        committed,
+        match pace {
+            Pace::Far(allowed) if !pressured => Some(allowed),
+            _ => None,
+        },
+    );
     if pressured {
         GLOBAL.pressure_found.add(1);
     }
     PRESSURED.store(pressured, Relaxed);
     pressured
+}
+
+/// Sets when the next reading is due after one at `now` with SACS at `committed` bytes: with
+/// `far`, [`FAR_CHECK_MS`] later or once SACS has committed that many bytes more; without, at
+/// the next claim.
+fn pace_next(now: u64, committed: u64, far: Option<u64>) {
+    // Only the thread whose claim of `NEXT_CHECK` won writes these; a claim in a later
+    // interval that reads some of them old and some new reads once early or late, no worse.
+    COMMITTED_AT_READ.store(committed, Relaxed);
+    let (by, allowed) = match far {
+        Some(allowed) => (now + FAR_CHECK_MS, allowed),
+        None => (now, 0),
+    };
+    READ_BY.store(by, Relaxed);
+    GROWTH_ALLOWED.store(allowed, Relaxed);
 }
 
 /// How soon the next reading is due after one that read a limit and a working set.

@@ -169,6 +169,6 @@ pub fn activity() -> Activity {
     Activity {
         allocs: s.tiers.map(|t| t.allocs),
         in_use: s.in_use_bytes(),
-        committed: GLOBAL.committed.load(Relaxed) as u64,
+        committed: GLOBAL.committed_now() as u64,
     }
 }
