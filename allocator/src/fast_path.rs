@@ -316,10 +316,9 @@ fn alloc_slow_uncached(size: usize, align: usize, zero: bool) -> *mut u8 {
                     return p;
                 }
             }
-            // Big requests that miss the thread's cache carry the shared structures' purge, and
-            // give a block of a stale class back (`LocalCache::release_stale`), before the
-            // arena looks for a span (that block's among them).
-            heap::tick::global_tick(platform::now_ms(), false);
+            // A miss carries the purge looks (the heap's own when due: it flushes this cache),
+            // and gives a stale class's block back before the arena looks for a span.
+            heap::tick::tick_for_miss(&mut *h, platform::now_ms());
             (*h).big.release_stale();
             big::alloc(class, zero, (*h).index)
         }

@@ -57,6 +57,23 @@ pub fn aged(since: u64, now: u64, delay: u64, force: bool) -> bool {
     force || now.saturating_sub(since) >= delay
 }
 
+/// The clock a hot delay is judged by at a look (the warm step of big blocks and whales, a
+/// thread's own big-block cache): `now`, or, when the previous look was more than `hot` ms ago
+/// (no look ran: the process made no slow-path call, it was idle), the time of that look. The
+/// hot delay counts the time a block went unused while the program ran, not a pause: a block
+/// freed just before a pause is still hot at the first look after it, and is warmed only if
+/// the program, running again, leaves it unused for the delay. The cold delays (decommit) keep
+/// counting real time, so a pause still gives memory back (architecture.md, "Hot after a
+/// pause").
+#[inline]
+pub fn hot_clock(looked_at: u64, now: u64, hot: u64) -> u64 {
+    if now.saturating_sub(looked_at) > hot {
+        looked_at
+    } else {
+        now
+    }
+}
+
 /// Whether the calling thread should make the shared structures' look now: always with `force`,
 /// else if the global deadline passed and no other thread claimed this look first.
 pub fn claim_global_look(now: u64, force: bool) -> bool {
@@ -524,6 +541,25 @@ mod tests {
     const CAP: u64 = 600;
     /// The longest delay of a heap, and its window.
     const HEAP_CAP: u64 = COLD_STRETCH * CAP;
+
+    #[test]
+    fn the_hot_clock_stops_at_the_last_look_over_a_pause() {
+        let hot = 100;
+        // Looks a few ms apart: the program runs, the clock is now.
+        assert_eq!(hot_clock(1000, 1005, hot), 1005);
+        assert_eq!(
+            hot_clock(1000, 1100, hot),
+            1100,
+            "a gap of the delay is no pause"
+        );
+        // A look 250 ms after the last one: a block freed at 1001 is 0 ms old, not 249.
+        assert_eq!(hot_clock(1000, 1250, hot), 1000);
+        assert!(!aged(1001, hot_clock(1000, 1250, hot), hot, false));
+        // One freed long before the last look is aged by it.
+        assert!(aged(850, hot_clock(1000, 1250, hot), hot, false));
+        // The first look of all (nothing looked before) judges by time 0: nothing is hot-aged.
+        assert_eq!(hot_clock(0, 5000, hot), 0);
+    }
 
     #[test]
     fn a_refault_soon_after_a_purge_raises_the_delay_once_per_purge() {

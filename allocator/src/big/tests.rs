@@ -140,6 +140,7 @@ fn a_carve_gives_back_the_oldest_cached_blocks_until_a_run_fits() {
         cache: [EMPTY_LIST; BIG_CLASSES],
         cached_bytes: 0,
         next_purge: 0,
+        looked_at: 0,
         delays: BigDelays::new(),
     };
     let seg = segment::map_new(SegmentKind::Arena).expect("a segment");

@@ -17,6 +17,17 @@ pub fn heap_tick(h: &mut Heap, now: u64, force: bool) {
     global_tick(now, force);
 }
 
+/// The looks a big request that missed the thread's cache carries: the heap's own when it is
+/// due (it flushes the thread's cache, which the shared look's walk then leaves to it), else
+/// the shared structures'.
+pub fn tick_for_miss(h: &mut Heap, now: u64) {
+    if now >= h.next_purge {
+        heap_tick(h, now, false);
+    } else {
+        global_tick(now, false);
+    }
+}
+
 /// The shared structures' periodic look, made by whichever thread claims it first.
 pub fn global_tick(now: u64, force: bool) {
     if !purge::claim_global_look(now, force) {

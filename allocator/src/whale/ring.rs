@@ -126,6 +126,9 @@ pub(super) struct Ring {
     boost: u32,
     evicted_at: u64,
     boosted_at: u64,
+    /// When (ms) the ring was last aged: an aging more than the hot delay after it follows a
+    /// pause and judges the warm step by this time (`purge::hot_clock`).
+    looked_at: u64,
 }
 
 /// How many `SACS_WARM_MS` a doubled budget share lasts without a wasted eviction before it
@@ -141,6 +144,7 @@ impl Ring {
             boost: 0,
             evicted_at: 0,
             boosted_at: 0,
+            looked_at: 0,
         }
     }
 
@@ -403,10 +407,13 @@ impl Ring {
                 break;
             }
         }
+        // After a pause the hot delay restarts; the warm (unmap) delay above keeps counting.
+        let hot_now = crate::purge::hot_clock(self.looked_at, now, hot);
+        self.looked_at = now;
         let mut i = 0;
         while i < self.entries.len() {
             let c = self.entries[i];
-            if !c.warm && crate::purge::aged(c.freed_at, now, hot, false) {
+            if !c.warm && crate::purge::aged(c.freed_at, hot_now, hot, false) {
                 warming.push(self.remove(i));
             } else {
                 i += 1;
