@@ -1,8 +1,9 @@
 //! A thread's own few freed big blocks, in front of the arenas: a block of up to
 //! [`LOCAL_BLOCK_MAX`] freed by a thread is kept here (still counted as in use by its arena)
 //! and the thread's next request of the same class takes it back with no lock and no atomic.
-//! Blocks older than `SACS_HOT_MS` go to their arena at the heap's next purge look, all of them
-//! when the thread exits, and one whenever a request misses, if its class is stale (no block
+//! Blocks older than `SACS_HOT_MS` (of the time the program ran: `purge::hot_clock`) or than
+//! `SACS_WARM_MS` go to their arena at the heap's next purge look, all of them when the thread
+//! exits, and one whenever a request misses, if its class is stale (no block
 //! of it freed here for [`STALE_MISSES`] misses; [`LocalCache::release_stale`]): a thread whose
 //! sizes seldom repeat keeps a few blocks here rather than up to the byte limit of blocks no
 //! request matches, and one whose requests spread over many classes that do repeat keeps a
@@ -26,7 +27,8 @@
 //! kept here). So a cache that has kept a block is on a list ([`HOLDERS`]) that the shared
 //! purge look walks ([`flush_idle`], from the global tick, at most
 //! every `SACS_HOT_MS / 2`): it takes the blocks older than `SACS_HOT_MS` out of each cache that
-//! no method is using, and gives them to their arenas, which age them as any freed block.
+//! no method is using and whose owner has made no purge look for `SACS_HOT_MS` (an owner that
+//! looks flushes its own), and gives them to their arenas, which age them as any freed block.
 //!
 //! **The guard.** Each method runs inside [`LocalCache::guarded`], which marks the cache busy.
 //! A signal handler that calls `malloc` or `free` in the middle of a method finds it busy and
@@ -512,10 +514,11 @@ impl LocalCache {
 
 /// The shared purge look's part in threads' own caches (see the module doc): gives the blocks
 /// older than `SACS_HOT_MS` (all with `force`) of every cache on [`HOLDERS`] that no method is
-/// using to their arenas, at most [`TAKE_MAX`] per call, and walks at most every
+/// using and whose owner has made no look for `SACS_HOT_MS` ([`unlooked`]; every cache with
+/// `force`) to their arenas, at most [`TAKE_MAX`] per call, and walks at most every
 /// `SACS_HOT_MS / 2` (every call with `force`). Called from the global tick; makes one
-/// `membarrier`, takes no lock but the list's (tried), and calls the arenas after letting it
-/// go.
+/// `membarrier` when there is such a cache, takes no lock but the list's (tried), and calls the
+/// arenas after letting it go.
 pub fn flush_idle(now: u64, force: bool) {
     let hot = options::get(Opt::HotMs) as u64;
     if !crate::purge::claim_turn(&NEXT_WALK, now, hot / 2, force) {
