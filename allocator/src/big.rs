@@ -514,8 +514,7 @@ impl Arena {
         let hot = self.delays.hot();
         let warm = self.delays.cold();
         // After a pause the hot delay restarts; the cold one keeps counting.
-        let hot_now = purge::hot_clock(self.looked_at, now, hot);
-        self.looked_at = now;
+        let hot_now = purge::hot_clock(core::mem::replace(&mut self.looked_at, now), now, hot);
         let (mut warmed, mut cooled) = (0, 0);
         for i in 0..BIG_CLASSES {
             // Oldest first: from the tail toward the head, until a block is still hot.

@@ -318,7 +318,7 @@ fn alloc_slow_uncached(size: usize, align: usize, zero: bool) -> *mut u8 {
             }
             // A miss carries the purge looks (the heap's own when due: it flushes this cache),
             // and gives a stale class's block back before the arena looks for a span.
-            heap::tick::tick_for_miss(&mut *h, platform::now_ms());
+            heap::tick::tick_due(&mut *h, platform::now_ms());
             (*h).big.release_stale();
             big::alloc(class, zero, (*h).index)
         }

@@ -58,7 +58,8 @@ pub fn aged(since: u64, now: u64, delay: u64, force: bool) -> bool {
 }
 
 /// The clock a hot delay is judged by at a look (the warm step of big blocks and whales, a
-/// thread's own big-block cache): `now`, or, when the previous look was more than `hot` ms ago
+/// thread's own big-block cache; each passes its previous look's time and records `now` in
+/// its place): `now`, or, when the previous look, `looked_at`, was more than `hot` ms ago
 /// (no look ran: the process made no slow-path call, it was idle), the time of that look. The
 /// hot delay counts the time a block went unused while the program ran, not a pause: a block
 /// freed just before a pause is still hot at the first look after it, and is warmed only if

@@ -461,8 +461,7 @@ impl LocalCache {
         let cold = options::get(Opt::WarmMs) as u64;
         // After a pause the hot delay restarts (the blocks stay for the next job); a block
         // idle for the shortest cold delay goes to its arena, which may decommit it.
-        let hot_now = purge::hot_clock(self.looked_at.load(Relaxed), now, hot);
-        self.looked_at.store(now, Relaxed);
+        let hot_now = purge::hot_clock(self.looked_at.swap(now, Relaxed), now, hot);
         for i in 0..BIG_CLASSES {
             let due = self
                 .aged(i, hot_now, hot, force)

@@ -90,11 +90,7 @@ pub unsafe fn unpark() -> *mut Heap {
     let now = platform::now_ms();
     // SAFETY: `h` is the calling thread's live heap.
     unsafe {
-        if now >= (*h).next_purge {
-            tick::heap_tick(&mut *h, now, false);
-        } else {
-            tick::global_tick(now, false);
-        }
+        tick::tick_due(&mut *h, now);
     }
     h
 }

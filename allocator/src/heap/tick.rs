@@ -17,10 +17,11 @@ pub fn heap_tick(h: &mut Heap, now: u64, force: bool) {
     global_tick(now, force);
 }
 
-/// The looks a big request that missed the thread's cache carries: the heap's own when it is
-/// due (it flushes the thread's cache, which the shared look's walk then leaves to it), else
-/// the shared structures'.
-pub fn tick_for_miss(h: &mut Heap, now: u64) {
+/// The looks a call that is not a refill carries (a parked thread's first call, a big request
+/// that missed the thread's cache): the heap's own when it is due (it also flushes the thread's
+/// big-block cache, which the shared look's walk then leaves to it), else the shared
+/// structures'.
+pub fn tick_due(h: &mut Heap, now: u64) {
     if now >= h.next_purge {
         heap_tick(h, now, false);
     } else {

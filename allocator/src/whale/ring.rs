@@ -408,8 +408,8 @@ impl Ring {
             }
         }
         // After a pause the hot delay restarts; the warm (unmap) delay above keeps counting.
-        let hot_now = crate::purge::hot_clock(self.looked_at, now, hot);
-        self.looked_at = now;
+        let hot_now =
+            crate::purge::hot_clock(core::mem::replace(&mut self.looked_at, now), now, hot);
         let mut i = 0;
         while i < self.entries.len() {
             let c = self.entries[i];
