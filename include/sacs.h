@@ -51,7 +51,7 @@ struct sacs_stats {
     uint64_t mapped_bytes;         /* address space mapped by SACS, committed or not */
     uint64_t resident_bytes;       /* the whole process's resident set (/proc/self/statm) */
     uint64_t purged_bytes;         /* given back to the system by purging, in all */
-    uint64_t syscalls;             /* memory system calls made (mmap, munmap, madvise, ...) */
+    uint64_t syscalls;             /* system calls made (mmap, munmap, madvise, ..., file reads) */
     uint64_t threads_live;         /* thread heaps alive */
     uint64_t invalid_frees;        /* bad pointers reported */
 };

@@ -39,10 +39,13 @@ pub enum Syscall {
     /// `membarrier`, the shared look's barrier before it takes blocks out of idle threads'
     /// caches of big blocks (`platform::thread::heavy_barrier`), and its registration.
     Membarrier = 9,
+    /// A small file read whole (`open`, `read`, `close`, counted as one): the memory pressure
+    /// check's cgroup and pressure stall files, `/proc/self/cgroup`, the process's name.
+    FileRead = 10,
 }
 
 /// Number of [`Syscall`] kinds.
-pub const SYSCALL_KINDS: usize = 10;
+pub const SYSCALL_KINDS: usize = 11;
 
 /// Names in [`Syscall`] order, for the statistics table.
 pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
@@ -56,6 +59,7 @@ pub const SYSCALL_NAMES: [&str; SYSCALL_KINDS] = [
     "sched_yield",
     "getrusage",
     "membarrier",
+    "read file",
 ];
 
 /// Count and cycles of one kind of system call.
@@ -77,6 +81,7 @@ impl SyscallCounter {
 
 /// Per-kind system call counters, read by `stats`.
 pub static SYSCALLS: [SyscallCounter; SYSCALL_KINDS] = [
+    SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),
     SyscallCounter::new(),

@@ -85,16 +85,23 @@ pub fn read_file(path: &[u8], buf: &mut [u8]) -> usize {
     if path.last() != Some(&0) {
         return 0;
     }
-    // SAFETY: `path` is NUL-terminated (checked above); the buffer is ours, its length passed.
-    let n = unsafe {
-        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
-        if fd < 0 {
-            return 0;
-        }
-        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-        libc::close(fd);
-        n
-    };
+    let n = memory::counted(
+        Syscall::FileRead,
+        || {
+            // SAFETY: `path` is NUL-terminated (checked above); the buffer is ours, its
+            // length passed.
+            unsafe {
+                let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return -1;
+                }
+                let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                libc::close(fd);
+                n
+            }
+        },
+        |&n| n >= 0,
+    );
     n.max(0) as usize
 }
 

@@ -23,6 +23,7 @@ const SYSCALL_KEYS: [&str; SYSCALL_KINDS] = [
     "sched_yield",
     "getrusage",
     "membarrier",
+    "file_read",
 ];
 
 /// The longest object [`Stats::write_json`] writes is well below this (a test checks it).
