@@ -39,7 +39,7 @@ pub use grow::grow_in_place;
 pub use local::{flush_idle, holders_lock_for_fork, zeroed, LocalCache};
 
 use core::ptr;
-use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use arrayvec::ArrayVec;
 
@@ -61,13 +61,15 @@ const BIG_CLASSES: usize = CLASSES - BIG_FIRST;
 
 /// One big arena: its segments and its cache of freed blocks.
 pub struct Arena {
+    /// Its place in [`ARENA_LOCKS`] and [`DUE`] (a test's own arena: `ARENAS`).
+    index: usize,
     segments: SegmentList,
     cache: [PageList; BIG_CLASSES],
     cached_bytes: usize,
+    /// When (ms) the arena's pass next has something to do: the earliest warm step, cooling or
+    /// dirty-slice deadline of what it holds (`u64::MAX`: it holds nothing); mirrored in
+    /// [`DUE`] ([`Arena::set_due`]).
     next_purge: u64,
-    /// When (ms) the arena's last pass ran: a pass more than the hot delay after it follows a
-    /// pause and judges the warm step by this time ([`purge::hot_clock`]).
-    looked_at: u64,
     /// How long a cached block waits before its warm step and before it is decommitted
     /// (`SACS_HOT_MS`, `SACS_WARM_MS`, stretched while the arena takes back what it released).
     delays: BigDelays,
@@ -78,18 +80,48 @@ unsafe impl Send for Arena {}
 
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY_LIST: PageList = PageList::new();
-#[allow(clippy::declare_interior_mutable_const)]
-const NEW_ARENA: Lock<Arena> = Lock::new(Arena {
-    segments: SegmentList::new(),
-    cache: [EMPTY_LIST; BIG_CLASSES],
-    cached_bytes: 0,
-    next_purge: 0,
-    looked_at: 0,
-    delays: BigDelays::new(),
-});
+
+/// A new, empty arena at place `index`.
+const fn new_arena(index: usize) -> Arena {
+    Arena {
+        index,
+        segments: SegmentList::new(),
+        cache: [EMPTY_LIST; BIG_CLASSES],
+        cached_bytes: 0,
+        next_purge: u64::MAX,
+        delays: BigDelays::new(),
+    }
+}
 
 /// The big arenas.
-pub static ARENA_LOCKS: [Lock<Arena>; ARENAS] = [NEW_ARENA; ARENAS];
+pub static ARENA_LOCKS: [Lock<Arena>; ARENAS] = [
+    Lock::new(new_arena(0)),
+    Lock::new(new_arena(1)),
+    Lock::new(new_arena(2)),
+    Lock::new(new_arena(3)),
+];
+
+/// Each arena's `next_purge`, readable without its lock, all in one cache line: the shared
+/// purge look passes over an arena whose pass is not due without touching its lock or its
+/// lists. Why: a look that took every arena's lock and walked its class lists every 10 ms
+/// read some 30 lines that other threads had written; a worker of `workload pool`, waking
+/// every 640 ms to a job, paid them cold at its first `malloc` (3 – 4 µs of its 15, by a
+/// cycle count around each part of the look), though nothing there was due for another 60 ms.
+#[repr(C, align(64))]
+struct Due([AtomicU64; ARENAS]);
+
+static DUE: Due = Due([const { AtomicU64::new(u64::MAX) }; ARENAS]);
+
+/// When (ms) a block freed at `since` takes its warm step: `hot` ms after its free, not
+/// counting the pause the looks last found ([`purge::paused_within`]). A program that idles
+/// between short jobs finds the blocks of its last job where it left them, and warms those
+/// its next job leaves unused after running for the hot delay (architecture.md, "Hot after a
+/// pause").
+fn warm_step(since: u64, hot: u64) -> u64 {
+    since
+        .saturating_add(hot)
+        .saturating_add(purge::paused_within(since))
+}
 
 /// Slices a block of `class` spans.
 #[inline]
@@ -265,6 +297,10 @@ unsafe fn release(page: *mut Page, p: *mut u8, since: u64) -> bool {
                 list.push_back(page);
             }
             a.count_cached(class_size(class));
+            // Its warm step, without the pause it may not count: a pass too early only
+            // recomputes the arena's due time (`recompute_due`).
+            let due = pg.since.saturating_add(a.delays.hot());
+            a.lower_due(due);
         }
     }
     purge::note_deferred();
@@ -442,6 +478,7 @@ impl Arena {
             self.uncount_cached(class_size(p.class as usize));
             let (since, seg) = (p.since, Segment::of(p.start));
             (*seg).give_span(page, true, since);
+            self.lower_due((*seg).purge_due());
             seg
         }
     }
@@ -513,8 +550,9 @@ impl Arena {
     fn purge(&mut self, now: u64, force: bool, chores: &mut Chores) {
         let hot = self.delays.hot();
         let warm = self.delays.cold();
-        // After a pause the hot delay restarts; the cold one keeps counting.
-        let hot_now = purge::hot_clock(core::mem::replace(&mut self.looked_at, now), now, hot);
+        GLOBAL.big_arena_passes.add(1);
+        // The hot delay counts the time the program ran; the cold one keeps counting a pause.
+        purge::note_look(now);
         let (mut warmed, mut cooled) = (0, 0);
         for i in 0..BIG_CLASSES {
             // Oldest first: from the tail toward the head, until a block is still hot.
@@ -528,7 +566,7 @@ impl Arena {
                     unsafe { self.cache[i].remove(page) };
                     self.cool(page, chores);
                     cooled += class_size(BIG_FIRST + i);
-                } else if purge::aged(since, hot_now, hot, false) {
+                } else if now >= warm_step(since, hot) {
                     // A block of a site that reuses before cold (`KEEP`) skips the warm step.
                     if flags & (WARM | KEEP) == 0 {
                         // Off the list while MADV_FREE runs, so no one takes it and writes.
@@ -572,9 +610,61 @@ impl Arena {
         if !force {
             self.delays.judge(now, warmed, cooled);
         }
-        // Dirty slices are looked at every purge delay, cached blocks every half hot period.
-        let delay = (options::get(Opt::PurgeDelayMs) as u64).max(1);
-        self.next_purge = now + (hot.min(warm) / 2).clamp(1, delay);
+        self.recompute_due(now);
+    }
+
+    /// Sets when the arena's pass next has work, here and in [`DUE`] (an arena of a test,
+    /// outside [`ARENA_LOCKS`], has no place there).
+    fn set_due(&mut self, at: u64) {
+        self.next_purge = at;
+        if let Some(due) = DUE.0.get(self.index) {
+            if due.load(Relaxed) != at {
+                due.store(at, Relaxed);
+            }
+        }
+    }
+
+    /// Brings the pass forward to `at` if that is sooner (something just entered the arena).
+    fn lower_due(&mut self, at: u64) {
+        if at < self.next_purge {
+            self.set_due(at.max(1));
+        }
+    }
+
+    /// Sets when the pass next has work from what the arena holds: the warm step of the oldest
+    /// block of each class not yet warm ([`warm_step`]), the cooling of each class's oldest
+    /// block, and the dirty-slice deadline of each segment; at least 1 ms from `now`, and
+    /// never if the arena holds nothing.
+    fn recompute_due(&mut self, now: u64) {
+        let (hot, cold) = (self.delays.hot(), self.delays.cold());
+        let mut due = u64::MAX;
+        for list in &self.cache {
+            // Oldest first, as the pass walks them: warm blocks wait for their cooling only.
+            let mut page = list.tail;
+            while !page.is_null() {
+                // SAFETY: cached pages are valid while we hold the arena lock.
+                let (since, prev, flags) = unsafe { ((*page).since, (*page).prev, (*page).flags) };
+                due = due.min(since.saturating_add(cold));
+                if flags & (WARM | KEEP) == 0 {
+                    due = due.min(warm_step(since, hot));
+                    break;
+                }
+                page = prev;
+            }
+        }
+        let mut seg = self.segments.head;
+        while !seg.is_null() {
+            // SAFETY: the arena's segments are valid while we hold its lock.
+            unsafe {
+                due = due.min((*seg).purge_due());
+                seg = (*seg).next;
+            }
+        }
+        self.set_due(if due == u64::MAX {
+            due
+        } else {
+            due.max(now + 1)
+        });
     }
 }
 
@@ -585,6 +675,12 @@ impl Arena {
 pub fn purge_all(now: u64, force: bool) -> bool {
     let mut left = false;
     for (index, lock) in ARENA_LOCKS.iter().enumerate() {
+        let due = DUE.0[index].load(Relaxed);
+        if !force && now < due {
+            // Not due: its lock and lists stay untouched. It holds memory unless it never will.
+            left |= due != u64::MAX;
+            continue;
+        }
         let guard: Option<Guard<'_, Spin, Arena>> = if force {
             Some(lock.lock())
         } else {

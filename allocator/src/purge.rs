@@ -20,7 +20,25 @@ use crate::options::{self, Opt};
 use crate::pressure;
 use crate::stats::GLOBAL;
 
-static NEXT_GLOBAL: AtomicU64 = AtomicU64::new(0);
+/// The shared look's schedule and the last pause it found, in one cache line: every slow call
+/// that may look reads `next`, and the big arenas read the pause when they judge warm steps.
+#[repr(C, align(64))]
+struct Looks {
+    /// When (ms) the next shared look is due ([`claim_global_look`]).
+    next: AtomicU64,
+    /// When (ms) the last look ran (the shared look, or a big arena's pass).
+    last: AtomicU64,
+    /// The last pause found: from the look before it to the look after it (ms).
+    pause_from: AtomicU64,
+    pause_to: AtomicU64,
+}
+
+static LOOKS: Looks = Looks {
+    next: AtomicU64::new(0),
+    last: AtomicU64::new(0),
+    pause_from: AtomicU64::new(0),
+    pause_to: AtomicU64::new(0),
+};
 /// Whether the shared structures (big arenas, whale ring, segment cache) hold memory that a
 /// later global look may give back. Set by big and whale frees, recomputed by each global look.
 static DEFERRED: AtomicBool = AtomicBool::new(false);
@@ -78,7 +96,34 @@ pub fn hot_clock(looked_at: u64, now: u64, hot: u64) -> u64 {
 /// Whether the calling thread should make the shared structures' look now: always with `force`,
 /// else if the global deadline passed and no other thread claimed this look first.
 pub fn claim_global_look(now: u64, force: bool) -> bool {
-    claim_turn(&NEXT_GLOBAL, now, interval(), force)
+    let claimed = claim_turn(&LOOKS.next, now, interval(), force);
+    if claimed {
+        note_look(now);
+    }
+    claimed
+}
+
+/// Records a look at `now`; if the previous one was more than `SACS_HOT_MS` before, the time
+/// between them was a pause: the program made no slow-path call, it idled.
+pub fn note_look(now: u64) {
+    let last = LOOKS.last.swap(now, Relaxed);
+    if last != 0 && now.saturating_sub(last) > options::get(Opt::HotMs) as u64 {
+        LOOKS.pause_to.store(now, Relaxed);
+        LOOKS.pause_from.store(last, Relaxed);
+    }
+}
+
+/// How much of the time since `since` (ms) fell in the last pause found: what a hot delay
+/// does not count for a block freed at `since` (architecture.md, "Hot after a pause"). 0 if
+/// none was found. A reading that races with the record of a new pause may take the time from
+/// the older pause's start to the newer one's end: a warm step then comes later, no sooner.
+pub fn paused_within(since: u64) -> u64 {
+    let to = LOOKS.pause_to.load(Relaxed);
+    let from = LOOKS.pause_from.load(Relaxed);
+    if from >= to {
+        return 0;
+    }
+    to.saturating_sub(since.max(from))
 }
 
 /// Whether the calling thread takes the turn that `next` (ms) schedules: always with `force`,

@@ -444,6 +444,16 @@ impl Segment {
         }
     }
 
+    /// When (ms) a look next finds dirty slices due (`u64::MAX`: none is dirty).
+    pub fn purge_due(&self) -> u64 {
+        let _held = self.hold();
+        if self.dirty_slices == 0 || self.purge_at == 0 {
+            u64::MAX
+        } else {
+            self.purge_at
+        }
+    }
+
     /// Since when (ms) the longest-dirty free slice has been dirty (`u64::MAX`: none is dirty).
     pub fn oldest_dirty(&self) -> u64 {
         let _held = self.hold();

@@ -131,6 +131,8 @@ pub(super) fn finish(index: usize, chores: &mut Chores, now: u64) -> bool {
             }
         }
         chores.runs.clear();
+        // What went back (warm blocks, runs the kernel refused) sets the next pass.
+        a.recompute_due(now);
         left = a.holds_any();
         drop(a);
         if left {

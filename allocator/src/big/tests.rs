@@ -135,14 +135,7 @@ fn freed_blocks_are_reused_hot_and_zeroed_when_fresh() {
 fn a_carve_gives_back_the_oldest_cached_blocks_until_a_run_fits() {
     // An arena of its own, with one segment filled by one-slice blocks, all then cached, the
     // oldest first in slice order.
-    let mut a = Arena {
-        segments: SegmentList::new(),
-        cache: [EMPTY_LIST; BIG_CLASSES],
-        cached_bytes: 0,
-        next_purge: 0,
-        looked_at: 0,
-        delays: BigDelays::new(),
-    };
+    let mut a = new_arena(ARENAS);
     let seg = segment::map_new(SegmentKind::Arena).expect("a segment");
     let small = class_of(40_000);
     assert_eq!(slices_for(small), 1);

@@ -136,6 +136,7 @@ impl Stats {
             j.num("misses", self.big_cache_misses);
             j.num("warmed", self.big_cache_warmed);
             j.num("cooled", self.big_cache_cooled);
+            j.num("arena_passes", self.big_arena_passes);
             j.num("uncached", self.big_cache_uncached);
             j.num("taken_idle", self.big_cache_taken_idle);
             j.num("from_other_arena", self.big_cache_from_other_arena);

@@ -89,6 +89,9 @@ pub struct Stats {
     /// Freed big blocks turned warm (MADV_FREE) or cold (decommitted, given back to a segment).
     pub big_cache_warmed: u64,
     pub big_cache_cooled: u64,
+    /// Passes of the big arenas over their caches and segments (Hot / Warm / Cold): one when
+    /// something an arena holds is due, not at every purge look.
+    pub big_arena_passes: u64,
     /// Cached big blocks whose span went back to its segment still committed, to make room for
     /// a block of another class (no system call).
     pub big_cache_uncached: u64,
@@ -301,6 +304,7 @@ pub struct GlobalCounters {
     pub big_cache_misses: SharedCounter,
     pub big_cache_warmed: SharedCounter,
     pub big_cache_cooled: SharedCounter,
+    pub big_arena_passes: SharedCounter,
     pub big_cache_uncached: SharedCounter,
     pub big_cache_taken_idle: SharedCounter,
     pub big_cache_from_other_arena: SharedCounter,
@@ -410,6 +414,7 @@ pub static GLOBAL: GlobalCounters = counters!(
     big_cache_misses,
     big_cache_warmed,
     big_cache_cooled,
+    big_arena_passes,
     big_cache_uncached,
     big_cache_taken_idle,
     big_cache_from_other_arena,
@@ -547,6 +552,7 @@ pub fn stats() -> Stats {
     s.big_cache_misses = g.big_cache_misses.get();
     s.big_cache_warmed = g.big_cache_warmed.get();
     s.big_cache_cooled = g.big_cache_cooled.get();
+    s.big_arena_passes = g.big_arena_passes.get();
     s.big_cache_uncached = g.big_cache_uncached.get();
     s.big_cache_taken_idle = g.big_cache_taken_idle.get();
     s.big_cache_from_other_arena = g.big_cache_from_other_arena.get();

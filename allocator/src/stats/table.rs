@@ -72,7 +72,9 @@ impl Stats {
         w.num(self.big_cache_from_other_arena);
         w.s(", holds ");
         w.bytes(self.big_cache_bytes);
-        w.s("\n              hot delay raised ");
+        w.s("\n              arena passes ");
+        w.num(self.big_arena_passes);
+        w.s(", hot delay raised ");
         w.num(self.hot_delay_raised);
         w.s(", lowered ");
         w.num(self.hot_delay_lowered);
