@@ -106,10 +106,12 @@ pub static ARENA_LOCKS: [Lock<Arena>; ARENAS] = [
 
 /// Each arena's `next_purge`, readable without its lock, all in one cache line: the shared
 /// purge look passes over an arena whose pass is not due without touching its lock or its
-/// lists. Why: a look that took every arena's lock and walked its class lists every 10 ms
-/// read some 30 lines that other threads had written; a worker of `workload pool`, waking
-/// every 640 ms to a job, paid them cold at its first `malloc` (3 – 4 µs of its 15, by a
-/// cycle count around each part of the look), though nothing there was due for another 60 ms.
+/// lists. Why: a look that took every arena's lock and walked its 48 class lists every 10 ms
+/// read lines that other threads had written; a worker of `workload pool`, waking every 640 ms
+/// to a job, paid them cold at its first `malloc` (8,700 – 10,900 cycles by a count around
+/// each part of the look), though nothing there was due for another 60 ms. The lines its own
+/// `malloc` reads next are paid there instead, so the first `malloc` after a wake gained about
+/// 1 µs (10.6 against 11.8, `bench-harness/c/pool_by_part.c`; benchmarks.md).
 #[repr(C, align(64))]
 struct Due([AtomicU64; ARENAS]);
 

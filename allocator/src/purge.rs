@@ -39,6 +39,7 @@ static LOOKS: Looks = Looks {
     pause_from: AtomicU64::new(0),
     pause_to: AtomicU64::new(0),
 };
+
 /// Whether the shared structures (big arenas, whale ring, segment cache) hold memory that a
 /// later global look may give back. Set by big and whale frees, recomputed by each global look.
 static DEFERRED: AtomicBool = AtomicBool::new(false);
@@ -75,9 +76,10 @@ pub fn aged(since: u64, now: u64, delay: u64, force: bool) -> bool {
     force || now.saturating_sub(since) >= delay
 }
 
-/// The clock a hot delay is judged by at a look (the warm step of big blocks and whales, a
-/// thread's own big-block cache; each passes its previous look's time and records `now` in
-/// its place): `now`, or, when the previous look, `looked_at`, was more than `hot` ms ago
+/// The clock a hot delay is judged by at a look (the warm step of whales, a thread's own
+/// big-block cache; each passes its previous look's time and records `now` in its place; the
+/// big arenas, whose passes run only when due, use the process's record of the last pause
+/// instead, [`paused_within`]): `now`, or, when the previous look, `looked_at`, was more than `hot` ms ago
 /// (no look ran: the process made no slow-path call, it was idle), the time of that look. The
 /// hot delay counts the time a block went unused while the program ran, not a pause: a block
 /// freed just before a pause is still hot at the first look after it, and is warmed only if
