@@ -107,6 +107,12 @@ pub fn check(now: u64) -> bool {
         return false;
     }
     let next = NEXT_CHECK.load(Relaxed);
+    if next == 0 {
+        // The first look: the first reading comes a check interval later, so a program that
+        // ends sooner (most short commands) reads no file at all.
+        let _ = NEXT_CHECK.compare_exchange(0, now + CHECK_MS, Relaxed, Relaxed);
+        return false;
+    }
     if now < next
         || NEXT_CHECK
             .compare_exchange(next, now + CHECK_MS, Relaxed, Relaxed)
@@ -218,6 +224,8 @@ impl Pace {
 /// The share of the last 10 s in which some task waited for memory (pressure stall
 /// information, `/proc/pressure/memory`, "some avg10"), in hundredths of a percent; `None`
 /// where the kernel does not provide it.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn memory_stall() -> Option<u64> {
     let mut buf = [0u8; 256];
     let n = platform::read_file(b"/proc/pressure/memory\0", &mut buf);
@@ -225,6 +233,8 @@ fn memory_stall() -> Option<u64> {
 }
 
 /// "some avg10=12.34 ..." in the text of a pressure file, as 1234.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn some_avg10(text: &[u8]) -> Option<u64> {
     let line = text
         .split(|&b| b == b'\n')
@@ -249,6 +259,8 @@ fn some_avg10(text: &[u8]) -> Option<u64> {
 }
 
 /// Finds the memory cgroup from `/proc/self/cgroup`.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn find_cgroup() -> Cgroup {
     let mut buf = [0u8; 2048];
     let n = platform::read_file(b"/proc/self/cgroup\0", &mut buf);
@@ -311,6 +323,8 @@ impl Cgroup {
     }
 
     /// Reads the file `name` of the cgroup into `buf`; the bytes read.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn read_file(&self, name: &[u8], buf: &mut [u8]) -> usize {
         let mut path = [0u8; DIR_MAX + 40];
         let total = self.len + 1 + name.len();
@@ -325,6 +339,8 @@ impl Cgroup {
     }
 
     /// The first number in file `name`: `Some(u64::MAX)` for v2's `max`, `None` if unreadable.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn number(&self, name: &[u8]) -> Option<u64> {
         let mut buf = [0u8; 32];
         let n = self.read_file(name, &mut buf);
@@ -339,6 +355,8 @@ impl Cgroup {
     }
 
     /// The memory limit in bytes, if the cgroup's files can be read (`u64::MAX`: no limit).
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn read_limit(&self) -> Option<u64> {
         match self.version {
             Version::None => None,
@@ -351,6 +369,8 @@ impl Cgroup {
     }
 
     /// (limit, working set) in bytes, or `None` with no limit or unreadable files.
+    #[inline(never)]
+    #[link_section = ".sacs_rare"]
     fn standing(&self) -> Option<(u64, u64)> {
         let limit = self.read_limit()?;
         // v1 reports "no limit" as a huge page-rounded number.
@@ -370,6 +390,8 @@ impl Cgroup {
 }
 
 /// The value of the line `key N` in a `memory.stat` text (`key` ends with its space).
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 fn stat_value(text: &[u8], key: &[u8]) -> Option<u64> {
     text.split(|&b| b == b'\n')
         .find(|line| line.starts_with(key))

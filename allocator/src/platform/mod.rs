@@ -80,6 +80,8 @@ pub fn resident_bytes() -> usize {
 /// Reads the file at `path` (NUL-terminated) into `buf` and returns the bytes read (0 when it
 /// cannot be opened or read); a longer file is cut at `buf`'s length. For small files of
 /// `/proc` and `/sys`, read in one call.
+#[inline(never)]
+#[link_section = ".sacs_rare"]
 pub fn read_file(path: &[u8], buf: &mut [u8]) -> usize {
     let _errno = KeepErrno::new();
     if path.last() != Some(&0) {
