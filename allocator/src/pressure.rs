@@ -18,6 +18,10 @@
 //! (`/proc/pressure/memory`, "some avg10"), the process is under pressure as well, cgroup or
 //! not: the machine is short of memory, and cached memory is the first to give back.
 //!
+//! The first reading comes [`CHECK_MS`] after the first look (a program that ends sooner
+//! reads no file), and while the cgroup shows no limit its limit file is read again only every
+//! [`NO_LIMIT_RECHECK_MS`]; the reading's code is in `.sacs_rare`.
+//!
 //! The cgroup is found once, from `/proc/self/cgroup` (v1 when a memory controller line is
 //! there, else v2), under the usual mount points (`/sys/fs/cgroup/memory`, `/sys/fs/cgroup`,
 //! `/sys/fs/cgroup/unified`). Only the process's own cgroup is read, not its ancestors'

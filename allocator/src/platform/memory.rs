@@ -40,7 +40,8 @@ pub enum Syscall {
     /// caches of big blocks (`platform::thread::heavy_barrier`), and its registration.
     Membarrier = 9,
     /// A small file read whole (`open`, `read`, `close`, counted as one): the memory pressure
-    /// check's cgroup and pressure stall files, `/proc/self/cgroup`, the process's name.
+    /// check's cgroup and pressure stall files, `/proc/self/cgroup`, and for the statistics
+    /// the process's resident set and name.
     FileRead = 10,
 }
 
